@@ -1,0 +1,154 @@
+"""Daily price parsers for the provider formats, and validation of what they return.
+
+Every parser returns the same frame (`PRICE_COLUMNS`): date, open, high, low, close, adj_close,
+volume, dividend, split_ratio. `close` is split-adjusted (what Yahoo and Stooq serve) and
+`adj_close` is split- and dividend-adjusted. Garbage raises `PriceFormatError` with the reason, so
+a provider that returns an error page or nonsense is skipped rather than stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ["date", "open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"]
+
+
+class PriceFormatError(ValueError):
+    pass
+
+
+def _finish(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    for col, default in (("adj_close", None), ("dividend", 0.0), ("split_ratio", 1.0)):
+        if col not in frame.columns:
+            frame[col] = frame["close"] if default is None else default
+    frame = frame[PRICE_COLUMNS].copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    for col in ("open", "high", "low", "close", "adj_close", "dividend", "split_ratio"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["volume"] = pd.to_numeric(frame["volume"], errors="coerce").fillna(0).astype("int64")
+    # Providers pad non-trading rows with nulls (Yahoo) or repeat dates: drop and dedupe.
+    frame = frame.dropna(subset=["open", "high", "low", "close"])
+    frame = frame.drop_duplicates(subset=["date"], keep="last").sort_values("date").reset_index(drop=True)
+    frame["adj_close"] = frame["adj_close"].fillna(frame["close"])
+    return frame
+
+
+def parse_yahoo_chart(payload: bytes | str | dict) -> pd.DataFrame:
+    """Yahoo v8 chart JSON (`chart.result[0]` with timestamp, indicators.quote/adjclose, events)."""
+    data = json.loads(payload) if isinstance(payload, (bytes, str)) else payload
+    try:
+        chart = data["chart"]
+        if chart.get("error"):
+            raise PriceFormatError(f"Yahoo chart error: {chart['error']}")
+        result = chart["result"][0]
+        tz = result.get("meta", {}).get("exchangeTimezoneName", "America/New_York")
+        stamps = result.get("timestamp") or []
+        quote = result["indicators"]["quote"][0]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise PriceFormatError(f"not a Yahoo chart document: missing {exc}") from None
+    dates = pd.to_datetime(stamps, unit="s", utc=True).tz_convert(tz).normalize().tz_localize(None)
+    frame = pd.DataFrame({"date": dates, **{c: quote.get(c, [None] * len(stamps))
+                                             for c in ("open", "high", "low", "close", "volume")}})
+    adj = result["indicators"].get("adjclose")
+    if adj:
+        frame["adj_close"] = adj[0].get("adjclose")
+    events = result.get("events") or {}
+    by_date = pd.Series(range(len(dates)), index=dates)
+    frame["dividend"] = 0.0
+    frame["split_ratio"] = 1.0
+    for ev in (events.get("dividends") or {}).values():
+        day = pd.Timestamp(ev["date"], unit="s", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
+        if day in by_date.index:
+            frame.loc[by_date[day], "dividend"] = float(ev["amount"])
+    for ev in (events.get("splits") or {}).values():
+        day = pd.Timestamp(ev["date"], unit="s", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
+        if day in by_date.index:
+            frame.loc[by_date[day], "split_ratio"] = float(ev["numerator"]) / float(ev["denominator"])
+    return _finish(frame, "yahoo")
+
+
+def parse_stooq_csv(text: str) -> pd.DataFrame:
+    """Stooq download CSV (Date,Open,High,Low,Close,Volume) or its bulk <TICKER>,<PER>,<DATE>,... files."""
+    stripped = text.lstrip()
+    if not stripped or stripped.startswith(("No data", "<", "Exceeded")):
+        raise PriceFormatError(f"Stooq returned no data: {stripped[:60]!r}")
+    raw = pd.read_csv(io.StringIO(text))
+    cols = {c.strip("<>").lower(): c for c in raw.columns}
+    if "date" not in cols or "close" not in cols:
+        raise PriceFormatError(f"not a Stooq CSV: columns {list(raw.columns)}")
+    dates = raw[cols["date"]].astype(str)
+    fmt = "%Y%m%d" if dates.str.fullmatch(r"\d{8}").all() else "%Y-%m-%d"
+    frame = pd.DataFrame({
+        "date": pd.to_datetime(dates, format=fmt),
+        **{c: raw[cols[c]] for c in ("open", "high", "low", "close")},
+        "volume": raw[cols["volume"]] if "volume" in cols else raw.get(cols.get("vol", ""), 0),
+    })
+    if "vol" in cols and "volume" not in cols:
+        frame["volume"] = raw[cols["vol"]]
+    return _finish(frame, "stooq")  # Stooq is already split and dividend adjusted: adj_close = close
+
+
+def parse_price_csv(text: str) -> pd.DataFrame:
+    """Yahoo/yfinance CSV exports: Date,Open,High,Low,Close[,Adj Close],Volume (any case)."""
+    raw = pd.read_csv(io.StringIO(text))
+    cols = {c.strip().lower().replace(" ", "_"): c for c in raw.columns}
+    if "date" not in cols or "close" not in cols:
+        raise PriceFormatError(f"not a price CSV: columns {list(raw.columns)}")
+    frame = pd.DataFrame({c: raw[cols[c]] for c in ("date", "open", "high", "low", "close", "volume")})
+    for alias in ("adj_close", "adjclose"):
+        if alias in cols:
+            frame["adj_close"] = raw[cols[alias]]
+    frame["date"] = pd.to_datetime(frame["date"], utc=True).dt.tz_localize(None).dt.normalize()
+    return _finish(frame, "csv")
+
+
+def parse_alphavantage_daily(payload: bytes | str | dict) -> pd.DataFrame:
+    """Alpha Vantage TIME_SERIES_DAILY_ADJUSTED JSON: raw OHLC, adjusted close, dividend, split coefficient."""
+    data = json.loads(payload) if isinstance(payload, (bytes, str)) else payload
+    for key in ("Error Message", "Note", "Information"):
+        if key in data:
+            raise PriceFormatError(f"Alpha Vantage: {str(data[key])[:120]}")
+    series = data.get("Time Series (Daily)")
+    if not isinstance(series, dict):
+        raise PriceFormatError("not an Alpha Vantage daily document")
+    rows = []
+    for day, v in series.items():
+        rows.append({"date": day, "open": v.get("1. open"), "high": v.get("2. high"), "low": v.get("3. low"),
+                     "close": v.get("4. close"), "adj_close": v.get("5. adjusted close"),
+                     "volume": v.get("6. volume"), "dividend": v.get("7. dividend amount", 0.0),
+                     "split_ratio": v.get("8. split coefficient", 1.0)})
+    frame = _finish(pd.DataFrame(rows), "alphavantage")
+    # AV's close is as traded: split-adjust it so `close` means the same for every provider.
+    factor = frame["split_ratio"][::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    for col in ("open", "high", "low", "close"):
+        frame[col] = frame[col] / factor
+    frame["volume"] = (frame["volume"] * factor).round().astype("int64")
+    return frame
+
+
+def validate_prices(frame: pd.DataFrame) -> list[str]:
+    """Reasons a price frame is unusable (empty list = fine). Used to reject a provider's answer."""
+    problems = []
+    if frame.empty:
+        return ["no rows"]
+    prices = frame[["open", "high", "low", "close", "adj_close"]].to_numpy()
+    if not np.isfinite(prices).all():
+        problems.append("non-finite prices")
+    if (prices <= 0).any():
+        problems.append(f"{int((prices <= 0).any(axis=1).sum())} rows with a non-positive price")
+    if (frame["volume"] < 0).any():
+        problems.append("negative volume")
+    if frame["date"].duplicated().any():
+        problems.append("duplicate dates")
+    return problems
+
+
+def ohlc_violations(frame: pd.DataFrame, tolerance: float = 1e-6) -> pd.DataFrame:
+    """Rows where low > min(open, close) or high < max(open, close) (beyond a rounding tolerance)."""
+    lo = frame["low"] > frame[["open", "close"]].min(axis=1) * (1 + tolerance)
+    hi = frame["high"] < frame[["open", "close"]].max(axis=1) * (1 - tolerance)
+    return frame[lo | hi | (frame["low"] > frame["high"])]

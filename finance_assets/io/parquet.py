@@ -1,0 +1,97 @@
+"""Dagster IO manager over the Parquet warehouse (see warehouse.py for the layout).
+
+An asset returns one DataFrame for all the partitions of its run (a single-run backfill may hold
+hundreds); the IO manager splits it by the partition columns and writes one file per partition:
+
+- `ticker` dimension  -> column `ticker`
+- `month` dimension   -> month of column `date`
+- report-day assets   -> column `date`
+
+A partition with no rows still gets a (schema-only) file, so "materialized" always means
+"a file exists". Loading reads every mapped upstream partition that exists in one DuckDB scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+import pandas as pd
+
+from finance_assets.io.warehouse import Warehouse
+
+
+def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return dict(partitions_def.get_partition_key_from_str(key).keys_by_dimension)
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return {"date": key}
+    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
+        return {partitions_def.name or "partition": key}
+    return {"partition": key}
+
+
+def _rows_for(frame: pd.DataFrame, dims: Mapping[str, str]) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for name, value in dims.items():
+        if name == "month":
+            mask &= pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-01") == value
+        elif name == "date":
+            mask &= pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d") == value
+        else:
+            mask &= frame[name].astype(str) == value
+    return frame[mask]
+
+
+def _summary_metadata(frame: pd.DataFrame) -> dict:
+    meta: dict = {"dagster/row_count": len(frame)}
+    if len(frame) and "date" in frame.columns:
+        dates = pd.to_datetime(frame["date"])
+        meta["first_date"] = str(dates.min().date())
+        meta["last_date"] = str(dates.max().date())
+    if len(frame) and "ticker" in frame.columns:
+        meta["tickers"] = int(frame["ticker"].nunique())
+    return meta
+
+
+class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
+    """Hive-style Parquet files under `base_path`, atomic writes, DuckDB reads and catalog views."""
+
+    base_path: str
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.base_path)
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()} must return a pandas DataFrame, got {type(obj)}")
+        asset = context.asset_key.path[-1]
+        wh = self.warehouse
+        if not context.has_asset_partitions:
+            wh.write(asset, None, obj)
+            written = 1
+        else:
+            pdef = context.asset_partitions_def
+            keys = context.asset_partition_keys
+            for key in keys:
+                dims = partition_dims(pdef, key)
+                wh.write(asset, dims, _rows_for(obj, dims) if len(obj) else obj)
+            written = len(keys)
+        wh.register_view(asset)
+        context.add_output_metadata(
+            {**_summary_metadata(obj), "partitions_written": written,
+             "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))}
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        asset = context.asset_key.path[-1]
+        wh = self.warehouse
+        if not context.has_asset_partitions:
+            files = wh.files(asset, [None])
+        else:
+            pdef = context.asset_partitions_def
+            files = wh.files(asset, [partition_dims(pdef, k) for k in context.asset_partition_keys])
+        return wh.read_files(files)

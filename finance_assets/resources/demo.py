@@ -1,0 +1,509 @@
+"""The offline demo source: deterministic responses in the live formats, served through httpx.
+
+`DemoTransport` answers the same URLs the live sources call (SEC EDGAR JSON, Yahoo chart JSON,
+Stooq CSV, Yahoo headline RSS), so `make demo` and the tests run the real parsing code with no
+network. Every company here is fictional, every name says DEMO, and the numbers are simulated:
+geometric Brownian motion with a shared market factor (so betas mean something), one 2:1 split
+and quarterly dividends to exercise adjustment, and headlines whose tone follows the day's move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from email.utils import format_datetime
+from urllib.parse import parse_qs, urlparse
+from xml.sax.saxutils import escape
+
+import httpx
+import numpy as np
+import pandas as pd
+
+DEMO_EPOCH = dt.date(2015, 1, 2)
+DEMO_SOURCE_LABEL = "demo (simulated, not market data)"
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    ticker: str
+    name: str
+    cik: int
+    beta: float
+    idio_vol: float
+    start_price: float
+    revenue_base_musd: float  # annual revenue at the epoch, $M
+    net_margin: float
+    dividend_per_quarter: float = 0.0
+    split_on: dt.date | None = None  # 2:1 split effective on this session
+
+
+DEMO_COMPANIES: tuple[DemoCompany, ...] = (
+    DemoCompany("ACMQ", "Acme Quantum Systems (DEMO)", 9900001, 1.25, 0.018, 48.0, 1200, 0.12),
+    DemoCompany("BLZQ", "Blaze Robotics (DEMO)", 9900002, 1.45, 0.022, 91.0, 800, 0.09, split_on=dt.date(2025, 6, 2)),
+    DemoCompany("CRXQ", "Crux Pharmaceuticals (DEMO)", 9900003, 0.75, 0.020, 33.0, 2500, 0.15, 0.21),
+    DemoCompany("DYNQ", "Dynamo Utilities (DEMO)", 9900004, 0.55, 0.010, 27.0, 5200, 0.08, 0.35),
+    DemoCompany("ELQX", "Elque Semiconductors (DEMO)", 9900005, 1.60, 0.024, 62.0, 1900, 0.18),
+    DemoCompany("FRNQ", "Fernquist Foods (DEMO)", 9900006, 0.65, 0.011, 54.0, 7400, 0.05, 0.42),
+    DemoCompany("GLQX", "Glaqix Logistics (DEMO)", 9900007, 1.05, 0.015, 40.0, 3100, 0.06, 0.12),
+    DemoCompany("HVQX", "Heavex Mining (DEMO)", 9900008, 1.30, 0.026, 18.0, 950, 0.04),
+    DemoCompany("JETQ", "Jetquill Airlines (DEMO)", 9900009, 1.35, 0.021, 22.0, 6100, 0.03),
+    DemoCompany("KLQX", "Kelquix Software (DEMO)", 9900010, 1.15, 0.017, 120.0, 1500, 0.22, 0.30),
+    DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15),
+    DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55),
+)
+DEMO_BENCHMARK = "DEMOIDX"
+DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
+COMPANIES_BY_TICKER = {c.ticker: c for c in DEMO_COMPANIES}
+COMPANIES_BY_CIK = {c.cik: c for c in DEMO_COMPANIES}
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+@functools.lru_cache(maxsize=1)
+def demo_sessions() -> pd.DatetimeIndex:
+    """XNYS sessions from the demo epoch to the calendar's end: the demo never invents a holiday."""
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("XNYS")
+    return cal.sessions_in_range(pd.Timestamp(DEMO_EPOCH), cal.last_session)
+
+
+@functools.lru_cache(maxsize=1)
+def _market_returns() -> np.ndarray:
+    rng = np.random.default_rng(_seed("market"))
+    return rng.normal(0.00035, 0.0095, size=len(demo_sessions()))
+
+
+@functools.lru_cache(maxsize=64)
+def demo_ohlcv(ticker: str) -> pd.DataFrame:
+    """Full simulated history for a demo ticker (raw, unadjusted prices, plus events).
+
+    Columns: date, open, high, low, close (as traded), volume, dividend, split_ratio.
+    The same ticker always yields the same numbers: draws are a fixed-length stream per ticker.
+    """
+    sessions = demo_sessions()
+    n = len(sessions)
+    market = _market_returns()
+    if ticker == DEMO_BENCHMARK:
+        returns, start, company = market, 1000.0, None
+    else:
+        company = COMPANIES_BY_TICKER.get(ticker)
+        if company is None:
+            raise KeyError(f"{ticker!r} is not a demo ticker")
+        rng = np.random.default_rng(_seed("idio", ticker))
+        returns = 0.0001 + company.beta * market + rng.normal(0.0, company.idio_vol, size=n)
+        start = company.start_price
+    rng = np.random.default_rng(_seed("bars", ticker))
+    close = start * np.cumprod(1.0 + returns)
+    gap = rng.normal(0.0, 0.004, size=n)
+    open_ = np.concatenate([[start], close[:-1]]) * (1.0 + gap)
+    wick_hi = np.abs(rng.normal(0.0, 0.006, size=n))
+    wick_lo = np.abs(rng.normal(0.0, 0.006, size=n))
+    high = np.maximum(open_, close) * (1.0 + wick_hi)
+    low = np.minimum(open_, close) * (1.0 - wick_lo)
+    volume = np.round(rng.lognormal(13.5 if company else 18.0, 0.35, size=n)).astype("int64")
+    frame = pd.DataFrame(
+        {"date": sessions.date, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
+    )
+    frame["dividend"] = 0.0
+    frame["split_ratio"] = 1.0
+    if company is not None and company.dividend_per_quarter:
+        # Ex-dividend on the first session of Feb/May/Aug/Nov.
+        months = pd.Series(sessions.month, index=frame.index)
+        first_of_month = ~pd.Series(sessions.to_period("M")).duplicated().to_numpy()
+        mask = first_of_month & months.isin([2, 5, 8, 11]).to_numpy()
+        frame.loc[mask, "dividend"] = company.dividend_per_quarter
+    if company is not None and company.split_on is not None:
+        # The simulated path is the post-split economic path; before the split, shares traded at 2x.
+        split_idx = int(np.searchsorted(frame["date"].to_numpy(), company.split_on))
+        frame.loc[: split_idx - 1, ["open", "high", "low", "close"]] *= 2.0
+        frame.loc[: split_idx - 1, "volume"] //= 2
+        frame.loc[: split_idx - 1, "dividend"] *= 2.0
+        frame.loc[split_idx, "split_ratio"] = 2.0
+    return frame
+
+
+def adjust_for_splits_and_dividends(bars: pd.DataFrame) -> pd.DataFrame:
+    """Split-adjusted OHLC and volume plus a split-and-dividend adjusted close (CRSP/Yahoo method)."""
+    out = bars.copy()
+    split_factor = out["split_ratio"][::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    for col in ("open", "high", "low", "close"):
+        out[col] = out[col] / split_factor
+    out["volume"] = (out["volume"] * split_factor).round().astype("int64")
+    out["dividend"] = out["dividend"] / split_factor
+    prev_close = out["close"].shift(1)
+    ratio = (1.0 - out["dividend"] / prev_close).fillna(1.0)
+    div_factor = ratio[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    out["adj_close"] = out["close"] * div_factor
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Response bodies in the live formats
+# ---------------------------------------------------------------------------------------------
+
+
+def company_tickers_exchange_json() -> dict:
+    rows = [[c.cik, c.name, c.ticker, "DEMO"] for c in DEMO_COMPANIES]
+    return {"fields": ["cik", "name", "ticker", "exchange"], "data": rows}
+
+
+def _quarters(until: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar quarters (start, end) from the epoch year whose 10-Q/10-K is filed by `until`."""
+    out = []
+    for year in range(DEMO_EPOCH.year, until.year + 1):
+        for q in range(4):
+            start = dt.date(year, 3 * q + 1, 1)
+            end = (pd.Timestamp(start) + pd.offsets.QuarterEnd(0)).date()
+            out.append((start, end))
+    return out
+
+
+def _filed_on(period_end: dt.date, annual: bool) -> dt.date:
+    filed = period_end + dt.timedelta(days=60 if annual else 38)
+    while filed.weekday() >= 5:
+        filed += dt.timedelta(days=1)
+    return filed
+
+
+def _accession(cik: int, filed: dt.date, seq: int) -> str:
+    return f"{cik:010d}-{filed.year % 100:02d}-{seq:06d}"
+
+
+@functools.lru_cache(maxsize=64)
+def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
+    """Every demo filing (10-Q, 10-K, 8-K) filed on or before `until`, oldest first."""
+    company = COMPANIES_BY_TICKER[ticker]
+    filings, seq = [], 0
+    for start, end in _quarters(until):
+        annual = end.month == 12
+        filed = _filed_on(end, annual)
+        if filed > until:
+            continue
+        seq += 1
+        form = "10-K" if annual else "10-Q"
+        filings.append({"form": form, "period_start": start, "report_date": end, "filed": filed,
+                        "accession": _accession(company.cik, filed, seq), "items": ""})
+        seq += 1
+        earnings = filed - dt.timedelta(days=7)
+        while earnings.weekday() >= 5:
+            earnings -= dt.timedelta(days=1)
+        filings.append({"form": "8-K", "period_start": None, "report_date": earnings, "filed": earnings,
+                        "accession": _accession(company.cik, earnings, seq), "items": "2.02,9.01"})
+    return sorted(filings, key=lambda f: (f["filed"], f["accession"]))
+
+
+def submissions_json(cik: int, until: dt.date) -> dict:
+    company = COMPANIES_BY_CIK[cik]
+    filings = list(reversed(_demo_filings(company.ticker, until)))  # EDGAR lists newest first
+    recent = {
+        "accessionNumber": [f["accession"] for f in filings],
+        "filingDate": [f["filed"].isoformat() for f in filings],
+        "reportDate": [f["report_date"].isoformat() for f in filings],
+        "acceptanceDateTime": [f"{f['filed'].isoformat()}T16:05:12.000Z" for f in filings],
+        "act": ["34"] * len(filings),
+        "form": [f["form"] for f in filings],
+        "fileNumber": ["001-99999"] * len(filings),
+        "filmNumber": [""] * len(filings),
+        "items": [f["items"] for f in filings],
+        "core_type": [f["form"] for f in filings],
+        "size": [250_000 if f["form"] != "8-K" else 30_000 for f in filings],
+        "isXBRL": [1 if f["form"] != "8-K" else 0 for f in filings],
+        "isInlineXBRL": [1 if f["form"] != "8-K" else 0 for f in filings],
+        "primaryDocument": [f"{company.ticker.lower()}-{f['report_date']:%Y%m%d}.htm" for f in filings],
+        "primaryDocDescription": [f["form"] for f in filings],
+    }
+    return {
+        "cik": str(cik), "entityType": "operating", "sic": "9999", "sicDescription": "DEMO (fictional)",
+        "name": company.name, "tickers": [company.ticker], "exchanges": ["DEMO"],
+        "fiscalYearEnd": "1231", "stateOfIncorporation": "DE",
+        "filings": {"recent": recent, "files": []},
+    }
+
+
+def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
+    """Deterministic quarterly fundamentals in USD for the quarter starting at `start`."""
+    years = (start - DEMO_EPOCH).days / 365.25
+    rng = np.random.default_rng(_seed("fund", company.ticker, start.isoformat()))
+    revenue = company.revenue_base_musd * 1e6 / 4 * (1.06 ** years) * (1 + rng.normal(0, 0.03))
+    margin = company.net_margin * (1 + rng.normal(0, 0.1))
+    cost = revenue * (0.55 + 0.1 * (1 - company.net_margin))
+    net_income = revenue * margin
+    shares = 1e8 * (company.cik % 7 + 2)
+    assets = revenue * 3.2
+    equity = assets * 0.45
+    return {
+        "Revenues": round(revenue), "CostOfRevenue": round(cost), "GrossProfit": round(revenue - cost),
+        "OperatingIncomeLoss": round(net_income * 1.3), "NetIncomeLoss": round(net_income),
+        "EarningsPerShareBasic": round(net_income / shares, 2),
+        "EarningsPerShareDiluted": round(net_income / (shares * 1.02), 2),
+        "WeightedAverageNumberOfDilutedSharesOutstanding": round(shares * 1.02),
+        "NetCashProvidedByUsedInOperatingActivities": round(net_income * 1.4),
+        "PaymentsToAcquirePropertyPlantAndEquipment": round(revenue * 0.05),
+        "Assets": round(assets), "Liabilities": round(assets - equity),
+        "StockholdersEquity": round(equity), "AssetsCurrent": round(assets * 0.35),
+        "LiabilitiesCurrent": round(assets * 0.2), "CashAndCashEquivalentsAtCarryingValue": round(assets * 0.1),
+        "LongTermDebtNoncurrent": round(assets * 0.25), "shares": shares,
+    }
+
+
+_FLOW = ("Revenues", "CostOfRevenue", "GrossProfit", "OperatingIncomeLoss", "NetIncomeLoss",
+         "EarningsPerShareBasic", "EarningsPerShareDiluted", "WeightedAverageNumberOfDilutedSharesOutstanding",
+         "NetCashProvidedByUsedInOperatingActivities", "PaymentsToAcquirePropertyPlantAndEquipment")
+_INSTANT = ("Assets", "Liabilities", "StockholdersEquity", "AssetsCurrent", "LiabilitiesCurrent",
+            "CashAndCashEquivalentsAtCarryingValue", "LongTermDebtNoncurrent")
+_UNITS = {"EarningsPerShareBasic": "USD/shares", "EarningsPerShareDiluted": "USD/shares",
+          "WeightedAverageNumberOfDilutedSharesOutstanding": "shares"}
+
+
+def companyfacts_json(cik: int, until: dt.date) -> dict:
+    """A companyfacts document: quarterly 10-Q facts, annual 10-K facts with prior-year comparatives."""
+    company = COMPANIES_BY_CIK[cik]
+    reports = [f for f in _demo_filings(company.ticker, until) if f["form"] in ("10-Q", "10-K")]
+    facts: dict[str, dict[str, list[dict]]] = {}
+
+    def add(concept: str, unit: str, fact: dict) -> None:
+        facts.setdefault(concept, {}).setdefault(unit, []).append(fact)
+
+    for f in reports:
+        end, annual = f["report_date"], f["form"] == "10-K"
+        fy, fp = end.year, "FY" if annual else f"Q{(end.month - 1) // 3 + 1}"
+        base = {"accn": f["accession"], "fy": fy, "fp": fp, "form": f["form"], "filed": f["filed"].isoformat()}
+        years = [end.year, end.year - 1] if annual else [end.year]  # 10-K carries a comparative year
+        for year in years:
+            if annual:
+                if year < DEMO_EPOCH.year:
+                    continue
+                quarters = [(s, e) for s, e in _quarters(dt.date(year, 12, 31)) if s.year == year]
+                figs = [_quarter_figures(company, s) for s, _ in quarters]
+                period = {"start": f"{year}-01-01", "end": f"{year}-12-31"}
+                frame = f"CY{year}" if year == end.year else None
+                for concept in _FLOW:
+                    values = [q[concept] for q in figs]
+                    value = round(sum(values), 2) if "PerShare" in concept else (
+                        round(sum(values) / 4) if concept.startswith("Weighted") else sum(values))
+                    add(concept, _UNITS.get(concept, "USD"), {**period, "val": value, **base,
+                                                             **({"frame": frame} if frame else {})})
+                for concept in _INSTANT:
+                    add(concept, "USD", {"end": f"{year}-12-31", "val": figs[-1][concept], **base,
+                                         **({"frame": f"CY{year}Q4I"} if frame else {})})
+            else:
+                figs = _quarter_figures(company, f["period_start"])
+                q = (end.month - 1) // 3 + 1
+                for concept in _FLOW:
+                    add(concept, _UNITS.get(concept, "USD"),
+                        {"start": f["period_start"].isoformat(), "end": end.isoformat(), "val": figs[concept],
+                         **base, "frame": f"CY{end.year}Q{q}"})
+                for concept in _INSTANT:
+                    add(concept, "USD", {"end": end.isoformat(), "val": figs[concept], **base,
+                                         "frame": f"CY{end.year}Q{q}I"})
+        cover = _quarter_figures(company, f["period_start"])
+        add("dei:EntityCommonStockSharesOutstanding", "shares",
+            {"end": f["filed"].isoformat(), "val": cover["shares"], **base})
+
+    us_gaap = {c: {"label": c, "description": f"{c} (DEMO)", "units": u}
+               for c, u in facts.items() if not c.startswith("dei:")}
+    dei = {c.split(":", 1)[1]: {"label": c, "description": "(DEMO)", "units": u}
+           for c, u in facts.items() if c.startswith("dei:")}
+    return {"cik": cik, "entityName": company.name, "facts": {"dei": dei, "us-gaap": us_gaap}}
+
+
+def _epoch_seconds(day: dt.date, hour: int = 9, minute: int = 30) -> int:
+    ts = pd.Timestamp(dt.datetime.combine(day, dt.time(hour, minute)), tz="America/New_York")
+    return int(ts.timestamp())
+
+
+def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
+    """Yahoo v8 chart JSON: split-adjusted OHLCV in `quote`, split+dividend adjusted `adjclose`."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    stamps = np.array([_epoch_seconds(d) for d in bars["date"]])
+    sel = bars[(stamps >= period1) & (stamps < period2)]
+    sel_stamps = stamps[(stamps >= period1) & (stamps < period2)]
+    events: dict[str, dict] = {}
+    raw = demo_ohlcv(ticker)
+    raw_sel = raw.loc[sel.index]
+    divs = {str(s): {"amount": round(float(a), 6), "date": int(s)}
+            for s, a in zip(sel_stamps, sel["dividend"]) if a > 0}
+    splits = {str(s): {"date": int(s), "numerator": float(r), "denominator": 1.0, "splitRatio": f"{int(r)}:1"}
+              for s, r in zip(sel_stamps, raw_sel["split_ratio"]) if r != 1.0}
+    if divs:
+        events["dividends"] = divs
+    if splits:
+        events["splits"] = splits
+    result = {
+        "meta": {"currency": "USD", "symbol": ticker, "exchangeName": "DEMO", "instrumentType": "EQUITY",
+                 "timezone": "EST", "exchangeTimezoneName": "America/New_York", "dataGranularity": "1d",
+                 "longName": (COMPANIES_BY_TICKER[ticker].name if ticker in COMPANIES_BY_TICKER
+                              else DEMO_BENCHMARK_NAME)},
+        "timestamp": [int(s) for s in sel_stamps],
+        "indicators": {
+            "quote": [{c: [round(float(v), 6) for v in sel[c]] for c in ("open", "high", "low", "close")}
+                      | {"volume": [int(v) for v in sel["volume"]]}],
+            "adjclose": [{"adjclose": [round(float(v), 6) for v in sel["adj_close"]]}],
+        },
+    }
+    if events:
+        result["events"] = events
+    return {"chart": {"result": [result], "error": None}}
+
+
+def stooq_csv(ticker: str) -> str:
+    """Stooq daily CSV (split and dividend adjusted), the whole history."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    factor = bars["adj_close"] / bars["close"]
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    for row, f in zip(bars.itertuples(index=False), factor):
+        lines.append(f"{row.date:%Y-%m-%d},{row.open * f:.4f},{row.high * f:.4f},{row.low * f:.4f},"
+                     f"{row.adj_close:.4f},{row.volume}")
+    return "\n".join(lines) + "\n"
+
+
+_POSITIVE = ["{name} beats estimates as quarterly profit rose {pct}%", "{name} raises full-year guidance",
+             "Analysts upgrade {name} to buy, lift price target", "{name} shares jump after record revenue",
+             "{name} wins major contract; stock gains {pct}%"]
+_NEGATIVE = ["{name} misses estimates, cuts its guidance", "{name} shares fall {pct}% on weak demand",
+             "Analysts downgrade {name} to sell amid margin pressure", "{name} reports widening loss",
+             "{name} faces regulatory probe; stock slides"]
+_NEUTRAL = ["{name} to present at industry conference", "{name} announces date of quarterly results",
+            "{name} appoints new board member", "{name} files annual report",
+            "{name} completes previously announced share exchange"]
+
+
+@functools.lru_cache(maxsize=64)
+def demo_headlines(ticker: str) -> pd.DataFrame:
+    """Deterministic headlines: on big moves the tone follows the move, otherwise mostly neutral."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    ret = bars["adj_close"].pct_change().fillna(0.0).to_numpy()
+    rng = np.random.default_rng(_seed("news", ticker))
+    name = COMPANIES_BY_TICKER[ticker].name.replace(" (DEMO)", "") if ticker in COMPANIES_BY_TICKER else "Demo index"
+    rows = []
+    for i, day in enumerate(bars["date"]):
+        draw = rng.random()
+        if abs(ret[i]) > 0.025:
+            templates = _POSITIVE if ret[i] > 0 else _NEGATIVE
+        elif draw < 0.25:
+            templates = _NEUTRAL
+        else:
+            continue
+        title = templates[int(rng.integers(len(templates)))].format(name=name, pct=round(abs(ret[i]) * 100, 1))
+        minute = int(rng.integers(6 * 60, 20 * 60))  # 06:00-20:00 New York: some after the close
+        published = pd.Timestamp(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)),
+                                 tz="America/New_York")
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        rows.append({"title": f"[DEMO] {title}", "published": published,
+                     "link": f"https://demo.invalid/news/{ticker.lower()}/{day:%Y%m%d}/{slug}"})
+    return pd.DataFrame(rows)
+
+
+def yahoo_rss_xml(ticker: str, until: dt.datetime) -> str:
+    heads = demo_headlines(ticker)
+    heads = heads[heads["published"] <= pd.Timestamp(until)]
+    items = []
+    for row in heads.iloc[::-1].itertuples(index=False):
+        items.append(
+            "<item>"
+            f"<title>{escape(row.title)}</title><link>{escape(row.link)}</link>"
+            f"<guid isPermaLink=\"false\">{escape(row.link)}</guid>"
+            f"<pubDate>{format_datetime(row.published.tz_convert('UTC').to_pydatetime())}</pubDate>"
+            "<description>Simulated headline from the finance_assets demo source.</description>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Yahoo! Finance: {escape(ticker)} News (DEMO)</title>"
+        "<link>https://demo.invalid/</link><description>Demo headlines (fictional)</description>"
+        "<language>en-US</language>" + "".join(items) + "</channel></rss>"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport
+# ---------------------------------------------------------------------------------------------
+
+_CIK_PATH = re.compile(r"CIK(\d{10})\.json$")
+
+
+def last_closed_session(now: dt.datetime) -> dt.date:
+    """The latest XNYS session whose 16:00 New York close is at or before `now`."""
+    sessions = demo_sessions()
+    closes = sessions.tz_localize("America/New_York") + pd.Timedelta(hours=16)
+    idx = int(np.searchsorted(closes, pd.Timestamp(now).tz_convert("America/New_York"), side="right")) - 1
+    return sessions[max(idx, 0)].date()
+
+
+class DemoTransport(httpx.BaseTransport):
+    """Routes the live URLs to the generators above, as the sources would answer at `now`."""
+
+    def __init__(self, now: dt.datetime | None = None):
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.last_session = last_closed_session(self.now)
+        self.today = pd.Timestamp(self.now).tz_convert("America/New_York").date()
+        self.requests: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = urlparse(str(request.url))
+        self.requests.append(str(request.url))
+        query = parse_qs(url.query)
+        host, path = url.hostname or "", url.path
+        try:
+            if host == "www.sec.gov" and path == "/files/company_tickers_exchange.json":
+                return self._json(company_tickers_exchange_json())
+            if host == "data.sec.gov" and path.startswith("/submissions/"):
+                return self._json(submissions_json(self._cik(path), self.today))
+            if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
+                return self._json(companyfacts_json(self._cik(path), self.today))
+            if host.endswith("finance.yahoo.com") and path.startswith("/v8/finance/chart/"):
+                ticker = path.rsplit("/", 1)[-1].upper()
+                p1 = int(query.get("period1", ["0"])[0])
+                p2 = int(query.get("period2", [str(2**31)])[0])
+                p2 = min(p2, _epoch_seconds(self.last_session + dt.timedelta(days=1), 0, 0))
+                return self._json(yahoo_chart_json(ticker, p1, p2))
+            if host == "stooq.com" and path == "/q/d/l/":
+                ticker = query["s"][0].upper().removesuffix(".US")
+                lines = stooq_csv(ticker).splitlines()
+                cut = [lines[0]] + [ln for ln in lines[1:] if ln[:10] <= self.last_session.isoformat()]
+                return httpx.Response(200, text="\n".join(cut) + "\n", headers={"Content-Type": "text/csv"})
+            if host == "feeds.finance.yahoo.com" and path == "/rss/2.0/headline":
+                ticker = query["s"][0].upper()
+                return httpx.Response(200, text=yahoo_rss_xml(ticker, self.now),
+                                      headers={"Content-Type": "application/rss+xml"})
+        except KeyError:
+            return httpx.Response(404, text="Not found (demo source knows only the fictional demo tickers)")
+        return httpx.Response(404, text=f"Demo source has no route for {url.hostname}{url.path}")
+
+    @staticmethod
+    def _cik(path: str) -> int:
+        match = _CIK_PATH.search(path)
+        if not match:
+            raise KeyError(path)
+        cik = int(match.group(1))
+        if cik not in COMPANIES_BY_CIK:
+            raise KeyError(cik)
+        return cik
+
+    @staticmethod
+    def _json(payload: dict) -> httpx.Response:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json", "ETag": etag})
+
+
+def demo_portfolio_rows() -> list[dict]:
+    """The committed data/portfolio.csv is built from this (see README)."""
+    rows = []
+    for i, c in enumerate(DEMO_COMPANIES):
+        rows.append({"ticker": c.ticker, "shares": 100 + 25 * i, "cost_basis": round(c.start_price * 1.4, 2),
+                     "currency": "USD"})
+    return rows
+
+
+def is_demo_ticker(ticker: str) -> bool:
+    return ticker in COMPANIES_BY_TICKER or ticker == DEMO_BENCHMARK
+

@@ -1,0 +1,296 @@
+"""One rate limiter shared by every process on the machine, per data source.
+
+Built on pyrate-limiter's `SQLiteBucket` (a sliding-window log in a SQLite table) but NOT on its
+`Limiter` class. In pyrate-limiter 4.5.1, `Limiter._blocking_retry_sync` stamps a waiting item with
+`timestamp += sleep_ms` and only then queues for the file lock. So items are logged earlier than
+they really pass. Across 4 processes that let 11–12 requests into one real second at Rate(10/s).
+Here every acquire runs inside one per-source file lock:
+read the clock → `bucket.put()` → (on refusal) `bucket.waiting()` → release.
+The wait happens outside the lock, and each attempt re-reads the clock. The stored timestamps are
+therefore the true admission times, in one serial order. Each window is also widened by a small
+time margin (default 50 ms). This absorbs the gap between admission and the caller's own
+timestamp, plus the 1 ms truncation of stored timestamps, without lowering the count.
+
+Backends: `SQLiteBackend` covers one machine. Several machines need a backend with a shared clock,
+bucket and lock (a Redis one is planned); it plugs in through `LimiterBackend`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import dagster as dg
+import filelock
+from pydantic import PrivateAttr
+from pyrate_limiter import AbstractBucket, Rate, RateItem, SQLiteBucket
+
+RateSpec = Sequence[tuple[int, float]]  # [(limit, window seconds), ...]
+
+DEFAULT_RATES: dict[str, list[tuple[int, float]]] = {
+    "sec": [(10, 1.0)],  # SEC fair access: 10 req/s across all of a user's processes
+    "alphavantage": [(5, 60.0), (25, 86_400.0)],  # free tier: 5/min and a 25/day cap
+    "yahoo": [(2, 1.0)],
+    "stooq": [(2, 1.0)],
+    "news": [(2, 1.0)],
+}
+DEFAULT_SAFETY_MARGIN_S = 0.05
+STATE_DB_NAME = "rate_limits.sqlite"
+_LOCK_POLL_S = 0.001  # filelock polls; its 50 ms default would idle the limiter between slots
+_LEAK_EVERY_S = 30.0
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # becomes a SQL table name
+
+
+class RateLimitTimeout(TimeoutError):
+    """The limiter could not grant a request within the caller's timeout."""
+
+    def __init__(self, message: str, *, source: str, limit: int | None = None, window_s: float | None = None):
+        super().__init__(message)
+        self.source = source
+        self.limit = limit
+        self.window_s = window_s
+
+
+class LimiterBackend(Protocol):
+    """Where buckets live and how acquisitions are serialized: one machine (SQLite) or many (Redis)."""
+
+    def open_bucket(self, source: str, rates: list[Rate]) -> AbstractBucket: ...
+
+    def serialize(self, source: str, timeout: float | None) -> AbstractContextManager[None]:
+        """Mutual exclusion for one source across every client of the bucket (raises RateLimitTimeout)."""
+
+    def now_ms(self) -> int:
+        """The clock every client of the bucket shares, in milliseconds."""
+
+    def close(self) -> None: ...
+
+
+class SQLiteBackend:
+    """pyrate-limiter SQLite buckets (one table per source) plus one lock file per source.
+
+    Works across unrelated processes on one host: spawned or forked processes, Dask workers,
+    Dagster step processes. Timestamps are wall-clock milliseconds, so all processes share one clock.
+    """
+
+    def __init__(self, state_dir: str | Path):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.state_dir / STATE_DB_NAME
+        self._locks: dict[str, filelock.FileLock] = {}
+        self._buckets: list[SQLiteBucket] = []
+
+    def _lock(self, source: str) -> filelock.FileLock:
+        if source not in self._locks:
+            self._locks[source] = filelock.FileLock(str(self.state_dir / f"rate_limits.{source}.lock"))
+        return self._locks[source]
+
+    def open_bucket(self, source: str, rates: list[Rate]) -> AbstractBucket:
+        # Schema and WAL set-up under one DB-wide lock: several processes may start at the same moment.
+        with filelock.FileLock(str(self.db_path) + ".init.lock"):
+            bucket = SQLiteBucket.init_from_file(rates, table=f"rl_{source}", db_path=str(self.db_path))
+            bucket.conn.execute("PRAGMA journal_mode=WAL")
+            bucket.conn.execute("PRAGMA synchronous=NORMAL")
+            bucket.conn.execute("PRAGMA busy_timeout=10000")
+        self._buckets.append(bucket)
+        return bucket
+
+    @contextmanager
+    def serialize(self, source: str, timeout: float | None) -> Iterator[None]:
+        lock = self._lock(source)
+        try:
+            lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0), poll_interval=_LOCK_POLL_S)
+        except filelock.Timeout:
+            raise RateLimitTimeout(
+                f"rate limiter for source {source!r}: lock busy beyond the {timeout:g} s timeout", source=source
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def close(self) -> None:
+        for bucket in self._buckets:
+            bucket.close()
+        self._buckets.clear()
+
+
+@dataclass(frozen=True)
+class _SourceRates:
+    specs: tuple[tuple[int, float], ...]
+    rates: list[Rate]  # pyrate rates with the safety margin, in the order of `specs`
+
+    def spec_for(self, rate: Rate | None) -> tuple[int, float] | None:
+        for spec, candidate in zip(self.specs, self.rates):
+            if candidate is rate:
+                return spec
+        return None
+
+
+def _describe_seconds(seconds: float) -> str:
+    if seconds >= 86_400 and seconds % 86_400 == 0:
+        days = int(seconds // 86_400)
+        return "1 day" if days == 1 else f"{days} days"
+    if seconds >= 3_600:
+        return f"{seconds / 3_600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:g} s"
+
+
+def build_rates(specs: RateSpec, safety_margin_s: float) -> _SourceRates:
+    """pyrate `Rate`s for (limit, window) pairs, each window widened by the time margin."""
+    checked = []
+    for limit, window_s in specs:
+        if int(limit) != limit or limit < 1 or not window_s > 0:
+            raise ValueError(f"rate must be (positive int limit, positive window seconds), got {(limit, window_s)}")
+        checked.append((int(limit), float(window_s)))
+    ordered = tuple(sorted(checked, key=lambda spec: spec[1]))
+    rates = [Rate(limit, round((window_s + safety_margin_s) * 1000)) for limit, window_s in ordered]
+    return _SourceRates(ordered, rates)
+
+
+class SourceLimiter:
+    """Blocks each caller until its source's request budget allows one more request, machine-wide.
+
+    `rates` entries override or extend `DEFAULT_RATES` per source. It is cheap to construct and
+    opens buckets lazily, so every Dask worker or Dagster step process can build its own instance.
+    All instances on the same `state_dir` share the budget.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        rates: Mapping[str, RateSpec] | None = None,
+        *,
+        backend: LimiterBackend | None = None,
+        safety_margin_s: float = DEFAULT_SAFETY_MARGIN_S,
+    ):
+        if safety_margin_s < 0:
+            raise ValueError("safety_margin_s must be >= 0")
+        self._backend = backend if backend is not None else SQLiteBackend(state_dir)
+        merged = {**DEFAULT_RATES, **(rates or {})}
+        self._rates: dict[str, _SourceRates] = {}
+        for source, specs in merged.items():
+            if not _SOURCE_NAME.match(source):
+                raise ValueError(f"source names must match {_SOURCE_NAME.pattern}, got {source!r}")
+            self._rates[source] = build_rates(specs, safety_margin_s)
+        self._buckets: dict[str, AbstractBucket] = {}
+        self._last_leak_ms: dict[str, int] = {}
+        self._open_lock = threading.Lock()
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(self._rates)
+
+    def rates_for(self, source: str) -> tuple[tuple[int, float], ...]:
+        return self._source_rates(source).specs
+
+    def _source_rates(self, source: str) -> _SourceRates:
+        try:
+            return self._rates[source]
+        except KeyError:
+            raise ValueError(f"unknown rate-limited source {source!r}; known: {', '.join(self.sources)}") from None
+
+    def _bucket(self, source: str) -> AbstractBucket:
+        source_rates = self._source_rates(source)
+        with self._open_lock:
+            if source not in self._buckets:
+                self._buckets[source] = self._backend.open_bucket(source, source_rates.rates)
+            return self._buckets[source]
+
+    def acquire(self, source: str, timeout: float | None = None) -> None:
+        """Wait for one request slot of `source`; RateLimitTimeout when no slot fits within `timeout` s.
+
+        The error is raised as soon as the needed wait exceeds the timeout, without sleeping first.
+        An exhausted daily cap therefore fails at once and names the cap.
+        """
+        bucket = self._bucket(source)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._backend.serialize(source, self._remaining(deadline)):
+                now_ms = self._backend.now_ms()
+                item = RateItem(source, now_ms)
+                if bucket.put(item):
+                    self._leak_now_and_then(source, bucket, now_ms)
+                    return
+                wait_s = max(int(bucket.waiting(item)), 0) / 1000
+                failing_rate = bucket.failing_rate
+            remaining = self._remaining(deadline)
+            if remaining is not None and wait_s > remaining:
+                raise self._timeout_error(source, failing_rate, wait_s, timeout)
+            time.sleep(wait_s)
+
+    @staticmethod
+    def _remaining(deadline: float | None) -> float | None:
+        return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+    def _timeout_error(self, source: str, rate: Rate | None, wait_s: float, timeout: float | None) -> RateLimitTimeout:
+        spec = self._source_rates(source).spec_for(rate)
+        limit, window_s = spec if spec else (None, None)
+        cap = f"{limit} requests per {_describe_seconds(window_s)}" if spec else "its rate limit"
+        return RateLimitTimeout(
+            f"rate limit for source {source!r}: cap of {cap} reached; next slot in "
+            f"{_describe_seconds(round(wait_s, 2))}, beyond the {timeout:g} s timeout",
+            source=source, limit=limit, window_s=window_s,
+        )
+
+    def _leak_now_and_then(self, source: str, bucket: AbstractBucket, now_ms: int) -> None:
+        # Without pyrate's background Leaker the log only grows; trim entries older than every window.
+        if now_ms - self._last_leak_ms.get(source, 0) >= _LEAK_EVERY_S * 1000:
+            bucket.leak(now_ms)
+            self._last_leak_ms[source] = now_ms
+
+    def close(self) -> None:
+        with self._open_lock:
+            self._buckets.clear()
+            self._backend.close()
+
+    def __enter__(self) -> SourceLimiter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RateLimiterResource(dg.ConfigurableResource):
+    """Dagster resource: the machine-wide SourceLimiter, built inside each step process / Dask worker."""
+
+    state_dir: str
+    sec_per_second: int = 10
+    alphavantage_per_minute: int = 5
+    alphavantage_per_day: int = 25
+
+    _limiter: SourceLimiter | None = PrivateAttr(default=None)
+
+    def configured_rates(self) -> dict[str, list[tuple[int, float]]]:
+        return {
+            **DEFAULT_RATES,
+            "sec": [(self.sec_per_second, 1.0)],
+            "alphavantage": [(self.alphavantage_per_minute, 60.0), (self.alphavantage_per_day, 86_400.0)],
+        }
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._limiter = SourceLimiter(self.state_dir, rates=self.configured_rates())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._limiter is not None:
+            self._limiter.close()
+            self._limiter = None
+
+    @property
+    def limiter(self) -> SourceLimiter:
+        if self._limiter is None:  # used outside a run (scripts, tests)
+            self._limiter = SourceLimiter(self.state_dir, rates=self.configured_rates())
+        return self._limiter
+
+    def acquire(self, source: str, timeout: float | None = None) -> None:
+        self.limiter.acquire(source, timeout=timeout)
