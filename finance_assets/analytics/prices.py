@@ -74,7 +74,8 @@ def parse_yahoo_chart(payload: bytes | str | dict) -> pd.DataFrame:
 def parse_stooq_csv(text: str) -> pd.DataFrame:
     """Stooq download CSV (Date,Open,High,Low,Close,Volume) or its bulk <TICKER>,<PER>,<DATE>,... files."""
     stripped = text.lstrip()
-    if not stripped or stripped.startswith(("No data", "<", "Exceeded")):
+    if not stripped or stripped.startswith(("No data", "Exceeded")) or (
+            stripped.startswith("<") and not stripped.startswith("<TICKER>")):
         raise PriceFormatError(f"Stooq returned no data: {stripped[:60]!r}")
     raw = pd.read_csv(io.StringIO(text))
     cols = {c.strip("<>").lower(): c for c in raw.columns}

@@ -62,10 +62,9 @@ METRIC_WINDOW_FORWARD = 3
 INTENSIFIER_FACTOR = 1.5
 DIMINISHER_FACTOR = 0.5
 
-_URL = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+")
-_CASHTAG = re.compile(r"\$[a-z][a-z.]*")
+# URLs, cashtags ($AAPL) and possessive 's carry no polarity.
+_NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\$[a-z][a-z.]*|'s\b")
 _SIGNED_PCT = re.compile(r"(?<![\w.%])([+\-\u2212])\s?\d+(?:[.,]\d+)?\s?%")
-_POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*\s?%|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _ANALYST_CALL_LEAD = frozenset({"to", "at", "a", "rated", "rates", "as", "reiterated", "reiterates"})
 
@@ -83,6 +82,7 @@ class _Lexicon:
     contextual_calls: dict[str, int]
     negators: frozenset[str]
     intensity: dict[str, float]
+    triggers: frozenset[str]  # tokens that can start a rule; lets most tokens be skipped fast
 
 
 @cache
@@ -93,6 +93,7 @@ def _lexicon() -> _Lexicon:
     calls = {w: 1 for w in raw["bullish_calls"]} | {w: -1 for w in raw["bearish_calls"]}
     # "buy"/"sell"/"add" are calls only after "to"/"at"/"rated" ...; the rest are calls anywhere.
     ambiguous = {"buy", "sell", "add", "reduce", "positive", "negative", "avoid", "accumulate"}
+    triggers = frozenset(polarity) | frozenset(direction) | frozenset(calls)
     return _Lexicon(
         polarity=polarity,
         direction=direction,
@@ -103,6 +104,7 @@ def _lexicon() -> _Lexicon:
         negators=frozenset(raw["negators"]),
         intensity={w: INTENSIFIER_FACTOR for w in raw["intensifiers"]}
         | {w: DIMINISHER_FACTOR for w in raw["diminishers"]},
+        triggers=triggers,
     )
 
 
@@ -112,15 +114,12 @@ def _data_text(name: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Fold a headline into word tokens; numbers become ``<num>``, percentages ``<pct>``."""
-    folded = _URL.sub(" ", text.lower().replace("\u2019", "'"))
-    folded = _CASHTAG.sub(" ", folded)
-    folded = _POSSESSIVE.sub("", folded).replace("'", "")
-    tokens = _TOKEN.findall(folded)
-    return [_fold_number(t) if t[0].isdigit() else t for t in tokens]
-
-
-def _fold_number(token: str) -> str:
-    return "<pct>" if token.endswith("%") else "<num>"
+    folded = _NOISE.sub(" ", text.lower().replace("\u2019", "'")).replace("'", "")
+    # Tokens start with a letter or a digit; digits sort before letters.
+    return [
+        t if t[0] >= "a" else ("<pct>" if t[-1] == "%" else "<num>")
+        for t in _TOKEN.findall(folded)
+    ]
 
 
 def _modifier(tokens: list[str], i: int, lex: _Lexicon) -> tuple[int, float]:
@@ -154,10 +153,18 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
     lex = _lexicon()
     tokens = tokenize(text) if tokens is None else tokens
     feats: dict[str, float] = {}
+    if "%" in text:
+        for match in _SIGNED_PCT.finditer(text):
+            _add(feats, "@pct-" if match.group(1) in "-\u2212" else "@pct+", 1.0)
+    triggers = lex.triggers
+    positions = [i for i, tok in enumerate(tokens) if tok in triggers]
+    if not positions:
+        return feats
     metric_used: set[int] = set()
     direction_at: set[int] = set()
 
-    for i, tok in enumerate(tokens):
+    for i in positions:
+        tok = tokens[i]
         direction = lex.direction.get(tok)
         if direction is None or i in metric_used:  # "pares gains": gains is the metric here
             continue
@@ -173,7 +180,8 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
             continue
         direction_at.add(i)
 
-    for i, tok in enumerate(tokens):
+    for i in positions:
+        tok = tokens[i]
         call = lex.unambiguous_calls.get(tok)
         if call is None and i > 0 and tokens[i - 1] in _ANALYST_CALL_LEAD:
             call = lex.contextual_calls.get(tok)
@@ -186,9 +194,6 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
         _add(feats, "@lex+" if polarity * sign > 0 else "@lex-", strength)
         if sign < 0:
             _add(feats, "@negated", 1.0)
-
-    for match in _SIGNED_PCT.finditer(text):
-        _add(feats, "@pct-" if match.group(1) in "-\u2212" else "@pct+", 1.0)
     return feats
 
 
@@ -199,12 +204,14 @@ def _add(feats: dict[str, float], key: str, value: float) -> None:
 def features(text: str) -> dict[str, float]:
     """All model features of a headline: rule features, unigrams and bigrams (binary)."""
     tokens = tokenize(text)
-    feats = rule_features(text, tokens)
-    for tok in tokens:
-        feats[tok] = 1.0
-    for first, second in zip(tokens, tokens[1:]):
-        feats[f"{first} {second}"] = 1.0
-    return feats
+    return rule_features(text, tokens) | dict.fromkeys(_word_keys(tokens), 1.0)
+
+
+def _word_keys(tokens: list[str]) -> set[str]:
+    """Unigrams and space-joined bigrams (rule keys start with '@', so they never collide)."""
+    keys = set(tokens)
+    keys.update([f"{first} {second}" for first, second in zip(tokens, tokens[1:])])
+    return keys
 
 
 # --------------------------------------------------------------------------- scoring
@@ -239,12 +246,18 @@ def _logits(texts: Iterable[str], model: _Model) -> np.ndarray:
     weights = model.weights
     rows = []
     for text in texts:
+        tokens = tokenize(text)
         neg, pos = model.bias
-        for key, value in features(text).items():
+        for key, value in rule_features(text, tokens).items():
             w = weights.get(key)
             if w is not None:
                 neg += w[0] * value
                 pos += w[1] * value
+        for key in _word_keys(tokens):  # binary features: weight x 1
+            w = weights.get(key)
+            if w is not None:
+                neg += w[0]
+                pos += w[1]
         rows.append((neg, pos))
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
 
@@ -379,7 +392,7 @@ def derive(train_csv: Path, out: Path | None = None, folds: int = 5, seed: int =
     weights, bias = _fit_logistic(matrix, codes, best["l2"])
 
     kept = {
-        name: [round(float(w[0]), 4), round(float(w[1]), 4)]
+        name: [round(float(w[0]), 3), round(float(w[1]), 3)]
         for name, w in zip(vocabulary, weights)
         if max(abs(w[0]), abs(w[1])) >= PRUNE_BELOW
     }

@@ -109,13 +109,16 @@ def _require_types(values: list, allowed: tuple[type, ...], field: str, index: _
 
 
 def _dates(values: list, field: str, index: _FactIndex) -> pd.Series:
-    raw = pd.Series(values, dtype=object)
-    parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
-    bad = (parsed.isna() & raw.notna()).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    # A company has a few hundred distinct dates: parse the uniques, then take by code.
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    parsed_uniques = pd.to_datetime(pd.Index(uniques, dtype=object), format="%Y-%m-%d", errors="coerce")
+    bad_uniques = np.flatnonzero(parsed_uniques.isna())
+    if bad_uniques.size:
+        row = int(np.flatnonzero(np.isin(codes, bad_uniques))[0])
         raise ValueError(f"{index.describe(row)}: '{field}' {values[row]!r} is not a YYYY-MM-DD date")
-    return parsed
+    parsed = parsed_uniques.to_numpy(dtype="datetime64[ns]").take(np.where(codes < 0, 0, codes)) if len(uniques) else np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+    parsed[codes < 0] = np.datetime64("NaT")
+    return pd.Series(parsed)
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {

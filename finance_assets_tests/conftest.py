@@ -1,0 +1,39 @@
+"""Shared fixtures: an isolated project home (data dir, DAGSTER_HOME) per test, and realdata lookup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def realdata_dir() -> Path | None:
+    env = os.environ.get("FINANCE_ASSETS_REALDATA")
+    path = Path(env) if env else REPO.parent / "shared" / "realdata"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture
+def realdata() -> Path:
+    path = realdata_dir()
+    if path is None:
+        pytest.skip("../shared/realdata not present")
+    return path
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """A throwaway data dir and DAGSTER_HOME so tests never touch the developer's warehouse."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "portfolio.csv").write_text((REPO / "data" / "portfolio.csv").read_text())
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("FINANCE_ASSETS_DATA_DIR", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("FINANCE_ASSETS_MODE", "demo")
+    return tmp_path
