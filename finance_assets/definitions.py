@@ -20,6 +20,7 @@ from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.resources.demo import DEMO_BENCHMARK
 from finance_assets.resources.portfolio import PortfolioSettings
 from finance_assets.resources.sources import NewsSource, PriceSource, SecEdgarSource
+from finance_assets.sensors import SENSORS
 
 ALL_ASSETS = [sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, market.prices,
               market.technicals, news.headlines, news.sentiment, report.market_panel, report.portfolio_report]
@@ -86,6 +87,7 @@ defs = dg.Definitions(
     resources=build_resources(),
     executor=build_executor(),
     jobs=JOBS,
+    sensors=SENSORS,
 )
 
 

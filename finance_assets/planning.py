@@ -123,7 +123,7 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
     unknown = [t for t in selected if t not in registered]
     if unknown:
         raise ValueError(f"not registered: {', '.join(unknown)} (run `finance-assets register`)")
-    chunk = chunk_tickers or max(1, -(-len(selected) // 4))
+    chunk = chunk_tickers or max(25, -(-len(selected) // 8))  # >= 8 progress steps on big universes
     closed = last_close(now)
     sec_fresh_after = pd.Timestamp(now) - sec_max_age
     months = _month_keys(start, end, now)

@@ -236,8 +236,9 @@ def _filings_from_arrays(arrays: dict, cik: int | None) -> pd.DataFrame:
             "form": pd.Series(column("form"), dtype=object),
             "filing_date": _parse_dates(column("filingDate"), "filingDate", required=True),
             "report_date": _parse_dates(column("reportDate"), "reportDate", required=False),
-            "acceptance_datetime": pd.to_datetime(
-                pd.Series(column("acceptanceDateTime"), dtype=object).replace("", None), utc=True, format="ISO8601"
+            "acceptance_datetime": _eastern_to_utc(
+                pd.Series(column("acceptanceDateTime"), dtype=object).replace("", None).str.replace(r"(\.\d+)?Z$", "", regex=True),
+                "%Y-%m-%dT%H:%M:%S",
             ),
             "primary_document": primary_document.where(primary_document != "", None),
             "is_xbrl": pd.Series(column("isXBRL", 0)).fillna(0).astype(bool),
@@ -275,6 +276,8 @@ def parse_submissions(data: dict) -> tuple[dict, pd.DataFrame]:
     Filings come from ``filings.recent``; older filings live in the files named by
     :func:`submission_pages` (parse those with :func:`parse_submissions_page`).
     """
+    if isinstance(data, dict) and "accessionNumber" in data:
+        raise ValueError("submissions: this is a paginated page (flat arrays), use parse_submissions_page")
     if not isinstance(data, dict) or not isinstance(data.get("filings"), dict):
         raise ValueError("submissions: expected a dict with a 'filings' object")
     if "recent" not in data["filings"]:
@@ -350,12 +353,12 @@ def _parse_feed(xml: bytes | str, what: str) -> feedparser.FeedParserDict:
     return parsed
 
 
-def _utc(values: list[Any], fmt: str | None = None, tz: str | None = None) -> pd.Series:
-    """Parse timestamps to UTC; naive values are localized to ``tz`` first (EDGAR uses US/Eastern)."""
-    series = pd.to_datetime(pd.Series(values, dtype=object), format=fmt, utc=tz is None)
-    if tz is not None:
-        series = series.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-    return series
+def _eastern_to_utc(values: pd.Series, fmt: str) -> pd.Series:
+    """EDGAR wall-clock times are US/Eastern; the submissions API labels them 'Z' but they are not UTC
+    (its acceptanceDateTime equals the Atom feeds' -05:00/-04:00 times). The fall-back DST hour,
+    when EDGAR is closed, is read as daylight time."""
+    naive = pd.to_datetime(pd.Series(values, dtype=object), format=fmt)
+    return naive.dt.tz_localize(_EDGAR_TZ, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")
 
 
 _GETCURRENT_TITLE = re.compile(r"^(?P<form>.+?) - (?P<company>.*) \((?P<cik>\d{1,10})\) \((?P<role>[^()]*)\)$")
@@ -455,7 +458,7 @@ def parse_xbrl_rss(xml: bytes) -> pd.DataFrame:
     frame["cik"] = frame["cik"].map(_cik_to_int).astype("int64")
     frame["filing_date"] = pd.to_datetime(frame["filing_date"], format="%m/%d/%Y")
     frame["period"] = pd.to_datetime(frame["period"], format="%Y%m%d")
-    frame["acceptance_datetime"] = _utc(frame["acceptance_datetime"].tolist(), fmt="%Y%m%d%H%M%S", tz=_EDGAR_TZ)
+    frame["acceptance_datetime"] = _eastern_to_utc(frame["acceptance_datetime"], "%Y%m%d%H%M%S")
     return frame
 
 
@@ -551,10 +554,10 @@ def parse_xbrl_index(text: str) -> pd.DataFrame:
         }
     )
     malformed = ~(
-        frame["cik"].str.fullmatch(r"\d{1,10}").fillna(False)
-        & frame["date_filed"].str.fullmatch(r"\d{4}-?\d{2}-?\d{2}").fillna(False)
-        & frame["filename"].str.fullmatch(r"edgar/\S+").fillna(False)
+        frame["cik"].fillna("").str.fullmatch(r"\d{1,10}")
+        & frame["date_filed"].fillna("").str.fullmatch(r"\d{4}-?\d{2}-?\d{2}")
+        & frame["filename"].fillna("").str.fullmatch(r"edgar/\S+")
         & frame["company_name"].notna()
     )
-    _bad_lines(lines, malformed.astype(bool), "xbrl index")
+    _bad_lines(lines, malformed, "xbrl index")
     return _finish_index(frame, "xbrl index")

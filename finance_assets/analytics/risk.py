@@ -149,7 +149,7 @@ def sharpe(returns: pd.Series, risk_free: float = 0.0, periods: int = TRADING_DA
     excess = _clean(returns) - risk_free
     if len(excess) < 2 or excess.max() == excess.min():
         return float("nan")
-    return _ratio(excess.mean(), excess.std(ddof=1)) * np.sqrt(periods)
+    return _ratio(excess.mean(), excess.std(ddof=1)) * float(np.sqrt(periods))
 
 
 def downside_risk(returns: pd.Series, required_return: float = 0.0, periods: int = TRADING_DAYS_PER_YEAR) -> float:

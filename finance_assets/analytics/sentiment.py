@@ -2,14 +2,15 @@
 
 How a headline is scored
 ------------------------
-1. Text is folded (lower case, URLs / cashtags dropped, numbers -> ``<num>``, percentages -> ``<pct>``).
+1. Text is folded: lower case, URLs and cashtags dropped, numbers -> ``<num>``, percentages ->
+   ``<pct>``.
 2. Hand-written rules (word lists in ``data/finance_lexicon.json``) turn the way financial news is
    written into signed features:
 
-   * direction rules: a direction verb next to a metric, e.g. "profit rose" (+), "loss narrowed" (+),
-     "cut its guidance" (-), "raises price target" (+), "shares fall" (-). Polarity = direction x metric
-     sign (a *bad* metric such as loss/debt/costs flips it). A direction word with no metric nearby is a
-     generic price move ("X falls 5%").
+   * direction rules: a direction verb next to a metric, e.g. "profit rose" (+), "loss narrowed"
+     (+), "cut its guidance" (-), "raises price target" (+), "shares fall" (-). Polarity =
+     direction x metric sign (a *bad* metric such as loss/debt/costs flips it). A direction word
+     with no metric nearby is a generic price move ("X falls 5%").
    * a Loughran-McDonald-style polarity lexicon for the remaining words;
    * analyst calls ("upgraded to buy", "started at sell", "outperform");
    * signed percentages ("Kellogg -6%");
@@ -20,8 +21,9 @@ How a headline is scored
    News Sentiment data set by ``python -m finance_assets.analytics.sentiment derive TRAIN_CSV``
    (multinomial logistic regression, L2 strength picked by 5-fold cross-validation on train). No
    dataset text is stored, only feature weights.
-4. ``score`` = P(positive) - P(negative) in [-1, 1]; ``label`` maps it to a class using the calibrated
-   neutral band ``NEUTRAL_BAND`` (picked on out-of-fold train predictions to maximise macro-F1).
+4. ``score`` = P(positive) - P(negative) in [-1, 1]; ``label`` maps it to a class using the
+   calibrated neutral band ``NEUTRAL_BAND`` (picked on out-of-fold train predictions to maximise
+   macro-F1).
 
 Label codes in CSV files follow the data set: 0 = negative (bearish), 1 = positive (bullish),
 2 = neutral. Confusion matrices use that order for rows (true) and columns (predicted).
@@ -47,9 +49,14 @@ LABELS: tuple[str, str, str] = ("negative", "positive", "neutral")
 """Class names, indexed by the data set's label codes (0, 1, 2)."""
 
 LABEL_ALIASES: dict[str, int] = {
-    "0": 0, "negative": 0, "bearish": 0,
-    "1": 1, "positive": 1, "bullish": 1,
-    "2": 2, "neutral": 2,
+    "0": 0,
+    "negative": 0,
+    "bearish": 0,
+    "1": 1,
+    "positive": 1,
+    "bullish": 1,
+    "2": 2,
+    "neutral": 2,
 }
 VADER_THRESHOLD = 0.05  # VADER's documented compound-score cut-offs
 WEIGHTS_FILE = "sentiment_weights.json"
@@ -66,7 +73,9 @@ DIMINISHER_FACTOR = 0.5
 _NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\$[a-z][a-z.]*|'s\b")
 _SIGNED_PCT = re.compile(r"(?<![\w.%])([+\-\u2212])\s?\d+(?:[.,]\d+)?\s?%")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*\s?%|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_ANALYST_CALL_LEAD = frozenset({"to", "at", "a", "rated", "rates", "as", "reiterated", "reiterates"})
+_ANALYST_CALL_LEAD = frozenset(
+    {"to", "at", "a", "rated", "rates", "as", "reiterated", "reiterates"}
+)
 
 
 # --------------------------------------------------------------------------- lexicon and rules
@@ -115,10 +124,10 @@ def _data_text(name: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Fold a headline into word tokens; numbers become ``<num>``, percentages ``<pct>``."""
     folded = _NOISE.sub(" ", text.lower().replace("\u2019", "'")).replace("'", "")
+    folded = folded.replace("-than-", " than ")  # "wider-than-expected loss" -> "wider than ..."
     # Tokens start with a letter or a digit; digits sort before letters.
     return [
-        t if t[0] >= "a" else ("<pct>" if t[-1] == "%" else "<num>")
-        for t in _TOKEN.findall(folded)
+        t if t[0] >= "a" else ("<pct>" if t[-1] == "%" else "<num>") for t in _TOKEN.findall(folded)
     ]
 
 
@@ -148,10 +157,16 @@ def _next_is_number(tokens: list[str], i: int) -> bool:
     return i + 1 < len(tokens) and tokens[i + 1] in ("<num>", "<pct>")
 
 
-def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float]:
+def rule_features(text: str) -> dict[str, float]:
     """Signed rule features of one headline (keys start with '@'); see the module docstring."""
+    return _apply_rules(text, tokenize(text))[0]
+
+
+def _apply_rules(text: str, tokens: list[str]) -> tuple[dict[str, float], list[str]]:
+    """Rule features, and the tokens with each metric of a direction rule replaced by the rule's
+    outcome ("loss narrowed" -> "<dir+> narrowed") so that the word weight of "loss" does not
+    argue with the rule (this also scored best in cross-validation on train)."""
     lex = _lexicon()
-    tokens = tokenize(text) if tokens is None else tokens
     feats: dict[str, float] = {}
     if "%" in text:
         for match in _SIGNED_PCT.finditer(text):
@@ -159,7 +174,8 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
     triggers = lex.triggers
     positions = [i for i, tok in enumerate(tokens) if tok in triggers]
     if not positions:
-        return feats
+        return feats, tokens
+    words = tokens
     metric_used: set[int] = set()
     direction_at: set[int] = set()
 
@@ -173,7 +189,10 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
         if metric is not None:
             position, metric_sign = metric
             metric_used.add(position)
-            _add(feats, "@dir+" if direction * metric_sign * sign > 0 else "@dir-", strength)
+            outcome = "dir+" if direction * metric_sign * sign > 0 else "dir-"
+            _add(feats, "@" + outcome, strength)
+            words = words if words is not tokens else list(tokens)
+            words[position] = f"<{outcome}>"
         elif tok not in lex.context_only_direction or _next_is_number(tokens, i):
             _add(feats, "@move+" if direction * sign > 0 else "@move-", strength)
         else:
@@ -194,7 +213,7 @@ def rule_features(text: str, tokens: list[str] | None = None) -> dict[str, float
         _add(feats, "@lex+" if polarity * sign > 0 else "@lex-", strength)
         if sign < 0:
             _add(feats, "@negated", 1.0)
-    return feats
+    return feats, words
 
 
 def _add(feats: dict[str, float], key: str, value: float) -> None:
@@ -203,14 +222,14 @@ def _add(feats: dict[str, float], key: str, value: float) -> None:
 
 def features(text: str) -> dict[str, float]:
     """All model features of a headline: rule features, unigrams and bigrams (binary)."""
-    tokens = tokenize(text)
-    return rule_features(text, tokens) | dict.fromkeys(_word_keys(tokens), 1.0)
+    rules, words = _apply_rules(text, tokenize(text))
+    return rules | dict.fromkeys(_word_keys(words), 1.0)
 
 
 def _word_keys(tokens: list[str]) -> set[str]:
     """Unigrams and space-joined bigrams (rule keys start with '@', so they never collide)."""
     keys = set(tokens)
-    keys.update([f"{first} {second}" for first, second in zip(tokens, tokens[1:])])
+    keys.update([f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)])
     return keys
 
 
@@ -246,14 +265,14 @@ def _logits(texts: Iterable[str], model: _Model) -> np.ndarray:
     weights = model.weights
     rows = []
     for text in texts:
-        tokens = tokenize(text)
+        rules, words = _apply_rules(text, tokenize(text))
         neg, pos = model.bias
-        for key, value in rule_features(text, tokens).items():
+        for key, value in rules.items():
             w = weights.get(key)
             if w is not None:
                 neg += w[0] * value
                 pos += w[1] * value
-        for key in _word_keys(tokens):  # binary features: weight x 1
+        for key in _word_keys(words):  # binary features: weight x 1
             w = weights.get(key)
             if w is not None:
                 neg += w[0]
@@ -281,7 +300,7 @@ def score_many(texts: Sequence[str]) -> np.ndarray:
 
 
 def label(score: float) -> str:
-    """"positive" / "negative" outside the neutral band, else "neutral"."""
+    """Class name of a score: positive / negative outside ``NEUTRAL_BAND``, else neutral."""
     if score >= NEUTRAL_BAND:
         return "positive"
     if score <= -NEUTRAL_BAND:
@@ -332,7 +351,7 @@ def metrics(true_codes: np.ndarray, predicted_codes: np.ndarray) -> dict:
         "n": n,
         "accuracy": float(hits.sum() / n) if n else float("nan"),
         "macro_f1": float(f1.mean()),
-        "f1": dict(zip(LABELS, map(float, f1))),
+        "f1": dict(zip(LABELS, map(float, f1), strict=True)),
         "labels": list(LABELS),
         "confusion_matrix": confusion.tolist(),
     }
@@ -365,7 +384,7 @@ def evaluate_vader(texts: Sequence[str], labels: Sequence[object]) -> dict:
     return metrics(true_codes, labels_from_scores(vader_scores(texts), VADER_THRESHOLD))
 
 
-# --------------------------------------------------------------------------- derivation (train split only)
+# ---------------------------------------------------------------- derivation (train split only)
 
 
 def derive(train_csv: Path, out: Path | None = None, folds: int = 5, seed: int = 0) -> dict:
@@ -377,6 +396,8 @@ def derive(train_csv: Path, out: Path | None = None, folds: int = 5, seed: int =
     macro-F1, and the neutral band by maximising macro-F1 of the out-of-fold scores. Requires scipy
     (a development dependency; scoring does not need it).
     """
+    if any(part in Path(train_csv).name.lower() for part in HELD_OUT_NAME_PARTS):
+        raise InputError(f"{train_csv} looks like a held-out split; derive only from train data")
     texts, codes = read_labelled_csv(train_csv)
     rows = [features(t) for t in texts]
     vocabulary = _vocabulary(rows)
@@ -393,7 +414,7 @@ def derive(train_csv: Path, out: Path | None = None, folds: int = 5, seed: int =
 
     kept = {
         name: [round(float(w[0]), 3), round(float(w[1]), 3)]
-        for name, w in zip(vocabulary, weights)
+        for name, w in zip(vocabulary, weights, strict=True)
         if max(abs(w[0]), abs(w[1])) >= PRUNE_BELOW
     }
     document = {
@@ -414,10 +435,12 @@ def derive(train_csv: Path, out: Path | None = None, folds: int = 5, seed: int =
     }
     target = out or Path(__file__).with_name("data") / WEIGHTS_FILE
     target.write_text(_weights_json(document), encoding="utf-8")
-    _model.cache_clear()
+    if out is None:
+        _model.cache_clear()  # NEUTRAL_BAND keeps the imported value until the next import
     return {k: v for k, v in document.items() if k != "weights"} | {"n_weights": len(kept)}
 
 
+HELD_OUT_NAME_PARTS = ("valid", "test", "dev")  # guard against tuning on evaluation data
 MIN_DOC_FREQ = 3  # rarer features add size, not cross-validated accuracy
 L2_GRID = (0.3, 1.0, 3.0, 10.0)
 PRUNE_BELOW = 0.05  # drops ~10% of weights at no measurable CV cost
@@ -536,7 +559,7 @@ def _format_report(path: str, ours: dict, vader: dict) -> str:
     for name, result in (("finance_assets", ours), ("VADER", vader)):
         lines.append(f"confusion matrix, {name} (rows true, columns predicted):")
         lines.append(" " * 10 + "".join(f"{c:>10}" for c in LABELS))
-        for row_name, row in zip(LABELS, result["confusion_matrix"]):
+        for row_name, row in zip(LABELS, result["confusion_matrix"], strict=True):
             lines.append(f"{row_name:<10}" + "".join(f"{v:>10}" for v in row))
     return "\n".join(lines)
 
@@ -546,8 +569,14 @@ def _run_eval(args: argparse.Namespace) -> int:
     ours = metrics(codes, labels_from_scores(score_many(texts)))
     vader = metrics(codes, labels_from_scores(vader_scores(texts), VADER_THRESHOLD))
     if args.json:
-        report = {"file": str(args.file), "n": ours["n"], "labels": list(LABELS),
-                  "neutral_band": NEUTRAL_BAND, "ours": ours, "vader": vader}
+        report = {
+            "file": str(args.file),
+            "n": ours["n"],
+            "labels": list(LABELS),
+            "neutral_band": NEUTRAL_BAND,
+            "ours": ours,
+            "vader": vader,
+        }
         print(json.dumps(report))
     else:
         print(_format_report(str(args.file), ours, vader))
@@ -563,7 +592,7 @@ def _run_derive(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finance_assets.analytics.sentiment")
     commands = parser.add_subparsers(dest="command", required=True)
-    evaluate_cmd = commands.add_parser("eval", help="accuracy / macro-F1 vs VADER on text,label CSV")
+    evaluate_cmd = commands.add_parser("eval", help="accuracy, macro-F1 vs VADER on a CSV")
     evaluate_cmd.add_argument("file", help="CSV with columns text,label (0 neg, 1 pos, 2 neutral)")
     evaluate_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate_cmd.set_defaults(run=_run_eval)

@@ -1,6 +1,5 @@
 """Market data assets: daily prices (ticker x month) and technical indicators."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,6 +1,5 @@
 """News assets: scored headlines per ticker and month, and daily sentiment aggregates."""
 
-from __future__ import annotations
 
 import calendar
 

@@ -1,6 +1,5 @@
 """Cross-sectional panel and the daily portfolio report."""
 
-from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
@@ -133,7 +132,7 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
                      fundamentals: pd.DataFrame):
     settings: PortfolioSettings = context.resources.portfolio
     holdings = settings.holdings()
-    closes = _close_matrix(market_panel) if len(market_panel) else pd.DataFrame()
+    closes = _close_matrix(market_panel) if len(market_panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
     summaries, holding_rows = [], []
     for key in context.partition_keys:
         day = pd.Timestamp(key)

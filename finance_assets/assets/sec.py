@@ -1,6 +1,5 @@
 """SEC EDGAR assets: ticker->CIK map, filings, XBRL facts and point-in-time fundamentals."""
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -68,7 +67,6 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
             pages = [edgar.parse_submissions_page(sec.submissions_page(name))
                      for name in edgar.submission_pages(data)]
             frame = edgar.merge_filings([recent, *pages])
-            frame.insert(0, "cik", cik)
         frame.insert(0, "ticker", ticker)
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)

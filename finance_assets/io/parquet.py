@@ -25,7 +25,9 @@ def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[st
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
         return dict(partitions_def.get_partition_key_from_str(key).keys_by_dimension)
     if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        return {"date": key}
+        # a fixed day-of-month in the cron ("0 0 1 * *") means monthly windows
+        monthly = partitions_def.cron_schedule.split()[2] != "*"
+        return {"month" if monthly else "date": key}
     if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
         return {partitions_def.name or "partition": key}
     return {"partition": key}

@@ -365,15 +365,16 @@ def stooq_csv(ticker: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-_POSITIVE = ["{name} beats estimates as quarterly profit rose {pct}%", "{name} raises full-year guidance",
-             "Analysts upgrade {name} to buy, lift price target", "{name} shares jump after record revenue",
-             "{name} wins major contract; stock gains {pct}%"]
-_NEGATIVE = ["{name} misses estimates, cuts its guidance", "{name} shares fall {pct}% on weak demand",
-             "Analysts downgrade {name} to sell amid margin pressure", "{name} reports widening loss",
-             "{name} faces regulatory probe; stock slides"]
-_NEUTRAL = ["{name} to present at industry conference", "{name} announces date of quarterly results",
-            "{name} appoints new board member", "{name} files annual report",
-            "{name} completes previously announced share exchange"]
+_POSITIVE = ["{name} beats estimates as {q} profit rose {pct}%", "{name} raises full-year guidance to ${amount}M",
+             "Analysts upgrade {name} to buy, lift price target to ${price}",
+             "{name} shares jump {pct}% after record {q} revenue", "{name} wins ${amount}M contract; stock gains {pct}%"]
+_NEGATIVE = ["{name} misses {q} estimates, cuts its guidance by ${amount}M", "{name} shares fall {pct}% on weak demand",
+             "Analysts downgrade {name} to sell, cut price target to ${price}", "{name} reports widening {q} loss",
+             "{name} faces ${amount}M regulatory probe; stock slides {pct}%"]
+_NEUTRAL = ["{name} to present at {venue} conference", "{name} announces date of {q} results",
+            "{name} appoints new board member from {venue}", "{name} files {q} report",
+            "{name} completes previously announced ${amount}M share exchange"]
+_VENUES = ["Boston", "Chicago", "London", "Denver", "Austin", "Toronto", "Zurich", "Singapore", "Oslo", "Dallas"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -392,7 +393,10 @@ def demo_headlines(ticker: str) -> pd.DataFrame:
             templates = _NEUTRAL
         else:
             continue
-        title = templates[int(rng.integers(len(templates)))].format(name=name, pct=round(abs(ret[i]) * 100, 1))
+        title = templates[int(rng.integers(len(templates)))].format(
+            name=name, pct=round(abs(ret[i]) * 100, 1), q=f"Q{(day.month - 1) // 3 + 1} {day.year}",
+            amount=int(rng.integers(10, 990)), price=int(rng.integers(10, 400)),
+            venue=_VENUES[int(rng.integers(len(_VENUES)))])
         minute = int(rng.integers(6 * 60, 20 * 60))  # 06:00-20:00 New York: some after the close
         published = pd.Timestamp(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)),
                                  tz="America/New_York")
@@ -421,6 +425,32 @@ def yahoo_rss_xml(ticker: str, until: dt.datetime) -> str:
         "<link>https://demo.invalid/</link><description>Demo headlines (fictional)</description>"
         "<language>en-US</language>" + "".join(items) + "</channel></rss>"
     )
+
+
+def getcurrent_atom(now: dt.datetime, days: int = 5) -> str:
+    """EDGAR's 'Latest Filings' Atom feed: the demo companies' filings of the last `days` days."""
+    today = pd.Timestamp(now).tz_convert("America/New_York").date()
+    entries = []
+    for company in DEMO_COMPANIES:
+        for f in _demo_filings(company.ticker, today):
+            if (today - f["filed"]).days > days:
+                continue
+            acc = f["accession"]
+            updated = f"{f['filed'].isoformat()}T16:05:12-05:00"
+            entries.append((updated, (
+                "<entry>"
+                f"<title>{escape(f['form'])} - {escape(company.name)} ({company.cik:010d}) (Filer)</title>"
+                f'<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/'
+                f'{company.cik}/{acc.replace("-", "")}/{acc}-index.htm"/>'
+                f'<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; {f["filed"].isoformat()} '
+                f"&lt;b&gt;AccNo:&lt;/b&gt; {acc} &lt;b&gt;Size:&lt;/b&gt; 250 KB</summary>"
+                f"<updated>{updated}</updated>"
+                f'<category scheme="https://www.sec.gov/" label="form type" term="{escape(f["form"])}"/>'
+                f"<id>urn:tag:sec.gov,2008:accession-number={acc}</id></entry>")))
+    body = "".join(e for _, e in sorted(entries, reverse=True))
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>Latest Filings (DEMO)</title><id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>"
+            f"<updated>{pd.Timestamp(now).isoformat()}</updated>{body}</feed>")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,6 +485,9 @@ class DemoTransport(httpx.BaseTransport):
         try:
             if host == "www.sec.gov" and path == "/files/company_tickers_exchange.json":
                 return self._json(company_tickers_exchange_json())
+            if host == "www.sec.gov" and path == "/cgi-bin/browse-edgar" and query.get("action") == ["getcurrent"]:
+                return httpx.Response(200, text=getcurrent_atom(self.now),
+                                      headers={"Content-Type": "application/atom+xml"})
             if host == "data.sec.gov" and path.startswith("/submissions/"):
                 return self._json(submissions_json(self._cik(path), self.today))
             if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import filelock
-from pyrate_limiter import AbstractBucket, Rate, RateItem, SQLiteBucket
+from pyrate_limiter import AbstractBucket, Rate, RateItem, SQLiteBucket, validate_rate_list
 
 RateSpec = Sequence[tuple[int, float]]  # [(limit, window seconds), ...]
 
@@ -154,6 +154,9 @@ def build_rates(specs: RateSpec, safety_margin_s: float) -> _SourceRates:
         checked.append((int(limit), float(window_s)))
     ordered = tuple(sorted(checked, key=lambda spec: spec[1]))
     rates = [Rate(limit, round((window_s + safety_margin_s) * 1000)) for limit, window_s in ordered]
+    if not validate_rate_list(rates):  # pyrate's contract, checked now rather than at first acquire
+        raise ValueError(f"rates {list(ordered)} need strictly increasing windows and limits and a "
+                         "non-increasing limit/window ratio")
     return _SourceRates(ordered, rates)
 
 

@@ -126,6 +126,13 @@ class SecEdgarSource(HttpSource):
         except HttpStatusError:
             return self.client.get(f"{SEC_WWW}/files/company_tickers.json", source="sec").json()
 
+    def latest_filings_atom(self, form: str = "") -> bytes:
+        """EDGAR's 'Latest Filings' Atom feed (100 newest; `form` filters e.g. 10-K)."""
+        params = {"action": "getcurrent", "type": form, "company": "", "dateb": "", "owner": "include",
+                  "start": "0", "count": "100", "output": "atom"}
+        return self.client.get(f"{SEC_WWW}/cgi-bin/browse-edgar", source="sec", params=params,
+                               use_cache=False).content
+
     def submissions(self, cik: int) -> dict:
         return self.client.get(f"{SEC_DATA}/submissions/CIK{cik:010d}.json", source="sec").json()
 
