@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_dask import dask_executor
 
 from finance_assets import config
 from finance_assets.assets import market, news, report, sec
+from finance_assets.executor import dask_executor
 from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.resources.demo import DEMO_BENCHMARK
 from finance_assets.resources.portfolio import PortfolioSettings

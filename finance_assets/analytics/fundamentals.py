@@ -262,9 +262,14 @@ def _concept_table(items: dict[str, LineItem]) -> pd.DataFrame:
 
 
 def _reporting_currency(mapped: pd.DataFrame) -> str | None:
-    currencies = mapped.loc[mapped["unit_kind"] == "currency", "unit"]
-    currencies = currencies[currencies.str.fullmatch(r"[A-Z]{3}")]
-    return None if currencies.empty else str(currencies.value_counts().idxmax())
+    """The most used ISO currency among monetary facts (else per-share facts): facts in other
+    currencies (e.g. a subsidiary's local currency) are dropped, not mixed in."""
+    for kind, pattern in (("currency", r"[A-Z]{3}"), ("per_share", r"[A-Z]{3}/shares")):
+        units = mapped.loc[mapped["unit_kind"] == kind, "unit"]
+        units = units[units.str.fullmatch(pattern)]
+        if not units.empty:
+            return str(units.value_counts().idxmax())[:3]
+    return None
 
 
 def _map_concepts(facts: pd.DataFrame) -> pd.DataFrame:

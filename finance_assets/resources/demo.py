@@ -484,20 +484,20 @@ class DemoTransport(httpx.BaseTransport):
         host, path = url.hostname or "", url.path
         try:
             if host == "www.sec.gov" and path == "/files/company_tickers_exchange.json":
-                return self._json(company_tickers_exchange_json())
+                return self._json(request, company_tickers_exchange_json())
             if host == "www.sec.gov" and path == "/cgi-bin/browse-edgar" and query.get("action") == ["getcurrent"]:
                 return httpx.Response(200, text=getcurrent_atom(self.now),
                                       headers={"Content-Type": "application/atom+xml"})
             if host == "data.sec.gov" and path.startswith("/submissions/"):
-                return self._json(submissions_json(self._cik(path), self.today))
+                return self._json(request, submissions_json(self._cik(path), self.today))
             if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
-                return self._json(companyfacts_json(self._cik(path), self.today))
+                return self._json(request, companyfacts_json(self._cik(path), self.today))
             if host.endswith("finance.yahoo.com") and path.startswith("/v8/finance/chart/"):
                 ticker = path.rsplit("/", 1)[-1].upper()
                 p1 = int(query.get("period1", ["0"])[0])
                 p2 = int(query.get("period2", [str(2**31)])[0])
                 p2 = min(p2, _epoch_seconds(self.last_session + dt.timedelta(days=1), 0, 0))
-                return self._json(yahoo_chart_json(ticker, p1, p2))
+                return self._json(request, yahoo_chart_json(ticker, p1, p2))
             if host == "stooq.com" and path == "/q/d/l/":
                 ticker = query["s"][0].upper().removesuffix(".US")
                 lines = stooq_csv(ticker).splitlines()
@@ -522,9 +522,11 @@ class DemoTransport(httpx.BaseTransport):
         return cik
 
     @staticmethod
-    def _json(payload: dict) -> httpx.Response:
+    def _json(request: httpx.Request, payload: dict) -> httpx.Response:
         body = json.dumps(payload, separators=(",", ":")).encode()
         etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if request.headers.get("If-None-Match") == etag:  # as EDGAR does for an unchanged file
+            return httpx.Response(304, headers={"ETag": etag})
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json", "ETag": etag})
 
 

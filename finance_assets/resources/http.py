@@ -287,7 +287,11 @@ class HttpClient:
 
     def get(self, url: str, *, source: str, params: dict | None = None, headers: dict | None = None,
             use_cache: bool = True) -> httpx.Response:
-        """GET `url` for `source`; the response is complete, 2xx, or a cache hit marked `X-Cache: HIT-304`."""
+        """GET `url` for `source`: a complete 2xx response, or the cached body marked `X-Cache: HIT-304`.
+
+        Raises HttpStatusError (4xx), SecAccessDenied, RetriesExhausted, SourceUnavailable (open
+        circuit), or the limiter's RateLimitTimeout when no slot frees within `limiter_timeout`.
+        """
         full_url = str(httpx.URL(url).copy_merge_params(params or {}))
         safe_url = self.redact(full_url)
         self._count(source, "requests")

@@ -72,7 +72,8 @@ def _fact(start: str | None, end: str, val, accn: str, fy: int, fp: str, form: s
 
 def _hand_built_document() -> dict:
     """FY = calendar year. 2022 uses `Revenues`; 2023 switches to the ASC 606 concept, and the
-    FY2023 10-K repeats FY2022 (fy=2023) under the new concept; a 10-K/A restates FY2023."""
+    FY2023 10-K repeats FY2022 (fy=2023, restated, with its Q4) under the new concept; a 10-K/A
+    restates FY2023."""
     ten_k = dict(accn=A23, fy=2023, fp="FY", form="10-K", filed=TEN_K_2023_FILED)
     return {
         "cik": 123,
@@ -97,7 +98,8 @@ def _hand_built_document() -> dict:
                     "label": "Revenue from contracts",
                     "units": {
                         "USD": [
-                            _fact("2022-01-01", "2022-12-31", 1000, **ten_k),  # prior-year comparative, fy=2023
+                            _fact("2022-01-01", "2022-12-31", 1005, **ten_k),  # restated prior-year comparative, fy=2023
+                            _fact("2022-10-01", "2022-12-31", 295, **ten_k),  # a reported Q4 (quarterly data note)
                             _fact("2023-01-01", "2023-03-31", 280, Q1_23, 2023, "Q1", "10-Q", "2023-05-01"),
                             _fact("2023-04-01", "2023-06-30", 300, Q2_23, 2023, "Q2", "10-Q", "2023-08-01"),
                             _fact("2023-07-01", "2023-09-30", 310, Q3_23, 2023, "Q3", "10-Q", "2023-11-01"),
@@ -141,7 +143,7 @@ def test_output_schema(hand_std: pd.DataFrame) -> None:
 
 def test_prior_year_comparative_with_later_fy_is_a_vintage_of_the_right_period(hand_std: pd.DataFrame) -> None:
     fy2022 = hand_std[(hand_std["item"] == "revenue") & (hand_std["fiscal_period"] == "FY2022")].sort_values("vintage_rank")
-    assert fy2022["value"].tolist() == [1000.0, 1000.0]
+    assert fy2022["value"].tolist() == [1000.0, 1005.0]
     assert fy2022["accession"].tolist() == [A22, A23]
     assert fy2022["concept"].tolist() == ["Revenues", "RevenueFromContractWithCustomerExcludingAssessedTax"]
     assert "FY2023" not in set(fy2022["fiscal_period"])
@@ -163,10 +165,16 @@ def test_revenue_concept_is_chosen_per_period(hand_std: pd.DataFrame) -> None:
 
 
 def test_q4_from_nine_month_total(hand_std: pd.DataFrame) -> None:
-    q4 = _value(latest(hand_std), "revenue", "2022Q4", "quarterly")
+    q4 = _value(as_of(hand_std, "2023-03-01"), "revenue", "2022Q4", "quarterly")
     assert q4["value"] == 1000 - 710 and bool(q4["derived"])
     assert (q4["period_start"], q4["period_end"]) == (pd.Timestamp("2022-10-01"), pd.Timestamp("2022-12-31"))
     assert q4["filed"] == pd.Timestamp("2023-02-15") and q4["accession"] == A22
+
+
+def test_reported_q4_replaces_the_derived_one_from_its_filing_date(hand_std: pd.DataFrame) -> None:
+    q4 = hand_std[(hand_std["item"] == "revenue") & (hand_std["fiscal_period"] == "2022Q4")]
+    # The restated FY (1005) would derive 295 too, but once a Q4 is reported it is used as is.
+    assert q4[["value", "derived", "filed"]].values.tolist() == [[290.0, True, pd.Timestamp("2023-02-15")], [295.0, False, pd.Timestamp(TEN_K_2023_FILED)]]
 
 
 def test_q4_from_three_quarters_is_point_in_time(hand_std: pd.DataFrame) -> None:
@@ -224,6 +232,32 @@ def test_as_of_equals_standardizing_only_what_was_filed(hand_std: pd.DataFrame) 
 def _assert_same_view(left: pd.DataFrame, right: pd.DataFrame) -> None:
     columns = ["value", "filed", "accession", "concept", "derived"]
     pd.testing.assert_frame_equal(left.set_index(KEY).sort_index()[columns], right.set_index(KEY).sort_index()[columns])
+
+
+def _dividend_document(fy_2022_in_10k: float) -> dict:
+    """Dividends per share with a 2:1 split reflected in next year's comparatives."""
+    dps = [
+        _fact("2022-01-01", "2022-09-30", 0.75, Q3_22, 2022, "Q3", "10-Q", "2022-11-01"),
+        _fact("2022-01-01", "2022-12-31", fy_2022_in_10k, A22, 2022, "FY", "10-K", "2023-02-15"),
+        _fact("2022-01-01", "2022-09-30", 0.375, Q3_23, 2023, "Q3", "10-Q", "2023-11-01"),  # split-adjusted comparative
+        _fact("2022-01-01", "2022-12-31", 0.50, A23, 2023, "FY", "10-K", TEN_K_2023_FILED),  # split-adjusted comparative
+    ]
+    return {"cik": 7, "entityName": "Split Co", "facts": {"us-gaap": {"CommonStockDividendsPerShareDeclared": {"label": "DPS", "units": {"USD/shares": dps}}}}}
+
+
+def test_derived_q4_is_only_recomputed_when_the_year_total_is_refiled() -> None:
+    std = standardize(normalize_companyfacts(_dividend_document(1.00)), "1231")
+    q4 = std[(std["item"] == "dividends_per_share") & (std["fiscal_period"] == "2022Q4")].sort_values("filed")
+    # Not 1.00 - 0.375 on 2023-11-01: the split-adjusted 9M alone must not be mixed with the old FY.
+    assert q4["value"].tolist() == [0.25, 0.125]
+    assert q4["filed"].tolist() == [pd.Timestamp("2023-02-15"), pd.Timestamp(TEN_K_2023_FILED)]
+
+
+def test_negative_derived_per_share_quarter_is_dropped() -> None:
+    # The split happened between the Q3 10-Q and the 10-K: FY (post-split) - 9M (pre-split) < 0.
+    std = standardize(normalize_companyfacts(_dividend_document(0.50)), "1231")
+    q4 = std[(std["item"] == "dividends_per_share") & (std["fiscal_period"] == "2022Q4")]
+    assert q4["value"].tolist() == [0.125] and q4["filed"].tolist() == [pd.Timestamp(TEN_K_2023_FILED)]
 
 
 def test_empty_and_unusable_inputs() -> None:

@@ -1,0 +1,80 @@
+"""The Dask executor from dagster-dask, with one fix for the versions we run.
+
+dagster-dask submits each step as `client.submit(query_on_dask_worker, deps, recon_job, dagster_run,
+...)`. distributed 2026.x parses task arguments by iterating every tuple it finds, and Dagster 1.13
+forbids iterating its `@record` classes (`Exception: Iteration is not allowed on @record
+TimeWindowPartitionsDefinition`), so every run of a time-partitioned asset failed under Dask. We pass
+the step's arguments inside an opaque holder that dask does not look into; everything else
+(clusters, config schema, step ordering, event streaming) is dagster-dask's own code.
+"""
+
+from __future__ import annotations
+
+import dask.distributed
+import dagster as dg
+from dagster import _check as check
+from dagster._core.errors import raise_execution_interrupts
+from dagster._core.events import DagsterEvent
+from dagster._utils import iterate_with_context
+from dagster_dask.executor import (
+    DaskExecutor,
+    dask_executor as _upstream_dask_executor,
+    get_dask_resource_requirements,
+    query_on_dask_worker,
+)
+
+
+class _Opaque:
+    """Carries a value past dask's argument parser (it recurses into tuples, lists and dicts only)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _run_step_on_worker(dependencies, packed: _Opaque):
+    return query_on_dask_worker(dependencies, *packed.value)
+
+
+class RecordSafeDaskExecutor(DaskExecutor):
+    def execute(self, plan_context, execution_plan):
+        check.invariant(plan_context.instance.is_persistent,
+                        "Dask execution requires a persistent DagsterInstance")
+        job_name = plan_context.job_name
+        if self.cluster_type == "existing":
+            cluster = self.cluster_configuration["address"]
+        elif self.cluster_type == "local":
+            cluster = dask.distributed.LocalCluster(**self.build_dict(job_name))
+        else:  # yarn, ssh, pbs, ...: dagster-dask's own code path builds those clusters
+            yield from super().execute(plan_context, execution_plan)
+            return
+
+        with dask.distributed.Client(cluster) as client:
+            futures, by_step = [], {}
+            for step_level in execution_plan.get_steps_to_execute_by_level():
+                for step in step_level:
+                    dependencies = [by_step[key] for step_input in step.step_inputs
+                                    for key in step_input.dependency_keys]
+                    packed = _Opaque((plan_context.reconstructable_job, plan_context.dagster_run,
+                                      plan_context.run_config, [step.key], plan_context.instance.get_ref(),
+                                      execution_plan.known_state))
+                    future = client.submit(_run_step_on_worker, dependencies, packed,
+                                           key=f"{job_name}.{step.key}",
+                                           resources=get_dask_resource_requirements(step.tags))
+                    futures.append(future)
+                    by_step[step.key] = future
+            completed = dask.distributed.as_completed(futures, with_results=True)
+            for _future, result in iterate_with_context(raise_execution_interrupts, completed):
+                for step_event in result:
+                    yield check.inst(step_event, DagsterEvent)
+
+
+@dg.executor(
+    name="dask",
+    config_schema=_upstream_dask_executor.config_schema,
+    requirements=dg.multiple_process_executor_requirements(),
+)
+def dask_executor(init_context: dg.InitExecutorContext) -> RecordSafeDaskExecutor:
+    ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()
+    return RecordSafeDaskExecutor(cluster_type, cluster_configuration)
