@@ -25,7 +25,7 @@ import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy.signal import lfilter
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,13 +78,19 @@ LOOKBACK_DAYS: int = max(_LOOKBACKS.values())
 _NEGLIGIBLE_WEIGHT = 2.0**-60
 # Windows per restart of the running variance (bounds its drift; see _rolling_variance_into).
 _VARIANCE_CHUNK = 256
+# Bytes per array in one block of rows (a fraction of a 512 KiB L2 cache).
+_BLOCK_BYTES = 256 * 1024
 # Variance / price^2 below which a window may be flat and is checked value by value.
 _FLAT_RELATIVE_VARIANCE = 1e-12
 
 
 # --------------------------------------------------------------------------------------------
-# Shape handling shared by the public functions
+# Driver shared by the public functions
 # --------------------------------------------------------------------------------------------
+
+# A kernel reads 2-D inputs (n_series, n_days) without leading NaN and fills 2-D output views of
+# the same shape.
+Kernel = Callable[[Sequence[FloatArray], Sequence[FloatArray]], None]
 
 
 def _as_rows(x: npt.ArrayLike) -> FloatArray:
@@ -100,111 +106,86 @@ def _check_period(period: int, minimum: int = 1) -> int:
     return int(period)
 
 
-def _first_valid_day(rows: Sequence[FloatArray]) -> npt.NDArray[np.intp]:
-    """Per row, the first day on which every input is non-NaN (n_days when there is none)."""
+def _first_valid_day(rows: Sequence[FloatArray]) -> int:
+    """First day on which every (1-D) input is non-NaN; the length when there is none."""
     valid = ~np.isnan(rows[0])
     for other in rows[1:]:
         valid &= ~np.isnan(other)
-    return np.where(valid.any(axis=-1), valid.argmax(axis=-1), valid.shape[-1])
+    return int(valid.argmax()) if valid.any() else valid.shape[-1]
 
 
-def _apply_by_row(
-    kernel: Callable[..., tuple[FloatArray, ...]],
-    inputs: Sequence[npt.ArrayLike],
-    n_outputs: int,
-) -> tuple[FloatArray, ...]:
-    """Run a 2-D kernel on the inputs, restarting rows that begin with NaN at their first value.
-
-    Rows without leading NaN (the usual case) go through the kernel in one vectorized call.
+def _run_kernel(kernel: Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int) -> tuple[FloatArray, ...]:
+    """Run a kernel over all series: in cache-sized blocks of rows, restarting rows that begin with
+    NaN at their first non-NaN day (as the TA-Lib wrapper does). Returns arrays shaped like inputs.
     """
     one_dimensional = np.ndim(inputs[0]) == 1
     rows = [_as_rows(x) for x in inputs]
-    if any(r.shape != rows[0].shape for r in rows):
+    shape = rows[0].shape
+    if any(r.shape != shape for r in rows):
         raise ValueError(f"inputs must have the same shape, got {[r.shape for r in rows]}")
-    starts_with_nan = np.zeros(rows[0].shape[0], dtype=bool)
-    if rows[0].shape[-1]:
+    outputs = tuple(np.empty(shape) for _ in range(n_outputs))
+    n_series, n_days = shape
+    late_start = np.zeros(n_series, dtype=bool)
+    if n_days:
         for r in rows:
-            starts_with_nan |= np.isnan(r[:, 0])
-    if not starts_with_nan.any():
-        outputs = kernel(*rows)
-    else:
-        outputs = tuple(np.full(rows[0].shape, np.nan) for _ in range(n_outputs))
-        clean = ~starts_with_nan
-        if clean.any():
-            for out, part in zip(outputs, kernel(*(r[clean] for r in rows))):
-                out[clean] = part
-        late_rows = np.flatnonzero(starts_with_nan)
-        for row, first in zip(late_rows, _first_valid_day([r[late_rows] for r in rows])):
-            for out, part in zip(outputs, kernel(*(r[row : row + 1, first:] for r in rows))):
-                out[row, first:] = part[0]
+            late_start |= np.isnan(r[:, 0])
+    # Many passes over small blocks stay in the CPU cache instead of streaming from memory.
+    block_rows = max(1, _BLOCK_BYTES // (8 * max(n_days, 1)))
+    for first_row in range(0, n_series, block_rows):
+        block = slice(first_row, first_row + block_rows)
+        if not late_start[block].any():
+            kernel([r[block] for r in rows], [out[block] for out in outputs])
+            continue
+        for row in range(block.start, min(block.stop, n_series)):
+            first_day = _first_valid_day([r[row] for r in rows]) if late_start[row] else 0
+            for out in outputs:
+                out[row, :first_day] = np.nan
+            kernel(
+                [r[row : row + 1, first_day:] for r in rows],
+                [out[row : row + 1, first_day:] for out in outputs],
+            )
     return tuple(out[0] if one_dimensional else out for out in outputs)
 
 
 # --------------------------------------------------------------------------------------------
-# 2-D kernels: (n_series, n_days) float64 in, same shape out, no leading NaN expected
+# Kernels on 2-D blocks; each fills `out` (same shape as the input unless stated)
 # --------------------------------------------------------------------------------------------
 
 
-def _nan_like(x: FloatArray) -> FloatArray:
-    return np.full(x.shape, np.nan)
-
-
-def _sma_rows(x: FloatArray, period: int) -> FloatArray:
+def _sma_into(out: FloatArray, x: FloatArray, period: int) -> None:
     if x.shape[-1] < period:
-        return _nan_like(x)
-    return bn.move_mean(x, period, axis=-1)
-
-
-def _rolling_variance_into(out: FloatArray, x: FloatArray, window: int, ddof: int) -> None:
-    """Variance of every complete `window` of x (out[:, k] covers x[:, k : k + window]).
-
-    bottleneck's running variance drifts over long series (its error grows with everything that
-    went through the window before), so it is restarted on overlapping chunks of
-    _VARIANCE_CHUNK windows: the error then stays near rounding of the recent prices.
-    """
-    n_series, n_days = x.shape
-    n_windows = n_days - window + 1
-    n_chunks = -(-n_windows // _VARIANCE_CHUNK)
-    chunk_days = _VARIANCE_CHUNK + window - 1
-    padded_days = n_chunks * _VARIANCE_CHUNK + window - 1
-    if padded_days > n_days:  # pad with a finite value; the padded windows are dropped
-        padded = np.empty((n_series, padded_days))
-        padded[:, :n_days] = x
-        padded[:, n_days:] = x[:, -1:]
-    else:
-        padded = x
-    chunks = sliding_window_view(padded, chunk_days, axis=-1)[:, :: _VARIANCE_CHUNK]
-    chunks = np.ascontiguousarray(chunks).reshape(n_series * n_chunks, chunk_days)
-    variance = bn.move_var(chunks, window, axis=-1, ddof=ddof)[:, window - 1 :]
-    out[:] = variance.reshape(n_series, n_chunks * _VARIANCE_CHUNK)[:, :n_windows]
-    np.maximum(out, 0.0, out=out)
-
-
-def _recursive_smoothing(
-    values: FloatArray, seed: FloatArray, seed_day: int, alpha: float
-) -> FloatArray:
-    """out[seed_day] = seed, then out[t] = out[t-1] + alpha * (values[t] - out[t-1]); NaN before."""
-    out = np.empty(values.shape)
-    out[:, :seed_day] = np.nan
-    out[:, seed_day] = seed
-    tail = values[:, seed_day + 1 :]
-    if tail.shape[-1]:
-        initial_state = ((1.0 - alpha) * seed)[:, None]
-        out[:, seed_day + 1 :], _ = lfilter(
-            [alpha], [1.0, alpha - 1.0], tail, axis=-1, zi=initial_state
-        )
-    return out
+        out[:] = np.nan
+        return
+    out[:] = bn.move_mean(x, period, axis=-1)
 
 
 def _window_mean(x: FloatArray, last_day: int, period: int) -> FloatArray:
     return x[:, last_day + 1 - period : last_day + 1].sum(axis=-1) / period
 
 
-def _ema_rows(x: FloatArray, period: int) -> FloatArray:
+def _smoothing_into(
+    out: FloatArray, values: FloatArray, seed: FloatArray, seed_day: int, alpha: float
+) -> None:
+    """out[seed_day] = seed, then out[t] = out[t-1] + alpha * (values[t] - out[t-1]); NaN before.
+
+    `out` may be `values` itself.
+    """
+    tail = values[:, seed_day + 1 :]
+    if tail.shape[-1]:
+        initial_state = ((1.0 - alpha) * seed)[:, None]
+        out[:, seed_day + 1 :], _ = lfilter(
+            [alpha], [1.0, alpha - 1.0], tail, axis=-1, zi=initial_state
+        )
+    out[:, :seed_day] = np.nan
+    out[:, seed_day] = seed
+
+
+def _ema_into(out: FloatArray, x: FloatArray, period: int) -> None:
     """TA-Lib EMA: k = 2/(period+1), seeded on day period-1 with the mean of the first window."""
     if x.shape[-1] < period:
-        return _nan_like(x)
-    return _recursive_smoothing(x, _window_mean(x, period - 1, period), period - 1, 2.0 / (period + 1))
+        out[:] = np.nan
+        return
+    _smoothing_into(out, x, _window_mean(x, period - 1, period), period - 1, 2.0 / (period + 1))
 
 
 def _add_reseed_correction(
@@ -225,14 +206,17 @@ def _add_reseed_correction(
     target[:, seed_day : seed_day + n_days] += (seed - ema_values[:, seed_day])[:, None] * decay
 
 
-def _macd_rows(
+def _macd_into(
+    line: FloatArray,
+    signal_line: FloatArray,
+    histogram: FloatArray,
     x: FloatArray,
     fast: int,
     slow: int,
     signal: int,
     ema_fast: FloatArray | None = None,
     ema_slow: FloatArray | None = None,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> None:
     """TA-Lib MACD; reuses plain EMAs (seeded on day period-1) when the caller already has them."""
     if slow < fast:  # TA-Lib swaps them
         fast, slow = slow, fast
@@ -240,43 +224,75 @@ def _macd_rows(
     first_line_day = slow - 1
     signal_day = first_line_day + signal - 1
     if x.shape[-1] <= signal_day:
-        return _nan_like(x), _nan_like(x), _nan_like(x)
-    ema_slow = _ema_rows(x, slow) if ema_slow is None else ema_slow
-    ema_fast = _ema_rows(x, fast) if ema_fast is None else ema_fast
-    line = ema_fast - ema_slow
+        for out in (line, signal_line, histogram):
+            out[:] = np.nan
+        return
+    if ema_slow is None:
+        ema_slow = np.empty(x.shape)
+        _ema_into(ema_slow, x, slow)
+    if ema_fast is None:
+        ema_fast = np.empty(x.shape)
+        _ema_into(ema_fast, x, fast)
+    np.subtract(ema_fast, ema_slow, out=line)
     # TA-Lib starts the fast EMA on the slow EMA's first day, seeded with the mean of the `fast`
     # closes ending there, instead of on day fast-1.
     fast_seed = _window_mean(x, first_line_day, fast)
     _add_reseed_correction(line, ema_fast, fast, first_line_day, fast_seed)
     signal_seed = _window_mean(line, signal_day, signal)
-    signal_line = _recursive_smoothing(line, signal_seed, signal_day, 2.0 / (signal + 1))
+    _smoothing_into(signal_line, line, signal_seed, signal_day, 2.0 / (signal + 1))
     line[:, :signal_day] = np.nan
-    return line, signal_line, line - signal_line
+    np.subtract(line, signal_line, out=histogram)
 
 
-def _rsi_from_changes(changes: FloatArray, period: int) -> FloatArray:
+def _rsi_into(out: FloatArray, changes: FloatArray, period: int) -> None:
     """TA-Lib RSI from close-to-close changes (changes[:, t-1] = close[t] - close[t-1])."""
-    n_series, n_days = changes.shape[0], changes.shape[-1] + 1
-    if n_days <= period:
-        return np.full((n_series, n_days), np.nan)
+    if changes.shape[-1] < period:
+        out[:] = np.nan
+        return
     gains = np.maximum(changes, 0.0)
     losses = gains - changes
     alpha = 1.0 / period
-    average_gain = _recursive_smoothing(gains, _window_mean(gains, period - 1, period), period - 1, alpha)
-    average_loss = _recursive_smoothing(losses, _window_mean(losses, period - 1, period), period - 1, alpha)
-    average_move = average_gain + average_loss
-    out = np.zeros((n_series, n_days))
+    _smoothing_into(gains, gains, _window_mean(gains, period - 1, period), period - 1, alpha)
+    _smoothing_into(losses, losses, _window_mean(losses, period - 1, period), period - 1, alpha)
+    average_move = np.add(gains, losses, out=losses)
     out[:, 0] = np.nan
-    # TA-Lib answers 0 where prices never moved (no gain, no loss); NaN warm-up stays NaN.
-    np.divide(average_gain, average_move, out=out[:, 1:], where=average_move != 0.0)
-    out *= 100.0
-    return out
+    rsi_values = out[:, 1:]
+    with np.errstate(invalid="ignore"):
+        np.divide(gains, average_move, out=rsi_values)
+    # TA-Lib answers 0 where prices never moved (no gain, no loss) instead of 0/0.
+    np.copyto(rsi_values, 0.0, where=average_move == 0.0)
+    rsi_values *= 100.0
 
 
-def _rsi_rows(x: FloatArray, period: int) -> FloatArray:
-    if x.shape[-1] <= period:
-        return _nan_like(x)
-    return _rsi_from_changes(np.diff(x, axis=-1), period)
+def _rolling_variance_into(out: FloatArray, x: FloatArray, window: int, ddof: int) -> None:
+    """Variance of every complete `window` of x: out[:, k] covers x[:, k : k + window].
+
+    bottleneck's running variance drifts over long series (its error grows with everything that
+    went through the window before), so it is restarted on overlapping chunks of
+    _VARIANCE_CHUNK windows: the error then stays near rounding of the recent values.
+    """
+    n_series, n_days = x.shape
+    n_full_chunks = (n_days - window + 1) // _VARIANCE_CHUNK
+    done = n_full_chunks * _VARIANCE_CHUNK
+    if n_full_chunks:
+        chunk_days = _VARIANCE_CHUNK + window - 1
+        chunks = as_strided(
+            x,
+            shape=(n_series, n_full_chunks, chunk_days),
+            strides=(x.strides[0], _VARIANCE_CHUNK * x.strides[1], x.strides[1]),
+            writeable=False,
+        )
+        chunks = np.ascontiguousarray(chunks).reshape(n_series * n_full_chunks, chunk_days)
+        variance = bn.move_var(chunks, window, axis=-1, ddof=ddof)
+        chunked_out = as_strided(
+            out,
+            shape=(n_series, n_full_chunks, _VARIANCE_CHUNK),
+            strides=(out.strides[0], _VARIANCE_CHUNK * out.strides[1], out.strides[1]),
+        )
+        chunked_out[:] = variance.reshape(n_series, n_full_chunks, chunk_days)[..., window - 1 :]
+    if done < out.shape[-1]:
+        out[:, done:] = bn.move_var(x[:, done:], window, axis=-1, ddof=ddof)[:, window - 1 :]
+    np.maximum(out, 0.0, out=out)
 
 
 def _zero_flat_windows(variance: FloatArray, x: FloatArray, mean: FloatArray, period: int) -> None:
@@ -285,102 +301,132 @@ def _zero_flat_windows(variance: FloatArray, x: FloatArray, mean: FloatArray, pe
     A running variance can keep a rounding residue there; only windows whose variance is already
     negligible against the price level are inspected.
     """
-    with np.errstate(invalid="ignore"):
-        candidate_series, candidate_days = np.nonzero(variance <= _FLAT_RELATIVE_VARIANCE * mean * mean)
+    threshold = np.multiply(mean, mean)
+    threshold *= _FLAT_RELATIVE_VARIANCE
+    candidate_series, candidate_windows = np.nonzero(variance <= threshold)
     if candidate_series.size == 0:
         return
-    windows = sliding_window_view(x, period, axis=-1)[candidate_series, candidate_days]
+    windows = sliding_window_view(x, period, axis=-1)[candidate_series, candidate_windows]
     flat = (windows == windows[:, :1]).all(axis=-1)
-    variance[candidate_series[flat], candidate_days[flat]] = 0.0
+    variance[candidate_series[flat], candidate_windows[flat]] = 0.0
 
 
-def _bollinger_rows(
-    x: FloatArray, period: int, nbdev: float, middle: FloatArray | None = None
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _bollinger_into(
+    upper: FloatArray,
+    middle: FloatArray,
+    lower: FloatArray,
+    pctb: FloatArray,
+    x: FloatArray,
+    period: int,
+    nbdev: float,
+    middle_ready: bool = False,
+) -> None:
+    """TA-Lib BBANDS (SMA middle band, population std) and %b; `middle_ready` if middle holds the SMA."""
     if x.shape[-1] < period:
-        return _nan_like(x), _nan_like(x), _nan_like(x), _nan_like(x)
-    middle = _sma_rows(x, period) if middle is None else middle
-    width = np.empty(x.shape)
+        for out in (upper, middle, lower, pctb):
+            out[:] = np.nan
+        return
+    if not middle_ready:
+        _sma_into(middle, x, period)
+    width = upper  # the band width is built in place, then turned into the upper band
     width[:, : period - 1] = np.nan
     variance = width[:, period - 1 :]
     _rolling_variance_into(variance, x, period, ddof=0)
     _zero_flat_windows(variance, x, middle[:, period - 1 :], period)
     np.sqrt(variance, out=variance)
     width *= nbdev
-    upper = middle + width
-    lower = middle - width
-    band_range = np.subtract(upper, lower, out=width)
-    pctb = np.full(x.shape, np.nan)
-    with np.errstate(invalid="ignore"):
-        np.divide(x - lower, band_range, out=pctb, where=band_range > 0.0)
-    return upper, middle, lower, pctb
+    np.subtract(middle, width, out=lower)
+    np.add(middle, width, out=upper)
+    band_range = np.subtract(upper, lower, out=pctb)
+    no_width = band_range <= 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(x - lower, band_range, out=pctb)
+    np.copyto(pctb, np.nan, where=no_width)
 
 
-def _true_range_rows(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
+def _true_range_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray) -> None:
     """TA-Lib TRANGE: max(high-low, |high-prev close|, |low-prev close|), NaN on day 0."""
     previous_close = close[:, :-1]
-    true_range = np.empty(close.shape)
-    true_range[:, 0] = np.nan
-    today_range = np.subtract(high[:, 1:], low[:, 1:], out=true_range[:, 1:])
+    out[:, :1] = np.nan
+    true_range = np.subtract(high[:, 1:], low[:, 1:], out=out[:, 1:])
     gap = np.subtract(high[:, 1:], previous_close)
-    np.maximum(today_range, np.abs(gap, out=gap), out=today_range)
+    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
     np.subtract(low[:, 1:], previous_close, out=gap)
-    np.maximum(today_range, np.abs(gap, out=gap), out=today_range)
-    return true_range
+    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
 
 
-def _atr_rows(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
+def _atr_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> None:
     """TA-Lib ATR: seeded on day `period` with the mean of TR over days 1..period, then Wilder."""
     if close.shape[-1] <= period:
-        return _nan_like(close)
-    true_range = _true_range_rows(high, low, close)
-    return _recursive_smoothing(true_range, _window_mean(true_range, period, period), period, 1.0 / period)
+        out[:] = np.nan
+        return
+    _true_range_into(out, high, low, close)
+    _smoothing_into(out, out, _window_mean(out, period, period), period, 1.0 / period)
 
 
-def _returns_rows(x: FloatArray, changes: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
-    """(simple, log) daily returns; `changes` is np.diff(x) when the caller already has it."""
-    simple = np.empty(x.shape)
-    log = np.empty(x.shape)
+def _returns_into(simple: FloatArray, log: FloatArray, x: FloatArray, changes: FloatArray) -> None:
+    """Daily simple and log returns; `changes` is np.diff(x) along days."""
+    previous = x[:, :-1]
     simple[:, :1] = np.nan
     log[:, :1] = np.nan
-    previous = x[:, :-1]
-    changes = np.diff(x, axis=-1) if changes is None else changes
     np.divide(changes, previous, out=simple[:, 1:])
     np.log(np.divide(x[:, 1:], previous, out=log[:, 1:]), out=log[:, 1:])
-    return simple, log
 
 
-def _realized_volatility_from_log_returns(
-    log_returns: FloatArray, window: int, periods_per_year: float
-) -> FloatArray:
+def _realized_volatility_into(
+    out: FloatArray, log_returns: FloatArray, window: int, periods_per_year: float
+) -> None:
     """Annualized sample std of the `window` log returns ending on each day (day 0 has none)."""
-    volatility = np.empty(log_returns.shape)
-    volatility[:, :window] = np.nan
     if log_returns.shape[-1] <= window:
-        volatility[:] = np.nan
-        return volatility
-    variance = volatility[:, window:]
+        out[:] = np.nan
+        return
+    out[:, :window] = np.nan
+    variance = out[:, window:]
     _rolling_variance_into(variance, log_returns[:, 1:], window, ddof=1)
     variance *= periods_per_year
     np.sqrt(variance, out=variance)
-    return volatility
+
+
+def _technicals_into(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]) -> None:
+    """All TECHNICAL_COLUMNS (outputs in that order), sharing intermediate results."""
+    high, low, close = inputs
+    out = dict(zip(TECHNICAL_COLUMNS, outputs))
+    for period in SMA_PERIODS:
+        _sma_into(out[f"sma_{period}"], close, period)
+    for period in EMA_PERIODS:
+        _ema_into(out[f"ema_{period}"], close, period)
+    _macd_into(
+        out["macd"], out["macd_signal"], out["macd_hist"], close, *MACD_PERIODS,
+        ema_fast=out[f"ema_{MACD_PERIODS[0]}"], ema_slow=out[f"ema_{MACD_PERIODS[1]}"],
+    )  # fmt: skip
+    changes = np.diff(close, axis=-1)
+    _rsi_into(out["rsi_14"], changes, RSI_PERIOD)
+    out["bb_middle"][:] = out[f"sma_{BOLLINGER_PERIOD}"]
+    _bollinger_into(
+        out["bb_upper"], out["bb_middle"], out["bb_lower"], out["bb_pctb"], close,
+        BOLLINGER_PERIOD, BOLLINGER_NBDEV, middle_ready=True,
+    )  # fmt: skip
+    _atr_into(out["atr_14"], high, low, close, ATR_PERIOD)
+    _returns_into(out["ret_simple"], out["ret_log"], close, changes)
+    _realized_volatility_into(out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR)
 
 
 # --------------------------------------------------------------------------------------------
-# Public indicators
+# Public API
 # --------------------------------------------------------------------------------------------
 
 
 def sma(x: npt.ArrayLike, period: int) -> FloatArray:
     """Simple moving average (TA-Lib SMA): first value on day period-1."""
     period = _check_period(period)
-    return _apply_by_row(lambda r: (_sma_rows(r, period),), [x], 1)[0]
+    return _run_kernel(lambda i, o: _sma_into(o[0], i[0], period), [x], 1)[0]
 
 
 def ema(x: npt.ArrayLike, period: int) -> FloatArray:
-    """Exponential moving average (TA-Lib EMA): k = 2/(period+1), seeded with the SMA of the first window."""
+    """Exponential moving average (TA-Lib EMA): k = 2/(period+1), seeded with the SMA of the
+    first `period` values on day period-1."""
     period = _check_period(period)
-    return _apply_by_row(lambda r: (_ema_rows(r, period),), [x], 1)[0]
+    return _run_kernel(lambda i, o: _ema_into(o[0], i[0], period), [x], 1)[0]
 
 
 def macd(
@@ -393,13 +439,17 @@ def macd(
     MACD values.
     """
     fast, slow, signal = (_check_period(p) for p in (fast, slow, signal))
-    return _apply_by_row(lambda r: _macd_rows(r, fast, slow, signal), [close], 3)
+    line, signal_line, histogram = _run_kernel(
+        lambda i, o: _macd_into(*o, i[0], fast, slow, signal), [close], 3
+    )
+    return line, signal_line, histogram
 
 
 def rsi(close: npt.ArrayLike, period: int = 14) -> FloatArray:
-    """TA-Lib RSI (Wilder): first value on day `period`; 0 where prices never moved."""
+    """TA-Lib RSI (Wilder smoothing, seeded with plain averages): first value on day `period`;
+    0 where prices never moved."""
     period = _check_period(period)
-    return _apply_by_row(lambda r: (_rsi_rows(r, period),), [close], 1)[0]
+    return _run_kernel(lambda i, o: _rsi_into(o[0], np.diff(i[0], axis=-1), period), [close], 1)[0]
 
 
 def bollinger(
@@ -407,31 +457,35 @@ def bollinger(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """TA-Lib BBANDS with an SMA middle band and population std: (upper, middle, lower, %b).
 
-    %b = (close - lower) / (upper - lower); it is NaN where the bands have zero width (a flat
-    window), where it is undefined.
+    %b = (close - lower) / (upper - lower); it is NaN where the bands have zero width (a window
+    of equal closes, where TA-Lib's width is exactly 0), where %b is undefined.
     """
     period = _check_period(period, minimum=2)
-    return _apply_by_row(lambda r: _bollinger_rows(r, period, float(nbdev)), [close], 4)
+    upper, middle, lower, pctb = _run_kernel(
+        lambda i, o: _bollinger_into(*o, i[0], period, float(nbdev)), [close], 4
+    )
+    return upper, middle, lower, pctb
 
 
 def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14) -> FloatArray:
-    """TA-Lib ATR: Wilder average of the true range, seeded with its SMA; first value on day `period`."""
+    """TA-Lib ATR: Wilder average of the true range seeded with its mean over days 1..period;
+    first value on day `period`."""
     period = _check_period(period)
-    return _apply_by_row(lambda h, l, c: (_atr_rows(h, l, c, period),), [high, low, close], 1)[0]
+    return _run_kernel(lambda i, o: _atr_into(o[0], *i, period), [high, low, close], 1)[0]
 
 
 def simple_returns(close: npt.ArrayLike) -> FloatArray:
-    """Daily simple return (close[t] - close[t-1]) / close[t-1] (TA-Lib ROCP(1)); NaN on day 0."""
-    rows = _as_rows(close)
-    simple, _ = _returns_rows(rows)
-    return simple[0] if np.ndim(close) == 1 else simple
+    """Daily simple return (close[t] - close[t-1]) / close[t-1], as TA-Lib ROCP(1); NaN on day 0."""
+    return _run_kernel(
+        lambda i, o: _returns_into(o[0], o[1], i[0], np.diff(i[0], axis=-1)), [close], 2
+    )[0]
 
 
 def log_returns(close: npt.ArrayLike) -> FloatArray:
     """Daily log return ln(close[t] / close[t-1]); NaN on day 0."""
-    rows = _as_rows(close)
-    _, log = _returns_rows(rows)
-    return log[0] if np.ndim(close) == 1 else log
+    return _run_kernel(
+        lambda i, o: _returns_into(o[1], o[0], i[0], np.diff(i[0], axis=-1)), [close], 2
+    )[0]
 
 
 def realized_volatility(
@@ -441,51 +495,17 @@ def realized_volatility(
 
     Definition: on day t, the sample standard deviation (ddof=1) of the `window` daily log returns
     ln(close[s] / close[s-1]) for s = t-window+1 .. t, multiplied by sqrt(periods_per_year).
-    First value on day `window` (the first return is on day 1). NaN while a window holds a NaN.
+    First value on day `window` (the first return is on day 1); NaN while a window holds a NaN.
     """
     window = _check_period(window, minimum=2)
-    rows = _as_rows(close)
-    _, log = _returns_rows(rows)
-    volatility = _realized_volatility_from_log_returns(log, window, periods_per_year)
-    return volatility[0] if np.ndim(close) == 1 else volatility
 
+    def kernel(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]) -> None:
+        volatility, log = outputs
+        close_rows = inputs[0]
+        _returns_into(np.empty(close_rows.shape), log, close_rows, np.diff(close_rows, axis=-1))
+        _realized_volatility_into(volatility, log, window, periods_per_year)
 
-# --------------------------------------------------------------------------------------------
-# The whole technical set
-# --------------------------------------------------------------------------------------------
-
-
-def _technicals_rows(high: FloatArray, low: FloatArray, close: FloatArray) -> tuple[FloatArray, ...]:
-    """All TECHNICAL_COLUMNS, in order, sharing intermediate results between indicators."""
-    smas = {period: _sma_rows(close, period) for period in SMA_PERIODS}
-    ema_fast = _ema_rows(close, EMA_PERIODS[0])
-    ema_slow = _ema_rows(close, EMA_PERIODS[1])
-    macd_line, macd_signal, macd_hist = _macd_rows(close, *MACD_PERIODS, ema_fast, ema_slow)
-    changes = np.diff(close, axis=-1)
-    rsi_values = _rsi_from_changes(changes, RSI_PERIOD)
-    upper, middle, lower, pctb = _bollinger_rows(
-        close, BOLLINGER_PERIOD, BOLLINGER_NBDEV, middle=smas[BOLLINGER_PERIOD]
-    )
-    atr_values = _atr_rows(high, low, close, ATR_PERIOD)
-    simple, log = _returns_rows(close, changes)
-    volatility = _realized_volatility_from_log_returns(log, REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR)
-    return (
-        *smas.values(),
-        ema_fast,
-        ema_slow,
-        macd_line,
-        macd_signal,
-        macd_hist,
-        rsi_values,
-        upper,
-        middle.copy(),
-        lower,
-        pctb,
-        atr_values,
-        simple,
-        log,
-        volatility,
-    )
+    return _run_kernel(kernel, [close], 2)[0]
 
 
 def technicals_arrays(
@@ -495,7 +515,7 @@ def technicals_arrays(
 
     Rows that begin with NaN start at the first day on which high, low and close are all known.
     """
-    outputs = _apply_by_row(_technicals_rows, [high, low, close], len(TECHNICAL_COLUMNS))
+    outputs = _run_kernel(_technicals_into, [high, low, close], len(TECHNICAL_COLUMNS))
     return dict(zip(TECHNICAL_COLUMNS, outputs))
 
 
