@@ -41,7 +41,7 @@ def test_register_backfill_rerun_in_process(cli_env, isolated_home):
     assert "partitions/s" in run.stdout and "ETA" in run.stdout
 
     wh = Warehouse(isolated_home / "data" / "warehouse")
-    assert len(wh.all_files("prices")) == 4 * 3  # ticker x month files, none per day
+    assert len(wh.all_files("prices")) == 4  # one file per ticker-year, none per day or month
     prices = wh.read("prices")
     assert set(prices["ticker"]) == {"ACMQ", "BLZQ", "CRXQ", "DEMOIDX"}
     sessions_q1_2025 = 60  # XNYS: 20 + 19 + 21

@@ -40,7 +40,8 @@ def test_asset_materialize_partition_and_range(env, isolated_home):
     one = _materialize(env, "--select", "prices", "--partition", "2025-03-01|ACMQ")
     assert one.returncode == 0, one.stderr[-2000:]
     wh = Warehouse(isolated_home / "data" / "warehouse")
-    assert [p.parent.name for p in wh.all_files("prices")] == ["month=2025-03-01"]
+    assert [p.parent.name for p in wh.all_files("prices")] == ["year=2025"]
+    assert {str(d)[:7] for d in wh.read("prices")["date"]} == {"2025-03"}
 
     rng = _materialize(env, "--select", "prices,technicals", "--partition-range", "2025-01-01|ACMQ...2025-02-01|BLZQ")
     assert rng.returncode == 0, rng.stderr[-2000:]

@@ -1,14 +1,14 @@
 """Dagster IO manager over the Parquet warehouse (see warehouse.py for the layout).
 
 An asset returns one DataFrame for all the partitions of its run (a single-run backfill may hold
-hundreds); the IO manager splits it by the partition columns and writes one file per partition:
+hundreds); the IO manager splits it by the partition columns and rewrites each yearly file once:
 
 - `ticker` dimension  -> column `ticker`
 - `month` dimension   -> month of column `date`
 - report-day assets   -> column `date`
 
-A partition with no rows still gets a (schema-only) file, so "materialized" always means
-"a file exists". Loading reads every mapped upstream partition that exists in one DuckDB scan.
+Loading reads every mapped upstream partition that exists in one DuckDB scan, filtered to exactly
+the requested partitions.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import dagster as dg
 import pandas as pd
 
-from finance_assets.io.warehouse import Warehouse
+from finance_assets.io.warehouse import Warehouse, partition_rows
 
 
 def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
@@ -31,18 +31,6 @@ def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[st
     if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
         return {partitions_def.name or "partition": key}
     return {"partition": key}
-
-
-def _rows_for(frame: pd.DataFrame, dims: Mapping[str, str]) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    for name, value in dims.items():
-        if name == "month":
-            mask &= pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-01") == value
-        elif name == "date":
-            mask &= pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d") == value
-        else:
-            mask &= frame[name].astype(str) == value
-    return frame[mask]
 
 
 def _summary_metadata(frame: pd.DataFrame) -> dict:
@@ -78,9 +66,11 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
         else:
             pdef = context.asset_partitions_def
             keys = context.asset_partition_keys
+            parts = []
             for key in keys:
                 dims = partition_dims(pdef, key)
-                wh.write(asset, dims, _rows_for(obj, dims) if len(obj) else obj)
+                parts.append((dims, obj[partition_rows(obj, [dims])] if len(obj) else obj))
+            wh.write_partitions(asset, parts)
             written = len(keys)
         wh.register_view(asset)
         context.add_output_metadata(
@@ -93,7 +83,11 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
         wh = self.warehouse
         if not context.has_asset_partitions:
             files = wh.files(asset, [None])
-        else:
-            pdef = context.asset_partitions_def
-            files = wh.files(asset, [partition_dims(pdef, k) for k in context.asset_partition_keys])
-        return wh.read_files(files)
+            if not files:
+                # An empty frame here would surface downstream as a puzzling KeyError on a column.
+                raise FileNotFoundError(
+                    f"input {asset!r} has never been materialized (no {wh.partition_file(asset)}); "
+                    f"materialize {asset} first (its last run may have failed)")
+            return wh.read_files(files)
+        pdef = context.asset_partitions_def
+        return wh.read_partitions(asset, [partition_dims(pdef, k) for k in context.asset_partition_keys])

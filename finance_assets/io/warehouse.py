@@ -1,24 +1,30 @@
-"""The warehouse: one Parquet file per partition, and a DuckDB catalog of views over them.
+"""The warehouse: Parquet files bucketed by ticker and year, and a DuckDB catalog of views over them.
 
 Layout under the warehouse root::
 
-    prices/ticker=ACMQ/month=2025-01-01/data.parquet      ticker x month assets
-    filings/ticker=ACMQ/data.parquet                      ticker assets
-    portfolio_report/date=2025-01-02/data.parquet         report-day assets
+    prices/ticker=ACMQ/year=2025/data.parquet             ticker x month partitions, a file per year
+    filings/ticker=ACMQ/data.parquet                      ticker partitions
+    market_panel/year=2025/data.parquet                   month partitions
+    portfolio_report/year=2025/data.parquet               report-day partitions
     ticker_cik_map/data.parquet                           unpartitioned assets
     finance.duckdb                                        views named after the assets
 
-Writers never share a file: each partition is written to a temp file and renamed into place, so a
-killed step leaves the previous version intact and parallel Dask workers never wait on a lock.
-DuckDB only holds views (no data), so readers such as notebooks never block a materialization.
+Time partitions share a yearly file so a full read of 100 tickers x 2 years opens ~200 files, not
+2,400 (measured in benchmarks/bench_warehouse.py). Writing a partition rewrites its yearly file
+under a per-file lock: read, replace that partition's rows, write a temp file, fsync, rename. A
+killed step therefore leaves the previous version intact, and concurrent writers of different
+partitions of one file queue for a few milliseconds instead of losing each other's rows. DuckDB
+only holds views (no data), so readers such as notebooks never block a materialization.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -49,6 +55,38 @@ def _check_value(dimension: str, value: str) -> str:
     return value
 
 
+# Time dimensions are bucketed into yearly files; the value's prefix says which rows belong to it.
+_TIME_DIMENSIONS = {"month": 7, "date": 10}  # compare 'YYYY-MM' / 'YYYY-MM-DD' of the date column
+
+
+def physical_dims(dims: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (dims or {}).items():
+        if name in _TIME_DIMENSIONS:
+            out["year"] = str(value)[:4]
+        else:
+            out[name] = str(value)
+    return out
+
+
+def partition_rows(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> pd.Series:
+    """Boolean mask of the rows that belong to any of the given partitions."""
+    mask = pd.Series(False, index=frame.index)
+    if frame.empty:
+        return mask
+    dates = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d") if "date" in frame.columns else None
+    for dims in dims_list:
+        part = pd.Series(True, index=frame.index)
+        for name, value in dims.items():
+            if name in _TIME_DIMENSIONS:
+                width = _TIME_DIMENSIONS[name]
+                part &= dates.str[:width] == str(value)[:width]
+            else:
+                part &= frame[name].astype(str) == str(value)
+        mask |= part
+    return mask
+
+
 class Warehouse:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
@@ -58,18 +96,25 @@ class Warehouse:
         return self.root / CATALOG_FILE
 
     def partition_dir(self, asset: str, dims: Mapping[str, str] | None = None) -> Path:
+        """The directory of the (yearly) file that holds this partition."""
         path = self.root / _check_asset(asset)
+        physical = physical_dims(dims)
         # ticker first so one ticker's history sits together on disk
-        for name in sorted(dims or {}, key=lambda d: (d != "ticker", d)):
-            path = path / f"{name}={_check_value(name, str(dims[name]))}"
+        for name in sorted(physical, key=lambda d: (d != "ticker", d)):
+            path = path / f"{name}={_check_value(name, physical[name])}"
         return path
 
     def partition_file(self, asset: str, dims: Mapping[str, str] | None = None) -> Path:
         return self.partition_dir(asset, dims) / DATA_FILE
 
-    def write(self, asset: str, dims: Mapping[str, str] | None, frame: pd.DataFrame) -> Path:
-        """Atomically replace one partition's file (temp file, fsync, rename)."""
-        target = self.partition_file(asset, dims)
+    def _lock(self, target: Path) -> FileLock:
+        name = hashlib.sha1(str(target.relative_to(self.root)).encode()).hexdigest()
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(lock_dir / f"{name}.lock"), timeout=120)
+
+    @staticmethod
+    def _atomic_write(target: Path, frame: pd.DataFrame) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".tmp-{uuid.uuid4().hex}.parquet"
         try:
@@ -80,10 +125,44 @@ class Warehouse:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        return target
+
+    def write(self, asset: str, dims: Mapping[str, str] | None, frame: pd.DataFrame) -> Path:
+        """Replace one partition's rows (atomically; a crash leaves the previous file)."""
+        return self.write_partitions(asset, [(dims, frame)])[0]
+
+    def write_partitions(self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
+                         ) -> list[Path]:
+        """Replace several partitions, rewriting each physical file once."""
+        by_file: dict[Path, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
+        for dims, frame in parts:
+            by_file[self.partition_file(asset, dims)].append((dims, frame))
+        for target, group in by_file.items():
+            bucketed = any(name in _TIME_DIMENSIONS for dims, _ in group for name in (dims or {}))
+            with self._lock(target):
+                frames = [frame for _, frame in group]
+                if bucketed and target.exists():
+                    existing = pd.read_parquet(target)
+                    keep = existing[~partition_rows(existing, [d for d, _ in group])]
+                    frames = [keep, *frames]
+                non_empty = [f for f in frames if len(f)]
+                combined = pd.concat(non_empty, ignore_index=True) if non_empty else frames[-1]
+                if bucketed and "date" in combined.columns and len(combined):
+                    order = [c for c in ("date", "ticker") if c in combined.columns]
+                    combined = combined.sort_values(order, kind="stable").reset_index(drop=True)
+                self._atomic_write(target, combined)
+        return list(by_file)
 
     def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[Path]:
-        return [f for f in (self.partition_file(asset, d) for d in dims_list) if f.exists()]
+        unique = dict.fromkeys(self.partition_file(asset, d) for d in dims_list)
+        return [f for f in unique if f.exists()]
+
+    def read_partitions(self, asset: str, dims_list: Sequence[Mapping[str, str] | None]) -> pd.DataFrame:
+        """Rows of exactly these partitions (yearly files are filtered to the requested periods)."""
+        frame = self.read_files(self.files(asset, dims_list))
+        bucketed = [d for d in dims_list if d and any(name in _TIME_DIMENSIONS for name in d)]
+        if bucketed and len(frame):
+            frame = frame[partition_rows(frame, bucketed)].reset_index(drop=True)
+        return frame
 
     def all_files(self, asset: str) -> list[Path]:
         return sorted((self.root / _check_asset(asset)).rglob(DATA_FILE))
