@@ -15,6 +15,15 @@ stay NaN after it.
 Every value at day ``t`` depends only on days ``<= t`` and is computed by the same sequence of
 floating-point operations whatever the series length, so computing on ``history[:k]`` gives
 exactly the first ``k`` values of computing on the whole history.
+
+Accuracy: the same formulas are evaluated with vectorized operations, so results agree with
+TA-Lib to rounding (~1e-12 relative or better on ordinary price series), not bit for bit. TA-Lib
+keeps running sums (in its SMA and Bollinger standard deviation) whose rounding error comes from
+all earlier prices: where a price fell by orders of magnitude that error dominates (on 400 random
+series with daily volatility up to 8%, the largest difference was 3.4e-10 relative, mostly
+TA-Lib's own error against an exact computation). Our Bollinger variance is recomputed exactly
+wherever a running variance could lose precision, so a window of equal closes has a width of
+exactly 0, as in TA-Lib.
 """
 
 from __future__ import annotations
@@ -76,8 +85,8 @@ LOOKBACK_DAYS: int = max(_LOOKBACKS.values())
 
 # Below this weight a re-seeding correction of an EMA is under one ulp of the EMA itself.
 _NEGLIGIBLE_WEIGHT = 2.0**-60
-# Windows per restart of the running variance, and the variance (relative to the largest of its
-# chunk) under which a window is recomputed exactly: see _rolling_variance_into.
+# Windows per restart of the running variance, and the variance (relative to the largest of as
+# many recent windows) under which a window is recomputed exactly: see _rolling_variance_into.
 _VARIANCE_CHUNK = 256
 _RECHECKED_VARIANCE_RATIO = 1e-3
 # Bytes per array in one block of rows: the kernels' working set then stays in the CPU caches
@@ -91,7 +100,7 @@ _BLOCK_BYTES = 512 * 1024
 
 # A kernel reads 2-D inputs (n_series, n_days) without leading NaN and fills 2-D output views of
 # the same shape.
-Kernel = Callable[[Sequence[FloatArray], Sequence[FloatArray]], None]
+_Kernel = Callable[[Sequence[FloatArray], Sequence[FloatArray]], None]
 
 
 def _as_rows(x: npt.ArrayLike) -> FloatArray:
@@ -115,7 +124,9 @@ def _first_valid_day(rows: Sequence[FloatArray]) -> int:
     return int(valid.argmax()) if valid.any() else valid.shape[-1]
 
 
-def _run_kernel(kernel: Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int) -> tuple[FloatArray, ...]:
+def _run_kernel(
+    kernel: _Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int
+) -> tuple[FloatArray, ...]:
     """Run a kernel over all series: in cache-sized blocks of rows, restarting rows that begin with
     NaN at their first non-NaN day (as the TA-Lib wrapper does). Returns arrays shaped like inputs.
     """
@@ -270,8 +281,9 @@ def _rolling_variance_into(out: FloatArray, x: FloatArray, window: int, ddof: in
 
     bottleneck's running variance is fast but its rounding error builds up with everything that
     went through the window before. So it is restarted on overlapping chunks of _VARIANCE_CHUNK
-    windows, and the windows whose variance is small against the largest one of their chunk (where
-    that error could show) are recomputed exactly, which also makes flat windows exactly 0.
+    windows, and the windows whose variance is small against the largest of the previous
+    _VARIANCE_CHUNK windows (where that error could show) are recomputed exactly, which also makes
+    flat windows exactly 0.
     """
     n_series, n_days = x.shape
     n_windows = n_days - window + 1
@@ -293,27 +305,15 @@ def _rolling_variance_into(out: FloatArray, x: FloatArray, window: int, ddof: in
             strides=(out.strides[0], _VARIANCE_CHUNK * out.strides[1], out.strides[1]),
         )
         chunked_out[:] = variance.reshape(n_series, n_full_chunks, chunk_days)[..., window - 1 :]
-        _recompute_small_variances(chunked_out, x, window, ddof, first_window=0)
     if done < n_windows:
-        last_chunk = out[:, done:]
-        last_chunk[:] = bn.move_var(x[:, done:], window, axis=-1, ddof=ddof)[:, window - 1 :]
-        _recompute_small_variances(last_chunk[:, None, :], x, window, ddof, first_window=done)
+        out[:, done:] = bn.move_var(x[:, done:], window, axis=-1, ddof=ddof)[:, window - 1 :]
+    # Causal (only earlier windows count), so a prefix of the history gets the same values.
+    recent_largest = bn.move_max(out, min(_VARIANCE_CHUNK, n_windows), axis=-1, min_count=1)
+    suspect_series, suspect_windows = np.nonzero(out <= _RECHECKED_VARIANCE_RATIO * recent_largest)
+    if suspect_series.size:
+        windows = sliding_window_view(x, window, axis=-1)[suspect_series, suspect_windows]
+        out[suspect_series, suspect_windows] = _exact_variance(windows, ddof)
     np.maximum(out, 0.0, out=out)
-
-
-def _recompute_small_variances(
-    chunked: FloatArray, x: FloatArray, window: int, ddof: int, first_window: int
-) -> None:
-    """Recompute exactly the variances (n_series, n_chunks, windows per chunk) that are tiny
-    against the largest of their chunk; first_window is the window index of chunked[:, 0, 0]."""
-    largest = bn.nanmax(chunked, axis=-1)[..., None]
-    suspect = chunked <= _RECHECKED_VARIANCE_RATIO * largest
-    if not suspect.any():
-        return
-    series, chunk, position = np.nonzero(suspect)
-    window_index = first_window + chunk * chunked.shape[-1] + position
-    windows = sliding_window_view(x, window, axis=-1)[series, window_index]
-    chunked[series, chunk, position] = _exact_variance(windows, ddof)
 
 
 def _exact_variance(windows: FloatArray, ddof: int) -> FloatArray:
@@ -336,7 +336,10 @@ def _bollinger_into(
     nbdev: float,
     middle_ready: bool = False,
 ) -> None:
-    """TA-Lib BBANDS (SMA middle band, population std) and %b; `middle_ready` if middle holds the SMA."""
+    """TA-Lib BBANDS (SMA middle band, population std) and %b.
+
+    `middle_ready` tells that `middle` already holds the SMA of x over `period`.
+    """
     if x.shape[-1] < period:
         for out in (upper, middle, lower, pctb):
             out[:] = np.nan
@@ -369,7 +372,9 @@ def _true_range_into(out: FloatArray, high: FloatArray, low: FloatArray, close: 
     np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
 
 
-def _atr_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> None:
+def _atr_into(
+    out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int
+) -> None:
     """TA-Lib ATR: seeded on day `period` with the mean of TR over days 1..period, then Wilder."""
     if close.shape[-1] <= period:
         out[:] = np.nan
@@ -408,7 +413,7 @@ def _realized_volatility_into(
 def _technicals_into(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]) -> None:
     """All TECHNICAL_COLUMNS (outputs in that order), sharing intermediate results."""
     high, low, close = inputs
-    out = dict(zip(TECHNICAL_COLUMNS, outputs))
+    out = dict(zip(TECHNICAL_COLUMNS, outputs, strict=True))
     for period in SMA_PERIODS:
         _sma_into(out[f"sma_{period}"], close, period)
     for period in EMA_PERIODS:
@@ -427,7 +432,9 @@ def _technicals_into(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]
     _atr_into(out["atr_14"], high, low, close, ATR_PERIOD)
     _simple_returns_into(out["ret_simple"], close, changes)
     _log_returns_into(out["ret_log"], close)
-    _realized_volatility_into(out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR)
+    _realized_volatility_into(
+        out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +493,9 @@ def bollinger(
     return upper, middle, lower, pctb
 
 
-def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14) -> FloatArray:
+def atr(
+    high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14
+) -> FloatArray:
     """TA-Lib ATR: Wilder average of the true range seeded with its mean over days 1..period;
     first value on day `period`."""
     period = _check_period(period)
@@ -532,7 +541,7 @@ def technicals_arrays(
     Rows that begin with NaN start at the first day on which high, low and close are all known.
     """
     outputs = _run_kernel(_technicals_into, [high, low, close], len(TECHNICAL_COLUMNS))
-    return dict(zip(TECHNICAL_COLUMNS, outputs))
+    return dict(zip(TECHNICAL_COLUMNS, outputs, strict=True))
 
 
 def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:

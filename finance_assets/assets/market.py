@@ -78,6 +78,42 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
     return out
 
 
+def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> dict[str, list[str]]:
+    """Per ticker, XNYS sessions inside the covered months (up to the last close) with no bar."""
+    import exchange_calendars as xcals
+
+    if prices.empty:
+        return {}
+    cal = xcals.get_calendar("XNYS")
+    now = now or pd.Timestamp.now(tz="UTC")
+    dates = pd.to_datetime(prices["date"])
+    first = dates.min().to_period("M").start_time
+    last = min(dates.max().to_period("M").end_time.normalize(), now.tz_convert("America/New_York").normalize()
+               .tz_localize(None))
+    closes = cal.schedule.loc[first:last, "close"]
+    sessions = closes[closes <= now].index
+    missing = {}
+    for ticker, group in prices.assign(_d=dates).groupby("ticker"):
+        months = set(group["_d"].dt.to_period("M"))
+        expected = {s for s in sessions if s.to_period("M") in months}
+        gaps = sorted(expected - set(group["_d"]))
+        if gaps:
+            missing[ticker] = [str(g.date()) for g in gaps]
+    return missing
+
+
+@dg.asset_check(asset=prices, partitions_def=ticker_month_partitions,
+                description="Every exchange session (XNYS calendar) of the month up to the last close has a "
+                "bar; holidays and weekends are simply absent. Warns, listing the missing days.")
+def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
+    missing = missing_sessions(prices)
+    return dg.AssetCheckResult(
+        passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing_sessions": dg.MetadataValue.json(missing),
+                  "missing_count": sum(len(v) for v in missing.values())},
+    )
+
+
 @dg.asset_check(asset=prices, partitions_def=ticker_month_partitions, blocking=True,
                 description="low <= open, close <= high; volume >= 0; prices > 0; one row per date.")
 def prices_are_sane(prices: pd.DataFrame) -> dg.AssetCheckResult:
