@@ -201,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                 "FINANCE_ASSETS_BENCHMARK", "SPY")
             register(args.portfolio or config.portfolio_path(), args.benchmark or default_bench)
         elif args.command == "backfill":
-            tickers = [t.strip() for t in args.tickers.split(",")] if args.tickers else None
+            from finance_assets.analytics.edgar import normalize_ticker
+
+            # validated (and shown escaped in errors) before they reach a partition key
+            tickers = [normalize_ticker(t) for t in args.tickers.split(",")] if args.tickers else None
             backfill(args.start, args.end, tickers, args.force, args.executor, args.chunk_tickers)
         elif args.command == "demo":
             demo(args.years, args.executor, args.chunk_tickers)

@@ -5,6 +5,8 @@ Environment:
 - FINANCE_ASSETS_EXECUTOR=dask|in_process (default dask). With DASK_SCHEDULER_ADDRESS set, runs go to
   that existing Dask scheduler; otherwise each run starts a local cluster sized from the machine.
 - SEC_USER_AGENT (live SEC), ALPHAVANTAGE_API_KEY (optional price fallback), FINANCE_ASSETS_BENCHMARK.
+- SEC_BULK_MIN_TICKERS (default 200): SEC runs over more tickers read EDGAR's nightly bulk archives.
+- FINNHUB_API_KEY (optional): Finnhub company news as a third headline provider.
 """
 
 from __future__ import annotations
@@ -14,22 +16,33 @@ import os
 import dagster as dg
 
 from finance_assets import config
-from finance_assets.assets import market, news, report, sec
+from finance_assets.automation import automation_sensor, with_automation
+from finance_assets.assets import fx, market, news, report, sec
 from finance_assets.executor import dask_executor
 from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.resources.demo import DEMO_BENCHMARK
+from finance_assets.resources.fx import FxSource
 from finance_assets.resources.portfolio import PortfolioSettings
 from finance_assets.resources.sources import NewsSource, PriceSource, SecEdgarSource
 from finance_assets.sensors import SENSORS
 
 ALL_ASSETS = [sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, market.prices,
-              market.technicals, news.headlines, news.sentiment, report.market_panel, report.portfolio_report]
-ALL_CHECKS = [market.prices_are_sane]
+              market.technicals, news.headlines, news.sentiment, fx.fx_rates, report.market_panel,
+              report.fundamental_snapshots, report.portfolio_report]
+ALL_CHECKS = [market.prices_are_sane, market.prices_cover_every_session, *sec.SEC_CHECKS, fx.fx_rates_are_sane]
 
 
 def _env_or_blank(name: str) -> str | dg.EnvVar:
     """An EnvVar when set (so Dagster never shows its value), else '' for optional settings."""
     return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 def build_resources(mode: str | None = None) -> dict:
@@ -40,9 +53,11 @@ def build_resources(mode: str | None = None) -> dict:
     benchmark = os.environ.get("FINANCE_ASSETS_BENCHMARK") or (DEMO_BENCHMARK if mode == "demo" else "SPY")
     return {
         "io_manager": ParquetWarehouseIOManager(base_path=str(config.warehouse_dir())),
-        "sec": SecEdgarSource(**common, user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else ""),
+        "sec": SecEdgarSource(**common, user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
+                              bulk_min_tickers=_int_env("SEC_BULK_MIN_TICKERS", 200)),
         "prices_source": PriceSource(**common, alphavantage_api_key=_env_or_blank("ALPHAVANTAGE_API_KEY")),
-        "news_source": NewsSource(**common),
+        "news_source": NewsSource(**common, finnhub_api_key=_env_or_blank("FINNHUB_API_KEY")),
+        "fx_source": FxSource(**common),
         "portfolio": PortfolioSettings(
             path=str(config.portfolio_path()), reports_dir=str(config.reports_dir()), benchmark=benchmark,
             base_currency=os.environ.get("FINANCE_ASSETS_BASE_CURRENCY", "USD"),
@@ -76,18 +91,20 @@ market_job = dg.define_asset_job(
     "market_job", selection=dg.AssetSelection.assets(market.prices, market.technicals, news.headlines,
                                                       news.sentiment)
 )
-panel_job = dg.define_asset_job("panel_job", selection=[report.market_panel])
+# fx_rates shares the month partitions, so it runs with the panel
+panel_job = dg.define_asset_job("panel_job", selection=[report.market_panel, fx.fx_rates])
+snapshots_job = dg.define_asset_job("snapshots_job", selection=[report.fundamental_snapshots])
 report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.assets(report.portfolio_report))
-JOBS = [ticker_map_job, sec_job, market_job, panel_job, report_job]
+JOBS = [ticker_map_job, sec_job, market_job, panel_job, snapshots_job, report_job]
 
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=with_automation(ALL_ASSETS),  # automation conditions + freshness policies
     asset_checks=ALL_CHECKS,
     resources=build_resources(),
     executor=build_executor(),
     jobs=JOBS,
-    sensors=SENSORS,
+    sensors=[*SENSORS, automation_sensor()],
 )
 
 
@@ -106,6 +123,10 @@ def get_market_job():
 
 def get_panel_job():
     return defs.resolve_job_def("panel_job")
+
+
+def get_snapshots_job():
+    return defs.resolve_job_def("snapshots_job")
 
 
 def get_report_job():

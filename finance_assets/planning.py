@@ -30,6 +30,7 @@ from finance_assets.partitions import (
 NY = "America/New_York"
 MARKET_ASSETS = ("prices", "technicals", "headlines", "sentiment")
 SEC_ASSETS = ("filings", "xbrl_facts", "fundamentals")
+PANEL_ASSETS = ("market_panel", "fx_rates")  # month partitions, one panel_job run
 REPORT_ASSETS = ("portfolio_report", "portfolio_holdings")
 
 
@@ -143,6 +144,10 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
         for part in _chunks(run, chunk):
             steps.append(RunStep(f"sec {part[0]}..{part[-1]}", "get_sec_job", part[0], part[-1],
                                  len(part) * len(SEC_ASSETS)))
+    # 2b. point-in-time snapshots of every ticker's filings (one table), after any SEC refresh
+    snapshots = instance.get_latest_materialization_event(dg.AssetKey("fundamental_snapshots"))
+    if force or need_sec or snapshots is None:
+        steps.append(RunStep("fundamental_snapshots", "get_snapshots_job", None, None, 1))
 
     # 3. market: ticker x month
     keys = {(t, m): str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in selected for m in months}
@@ -169,11 +174,12 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
                                          len(part) * len(month_run) * len(MARKET_ASSETS)))
 
     # 4. cross-sectional panel per month
-    stamps = _materialized_at(instance, "market_panel", months)
+    panel_stamps = [_materialized_at(instance, asset, months) for asset in PANEL_ASSETS]
     panel_months = [m for m in months if force or m in refreshed_months
-                    or not _final(stamps, m, window_end[m], closed)]
+                    or not all(_final(stamps, m, window_end[m], closed) for stamps in panel_stamps)]
     for run in _contiguous(panel_months, months):
-        steps.append(RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", "get_panel_job", run[0], run[-1], len(run)))
+        steps.append(RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", "get_panel_job", run[0], run[-1],
+                             len(run) * len(PANEL_ASSETS)))
 
     # 5. report per weekday, up to the last completed session
     last_day = closed.tz_convert(NY).strftime("%Y-%m-%d")
@@ -189,6 +195,14 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
         steps.append(RunStep(f"report {run[0]}..{run[-1]}", "get_report_job", run[0], run[-1],
                              len(run) * len(REPORT_ASSETS)))
     return steps
+
+
+def _root_cause(error) -> str:
+    """The asset's own exception: Dagster wraps it in 'Error occurred while executing op ...', which
+    names neither the source nor the reason."""
+    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def run_plan(instance: dg.DagsterInstance, plan: Sequence[RunStep],
@@ -207,7 +221,7 @@ def run_plan(instance: dg.DagsterInstance, plan: Sequence[RunStep],
                 failures.append(step.label)
                 for event in result.all_events:
                     if event.is_step_failure:
-                        print(f"  step failed: {event.step_key}: {event.event_specific_data.error.message.strip()}")
+                        print(f"  step failed: {event.step_key}: {_root_cause(event.event_specific_data.error)}")
         if on_done:
             on_done(step)
     return failures

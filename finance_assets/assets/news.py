@@ -1,39 +1,36 @@
 """News assets: scored headlines per ticker and month, and daily sentiment aggregates."""
 
 
-import calendar
+from collections import Counter
 
 import dagster as dg
-import feedparser
 import pandas as pd
 
 from finance_assets.analytics import news as news_lib, sentiment as sentiment_lib
 from finance_assets.assets._partitions import in_months, md_preview, ticker_month_grid
 from finance_assets.partitions import MONTH, TICKER, ticker_month_partitions
-from finance_assets.resources.sources import NewsSource
+from finance_assets.resources.sources import NEWS_LEAD_DAYS, NewsSource
 
 GROUP = "news"
 HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
 
 
-class FeedFormatError(ValueError):
-    pass
+def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
+    """Headlines that can fall on a trading day of `months`: from a few days before the first month
+    (a weekend story counts for its first session) to the end of the last. Filtering before the
+    de-duplication keeps a routine title from years ago from hiding this month's."""
+    start = pd.Timestamp(min(months), tz="America/New_York") - pd.Timedelta(days=NEWS_LEAD_DAYS)
+    end = pd.Timestamp(max(months), tz="America/New_York") + pd.offsets.MonthBegin(1)
+    published = pd.to_datetime(published_utc, utc=True)
+    return (published >= start) & (published < end)
 
 
-def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFrame:
-    """RSS/Atom bytes -> ticker, title, url, source, published_utc. Malformed feeds raise."""
-    feed = feedparser.parse(body)
-    if feed.bozo and not feed.entries:
-        raise FeedFormatError(f"{ticker}: unreadable headline feed ({feed.get('bozo_exception')})")
-    rows = []
-    for entry in feed.entries:
-        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        title = (entry.get("title") or "").strip()
-        if not stamp or not title:
-            continue
-        rows.append({"ticker": ticker, "title": title, "url": entry.get("link", ""), "source": source_name,
-                     "published_utc": pd.Timestamp(calendar.timegm(stamp), unit="s", tz="UTC")})
-    return pd.DataFrame(rows, columns=["ticker", "title", "url", "source", "published_utc"])
+def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
+    """The ticker's rows of the `filings` asset, or None when it has none (not materialized yet)."""
+    if "ticker" not in filings.columns:
+        return None
+    rows = filings[filings["ticker"] == ticker]
+    return rows if len(rows) else None
 
 
 @dg.asset(
@@ -41,29 +38,50 @@ def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFr
     partitions_def=ticker_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"news_source"},
-    code_version="1",
-    description="Headlines per ticker, deduplicated by URL and normalized title, scored with the "
-    "finance-aware sentiment model, and assigned to the trading day they can first affect.",
+    code_version="2",
+    ins={
+        # every month of a ticker reads that ticker's filings (its 8-Ks become headlines)
+        "filings": dg.AssetIn(partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+            partition_dimension_name=TICKER)),
+    },
+    description="Headlines per ticker from every news provider (Yahoo Finance RSS, the company's 8-K "
+    "filings with their item titles, Finnhub when FINNHUB_API_KEY is set), deduplicated by URL and "
+    "normalized title, scored with the finance-aware sentiment model, and assigned to the trading day "
+    "they can first affect. `source` records where each headline came from.",
 )
-def headlines(context: dg.AssetExecutionContext) -> pd.DataFrame:
+def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.DataFrame:
     source: NewsSource = context.resources.news_source
     tickers, months = ticker_month_grid(context)
-    frames = []
-    label = f"yahoo-rss ({source.mode})" if source.mode == "demo" else "yahoo-rss"
+    frames, skipped, fetched, duplicates = [], {}, Counter(), 0
     for ticker in tickers:
-        feed = parse_headline_feed(ticker, source.headlines_feed(ticker), label)
-        if feed.empty:
+        raw, skipped_here = source.headlines(ticker, months, _company_filings(filings, ticker))
+        for provider, reason in skipped_here.items():
+            skipped.setdefault(provider, reason)
+            context.log.info(f"{ticker}: headline provider {provider} skipped: {reason}")
+        raw = raw[_in_window(raw["published_utc"], months)]
+        if raw.empty:
             continue
-        feed = news_lib.dedupe_headlines(feed)
-        feed["date"] = news_lib.assign_trading_day(feed["published_utc"])
-        feed = feed[in_months(feed["date"], months)]
-        scores = sentiment_lib.score_many(feed["title"].tolist())
-        feed["score"] = scores
-        feed["label"] = [sentiment_lib.label(s) for s in scores]
-        frames.append(feed[HEADLINE_COLUMNS])
+        fetched.update(raw["source"].str.split("/").str[0])
+        kept = news_lib.dedupe_headlines(raw)
+        duplicates += len(raw) - len(kept)
+        kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
+        kept = kept[in_months(kept["date"], months)]
+        if kept.empty:
+            continue
+        scores = sentiment_lib.score_many(kept["title"].tolist())
+        kept["score"] = scores
+        kept["label"] = [sentiment_lib.label(s) for s in scores]
+        frames.append(kept[HEADLINE_COLUMNS])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HEADLINE_COLUMNS)
-    context.add_output_metadata({"preview": md_preview(out[["ticker", "date", "title", "score"]].tail(5)),
-                                 "http": source.http_stats()})
+    context.add_output_metadata({
+        "by_source": dg.MetadataValue.json(out["source"].str.split("/").str[0].value_counts().to_dict()
+                                           if len(out) else {}),
+        "fetched_by_source": dg.MetadataValue.json(dict(fetched)),
+        "duplicates_removed": duplicates,
+        "skipped_providers": dg.MetadataValue.json(skipped),
+        "preview": md_preview(out[["ticker", "date", "source", "title", "score"]].tail(5)),
+        "http": source.http_stats(),
+    })
     return out
 
 

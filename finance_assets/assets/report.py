@@ -2,30 +2,40 @@
 
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pandas as pd
 
-from finance_assets.analytics import risk
+from finance_assets.analytics import portfolio as book
+from finance_assets.analytics.report_render import render_html, render_markdown
 from finance_assets.assets._partitions import md_preview
 from finance_assets.partitions import MONTH, month_partitions, report_day_partitions
+from finance_assets.resources.fx import FX_COLUMNS
 from finance_assets.resources.portfolio import PortfolioSettings
 
 GROUP = "portfolio"
-TRADING_DAYS_PER_YEAR = 252
-RISK_WINDOW_DAYS = 252
 PANEL_LOOKBACK_MONTHS = 13  # a 252-session risk window plus the month being reported
+STALE_PRICE_DAYS = 7
+PANEL_COLUMNS = ["date", "ticker", "close", "adj_close", "volume", "source", "ret_simple", "rsi_14", "sma_50",
+                 "sma_200", "bb_pctb", "rv_20", "headline_count", "decayed_7d_score"]
+FUNDAMENTAL_COLUMNS = ["ticker", "item", "period_type", "fiscal_period", "period_end", "value", "unit", "filed",
+                       "vintage_rank"]
+METADATA_TOP_HOLDINGS = 10
 
 _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
+_months_back = dg.TimeWindowPartitionMapping(start_offset=-PANEL_LOOKBACK_MONTHS, end_offset=0,
+                                             allow_nonexistent_upstream_partitions=True)
 
 
 @dg.asset(
     group_name=GROUP,
     partitions_def=month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="1",
+    code_version="2",
     ins={
         "prices": dg.AssetIn(partition_mapping=_by_month),
         "technicals": dg.AssetIn(partition_mapping=_by_month),
@@ -37,76 +47,109 @@ _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=M
 def market_panel(context: dg.AssetExecutionContext, prices: pd.DataFrame, technicals: pd.DataFrame,
                  sentiment: pd.DataFrame) -> pd.DataFrame:
     if prices.empty:
-        return pd.DataFrame(columns=["date", "ticker", "close", "adj_close"])
-    panel = prices[["date", "ticker", "close", "adj_close", "volume", "source"]]
+        return _typed_empty(PANEL_COLUMNS)
+    panel = prices[["date", "ticker", "close", "adj_close", "volume", "source"]].assign(
+        date=lambda f: pd.to_datetime(f["date"]).dt.normalize())
+    # upstream date columns differ in type (DATE vs TIMESTAMP): join on normalized timestamps
     if len(technicals):
-        panel = panel.merge(technicals[["date", "ticker", "ret_simple", "rsi_14", "sma_50", "sma_200", "bb_pctb",
-                                        "rv_20"]], on=["date", "ticker"], how="left")
+        tech = technicals[["date", "ticker", "ret_simple", "rsi_14", "sma_50", "sma_200", "bb_pctb", "rv_20"]]
+        panel = panel.merge(tech.assign(date=pd.to_datetime(tech["date"]).dt.normalize()), on=["date", "ticker"],
+                            how="left")
     if len(sentiment):
-        panel = panel.merge(sentiment[["date", "ticker", "headline_count", "decayed_7d_score"]],
-                            on=["date", "ticker"], how="left")
-    panel = panel.sort_values(["date", "ticker"]).reset_index(drop=True)
+        sent = sentiment[["date", "ticker", "headline_count", "decayed_7d_score"]]
+        panel = panel.merge(sent.assign(date=pd.to_datetime(sent["date"]).dt.normalize()), on=["date", "ticker"],
+                            how="left")
+    panel = panel.reindex(columns=PANEL_COLUMNS).sort_values(["date", "ticker"]).reset_index(drop=True)
     context.add_output_metadata({"preview": md_preview(panel.tail(5))})
     return panel
 
 
-def _close_matrix(panel: pd.DataFrame) -> pd.DataFrame:
-    closes = panel.pivot_table(index="date", columns="ticker", values="adj_close", aggfunc="last")
-    closes.index = pd.to_datetime(closes.index)
-    return closes.sort_index()
+_TEXT_COLUMNS = {"ticker", "source", "currency", "item", "period_type", "fiscal_period", "unit",
+                 "reporting_currency"}
+_DATE_COLUMNS = {"date", "period_end", "filed", "known_at", "superseded_at", "fundamentals_filed",
+                 "fiscal_period_end"}
 
 
-def holdings_on(day: pd.Timestamp, holdings: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
-    """Per holding on `day`: last close at or before the day, value, weight, P&L, day change, signals."""
-    known = panel[pd.to_datetime(panel["date"]) <= day]
-    last = known.sort_values("date").groupby("ticker").tail(2)
-    latest = last.groupby("ticker").tail(1).set_index("ticker")
-    previous = last.groupby("ticker").head(1).set_index("ticker")["close"]
-    rows = holdings.merge(latest, left_on="ticker", right_index=True, how="left")
-    rows["price"] = rows["close"]
-    rows["price_date"] = rows["date"]
-    rows["market_value"] = rows["shares"] * rows["price"]
-    rows["cost"] = rows["shares"] * rows["cost_basis"]
-    rows["unrealized_pnl"] = rows["market_value"] - rows["cost"]
-    rows["unrealized_pnl_pct"] = rows["unrealized_pnl"] / rows["cost"]
-    rows["day_change_pct"] = rows["price"] / rows["ticker"].map(previous) - 1.0
-    total = rows["market_value"].sum()
-    rows["weight"] = rows["market_value"] / total if total else np.nan
-    rows["price_vs_sma50"] = rows["price"] / rows.get("sma_50") - 1.0 if "sma_50" in rows else np.nan
-    rows["price_vs_sma200"] = rows["price"] / rows.get("sma_200") - 1.0 if "sma_200" in rows else np.nan
-    rows["date"] = day.date()
-    keep = ["date", "ticker", "shares", "cost_basis", "currency", "price", "price_date", "market_value", "cost",
-            "unrealized_pnl", "unrealized_pnl_pct", "day_change_pct", "weight", "rsi_14", "price_vs_sma50",
-            "price_vs_sma200", "bb_pctb", "decayed_7d_score"]
-    return rows[[c for c in keep if c in rows.columns]]
+def _typed_empty(columns: list[str]) -> pd.DataFrame:
+    def dtype(column: str) -> str:
+        return "datetime64[ns]" if column in _DATE_COLUMNS else "object" if column in _TEXT_COLUMNS else "float64"
+
+    return pd.DataFrame({column: pd.Series(dtype=dtype(column)) for column in columns})
 
 
-def portfolio_values(day: pd.Timestamp, rows: pd.DataFrame, closes: pd.DataFrame) -> pd.Series:
-    """Value of today's holdings over the trailing risk window (adjusted closes, so dividends count)."""
-    window = closes[closes.index <= day].tail(RISK_WINDOW_DAYS + 1)
-    shares = rows.set_index("ticker")["shares"]
-    held = [t for t in shares.index if t in window.columns]
-    return (window[held] * shares[held]).sum(axis=1, min_count=1).dropna()
+def _input(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """An upstream table with the columns the report reads (typed and empty when nothing is materialized)."""
+    if frame is None or frame.empty:
+        return _typed_empty(columns)
+    frame = frame.reindex(columns=columns).copy()
+    for column in _DATE_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
 
 
-def portfolio_summary(day: pd.Timestamp, rows: pd.DataFrame, closes: pd.DataFrame, benchmark: str,
-                      risk_free_annual: float) -> dict:
-    """Portfolio figures on `day` for the current holdings held over the trailing risk window."""
-    window = closes[closes.index <= day].tail(RISK_WINDOW_DAYS + 1)
-    values = portfolio_values(day, rows, closes)
-    returns = values.pct_change().dropna()
-    bench = window[benchmark].pct_change().dropna() if benchmark in window.columns else None
-    rf_daily = (1.0 + risk_free_annual) ** (1.0 / TRADING_DAYS_PER_YEAR) - 1.0
-    summary = {"date": day.date(), "holdings": int(len(rows)), "total_value": float(rows["market_value"].sum()),
-               "total_cost": float(rows["cost"].sum())}
-    summary["unrealized_pnl"] = summary["total_value"] - summary["total_cost"]
-    summary["observations"] = int(len(returns))
-    summary.update(risk.risk_summary(returns, bench, risk_free=rf_daily) if len(returns) > 1 else {})
-    summary.update(risk.period_returns(values) if len(values) > 1 else {})
-    weights = rows["weight"].dropna()
-    summary["hhi"] = float(risk.herfindahl(weights)) if len(weights) else np.nan
-    summary["effective_holdings"] = float(risk.effective_holdings(weights)) if len(weights) else np.nan
-    return summary
+def _matrix(panel: pd.DataFrame, column: str) -> pd.DataFrame:
+    matrix = panel.pivot_table(index="date", columns="ticker", values=column, aggfunc="last")
+    matrix.index = pd.DatetimeIndex(matrix.index)
+    return matrix.sort_index()
+
+
+def _held_on(holdings: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    bought = pd.to_datetime(holdings["purchase_date"])
+    return holdings[bought.isna() | (bought <= day)]
+
+
+def _check_fx(rows: pd.DataFrame, base: str) -> None:
+    """A priced holding that cannot be converted to the base currency is an error, not a silent gap."""
+    gap = rows[rows["price"].notna() & rows["fx_rate"].isna()]
+    if len(gap):
+        pairs = ", ".join(sorted(f"{c}->{base}" for c in gap["currency"].unique()))
+        days = sorted(gap["date"].dt.date.unique())
+        raise ValueError(
+            f"no ECB reference rate within 10 days before {days[0]}{f' (and {len(days) - 1} more days)' if len(days) > 1 else ''} "
+            f"for {pairs}: materialize fx_rates for those months (`finance-assets backfill` runs it with the panel)")
+
+
+def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark: bool, base: str) -> list[str]:
+    notes = []
+    unpriced = rows[rows["price"].isna()]["ticker"].tolist()
+    if unpriced:
+        notes.append(f"No price on or before {day.date()} for {', '.join(unpriced)}: excluded from the totals.")
+    stale = rows[rows["price_date"] < day - pd.Timedelta(days=STALE_PRICE_DAYS)]["ticker"].tolist()
+    if stale:
+        notes.append(f"Last close older than {STALE_PRICE_DAYS} days for {', '.join(stale)}.")
+    if not has_benchmark:
+        notes.append(f"No prices for the benchmark {benchmark}: beta not computed (register it).")
+    if (rows["currency"] != base).any():
+        notes.append(f"Converted to {base} at the ECB reference rate of the day; P&L in {base} values the cost "
+                     "at today's rate (FX on the cost is not tracked), P&L % is in the holding's currency.")
+    return notes
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version="1",
+    ins={"fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    description="Point-in-time valuation inputs, one row per ticker and filing date: what was known once "
+    "that day's filings were in (trailing-12-month EPS, revenue, gross profit, net income; latest balance "
+    "sheet and cover-page shares), built only from values filed on or before it. One compact table, so "
+    "the report's query never opens a file per ticker.",
+)
+def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.DataFrame) -> pd.DataFrame:
+    funds = _input(fundamentals, FUNDAMENTAL_COLUMNS)
+    con = duckdb.connect()
+    try:
+        con.register("fundamentals", funds)
+        out = book.fundamental_snapshots(con)
+    finally:
+        con.close()
+    context.add_output_metadata({
+        "tickers": int(out["ticker"].nunique()), "filing_dates": len(out),
+        "latest_filing": str(out["known_at"].max().date()) if len(out) else "none",
+        "preview": md_preview(out.sort_values("known_at").tail(5)[
+            ["ticker", "known_at", "fiscal_period", "ttm_eps_diluted", "stockholders_equity"]]),
+    })
+    return out
 
 
 @dg.multi_asset(
@@ -115,63 +158,120 @@ def portfolio_summary(day: pd.Timestamp, rows: pd.DataFrame, closes: pd.DataFram
     backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"portfolio"},
     outs={
-        "portfolio_report": dg.AssetOut(code_version="1", description=(
+        "portfolio_report": dg.AssetOut(code_version="2", description=(
             "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
             "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
             "is in the metadata.")),
-        "portfolio_holdings": dg.AssetOut(code_version="1", description=(
-            "Per report day and holding: price, value, weight, P&L, day change and signals.")),
+        "portfolio_holdings": dg.AssetOut(code_version="2", description=(
+            "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
+            "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
+            "ratio, ROA, ROE, margins) from filings filed on or before the day.")),
     },
     ins={
-        "market_panel": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-PANEL_LOOKBACK_MONTHS, end_offset=0, allow_nonexistent_upstream_partitions=True)),
-        "fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "market_panel": dg.AssetIn(partition_mapping=_months_back),
+        "fx_rates": dg.AssetIn(partition_mapping=_months_back),
+        "fundamental_snapshots": dg.AssetIn(),
     },
 )
-def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFrame,
-                     fundamentals: pd.DataFrame):
+def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFrame, fx_rates: pd.DataFrame,
+                     fundamental_snapshots: pd.DataFrame):
     settings: PortfolioSettings = context.resources.portfolio
     holdings = settings.holdings()
-    closes = _close_matrix(market_panel) if len(market_panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
-    summaries, holding_rows = [], []
-    for key in context.partition_keys:
-        day = pd.Timestamp(key)
-        rows = holdings_on(day, holdings, market_panel)
-        holding_rows.append(rows)
-        summaries.append(portfolio_summary(day, rows, closes, settings.benchmark, settings.risk_free_rate))
+    base = settings.base_currency.upper()
+    days = sorted(pd.Timestamp(key) for key in context.partition_keys)
+    panel = _input(market_panel, PANEL_COLUMNS)
+    fx_quotes = _input(fx_rates, FX_COLUMNS)
+    snapshots = _input(fundamental_snapshots, book.SNAPSHOT_COLUMNS)
+
+    con = duckdb.connect()
+    try:
+        for name, frame in (("market_panel", panel), ("fx_rates", fx_quotes), ("fundamental_snapshots", snapshots)):
+            con.register(name, frame)
+        rows = book.holdings_table(con, days, holdings, base)
+    finally:
+        con.close()
+    _check_fx(rows, base)
+
+    adj_closes = _matrix(panel, "adj_close") if len(panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
+    currencies = set(holdings["currency"])
+    fx_base = book.fx_to_base(fx_quotes, currencies, base, adj_closes.index) if len(adj_closes) else None
+    benchmark = adj_closes[settings.benchmark] if settings.benchmark in adj_closes else None
+    summaries, histories = [], {}
+    for day in days:
+        held = _held_on(holdings, day)
+        key = tuple(held.index)  # the value history depends only on which holdings are held
+        if key not in histories:
+            histories[key] = (book.value_history(held, adj_closes, fx_base, base)
+                              if len(adj_closes) and len(held) else pd.Series(dtype="float64"))
+        summaries.append(book.portfolio_summary(day, rows[rows["date"] == day], histories[key], benchmark,
+                                                settings.risk_free_rate))
     report = pd.DataFrame(summaries)
-    holdings_out = pd.concat(holding_rows, ignore_index=True)
-    latest_day = report["date"].max()
-    latest_rows = holdings_out[holdings_out["date"] == latest_day]
-    paths = write_report_files(Path(settings.reports_dir), report[report["date"] == latest_day].iloc[0].to_dict(),
-                               latest_rows, portfolio_values(pd.Timestamp(latest_day), latest_rows, closes))
+    report.insert(1, "base_currency", base)
+
+    latest_day = max(days)
+    latest_rows = rows[rows["date"] == latest_day]
+    latest_summary = report[report["date"] == latest_day].iloc[0].to_dict()
+    latest_values = histories[tuple(_held_on(holdings, latest_day).index)]
+    latest_values = latest_values[latest_values.index <= latest_day].tail(book.RISK_WINDOW_DAYS + 1)
+    notes = _notes(latest_rows, latest_day, settings.benchmark, benchmark is not None, base)
+    demo = panel["source"].astype(str).str.contains("demo").any()
+    paths = write_report_files(
+        Path(settings.reports_dir), latest_summary, latest_rows, latest_values,
+        benchmark[benchmark.index <= latest_day] if benchmark is not None else None,
+        base=base, benchmark_name=settings.benchmark, notes=notes,
+        banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
+        if demo else "")
     report["report_path"] = None
     report.loc[report["date"] == latest_day, "report_path"] = str(paths["html"])
-    latest = report[report["date"] == latest_day].iloc[0]
+
+    for note in notes:
+        context.log.info(note)
+    top = render_markdown(latest_summary, latest_rows, notes, base=base, max_holdings=METADATA_TOP_HOLDINGS)
     yield dg.Output(report, output_name="portfolio_report", metadata={
-        "latest_day": str(latest_day), "report_html": dg.MetadataValue.path(str(paths["html"])),
-        "report_markdown": dg.MetadataValue.path(str(paths["md"])),
-        "summary": dg.MetadataValue.md(paths["md"].read_text()),
-        "total_value": float(latest["total_value"]),
+        "latest_day": str(latest_day.date()), "report_html": dg.MetadataValue.path(str(paths["html"])),
+        "report_markdown": dg.MetadataValue.path(str(paths["md"])), "summary": dg.MetadataValue.md(top),
+        **{key: _metadata_float(latest_summary.get(key)) for key in (
+            "total_value", "unrealized_pnl", "ytd", "annualized_volatility", "var_hist_95", "sharpe", "max_drawdown")},
+        "holdings_unpriced": int(latest_summary["holdings_unpriced"]),
     })
-    yield dg.Output(holdings_out, output_name="portfolio_holdings",
-                    metadata={"preview": md_preview(holdings_out[holdings_out["date"] == latest_day])})
+    yield dg.Output(rows, output_name="portfolio_holdings",
+                    metadata={"preview": md_preview(latest_rows.sort_values("weight", ascending=False)[
+                        ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]])})
 
 
-def write_report_files(out_dir: Path, summary: dict, holdings: pd.DataFrame, values: pd.Series) -> dict:
-    """Markdown summary and a self-contained HTML page for one report day; `latest.*` copies too."""
-    from finance_assets.analytics.report_render import render_html, render_markdown
+def _metadata_float(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
 
+
+def write_report_files(out_dir: Path, summary: dict, holdings: pd.DataFrame, values: pd.Series,
+                       benchmark: pd.Series | None = None, *, base: str = "USD", benchmark_name: str = "benchmark",
+                       notes: list[str] | None = None, banner: str = "") -> dict[str, Path]:
+    """Markdown and a self-contained HTML page for one report day, and the `latest.*` copies.
+
+    `latest.*` (and `latest.json`, which records their day) only move forward: back-filling an old
+    range never replaces a newer day's report.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    day = summary["date"]
-    day_str = day.isoformat() if isinstance(day, dt.date) else str(day)
-    md_text = render_markdown(summary, holdings)
-    html_text = render_html(summary, holdings, values)
-    paths = {"md": out_dir / f"portfolio_report_{day_str}.md", "html": out_dir / f"portfolio_report_{day_str}.html"}
+    day = pd.Timestamp(summary["date"]).date().isoformat()
+    texts = {
+        "md": render_markdown(summary, holdings, notes or [], base=base),
+        "html": render_html(summary, holdings, values, benchmark, base=base, benchmark_name=benchmark_name,
+                            notes=notes or [], banner=banner),
+    }
+    paths = {kind: out_dir / f"portfolio_report_{day}.{kind}" for kind in texts}
     for kind, path in paths.items():
-        text = md_text if kind == "md" else html_text
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        (out_dir / f"latest.{kind}").write_text(text, encoding="utf-8")
+        _atomic_write(path, texts[kind])
+    marker = out_dir / "latest.json"
+    current = json.loads(marker.read_text()).get("date", "") if marker.exists() else ""
+    if day >= current:
+        for kind, text in texts.items():
+            _atomic_write(out_dir / f"latest.{kind}", text)
+        _atomic_write(marker, json.dumps({"date": day, **{kind: str(path) for kind, path in paths.items()},
+                                          "written_at": dt.datetime.now(dt.timezone.utc).isoformat()}))
     return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlparse
@@ -57,13 +59,35 @@ DEMO_COMPANIES: tuple[DemoCompany, ...] = (
 )
 DEMO_BENCHMARK = "DEMOIDX"
 DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
-COMPANIES_BY_TICKER = {c.ticker: c for c in DEMO_COMPANIES}
-COMPANIES_BY_CIK = {c.cik: c for c in DEMO_COMPANIES}
+EXTRA_DEMO_COUNT = 40
+
+
+def extra_demo_companies(count: int = EXTRA_DEMO_COUNT) -> tuple[DemoCompany, ...]:
+    """More fictional companies for scale and reliability tests, outside the demo portfolio.
+
+    Symbols DQX01, DQX02, ... : no US listing has a letters-then-digits ticker (checked against
+    EDGAR's company_tickers.json in the tests), names end in "(DEMO)", CIKs start at 9900101.
+    """
+    rng = np.random.default_rng(_seed("extra-companies"))
+    return tuple(
+        DemoCompany(f"DQX{i:02d}", f"Demo Extra Company {i:02d} (DEMO)", 9900100 + i,
+                    beta=round(float(rng.uniform(0.5, 1.6)), 2), idio_vol=round(float(rng.uniform(0.01, 0.025)), 3),
+                    start_price=round(float(rng.uniform(15, 150)), 2),
+                    revenue_base_musd=round(float(rng.uniform(500, 9000))), net_margin=round(float(rng.uniform(0.03, 0.2)), 3),
+                    dividend_per_quarter=round(float(rng.uniform(0.1, 0.5)), 2) if i % 3 == 0 else 0.0)
+        for i in range(1, count + 1)
+    )
 
 
 def _seed(*parts: object) -> int:
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+DEMO_EXTRA_COMPANIES = extra_demo_companies()
+# The transport serves every fictional company; the demo portfolio and feed use DEMO_COMPANIES only.
+COMPANIES_BY_TICKER = {c.ticker: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)}
+COMPANIES_BY_CIK = {c.cik: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,7 +175,7 @@ def adjust_for_splits_and_dividends(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def company_tickers_exchange_json() -> dict:
-    rows = [[c.cik, c.name, c.ticker, "DEMO"] for c in DEMO_COMPANIES]
+    rows = [[c.cik, c.name, c.ticker, "DEMO"] for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)]
     return {"fields": ["cik", "name", "ticker", "exchange"], "data": rows}
 
 
@@ -181,23 +205,32 @@ def _accession(cik: int, filed: dt.date, seq: int) -> str:
 def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
     """Every demo filing (10-Q, 10-K, 8-K) filed on or before `until`, oldest first."""
     company = COMPANIES_BY_TICKER[ticker]
-    filings, seq = [], 0
-    for start, end in _quarters(until):
+    filings = []
+    for number, (start, end) in enumerate(_quarters(until)):
+        seq = 3 * number  # three accession numbers per quarter: stable whatever `until` is
         annual = end.month == 12
         filed = _filed_on(end, annual)
-        if filed > until:
-            continue
-        seq += 1
-        form = "10-K" if annual else "10-Q"
-        filings.append({"form": form, "period_start": start, "report_date": end, "filed": filed,
-                        "accession": _accession(company.cik, filed, seq), "items": ""})
-        seq += 1
         earnings = filed - dt.timedelta(days=7)
         while earnings.weekday() >= 5:
             earnings -= dt.timedelta(days=1)
-        filings.append({"form": "8-K", "period_start": None, "report_date": earnings, "filed": earnings,
-                        "accession": _accession(company.cik, earnings, seq), "items": "2.02,9.01"})
+        # one other current report a quarter (officer change, contract, vote results, ...), mid-quarter
+        event = start + dt.timedelta(days=45 + _seed("8-K day", ticker, start) % 20)
+        while event.weekday() >= 5:
+            event += dt.timedelta(days=1)
+        candidates = sorted([  # numbered in filing order, as EDGAR numbers a filer's own submissions
+            ("10-K" if annual else "10-Q", start, end, filed, ""),
+            ("8-K", None, earnings, earnings, "2.02,9.01"),
+            ("8-K", None, event, event, _EVENT_8K_ITEMS[_seed("8-K items", ticker, start) % len(_EVENT_8K_ITEMS)]),
+        ], key=lambda candidate: candidate[3])
+        for offset, (form, period_start, report_date, filed_on, items) in enumerate(candidates, start=1):
+            if filed_on <= until:
+                filings.append({"form": form, "period_start": period_start, "report_date": report_date,
+                                "filed": filed_on, "accession": _accession(company.cik, filed_on, seq + offset),
+                                "items": items})
     return sorted(filings, key=lambda f: (f["filed"], f["accession"]))
+
+
+_EVENT_8K_ITEMS = ("5.02", "1.01,9.01", "8.01,9.01", "7.01,9.01", "5.07", "2.05,9.01", "1.02", "5.02,9.01")
 
 
 def submissions_json(cik: int, until: dt.date) -> dict:
@@ -365,6 +398,22 @@ def stooq_csv(ticker: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alphavantage_daily_json(ticker: str, until: dt.date) -> dict:
+    """Alpha Vantage TIME_SERIES_DAILY_ADJUSTED: as-traded OHLCV, adjusted close, dividend, split coefficient."""
+    raw = demo_ohlcv(ticker)
+    adjusted = adjust_for_splits_and_dividends(raw)
+    keep = raw["date"] <= until
+    series = {}
+    for row, adj_close in zip(raw[keep].itertuples(index=False), adjusted.loc[keep, "adj_close"]):
+        series[row.date.isoformat()] = {
+            "1. open": f"{row.open:.4f}", "2. high": f"{row.high:.4f}", "3. low": f"{row.low:.4f}",
+            "4. close": f"{row.close:.4f}", "5. adjusted close": f"{adj_close:.4f}", "6. volume": str(row.volume),
+            "7. dividend amount": f"{row.dividend:.4f}", "8. split coefficient": f"{row.split_ratio:.1f}"}
+    return {"Meta Data": {"1. Information": "Daily Time Series with Splits and Dividend Events (DEMO)",
+                          "2. Symbol": ticker, "3. Last Refreshed": until.isoformat()},
+            "Time Series (Daily)": dict(reversed(series.items()))}  # newest first, as Alpha Vantage sends
+
+
 _POSITIVE = ["{name} beats estimates as {q} profit rose {pct}%", "{name} raises full-year guidance to ${amount}M",
              "Analysts upgrade {name} to buy, lift price target to ${price}",
              "{name} shares jump {pct}% after record {q} revenue", "{name} wins ${amount}M contract; stock gains {pct}%"]
@@ -427,8 +476,9 @@ def yahoo_rss_xml(ticker: str, until: dt.datetime) -> str:
     )
 
 
-def getcurrent_atom(now: dt.datetime, days: int = 5) -> str:
-    """EDGAR's 'Latest Filings' Atom feed: the demo companies' filings of the last `days` days."""
+def getcurrent_atom(now: dt.datetime, days: int = 5, start: int = 0, count: int = 100) -> str:
+    """EDGAR's 'Latest Filings' Atom feed: the demo companies' filings of the last `days` days,
+    newest first, entries `start` .. `start + count` as EDGAR pages them."""
     today = pd.Timestamp(now).tz_convert("America/New_York").date()
     entries = []
     for company in DEMO_COMPANIES:
@@ -447,10 +497,60 @@ def getcurrent_atom(now: dt.datetime, days: int = 5) -> str:
                 f"<updated>{updated}</updated>"
                 f'<category scheme="https://www.sec.gov/" label="form type" term="{escape(f["form"])}"/>'
                 f"<id>urn:tag:sec.gov,2008:accession-number={acc}</id></entry>")))
-    body = "".join(e for _, e in sorted(entries, reverse=True))
+    body = "".join(e for _, e in sorted(entries, reverse=True)[start:start + count])
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?><feed xmlns="http://www.w3.org/2005/Atom">'
             "<title>Latest Filings (DEMO)</title><id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>"
             f"<updated>{pd.Timestamp(now).isoformat()}</updated>{body}</feed>")
+
+
+BULK_ARCHIVE_PATHS = {"/Archives/edgar/daily-index/xbrl/companyfacts.zip": "companyfacts",
+                      "/Archives/edgar/daily-index/bulkdata/submissions.zip": "submissions"}
+
+
+@functools.lru_cache(maxsize=2)
+def bulk_archive_zip(kind: str, until: dt.date) -> bytes:
+    """EDGAR's nightly bulk archive layout: one deflated `CIK##########.json` per company.
+
+    Member timestamps are the build day, so the same day always yields the same bytes (and ETag).
+    """
+    build = {"companyfacts": companyfacts_json, "submissions": submissions_json}[kind]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for cik in sorted(COMPANIES_BY_CIK):
+            info = zipfile.ZipInfo(f"CIK{cik:010d}.json", date_time=(until.year, until.month, until.day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, json.dumps(build(cik, until), separators=(",", ":")))
+    return buffer.getvalue()
+
+
+_FINNHUB_ONLY = ("[DEMO] {name} stock: what analysts watch after the {day} session",
+                 "[DEMO] Why {name} shares are in focus on {day}",
+                 "[DEMO] {name} draws fresh institutional buying, filings show ({day})")
+
+
+def finnhub_company_news_json(ticker: str, start: dt.date, end: dt.date, now: dt.datetime) -> list[dict]:
+    """Finnhub company-news for the demo: some stories syndicated from the RSS feed (same URL, later),
+    some re-titled copies (new URL, same words in capitals) and some of its own, newest first."""
+    heads = demo_headlines(ticker)
+    name = COMPANIES_BY_TICKER[ticker].name.replace(" (DEMO)", "")
+    articles = []
+    for i, row in enumerate(heads.itertuples(index=False)):
+        kind = i % 3
+        published = row.published + pd.Timedelta(minutes=(20, 35, 50)[kind])
+        if kind == 0:
+            title, url, publisher = row.title, row.link, "Demo Wire"
+        elif kind == 1:
+            title, url, publisher = row.title.upper(), f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Daily"
+        else:
+            title = _FINNHUB_ONLY[i % len(_FINNHUB_ONLY)].format(name=name, day=f"{row.published:%B %d, %Y}")
+            url, publisher = f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Markets"
+        day = published.tz_convert("UTC").date()
+        if start <= day <= end and published <= pd.Timestamp(now):
+            articles.append({"category": "company news", "datetime": int(published.timestamp()), "headline": title,
+                             "id": _seed("finnhub", ticker, i) % 10**8, "image": "", "related": ticker,
+                             "source": publisher, "summary": "Simulated article from the finance_assets demo.",
+                             "url": url})
+    return sorted(articles, key=lambda a: a["datetime"], reverse=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +558,73 @@ def getcurrent_atom(now: dt.datetime, days: int = 5) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _CIK_PATH = re.compile(r"CIK(\d{10})\.json$")
+
+
+# ECB euro reference rates (eurofxref-hist.zip): the published column order, units per 1 EUR at the
+# demo epoch, and currencies with no rate (legacy ones always; others from the date they stopped).
+_ECB_COLUMNS = ("USD JPY BGN CYP CZK DKK EEK GBP HUF LTL LVL MTL PLN ROL RON SEK SIT SKK CHF ISK NOK HRK RUB TRL "
+                "TRY AUD BRL CAD CNY HKD IDR ILS INR KRW MXN MYR NZD PHP SGD THB ZAR").split()
+_ECB_EPOCH_RATES = {
+    "USD": 1.2043, "JPY": 144.62, "BGN": 1.9558, "CZK": 27.725, "DKK": 7.4427, "GBP": 0.7789, "HUF": 315.98,
+    "PLN": 4.3036, "RON": 4.5045, "SEK": 9.4412, "CHF": 1.2022, "ISK": 155.0, "NOK": 9.007, "HRK": 7.66,
+    "RUB": 72.02, "TRY": 2.8093, "AUD": 1.4757, "BRL": 3.2214, "CAD": 1.4063, "CNY": 7.4835, "HKD": 9.3395,
+    "IDR": 14946.0, "ILS": 4.7182, "INR": 76.19, "KRW": 1320.2, "MXN": 17.7981, "MYR": 4.2251, "NZD": 1.5447,
+    "PHP": 53.922, "SGD": 1.6008, "THB": 39.65, "ZAR": 14.0174,
+}
+_ECB_STOPPED = {"HRK": dt.date(2023, 1, 1), "RUB": dt.date(2022, 3, 2), "BGN": dt.date(2026, 1, 1)}
+_ECB_FIXED = {"BGN"}  # currency board: the same rate every day
+
+
+def _target_holidays(year: int) -> set[dt.date]:
+    from dateutil.easter import easter
+
+    good_friday = easter(year) - dt.timedelta(days=2)
+    return {dt.date(year, 1, 1), good_friday, good_friday + dt.timedelta(days=3), dt.date(year, 5, 1),
+            dt.date(year, 12, 25), dt.date(year, 12, 26)}
+
+
+@functools.lru_cache(maxsize=1)
+def demo_ecb_rates() -> pd.DataFrame:
+    """Simulated ECB reference rates (date x currency, units per EUR) on TARGET business days.
+
+    Drawn once for a fixed span, so a day's rates never change as the demo clock moves; N/A (NaN)
+    for currencies the ECB does not quote on that day. Not market data.
+    """
+    days = pd.bdate_range(DEMO_EPOCH, DEMO_EPOCH + dt.timedelta(days=365 * 20))
+    holidays = set().union(*(_target_holidays(year) for year in range(days[0].year, days[-1].year + 1)))
+    days = days[~days.to_series().dt.date.isin(holidays).to_numpy()]
+    rng = np.random.default_rng(_seed("ecb-fx"))
+    rates = pd.DataFrame(np.nan, index=days, columns=_ECB_COLUMNS)
+    for currency, start in _ECB_EPOCH_RATES.items():
+        steps = np.zeros(len(days)) if currency in _ECB_FIXED else rng.normal(0.0, 0.004, len(days))
+        path = start * np.exp(np.cumsum(steps) - steps[0])
+        stopped = _ECB_STOPPED.get(currency)
+        rates[currency] = np.where(days.date < stopped, path, np.nan) if stopped else path
+    return rates
+
+
+@functools.lru_cache(maxsize=4)
+def ecb_hist_zip(until: dt.date) -> bytes:
+    """eurofxref-hist.zip as published on `until`: one CSV, newest day first, trailing commas, and the
+    ECB's precision (five significant figures, at least two decimals)."""
+    import io
+    import zipfile
+
+    rates = demo_ecb_rates()
+    rates = rates[rates.index.date <= until].iloc[::-1]
+    values = rates.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        decimals = np.maximum(2, 4 - np.floor(np.log10(values))).astype("int64", copy=False)
+    lines = ["Date," + ",".join(_ECB_COLUMNS) + ","]
+    for day, row, places in zip(rates.index, values.tolist(), decimals.tolist()):
+        cells = ["N/A" if value != value else f"{value:.{digits}f}" for value, digits in zip(row, places)]
+        lines.append(f"{day:%Y-%m-%d}," + ",".join(cells) + ",")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # a fixed timestamp keeps the bytes (and so the ETag) identical for the same day
+        archive.writestr(zipfile.ZipInfo("eurofxref-hist.csv", date_time=(2015, 1, 2, 0, 0, 0)),
+                         "\n".join(lines) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def last_closed_session(now: dt.datetime) -> dt.date:
@@ -486,8 +653,19 @@ class DemoTransport(httpx.BaseTransport):
             if host == "www.sec.gov" and path == "/files/company_tickers_exchange.json":
                 return self._json(request, company_tickers_exchange_json())
             if host == "www.sec.gov" and path == "/cgi-bin/browse-edgar" and query.get("action") == ["getcurrent"]:
-                return httpx.Response(200, text=getcurrent_atom(self.now),
+                start = int(query.get("start", ["0"])[0])
+                count = min(int(query.get("count", ["40"])[0]), 100)
+                return httpx.Response(200, text=getcurrent_atom(self.now, start=start, count=count),
                                       headers={"Content-Type": "application/atom+xml"})
+            if host == "www.sec.gov" and path in BULK_ARCHIVE_PATHS:
+                return self._archive(request, bulk_archive_zip(BULK_ARCHIVE_PATHS[path], self.today))
+            if host == "finnhub.io" and path == "/api/v1/company-news":
+                token = request.headers.get("X-Finnhub-Token") or query.get("token", [""])[0]
+                if not token:  # Finnhub's answer to a missing or wrong key
+                    return httpx.Response(401, json={"error": "Invalid API key."})
+                return self._json(request, finnhub_company_news_json(
+                    query["symbol"][0].upper(), dt.date.fromisoformat(query["from"][0]),
+                    dt.date.fromisoformat(query["to"][0]), self.now))
             if host == "data.sec.gov" and path.startswith("/submissions/"):
                 return self._json(request, submissions_json(self._cik(path), self.today))
             if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
@@ -503,6 +681,19 @@ class DemoTransport(httpx.BaseTransport):
                 lines = stooq_csv(ticker).splitlines()
                 cut = [lines[0]] + [ln for ln in lines[1:] if ln[:10] <= self.last_session.isoformat()]
                 return httpx.Response(200, text="\n".join(cut) + "\n", headers={"Content-Type": "text/csv"})
+            if host == "www.alphavantage.co" and path == "/query":
+                if not query.get("apikey", [""])[0]:  # what Alpha Vantage answers without a key
+                    return self._json(request, {"Information": "the parameter apikey is invalid or missing."})
+                return self._json(request, alphavantage_daily_json(query["symbol"][0].upper(), self.last_session))
+            if host == "www.ecb.europa.eu" and path == "/stats/eurofxref/eurofxref-hist.zip":
+                # the ECB publishes around 16:00 CET; before 15:00 UTC today's rates are not out yet
+                published = self.now.astimezone(dt.timezone.utc)
+                until = published.date() - dt.timedelta(days=0 if published.hour >= 15 else 1)
+                body = ecb_hist_zip(until)
+                etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+                if request.headers.get("If-None-Match") == etag:
+                    return httpx.Response(304, headers={"ETag": etag})
+                return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag})
             if host == "feeds.finance.yahoo.com" and path == "/rss/2.0/headline":
                 ticker = query["s"][0].upper()
                 return httpx.Response(200, text=yahoo_rss_xml(ticker, self.now),
@@ -522,7 +713,15 @@ class DemoTransport(httpx.BaseTransport):
         return cik
 
     @staticmethod
-    def _json(request: httpx.Request, payload: dict) -> httpx.Response:
+    def _archive(request: httpx.Request, body: bytes) -> httpx.Response:
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag,
+                                                          "Content-Length": str(len(body))})
+
+    @staticmethod
+    def _json(request: httpx.Request, payload: dict | list) -> httpx.Response:
         body = json.dumps(payload, separators=(",", ":")).encode()
         etag = '"' + hashlib.sha1(body).hexdigest() + '"'
         if request.headers.get("If-None-Match") == etag:  # as EDGAR does for an unchanged file

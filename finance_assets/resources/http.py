@@ -557,3 +557,49 @@ class FaultInjectingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class OutageTransport(httpx.BaseTransport):
+    """Every request to one of `hosts` fails as a refused connection: a source that stays down.
+
+    Requests to other hosts pass through, so tests can take one provider (or SEC) offline and watch
+    the others carry on. `refused` counts the requests turned away.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, hosts: Iterable[str]):
+        self.inner = inner
+        self.hosts = frozenset(host.strip().lower() for host in hosts if host.strip())
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host.lower() in self.hosts:
+            with self._lock:
+                self.refused += 1
+            raise httpx.ConnectError("injected outage: [Errno 111] Connection refused", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class RequestLogTransport(httpx.BaseTransport):
+    """Appends one line per request that reaches it: wall-clock time, host, path (no query, no headers).
+
+    Lets a test check from the outside how requests were spaced, across processes: each line is
+    written with one `write` call to a file opened in append mode. Queries are left out because
+    they may carry credentials.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, path: str | Path):
+        self.inner = inner
+        self.path = Path(path)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        line = f"{time.time():.6f} {request.url.host} {request.url.path}\n"
+        with open(self.path, "a", encoding="utf-8") as log_file:
+            log_file.write(line)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -13,13 +13,15 @@ therefore the true admission times, in one serial order. Each window is also wid
 time margin (default 30 ms). This absorbs the gap between admission and the caller's own
 timestamp, plus the 1 ms truncation of stored timestamps, without lowering the count.
 
-Backends: `SQLiteBackend` covers one machine. Several machines need a backend with a shared clock,
-bucket and lock (a Redis one is planned); it plugs in through `LimiterBackend`.
+Backends: `SQLiteBackend` covers one machine. `RedisBackend` (selected by FINANCE_ASSETS_LIMITER_REDIS_URL,
+e.g. redis://host:6379/0) covers several: a shared clock, bucket and lock in one Redis server. Both
+plug in through `LimiterBackend`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import time
@@ -124,6 +126,96 @@ class SQLiteBackend:
         self._buckets.clear()
 
 
+REDIS_URL_ENV = "FINANCE_ASSETS_LIMITER_REDIS_URL"
+REDIS_KEY_PREFIX = "finance_assets:rate_limit"
+_REDIS_LOCK_TTL_S = 10.0  # a holder that dies mid-acquire frees the lock after this (it holds it for ~1 ms)
+
+
+class LimiterBackendUnavailable(RuntimeError):
+    """The shared limiter's store cannot be reached; no request is sent without it."""
+
+
+def redact_url(url: str) -> str:
+    """scheme://host:port/db of a connection URL, without user name or password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisBackend:
+    """Buckets in one Redis server, shared by every process on every machine that points at it.
+
+    Same guarantee as `SQLiteBackend`, across machines: pyrate-limiter's `RedisBucket` (a sorted-set
+    log checked and appended by one Lua script) holds the log; a Redis lock per source serializes
+    read-clock -> put; and the clock is the Redis server's `TIME`, so machines whose clocks disagree
+    still write timestamps in admission order.
+    """
+
+    def __init__(self, url: str, *, key_prefix: str = REDIS_KEY_PREFIX):
+        try:
+            import redis
+        except ImportError as exc:  # optional dependency: only multi-machine deployments need it
+            raise LimiterBackendUnavailable(
+                f"{REDIS_URL_ENV} is set but the 'redis' package is not installed (pip install redis)") from exc
+        self._where = redact_url(url)
+        self._key_prefix = key_prefix
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._connection_errors = (redis.ConnectionError, redis.TimeoutError)
+        self._locks: dict = {}
+
+    def _unavailable(self, exc: Exception) -> LimiterBackendUnavailable:
+        return LimiterBackendUnavailable(f"rate limiter: cannot reach Redis at {self._where} ({type(exc).__name__}); "
+                                         f"check {REDIS_URL_ENV} and that the server is up")
+
+    def open_bucket(self, source: str, rates: list[Rate]) -> AbstractBucket:
+        from pyrate_limiter import RedisBucket
+
+        try:
+            return RedisBucket.init(rates, self._redis, f"{self._key_prefix}:{source}")
+        except self._connection_errors as exc:
+            raise self._unavailable(exc) from None
+
+    @contextmanager
+    def serialize(self, source: str, timeout: float | None) -> Iterator[None]:
+        if source not in self._locks:
+            self._locks[source] = self._redis.lock(f"{self._key_prefix}:{source}:lock", timeout=_REDIS_LOCK_TTL_S,
+                                                   sleep=_LOCK_POLL_S)
+        lock = self._locks[source]
+        try:
+            acquired = lock.acquire(blocking=True, blocking_timeout=timeout)
+        except self._connection_errors as exc:
+            raise self._unavailable(exc) from None
+        if not acquired:
+            raise RateLimitTimeout(
+                f"rate limiter for source {source!r}: lock busy beyond the {timeout:g} s timeout", source=source)
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except self._connection_errors as exc:
+                raise self._unavailable(exc) from None
+
+    def now_ms(self) -> int:
+        try:
+            seconds, micros = self._redis.time()
+        except self._connection_errors as exc:
+            raise self._unavailable(exc) from None
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def default_backend(state_dir: str | Path) -> LimiterBackend:
+    """Redis when FINANCE_ASSETS_LIMITER_REDIS_URL is set (several machines), else SQLite in `state_dir`."""
+    url = os.environ.get(REDIS_URL_ENV, "").strip()
+    return RedisBackend(url) if url else SQLiteBackend(state_dir)
+
+
 @dataclass(frozen=True)
 class _SourceRates:
     specs: tuple[tuple[int, float], ...]
@@ -180,7 +272,7 @@ class SourceLimiter:
     ):
         if safety_margin_s < 0:
             raise ValueError("safety_margin_s must be >= 0")
-        self._backend = backend if backend is not None else SQLiteBackend(state_dir)
+        self._backend = backend if backend is not None else default_backend(state_dir)
         merged = {**DEFAULT_RATES, **(rates or {})}
         self._rates: dict[str, _SourceRates] = {}
         for source, specs in merged.items():

@@ -1,0 +1,101 @@
+"""Helpers for the reliability tests: the real CLI in a subprocess, the Dagster instance it wrote, and
+the fictional universe (12 demo companies, the extra DQXnn companies and DEMOIDX)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finance_assets.resources import demo
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# 12 demo companies + 7 extra fictional ones + the benchmark = 20 ticker partitions
+TWENTY_TICKERS = [c.ticker for c in demo.DEMO_COMPANIES] + [c.ticker for c in demo.DEMO_EXTRA_COMPANIES[:7]]
+MARKET_ASSETS = ("prices", "technicals", "headlines", "sentiment")
+SEC_ASSETS = ("filings", "xbrl_facts", "fundamentals")
+FAST_RETRIES = "0.01"  # FINANCE_ASSETS_HTTP_BACKOFF: 10 ms backoff base, waits capped at 0.6 s
+
+
+def write_portfolio(data_dir: Path, tickers: list[str]) -> None:
+    rows = "".join(f"{t},{10 + i},{40 + i},USD\n" for i, t in enumerate(tickers))
+    (data_dir / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\n" + rows)
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """The test's environment (isolated_home already set the data dir, DAGSTER_HOME and demo mode)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", FINANCE_ASSETS_EXECUTOR="in_process",
+               FINANCE_ASSETS_HTTP_BACKOFF=FAST_RETRIES)
+    for name in ("FINANCE_ASSETS_FAULT_RATE", "FINANCE_ASSETS_OUTAGE_HOSTS", "FINANCE_ASSETS_TRANSPORT",
+                 "FINANCE_ASSETS_REQUEST_LOG", "SEC_USER_AGENT", "ALPHAVANTAGE_API_KEY", "FINNHUB_API_KEY"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+def cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
+
+
+def dagster_materialize(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions",
+                             *args], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def instance(isolated_home) -> Iterator:
+    """The Dagster instance under the test's DAGSTER_HOME (read it after the subprocesses wrote it)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as inst:
+        yield inst
+
+
+def materialized(inst, asset: str) -> set[str]:
+    import dagster as dg
+
+    return set(inst.get_materialized_partitions(dg.AssetKey(asset)))
+
+
+def materialization_metadata(inst, asset: str) -> list[dict]:
+    """Metadata of every materialization event of `asset`, values unwrapped."""
+    import dagster as dg
+
+    records = inst.fetch_materializations(dg.AssetKey(asset), limit=100_000).records
+    return [{name: getattr(value, "value", value) for name, value in r.asset_materialization.metadata.items()}
+            for r in records]
+
+
+def sessions_between(first: str, last: str) -> list:
+    """XNYS sessions (the demo's calendar) with first <= date <= last."""
+    days = pd.Index(demo.demo_sessions().date)
+    return [d for d in days if pd.Timestamp(first).date() <= d <= pd.Timestamp(last).date()]
+
+
+def expected_adjusted_closes(ticker: str, first: str, last: str) -> pd.Series:
+    """What the demo source serves without faults, indexed by Timestamp like `adjusted_closes`."""
+    bars = demo.adjust_for_splits_and_dividends(demo.demo_ohlcv(ticker))
+    keep = (bars["date"] >= pd.Timestamp(first).date()) & (bars["date"] <= pd.Timestamp(last).date())
+    return bars.loc[keep].set_index(pd.DatetimeIndex(pd.to_datetime(bars.loc[keep, "date"])))["adj_close"]
+
+
+def adjusted_closes(prices: pd.DataFrame, ticker: str) -> pd.Series:
+    rows = prices[prices["ticker"] == ticker]
+    return rows.set_index(pd.DatetimeIndex(pd.to_datetime(rows["date"])))["adj_close"].sort_index()
+
+
+def max_in_sliding_window(timestamps, window_s: float = 1.0) -> int:
+    """Most timestamps inside any half-open window [t, t + window_s)."""
+    ordered = np.sort(np.asarray(timestamps, dtype=float))
+    if not len(ordered):
+        return 0
+    ends = np.searchsorted(ordered, ordered + window_s, side="left")
+    return int((ends - np.arange(len(ordered))).max())

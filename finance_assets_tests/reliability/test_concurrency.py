@@ -1,0 +1,67 @@
+"""Concurrent `dagster asset materialize` runs on one asset: different partitions lose nothing, and two
+writers of the same partition leave one complete version, never a mix.
+
+(The warehouse-level version of this, without Dagster, is finance_assets_tests/io/test_warehouse.py.)
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from finance_assets.io.warehouse import CATALOG_FILE, Warehouse
+
+from .conftest import (
+    adjusted_closes,
+    base_env,
+    cli,
+    dagster_materialize,
+    expected_adjusted_closes,
+    materialized,
+    sessions_between,
+    write_portfolio,
+)
+
+pytestmark = pytest.mark.slow
+
+MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"]
+# Two writers of BLZQ's March: one sees the market as of March 14, the other as of April 10.
+SAME_PARTITION_VERSIONS = {"2025-03-14T22:00:00Z": "2025-03-14", "2025-04-10T22:00:00Z": "2025-03-31"}
+
+
+def test_concurrent_runs_on_one_asset_lose_nothing_and_never_mix(isolated_home, instance):
+    data = isolated_home / "data"
+    write_portfolio(data, ["ACMQ", "BLZQ"])
+    env = base_env()
+    assert cli(["register"], env).returncode == 0
+
+    # 6 runs at once: 4 months of ACMQ (which share files and catalog), 2 writers of BLZQ's March
+    runs = [dagster_materialize(["--select", "prices", "--partition", f"{month}|ACMQ"], env) for month in MONTHS]
+    runs += [dagster_materialize(["--select", "prices", "--partition", "2025-03-01|BLZQ"],
+                                 {**env, "FINANCE_ASSETS_DEMO_NOW": now}) for now in SAME_PARTITION_VERSIONS]
+    for run in runs:
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr[-3000:]
+
+    assert {k for k in materialized(instance, "prices") if k.endswith("|ACMQ")} == {f"{m}|ACMQ" for m in MONTHS}
+    wh = Warehouse(data / "warehouse")
+    prices = wh.read("prices")
+    assert not prices.duplicated(["ticker", "date"]).any()
+    acmq = adjusted_closes(prices, "ACMQ")
+    expected = expected_adjusted_closes("ACMQ", "2025-01-01", "2025-04-30")
+    assert list(acmq.index) == list(expected.index)  # every session of the 4 months, each once
+    assert (acmq - expected).abs().max() < 1e-5
+
+    blzq = adjusted_closes(prices, "BLZQ")
+    versions = {last: expected_adjusted_closes("BLZQ", "2025-03-01", last) for last in SAME_PARTITION_VERSIONS.values()}
+    winner = [last for last, version in versions.items() if list(version.index) == list(blzq.index)]
+    assert len(winner) == 1, f"BLZQ March holds {len(blzq)} rows: neither complete version"
+    assert (blzq - versions[winner[0]]).abs().max() < 1e-5
+    assert len(blzq) in (len(sessions_between("2025-03-01", "2025-03-14")), len(sessions_between("2025-03-01", "2025-03-31")))
+
+    con = duckdb.connect(str(data / "warehouse" / CATALOG_FILE), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == len(prices)
+    finally:
+        con.close()
+    assert not list((data / "warehouse").rglob(".tmp-*"))  # every writer finished its rename

@@ -1,0 +1,166 @@
+"""Flaky and dead sources: 20 % injected faults cost retries, never rows; a source that stays down opens
+its circuit, fails its own assets with a clear error, and the other sources carry on.
+
+The full 20 tickers x 24 months backfill under faults is in benchmarks/bench_reliability.py (it takes
+minutes); the test runs the same 20 tickers over two months through the same CLI.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from finance_assets.io.warehouse import Warehouse
+from finance_assets.partitions import MONTH, TICKER
+from finance_assets.resources import demo
+from finance_assets.resources.http import RetriesExhausted, SourceUnavailable
+from finance_assets.resources.sources import PriceSource, SecEdgarSource
+
+from .conftest import (
+    MARKET_ASSETS,
+    SEC_ASSETS,
+    TWENTY_TICKERS,
+    adjusted_closes,
+    base_env,
+    cli,
+    expected_adjusted_closes,
+    materialization_metadata,
+    materialized,
+    sessions_between,
+    write_portfolio,
+)
+
+FIRST, LAST = "2025-01-01", "2025-02-28"
+MONTHS = ["2025-01-01", "2025-02-01"]
+FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "truncated"}
+
+
+@pytest.mark.slow
+def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_nothing(isolated_home, instance):
+    data = isolated_home / "data"
+    write_portfolio(data, TWENTY_TICKERS)
+    env = base_env(FINANCE_ASSETS_FAULT_RATE="0.2")
+    registered = cli(["register"], env)
+    assert registered.returncode == 0, registered.stderr
+    tickers = [*TWENTY_TICKERS, demo.DEMO_BENCHMARK]
+    assert len(tickers) == 20
+
+    run = cli(["backfill", "--start", FIRST[:7], "--end", LAST[:7], "--executor", "in_process"], env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    # 0 missing partitions, per asset, against the exact expected key sets
+    month_keys = {str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t, m in itertools.product(tickers, MONTHS)}
+    for asset in MARKET_ASSETS:
+        assert materialized(instance, asset) == month_keys, asset
+    for asset in SEC_ASSETS:
+        assert materialized(instance, asset) == set(tickers), asset
+    assert materialized(instance, "market_panel") == set(MONTHS)
+    weekdays = {d.strftime("%Y-%m-%d") for d in pd.bdate_range(FIRST, LAST)}
+    assert materialized(instance, "portfolio_report") == weekdays
+
+    # 0 duplicate rows, and every price equal to what the source served without faults
+    wh = Warehouse(data / "warehouse")
+    prices = wh.read("prices")
+    sessions = sessions_between(FIRST, LAST)
+    assert len(prices) == 20 * len(sessions)
+    assert not prices.duplicated(["ticker", "date"]).any()
+    for ticker in tickers:
+        expected = expected_adjusted_closes(ticker, FIRST, LAST)
+        got = adjusted_closes(prices, ticker)
+        assert list(got.index) == list(expected.index), ticker
+        assert (got - expected).abs().max() < 1e-5, ticker  # the chart JSON carries 6 decimals
+    for asset, key in (("technicals", ["ticker", "date"]), ("sentiment", ["ticker", "date"]),
+                       ("headlines", ["ticker", "url"]), ("filings", ["ticker", "accession_number"]),
+                       ("market_panel", ["ticker", "date"]), ("portfolio_report", ["date"])):
+        frame = wh.read(asset)
+        assert len(frame) and not frame.duplicated(key).any(), asset
+    assert len(wh.read("technicals")) == len(prices)
+
+    # the retries are visible in the run metadata (read back from the instance's event log)
+    statuses: dict[str, int] = {}
+    retries = failures = 0
+    for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map"):
+        for http in {str(m["http"]): m["http"] for m in materialization_metadata(instance, asset)}.values():
+            retries += http["retries"]
+            failures += http["failures"]
+            for status, count in http["by_status"].items():
+                statuses[status] = statuses.get(status, 0) + count
+    assert retries > 0 and failures == 0
+    assert retries == sum(n for status, n in statuses.items() if status in FAULT_KINDS)
+    assert len(FAULT_KINDS & set(statuses)) >= 4, statuses  # several kinds of fault were met and survived
+
+
+def _price_source(tmp_path, **fields) -> PriceSource:
+    return PriceSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"),
+                       demo_now="2025-06-30T22:00:00Z", **fields)
+
+
+def test_dead_provider_opens_its_circuit_and_prices_fall_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINANCE_ASSETS_HTTP_BACKOFF", "0.001")
+    monkeypatch.setenv("FINANCE_ASSETS_OUTAGE_HOSTS", "query1.finance.yahoo.com")
+    source = _price_source(tmp_path)
+    start, end = pd.Timestamp("2025-03-01").date(), pd.Timestamp("2025-04-01").date()
+    for ticker in TWENTY_TICKERS:
+        bars = source.daily_bars(ticker, start, end)
+        assert len(bars) == len(sessions_between("2025-03-01", "2025-03-31"))
+        assert (bars["source"] == "stooq (demo)").all()
+    yahoo = source.http_stats()["by_source"]["yahoo"]
+    threshold = source.client.circuit_threshold
+    attempts_per_call = source.client.max_retries + 1
+    # the first `threshold` calls tried every attempt; after that the circuit answered at once
+    assert yahoo["failures"] == threshold
+    assert yahoo["attempts"] == threshold * attempts_per_call
+    assert yahoo["circuit_rejections"] == len(TWENTY_TICKERS) - threshold
+    with pytest.raises(SourceUnavailable, match="source 'yahoo' is unavailable"):
+        source.client.get("https://query1.finance.yahoo.com/v8/finance/chart/ACMQ", source="yahoo")
+
+
+def test_sec_down_fails_with_an_error_naming_sec_and_then_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINANCE_ASSETS_HTTP_BACKOFF", "0.001")
+    monkeypatch.setenv("FINANCE_ASSETS_OUTAGE_HOSTS", "data.sec.gov,www.sec.gov")
+    sec = SecEdgarSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"))
+    threshold = sec.client.circuit_threshold
+    for _ in range(threshold):
+        with pytest.raises(RetriesExhausted, match=r"\(source 'sec'\) failed after 5 attempts; last error: connect_error"):
+            sec.companyfacts(9900001)
+    with pytest.raises(SourceUnavailable, match="source 'sec' is unavailable"):
+        sec.submissions(9900001)
+    stats = sec.http_stats()["by_source"]["sec"]
+    assert stats["attempts"] == threshold * 5 and stats["circuit_rejections"] == 1
+
+    # prices have their own sources and circuits: unaffected
+    prices = _price_source(tmp_path)
+    bars = prices.daily_bars("ACMQ", pd.Timestamp("2025-03-01").date(), pd.Timestamp("2025-04-01").date())
+    assert (bars["source"] == "yahoo (demo)").all()
+
+
+@pytest.mark.slow
+def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_home, instance):
+    data = isolated_home / "data"
+    write_portfolio(data, ["ACMQ", "BLZQ"])
+    env = base_env(FINANCE_ASSETS_OUTAGE_HOSTS="www.sec.gov,data.sec.gov,query1.finance.yahoo.com")
+    assert cli(["register"], env).returncode == 0
+    run = cli(["backfill", "--start", "2025-03", "--end", "2025-03", "--executor", "in_process"], env)
+
+    assert run.returncode == 2
+    assert "FAILED: ticker_cik_map, sec ACMQ..DEMOIDX" in run.stdout
+    # the error names the dead source and why, not just "error occurred while executing op"
+    assert ("step failed: ticker_cik_map: finance_assets.resources.http.RetriesExhausted: GET "
+            "https://www.sec.gov/files/company_tickers_exchange.json (source 'sec') failed after 5 attempts; "
+            "last error: connect_error") in run.stdout
+    assert "input 'ticker_cik_map' has never been materialized" in run.stdout
+    for asset in SEC_ASSETS:
+        assert materialized(instance, asset) == set(), asset
+
+    tickers = ["ACMQ", "BLZQ", demo.DEMO_BENCHMARK]
+    keys = {str(dg.MultiPartitionKey({TICKER: t, MONTH: "2025-03-01"})) for t in tickers}
+    for asset in MARKET_ASSETS:
+        assert materialized(instance, asset) == keys, asset
+    prices = Warehouse(data / "warehouse").read("prices")
+    assert (prices["source"] == "stooq (demo)").all()  # Yahoo down: the next provider served every ticker
+    assert len(prices) == 3 * len(sessions_between("2025-03-01", "2025-03-31"))
+    assert materialized(instance, "portfolio_report") == {d.strftime("%Y-%m-%d")
+                                                          for d in pd.bdate_range("2025-03-01", "2025-03-31")}
