@@ -34,7 +34,8 @@ def test_lineage_and_mappings():
                for k in graph.get_all_asset_keys()}
     assert parents["technicals"] == {"prices"}
     assert parents["market_panel"] == {"prices", "technicals", "sentiment"}
-    assert parents["portfolio_report"] == {"market_panel", "fundamentals"}
+    assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots"}
+    assert parents["fundamental_snapshots"] == {"fundamentals"}
     assert parents["fundamentals"] == {"xbrl_facts"}
     assert parents["filings"] == {"ticker_cik_map"}
 

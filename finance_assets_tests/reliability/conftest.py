@@ -69,7 +69,7 @@ def materialization_metadata(inst, asset: str) -> list[dict]:
     """Metadata of every materialization event of `asset`, values unwrapped."""
     import dagster as dg
 
-    records = inst.fetch_materializations(dg.AssetKey(asset), limit=100_000).records
+    records = inst.fetch_materializations(dg.AssetKey(asset), limit=10_000).records  # Dagster's maximum
     return [{name: getattr(value, "value", value) for name, value in r.asset_materialization.metadata.items()}
             for r in records]
 
