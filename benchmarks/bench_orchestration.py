@@ -24,8 +24,10 @@ import time
 import warnings
 from pathlib import Path
 
-TICKERS = 100
+TICKERS = int(os.environ.get("BENCH_ORCHESTRATION_TICKERS", "100"))  # smaller for a quick check
 MONTHS = 12
+# Dagster's console logger prints ~3 DEBUG lines per partition; both sides of the comparison run quiet.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DEMO_NOW = "2025-06-11T18:00:00+00:00"  # Wednesday 14:00 New York; the open month is June 2025
 FLOOR_SMALL = (1, 1)  # tickers x months of the two floor runs
 FLOOR_LARGE = (25, 12)
@@ -122,7 +124,7 @@ def orchestrated(base: Path, instance, tickers: list[str], months: list[str]) ->
                  "io_manager": ParquetWarehouseIOManager(base_path=str(base / "warehouse"))}
     started = time.perf_counter()
     result = dg.materialize([market.prices, market.technicals], instance=instance, resources=resources,
-                            tags=_range_tags(tickers, months))
+                            tags=_range_tags(tickers, months), run_config=QUIET)
     elapsed = time.perf_counter() - started
     assert result.success
     return elapsed
@@ -144,7 +146,7 @@ def dagster_floor(instance, tickers: list[str], months: list[str]) -> tuple[floa
     points = []
     for n_tickers, n_months in (FLOOR_SMALL, FLOOR_LARGE):
         started = time.perf_counter()
-        result = dg.materialize([trivial_bars, trivial_indicators], instance=instance,
+        result = dg.materialize([trivial_bars, trivial_indicators], instance=instance, run_config=QUIET,
                                 tags=_range_tags(tickers[:n_tickers], months[-n_months:]))
         points.append((2 * n_tickers * n_months, time.perf_counter() - started))
         assert result.success
@@ -204,7 +206,8 @@ def run() -> list[dict]:
         os.environ.setdefault("FINANCE_ASSETS_DATA_DIR", str(base / "data"))
         tickers, months = _setup_universe(), _months()
         (base / "instance").mkdir()
-        with dg.DagsterInstance.local_temp(tempdir=str(base / "instance")) as instance:
+        with dg.DagsterInstance.local_temp(tempdir=str(base / "instance"),
+                                           overrides={"telemetry": {"enabled": False}}) as instance:
             instance.add_dynamic_partitions(TICKER, tickers)
             bare = bare_compute(base / "bare", instance, tickers, months)
             floor_run, floor_partition = dagster_floor(instance, tickers, months)

@@ -501,9 +501,10 @@ def fundamental_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Point-in-time valuation inputs per ticker and filing date from the standardized `fundamentals`.
 
     Each row is what was known once that day's filings were in, built only from values filed on or
-    before `known_at`, and holds until `superseded_at` (the next filing date, NaT for the latest): trailing-12-month diluted EPS, revenue, gross profit and net income (FY(y-1)
-    + YTD(y) - YTD(y-1), or the fiscal year right after a 10-K; NaN when a quarter is missing), and
-    the most recent balance sheet and cover-page shares outstanding.
+    before `known_at`, and holds until `superseded_at` (the next filing date, NaT for the latest):
+    trailing-12-month diluted EPS, revenue, gross profit and net income (FY(y-1) + YTD(y) - YTD(y-1),
+    or the fiscal year right after a 10-K; NaN when a quarter is missing), and the most recent
+    balance sheet and cover-page shares outstanding.
     """
     frame = con.execute(SNAPSHOT_SQL).df()
     for column in ("known_at", "superseded_at", "fundamentals_filed", "fiscal_period_end"):
@@ -684,7 +685,8 @@ def portfolio_summary(day: pd.Timestamp, rows: pd.DataFrame, values: pd.Series, 
     priced = rows[rows["market_value"].notna()]
     by_ticker = priced.groupby("ticker")["market_value"].sum()
     summary = {
-        "date": pd.Timestamp(day).normalize(), "holdings": int(len(rows)), "holdings_unpriced": int(len(rows) - len(priced)),
+        "date": pd.Timestamp(day).normalize(), "holdings": int(len(rows)),
+        "holdings_unpriced": int(len(rows) - len(priced)),
         "total_value": float(priced["market_value"].sum()), "total_cost": float(priced["cost"].sum()),
         "day_pnl": float(priced["day_change_value"].sum(min_count=1)) if len(priced) else float("nan"),
         "observations": int(len(returns)), "risk_free_annual": float(risk_free_annual),

@@ -27,7 +27,8 @@ RISK_FIELDS = [
     ("cvar_95", "CVaR / expected shortfall 95%", "pct"), ("cvar_99", "CVaR / expected shortfall 99%", "pct"),
     ("beta", "Beta to benchmark", "num"), ("sharpe", "Sharpe ratio", "num"), ("sortino", "Sortino ratio", "num"),
     ("max_drawdown", "Maximum drawdown", "pct"), ("hhi", "Herfindahl-Hirschman index", "num"),
-    ("effective_holdings", "Effective number of holdings", "num"), ("risk_free_annual", "Risk-free rate (annual)", "pct"),
+    ("effective_holdings", "Effective number of holdings", "num"),
+    ("risk_free_annual", "Risk-free rate (annual)", "pct"),
     ("observations", "Daily returns in the window", "int"),
 ]
 # Holdings table: (key, label, kind, group)
@@ -54,7 +55,9 @@ HOLDING_FIELDS = [
 ]
 MARKDOWN_HOLDING_KEYS = ["ticker", "market_value", "weight", "unrealized_pnl_pct", "day_change_pct", "rsi_14",
                          "sentiment_7d", "pe_ttm", "price_to_book", "roe"]
-_SIGNED = {"money", "pct"}
+# Cells coloured by sign: gains and losses, and distances from the moving averages; not weights or ratios.
+_SIGNED_COLUMNS = {"unrealized_pnl", "unrealized_pnl_pct", "day_change_pct", "price_vs_sma50", "price_vs_sma200",
+                   "sentiment_7d"}
 _SIGNED_CARDS = {"unrealized_pnl", "unrealized_pnl_pct", "day_pnl", "day", "mtd", "ytd"}
 
 
@@ -288,10 +291,10 @@ def _sort_value(value, kind: str) -> str:
     return repr(float(value))
 
 
-def _cell(value, kind: str) -> str:
+def _cell(key: str, value, kind: str) -> str:
     text = html.escape(fmt(value, kind))
     classes = ["text"] if kind in ("text", "date") else []
-    if kind in _SIGNED and not _missing(value) and isinstance(value, (int, float)) and math.isfinite(value):
+    if key in _SIGNED_COLUMNS and not _missing(value) and isinstance(value, (int, float)) and math.isfinite(value):
         classes.append("neg" if value < 0 else "pos" if value > 0 else "")
     attribute = f' class="{" ".join(c for c in classes if c)}"' if any(classes) else ""
     return f'<td{attribute} data-v="{html.escape(_sort_value(value, kind))}">{text}</td>'
@@ -312,7 +315,7 @@ def _table(table_id: str, fields: list[tuple[str, str, str, str]], holdings: pd.
     head = "".join(f'<th class="{"text" if kind in ("text", "date") else ""}">{html.escape(label)}</th>'
                    for _, label, kind, _ in fields)
     ordered = holdings.sort_values("weight", ascending=False, na_position="last")
-    body = "".join("<tr>" + "".join(_cell(row.get(key), kind) for key, _, kind, _ in fields) + "</tr>"
+    body = "".join("<tr>" + "".join(_cell(key, row.get(key), kind) for key, _, kind, _ in fields) + "</tr>"
                    for row in ordered.to_dict("records"))
     return (f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr class="groups">{group_row}</tr>'
             f'<tr class="columns">{head}</tr></thead><tbody>{body}</tbody></table></div>')
@@ -355,8 +358,9 @@ def render_html(summary: dict, holdings: pd.DataFrame, values: pd.Series, benchm
     labels, weights = weight_bars(holdings)
     day = _day_label(summary["date"])
     cards = "".join(_card(key, label, summary.get(key), kind) for key, label, kind in SUMMARY_FIELDS if key in summary)
-    risk_rows = "".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{html.escape(fmt(summary.get(key), kind))}'
-                        "</td></tr>" for key, label, kind in RISK_FIELDS if key in summary)
+    risk_rows = "".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">'
+                        f"{html.escape(fmt(summary.get(key), kind))}</td></tr>"
+                        for key, label, kind in RISK_FIELDS if key in summary)
     note_items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     generated = (generated_at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>

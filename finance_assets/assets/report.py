@@ -99,15 +99,33 @@ def _held_on(holdings: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     return holdings[bought.isna() | (bought <= day)]
 
 
+def _check_currencies(fx_quotes: pd.DataFrame, currencies: set[str], base: str) -> None:
+    """Fail before any work when a holding's currency cannot be converted to the base currency."""
+    foreign = sorted(currencies - {base})
+    if not foreign:
+        return
+    if fx_quotes.empty:
+        raise ValueError(f"holdings in {', '.join(foreign)} need ECB rates to be valued in {base}, and fx_rates has "
+                         "no rows for these months: materialize fx_rates (`finance-assets backfill` runs it with "
+                         "the panel)")
+    quoted = set(fx_quotes["currency"]) | {"EUR"}
+    never = sorted((set(foreign) | {base}) - quoted)
+    if never:
+        raise ValueError(f"the ECB publishes no reference rate for {', '.join(never)} (it quotes "
+                         f"{', '.join(sorted(quoted))}): holdings in {'it' if len(never) == 1 else 'them'} cannot be "
+                         f"valued in {base}")
+
+
 def _check_fx(rows: pd.DataFrame, base: str) -> None:
     """A priced holding that cannot be converted to the base currency is an error, not a silent gap."""
     gap = rows[rows["price"].notna() & rows["fx_rate"].isna()]
     if len(gap):
         pairs = ", ".join(sorted(f"{c}->{base}" for c in gap["currency"].unique()))
         days = sorted(gap["date"].dt.date.unique())
+        more = f" (and {len(days) - 1} more days)" if len(days) > 1 else ""
         raise ValueError(
-            f"no ECB reference rate within 10 days before {days[0]}{f' (and {len(days) - 1} more days)' if len(days) > 1 else ''} "
-            f"for {pairs}: materialize fx_rates for those months (`finance-assets backfill` runs it with the panel)")
+            f"no ECB reference rate within 10 days before {days[0]}{more} for {pairs}: materialize fx_rates "
+            "for those months (`finance-assets backfill` runs it with the panel)")
 
 
 def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark: bool, base: str) -> list[str]:
@@ -182,10 +200,11 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
     panel = _input(market_panel, PANEL_COLUMNS)
     fx_quotes = _input(fx_rates, FX_COLUMNS)
     snapshots = _input(fundamental_snapshots, book.SNAPSHOT_COLUMNS)
+    _check_currencies(fx_quotes, set(holdings["currency"]), base)
 
     con = duckdb.connect()
     try:
-        for name, frame in (("market_panel", panel), ("fx_rates", fx_quotes), ("fundamental_snapshots", snapshots)):
+        for name, frame in {"market_panel": panel, "fx_rates": fx_quotes, "fundamental_snapshots": snapshots}.items():
             con.register(name, frame)
         rows = book.holdings_table(con, days, holdings, base)
     finally:
@@ -193,8 +212,7 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
     _check_fx(rows, base)
 
     adj_closes = _matrix(panel, "adj_close") if len(panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
-    currencies = set(holdings["currency"])
-    fx_base = book.fx_to_base(fx_quotes, currencies, base, adj_closes.index) if len(adj_closes) else None
+    fx_base = book.fx_to_base(fx_quotes, set(holdings["currency"]), base, adj_closes.index) if len(adj_closes) else None
     benchmark = adj_closes[settings.benchmark] if settings.benchmark in adj_closes else None
     summaries, histories = [], {}
     for day in days:

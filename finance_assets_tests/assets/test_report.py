@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 
 from finance_assets.analytics import fundamentals as fundamentals_lib
-from finance_assets.assets import fx, report
+from finance_assets.assets import report
 from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.io.warehouse import Warehouse
-from finance_assets.resources.fx import FxSource
+from finance_assets.partitions import month_partitions
 from finance_assets.resources.portfolio import PortfolioSettings
 
 PORTFOLIO = ("ticker,shares,cost_basis,currency,account,purchase_date\n"
@@ -205,7 +205,7 @@ def test_outputs_are_queryable_and_described_in_dagster(backfilled):
         con.close()
     assert joined["ticker"].tolist()[0] in {"ACMQ", "BLZQ", "CRXQ"} and len(joined) == 3
     assert snapshots[1] == 3 and snapshots[0] > 3 * 8  # every company (the index files nothing), every filing
-    assert fx_days == 39  # TARGET days in Feb + Mar 2025
+    assert fx_days == 41  # TARGET days in Feb + Mar 2025 (every weekday: no TARGET holiday falls in them)
     reports = backfilled / "data" / "reports"
     latest = json.loads((reports / "latest.json").read_text())
     assert latest["date"] == "2025-03-31" and Path(latest["html"]).exists()
@@ -234,12 +234,13 @@ def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "
     resources = {
         "io_manager": ParquetWarehouseIOManager(base_path=str(root / "data" / "warehouse")),
         "portfolio": PortfolioSettings(path=str(path), reports_dir=str(tmp_path / "reports"), benchmark="DEMOIDX"),
-        "fx_source": FxSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state")),
     }
     with dg.instance_for_test() as instance:
-        return dg.materialize([report.market_panel, fx.fx_rates, report.fundamental_snapshots,
-                               report.portfolio_report], selection=[report.portfolio_report], partition_key=day,
-                              resources=resources, instance=instance, raise_on_error=False)
+        # the inputs are already in the warehouse: declare them, run only the report
+        inputs = [dg.AssetSpec("market_panel", partitions_def=month_partitions),
+                  dg.AssetSpec("fx_rates", partitions_def=month_partitions), dg.AssetSpec("fundamental_snapshots")]
+        return dg.materialize([*inputs, report.portfolio_report], partition_key=day, resources=resources,
+                              instance=instance, raise_on_error=False)
 
 
 @pytest.mark.slow
@@ -248,7 +249,7 @@ def test_a_currency_without_an_ecb_rate_fails_with_a_clear_error(backfilled, tmp
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = str(failure.event_specific_data.error)
-    assert "no ECB reference rate for TWD" in message
+    assert "the ECB publishes no reference rate for TWD (it quotes AUD, BRL" in message
     assert not (tmp_path / "reports").exists()  # nothing half-written
 
 

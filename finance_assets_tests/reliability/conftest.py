@@ -66,12 +66,18 @@ def materialized(inst, asset: str) -> set[str]:
 
 
 def materialization_metadata(inst, asset: str) -> list[dict]:
-    """Metadata of every materialization event of `asset`, values unwrapped."""
+    """Metadata of every materialization event of `asset`, values unwrapped, plus the event's `run_id`."""
     import dagster as dg
 
     records = inst.fetch_materializations(dg.AssetKey(asset), limit=10_000).records  # Dagster's maximum
-    return [{name: getattr(value, "value", value) for name, value in r.asset_materialization.metadata.items()}
-            for r in records]
+    return [{**{name: getattr(value, "value", value) for name, value in r.asset_materialization.metadata.items()},
+             "run_id": r.run_id} for r in records]
+
+
+def http_stats_per_run(inst, asset: str) -> list[dict]:
+    """The `http` metadata of `asset`, once per run (a single-run backfill repeats it on every partition)."""
+    per_run = {m["run_id"]: m["http"] for m in materialization_metadata(inst, asset) if m.get("http")}
+    return list(per_run.values())
 
 
 def sessions_between(first: str, last: str) -> list:

@@ -27,7 +27,7 @@ from .conftest import (
     base_env,
     cli,
     expected_adjusted_closes,
-    materialization_metadata,
+    http_stats_per_run,
     materialized,
     sessions_between,
     write_portfolio,
@@ -83,7 +83,7 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
     statuses: dict[str, int] = {}
     retries = failures = 0
     for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map"):
-        for http in {str(m["http"]): m["http"] for m in materialization_metadata(instance, asset)}.values():
+        for http in http_stats_per_run(instance, asset):
             retries += http["retries"]
             failures += http["failures"]
             for status, count in http["by_status"].items():

@@ -20,7 +20,7 @@ import pytest
 
 from finance_assets.io.warehouse import Warehouse
 
-from .conftest import base_env, cli, materialization_metadata, write_portfolio
+from .conftest import base_env, cli, http_stats_per_run, write_portfolio
 
 SEC_USER_AGENT = "Test Corp secret-contact@example.com"
 API_KEY = "AVKEY9F3C1D7E5B2SECRET"
@@ -97,8 +97,8 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     warehouse = Warehouse(data / "warehouse")
     assert set(warehouse.read("prices")["ticker"]) == {"ACMQ", "BLZQ"}
     assert {"ACMQ", "BLZQ"} <= set(warehouse.read("filings")["ticker"])
-    retried = [m["http"]["retries"] for asset in ("prices", "filings", "xbrl_facts")
-               for m in materialization_metadata(instance, asset)]
+    retried = [http.get("retries", 0) for asset in ("ticker_cik_map", "filings", "xbrl_facts", "prices", "headlines")
+               for http in http_stats_per_run(instance, asset)]
     assert sum(retried) > 0  # faults were injected and retried: retry logs were written too
 
     leaks = find_secrets([isolated_home / "dagster_home", data], outputs)
