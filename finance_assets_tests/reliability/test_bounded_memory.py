@@ -22,7 +22,6 @@ from finance_assets.analytics import xbrl
 from finance_assets.analytics.xbrl_stream import iter_companyfacts_chunks, normalize_companyfacts_stream
 from finance_assets.resources import demo
 
-from ..conftest import realdata_dir
 from .conftest import REPO
 
 
@@ -112,13 +111,11 @@ def test_streamed_rows_equal_the_whole_document_normalization(chunk_facts):
                                   xbrl.normalize_companyfacts(raw))
 
 
-def test_streamed_rows_equal_on_real_companyfacts():
-    root = realdata_dir()
-    if root is None:
-        pytest.skip("../shared/realdata not present")
-    for path in sorted((root / "sec" / "companyfacts").glob("*.json")):
+@pytest.mark.realdata
+def test_streamed_rows_equal_on_real_companyfacts(realdata):
+    for path in sorted((realdata / "sec" / "companyfacts").glob("*.json")):
         raw = path.read_bytes()
-        pd.testing.assert_frame_equal(normalize_companyfacts_stream(io.BytesIO(raw), 2_000),
+        pd.testing.assert_frame_equal(normalize_companyfacts_stream(io.BytesIO(raw), 10_000),
                                       xbrl.normalize_companyfacts(raw), obj=path.name)
 
 
