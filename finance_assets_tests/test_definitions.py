@@ -36,7 +36,7 @@ def test_lineage_and_mappings():
     assert parents["market_panel"] == {"prices", "technicals", "sentiment"}
     assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots"}
     assert parents["fundamental_snapshots"] == {"fundamentals"}
-    assert parents["fundamentals"] == {"xbrl_facts"}
+    assert parents["fundamentals"] == {"xbrl_facts", "filings"}  # filings gives the fiscal year end
     assert parents["filings"] == {"ticker_cik_map"}
 
 

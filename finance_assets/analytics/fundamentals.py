@@ -280,10 +280,14 @@ def _map_concepts(facts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _report_period_ends(facts: pd.DataFrame) -> pd.Series:
-    """Per accession, the end of the longest-dated quarter/annual period it reports (the report date)."""
+    """Per accession, the end of the latest quarter/annual period it reports (the report date).
+
+    Only periods ending on or before the filing count: a 10-Q can also report a dividend declared
+    for the next quarter (NVDA, filed 2013-11-19), which would otherwise date its cover page ahead.
+    """
     durations = facts[~facts["is_instant"]]
     days = (durations["end"] - durations["start"]).dt.days
-    in_range = days.between(QUARTER_DAYS[0], ANNUAL_DAYS[1])
+    in_range = days.between(QUARTER_DAYS[0], ANNUAL_DAYS[1]) & (durations["end"] <= durations["filed"])
     return durations[in_range].groupby("accession")["end"].max()
 
 

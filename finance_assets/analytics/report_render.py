@@ -118,8 +118,8 @@ def render_markdown(summary: dict, holdings: pd.DataFrame, notes: Sequence[str] 
 
 # --------------------------------------------------------------------------- SVG charts
 
-_CHART_W, _CHART_H = 640, 220
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 12, 12, 26
+_CHART_W, _CHART_H = 640, 230
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 12, 24, 26  # the top strip holds the legend
 
 
 def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
@@ -183,8 +183,8 @@ def svg_line_chart(chart_id: str, title: str, series: Sequence[tuple[str, pd.Ser
                      f'stroke-width="1.6" points="{points}"><title>{html.escape(name)}</title></polyline>')
     legend_x = _PAD_L + 8
     for name, _, colour in series if len(series) > 1 else []:
-        parts.append(f'<rect x="{legend_x}" y="{_PAD_T + 6}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{legend_x + 14}" y="{_PAD_T + 15}">{html.escape(name)}</text>')
+        parts.append(f'<rect x="{legend_x}" y="6" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{legend_x + 14}" y="15">{html.escape(name)}</text>')
         legend_x += 14 + 7 * len(name) + 18
     return _figure(chart_id, title, "".join(parts), _CHART_H)
 

@@ -184,7 +184,7 @@ def test_a_ticker_that_moves_to_a_new_cik_keeps_its_old_filings(tmp_path):
 # ------------------------------------------------------------------------------- fundamentals
 
 
-def _patched_sec(request: httpx.Request, demo_transport: demo.DemoTransport) -> httpx.Response | None:
+def _patched_sec(request: httpx.Request) -> httpx.Response | None:
     """BLZQ reports on a June fiscal year; ACMQ's companyfacts gains a fact dated after its filing."""
     blzq, acmq = demo.COMPANIES_BY_TICKER["BLZQ"].cik, demo.COMPANIES_BY_TICKER["ACMQ"].cik
     if request.url.path == f"/submissions/CIK{blzq:010d}.json":
@@ -201,9 +201,7 @@ def _patched_sec(request: httpx.Request, demo_transport: demo.DemoTransport) -> 
 
 
 def test_fundamentals_follow_the_fiscal_year_and_checks_catch_look_ahead(tmp_path):
-    transport = Recorder(NOW)
-    transport.handler = lambda request: _patched_sec(request, transport.demo)
-    resources = _resources(tmp_path, transport)
+    resources = _resources(tmp_path, Recorder(NOW, _patched_sec))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("ticker", ["ACMQ", "BLZQ", "DEMOIDX", "NOPEQ"])
         mapped = _run(instance, resources, [sec.ticker_cik_map])
