@@ -2,6 +2,7 @@
 
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from finance_assets.analytics.portfolio import PortfolioError
@@ -11,10 +12,6 @@ from finance_assets.resources.fx import FX_COLUMNS, FxSource
 from finance_assets.resources.portfolio import PortfolioSettings
 
 GROUP = "fx"
-
-
-def _months(context: dg.AssetExecutionContext) -> list[str]:
-    return sorted(context.partition_keys)
 
 
 @dg.asset(
@@ -28,7 +25,7 @@ def _months(context: dg.AssetExecutionContext) -> list[str]:
 )
 def fx_rates(context: dg.AssetExecutionContext) -> pd.DataFrame:
     source: FxSource = context.resources.fx_source
-    months = _months(context)
+    months = sorted(context.partition_keys)
     quotes = source.reference_rates()
     out = quotes[in_months(quotes["date"], months)].reset_index(drop=True)
     out = out[FX_COLUMNS].assign(source="ecb (demo)" if source.mode == "demo" else "ecb")
@@ -64,8 +61,8 @@ def _portfolio_currencies(context: dg.AssetExecutionContext) -> set[str]:
 def fx_rates_are_sane(fx_rates: pd.DataFrame) -> dg.AssetCheckResult:
     if fx_rates.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
-    rates = pd.to_numeric(fx_rates["per_eur"], errors="coerce")
-    bad_rates = int((~(rates > 0) | ~rates.abs().lt(float("inf"))).sum())
+    rates = pd.to_numeric(fx_rates["per_eur"], errors="coerce").to_numpy(dtype="float64")
+    bad_rates = int((~np.isfinite(rates) | (rates <= 0)).sum())  # NaN and inf count as bad
     duplicates = int(fx_rates.duplicated(["date", "currency"]).sum())
     return dg.AssetCheckResult(passed=bad_rates == duplicates == 0,
                                metadata={"rows": len(fx_rates), "bad_rates": bad_rates, "duplicates": duplicates})

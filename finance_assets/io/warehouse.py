@@ -173,7 +173,7 @@ class Warehouse:
             return pd.DataFrame(columns=columns or [])
         con = duckdb.connect()
         try:
-            rel = con.read_parquet([str(f) for f in files], union_by_name=True)
+            rel = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
             if columns:
                 rel = rel.select(*columns)
             return rel.df()
@@ -187,7 +187,7 @@ class Warehouse:
             return pd.DataFrame()
         con = duckdb.connect()
         try:
-            sql = "SELECT * FROM read_parquet(?, union_by_name = true)"
+            sql = "SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"
             if where:
                 sql += f" WHERE {where}"
             return con.execute(sql, [[str(f) for f in files], *(params or [])]).df()
@@ -196,7 +196,8 @@ class Warehouse:
 
     def view_sql(self, asset: str) -> str:
         glob = str(self.root / _check_asset(asset) / "**" / DATA_FILE).replace("'", "''")
-        return f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true)"
+        return (f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
+                f"hive_partitioning = false)")
 
     def register_view(self, asset: str) -> bool:
         """Create the asset's view in the catalog once. Returns False if another process holds it."""

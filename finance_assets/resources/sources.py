@@ -152,6 +152,9 @@ class HttpSource(dg.ConfigurableResource):
             raise SourceConfigError(f"{TRANSPORT_ENV} must be 'demo' or unset, got {override!r}")
         transport: httpx.BaseTransport | None = (
             self._demo_transport() if self.mode == "demo" or override == "demo" else None)
+        if self.mode == "live" and override == "demo":
+            log.warning("%s=demo: live-mode requests are answered offline by the demo source (fictional data; "
+                        "a test seam, not for real use)", TRANSPORT_ENV)
         if self.fault_rate > 0:
             # crc32, not hash(): str hashes are salted per process, and the faults must be reproducible.
             transport = FaultInjectingTransport(transport or httpx.HTTPTransport(), failure_rate=self.fault_rate,

@@ -247,9 +247,13 @@ def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "
 def test_a_currency_without_an_ecb_rate_fails_with_a_clear_error(backfilled, tmp_path):
     result = _materialize_report(backfilled, tmp_path, "ticker,shares,cost_basis,currency\nACMQ,1,1,TWD\n")
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    message = str(failure.event_specific_data.error)
-    assert "the ECB publishes no reference rate for TWD (it quotes AUD, BRL" in message
+    error, messages = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error, []
+    while error is not None:  # Dagster wraps the asset's own exception
+        messages.append(error.message)
+        error = error.cause
+    message = " ".join(messages)
+    assert "the ECB publishes no reference rate for TWD (it quotes AUD, BGN, BRL" in message
+    assert "holdings in it cannot be valued in USD" in message
     assert not (tmp_path / "reports").exists()  # nothing half-written
 
 
@@ -278,3 +282,16 @@ def test_latest_report_only_moves_forward(tmp_path):
     write("2025-04-01")
     assert "Portfolio report 2025-04-01" in (tmp_path / "latest.md").read_text()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_missing_fx_rates_are_explained_before_any_work():
+    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "currency": pd.Series(dtype="object"),
+                          "per_eur": pd.Series(dtype="float64")})
+    report._check_currencies(empty, {"USD"}, "USD")  # base only: nothing to convert
+    with pytest.raises(ValueError, match="holdings in EUR, GBP need ECB rates to be valued in USD, and fx_rates "
+                                         "has no rows for these months: materialize fx_rates"):
+        report._check_currencies(empty, {"USD", "GBP", "EUR"}, "USD")
+    quoted = pd.DataFrame({"date": [pd.Timestamp("2025-03-03")] * 2, "currency": ["USD", "GBP"], "per_eur": [1.1, 0.8]})
+    report._check_currencies(quoted, {"GBP", "EUR"}, "USD")
+    with pytest.raises(ValueError, match="no reference rate for CHF"):
+        report._check_currencies(quoted, {"GBP"}, "CHF")  # the base currency itself must be quoted

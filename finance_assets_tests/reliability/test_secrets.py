@@ -103,6 +103,9 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
 
     leaks = find_secrets([isolated_home / "dagster_home", data], outputs)
     assert leaks == []
+    # positive control: the redacted URL sits in the event log the scan read, where a raw key would be
+    event_logs = [p for p in (isolated_home / "dagster_home").rglob("*.db") if b"apikey=***" in p.read_bytes()]
+    assert event_logs
     # the scan covered what the run wrote: the event log, compute logs, warehouse, cache, reports
     written = {p.relative_to(isolated_home).parts[:2] for p in isolated_home.rglob("*") if p.is_file()}
     assert {("dagster_home", "history"), ("dagster_home", "storage"), ("data", "warehouse"), ("data", "cache"),

@@ -146,3 +146,16 @@ def test_rows_must_follow_the_headers_trailing_comma():
     without = ROWS[1].rstrip(",")  # 41 values: fine alone, but the header promises a trailing comma
     with pytest.raises(FxFormatError, match="line 3: expected 41 rates and a trailing comma, got 41 fields"):
         parse_eurofxref_hist("\n".join([HEADER, ROWS[0], without]).encode())
+
+
+def test_the_fx_rates_check_flags_bad_and_duplicate_rates():
+    from finance_assets.assets.fx import fx_rates_are_sane
+
+    good = parse_eurofxref_hist(CSV.encode())
+    assert fx_rates_are_sane(good).passed
+    bad = pd.concat([good, good.head(1)], ignore_index=True)
+    bad.loc[1, "per_eur"] = float("inf")
+    bad.loc[2, "per_eur"] = -1.0
+    result = fx_rates_are_sane(bad)
+    assert not result.passed
+    assert result.metadata["bad_rates"].value == 2 and result.metadata["duplicates"].value == 1
