@@ -165,7 +165,7 @@ def _print_summary() -> None:
         report = con.execute("SELECT date, total_value, unrealized_pnl, annualized_volatility, sharpe, "
                              "max_drawdown FROM portfolio_report ORDER BY date DESC LIMIT 1").fetchone()
         if report:
-            print(f"portfolio on {report[0]}: value {report[1]:,.2f}, unrealized P&L {report[2]:,.2f}, "
+            print(f"portfolio on {str(report[0])[:10]}: value {report[1]:,.2f}, unrealized P&L {report[2]:,.2f}, "
                   f"vol {report[3]:.1%}, Sharpe {report[4]:.2f}, max drawdown {report[5]:.1%}")
     finally:
         con.close()
