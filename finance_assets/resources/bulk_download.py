@@ -86,19 +86,8 @@ class DownloadingHttpClient(HttpClient):
         dest.parent.mkdir(parents=True, exist_ok=True)
         safe_url = self.redact(url)
         with FileLock(str(dest) + ".lock", timeout=LOCK_TIMEOUT_S):
-            self._count(source, "requests")
-            try:
-                self._check_circuit(source, safe_url)
-                result = self._download_with_retries(url, safe_url, dest, source, verify)
-            except (RetriesExhausted, SecAccessDenied):
-                self._count(source, "failures")
-                self._record_outcome(source, failed=True)
-                raise
-            except HttpError:
-                self._count(source, "failures")
-                raise
-            self._record_outcome(source, failed=False)
-            return result
+            return self._guarded(source, safe_url,
+                                 lambda: self._download_with_retries(url, safe_url, dest, source, verify))
 
     def _download_with_retries(self, url: str, safe_url: str, dest: Path, source: str,
                                verify: Callable[[Path], object] | None) -> Download:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -43,6 +44,8 @@ _SECRET_PARAM = re.compile(r"(?i)(?<![\w-])([\w-]*(?:api[_-]?key|token|key)=)[^&
 _UNCACHED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection",
                                "keep-alive", "set-cookie", "x-cache"})
 _NO_BODY_STATUSES = frozenset({204, 304})
+
+T = TypeVar("T")
 
 
 class _DropHttpxRequestLines(logging.Filter):
@@ -294,10 +297,19 @@ class HttpClient:
         """
         full_url = str(httpx.URL(url).copy_merge_params(params or {}))
         safe_url = self.redact(full_url)
+        return self._guarded(source, safe_url,
+                             lambda: self._get_with_retries(full_url, safe_url, source, headers or {}, use_cache))
+
+    def _guarded(self, source: str, safe_url: str, call: Callable[[], T]) -> T:
+        """One logical request: counted, refused while the source's circuit is open, outcome recorded.
+
+        Only an exhausted retry budget or an SEC block counts against the circuit; another 4xx means
+        the source is up.
+        """
         self._count(source, "requests")
         try:
             self._check_circuit(source, safe_url)
-            response = self._get_with_retries(full_url, safe_url, source, headers or {}, use_cache)
+            result = call()
         except (RetriesExhausted, SecAccessDenied):
             self._count(source, "failures")
             self._record_outcome(source, failed=True)
@@ -306,7 +318,7 @@ class HttpClient:
             self._count(source, "failures")
             raise
         self._record_outcome(source, failed=False)
-        return response
+        return result
 
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
