@@ -24,26 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from finance_assets.analytics.rate_windows import max_in_sliding_window, steady_rate
+
 WORKERS = 4
 DURATION_S = 3.0
 SEC_LIMIT = 10
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def max_in_sliding_window(timestamps: np.ndarray, window_s: float = 1.0) -> int:
-    ordered = np.sort(timestamps)
-    ends = np.searchsorted(ordered, ordered + window_s, side="left")
-    return int((ends - np.arange(len(ordered))).max())
-
-
-def steady_rate(timestamps: np.ndarray, limit: int) -> float:
-    """Acquisitions per second when saturated: `limit` over the mean time from acquisition i to i + limit.
-
-    A saturated sliding-window limiter grants acquisition i + limit exactly one window after i, so
-    this reads the same whether a run ends mid-burst or not.
-    """
-    ordered = np.sort(timestamps)
-    return limit / float(np.mean(ordered[limit:] - ordered[:-limit]))
 
 
 def _acquirer(kind: str, state_dir: str):

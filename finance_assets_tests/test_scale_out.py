@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from finance_assets.analytics.rate_windows import max_in_sliding_window, steady_rate
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -179,18 +181,6 @@ def redis_url(tmp_path) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop([proc])
-
-
-def max_in_sliding_window(stamps: np.ndarray, window_s: float = 1.0) -> int:
-    ordered = np.sort(stamps)
-    ends = np.searchsorted(ordered, ordered + window_s, side="left")
-    return int((ends - np.arange(len(ordered))).max())
-
-
-def steady_rate(stamps: np.ndarray, limit: int) -> float:
-    """A saturated sliding-window limiter admits acquisition i + limit one window after i."""
-    ordered = np.sort(stamps)
-    return limit / float(np.mean(ordered[limit:] - ordered[:-limit]))
 
 
 def test_redis_limiter_shared_by_four_processes(redis_url):

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,12 +95,3 @@ def expected_adjusted_closes(ticker: str, first: str, last: str) -> pd.Series:
 def adjusted_closes(prices: pd.DataFrame, ticker: str) -> pd.Series:
     rows = prices[prices["ticker"] == ticker]
     return rows.set_index(pd.DatetimeIndex(pd.to_datetime(rows["date"])))["adj_close"].sort_index()
-
-
-def max_in_sliding_window(timestamps, window_s: float = 1.0) -> int:
-    """Most timestamps inside any half-open window [t, t + window_s)."""
-    ordered = np.sort(np.asarray(timestamps, dtype=float))
-    if not len(ordered):
-        return 0
-    ends = np.searchsorted(ordered, ordered + window_s, side="left")
-    return int((ends - np.arange(len(ordered))).max())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import max_in_sliding_window
+from finance_assets.analytics.rate_windows import max_in_sliding_window
 
 WORKERS = 4
 CALLS_PER_WORKER = 10

@@ -10,28 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from finance_assets.analytics.rate_windows import max_in_sliding_window, steady_rate
 from finance_assets.resources.limiter import DEFAULT_RATES, RateLimitTimeout, SourceLimiter
 
 WORKERS = 4
 ACQUISITIONS_PER_WORKER = 25
 SEC_LIMIT = 10
-
-
-def max_in_sliding_window(timestamps: np.ndarray, window_s: float = 1.0) -> int:
-    """Most timestamps inside any half-open window [t, t + window_s)."""
-    ordered = np.sort(timestamps)
-    ends = np.searchsorted(ordered, ordered + window_s, side="left")
-    return int((ends - np.arange(len(ordered))).max())
-
-
-def steady_rate(timestamps: np.ndarray, limit: int) -> float:
-    """Acquisitions per second when saturated: `limit` over the mean time from acquisition i to i + limit.
-
-    A saturated sliding-window limiter grants acquisition i + limit exactly one window after i, so
-    this reads the same whether a run ends mid-burst or not.
-    """
-    ordered = np.sort(timestamps)
-    return limit / float(np.mean(ordered[limit:] - ordered[:-limit]))
 
 
 def acquire_in_spawned_worker(state_dir: str, count: int, ready: mp.Queue, go: mp.Event, results: mp.Queue) -> None:
