@@ -195,11 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "register":
-            from finance_assets.resources.demo import DEMO_BENCHMARK
-
-            default_bench = DEMO_BENCHMARK if config.mode() == "demo" else os.environ.get(
-                "FINANCE_ASSETS_BENCHMARK", "SPY")
-            register(args.portfolio or config.portfolio_path(), args.benchmark or default_bench)
+            register(args.portfolio or config.portfolio_path(), args.benchmark or config.benchmark_ticker())
         elif args.command == "backfill":
             from finance_assets.analytics.edgar import normalize_ticker
 

@@ -55,7 +55,13 @@ def mode() -> str:
     return value
 
 
+def benchmark_ticker(mode_name: str | None = None) -> str:
+    """FINANCE_ASSETS_BENCHMARK, else the fictional demo index in demo mode and SPY in live mode."""
+    return os.environ.get("FINANCE_ASSETS_BENCHMARK") or (
+        DEMO_BENCHMARK if (mode_name or mode()) == "demo" else "SPY")
+
+
 # First month of history any partition can address. Changing it changes every partition key set,
 # so it is a deployment-level setting, not a per-run one.
 HISTORY_START = os.environ.get("FINANCE_ASSETS_HISTORY_START", "2016-01-01")
-BENCHMARK_TICKER_DEMO = "DEMOIDX"
+DEMO_BENCHMARK = "DEMOIDX"  # the demo source's fictional index

@@ -20,7 +20,6 @@ from finance_assets.automation import automation_sensor, with_automation
 from finance_assets.assets import fx, market, news, report, sec
 from finance_assets.executor import dask_executor
 from finance_assets.io.parquet import ParquetWarehouseIOManager
-from finance_assets.resources.demo import DEMO_BENCHMARK
 from finance_assets.resources.fx import FxSource
 from finance_assets.resources.portfolio import PortfolioSettings
 from finance_assets.resources.sources import NewsSource, PriceSource, SecEdgarSource
@@ -50,7 +49,7 @@ def build_resources(mode: str | None = None) -> dict:
     common = {"mode": mode, "cache_dir": str(config.cache_dir()), "state_dir": str(config.state_dir()),
               "fault_rate": float(os.environ.get("FINANCE_ASSETS_FAULT_RATE", "0") or 0),
               "demo_now": os.environ.get("FINANCE_ASSETS_DEMO_NOW", "")}
-    benchmark = os.environ.get("FINANCE_ASSETS_BENCHMARK") or (DEMO_BENCHMARK if mode == "demo" else "SPY")
+    benchmark = config.benchmark_ticker(mode)
     return {
         "io_manager": ParquetWarehouseIOManager(base_path=str(config.warehouse_dir())),
         "sec": SecEdgarSource(**common, user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",

@@ -36,7 +36,3 @@ report_day_partitions = dg.TimeWindowPartitionsDefinition(
     timezone="America/New_York",
 )
 
-
-def ticker_month_key(ticker: str, month_start: str) -> str:
-    """The string form Dagster uses: dimensions sorted by name, so 'month|ticker'."""
-    return dg.MultiPartitionKey({TICKER: ticker, MONTH: month_start})

@@ -122,7 +122,7 @@ def portfolio_tickers_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
     if context.cursor == mtime:
         return dg.SkipReason("portfolio file unchanged")
     holdings = read_portfolio(path)
-    benchmark = os.environ.get("FINANCE_ASSETS_BENCHMARK") or ("DEMOIDX" if config.mode() == "demo" else "SPY")
+    benchmark = config.benchmark_ticker()
     wanted = list(dict.fromkeys([*holdings["ticker"], edgar.normalize_ticker(benchmark)]))
     known = set(context.instance.get_dynamic_partitions(TICKER))
     new = [t for t in wanted if t not in known]

@@ -7,17 +7,16 @@ so a full-universe backfill is not bound by SEC's 10 requests/s.
 
 
 import datetime as dt
-import os
 
 import dagster as dg
 import pandas as pd
 
+from finance_assets import config
 from finance_assets.analytics import edgar, fundamentals as fundamentals_lib, xbrl
 from finance_assets.analytics.edgar_bulk import BulkArchive, member_name
 from finance_assets.assets._partitions import md_preview
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.partitions import TICKER, ticker_partitions
-from finance_assets.resources.demo import DEMO_BENCHMARK
 from finance_assets.resources.sources import SecEdgarSource
 
 GROUP = "sec"
@@ -260,8 +259,7 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame,
 
 def _benchmark_ticker() -> str:
     """The benchmark is an index or ETF price series and may have no CIK (the demo's never does)."""
-    mode = os.environ.get("FINANCE_ASSETS_MODE", "demo").strip().lower()
-    return os.environ.get("FINANCE_ASSETS_BENCHMARK") or (DEMO_BENCHMARK if mode == "demo" else "SPY")
+    return config.benchmark_ticker()
 
 
 @dg.asset_check(asset=ticker_cik_map, blocking=True,

@@ -13,7 +13,6 @@ the requested partitions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd

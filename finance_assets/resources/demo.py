@@ -25,6 +25,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from finance_assets import config
+
 DEMO_EPOCH = dt.date(2015, 1, 2)
 DEMO_SOURCE_LABEL = "demo (simulated, not market data)"
 
@@ -57,7 +59,7 @@ DEMO_COMPANIES: tuple[DemoCompany, ...] = (
     DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15),
     DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55),
 )
-DEMO_BENCHMARK = "DEMOIDX"
+DEMO_BENCHMARK = config.DEMO_BENCHMARK
 DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
 EXTRA_DEMO_COUNT = 40
 
@@ -736,8 +738,4 @@ def demo_portfolio_rows() -> list[dict]:
         rows.append({"ticker": c.ticker, "shares": 100 + 25 * i, "cost_basis": round(c.start_price * 1.4, 2),
                      "currency": "USD"})
     return rows
-
-
-def is_demo_ticker(ticker: str) -> bool:
-    return ticker in COMPANIES_BY_TICKER or ticker == DEMO_BENCHMARK
 
