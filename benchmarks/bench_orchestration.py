@@ -77,15 +77,12 @@ def _months() -> list[str]:
 
 def _write_like_the_io_manager(root: Path, asset: str, frame, keys: list[str]) -> None:
     from finance_assets.io.parquet import partition_dims
-    from finance_assets.io.warehouse import Warehouse, partition_rows
+    from finance_assets.io.warehouse import Warehouse, split_partitions
     from finance_assets.partitions import ticker_month_partitions
 
     wh = Warehouse(root)
-    parts = []
-    for key in keys:
-        dims = partition_dims(ticker_month_partitions, key)
-        parts.append((dims, frame[partition_rows(frame, [dims])]))
-    wh.write_partitions(asset, parts)
+    dims_list = [partition_dims(ticker_month_partitions, key) for key in keys]
+    wh.write_partitions(asset, list(zip(dims_list, split_partitions(frame, dims_list))))
     wh.register_view(asset)
 
 
@@ -205,6 +202,7 @@ def run() -> list[dict]:
         base = Path(tmp)
         os.environ.setdefault("FINANCE_ASSETS_DATA_DIR", str(base / "data"))
         tickers, months = _setup_universe(), _months()
+        import finance_assets.assets.market  # noqa: F401  imports (scipy etc.) outside both timings
         (base / "instance").mkdir()
         with dg.DagsterInstance.local_temp(tempdir=str(base / "instance"),
                                            overrides={"telemetry": {"enabled": False}}) as instance:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from finance_assets.io.warehouse import Warehouse, partition_rows
+from finance_assets.io.warehouse import Warehouse, split_partitions
 
 
 def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
@@ -65,11 +65,8 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
         else:
             pdef = context.asset_partitions_def
             keys = context.asset_partition_keys
-            parts = []
-            for key in keys:
-                dims = partition_dims(pdef, key)
-                parts.append((dims, obj[partition_rows(obj, [dims])] if len(obj) else obj))
-            wh.write_partitions(asset, parts)
+            dims_list = [partition_dims(pdef, key) for key in keys]
+            wh.write_partitions(asset, list(zip(dims_list, split_partitions(obj, dims_list))))
             written = len(keys)
         wh.register_view(asset)
         context.add_output_metadata(

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 from filelock import FileLock
 
@@ -69,22 +70,66 @@ def physical_dims(dims: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
+def _row_labels(frame: pd.DataFrame, names: Sequence[str]) -> list[pd.Series]:
+    """Per dimension, each row's partition value (time dimensions: the date's 'YYYY-MM' or day)."""
+    dates = None
+    labels = []
+    for name in names:
+        if name in _TIME_DIMENSIONS:
+            if dates is None:  # formatted once per frame: strftime costs ~0.1 us a row
+                dates = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
+            labels.append(dates.str[:_TIME_DIMENSIONS[name]])
+        else:
+            labels.append(frame[name].astype(str))
+    return labels
+
+
+def _wanted_label(name: str, value: str) -> str:
+    return str(value)[:_TIME_DIMENSIONS[name]] if name in _TIME_DIMENSIONS else str(value)
+
+
+def _by_dimension_names(dims_list: Sequence[Mapping[str, str]]) -> dict[tuple[str, ...], list[int]]:
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, dims in enumerate(dims_list):
+        groups[tuple(dims)].append(i)
+    return groups
+
+
 def partition_rows(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> pd.Series:
-    """Boolean mask of the rows that belong to any of the given partitions."""
-    mask = pd.Series(False, index=frame.index)
-    if frame.empty:
-        return mask
-    dates = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d") if "date" in frame.columns else None
-    for dims in dims_list:
-        part = pd.Series(True, index=frame.index)
-        for name, value in dims.items():
-            if name in _TIME_DIMENSIONS:
-                width = _TIME_DIMENSIONS[name]
-                part &= dates.str[:width] == str(value)[:width]
-            else:
-                part &= frame[name].astype(str) == str(value)
-        mask |= part
-    return mask
+    """Boolean mask of the rows that belong to any of the given partitions (one pass over the frame)."""
+    mask = np.zeros(len(frame), dtype=bool)
+    if len(frame):
+        for names, members in _by_dimension_names(dims_list).items():
+            if not names:
+                mask[:] = True
+                continue
+            rows = pd.MultiIndex.from_arrays(_row_labels(frame, names))
+            wanted = [tuple(_wanted_label(n, dims_list[i][n]) for n in names) for i in members]
+            mask |= rows.isin(wanted)
+    return pd.Series(mask, index=frame.index)
+
+
+def split_partitions(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[pd.DataFrame]:
+    """The rows of each partition, in the order of dims_list (empty frames where a partition has none).
+
+    One groupby instead of a mask per partition: a 2,400-partition run splits in milliseconds.
+    """
+    out: list[pd.DataFrame] = [frame.iloc[0:0]] * len(dims_list)
+    if not len(frame):
+        return out
+    for names, members in _by_dimension_names(dims_list).items():
+        if not names:
+            for i in members:
+                out[i] = frame
+            continue
+        labels = _row_labels(frame, names)
+        positions = pd.Series(np.arange(len(frame))).groupby([s.to_numpy() for s in labels]).indices
+        for i in members:
+            key = tuple(_wanted_label(n, dims_list[i][n]) for n in names)
+            found = positions.get(key if len(names) > 1 else key[0])
+            if found is not None:
+                out[i] = frame.iloc[found]
+    return out
 
 
 class Warehouse:

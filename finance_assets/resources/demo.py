@@ -358,7 +358,8 @@ def _epoch_seconds(day: dt.date, hour: int = 9, minute: int = 30) -> int:
 def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
     """Yahoo v8 chart JSON: split-adjusted OHLCV in `quote`, split+dividend adjusted `adjclose`."""
     bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
-    stamps = np.array([_epoch_seconds(d) for d in bars["date"]])
+    opens = pd.to_datetime(bars["date"]) + pd.Timedelta(hours=9, minutes=30)  # 09:30 New York, as Yahoo stamps
+    stamps = (opens.dt.tz_localize("America/New_York").astype("int64") // 10**9).to_numpy()
     sel = bars[(stamps >= period1) & (stamps < period2)]
     sel_stamps = stamps[(stamps >= period1) & (stamps < period2)]
     events: dict[str, dict] = {}
