@@ -23,6 +23,7 @@ import pandas as pd
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.partitions import MONTH, TICKER
 from finance_assets.resources import demo
+from finance_assets.run_metadata import metadata_per_run
 
 REPO = Path(__file__).resolve().parents[1]
 TICKERS = [c.ticker for c in demo.DEMO_COMPANIES] + [c.ticker for c in demo.DEMO_EXTRA_COMPANIES[:7]]
@@ -52,13 +53,9 @@ def _backfill(root: Path, fault_rate: float) -> dict:
     wanted = {str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t, m in itertools.product(tickers, months)}
     with dg.DagsterInstance.from_config(str(home)) as inst:
         missing = sum(len(wanted - set(inst.get_materialized_partitions(dg.AssetKey(a)))) for a in MARKET_ASSETS)
-        per_run = {}  # a single-run backfill repeats its metadata on every partition: once per run
-        for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map"):
-            for record in inst.fetch_materializations(dg.AssetKey(asset), limit=10_000).records:
-                http = record.asset_materialization.metadata.get("http")
-                if http is not None:
-                    per_run[(asset, record.run_id)] = http.value
-        retries = sum(stats.get("retries", 0) for stats in per_run.values())
+        retries = sum(meta["http"].get("retries", 0)
+                      for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map")
+                      for meta in metadata_per_run(inst, asset).values() if meta.get("http"))
     wh = Warehouse(data / "warehouse")
     duplicates = sum(int(wh.read(asset).duplicated(key).sum()) for asset, key in DUPLICATE_KEYS.items())
     return {"returncode": done.returncode, "seconds": seconds, "missing": missing, "duplicates": duplicates,

@@ -10,6 +10,7 @@ from finance_assets.assets._partitions import in_months, md_preview
 from finance_assets.partitions import month_partitions
 from finance_assets.resources.fx import FX_COLUMNS, FxSource
 from finance_assets.resources.portfolio import PortfolioSettings
+from finance_assets.run_metadata import attach_metadata
 
 GROUP = "fx"
 
@@ -41,7 +42,7 @@ def fx_rates(context: dg.AssetExecutionContext) -> pd.DataFrame:
         if missing:
             context.log.warning(f"the ECB publishes no reference rate for {', '.join(missing)}: holdings in "
                                 "these currencies cannot be valued in the base currency")
-    context.add_output_metadata(meta)
+    attach_metadata(context, meta)
     return out
 
 

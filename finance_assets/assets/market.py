@@ -9,6 +9,7 @@ from finance_assets.analytics.prices import ohlc_violations
 from finance_assets.assets._partitions import in_months, md_preview, month_bounds, ticker_month_grid
 from finance_assets.partitions import MONTH, TICKER, ticker_month_partitions
 from finance_assets.resources.sources import PriceSource
+from finance_assets.run_metadata import attach_metadata
 
 GROUP = "market"
 
@@ -36,7 +37,7 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
         bars.insert(0, "ticker", ticker)
         frames.append(bars)
     out = pd.concat(frames, ignore_index=True)
-    context.add_output_metadata({
+    attach_metadata(context, {
         "sources": dg.MetadataValue.json(out["source"].value_counts().to_dict()),
         "splits": int((out["split_ratio"] != 1.0).sum()), "dividends": int((out["dividend"] > 0).sum()),
         "preview": md_preview(out.tail(5)), "http": source.http_stats(),
@@ -74,7 +75,7 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
         frames.append(tech[in_months(tech["date"], months)])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["ticker", "date", *indicators.TECHNICAL_COLUMNS])
-    context.add_output_metadata({"preview": md_preview(out.tail(5))})
+    attach_metadata(context, {"preview": md_preview(out.tail(5))})
     return out
 
 

@@ -10,6 +10,7 @@ from finance_assets.analytics import news as news_lib, sentiment as sentiment_li
 from finance_assets.assets._partitions import in_months, md_preview, ticker_month_grid
 from finance_assets.partitions import MONTH, TICKER, ticker_month_partitions
 from finance_assets.resources.sources import NEWS_LEAD_DAYS, NewsSource
+from finance_assets.run_metadata import attach_metadata
 
 GROUP = "news"
 HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
@@ -73,7 +74,7 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         kept["label"] = [sentiment_lib.label(s) for s in scores]
         frames.append(kept[HEADLINE_COLUMNS])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HEADLINE_COLUMNS)
-    context.add_output_metadata({
+    attach_metadata(context, {
         "by_source": dg.MetadataValue.json(out["source"].str.split("/").str[0].value_counts().to_dict()
                                            if len(out) else {}),
         "fetched_by_source": dg.MetadataValue.json(dict(fetched)),
@@ -124,5 +125,5 @@ def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.
             best, worst = in_run.nlargest(3, "score"), in_run.nsmallest(3, "score")
             meta["most_positive"] = md_preview(best[["ticker", "date", "title", "score"]])
             meta["most_negative"] = md_preview(worst[["ticker", "date", "title", "score"]])
-    context.add_output_metadata(meta)
+    attach_metadata(context, meta)
     return out

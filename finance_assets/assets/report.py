@@ -16,6 +16,7 @@ from finance_assets.assets._partitions import md_preview
 from finance_assets.partitions import MONTH, month_partitions, report_day_partitions
 from finance_assets.resources.fx import FX_COLUMNS
 from finance_assets.resources.portfolio import PortfolioSettings
+from finance_assets.run_metadata import attach_metadata
 
 GROUP = "portfolio"
 PANEL_LOOKBACK_MONTHS = 13  # a 252-session risk window plus the month being reported
@@ -60,7 +61,7 @@ def market_panel(context: dg.AssetExecutionContext, prices: pd.DataFrame, techni
         panel = panel.merge(sent.assign(date=pd.to_datetime(sent["date"]).dt.normalize()), on=["date", "ticker"],
                             how="left")
     panel = panel.reindex(columns=PANEL_COLUMNS).sort_values(["date", "ticker"]).reset_index(drop=True)
-    context.add_output_metadata({"preview": md_preview(panel.tail(5))})
+    attach_metadata(context, {"preview": md_preview(panel.tail(5))})
     return panel
 
 
@@ -161,7 +162,7 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
         out = book.fundamental_snapshots(con)
     finally:
         con.close()
-    context.add_output_metadata({
+    attach_metadata(context, {
         "tickers": int(out["ticker"].nunique()), "filing_dates": len(out),
         "latest_filing": str(out["known_at"].max().date()) if len(out) else "none",
         "preview": md_preview(out.sort_values("known_at").tail(5)[

@@ -18,6 +18,7 @@ from finance_assets.assets._partitions import md_preview
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.partitions import TICKER, ticker_partitions
 from finance_assets.resources.sources import SecEdgarSource
+from finance_assets.run_metadata import attach_metadata
 
 GROUP = "sec"
 COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
@@ -49,7 +50,7 @@ def ticker_cik_map(context: dg.AssetExecutionContext) -> pd.DataFrame:
     seen_on = sec.as_of_date()
     history = edgar.merge_ticker_history(_previous_map(context), current, seen_on)
     moved = history.groupby("ticker")["cik"].nunique()
-    context.add_output_metadata({
+    attach_metadata(context, {
         "seen_on": seen_on.isoformat(), "tickers": len(current), "companies": int(current["cik"].nunique()),
         "history_rows": len(history), "tickers_that_changed_cik": int((moved > 1).sum()),
         "rejected_symbols": len(current.attrs.get("rejected_tickers", [])),
@@ -147,7 +148,7 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
         if archive is not None:
             archive.close()
     out = pd.concat(frames, ignore_index=True)
-    context.add_output_metadata({
+    attach_metadata(context, {
         "retrieval": "bulk submissions.zip" if archive is not None else "per-company API",
         "documents": dg.MetadataValue.json({"from_archive": source.from_archive, "from_api": source.from_api}),
         "forms": dg.MetadataValue.json(out["form"].value_counts().head(10).to_dict() if len(out) else {}),
@@ -189,7 +190,7 @@ def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) 
         if archive is not None:
             archive.close()
     out = pd.concat(frames, ignore_index=True)
-    context.add_output_metadata({
+    attach_metadata(context, {
         "retrieval": "bulk companyfacts.zip" if archive is not None else "per-company API",
         "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
         "taxonomies": dg.MetadataValue.json(out["taxonomy"].value_counts().to_dict() if len(out) else {}),
@@ -246,7 +247,7 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame,
         std.insert(0, "ticker", ticker)
         frames.append(std)
     out = pd.concat(frames, ignore_index=True)
-    context.add_output_metadata({
+    attach_metadata(context, {
         "items": int(out["item"].nunique()) if len(out) else 0,
         "fiscal_year_ends": dg.MetadataValue.json(year_ends),
         "latest_annual": md_preview(latest_annual_table(out), rows=30),

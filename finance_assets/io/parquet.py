@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from finance_assets.io.warehouse import Warehouse, split_partitions
+from finance_assets.run_metadata import attach_metadata
 
 
 def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
@@ -69,10 +70,8 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             wh.write_partitions(asset, list(zip(dims_list, split_partitions(obj, dims_list))))
             written = len(keys)
         wh.register_view(asset)
-        context.add_output_metadata(
-            {**_summary_metadata(obj), "partitions_written": written,
-             "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))}
-        )
+        attach_metadata(context, {**_summary_metadata(obj), "partitions_written": written,
+                                  "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         asset = context.asset_key.path[-1]

@@ -19,6 +19,7 @@ from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.resources import demo
 from finance_assets.resources.sources import NewsSource, SecEdgarSource
+from finance_assets.run_metadata import result_metadata
 
 from ..scripted_sources import Recorder, ScriptedNews, register_transport, source_dirs
 
@@ -55,7 +56,7 @@ def _run_news(instance, root, news_source: NewsSource) -> dg.ExecuteInProcessRes
 
 
 def _metadata(result, asset: str) -> dict:
-    return {key: value.value for key, value in result.asset_materializations_for_node(asset)[0].metadata.items()}
+    return result_metadata(result, asset)
 
 
 def _headlines(root) -> pd.DataFrame:
@@ -97,7 +98,8 @@ def test_every_provider_merges_into_one_deduplicated_table(sec_ready):
     # the key is sent in a header, and appears nowhere in logs or metadata
     logs = " ".join(entry.message or "" for entry in instance.all_logs(result.run_id))
     every_metadata = " ".join(str(m.metadata) for asset in ("headlines", "sentiment")
-                              for m in result.asset_materializations_for_node(asset))
+                              for m in (*result.asset_materializations_for_node(asset),
+                                        *result.asset_observations_for_node(asset)))
     assert FINNHUB_KEY not in logs and FINNHUB_KEY not in every_metadata
 
     sentiment = _metadata(result, "sentiment")

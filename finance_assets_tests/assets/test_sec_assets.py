@@ -20,6 +20,7 @@ from finance_assets.assets import sec
 from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.resources import demo
+from finance_assets.run_metadata import result_metadata
 
 from ..scripted_sources import Recorder, ScriptedSec, register_transport, source_dirs
 
@@ -49,7 +50,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    return {key: value.value for key, value in result.asset_materializations_for_node(asset)[0].metadata.items()}
+    return result_metadata(result, asset)
 
 
 # ------------------------------------------------------------------------------- bulk archives

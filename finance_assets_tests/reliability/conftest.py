@@ -64,19 +64,11 @@ def materialized(inst, asset: str) -> set[str]:
     return set(inst.get_materialized_partitions(dg.AssetKey(asset)))
 
 
-def materialization_metadata(inst, asset: str) -> list[dict]:
-    """Metadata of every materialization event of `asset`, values unwrapped, plus the event's `run_id`."""
-    import dagster as dg
-
-    records = inst.fetch_materializations(dg.AssetKey(asset), limit=10_000).records  # Dagster's maximum
-    return [{**{name: getattr(value, "value", value) for name, value in r.asset_materialization.metadata.items()},
-             "run_id": r.run_id} for r in records]
-
-
 def http_stats_per_run(inst, asset: str) -> list[dict]:
-    """The `http` metadata of `asset`, once per run (a single-run backfill repeats it on every partition)."""
-    per_run = {m["run_id"]: m["http"] for m in materialization_metadata(inst, asset) if m.get("http")}
-    return list(per_run.values())
+    """The `http` metadata of `asset`, once per run (a range run records it once, as an observation)."""
+    from finance_assets.run_metadata import metadata_per_run
+
+    return [m["http"] for m in metadata_per_run(inst, asset).values() if m.get("http")]
 
 
 def sessions_between(first: str, last: str) -> list:
