@@ -1,7 +1,7 @@
 """Memory of companyfacts normalization for a 50 MB document: streamed (ijson, chunks written to Parquet)
 vs the reference, json.loads of the whole document + normalize_companyfacts.
 
-Each side runs in a fresh process; the figure is the growth of its peak RSS (ru_maxrss) from after the
+Each side runs in a fresh process; the figure is the growth of its peak RSS (VmHWM) from after the
 imports to the end, so C allocations count. Goal (issue 7): bounded memory, i.e. the streamed peak
 does not grow with the document (checked here against a 10 MB document) and stays well below the
 document's in-memory size.
@@ -16,17 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from finance_assets_tests.reliability.test_bounded_memory import MEASURE, write_companyfacts
+from finance_assets_tests.reliability.test_bounded_memory import MEASURE, PEAK_RSS_KB, write_companyfacts
 
 REPO = Path(__file__).resolve().parents[1]
 
-WHOLE = r'''
-import json, resource, sys
+WHOLE = PEAK_RSS_KB + r'''
+import json, sys
 from finance_assets.analytics import xbrl
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_rss_kb()
 with open(sys.argv[1], "rb") as fh:
     rows = len(xbrl.normalize_companyfacts(fh.read()))
-print(json.dumps({"rows": rows, "growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}))
+print(json.dumps({"rows": rows, "growth_mb": (peak_rss_kb() - before) / 1024}))
 '''
 
 

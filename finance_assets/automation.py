@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from collections.abc import Sequence
 
 import dagster as dg
@@ -206,6 +207,36 @@ FRESHNESS_BY_ASSET: dict[str, dg.FreshnessPolicy] = {
 # lookback, re-run when its inputs change) and a daily freshness policy; test_automation.py fails until
 # it has an explicit entry.
 FALLBACK_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26))
+
+
+# Partition freshness checks: a materialization must exist for the *expected partition* (the last
+# completed weekday of the report, the current month of the panel and FX) once the deadline passed.
+# They complement the policies above, which only look at the asset's latest materialization of any
+# partition, so a re-run of an old report day cannot hide that yesterday's report is missing.
+# Dagster 1.13 marks the factory as superseded by FreshnessPolicy, but the policy has no per-partition
+# form; the checks run from their own sensor every 10 minutes.
+REPORT_DEADLINE_CRON = "0 1 * * 2-6"  # 01:00 New York after each weekday
+PANEL_DEADLINE_CRON = "30 18 * * 1-5"  # the open month's panel and FX rates after each close
+PARTITION_FRESHNESS_SENSOR_NAME = "partition_freshness_checks"
+
+
+def partition_freshness_checks() -> list[dg.AssetChecksDefinition]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        return [
+            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey(n) for n in REPORT_OUTPUTS],
+                                                      deadline_cron=REPORT_DEADLINE_CRON, timezone=NEW_YORK),
+            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey("market_panel"), dg.AssetKey("fx_rates")],
+                                                      deadline_cron=PANEL_DEADLINE_CRON, timezone=NEW_YORK),
+        ]
+
+
+def partition_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        return dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, minimum_interval_seconds=600, name=PARTITION_FRESHNESS_SENSOR_NAME,
+            default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED)
 
 
 def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = None

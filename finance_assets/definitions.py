@@ -16,8 +16,13 @@ import os
 import dagster as dg
 
 from finance_assets import config
-from finance_assets.automation import automation_sensor, with_automation
 from finance_assets.assets import fx, market, news, report, sec
+from finance_assets.automation import (
+    automation_sensor,
+    partition_freshness_checks,
+    partition_freshness_sensor,
+    with_automation,
+)
 from finance_assets.executor import dask_executor
 from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.resources.fx import FxSource
@@ -97,13 +102,15 @@ report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.asset
 JOBS = [ticker_map_job, sec_job, market_job, panel_job, snapshots_job, report_job]
 
 
+PARTITION_FRESHNESS_CHECKS = partition_freshness_checks()
+
 defs = dg.Definitions(
     assets=with_automation(ALL_ASSETS),  # automation conditions + freshness policies
-    asset_checks=ALL_CHECKS,
+    asset_checks=[*ALL_CHECKS, *PARTITION_FRESHNESS_CHECKS],
     resources=build_resources(),
     executor=build_executor(),
     jobs=JOBS,
-    sensors=[*SENSORS, automation_sensor()],
+    sensors=[*SENSORS, automation_sensor(), partition_freshness_sensor(PARTITION_FRESHNESS_CHECKS)],
 )
 
 

@@ -305,3 +305,45 @@ def test_one_ticker_runs_carry_a_ticker_tag(isolated_home, tmp_path):
         instance.add_dynamic_partitions(TICKER, ["ACMQ"])
         result = dg.materialize([trivial], instance=instance, partition_key="2025-03-01|ACMQ")
     assert result.dagster_run.tags["dagster/partition/ticker"] == "ACMQ"
+
+
+# ----------------------------------------------------------------------------- partition freshness checks
+
+def _run_partition_freshness_checks(instance) -> dict[str, bool]:
+    checks = automation.partition_freshness_checks()
+    specs = [*(dg.AssetSpec(name, partitions_def=report_day_partitions) for name in automation.REPORT_OUTPUTS),
+             *(dg.AssetSpec(name, partitions_def=month_partitions) for name in ("market_panel", "fx_rates"))]
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))
+    defs = dg.Definitions(assets=specs, asset_checks=checks, jobs=[job])
+    result = defs.resolve_job_def("freshness").execute_in_process(instance=instance)
+    return {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_partition_freshness_checks_want_the_expected_partition_not_just_any():
+    from dagster._core.test_utils import freeze_time
+
+    def materialize(name: str, partition: str) -> None:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=name, partition=partition))
+
+    # Wednesday 02:00 New York: past Wednesday's 01:00 report deadline (expects Tuesday's report day)
+    # and Tuesday's 18:30 panel deadline (expects the open month, June).
+    with dg.instance_for_test() as instance, freeze_time(dt.datetime(2025, 6, 11, 6, 0, tzinfo=dt.timezone.utc)):
+        for name in automation.REPORT_OUTPUTS:
+            materialize(name, "2025-06-09")  # Monday only
+        materialize("market_panel", "2025-05-01")
+        materialize("fx_rates", "2025-06-01")
+        assert _run_partition_freshness_checks(instance) == {
+            "portfolio_report": False, "portfolio_holdings": False, "market_panel": False, "fx_rates": True}
+
+        for name in automation.REPORT_OUTPUTS:
+            materialize(name, "2025-06-10")
+        materialize("market_panel", "2025-06-01")
+        assert set(_run_partition_freshness_checks(instance).values()) == {True}
+
+
+def test_partition_freshness_checks_have_a_sensor_that_is_stopped_unless_automation_is_on(monkeypatch):
+    checks = automation.partition_freshness_checks()
+    monkeypatch.delenv("FINANCE_ASSETS_AUTOMATION", raising=False)
+    assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("FINANCE_ASSETS_AUTOMATION", "on")
+    assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.RUNNING

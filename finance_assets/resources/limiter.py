@@ -152,8 +152,8 @@ class RedisBackend:
 
     Same guarantee as `SQLiteBackend`, across machines: pyrate-limiter's `RedisBucket` (a sorted-set
     log checked and appended by one Lua script) holds the log; a Redis lock per source serializes
-    read-clock -> put; and the clock is the Redis server's `TIME`, so machines whose clocks disagree
-    still write timestamps in admission order.
+    read-clock -> reserve a slot; and the clock is the Redis server's `TIME`, so machines whose clocks
+    disagree still write timestamps in admission order.
     """
 
     def __init__(self, url: str, *, key_prefix: str = REDIS_KEY_PREFIX):
