@@ -29,7 +29,22 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def markdown(latest: dict) -> str:
+    """latest.json as the README's table (`python -m benchmarks.run --markdown`): what was measured, as is."""
+    machine = latest["machine"]
+    lines = [f"Measured {latest['date'][:10]} on {machine['cpus']} cores, {machine['platform']}, Python "
+             f"{machine['python']}.", "", "| benchmark | metric | ours | reference | unit | ratio | goal | met |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in latest["rows"]:
+        cells = [_fmt(row.get(k)) for k in ("benchmark", "metric", "ours", "reference", "unit", "ratio", "goal", "met")]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "--markdown":
+        print(markdown(json.loads((HERE / "results" / "latest.json").read_text())))
+        return 0
     names = argv if argv else sorted(p.stem for p in HERE.glob("bench_*.py"))
     rows, errors = [], []
     for name in names:

@@ -198,7 +198,9 @@ class Warehouse:
         return list(by_file)
 
     def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[Path]:
-        unique = dict.fromkeys(self.partition_file(asset, d) for d in dims_list)
+        # 3,600 month partitions of a lookback live in ~200 ticker-year files: build each path once
+        physical = dict.fromkeys(tuple(sorted(physical_dims(d).items())) for d in dims_list)
+        unique = dict.fromkeys(self.partition_file(asset, dict(items)) for items in physical)
         return [f for f in unique if f.exists()]
 
     def read_partitions(self, asset: str, dims_list: Sequence[Mapping[str, str] | None]) -> pd.DataFrame:
