@@ -25,14 +25,21 @@ def _partitions_in_run(context: dg.AssetExecutionContext | dg.OutputContext) -> 
     return len(context.partition_keys)
 
 
-def attach_metadata(context: dg.AssetExecutionContext | dg.OutputContext, metadata: Mapping[str, Any]) -> None:
-    """Output metadata for a one-partition (or unpartitioned) run; one observation for a range run."""
+def attach_metadata(context: dg.AssetExecutionContext | dg.OutputContext, metadata: Mapping[str, Any],
+                    output_name: str | None = None) -> None:
+    """Output metadata for a one-partition (or unpartitioned) run; one observation for a range run.
+
+    `output_name` picks the output of a multi-asset (asset contexts only).
+    """
     partitions = _partitions_in_run(context)
     if partitions <= 1:
-        context.add_output_metadata(dict(metadata))
+        if output_name is None:
+            context.add_output_metadata(dict(metadata))
+        else:
+            context.add_output_metadata(dict(metadata), output_name=output_name)
         return
-    context.log_event(dg.AssetObservation(asset_key=context.asset_key,
-                                          metadata={"run_partitions": partitions, **metadata}))
+    asset_key = context.asset_key if output_name is None else context.asset_key_for_output(output_name)
+    context.log_event(dg.AssetObservation(asset_key=asset_key, metadata={"run_partitions": partitions, **metadata}))
 
 
 def metadata_per_run(instance: dg.DagsterInstance, asset: str | dg.AssetKey, limit: int = 10_000) -> dict[str, dict]:

@@ -246,16 +246,17 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
     for note in notes:
         context.log.info(note)
     top = render_markdown(latest_summary, latest_rows, notes, base=base, max_holdings=METADATA_TOP_HOLDINGS)
-    yield dg.Output(report, output_name="portfolio_report", metadata={
+    attach_metadata(context, {
         "latest_day": str(latest_day.date()), "report_html": dg.MetadataValue.path(str(paths["html"])),
         "report_markdown": dg.MetadataValue.path(str(paths["md"])), "summary": dg.MetadataValue.md(top),
         **{key: _metadata_float(latest_summary.get(key)) for key in (
             "total_value", "unrealized_pnl", "ytd", "annualized_volatility", "var_hist_95", "sharpe", "max_drawdown")},
         "holdings_unpriced": int(latest_summary["holdings_unpriced"]),
-    })
-    yield dg.Output(rows, output_name="portfolio_holdings",
-                    metadata={"preview": md_preview(latest_rows.sort_values("weight", ascending=False)[
-                        ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]])})
+    }, output_name="portfolio_report")
+    attach_metadata(context, {"preview": md_preview(latest_rows.sort_values("weight", ascending=False)[
+        ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]])}, output_name="portfolio_holdings")
+    yield dg.Output(report, output_name="portfolio_report")
+    yield dg.Output(rows, output_name="portfolio_holdings")
 
 
 def _metadata_float(value) -> float | None:

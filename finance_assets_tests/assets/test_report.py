@@ -28,6 +28,7 @@ from finance_assets.io.parquet import ParquetWarehouseIOManager
 from finance_assets.io.warehouse import Warehouse
 from finance_assets.partitions import month_partitions
 from finance_assets.resources.portfolio import PortfolioSettings
+from finance_assets.run_metadata import metadata_per_run
 
 PORTFOLIO = ("ticker,shares,cost_basis,currency,account,purchase_date\n"
              "ACMQ,100,50,USD,,\nBLZQ,20,300,EUR,ira,\nCRXQ,300,30,USD,,2025-03-05\n")
@@ -217,14 +218,13 @@ def test_outputs_are_queryable_and_described_in_dagster(backfilled):
     os.environ["DAGSTER_HOME"] = str(backfilled / "dagster_home")
     try:
         with dg.DagsterInstance.get() as instance:
-            event = instance.get_latest_materialization_event(dg.AssetKey("portfolio_report"))
+            per_run = metadata_per_run(instance, "portfolio_report")
     finally:
         os.environ.pop("DAGSTER_HOME", None)
-    metadata = event.asset_materialization.metadata
-    assert metadata["latest_day"].value == "2025-03-31"
-    assert metadata["report_html"].value == latest["html"]
-    assert "| Total value |" in metadata["summary"].value
-    assert metadata["total_value"].value == pytest.approx(_report_row(backfilled, "2025-03-31")["total_value"])
+    [metadata] = [m for m in per_run.values() if m.get("latest_day") == "2025-03-31"]
+    assert metadata["report_html"] == latest["html"]
+    assert "| Total value |" in metadata["summary"]
+    assert metadata["total_value"] == pytest.approx(_report_row(backfilled, "2025-03-31")["total_value"])
 
 
 def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "2025-03-31") -> dg.ExecuteInJobResult:
