@@ -60,6 +60,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{context.asset_key.to_user_string()} must return a pandas DataFrame, got {type(obj)}")
         asset = context.asset_key.path[-1]
         wh = self.warehouse
+        metadata = _summary_metadata(obj)
         if not context.has_asset_partitions:
             wh.write(asset, None, obj)
             written = 1
@@ -67,10 +68,14 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             pdef = context.asset_partitions_def
             keys = context.asset_partition_keys
             dims_list = [partition_dims(pdef, key) for key in keys]
-            wh.write_partitions(asset, list(zip(dims_list, split_partitions(obj, dims_list))))
+            parts = split_partitions(obj, dims_list)
+            wh.write_partitions(asset, list(zip(dims_list, parts)))
             written = len(keys)
+            if written > 1:  # a range run's one summary still shows each partition's rows (0 = a gap)
+                metadata["rows_by_partition"] = dg.MetadataValue.json(
+                    {key: len(part) for key, part in zip(keys, parts)})
         wh.register_view(asset)
-        attach_metadata(context, {**_summary_metadata(obj), "partitions_written": written,
+        attach_metadata(context, {**metadata, "partitions_written": written,
                                   "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -338,8 +338,9 @@ class SourceLimiter:
                 self._leak_now_and_then(source, bucket, now_ms)
                 return slot_ms
             wait_ms = int(bucket.waiting(item))
-            if wait_ms < 0:  # the item can never fit (weight above the limit): pyrate's contract
-                raise self._timeout_error(source, bucket.failing_rate, float("inf"), timeout)
+            if wait_ms < 0:  # pyrate's "can never fit" (weight above the limit; build_rates rules it out)
+                raise RateLimitTimeout(f"rate limit for source {source!r}: a request can never fit its rates",
+                                       source=source)
             slot_ms += max(wait_ms, 1)
             remaining = self._remaining(deadline)
             if remaining is not None and (slot_ms - now_ms) / 1000 > remaining:
