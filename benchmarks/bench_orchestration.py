@@ -81,12 +81,11 @@ def _months() -> list[str]:
 
 def _write_like_the_io_manager(root: Path, asset: str, frame, keys: list[str]) -> None:
     from finance_assets.io.parquet import partition_dims
-    from finance_assets.io.warehouse import Warehouse, split_partitions
+    from finance_assets.io.warehouse import Warehouse
     from finance_assets.partitions import ticker_month_partitions
 
     wh = Warehouse(root)
-    dims_list = [partition_dims(ticker_month_partitions, key) for key in keys]
-    wh.write_partitions(asset, list(zip(dims_list, split_partitions(frame, dims_list))))
+    wh.write_split(asset, frame, [partition_dims(ticker_month_partitions, key) for key in keys])
     wh.register_view(asset)
 
 

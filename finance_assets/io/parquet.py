@@ -13,11 +13,10 @@ the requested partitions.
 
 from __future__ import annotations
 
-
 import dagster as dg
 import pandas as pd
 
-from finance_assets.io.warehouse import Warehouse, split_partitions
+from finance_assets.io.warehouse import Warehouse
 from finance_assets.run_metadata import attach_metadata
 
 
@@ -68,8 +67,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             pdef = context.asset_partitions_def
             keys = context.asset_partition_keys
             dims_list = [partition_dims(pdef, key) for key in keys]
-            parts = split_partitions(obj, dims_list)
-            wh.write_partitions(asset, list(zip(dims_list, parts)))
+            parts = wh.write_split(asset, obj, dims_list)
             written = len(keys)
             if written > 1:  # a range run's one summary still shows each partition's rows (0 = a gap)
                 metadata["rows_by_partition"] = dg.MetadataValue.json(

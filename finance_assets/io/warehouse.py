@@ -95,41 +95,39 @@ def _by_dimension_names(dims_list: Sequence[Mapping[str, str]]) -> dict[tuple[st
     return groups
 
 
-def partition_rows(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> pd.Series:
-    """Boolean mask of the rows that belong to any of the given partitions (one pass over the frame)."""
-    mask = np.zeros(len(frame), dtype=bool)
-    if len(frame):
-        for names, members in _by_dimension_names(dims_list).items():
-            if not names:
-                mask[:] = True
-                continue
-            rows = pd.MultiIndex.from_arrays(_row_labels(frame, names))
-            wanted = [tuple(_wanted_label(n, dims_list[i][n]) for n in names) for i in members]
-            mask |= rows.isin(wanted)
-    return pd.Series(mask, index=frame.index)
+def _partition_positions(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[np.ndarray]:
+    """Row positions of each partition, in the order of dims_list (one groupby per set of dimensions).
 
-
-def split_partitions(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[pd.DataFrame]:
-    """The rows of each partition, in the order of dims_list (empty frames where a partition has none).
-
-    One groupby instead of a mask per partition: a 2,400-partition run splits in milliseconds.
+    One pass instead of a mask per partition: a 2,400-partition run splits in milliseconds.
     """
-    out: list[pd.DataFrame] = [frame.iloc[0:0]] * len(dims_list)
+    empty = np.empty(0, dtype=np.intp)
+    out = [empty] * len(dims_list)
     if not len(frame):
         return out
     for names, members in _by_dimension_names(dims_list).items():
         if not names:
             for i in members:
-                out[i] = frame
+                out[i] = np.arange(len(frame))
             continue
-        labels = _row_labels(frame, names)
-        positions = pd.Series(np.arange(len(frame))).groupby([s.to_numpy() for s in labels]).indices
+        labels = [s.to_numpy() for s in _row_labels(frame, names)]
+        positions = pd.Series(np.arange(len(frame))).groupby(labels).indices
         for i in members:
             key = tuple(_wanted_label(n, dims_list[i][n]) for n in names)
-            found = positions.get(key if len(names) > 1 else key[0])
-            if found is not None:
-                out[i] = frame.iloc[found]
+            out[i] = positions.get(key if len(names) > 1 else key[0], empty)
     return out
+
+
+def partition_rows(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> pd.Series:
+    """Boolean mask of the rows that belong to any of the given partitions."""
+    mask = np.zeros(len(frame), dtype=bool)
+    for positions in _partition_positions(frame, dims_list):
+        mask[positions] = True
+    return pd.Series(mask, index=frame.index)
+
+
+def split_partitions(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[pd.DataFrame]:
+    """The rows of each partition, in the order of dims_list (empty frames where a partition has none)."""
+    return [frame.iloc[positions] for positions in _partition_positions(frame, dims_list)]
 
 
 class Warehouse:
@@ -196,6 +194,13 @@ class Warehouse:
                     combined = combined.sort_values(order, kind="stable").reset_index(drop=True)
                 self._atomic_write(target, combined)
         return list(by_file)
+
+    def write_split(self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
+                    ) -> list[pd.DataFrame]:
+        """Split a run's frame into the given partitions and write them; returns each partition's rows."""
+        parts = split_partitions(frame, dims_list)
+        self.write_partitions(asset, list(zip(dims_list, parts)))
+        return parts
 
     def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[Path]:
         # 3,600 month partitions of a lookback live in ~200 ticker-year files: build each path once
