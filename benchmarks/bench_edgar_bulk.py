@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import statistics
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
+from benchmarks._timing import median_seconds
 from finance_assets.analytics.edgar_bulk import BulkArchive, member_name
 from finance_assets.analytics.xbrl import normalize_companyfacts
 from finance_assets.resources import demo
@@ -38,15 +37,6 @@ def _build(path: Path) -> list[int]:
     return run_ciks
 
 
-def _median_seconds(action, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "companyfacts.zip"
@@ -65,8 +55,8 @@ def run() -> list[dict]:
                 facts = sum(len(normalize_companyfacts(archive.read(member_name(cik)))) for cik in ciks)
                 assert facts > 0
 
-        ours_index, zipfile_index = _median_seconds(index_ours), _median_seconds(index_zipfile)
-        ours_read = _median_seconds(read_run, repeats=1)
+        ours_index, zipfile_index = median_seconds(index_ours, REPEATS), median_seconds(index_zipfile, REPEATS)
+        ours_read = median_seconds(read_run, 1)
     api_floor = RUN_COMPANIES * 2 / SEC_REQUESTS_PER_SECOND
     return [
         {"benchmark": "edgar_bulk", "metric": f"index {RUN_COMPANIES} of {MEMBERS:,} archive members",

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from benchmarks._timing import median_seconds
 from finance_assets.analytics.fundamentals import standardize
 from finance_assets.analytics.xbrl import normalize_companyfacts
 
@@ -61,15 +59,6 @@ def _documents() -> tuple[list[tuple[dict, str]], str]:
     return [(generated_companyfacts(1, seed=1), "1231"), (generated_companyfacts(2, concepts=600, seed=2), "1231")], "generated companyfacts (realdata absent)"
 
 
-def _median_seconds(work: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
 def _row(benchmark: str, ours: float, goal: float, source: str) -> dict:
     return {
         "benchmark": benchmark,
@@ -87,8 +76,8 @@ def run() -> list[dict]:
     documents, source = _documents()
     normalized = [normalize_companyfacts(document) for document, _ in documents]
     fact_count = sum(len(frame) for frame in normalized)
-    normalize_seconds = _median_seconds(lambda: [normalize_companyfacts(document) for document, _ in documents])
-    standardize_seconds = _median_seconds(lambda: [standardize(frame, fye) for frame, (_, fye) in zip(normalized, documents)])
+    normalize_seconds = median_seconds(lambda: [normalize_companyfacts(document) for document, _ in documents], REPEATS)
+    standardize_seconds = median_seconds(lambda: [standardize(frame, fye) for frame, (_, fye) in zip(normalized, documents)], REPEATS)
     return [
         _row("xbrl_normalize_companyfacts", fact_count / normalize_seconds, NORMALIZE_GOAL, source),
         _row("fundamentals_standardize", fact_count / standardize_seconds, STANDARDIZE_GOAL, source),

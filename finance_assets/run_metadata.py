@@ -42,6 +42,10 @@ def attach_metadata(context: dg.AssetExecutionContext | dg.OutputContext, metada
     context.log_event(dg.AssetObservation(asset_key=asset_key, metadata={"run_partitions": partitions, **metadata}))
 
 
+def _unwrapped(metadata: Mapping[str, Any]) -> dict:
+    return {name: getattr(value, "value", value) for name, value in metadata.items()}
+
+
 def metadata_per_run(instance: dg.DagsterInstance, asset: str | dg.AssetKey, limit: int = 10_000) -> dict[str, dict]:
     """{run_id: metadata} of an asset's runs, values unwrapped, wherever `attach_metadata` put them."""
     key = dg.AssetKey.from_coercible(asset)
@@ -52,8 +56,7 @@ def metadata_per_run(instance: dg.DagsterInstance, asset: str | dg.AssetKey, lim
             metadata = getattr(record, event).metadata
             if event == "asset_observation" and "run_partitions" not in metadata:
                 continue
-            unwrapped = {name: getattr(value, "value", value) for name, value in metadata.items()}
-            per_run.setdefault(record.run_id, {}).update(unwrapped)
+            per_run.setdefault(record.run_id, {}).update(_unwrapped(metadata))
     return per_run
 
 
@@ -63,5 +66,5 @@ def result_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict:
     events = [*result.asset_materializations_for_node(step)[:1],
               *(o for o in result.asset_observations_for_node(step) if "run_partitions" in o.metadata)]
     for event in events:
-        merged.update({name: getattr(value, "value", value) for name, value in event.metadata.items()})
+        merged.update(_unwrapped(event.metadata))
     return merged

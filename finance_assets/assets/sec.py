@@ -258,11 +258,6 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame,
 # ------------------------------------------------------------------------------------------ checks
 
 
-def _benchmark_ticker() -> str:
-    """The benchmark is an index or ETF price series and may have no CIK (the demo's never does)."""
-    return config.benchmark_ticker()
-
-
 @dg.asset_check(asset=ticker_cik_map, blocking=True,
                 description="One row per (ticker, CIK); CIKs are positive and their 10-digit form matches; "
                 "first_seen <= last_seen.")
@@ -285,7 +280,7 @@ def registered_tickers_resolve(context: dg.AssetCheckExecutionContext,
                                ticker_cik_map: pd.DataFrame) -> dg.AssetCheckResult:
     registered = list(context.instance.get_dynamic_partitions(TICKER))
     unresolved = [t for t in registered if edgar.resolve_cik(ticker_cik_map, t, dt.date.today()) is None]
-    benchmark = _benchmark_ticker()
+    benchmark = config.benchmark_ticker()  # an index or ETF: may have no CIK (the demo's never does)
     unexpected = [t for t in unresolved if t != benchmark]
     return dg.AssetCheckResult(
         passed=not unexpected, severity=dg.AssetCheckSeverity.WARN,
