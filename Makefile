@@ -1,19 +1,36 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Everything else builds on `make install`.
+comma := ,
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install demo test test-fast dev bench catalog clean-data
+EXTRAS := test,dev,scale
+LOCK := requirements.lock
+
+.PHONY: install lock demo test test-fast lint dev bench catalog clean-data
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked set (pip itself included), then the project without resolving anything again.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $@
+
+# The one way to move versions: re-resolve pyproject.toml's ranges to the newest coherent set, install
+# it and run the suite. Commit requirements.lock when it passes.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "pip-tools>=7.4"
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --upgrade --extra $(subst $(comma), --extra ,$(EXTRAS)) \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		-o $(LOCK) pyproject.toml
+	rm -f $(VENV)/.installed
+	$(MAKE) test
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -30,6 +47,10 @@ test-fast: install
 
 dev: install
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+lint: install
+	$(VENV)/bin/ruff check finance_assets finance_assets_tests benchmarks
+	$(VENV)/bin/ruff format --check finance_assets finance_assets_tests benchmarks
 
 bench: install
 	$(PY) -m benchmarks.run

@@ -98,3 +98,10 @@ def test_dockerfile_copies_files_that_exist_and_the_ignore_file_lets_them_throug
             assert (REPO / source).exists(), f"COPY {source}: not in the repository (build context is the root)"
             assert source.rstrip("/") in allowed or source.rstrip("./") in allowed, f"{source} excluded by .dockerignore"
     assert "*" in ignore  # .venv, data/warehouse etc. never go into the build context
+
+
+def test_image_installs_the_locked_set_and_resolves_nothing_else():
+    runs = [arg for op, arg in _dockerfile_instructions() if op == "RUN" and "pip install" in arg]
+    assert any("-r requirements.lock" in arg for arg in runs)
+    project_installs = [arg for arg in runs if "-r requirements.lock" not in arg]
+    assert project_installs and all("--no-deps" in arg for arg in project_installs)
