@@ -16,9 +16,9 @@ import zipfile
 from pathlib import Path
 
 from benchmarks._timing import median_seconds
-from finance_assets.analytics.edgar_bulk import BulkArchive, member_name
-from finance_assets.analytics.xbrl import normalize_companyfacts
-from finance_assets.resources import demo
+from finance_assets.defs.sec.edgar_bulk import BulkArchive, member_name
+from finance_assets.defs.sec.xbrl import normalize_companyfacts
+from finance_assets.demo import source as demo
 
 MEMBERS = 100_000
 RUN_COMPANIES = 500

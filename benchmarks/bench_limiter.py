@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finance_assets.analytics.rate_windows import max_in_sliding_window, steady_rate
+from finance_assets.lib.rate_windows import max_in_sliding_window, steady_rate
 
 WORKERS = 4
 DURATION_S = 3.0
@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def _acquirer(kind: str, state_dir: str):
     if kind == "ours":
         sys.path.insert(0, str(REPO_ROOT))
-        from finance_assets.resources.limiter import SourceLimiter
+        from finance_assets.lib.limiter import SourceLimiter
 
         limiter = SourceLimiter(state_dir, rates={"warmup": [(1000, 1.0)]})
         limiter.acquire("warmup")  # open the database before the clock starts

@@ -39,7 +39,7 @@ DEMO_NOW = "2025-06-11T18:00:00+00:00"  # Wednesday 14:00 New York; the open mon
 
 def _setup_universe():
     """Register 12 demo companies + generated ones with the demo transport; returns the tickers."""
-    from finance_assets.resources import demo
+    from finance_assets.demo import source as demo
 
     extra_needed = TICKERS - len(demo.DEMO_COMPANIES)
     extras = demo.extra_demo_companies(max(extra_needed, 0))
@@ -53,7 +53,7 @@ def _setup_universe():
 
 
 def _unthrottled_price_source(base: Path):
-    from finance_assets.resources.sources import PriceSource
+    from finance_assets.defs.market.source import PriceSource
 
     class UnthrottledPriceSource(PriceSource):
         def _rates(self) -> dict[str, list[tuple[int, float]]]:
@@ -67,22 +67,22 @@ def _range_tags(tickers: list[str], months: list[str]) -> dict[str, str]:
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from finance_assets.partitions import MONTH, TICKER
+    from finance_assets.lib.partitions import MONTH, TICKER
 
     return {ASSET_PARTITION_RANGE_START_TAG: str(dg.MultiPartitionKey({TICKER: tickers[0], MONTH: months[0]})),
             ASSET_PARTITION_RANGE_END_TAG: str(dg.MultiPartitionKey({TICKER: tickers[-1], MONTH: months[-1]}))}
 
 
 def _months() -> list[str]:
-    from finance_assets.partitions import month_partitions
+    from finance_assets.lib.partitions import month_partitions
 
     return month_partitions.get_partition_keys(current_time=dt.datetime.fromisoformat(DEMO_NOW))[-MONTHS:]
 
 
 def _write_like_the_io_manager(root: Path, asset: str, frame, keys: list[str]) -> None:
-    from finance_assets.io.parquet import partition_dims
-    from finance_assets.io.warehouse import Warehouse
-    from finance_assets.partitions import ticker_month_partitions
+    from finance_assets.lib.io_manager import partition_dims
+    from finance_assets.lib.warehouse import Warehouse
+    from finance_assets.lib.partitions import ticker_month_partitions
 
     wh = Warehouse(root)
     wh.write_split(asset, frame, [partition_dims(ticker_month_partitions, key) for key in keys])
@@ -93,8 +93,8 @@ def bare_compute(base: Path, instance, tickers: list[str], months: list[str]) ->
     """The asset functions called directly (no run, no events), writing the same Parquet files."""
     import dagster as dg
 
-    from finance_assets.assets import market
-    from finance_assets.partitions import MONTH, TICKER
+    from finance_assets.defs.market import assets as market
+    from finance_assets.lib.partitions import MONTH, TICKER
 
     keys = [str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in tickers for m in months]
     tags = _range_tags(tickers, months)
@@ -117,8 +117,8 @@ def bare_compute(base: Path, instance, tickers: list[str], months: list[str]) ->
 def orchestrated(base: Path, instance, tickers: list[str], months: list[str]) -> float:
     import dagster as dg
 
-    from finance_assets.assets import market
-    from finance_assets.io.parquet import ParquetWarehouseIOManager
+    from finance_assets.defs.market import assets as market
+    from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 
     resources = {"prices_source": _unthrottled_price_source(base),
                  "io_manager": ParquetWarehouseIOManager(base_path=str(base / "warehouse"))}
@@ -148,8 +148,8 @@ def _trivial_assets_shaped_like_ours() -> list:
     """`prices` and `technicals` with our partitions, code versions and 24-month input mapping, no work."""
     import dagster as dg
 
-    from finance_assets.assets import market
-    from finance_assets.partitions import ticker_month_partitions
+    from finance_assets.defs.market import assets as market
+    from finance_assets.lib.partitions import ticker_month_partitions
 
     lookback = market.technicals.get_partition_mapping(dg.AssetKey("prices"))
 
@@ -182,7 +182,7 @@ def dagster_floor(instance, tickers: list[str], months: list[str]) -> float:
 def _fresh_instance(root: Path, tickers: list[str]):
     import dagster as dg
 
-    from finance_assets.partitions import TICKER
+    from finance_assets.lib.partitions import TICKER
 
     root.mkdir(parents=True)
     instance = dg.DagsterInstance.local_temp(tempdir=str(root), overrides={"telemetry": {"enabled": False}})
@@ -194,9 +194,9 @@ def automation_tick(instance, tickers: list[str], months: list[str]) -> tuple[in
     """Requests and seconds of the second of two ticks, everything in the lookback materialized."""
     import dagster as dg
 
-    from finance_assets import automation
+    from finance_assets.lib import automation
     from finance_assets.definitions import ALL_ASSETS, build_resources
-    from finance_assets.partitions import MONTH, TICKER, report_day_partitions
+    from finance_assets.lib.partitions import MONTH, TICKER, report_day_partitions
 
     now = dt.datetime.fromisoformat(DEMO_NOW)
     defs = dg.Definitions(assets=automation.with_automation(ALL_ASSETS, months=MONTHS - 1),
@@ -237,7 +237,7 @@ def run() -> list[dict]:
         base = Path(tmp)
         os.environ.setdefault("FINANCE_ASSETS_DATA_DIR", str(base / "data"))
         tickers, months = _setup_universe(), _months()
-        import finance_assets.assets.market  # noqa: F401  imports (scipy etc.) outside every timing
+        import finance_assets.defs.market.assets  # noqa: F401  imports (scipy etc.) outside every timing
         bares, floors, ours = [], [], []
         for rep in range(REPEATS):  # alternate so that drift in machine load hits every side alike
             with _fresh_instance(base / f"instance-bare-{rep}", tickers) as instance:

@@ -20,10 +20,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from finance_assets.io.warehouse import Warehouse
-from finance_assets.partitions import MONTH, TICKER
-from finance_assets.resources import demo
-from finance_assets.run_metadata import metadata_per_run
+from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.demo import source as demo
+from finance_assets.lib.run_metadata import metadata_per_run
 
 REPO = Path(__file__).resolve().parents[1]
 TICKERS = [c.ticker for c in demo.DEMO_COMPANIES] + [c.ticker for c in demo.DEMO_EXTRA_COMPANIES[:7]]

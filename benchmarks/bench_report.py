@@ -26,10 +26,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from finance_assets.analytics.portfolio import BALANCE_ITEMS, FLOW_ITEMS, fundamental_snapshots, holdings_table
-from finance_assets.io.warehouse import Warehouse
-from finance_assets.resources.demo import ecb_hist_zip
-from finance_assets.resources.fx import parse_eurofxref_hist
+from finance_assets.defs.portfolio.holdings import BALANCE_ITEMS, FLOW_ITEMS, fundamental_snapshots, holdings_table
+from finance_assets.lib.warehouse import Warehouse
+from finance_assets.demo.source import ecb_hist_zip
+from finance_assets.defs.market.fx_source import parse_eurofxref_hist
 
 N_TICKERS = 500
 REPORT_DAY = pd.Timestamp("2025-06-13")

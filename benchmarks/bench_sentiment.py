@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finance_assets.analytics import sentiment
+from finance_assets.defs.news import sentiment
 
 GOAL_PER_SECOND = 20_000
 N_HEADLINES = 20_000

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from finance_assets.analytics.indicators import (
+from finance_assets.defs.market.indicators import (
     TECHNICAL_COLUMNS,
     TRADING_DAYS_PER_YEAR,
     compute_technicals,

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from finance_assets.io.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse
 
 
 def _populate(wh: Warehouse, tickers: int = 100, months: int = 24) -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._timing import median_seconds
-from finance_assets.analytics.fundamentals import standardize
-from finance_assets.analytics.xbrl import normalize_companyfacts
+from finance_assets.defs.sec.fundamentals import standardize
+from finance_assets.defs.sec.xbrl import normalize_companyfacts
 
 REAL_FILES = {"CIK0000320193_AAPL.edgarkit.json": "0926", "CIK0001045810_NVDA.edgartools.json": "0131"}
 NORMALIZE_GOAL = 50_000.0  # facts/s: a large filer (~30k facts) in well under a second

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 WHOLE = PEAK_RSS_KB + r'''
 import json, sys
-from finance_assets.analytics import xbrl
+from finance_assets.defs.sec import xbrl
 before = peak_rss_kb()
 with open(sys.argv[1], "rb") as fh:
     rows = len(xbrl.normalize_companyfacts(fh.read()))

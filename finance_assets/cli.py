@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from finance_assets import config
+from finance_assets.lib import config
 
 
 class CliError(Exception):
@@ -62,9 +62,9 @@ def dask_cluster(kind: str) -> Iterator[str | None]:
 
 
 def register(portfolio: Path, benchmark: str | None) -> list[str]:
-    from finance_assets.analytics.edgar import normalize_ticker
-    from finance_assets.analytics.portfolio import read_portfolio
-    from finance_assets.partitions import TICKER
+    from finance_assets.lib.tickers import normalize_ticker
+    from finance_assets.defs.portfolio.holdings import read_portfolio
+    from finance_assets.lib.partitions import TICKER
 
     holdings = read_portfolio(portfolio)
     tickers = list(dict.fromkeys(holdings["ticker"]))
@@ -129,7 +129,7 @@ def latest_report() -> Path | None:
 
 
 def catalog() -> None:
-    from finance_assets.io.warehouse import Warehouse
+    from finance_assets.lib.warehouse import Warehouse
 
     wh = Warehouse(config.warehouse_dir())
     assets = wh.refresh_catalog()
@@ -141,7 +141,7 @@ def catalog() -> None:
 
 
 def demo(years: int, executor: str, chunk_tickers: int) -> None:
-    from finance_assets.resources.demo import DEMO_BENCHMARK
+    from finance_assets.demo.source import DEMO_BENCHMARK
 
     if config.mode() != "demo":
         raise CliError("`finance-assets demo` runs on the demo source; unset FINANCE_ASSETS_MODE=live")
@@ -154,7 +154,7 @@ def demo(years: int, executor: str, chunk_tickers: int) -> None:
 
 
 def _print_summary() -> None:
-    from finance_assets.io.warehouse import Warehouse
+    from finance_assets.lib.warehouse import Warehouse
 
     wh = Warehouse(config.warehouse_dir())
     con = wh.connect()
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "register":
             register(args.portfolio or config.portfolio_path(), args.benchmark or config.benchmark_ticker())
         elif args.command == "backfill":
-            from finance_assets.analytics.edgar import normalize_ticker
+            from finance_assets.lib.tickers import normalize_ticker
 
             # validated (and shown escaped in errors) before they reach a partition key
             tickers = [normalize_ticker(t) for t in args.tickers.split(",")] if args.tickers else None

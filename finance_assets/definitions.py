@@ -15,20 +15,26 @@ import os
 
 import dagster as dg
 
-from finance_assets import config
-from finance_assets.assets import fx, market, news, report, sec
-from finance_assets.automation import (
+from finance_assets.lib import config
+from finance_assets.defs.market import fx_assets as fx
+from finance_assets.defs.market import assets as market
+from finance_assets.defs.news import assets as news
+from finance_assets.defs.portfolio import assets as report
+from finance_assets.defs.sec import assets as sec
+from finance_assets.lib.automation import (
     automation_sensor,
     partition_freshness_checks,
     partition_freshness_sensor,
     with_automation,
 )
-from finance_assets.executor import dask_executor
-from finance_assets.io.parquet import ParquetWarehouseIOManager
-from finance_assets.resources.fx import FxSource
-from finance_assets.resources.portfolio import PortfolioSettings
-from finance_assets.resources.sources import NewsSource, PriceSource, SecEdgarSource
-from finance_assets.sensors import SENSORS
+from finance_assets.lib.executor import dask_executor
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.defs.market.fx_source import FxSource
+from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
+from finance_assets.defs.market.source import PriceSource
+from finance_assets.defs.news.source import NewsSource
+from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.defs.sec.sensors import SENSORS
 
 ALL_ASSETS = [sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, market.prices,
               market.technicals, news.headlines, news.sentiment, fx.fx_rates, report.market_panel,

@@ -20,7 +20,7 @@ import dagster as dg
 import pandas as pd
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from finance_assets.partitions import (
+from finance_assets.lib.partitions import (
     MONTH,
     TICKER,
     month_partitions,

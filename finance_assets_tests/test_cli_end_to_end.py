@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from finance_assets.io.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

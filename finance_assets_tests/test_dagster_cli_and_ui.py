@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from finance_assets.io.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from finance_assets import definitions
-from finance_assets.partitions import month_partitions, report_day_partitions, ticker_month_partitions
+from finance_assets.lib.partitions import month_partitions, report_day_partitions, ticker_month_partitions
 
 EXPECTED_ASSETS = {
     "ticker_cik_map", "filings", "xbrl_facts", "fundamentals", "prices", "technicals", "headlines",
@@ -47,7 +47,8 @@ def test_every_heavy_asset_backfills_in_one_run():
 
 
 def test_live_mode_requires_the_sec_user_agent(monkeypatch):
-    from finance_assets.resources.sources import SecEdgarSource, SourceConfigError
+    from finance_assets.defs.sec.source import SecEdgarSource
+    from finance_assets.lib.sources import SourceConfigError
 
     source = SecEdgarSource(mode="live", user_agent="", cache_dir="/tmp/x", state_dir="/tmp/x")
     try:

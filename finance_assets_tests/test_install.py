@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 import finance_assets
 
-from .conftest import REPO
+from finance_assets_tests.conftest import REPO
 
 LOCK = REPO / "requirements.lock"
 

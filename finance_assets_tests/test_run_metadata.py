@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from finance_assets.run_metadata import attach_metadata, metadata_per_run, result_metadata
+from finance_assets.lib.run_metadata import attach_metadata, metadata_per_run, result_metadata
 
 DAYS = dg.StaticPartitionsDefinition(["d1", "d2", "d3", "d4"])
 

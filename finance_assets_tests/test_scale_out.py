@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finance_assets.analytics.rate_windows import max_in_sliding_window, steady_rate
+from finance_assets.lib.rate_windows import max_in_sliding_window, steady_rate
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -116,8 +116,8 @@ def test_dagster_cli_materializes_on_an_existing_dask_cluster(isolated_home, das
     """`dagster asset materialize` with DASK_SCHEDULER_ADDRESS: one run, steps executed by the two workers."""
     import dagster as dg
 
-    from finance_assets.io.warehouse import Warehouse
-    from finance_assets.partitions import TICKER
+    from finance_assets.lib.warehouse import Warehouse
+    from finance_assets.lib.partitions import TICKER
 
     with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME from isolated_home
         instance.add_dynamic_partitions(TICKER, ["ACMQ", "BLZQ"])
@@ -153,7 +153,7 @@ HAMMER_SECONDS = 3.0
 
 _LIMITER_WORKER = textwrap.dedent("""
     import json, sys, tempfile, time
-    from finance_assets.resources.limiter import RedisBackend, SourceLimiter
+    from finance_assets.lib.limiter import RedisBackend, SourceLimiter
     # each process has its own state dir: only Redis is shared
     limiter = SourceLimiter(tempfile.mkdtemp(), backend=RedisBackend(sys.argv[1]))
     limiter.acquire("news")                      # connect and load the script before the clock starts
@@ -205,7 +205,7 @@ def test_redis_limiter_shared_by_four_processes(redis_url):
 
 def test_redis_backend_is_chosen_by_env_and_never_shows_the_password(monkeypatch, tmp_path):
     pytest.importorskip("redis")
-    from finance_assets.resources.limiter import LimiterBackendUnavailable, RedisBackend, SourceLimiter
+    from finance_assets.lib.limiter import LimiterBackendUnavailable, RedisBackend, SourceLimiter
 
     closed_port = free_port()  # nothing listens there
     url = f"redis://limiter:s3cret-pass@127.0.0.1:{closed_port}/0"
@@ -220,7 +220,7 @@ def test_redis_backend_is_chosen_by_env_and_never_shows_the_password(monkeypatch
 
 
 def test_redis_limiter_times_out_with_the_cap_named(redis_url, tmp_path):
-    from finance_assets.resources.limiter import RateLimitTimeout, RedisBackend, SourceLimiter
+    from finance_assets.lib.limiter import RateLimitTimeout, RedisBackend, SourceLimiter
 
     limiter = SourceLimiter(tmp_path, rates={"tiny": [(2, 60.0)]}, backend=RedisBackend(redis_url))
     limiter.acquire("tiny")
@@ -301,7 +301,7 @@ def test_dagster_instance_on_postgres(postgres, isolated_home, tmp_path, monkeyp
     monkeypatch.setenv("DAGSTER_PG_DB", postgres["db_name"])
     monkeypatch.setenv("DAGSTER_PG_PORT", str(postgres["port"]))
 
-    from finance_assets.partitions import TICKER, ticker_month_partitions
+    from finance_assets.lib.partitions import TICKER, ticker_month_partitions
 
     @dg.asset(partitions_def=ticker_month_partitions)
     def trivial() -> None: ...

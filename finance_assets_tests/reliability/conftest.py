@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finance_assets.resources import demo
+from finance_assets.demo import source as demo
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -66,7 +66,7 @@ def materialized(inst, asset: str) -> set[str]:
 
 def http_stats_per_run(inst, asset: str) -> list[dict]:
     """The `http` metadata of `asset`, once per run (a range run records it once, as an observation)."""
-    from finance_assets.run_metadata import metadata_per_run
+    from finance_assets.lib.run_metadata import metadata_per_run
 
     return [m["http"] for m in metadata_per_run(inst, asset).values() if m.get("http")]
 

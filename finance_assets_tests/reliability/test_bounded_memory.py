@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finance_assets.analytics import xbrl
-from finance_assets.analytics.xbrl_stream import iter_companyfacts_chunks, normalize_companyfacts_stream
-from finance_assets.resources import demo
+from finance_assets.defs.sec import xbrl
+from finance_assets.defs.sec.xbrl_stream import iter_companyfacts_chunks, normalize_companyfacts_stream
+from finance_assets.demo import source as demo
 
 from .conftest import REPO
 
@@ -57,7 +57,7 @@ def peak_rss_kb():
 MEASURE = PEAK_RSS_KB + r'''
 import json, sys, zipfile
 import pyarrow as pa, pyarrow.parquet as pq
-from finance_assets.analytics.xbrl_stream import iter_companyfacts_chunks
+from finance_assets.defs.sec.xbrl_stream import iter_companyfacts_chunks
 
 source, out, chunk_facts = sys.argv[1], sys.argv[2], int(sys.argv[3])
 before = peak_rss_kb()

@@ -1,7 +1,7 @@
 """Concurrent `dagster asset materialize` runs on one asset: different partitions lose nothing, and two
 writers of the same partition leave one complete version, never a mix.
 
-(The warehouse-level version of this, without Dagster, is finance_assets_tests/io/test_warehouse.py.)
+(The warehouse-level version of this, without Dagster, is finance_assets_tests/lib/test_warehouse.py.)
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from finance_assets.io.warehouse import CATALOG_FILE, Warehouse
+from finance_assets.lib.warehouse import CATALOG_FILE, Warehouse
 
 from .conftest import (
     adjusted_closes,

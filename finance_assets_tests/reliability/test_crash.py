@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from finance_assets.io.warehouse import CATALOG_FILE, DATA_FILE, Warehouse
+from finance_assets.lib.warehouse import CATALOG_FILE, DATA_FILE, Warehouse
 
 from .conftest import BIN, REPO, base_env, cli, sessions_between
 

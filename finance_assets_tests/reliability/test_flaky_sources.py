@@ -13,12 +13,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from finance_assets.io.warehouse import Warehouse
-from finance_assets.partitions import MONTH, TICKER
-from finance_assets.resources import demo
-from finance_assets.resources.http import RetriesExhausted, SourceUnavailable
-from finance_assets.resources.limiter import SourceLimiter
-from finance_assets.resources.sources import PriceSource, SecEdgarSource
+from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.demo import source as demo
+from finance_assets.lib.http import RetriesExhausted, SourceUnavailable
+from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.defs.market.source import PriceSource
+from finance_assets.defs.sec.source import SecEdgarSource
 
 from .conftest import (
     MARKET_ASSETS,
@@ -151,7 +152,7 @@ def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_
     assert run.returncode == 2
     assert "FAILED: ticker_cik_map, sec ACMQ..DEMOIDX" in run.stdout
     # the error names the dead source and why, not just "error occurred while executing op"
-    assert ("step failed: ticker_cik_map: finance_assets.resources.http.RetriesExhausted: GET "
+    assert ("step failed: ticker_cik_map: finance_assets.lib.http.RetriesExhausted: GET "
             "https://www.sec.gov/files/company_tickers_exchange.json (source 'sec') failed after 5 attempts; "
             "last error: connect_error") in run.stdout
     assert "input 'ticker_cik_map' has never been materialized" in run.stdout

@@ -15,15 +15,19 @@ import pandas as pd
 import pytest
 
 from finance_assets import cli
-from finance_assets.analytics import xbrl
-from finance_assets.analytics.portfolio import PortfolioError, read_portfolio
-from finance_assets.analytics.prices import validate_prices
-from finance_assets.assets import market, sec
-from finance_assets.io.parquet import ParquetWarehouseIOManager
-from finance_assets.io.warehouse import Warehouse, WarehouseError
-from finance_assets.partitions import MONTH, TICKER
-from finance_assets.resources import demo
-from finance_assets.resources.sources import NewsSource, PriceSource, SecEdgarSource, SourceFailed
+from finance_assets.defs.sec import xbrl
+from finance_assets.defs.portfolio.holdings import PortfolioError, read_portfolio
+from finance_assets.defs.market.prices import validate_prices
+from finance_assets.defs.market import assets as market
+from finance_assets.defs.sec import assets as sec
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.warehouse import Warehouse, WarehouseError
+from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.demo import source as demo
+from finance_assets.defs.market.source import PriceSource
+from finance_assets.defs.news.source import NewsSource
+from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib.sources import SourceFailed
 
 PACKAGE = Path(__file__).resolve().parents[2] / "finance_assets"
 
@@ -86,7 +90,7 @@ def test_cli_register_and_backfill_refuse_hostile_tickers(isolated_home, capsys,
 
 
 def test_portfolio_sensor_refuses_a_hostile_file_and_registers_nothing(isolated_home):
-    from finance_assets.sensors import portfolio_tickers_sensor
+    from finance_assets.defs.sec.sensors import portfolio_tickers_sensor
 
     (isolated_home / "data" / "portfolio.csv").write_text(_csv_text("../../etc/passwd"))
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
@@ -156,7 +160,7 @@ def test_hostile_values_are_only_ever_data_in_sql(tmp_path):
 # reviewed expressions: `Warehouse.read`'s statement (its caller's predicate takes values only as
 # parameters) and `Warehouse.view_sql` (a checked asset name and a quote-escaped path; DuckDB takes no
 # parameters in DDL). A new dynamic SQL site fails this test until someone has reviewed it.
-REVIEWED_DYNAMIC_SQL = {("io/warehouse.py", "sql"), ("io/warehouse.py", "self.view_sql(asset)")}
+REVIEWED_DYNAMIC_SQL = {("lib/warehouse.py", "sql"), ("lib/warehouse.py", "self.view_sql(asset)")}
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 CONNECTION_NAMES = ("con", "conn", "connection", "cursor", "duckdb")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finance_assets.analytics.rate_windows import max_in_sliding_window
+from finance_assets.lib.rate_windows import max_in_sliding_window
 
 WORKERS = 4
 CALLS_PER_WORKER = 10
@@ -18,8 +18,8 @@ SEC_LIMIT = 10
 def sec_worker(state_dir: str, log_path: str, seed: int, results: mp.Queue) -> None:
     import httpx
 
-    from finance_assets.resources.http import FaultInjectingTransport, HttpClient, RequestLogTransport
-    from finance_assets.resources.limiter import SourceLimiter
+    from finance_assets.lib.http import FaultInjectingTransport, HttpClient, RequestLogTransport
+    from finance_assets.lib.limiter import SourceLimiter
 
     origin = httpx.MockTransport(lambda request: httpx.Response(200, json={"cik": 9900001, "filings": {}}))
     # the log sits outside the fault injector: an injected 503 or reset still counts as a request sent

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from finance_assets.io.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse
 
 from .conftest import base_env, cli, http_stats_per_run, write_portfolio
 

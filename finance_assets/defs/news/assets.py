@@ -1,0 +1,130 @@
+"""News assets: scored headlines per ticker and month, and daily sentiment aggregates."""
+
+
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+
+from finance_assets.defs.news import headlines as news_lib
+from finance_assets.defs.news import sentiment as sentiment_lib
+from finance_assets.lib.partition_mappings import in_months, md_preview, ticker_month_grid
+from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
+from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
+from finance_assets.lib.run_metadata import attach_metadata
+
+GROUP = "news"
+HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
+
+
+def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
+    """Headlines that can fall on a trading day of `months`: from a few days before the first month
+    (a weekend story counts for its first session) to the end of the last. Filtering before the
+    de-duplication keeps a routine title from years ago from hiding this month's."""
+    start = pd.Timestamp(min(months), tz="America/New_York") - pd.Timedelta(days=NEWS_LEAD_DAYS)
+    end = pd.Timestamp(max(months), tz="America/New_York") + pd.offsets.MonthBegin(1)
+    published = pd.to_datetime(published_utc, utc=True)
+    return (published >= start) & (published < end)
+
+
+def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
+    """The ticker's rows of the `filings` asset, or None when it has none (not materialized yet)."""
+    if "ticker" not in filings.columns:
+        return None
+    rows = filings[filings["ticker"] == ticker]
+    return rows if len(rows) else None
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=ticker_month_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    required_resource_keys={"news_source"},
+    code_version="2",
+    ins={
+        # every month of a ticker reads that ticker's filings (its 8-Ks become headlines)
+        "filings": dg.AssetIn(partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+            partition_dimension_name=TICKER)),
+    },
+    description="Headlines per ticker from every news provider (Yahoo Finance RSS, the company's 8-K "
+    "filings with their item titles, Finnhub when FINNHUB_API_KEY is set), deduplicated by URL and "
+    "normalized title, scored with the finance-aware sentiment model, and assigned to the trading day "
+    "they can first affect. `source` records where each headline came from.",
+)
+def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.DataFrame:
+    source: NewsSource = context.resources.news_source
+    tickers, months = ticker_month_grid(context)
+    frames, skipped, fetched, duplicates = [], {}, Counter(), 0
+    for ticker in tickers:
+        raw, skipped_here = source.headlines(ticker, months, _company_filings(filings, ticker))
+        for provider, reason in skipped_here.items():
+            skipped.setdefault(provider, reason)
+            context.log.info(f"{ticker}: headline provider {provider} skipped: {reason}")
+        raw = raw[_in_window(raw["published_utc"], months)]
+        if raw.empty:
+            continue
+        fetched.update(raw["source"].str.split("/").str[0])
+        kept = news_lib.dedupe_headlines(raw)
+        duplicates += len(raw) - len(kept)
+        kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
+        kept = kept[in_months(kept["date"], months)]
+        if kept.empty:
+            continue
+        scores = sentiment_lib.score_many(kept["title"].tolist())
+        kept["score"] = scores
+        kept["label"] = [sentiment_lib.label(s) for s in scores]
+        frames.append(kept[HEADLINE_COLUMNS])
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HEADLINE_COLUMNS)
+    attach_metadata(context, {
+        "by_source": dg.MetadataValue.json(out["source"].str.split("/").str[0].value_counts().to_dict()
+                                           if len(out) else {}),
+        "fetched_by_source": dg.MetadataValue.json(dict(fetched)),
+        "duplicates_removed": duplicates,
+        "skipped_providers": dg.MetadataValue.json(skipped),
+        "preview": md_preview(out[["ticker", "date", "source", "title", "score"]].tail(5)),
+        "http": source.http_stats(),
+    })
+    return out
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=ticker_month_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    code_version="1",
+    ins={
+        "headlines": dg.AssetIn(
+            partition_mapping=dg.MultiPartitionMapping({
+                TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
+                # the decayed 7-day score at the start of a month needs the end of the previous one
+                MONTH: dg.DimensionPartitionMapping(MONTH, dg.TimeWindowPartitionMapping(
+                    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)),
+            })
+        )
+    },
+    description="Per ticker and trading day: headline count, mean score, positive/negative/neutral "
+    "counts and an exponentially decayed 7-day score.",
+)
+def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.DataFrame:
+    tickers, months = ticker_month_grid(context)
+    frames = []
+    for ticker in tickers:
+        rows = headlines[headlines["ticker"] == ticker] if len(headlines) else headlines
+        if rows.empty:
+            continue
+        daily = news_lib.daily_sentiment(rows.rename(columns={"date": "trading_day"})).reset_index()
+        daily = daily.rename(columns={"trading_day": "date"})
+        daily.insert(0, "ticker", ticker)
+        frames.append(daily[in_months(daily["date"], months)])
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["ticker", "date", "headline_count", "mean_score", "positive_count", "negative_count",
+                 "neutral_count", "decayed_7d_score"])
+    meta: dict = {"preview": md_preview(out.tail(5))}
+    if len(headlines):
+        in_run = headlines[in_months(headlines["date"], months)]
+        if len(in_run):
+            best, worst = in_run.nlargest(3, "score"), in_run.nsmallest(3, "score")
+            meta["most_positive"] = md_preview(best[["ticker", "date", "title", "score"]])
+            meta["most_negative"] = md_preview(worst[["ticker", "date", "title", "score"]])
+    attach_metadata(context, meta)
+    return out

@@ -1,0 +1,360 @@
+"""SEC EDGAR assets: ticker->CIK map, filings, XBRL facts and point-in-time fundamentals, with checks.
+
+Per-company requests by default; a run over more than `SecEdgarSource.bulk_min_tickers` tickers reads
+EDGAR's nightly bulk archives instead (one conditional download each, then only the run's members),
+so a full-universe backfill is not bound by SEC's 10 requests/s.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from finance_assets.lib import config
+from finance_assets.defs.sec import edgar
+from finance_assets.defs.sec import fundamentals as fundamentals_lib
+from finance_assets.defs.sec import xbrl
+from finance_assets.defs.sec.edgar_bulk import BulkArchive, member_name
+from finance_assets.lib.partition_mappings import md_preview
+from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.partitions import TICKER, ticker_partitions
+from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib.run_metadata import attach_metadata
+
+GROUP = "sec"
+COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
+# Latest annual figures shown in the fundamentals metadata.
+HEADLINE_ITEMS = ("revenue", "net_income", "total_assets")
+# Relative tolerance of assets = liabilities + equity (rounding, and items outside the three).
+BALANCE_TOLERANCE = 0.005
+
+
+def _previous_map(context: dg.AssetExecutionContext) -> pd.DataFrame | None:
+    io_manager = context.resources.io_manager
+    path = Warehouse(io_manager.base_path).partition_file("ticker_cik_map")
+    return pd.read_parquet(path) if path.exists() else None
+
+
+@dg.asset(
+    group_name=GROUP,
+    required_resource_keys={"sec", "io_manager"},
+    pool="sec",  # SEC-bound steps share a pool (limit in dagster.yaml)
+    code_version="2",
+    description="Ticker -> CIK map from EDGAR company_tickers_exchange.json, with first/last seen dates "
+    "so a ticker that moves to another CIK still resolves for old filings.",
+)
+def ticker_cik_map(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    sec: SecEdgarSource = context.resources.sec
+    raw = sec.company_tickers()
+    current = (edgar.parse_company_tickers_exchange(raw) if "fields" in raw
+               else edgar.parse_company_tickers(raw))
+    seen_on = sec.as_of_date()
+    history = edgar.merge_ticker_history(_previous_map(context), current, seen_on)
+    moved = history.groupby("ticker")["cik"].nunique()
+    attach_metadata(context, {
+        "seen_on": seen_on.isoformat(), "tickers": len(current), "companies": int(current["cik"].nunique()),
+        "history_rows": len(history), "tickers_that_changed_cik": int((moved > 1).sum()),
+        "rejected_symbols": len(current.attrs.get("rejected_tickers", [])),
+        "preview": md_preview(current), "http": sec.http_stats(),
+    })
+    return history
+
+
+def _mappings(ticker_map: pd.DataFrame, ticker: str) -> tuple[int | None, list[tuple[int, pd.Timestamp]]]:
+    """(current CIK, [(earlier CIK, last day the ticker pointed to it), ...]) for one ticker."""
+    current = edgar.resolve_cik(ticker_map, ticker, dt.date.today())
+    rows = ticker_map[(ticker_map["ticker"] == ticker) & (ticker_map["cik"] != (current or -1))]
+    return current, [(int(row.cik), pd.Timestamp(row.last_seen)) for row in rows.itertuples(index=False)]
+
+
+class _Submissions:
+    """Submissions documents from the bulk archive when the run uses it, else (or when the archive
+    lacks a company, e.g. one registered after the nightly build) from the per-company API."""
+
+    def __init__(self, sec: SecEdgarSource, archive: BulkArchive | None):
+        self.sec, self.archive = sec, archive
+        self.from_archive = self.from_api = 0
+
+    def document(self, cik: int) -> dict:
+        data = self.archive.read_json(member_name(cik)) if self.archive is not None else None
+        if data is not None:
+            self.from_archive += 1
+            return data
+        self.from_api += 1
+        return self.sec.submissions(cik)
+
+    def page(self, name: str) -> dict:
+        data = self.archive.read_json(name) if self.archive is not None else None
+        if data is not None:
+            return data
+        return self.sec.submissions_page(name)
+
+
+def _company_filings(source: _Submissions, cik: int) -> pd.DataFrame:
+    data = source.document(cik)
+    info, recent = edgar.parse_submissions(data)
+    pages = [edgar.parse_submissions_page(source.page(name), cik) for name in edgar.submission_pages(data)]
+    frame = edgar.merge_filings([recent, *pages])
+    frame["company_name"] = info["name"]
+    frame["fiscal_year_end"] = info["fiscal_year_end"]
+    return frame
+
+
+def _bulk_archive(context: dg.AssetExecutionContext, sec: SecEdgarSource, kind: str,
+                  ciks: list[int]) -> BulkArchive | None:
+    if not sec.uses_bulk(len(context.partition_keys)):
+        return None
+    archive, download = sec.bulk_archive(kind, ciks)
+    context.log.info(f"{kind}.zip {download.status} ({download.bytes:,} bytes); "
+                     f"{len(archive.members)} members indexed for {len(ciks)} companies")
+    return archive
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=ticker_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    required_resource_keys={"sec"},
+    pool="sec",
+    code_version="2",
+    description="Every filing of the company from EDGAR submissions JSON (older pages included), with the "
+    "company's name and fiscal year end. A ticker that moved to a new CIK keeps the old CIK's filings "
+    "up to the move. Large runs read the nightly submissions.zip instead of the API.",
+)
+def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
+    sec: SecEdgarSource = context.resources.sec
+    plans = {ticker: _mappings(ticker_cik_map, ticker) for ticker in context.partition_keys}
+    ciks = sorted({cik for current, earlier in plans.values()
+                   for cik in ([current] if current else []) + [c for c, _ in earlier]})
+    archive = _bulk_archive(context, sec, "submissions", ciks)
+    source = _Submissions(sec, archive)
+    frames = []
+    try:
+        for ticker, (current, earlier) in plans.items():
+            if current is None:
+                context.log.info(f"{ticker}: no CIK in the EDGAR map (index, fund or foreign listing): 0 filings")
+            parts = [_company_filings(source, current)] if current is not None else []
+            for old_cik, until in earlier:  # filed while the ticker still pointed to the old company
+                old = _company_filings(source, old_cik)
+                parts.append(old[old["filing_date"] <= until])
+            # merge_filings keeps FILING_COLUMNS only: company fields come back by accession (each
+            # row keeps its own company's, the old CIK's included)
+            lookup = pd.concat([p[["accession_number", *COMPANY_COLUMNS]] for p in parts]) if parts \
+                else pd.DataFrame(columns=["accession_number", *COMPANY_COLUMNS])
+            frame = edgar.merge_filings(parts).merge(lookup.drop_duplicates("accession_number"),
+                                                     on="accession_number", how="left")
+            frame.insert(0, "ticker", ticker)
+            frames.append(frame)
+    finally:
+        if archive is not None:
+            archive.close()
+    out = pd.concat(frames, ignore_index=True)
+    attach_metadata(context, {
+        "retrieval": "bulk submissions.zip" if archive is not None else "per-company API",
+        "documents": dg.MetadataValue.json({"from_archive": source.from_archive, "from_api": source.from_api}),
+        "forms": dg.MetadataValue.json(out["form"].value_counts().head(10).to_dict() if len(out) else {}),
+        "latest_filing": str(out["filing_date"].max()) if len(out) else "none",
+        "preview": md_preview(out[["ticker", "form", "filing_date", "accession_number"]] if len(out) else out),
+        "http": sec.http_stats(),
+    })
+    return out
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=ticker_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    required_resource_keys={"sec"},
+    pool="sec",
+    code_version="2",
+    description="The XBRL companyfacts document as one long table; every filed vintage kept. Large runs "
+    "read the nightly companyfacts.zip instead of the API.",
+)
+def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
+    sec: SecEdgarSource = context.resources.sec
+    ciks = {ticker: _mappings(ticker_cik_map, ticker)[0] for ticker in context.partition_keys}
+    archive = _bulk_archive(context, sec, "companyfacts", sorted({c for c in ciks.values() if c}))
+    frames, from_archive, from_api = [], 0, 0
+    try:
+        for ticker, cik in ciks.items():
+            document = None
+            if cik is not None and archive is not None:
+                document = archive.read_json(member_name(cik))
+                from_archive += document is not None
+            if cik is not None and document is None:
+                document = sec.companyfacts(cik)  # not in tonight's archive, or no archive: the API
+                from_api += 1
+            frame = xbrl.normalize_companyfacts(document or {"cik": cik or 0, "entityName": "", "facts": {}})
+            frame.insert(0, "ticker", ticker)
+            frames.append(frame)
+    finally:
+        if archive is not None:
+            archive.close()
+    out = pd.concat(frames, ignore_index=True)
+    attach_metadata(context, {
+        "retrieval": "bulk companyfacts.zip" if archive is not None else "per-company API",
+        "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
+        "taxonomies": dg.MetadataValue.json(out["taxonomy"].value_counts().to_dict() if len(out) else {}),
+        "concepts": int(out["concept"].nunique()) if len(out) else 0,
+        "http": sec.http_stats(),
+    })
+    return out
+
+
+def _fiscal_year_end(filings_rows: pd.DataFrame) -> str | None:
+    """EDGAR's 'MMDD' from the submissions document (via the filings asset), if known."""
+    if "fiscal_year_end" not in filings_rows.columns:
+        return None
+    values = filings_rows["fiscal_year_end"].dropna().astype(str)
+    values = values[values.str.fullmatch(r"\d{4}")]
+    return values.iloc[0] if len(values) else None
+
+
+def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
+    """Per ticker: the latest fiscal year's revenue, net income and total assets, with the concept used."""
+    rows = []
+    for ticker, group in std.groupby("ticker", sort=True):
+        latest = fundamentals_lib.latest(group.drop(columns=["ticker"]))
+        annual = latest[(latest["period_type"] == "annual") & latest["item"].isin(HEADLINE_ITEMS)]
+        if annual.empty:
+            continue
+        last_end = annual["period_end"].max()
+        for row in annual[annual["period_end"] == last_end].itertuples(index=False):
+            rows.append({"ticker": ticker, "fiscal_period": row.fiscal_period, "item": row.item,
+                         "value": row.value, "unit": row.unit, "concept": f"{row.taxonomy}:{row.concept}",
+                         "derived": bool(row.derived), "filed": row.filed.date()})
+    return pd.DataFrame(rows, columns=["ticker", "fiscal_period", "item", "value", "unit", "concept", "derived",
+                                       "filed"])
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=ticker_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    code_version="2",
+    description="Standardized line items (annual and quarterly), every vintage with its filed date, "
+    "so downstream can ask what was known on any date. Fiscal periods follow the company's fiscal "
+    "year end from its submissions document.",
+)
+def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame,
+                 filings: pd.DataFrame) -> pd.DataFrame:
+    frames, year_ends = [], {}
+    for ticker in context.partition_keys:
+        facts = xbrl_facts[xbrl_facts["ticker"] == ticker] if len(xbrl_facts) else xbrl_facts
+        company = filings[filings["ticker"] == ticker] if "ticker" in filings.columns else filings
+        year_ends[ticker] = _fiscal_year_end(company)
+        std = fundamentals_lib.standardize(facts.drop(columns=["ticker"], errors="ignore"),
+                                           fiscal_year_end=year_ends[ticker])
+        std.insert(0, "ticker", ticker)
+        frames.append(std)
+    out = pd.concat(frames, ignore_index=True)
+    attach_metadata(context, {
+        "items": int(out["item"].nunique()) if len(out) else 0,
+        "fiscal_year_ends": dg.MetadataValue.json(year_ends),
+        "latest_annual": md_preview(latest_annual_table(out), rows=30),
+    })
+    return out
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+
+@dg.asset_check(asset=ticker_cik_map, blocking=True,
+                description="One row per (ticker, CIK); CIKs are positive and their 10-digit form matches; "
+                "first_seen <= last_seen.")
+def ticker_cik_map_is_consistent(ticker_cik_map: pd.DataFrame) -> dg.AssetCheckResult:
+    duplicates = int(ticker_cik_map.duplicated(["ticker", "cik"]).sum())
+    ciks = ticker_cik_map["cik"].astype("int64")
+    bad_cik = int((~((ciks > 0) & (ciks < 10**10)
+                     & (ticker_cik_map["cik_str"] == ciks.map(lambda c: f"{c:010d}")))).sum())
+    bad_dates = int((ticker_cik_map["first_seen"] > ticker_cik_map["last_seen"]).sum())
+    return dg.AssetCheckResult(
+        passed=duplicates == bad_cik == bad_dates == 0,
+        metadata={"duplicate_ticker_cik_rows": duplicates, "bad_cik_rows": bad_cik,
+                  "first_after_last_seen": bad_dates, "rows": len(ticker_cik_map)},
+    )
+
+
+@dg.asset_check(asset=ticker_cik_map, description="Every registered ticker resolves to a CIK today; those "
+                "that do not (apart from the benchmark index) are listed. They get empty SEC tables.")
+def registered_tickers_resolve(context: dg.AssetCheckExecutionContext,
+                               ticker_cik_map: pd.DataFrame) -> dg.AssetCheckResult:
+    registered = list(context.instance.get_dynamic_partitions(TICKER))
+    unresolved = [t for t in registered if edgar.resolve_cik(ticker_cik_map, t, dt.date.today()) is None]
+    benchmark = config.benchmark_ticker()  # an index or ETF: may have no CIK (the demo's never does)
+    unexpected = [t for t in unresolved if t != benchmark]
+    return dg.AssetCheckResult(
+        passed=not unexpected, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"registered": len(registered), "unresolved": dg.MetadataValue.json(unexpected),
+                  "benchmark_without_cik": benchmark in unresolved},
+    )
+
+
+@dg.asset_check(asset=xbrl_facts, partitions_def=ticker_partitions,
+                description="No two facts share accession, taxonomy, concept, unit and period with different "
+                "values (exact repeats are already dropped); every fact was filed on or after its period end.")
+def xbrl_facts_are_unique(xbrl_facts: pd.DataFrame) -> dg.AssetCheckResult:
+    if xbrl_facts.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
+    key = ["ticker", "accession", "taxonomy", "concept", "unit", "start", "end"]
+    conflicting = int(xbrl_facts.duplicated(key, keep=False).sum())
+    early = int((xbrl_facts["filed"] < xbrl_facts["end"]).sum())
+    return dg.AssetCheckResult(passed=conflicting == 0, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"rows": len(xbrl_facts), "conflicting_rows": conflicting,
+                                         "facts_filed_before_period_end": early})
+
+
+@dg.asset_check(asset=fundamentals, partitions_def=ticker_partitions,
+                description="Point in time: no standardized value was filed before its period ended. A failure "
+                "lists the rows: a mislabelled period would leak future numbers into backtests.")
+def fundamentals_filed_after_period_end(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
+    # A dividend per share may be declared for a quarter that has not ended yet (NVDA 2013-11-19):
+    # known on its filed date, so legitimate; every other item must be reported after its period.
+    early = fundamentals[(fundamentals["filed"] < fundamentals["period_end"])
+                         & (fundamentals["item"] != "dividends_per_share")] if len(fundamentals) else fundamentals
+    sample = early.head(10)[["ticker", "item", "fiscal_period", "period_end", "filed", "accession"]] if len(early) \
+        else early
+    return dg.AssetCheckResult(passed=early.empty, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"rows": len(fundamentals), "filed_before_period_end": len(early),
+                                         "examples": md_preview(sample, rows=10)})
+
+
+@dg.asset_check(asset=fundamentals, partitions_def=ticker_partitions,
+                description=f"Balance sheet identity on the latest reported values: total assets within "
+                f"{BALANCE_TOLERANCE:.1%} of liabilities + stockholders' equity (derived liabilities excluded, "
+                "they satisfy it by construction). Minority interest or temporary equity shows up here.")
+def fundamentals_balance_sheet_identity(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
+    gaps = _balance_gaps(fundamentals)
+    off = gaps[gaps["relative_gap"].abs() > BALANCE_TOLERANCE]
+    return dg.AssetCheckResult(
+        passed=off.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"periods_checked": len(gaps), "periods_off": len(off),
+                  "max_relative_gap": float(gaps["relative_gap"].abs().max()) if len(gaps) else 0.0,
+                  "examples": md_preview(off.head(10), rows=10)},
+    )
+
+
+def _balance_gaps(std: pd.DataFrame) -> pd.DataFrame:
+    columns = ["ticker", "fiscal_period", "relative_gap"]
+    if std.empty:
+        return pd.DataFrame(columns=columns)
+    frames = []
+    for ticker, group in std.groupby("ticker"):
+        latest = fundamentals_lib.latest(group.drop(columns=["ticker"]))
+        latest = latest[latest["period_type"] == "quarterly"]  # year-ends are also their Q4
+        reported = latest[~latest["derived"]]
+        table = reported.pivot_table(index="fiscal_period", columns="item", values="value")
+        needed = {"total_assets", "total_liabilities", "stockholders_equity"}
+        if not needed <= set(table.columns):
+            continue
+        table = table.dropna(subset=list(needed))
+        gap = (table["total_assets"] - table["total_liabilities"] - table["stockholders_equity"]) / table[
+            "total_assets"].abs()
+        frames.append(pd.DataFrame({"ticker": ticker, "fiscal_period": table.index, "relative_gap": gap.values}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+SEC_CHECKS = [ticker_cik_map_is_consistent, registered_tickers_resolve, xbrl_facts_are_unique,
+              fundamentals_filed_after_period_end, fundamentals_balance_sheet_identity]
+

@@ -1,0 +1,741 @@
+"""The offline demo source: deterministic responses in the live formats, served through httpx.
+
+`DemoTransport` answers the same URLs the live sources call (SEC EDGAR JSON, Yahoo chart JSON,
+Stooq CSV, Yahoo headline RSS), so `make demo` and the tests run the real parsing code with no
+network. Every company here is fictional, every name says DEMO, and the numbers are simulated:
+geometric Brownian motion with a shared market factor (so betas mean something), one 2:1 split
+and quarterly dividends to exercise adjustment, and headlines whose tone follows the day's move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from email.utils import format_datetime
+from urllib.parse import parse_qs, urlparse
+from xml.sax.saxutils import escape
+
+import httpx
+import numpy as np
+import pandas as pd
+
+
+DEMO_EPOCH = dt.date(2015, 1, 2)
+DEMO_SOURCE_LABEL = "demo (simulated, not market data)"
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    ticker: str
+    name: str
+    cik: int
+    beta: float
+    idio_vol: float
+    start_price: float
+    revenue_base_musd: float  # annual revenue at the epoch, $M
+    net_margin: float
+    dividend_per_quarter: float = 0.0
+    split_on: dt.date | None = None  # 2:1 split effective on this session
+
+
+DEMO_COMPANIES: tuple[DemoCompany, ...] = (
+    DemoCompany("ACMQ", "Acme Quantum Systems (DEMO)", 9900001, 1.25, 0.018, 48.0, 1200, 0.12),
+    DemoCompany("BLZQ", "Blaze Robotics (DEMO)", 9900002, 1.45, 0.022, 91.0, 800, 0.09, split_on=dt.date(2025, 6, 2)),
+    DemoCompany("CRXQ", "Crux Pharmaceuticals (DEMO)", 9900003, 0.75, 0.020, 33.0, 2500, 0.15, 0.21),
+    DemoCompany("DYNQ", "Dynamo Utilities (DEMO)", 9900004, 0.55, 0.010, 27.0, 5200, 0.08, 0.35),
+    DemoCompany("ELQX", "Elque Semiconductors (DEMO)", 9900005, 1.60, 0.024, 62.0, 1900, 0.18),
+    DemoCompany("FRNQ", "Fernquist Foods (DEMO)", 9900006, 0.65, 0.011, 54.0, 7400, 0.05, 0.42),
+    DemoCompany("GLQX", "Glaqix Logistics (DEMO)", 9900007, 1.05, 0.015, 40.0, 3100, 0.06, 0.12),
+    DemoCompany("HVQX", "Heavex Mining (DEMO)", 9900008, 1.30, 0.026, 18.0, 950, 0.04),
+    DemoCompany("JETQ", "Jetquill Airlines (DEMO)", 9900009, 1.35, 0.021, 22.0, 6100, 0.03),
+    DemoCompany("KLQX", "Kelquix Software (DEMO)", 9900010, 1.15, 0.017, 120.0, 1500, 0.22, 0.30),
+    DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15),
+    DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55),
+)
+DEMO_BENCHMARK = "DEMOIDX"  # the demo source's fictional index
+DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
+EXTRA_DEMO_COUNT = 40
+
+
+def extra_demo_companies(count: int = EXTRA_DEMO_COUNT) -> tuple[DemoCompany, ...]:
+    """More fictional companies for scale and reliability tests, outside the demo portfolio.
+
+    Symbols DQX01, DQX02, ... : no US listing has a letters-then-digits ticker (checked against
+    EDGAR's company_tickers.json in the tests), names end in "(DEMO)", CIKs start at 9900101.
+    """
+    rng = np.random.default_rng(_seed("extra-companies"))
+    return tuple(
+        DemoCompany(f"DQX{i:02d}", f"Demo Extra Company {i:02d} (DEMO)", 9900100 + i,
+                    beta=round(float(rng.uniform(0.5, 1.6)), 2), idio_vol=round(float(rng.uniform(0.01, 0.025)), 3),
+                    start_price=round(float(rng.uniform(15, 150)), 2),
+                    revenue_base_musd=round(float(rng.uniform(500, 9000))), net_margin=round(float(rng.uniform(0.03, 0.2)), 3),
+                    dividend_per_quarter=round(float(rng.uniform(0.1, 0.5)), 2) if i % 3 == 0 else 0.0)
+        for i in range(1, count + 1)
+    )
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+DEMO_EXTRA_COMPANIES = extra_demo_companies()
+# The transport serves every fictional company; the demo portfolio and feed use DEMO_COMPANIES only.
+COMPANIES_BY_TICKER = {c.ticker: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)}
+COMPANIES_BY_CIK = {c.cik: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)}
+
+
+@functools.lru_cache(maxsize=1)
+def demo_sessions() -> pd.DatetimeIndex:
+    """XNYS sessions from the demo epoch to the calendar's end: the demo never invents a holiday."""
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("XNYS")
+    return cal.sessions_in_range(pd.Timestamp(DEMO_EPOCH), cal.last_session)
+
+
+@functools.lru_cache(maxsize=1)
+def _market_returns() -> np.ndarray:
+    rng = np.random.default_rng(_seed("market"))
+    return rng.normal(0.00035, 0.0095, size=len(demo_sessions()))
+
+
+@functools.lru_cache(maxsize=64)
+def demo_ohlcv(ticker: str) -> pd.DataFrame:
+    """Full simulated history for a demo ticker (raw, unadjusted prices, plus events).
+
+    Columns: date, open, high, low, close (as traded), volume, dividend, split_ratio.
+    The same ticker always yields the same numbers: draws are a fixed-length stream per ticker.
+    """
+    sessions = demo_sessions()
+    n = len(sessions)
+    market = _market_returns()
+    if ticker == DEMO_BENCHMARK:
+        returns, start, company = market, 1000.0, None
+    else:
+        company = COMPANIES_BY_TICKER.get(ticker)
+        if company is None:
+            raise KeyError(f"{ticker!r} is not a demo ticker")
+        rng = np.random.default_rng(_seed("idio", ticker))
+        returns = 0.0001 + company.beta * market + rng.normal(0.0, company.idio_vol, size=n)
+        start = company.start_price
+    rng = np.random.default_rng(_seed("bars", ticker))
+    close = start * np.cumprod(1.0 + returns)
+    gap = rng.normal(0.0, 0.004, size=n)
+    open_ = np.concatenate([[start], close[:-1]]) * (1.0 + gap)
+    wick_hi = np.abs(rng.normal(0.0, 0.006, size=n))
+    wick_lo = np.abs(rng.normal(0.0, 0.006, size=n))
+    high = np.maximum(open_, close) * (1.0 + wick_hi)
+    low = np.minimum(open_, close) * (1.0 - wick_lo)
+    volume = np.round(rng.lognormal(13.5 if company else 18.0, 0.35, size=n)).astype("int64")
+    frame = pd.DataFrame(
+        {"date": sessions.date, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
+    )
+    frame["dividend"] = 0.0
+    frame["split_ratio"] = 1.0
+    if company is not None and company.dividend_per_quarter:
+        # Ex-dividend on the first session of Feb/May/Aug/Nov.
+        months = pd.Series(sessions.month, index=frame.index)
+        first_of_month = ~pd.Series(sessions.to_period("M")).duplicated().to_numpy()
+        mask = first_of_month & months.isin([2, 5, 8, 11]).to_numpy()
+        frame.loc[mask, "dividend"] = company.dividend_per_quarter
+    if company is not None and company.split_on is not None:
+        # The simulated path is the post-split economic path; before the split, shares traded at 2x.
+        split_idx = int(np.searchsorted(frame["date"].to_numpy(), company.split_on))
+        frame.loc[: split_idx - 1, ["open", "high", "low", "close"]] *= 2.0
+        frame.loc[: split_idx - 1, "volume"] //= 2
+        frame.loc[: split_idx - 1, "dividend"] *= 2.0
+        frame.loc[split_idx, "split_ratio"] = 2.0
+    return frame
+
+
+def adjust_for_splits_and_dividends(bars: pd.DataFrame) -> pd.DataFrame:
+    """Split-adjusted OHLC and volume plus a split-and-dividend adjusted close (CRSP/Yahoo method)."""
+    out = bars.copy()
+    split_factor = out["split_ratio"][::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    for col in ("open", "high", "low", "close"):
+        out[col] = out[col] / split_factor
+    out["volume"] = (out["volume"] * split_factor).round().astype("int64")
+    out["dividend"] = out["dividend"] / split_factor
+    prev_close = out["close"].shift(1)
+    ratio = (1.0 - out["dividend"] / prev_close).fillna(1.0)
+    div_factor = ratio[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    out["adj_close"] = out["close"] * div_factor
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Response bodies in the live formats
+# ---------------------------------------------------------------------------------------------
+
+
+def company_tickers_exchange_json() -> dict:
+    rows = [[c.cik, c.name, c.ticker, "DEMO"] for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)]
+    return {"fields": ["cik", "name", "ticker", "exchange"], "data": rows}
+
+
+def _quarters(until: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar quarters (start, end) from the epoch year whose 10-Q/10-K is filed by `until`."""
+    out = []
+    for year in range(DEMO_EPOCH.year, until.year + 1):
+        for q in range(4):
+            start = dt.date(year, 3 * q + 1, 1)
+            end = (pd.Timestamp(start) + pd.offsets.QuarterEnd(0)).date()
+            out.append((start, end))
+    return out
+
+
+def _filed_on(period_end: dt.date, annual: bool) -> dt.date:
+    filed = period_end + dt.timedelta(days=60 if annual else 38)
+    while filed.weekday() >= 5:
+        filed += dt.timedelta(days=1)
+    return filed
+
+
+def _accession(cik: int, filed: dt.date, seq: int) -> str:
+    return f"{cik:010d}-{filed.year % 100:02d}-{seq:06d}"
+
+
+@functools.lru_cache(maxsize=64)
+def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
+    """Every demo filing (10-Q, 10-K, 8-K) filed on or before `until`, oldest first."""
+    company = COMPANIES_BY_TICKER[ticker]
+    filings = []
+    for number, (start, end) in enumerate(_quarters(until)):
+        seq = 3 * number  # three accession numbers per quarter: stable whatever `until` is
+        annual = end.month == 12
+        filed = _filed_on(end, annual)
+        earnings = filed - dt.timedelta(days=7)
+        while earnings.weekday() >= 5:
+            earnings -= dt.timedelta(days=1)
+        # one other current report a quarter (officer change, contract, vote results, ...), mid-quarter
+        event = start + dt.timedelta(days=45 + _seed("8-K day", ticker, start) % 20)
+        while event.weekday() >= 5:
+            event += dt.timedelta(days=1)
+        candidates = sorted([  # numbered in filing order, as EDGAR numbers a filer's own submissions
+            ("10-K" if annual else "10-Q", start, end, filed, ""),
+            ("8-K", None, earnings, earnings, "2.02,9.01"),
+            ("8-K", None, event, event, _EVENT_8K_ITEMS[_seed("8-K items", ticker, start) % len(_EVENT_8K_ITEMS)]),
+        ], key=lambda candidate: candidate[3])
+        for offset, (form, period_start, report_date, filed_on, items) in enumerate(candidates, start=1):
+            if filed_on <= until:
+                filings.append({"form": form, "period_start": period_start, "report_date": report_date,
+                                "filed": filed_on, "accession": _accession(company.cik, filed_on, seq + offset),
+                                "items": items})
+    return sorted(filings, key=lambda f: (f["filed"], f["accession"]))
+
+
+_EVENT_8K_ITEMS = ("5.02", "1.01,9.01", "8.01,9.01", "7.01,9.01", "5.07", "2.05,9.01", "1.02", "5.02,9.01")
+
+
+def submissions_json(cik: int, until: dt.date) -> dict:
+    company = COMPANIES_BY_CIK[cik]
+    filings = list(reversed(_demo_filings(company.ticker, until)))  # EDGAR lists newest first
+    recent = {
+        "accessionNumber": [f["accession"] for f in filings],
+        "filingDate": [f["filed"].isoformat() for f in filings],
+        "reportDate": [f["report_date"].isoformat() for f in filings],
+        "acceptanceDateTime": [f"{f['filed'].isoformat()}T16:05:12.000Z" for f in filings],
+        "act": ["34"] * len(filings),
+        "form": [f["form"] for f in filings],
+        "fileNumber": ["001-99999"] * len(filings),
+        "filmNumber": [""] * len(filings),
+        "items": [f["items"] for f in filings],
+        "core_type": [f["form"] for f in filings],
+        "size": [250_000 if f["form"] != "8-K" else 30_000 for f in filings],
+        "isXBRL": [1 if f["form"] != "8-K" else 0 for f in filings],
+        "isInlineXBRL": [1 if f["form"] != "8-K" else 0 for f in filings],
+        "primaryDocument": [f"{company.ticker.lower()}-{f['report_date']:%Y%m%d}.htm" for f in filings],
+        "primaryDocDescription": [f["form"] for f in filings],
+    }
+    return {
+        "cik": str(cik), "entityType": "operating", "sic": "9999", "sicDescription": "DEMO (fictional)",
+        "name": company.name, "tickers": [company.ticker], "exchanges": ["DEMO"],
+        "fiscalYearEnd": "1231", "stateOfIncorporation": "DE",
+        "filings": {"recent": recent, "files": []},
+    }
+
+
+def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
+    """Deterministic quarterly fundamentals in USD for the quarter starting at `start`."""
+    years = (start - DEMO_EPOCH).days / 365.25
+    rng = np.random.default_rng(_seed("fund", company.ticker, start.isoformat()))
+    revenue = company.revenue_base_musd * 1e6 / 4 * (1.06 ** years) * (1 + rng.normal(0, 0.03))
+    margin = company.net_margin * (1 + rng.normal(0, 0.1))
+    cost = revenue * (0.55 + 0.1 * (1 - company.net_margin))
+    net_income = revenue * margin
+    shares = 1e8 * (company.cik % 7 + 2)
+    assets = revenue * 3.2
+    equity = assets * 0.45
+    return {
+        "Revenues": round(revenue), "CostOfRevenue": round(cost), "GrossProfit": round(revenue - cost),
+        "OperatingIncomeLoss": round(net_income * 1.3), "NetIncomeLoss": round(net_income),
+        "EarningsPerShareBasic": round(net_income / shares, 2),
+        "EarningsPerShareDiluted": round(net_income / (shares * 1.02), 2),
+        "WeightedAverageNumberOfDilutedSharesOutstanding": round(shares * 1.02),
+        "NetCashProvidedByUsedInOperatingActivities": round(net_income * 1.4),
+        "PaymentsToAcquirePropertyPlantAndEquipment": round(revenue * 0.05),
+        "Assets": round(assets), "Liabilities": round(assets - equity),
+        "StockholdersEquity": round(equity), "AssetsCurrent": round(assets * 0.35),
+        "LiabilitiesCurrent": round(assets * 0.2), "CashAndCashEquivalentsAtCarryingValue": round(assets * 0.1),
+        "LongTermDebtNoncurrent": round(assets * 0.25), "shares": shares,
+    }
+
+
+_FLOW = ("Revenues", "CostOfRevenue", "GrossProfit", "OperatingIncomeLoss", "NetIncomeLoss",
+         "EarningsPerShareBasic", "EarningsPerShareDiluted", "WeightedAverageNumberOfDilutedSharesOutstanding",
+         "NetCashProvidedByUsedInOperatingActivities", "PaymentsToAcquirePropertyPlantAndEquipment")
+_INSTANT = ("Assets", "Liabilities", "StockholdersEquity", "AssetsCurrent", "LiabilitiesCurrent",
+            "CashAndCashEquivalentsAtCarryingValue", "LongTermDebtNoncurrent")
+_UNITS = {"EarningsPerShareBasic": "USD/shares", "EarningsPerShareDiluted": "USD/shares",
+          "WeightedAverageNumberOfDilutedSharesOutstanding": "shares"}
+
+
+def companyfacts_json(cik: int, until: dt.date) -> dict:
+    """A companyfacts document: quarterly 10-Q facts, annual 10-K facts with prior-year comparatives."""
+    company = COMPANIES_BY_CIK[cik]
+    reports = [f for f in _demo_filings(company.ticker, until) if f["form"] in ("10-Q", "10-K")]
+    facts: dict[str, dict[str, list[dict]]] = {}
+
+    def add(concept: str, unit: str, fact: dict) -> None:
+        facts.setdefault(concept, {}).setdefault(unit, []).append(fact)
+
+    for f in reports:
+        end, annual = f["report_date"], f["form"] == "10-K"
+        fy, fp = end.year, "FY" if annual else f"Q{(end.month - 1) // 3 + 1}"
+        base = {"accn": f["accession"], "fy": fy, "fp": fp, "form": f["form"], "filed": f["filed"].isoformat()}
+        years = [end.year, end.year - 1] if annual else [end.year]  # 10-K carries a comparative year
+        for year in years:
+            if annual:
+                if year < DEMO_EPOCH.year:
+                    continue
+                quarters = [(s, e) for s, e in _quarters(dt.date(year, 12, 31)) if s.year == year]
+                figs = [_quarter_figures(company, s) for s, _ in quarters]
+                period = {"start": f"{year}-01-01", "end": f"{year}-12-31"}
+                frame = f"CY{year}" if year == end.year else None
+                for concept in _FLOW:
+                    values = [q[concept] for q in figs]
+                    value = round(sum(values), 2) if "PerShare" in concept else (
+                        round(sum(values) / 4) if concept.startswith("Weighted") else sum(values))
+                    add(concept, _UNITS.get(concept, "USD"), {**period, "val": value, **base,
+                                                             **({"frame": frame} if frame else {})})
+                for concept in _INSTANT:
+                    add(concept, "USD", {"end": f"{year}-12-31", "val": figs[-1][concept], **base,
+                                         **({"frame": f"CY{year}Q4I"} if frame else {})})
+            else:
+                figs = _quarter_figures(company, f["period_start"])
+                q = (end.month - 1) // 3 + 1
+                for concept in _FLOW:
+                    add(concept, _UNITS.get(concept, "USD"),
+                        {"start": f["period_start"].isoformat(), "end": end.isoformat(), "val": figs[concept],
+                         **base, "frame": f"CY{end.year}Q{q}"})
+                for concept in _INSTANT:
+                    add(concept, "USD", {"end": end.isoformat(), "val": figs[concept], **base,
+                                         "frame": f"CY{end.year}Q{q}I"})
+        cover = _quarter_figures(company, f["period_start"])
+        add("dei:EntityCommonStockSharesOutstanding", "shares",
+            {"end": f["filed"].isoformat(), "val": cover["shares"], **base})
+
+    us_gaap = {c: {"label": c, "description": f"{c} (DEMO)", "units": u}
+               for c, u in facts.items() if not c.startswith("dei:")}
+    dei = {c.split(":", 1)[1]: {"label": c, "description": "(DEMO)", "units": u}
+           for c, u in facts.items() if c.startswith("dei:")}
+    return {"cik": cik, "entityName": company.name, "facts": {"dei": dei, "us-gaap": us_gaap}}
+
+
+def _epoch_seconds(day: dt.date, hour: int = 9, minute: int = 30) -> int:
+    ts = pd.Timestamp(dt.datetime.combine(day, dt.time(hour, minute)), tz="America/New_York")
+    return int(ts.timestamp())
+
+
+def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
+    """Yahoo v8 chart JSON: split-adjusted OHLCV in `quote`, split+dividend adjusted `adjclose`."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    opens = pd.to_datetime(bars["date"]) + pd.Timedelta(hours=9, minutes=30)  # 09:30 New York, as Yahoo stamps
+    stamps = (opens.dt.tz_localize("America/New_York").astype("int64") // 10**9).to_numpy()
+    sel = bars[(stamps >= period1) & (stamps < period2)]
+    sel_stamps = stamps[(stamps >= period1) & (stamps < period2)]
+    events: dict[str, dict] = {}
+    raw = demo_ohlcv(ticker)
+    raw_sel = raw.loc[sel.index]
+    divs = {str(s): {"amount": round(float(a), 6), "date": int(s)}
+            for s, a in zip(sel_stamps, sel["dividend"]) if a > 0}
+    splits = {str(s): {"date": int(s), "numerator": float(r), "denominator": 1.0, "splitRatio": f"{int(r)}:1"}
+              for s, r in zip(sel_stamps, raw_sel["split_ratio"]) if r != 1.0}
+    if divs:
+        events["dividends"] = divs
+    if splits:
+        events["splits"] = splits
+    result = {
+        "meta": {"currency": "USD", "symbol": ticker, "exchangeName": "DEMO", "instrumentType": "EQUITY",
+                 "timezone": "EST", "exchangeTimezoneName": "America/New_York", "dataGranularity": "1d",
+                 "longName": (COMPANIES_BY_TICKER[ticker].name if ticker in COMPANIES_BY_TICKER
+                              else DEMO_BENCHMARK_NAME)},
+        "timestamp": [int(s) for s in sel_stamps],
+        "indicators": {
+            "quote": [{c: [round(float(v), 6) for v in sel[c]] for c in ("open", "high", "low", "close")}
+                      | {"volume": [int(v) for v in sel["volume"]]}],
+            "adjclose": [{"adjclose": [round(float(v), 6) for v in sel["adj_close"]]}],
+        },
+    }
+    if events:
+        result["events"] = events
+    return {"chart": {"result": [result], "error": None}}
+
+
+def stooq_csv(ticker: str) -> str:
+    """Stooq daily CSV (split and dividend adjusted), the whole history."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    factor = bars["adj_close"] / bars["close"]
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    for row, f in zip(bars.itertuples(index=False), factor):
+        lines.append(f"{row.date:%Y-%m-%d},{row.open * f:.4f},{row.high * f:.4f},{row.low * f:.4f},"
+                     f"{row.adj_close:.4f},{row.volume}")
+    return "\n".join(lines) + "\n"
+
+
+def alphavantage_daily_json(ticker: str, until: dt.date) -> dict:
+    """Alpha Vantage TIME_SERIES_DAILY_ADJUSTED: as-traded OHLCV, adjusted close, dividend, split coefficient."""
+    raw = demo_ohlcv(ticker)
+    adjusted = adjust_for_splits_and_dividends(raw)
+    keep = raw["date"] <= until
+    series = {}
+    for row, adj_close in zip(raw[keep].itertuples(index=False), adjusted.loc[keep, "adj_close"]):
+        series[row.date.isoformat()] = {
+            "1. open": f"{row.open:.4f}", "2. high": f"{row.high:.4f}", "3. low": f"{row.low:.4f}",
+            "4. close": f"{row.close:.4f}", "5. adjusted close": f"{adj_close:.4f}", "6. volume": str(row.volume),
+            "7. dividend amount": f"{row.dividend:.4f}", "8. split coefficient": f"{row.split_ratio:.1f}"}
+    return {"Meta Data": {"1. Information": "Daily Time Series with Splits and Dividend Events (DEMO)",
+                          "2. Symbol": ticker, "3. Last Refreshed": until.isoformat()},
+            "Time Series (Daily)": dict(reversed(series.items()))}  # newest first, as Alpha Vantage sends
+
+
+_POSITIVE = ["{name} beats estimates as {q} profit rose {pct}%", "{name} raises full-year guidance to ${amount}M",
+             "Analysts upgrade {name} to buy, lift price target to ${price}",
+             "{name} shares jump {pct}% after record {q} revenue", "{name} wins ${amount}M contract; stock gains {pct}%"]
+_NEGATIVE = ["{name} misses {q} estimates, cuts its guidance by ${amount}M", "{name} shares fall {pct}% on weak demand",
+             "Analysts downgrade {name} to sell, cut price target to ${price}", "{name} reports widening {q} loss",
+             "{name} faces ${amount}M regulatory probe; stock slides {pct}%"]
+_NEUTRAL = ["{name} to present at {venue} conference", "{name} announces date of {q} results",
+            "{name} appoints new board member from {venue}", "{name} files {q} report",
+            "{name} completes previously announced ${amount}M share exchange"]
+_VENUES = ["Boston", "Chicago", "London", "Denver", "Austin", "Toronto", "Zurich", "Singapore", "Oslo", "Dallas"]
+
+
+@functools.lru_cache(maxsize=64)
+def demo_headlines(ticker: str) -> pd.DataFrame:
+    """Deterministic headlines: on big moves the tone follows the move, otherwise mostly neutral."""
+    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+    ret = bars["adj_close"].pct_change().fillna(0.0).to_numpy()
+    rng = np.random.default_rng(_seed("news", ticker))
+    name = COMPANIES_BY_TICKER[ticker].name.replace(" (DEMO)", "") if ticker in COMPANIES_BY_TICKER else "Demo index"
+    rows = []
+    for i, day in enumerate(bars["date"]):
+        draw = rng.random()
+        if abs(ret[i]) > 0.025:
+            templates = _POSITIVE if ret[i] > 0 else _NEGATIVE
+        elif draw < 0.25:
+            templates = _NEUTRAL
+        else:
+            continue
+        title = templates[int(rng.integers(len(templates)))].format(
+            name=name, pct=round(abs(ret[i]) * 100, 1), q=f"Q{(day.month - 1) // 3 + 1} {day.year}",
+            amount=int(rng.integers(10, 990)), price=int(rng.integers(10, 400)),
+            venue=_VENUES[int(rng.integers(len(_VENUES)))])
+        minute = int(rng.integers(6 * 60, 20 * 60))  # 06:00-20:00 New York: some after the close
+        published = pd.Timestamp(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)),
+                                 tz="America/New_York")
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        rows.append({"title": f"[DEMO] {title}", "published": published,
+                     "link": f"https://demo.invalid/news/{ticker.lower()}/{day:%Y%m%d}/{slug}"})
+    return pd.DataFrame(rows)
+
+
+def yahoo_rss_xml(ticker: str, until: dt.datetime) -> str:
+    heads = demo_headlines(ticker)
+    heads = heads[heads["published"] <= pd.Timestamp(until)]
+    items = []
+    for row in heads.iloc[::-1].itertuples(index=False):
+        items.append(
+            "<item>"
+            f"<title>{escape(row.title)}</title><link>{escape(row.link)}</link>"
+            f"<guid isPermaLink=\"false\">{escape(row.link)}</guid>"
+            f"<pubDate>{format_datetime(row.published.tz_convert('UTC').to_pydatetime())}</pubDate>"
+            "<description>Simulated headline from the finance_assets demo source.</description>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Yahoo! Finance: {escape(ticker)} News (DEMO)</title>"
+        "<link>https://demo.invalid/</link><description>Demo headlines (fictional)</description>"
+        "<language>en-US</language>" + "".join(items) + "</channel></rss>"
+    )
+
+
+def getcurrent_atom(now: dt.datetime, days: int = 5, start: int = 0, count: int = 100) -> str:
+    """EDGAR's 'Latest Filings' Atom feed: the demo companies' filings of the last `days` days,
+    newest first, entries `start` .. `start + count` as EDGAR pages them."""
+    today = pd.Timestamp(now).tz_convert("America/New_York").date()
+    entries = []
+    for company in DEMO_COMPANIES:
+        for f in _demo_filings(company.ticker, today):
+            if (today - f["filed"]).days > days:
+                continue
+            acc = f["accession"]
+            updated = f"{f['filed'].isoformat()}T16:05:12-05:00"
+            entries.append((updated, (
+                "<entry>"
+                f"<title>{escape(f['form'])} - {escape(company.name)} ({company.cik:010d}) (Filer)</title>"
+                f'<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/'
+                f'{company.cik}/{acc.replace("-", "")}/{acc}-index.htm"/>'
+                f'<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; {f["filed"].isoformat()} '
+                f"&lt;b&gt;AccNo:&lt;/b&gt; {acc} &lt;b&gt;Size:&lt;/b&gt; 250 KB</summary>"
+                f"<updated>{updated}</updated>"
+                f'<category scheme="https://www.sec.gov/" label="form type" term="{escape(f["form"])}"/>'
+                f"<id>urn:tag:sec.gov,2008:accession-number={acc}</id></entry>")))
+    body = "".join(e for _, e in sorted(entries, reverse=True)[start:start + count])
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>Latest Filings (DEMO)</title><id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>"
+            f"<updated>{pd.Timestamp(now).isoformat()}</updated>{body}</feed>")
+
+
+BULK_ARCHIVE_PATHS = {"/Archives/edgar/daily-index/xbrl/companyfacts.zip": "companyfacts",
+                      "/Archives/edgar/daily-index/bulkdata/submissions.zip": "submissions"}
+
+
+@functools.lru_cache(maxsize=2)
+def bulk_archive_zip(kind: str, until: dt.date) -> bytes:
+    """EDGAR's nightly bulk archive layout: one deflated `CIK##########.json` per company.
+
+    Member timestamps are the build day, so the same day always yields the same bytes (and ETag).
+    """
+    build = {"companyfacts": companyfacts_json, "submissions": submissions_json}[kind]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for cik in sorted(COMPANIES_BY_CIK):
+            info = zipfile.ZipInfo(f"CIK{cik:010d}.json", date_time=(until.year, until.month, until.day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, json.dumps(build(cik, until), separators=(",", ":")))
+    return buffer.getvalue()
+
+
+_FINNHUB_ONLY = ("[DEMO] {name} stock: what analysts watch after the {day} session",
+                 "[DEMO] Why {name} shares are in focus on {day}",
+                 "[DEMO] {name} draws fresh institutional buying, filings show ({day})")
+
+
+def finnhub_company_news_json(ticker: str, start: dt.date, end: dt.date, now: dt.datetime) -> list[dict]:
+    """Finnhub company-news for the demo: some stories syndicated from the RSS feed (same URL, later),
+    some re-titled copies (new URL, same words in capitals) and some of its own, newest first."""
+    heads = demo_headlines(ticker)
+    name = COMPANIES_BY_TICKER[ticker].name.replace(" (DEMO)", "")
+    articles = []
+    for i, row in enumerate(heads.itertuples(index=False)):
+        kind = i % 3
+        published = row.published + pd.Timedelta(minutes=(20, 35, 50)[kind])
+        if kind == 0:
+            title, url, publisher = row.title, row.link, "Demo Wire"
+        elif kind == 1:
+            title, url, publisher = row.title.upper(), f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Daily"
+        else:
+            title = _FINNHUB_ONLY[i % len(_FINNHUB_ONLY)].format(name=name, day=f"{row.published:%B %d, %Y}")
+            url, publisher = f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Markets"
+        day = published.tz_convert("UTC").date()
+        if start <= day <= end and published <= pd.Timestamp(now):
+            articles.append({"category": "company news", "datetime": int(published.timestamp()), "headline": title,
+                             "id": _seed("finnhub", ticker, i) % 10**8, "image": "", "related": ticker,
+                             "source": publisher, "summary": "Simulated article from the finance_assets demo.",
+                             "url": url})
+    return sorted(articles, key=lambda a: a["datetime"], reverse=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport
+# ---------------------------------------------------------------------------------------------
+
+_CIK_PATH = re.compile(r"CIK(\d{10})\.json$")
+
+
+# ECB euro reference rates (eurofxref-hist.zip): the published column order, units per 1 EUR at the
+# demo epoch, and currencies with no rate (legacy ones always; others from the date they stopped).
+_ECB_COLUMNS = ("USD JPY BGN CYP CZK DKK EEK GBP HUF LTL LVL MTL PLN ROL RON SEK SIT SKK CHF ISK NOK HRK RUB TRL "
+                "TRY AUD BRL CAD CNY HKD IDR ILS INR KRW MXN MYR NZD PHP SGD THB ZAR").split()
+_ECB_EPOCH_RATES = {
+    "USD": 1.2043, "JPY": 144.62, "BGN": 1.9558, "CZK": 27.725, "DKK": 7.4427, "GBP": 0.7789, "HUF": 315.98,
+    "PLN": 4.3036, "RON": 4.5045, "SEK": 9.4412, "CHF": 1.2022, "ISK": 155.0, "NOK": 9.007, "HRK": 7.66,
+    "RUB": 72.02, "TRY": 2.8093, "AUD": 1.4757, "BRL": 3.2214, "CAD": 1.4063, "CNY": 7.4835, "HKD": 9.3395,
+    "IDR": 14946.0, "ILS": 4.7182, "INR": 76.19, "KRW": 1320.2, "MXN": 17.7981, "MYR": 4.2251, "NZD": 1.5447,
+    "PHP": 53.922, "SGD": 1.6008, "THB": 39.65, "ZAR": 14.0174,
+}
+_ECB_STOPPED = {"HRK": dt.date(2023, 1, 1), "RUB": dt.date(2022, 3, 2), "BGN": dt.date(2026, 1, 1)}
+_ECB_FIXED = {"BGN"}  # currency board: the same rate every day
+
+
+def _target_holidays(year: int) -> set[dt.date]:
+    from dateutil.easter import easter
+
+    good_friday = easter(year) - dt.timedelta(days=2)
+    return {dt.date(year, 1, 1), good_friday, good_friday + dt.timedelta(days=3), dt.date(year, 5, 1),
+            dt.date(year, 12, 25), dt.date(year, 12, 26)}
+
+
+@functools.lru_cache(maxsize=1)
+def demo_ecb_rates() -> pd.DataFrame:
+    """Simulated ECB reference rates (date x currency, units per EUR) on TARGET business days.
+
+    Drawn once for a fixed span, so a day's rates never change as the demo clock moves; N/A (NaN)
+    for currencies the ECB does not quote on that day. Not market data.
+    """
+    days = pd.bdate_range(DEMO_EPOCH, DEMO_EPOCH + dt.timedelta(days=365 * 20))
+    holidays = set().union(*(_target_holidays(year) for year in range(days[0].year, days[-1].year + 1)))
+    days = days[~days.to_series().dt.date.isin(holidays).to_numpy()]
+    rng = np.random.default_rng(_seed("ecb-fx"))
+    rates = pd.DataFrame(np.nan, index=days, columns=_ECB_COLUMNS)
+    for currency, start in _ECB_EPOCH_RATES.items():
+        steps = np.zeros(len(days)) if currency in _ECB_FIXED else rng.normal(0.0, 0.004, len(days))
+        path = start * np.exp(np.cumsum(steps) - steps[0])
+        stopped = _ECB_STOPPED.get(currency)
+        rates[currency] = np.where(days.date < stopped, path, np.nan) if stopped else path
+    return rates
+
+
+@functools.lru_cache(maxsize=4)
+def ecb_hist_zip(until: dt.date) -> bytes:
+    """eurofxref-hist.zip as published on `until`: one CSV, newest day first, trailing commas, and the
+    ECB's precision (five significant figures, at least two decimals)."""
+    import io
+    import zipfile
+
+    rates = demo_ecb_rates()
+    rates = rates[rates.index.date <= until].iloc[::-1]
+    values = rates.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        decimals = np.maximum(2, 4 - np.floor(np.log10(values))).astype("int64", copy=False)
+    lines = ["Date," + ",".join(_ECB_COLUMNS) + ","]
+    for day, row, places in zip(rates.index, values.tolist(), decimals.tolist()):
+        cells = ["N/A" if value != value else f"{value:.{digits}f}" for value, digits in zip(row, places)]
+        lines.append(f"{day:%Y-%m-%d}," + ",".join(cells) + ",")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # a fixed timestamp keeps the bytes (and so the ETag) identical for the same day
+        archive.writestr(zipfile.ZipInfo("eurofxref-hist.csv", date_time=(2015, 1, 2, 0, 0, 0)),
+                         "\n".join(lines) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def last_closed_session(now: dt.datetime) -> dt.date:
+    """The latest XNYS session whose 16:00 New York close is at or before `now`."""
+    sessions = demo_sessions()
+    closes = sessions.tz_localize("America/New_York") + pd.Timedelta(hours=16)
+    idx = int(np.searchsorted(closes, pd.Timestamp(now).tz_convert("America/New_York"), side="right")) - 1
+    return sessions[max(idx, 0)].date()
+
+
+class DemoTransport(httpx.BaseTransport):
+    """Routes the live URLs to the generators above, as the sources would answer at `now`."""
+
+    def __init__(self, now: dt.datetime | None = None):
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.last_session = last_closed_session(self.now)
+        self.today = pd.Timestamp(self.now).tz_convert("America/New_York").date()
+        self.requests: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = urlparse(str(request.url))
+        self.requests.append(str(request.url))
+        query = parse_qs(url.query)
+        host, path = url.hostname or "", url.path
+        try:
+            if host == "www.sec.gov" and path == "/files/company_tickers_exchange.json":
+                return self._json(request, company_tickers_exchange_json())
+            if host == "www.sec.gov" and path == "/cgi-bin/browse-edgar" and query.get("action") == ["getcurrent"]:
+                start = int(query.get("start", ["0"])[0])
+                count = min(int(query.get("count", ["40"])[0]), 100)
+                return httpx.Response(200, text=getcurrent_atom(self.now, start=start, count=count),
+                                      headers={"Content-Type": "application/atom+xml"})
+            if host == "www.sec.gov" and path in BULK_ARCHIVE_PATHS:
+                return self._archive(request, bulk_archive_zip(BULK_ARCHIVE_PATHS[path], self.today))
+            if host == "finnhub.io" and path == "/api/v1/company-news":
+                token = request.headers.get("X-Finnhub-Token") or query.get("token", [""])[0]
+                if not token:  # Finnhub's answer to a missing or wrong key
+                    return httpx.Response(401, json={"error": "Invalid API key."})
+                return self._json(request, finnhub_company_news_json(
+                    query["symbol"][0].upper(), dt.date.fromisoformat(query["from"][0]),
+                    dt.date.fromisoformat(query["to"][0]), self.now))
+            if host == "data.sec.gov" and path.startswith("/submissions/"):
+                return self._json(request, submissions_json(self._cik(path), self.today))
+            if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
+                return self._json(request, companyfacts_json(self._cik(path), self.today))
+            if host.endswith("finance.yahoo.com") and path.startswith("/v8/finance/chart/"):
+                ticker = path.rsplit("/", 1)[-1].upper()
+                p1 = int(query.get("period1", ["0"])[0])
+                p2 = int(query.get("period2", [str(2**31)])[0])
+                p2 = min(p2, _epoch_seconds(self.last_session + dt.timedelta(days=1), 0, 0))
+                return self._json(request, yahoo_chart_json(ticker, p1, p2))
+            if host == "stooq.com" and path == "/q/d/l/":
+                ticker = query["s"][0].upper().removesuffix(".US")
+                lines = stooq_csv(ticker).splitlines()
+                cut = [lines[0]] + [ln for ln in lines[1:] if ln[:10] <= self.last_session.isoformat()]
+                return httpx.Response(200, text="\n".join(cut) + "\n", headers={"Content-Type": "text/csv"})
+            if host == "www.alphavantage.co" and path == "/query":
+                if not query.get("apikey", [""])[0]:  # what Alpha Vantage answers without a key
+                    return self._json(request, {"Information": "the parameter apikey is invalid or missing."})
+                return self._json(request, alphavantage_daily_json(query["symbol"][0].upper(), self.last_session))
+            if host == "www.ecb.europa.eu" and path == "/stats/eurofxref/eurofxref-hist.zip":
+                # the ECB publishes around 16:00 CET; before 15:00 UTC today's rates are not out yet
+                published = self.now.astimezone(dt.timezone.utc)
+                until = published.date() - dt.timedelta(days=0 if published.hour >= 15 else 1)
+                body = ecb_hist_zip(until)
+                etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+                if request.headers.get("If-None-Match") == etag:
+                    return httpx.Response(304, headers={"ETag": etag})
+                return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag})
+            if host == "feeds.finance.yahoo.com" and path == "/rss/2.0/headline":
+                ticker = query["s"][0].upper()
+                return httpx.Response(200, text=yahoo_rss_xml(ticker, self.now),
+                                      headers={"Content-Type": "application/rss+xml"})
+        except KeyError:
+            return httpx.Response(404, text="Not found (demo source knows only the fictional demo tickers)")
+        return httpx.Response(404, text=f"Demo source has no route for {url.hostname}{url.path}")
+
+    @staticmethod
+    def _cik(path: str) -> int:
+        match = _CIK_PATH.search(path)
+        if not match:
+            raise KeyError(path)
+        cik = int(match.group(1))
+        if cik not in COMPANIES_BY_CIK:
+            raise KeyError(cik)
+        return cik
+
+    @staticmethod
+    def _archive(request: httpx.Request, body: bytes) -> httpx.Response:
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag,
+                                                          "Content-Length": str(len(body))})
+
+    @staticmethod
+    def _json(request: httpx.Request, payload: dict | list) -> httpx.Response:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if request.headers.get("If-None-Match") == etag:  # as EDGAR does for an unchanged file
+            return httpx.Response(304, headers={"ETag": etag})
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json", "ETag": etag})
+
+
+def demo_portfolio_rows() -> list[dict]:
+    """The committed data/portfolio.csv is built from this (see README)."""
+    rows = []
+    for i, c in enumerate(DEMO_COMPANIES):
+        rows.append({"ticker": c.ticker, "shares": 100 + 25 * i, "cost_basis": round(c.start_price * 1.4, 2),
+                     "currency": "USD"})
+    return rows
+

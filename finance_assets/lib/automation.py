@@ -1,0 +1,269 @@
+"""Declarative automation: what keeps every asset current by itself, and how fresh each must be.
+
+Dagster's built-in `eager()` / `on_missing()` only look at the latest time window and only react to
+changes after they are applied, so a fresh universe would never get its history. The conditions here
+fill every missing partition within `lookback_months()` of now, refresh the open month after each US
+close, follow upstream updates (a new ticker, a re-run month, a new filing) to exactly the partitions
+that read them, and never touch a partition that is already in progress or whose last run failed
+(until the next daily cron tick, so a transient failure is retried once a day rather than in a loop).
+
+| asset | partitions | requested when |
+|---|---|---|
+| ticker_cik_map | none | missing; daily at 06:00 New York (SEC rebuilds the file nightly) |
+| filings, xbrl_facts | ticker | missing; weekly safety refresh (new filings arrive through the `new_sec_filings` sensor) |
+| fundamentals | ticker | missing; its ticker's xbrl_facts / filings updated |
+| fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated |
+| prices, headlines | ticker x month | missing in the lookback; the open month after each close (16:30 New York) |
+| technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated |
+| market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated |
+| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals updated) refreshes the latest report day only |
+
+The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
+launches backfills (one run per rectangle thanks to `BackfillPolicy.single_run()`). Like the other
+sensors it is STOPPED unless FINANCE_ASSETS_AUTOMATION=on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+from collections.abc import Sequence
+
+import dagster as dg
+
+NEW_YORK = "America/New_York"
+AUTOMATION_SENSOR_NAME = "finance_assets_automation"
+DEFAULT_LOOKBACK_MONTHS = 24  # the planner's default backfill window
+AVERAGE_MONTH_DAYS = 365.2425 / 12
+
+# US close is 16:00 New York (13:00 on early-close days); give the providers 30 minutes.
+AFTER_CLOSE_CRON = "30 16 * * 1-5"
+CIK_MAP_CRON = "0 6 * * *"  # SEC rebuilds company_tickers*.json overnight
+SEC_SAFETY_CRON = "0 3 * * 6"  # Saturday 03:00: catch filings the sensor missed while the daemon was down
+FAILED_RETRY_CRON = "0 5 * * *"  # a partition whose last run failed is retried once a day, not every tick
+
+SEC_FETCHING = ("ticker_cik_map", "filings", "xbrl_facts")
+DAILY_BAR_ROOTS = ("prices", "headlines", "fx_rates")  # fx_rates: ECB fixings, per month like the bars
+DAILY_BAR_DERIVED = ("technicals", "sentiment")
+REPORT_OUTPUTS = ("portfolio_report", "portfolio_holdings")
+# What a new filing reaches the report through (key prefixes: no error for a key not in the graph).
+FILING_INPUTS = dg.AssetSelection.key_prefixes(["fundamentals"], ["fundamental_snapshots"])
+
+AC = dg.AutomationCondition
+
+
+def lookback_months() -> int:
+    raw = os.environ.get("FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", str(DEFAULT_LOOKBACK_MONTHS))
+    try:
+        months = int(raw)
+    except ValueError:
+        raise ValueError(f"FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS must be a whole number, got {raw!r}") from None
+    if months < 1:
+        raise ValueError(f"FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS must be >= 1, got {months}")
+    return months
+
+
+def lookback_delta(months: int) -> dt.timedelta:
+    """The timedelta that makes `in_latest_time_window` cover the open month and `months` full months before it.
+
+    Dagster measures it back from the end of the latest window (the 1st of next month) and takes the
+    month partitions that start inside it. `months + 1` calendar months span at most
+    (months + 1) x 30.44 days + 2, and `months + 2` at least (months + 2) x 30.44 days - 2, so
+    half-way between is exactly right for every month of the year.
+    """
+    return dt.timedelta(days=round((months + 1.5) * AVERAGE_MONTH_DAYS, 3))
+
+
+def _in_lookback(months: int) -> dg.AutomationCondition:
+    return AC.in_latest_time_window(lookback_delta(months)).with_label(f"within {months} months")
+
+
+def _retryable_missing() -> dg.AutomationCondition:
+    """Missing, and either never failed or failed before the latest daily retry tick."""
+    failed_recently = AC.execution_failed() & ~AC.cron_tick_passed(FAILED_RETRY_CRON, NEW_YORK).since(
+        AC.newly_requested())
+    return (AC.missing() & ~failed_recently).with_label("missing (failed partitions retried daily)")
+
+
+def _not_busy() -> dg.AutomationCondition:
+    return (~AC.in_progress() & ~AC.any_deps_in_progress()).with_label("not in progress, nor its inputs")
+
+
+def _inputs_missing(months: int | None) -> dg.AutomationCondition:
+    """Some input partition is missing and not requested this tick (inputs before the lookback don't count).
+
+    technicals reads 24 earlier months and the report 13 earlier panel months; those before the lookback
+    are never filled by automation, so only inputs inside the lookback are waited for.
+    """
+    missing = AC.missing() & ~AC.will_be_requested()
+    if months is not None:
+        missing = missing & _in_lookback(months)
+    return AC.any_deps_match(missing)
+
+
+def _refresh_after(cron: str) -> dg.AutomationCondition:
+    return AC.cron_tick_passed(cron, NEW_YORK).since_last_handled().with_label(f"cron {cron} New York passed")
+
+
+def ticker_cik_map_condition() -> dg.AutomationCondition:
+    return ((_retryable_missing() | _refresh_after(CIK_MAP_CRON)) & ~AC.in_progress()).with_label(
+        "ticker_cik_map: missing or daily")
+
+
+def sec_fetch_condition() -> dg.AutomationCondition:
+    """filings / xbrl_facts per ticker: a new ticker at once; otherwise the filings sensor, plus a weekly net."""
+    return ((_retryable_missing() | _refresh_after(SEC_SAFETY_CRON)) & ~_inputs_missing(None) & _not_busy()
+            ).with_label("sec per ticker: missing or weekly")
+
+
+def fundamentals_condition() -> dg.AutomationCondition:
+    """fundamentals (per ticker) and fundamental_snapshots (all tickers): missing, or an input was updated.
+
+    No lookback: they are not time-partitioned. The snapshots wait until every ticker's fundamentals
+    exist (or are requested), so the first report days are not computed without them.
+    """
+    return ((_retryable_missing() | AC.any_deps_updated().since_last_handled()) & ~_inputs_missing(None)
+            & _not_busy()).with_label("missing or its filings / facts updated")
+
+
+def daily_bar_root_condition(months: int) -> dg.AutomationCondition:
+    """prices / headlines: history inside the lookback, and the open month after every close."""
+    open_month_refresh = AC.in_latest_time_window() & _refresh_after(AFTER_CLOSE_CRON)
+    return (_in_lookback(months) & (_retryable_missing() | open_month_refresh) & ~AC.in_progress()).with_label(
+        f"daily bars: missing within {months} months, open month after the close")
+
+
+def derived_condition(months: int) -> dg.AutomationCondition:
+    """Partitions computed from other assets: missing ones, and those whose inputs changed."""
+    return (_in_lookback(months) & (_retryable_missing() | AC.any_deps_updated().since_last_handled())
+            & ~_inputs_missing(months) & _not_busy()).with_label(f"missing or inputs updated, within {months} months")
+
+
+def report_condition(months: int) -> dg.AutomationCondition:
+    """Report days: panel updates reach the days that read that month; a new filing the latest day only.
+
+    A filing is known from its filed date on (point in time), so of the existing report days only the
+    latest one can change; later days are created as missing and computed with it.
+    """
+    # the report reads filings through fundamental_snapshots (point in time, one row per filing date)
+    panel_updated = AC.any_deps_updated().ignore(FILING_INPUTS).since_last_handled()
+    # The window goes inside the SINCE on purpose: Dagster 1.13 keys a SINCE's cursor by the shape of its
+    # trigger and ignores allow()/ignore() selections, so two bare any_deps_updated() triggers would share state.
+    filing_arrived = (AC.in_latest_time_window() & AC.any_deps_updated().allow(FILING_INPUTS)).since_last_handled()
+    # Every panel month it reads inside the lookback is present, and at least one exists at all: a day
+    # at the lookback's edge whose months all lie before it would only render an empty report.
+    panel_present = AC.any_deps_match(~AC.missing() | AC.will_be_requested()).allow(
+        dg.AssetSelection.assets("market_panel"))
+    # Per-ticker fundamentals may be missing for some tickers (the report reads what exists); the
+    # one-table snapshots must exist, or every earlier day would stay without fundamentals.
+    per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"])
+    inputs_ready = (panel_present & ~_inputs_missing(months).ignore(per_ticker)).with_label(
+        "inputs present (panel months in the lookback, FX, snapshots)")
+    return (_in_lookback(months) & (_retryable_missing() | panel_updated | filing_arrived) & inputs_ready
+            & _not_busy()).with_label(f"report: missing, panel or filings updated, within {months} months")
+
+
+def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCondition]:
+    months = months or lookback_months()
+    out: dict[str, dg.AutomationCondition] = {
+        "ticker_cik_map": ticker_cik_map_condition(),
+        "filings": sec_fetch_condition(),
+        "xbrl_facts": sec_fetch_condition(),
+        "fundamentals": fundamentals_condition(),
+        "fundamental_snapshots": fundamentals_condition(),  # missing, or a ticker's fundamentals updated
+        "market_panel": derived_condition(months),
+    }
+    for name in DAILY_BAR_ROOTS:
+        out[name] = daily_bar_root_condition(months)
+    for name in DAILY_BAR_DERIVED:
+        out[name] = derived_condition(months)
+    for name in REPORT_OUTPUTS:
+        out[name] = report_condition(months)
+    return out
+
+
+# Freshness: evaluated per asset (its latest materialization) by the daemon's freshness evaluation.
+# Daily bars must be refreshed between the 16:30 cron and 18:30 on weekdays; report days appear at
+# midnight New York (a weekday's partition closes then) and must exist by 01:00.
+DAILY_BAR_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="30 18 * * 1-5", lower_bound_delta=dt.timedelta(hours=2), timezone=NEW_YORK)
+REPORT_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 1 * * 2-6", lower_bound_delta=dt.timedelta(hours=1, minutes=30), timezone=NEW_YORK)
+CIK_MAP_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(hours=48), warn_window=dt.timedelta(hours=26))
+# Per filing: the sensor refreshes a company within minutes of a filing; the weekly net bounds the age.
+SEC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8), warn_window=dt.timedelta(days=7))
+
+FRESHNESS_BY_ASSET: dict[str, dg.FreshnessPolicy] = {
+    "ticker_cik_map": CIK_MAP_FRESHNESS,
+    **{name: SEC_FRESHNESS for name in ("filings", "xbrl_facts", "fundamentals", "fundamental_snapshots")},
+    **{name: DAILY_BAR_FRESHNESS for name in (*DAILY_BAR_ROOTS, *DAILY_BAR_DERIVED, "market_panel")},
+    **{name: REPORT_FRESHNESS for name in REPORT_OUTPUTS},
+}
+
+
+# An asset added without an entry above still gets sensible automation (missing partitions within the
+# lookback, re-run when its inputs change) and a daily freshness policy; test_automation.py fails until
+# it has an explicit entry.
+FALLBACK_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26))
+
+
+# Partition freshness checks: a materialization must exist for the *expected partition* (the last
+# completed weekday of the report, the current month of the panel and FX) once the deadline passed.
+# They complement the policies above, which only look at the asset's latest materialization of any
+# partition, so a re-run of an old report day cannot hide that yesterday's report is missing.
+# Dagster 1.13 marks the factory as superseded by FreshnessPolicy, but the policy has no per-partition
+# form; the checks run from their own sensor every 10 minutes.
+REPORT_DEADLINE_CRON = "0 1 * * 2-6"  # 01:00 New York after each weekday
+PANEL_DEADLINE_CRON = "30 18 * * 1-5"  # the open month's panel and FX rates after each close
+PARTITION_FRESHNESS_SENSOR_NAME = "partition_freshness_checks"
+
+
+def partition_freshness_checks() -> list[dg.AssetChecksDefinition]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        return [
+            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey(n) for n in REPORT_OUTPUTS],
+                                                      deadline_cron=REPORT_DEADLINE_CRON, timezone=NEW_YORK),
+            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey("market_panel"), dg.AssetKey("fx_rates")],
+                                                      deadline_cron=PANEL_DEADLINE_CRON, timezone=NEW_YORK),
+        ]
+
+
+def partition_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        return dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, minimum_interval_seconds=600, name=PARTITION_FRESHNESS_SENSOR_NAME,
+            default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED)
+
+
+def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = None
+                    ) -> list[dg.AssetsDefinition]:
+    """The assets with their automation condition and freshness policy attached."""
+    conditions = conditions_by_asset(months)
+    fallback = derived_condition(months or lookback_months())
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        name = spec.key.to_user_string()
+        return spec.replace_attributes(automation_condition=conditions.get(name, fallback),
+                                       freshness_policy=FRESHNESS_BY_ASSET.get(name, FALLBACK_FRESHNESS))
+
+    return list(dg.map_asset_specs(attach, assets))
+
+
+def automation_enabled() -> bool:
+    return os.environ.get("FINANCE_ASSETS_AUTOMATION", "").lower() in ("1", "on", "true", "yes")
+
+
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every condition each minute; emits backfills, which the daemon splits into rectangles."""
+    return dg.AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR_NAME,
+        target=dg.AssetSelection.all(),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED,
+        description="Declarative automation for every asset (finance_assets/lib/automation.py). STOPPED unless "
+        "FINANCE_ASSETS_AUTOMATION=on.",
+    )

@@ -1,0 +1,195 @@
+"""The base of every data source resource (`HttpSource`); each domain subclasses it in its own
+folder (`defs/sec/source.py`, `defs/market/source.py`, `defs/news/source.py`).
+
+Each source has a live mode (real endpoints, formats, headers and limits) and a demo mode that
+serves the same formats offline through `DemoTransport`; both go through the one `HttpClient`, so
+the parsing code is the same. Mode comes from config (FINANCE_ASSETS_MODE in definitions.py).
+
+Reliability-test seams, read from the environment when a step builds its HTTP client (they never
+change the URLs, headers, limits or parsing of the mode in force):
+- FINANCE_ASSETS_TRANSPORT=demo: answer requests with `DemoTransport` even in live mode, so a test
+  runs the live code path (live User-Agent, API keys in URLs) offline.
+- FINANCE_ASSETS_OUTAGE_HOSTS=host1,host2: every request to those hosts fails as a refused connection.
+- FINANCE_ASSETS_HTTP_BACKOFF=seconds: base of the retry backoff (default 0.5); it also caps waits,
+  Retry-After included, at 60x that base, so tests with injected 429s stay fast.
+- FINANCE_ASSETS_REQUEST_LOG=path: append "time host path" per request that reaches the transport.
+- fault_rate > 0 (FINANCE_ASSETS_FAULT_RATE): seeded fault injection (see `FaultInjectingTransport`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+import dagster as dg
+import httpx
+import pandas as pd
+from pydantic import PrivateAttr
+
+from finance_assets.demo.source import DemoTransport
+from finance_assets.lib.http import (
+    FaultInjectingTransport,
+    HttpClient,
+    OutageTransport,
+    RequestLogTransport,
+)
+from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.lib.tickers import normalize_ticker
+
+log = logging.getLogger("finance_assets.sources")
+
+# EDGAR's nightly bulk archives (paths under SEC_WWW)
+
+DEMO_USER_AGENT = "finance_assets-demo (offline demo source; no requests leave the machine)"
+TRANSPORT_ENV = "FINANCE_ASSETS_TRANSPORT"
+OUTAGE_ENV = "FINANCE_ASSETS_OUTAGE_HOSTS"
+BACKOFF_ENV = "FINANCE_ASSETS_HTTP_BACKOFF"
+REQUEST_LOG_ENV = "FINANCE_ASSETS_REQUEST_LOG"
+DEFAULT_BACKOFF_BASE = 0.5
+
+
+class SourceConfigError(ValueError):
+    pass
+
+
+class SourceFailed(RuntimeError):
+    """Every provider of a source failed for a request; the message lists each one's reason."""
+
+
+class SourceFormatError(ValueError):
+    """A source answered 200 with a body that is not what it serves (error page, cut or garbled JSON)."""
+
+
+def json_object(response: httpx.Response, what: str) -> dict:
+    """The body as a JSON object, or a SourceFormatError naming the document (nothing gets stored)."""
+    try:
+        data = response.json()
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise SourceFormatError(f"{what}: invalid JSON ({exc}); body starts {response.content[:40]!r}") from None
+    if not isinstance(data, dict):
+        raise SourceFormatError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def checked_ticker(ticker: str) -> str:
+    """`ticker` if it is already in canonical form; anything else never reaches a URL."""
+    if normalize_ticker(ticker) != ticker:
+        raise ValueError(f"ticker {ticker!r} is not in canonical form ({normalize_ticker(ticker)!r})")
+    return ticker
+
+
+class HttpSource(dg.ConfigurableResource):
+    """Shared plumbing: mode, the HTTP client (limiter, retries, cache) and its run statistics."""
+
+    mode: str = "demo"
+    cache_dir: str
+    state_dir: str
+    fault_rate: float = 0.0  # > 0 wraps the transport in a fault injector (reliability tests)
+    demo_now: str = ""  # ISO UTC timestamp pinning the demo's 'now'; empty = the real clock
+
+    _client: HttpClient | None = PrivateAttr(default=None)
+    _limiter: SourceLimiter | None = PrivateAttr(default=None)
+    _reported: dict = PrivateAttr(default_factory=dict)
+    client_class: ClassVar[type[HttpClient]] = HttpClient
+
+    def _user_agent(self) -> str:
+        return DEMO_USER_AGENT
+
+    def _rates(self) -> dict[str, list[tuple[int, float]]]:
+        """Rate limits for sources this resource adds to the limiter's defaults."""
+        return {}
+
+    def _secrets(self) -> list[str]:
+        return []
+
+    def _demo_transport(self) -> DemoTransport:
+        now = None
+        if self.demo_now:
+            stamp = pd.Timestamp(self.demo_now)
+            now = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+        return DemoTransport(now=now)
+
+    def _transport(self) -> httpx.BaseTransport | None:
+        if self.mode not in ("demo", "live"):
+            raise SourceConfigError(f"mode must be 'demo' or 'live', got {self.mode!r}")
+        override = os.environ.get(TRANSPORT_ENV, "").strip().lower()
+        if override not in ("", "demo"):
+            raise SourceConfigError(f"{TRANSPORT_ENV} must be 'demo' or unset, got {override!r}")
+        transport: httpx.BaseTransport | None = (
+            self._demo_transport() if self.mode == "demo" or override == "demo" else None)
+        if self.mode == "live" and override == "demo":
+            log.warning("%s=demo: live-mode requests are answered offline by the demo source (fictional data; "
+                        "a test seam, not for real use)", TRANSPORT_ENV)
+        if self.fault_rate > 0:
+            # crc32, not hash(): str hashes are salted per process, and the faults must be reproducible.
+            transport = FaultInjectingTransport(transport or httpx.HTTPTransport(), failure_rate=self.fault_rate,
+                                                seed=zlib.crc32(type(self).__name__.encode()))
+        outage = [host for host in os.environ.get(OUTAGE_ENV, "").split(",") if host.strip()]
+        if outage:
+            transport = OutageTransport(transport or httpx.HTTPTransport(), outage)
+        request_log = os.environ.get(REQUEST_LOG_ENV, "").strip()
+        if request_log:
+            transport = RequestLogTransport(transport or httpx.HTTPTransport(), request_log)
+        return transport
+
+    @staticmethod
+    def _backoff_base() -> float:
+        raw = os.environ.get(BACKOFF_ENV, "").strip()
+        try:
+            base = float(raw) if raw else DEFAULT_BACKOFF_BASE
+        except ValueError:
+            raise SourceConfigError(f"{BACKOFF_ENV} must be a number of seconds, got {raw!r}") from None
+        if not 0 <= base <= 60:
+            raise SourceConfigError(f"{BACKOFF_ENV} must be within [0, 60] seconds, got {base}")
+        return base
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            backoff_base = self._backoff_base()
+            self._limiter = SourceLimiter(self.state_dir, rates=self._rates() or None)
+            self._client = self.client_class(
+                user_agent=self._user_agent(), limiter=self._limiter, transport=self._transport(),
+                cache_dir=Path(self.cache_dir) / "http", secrets=self._secrets(),
+                backoff_base=backoff_base, max_backoff=min(30.0, 60 * backoff_base),
+            )
+        return self._client
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._limiter is not None:
+            self._limiter.close()
+
+    def http_stats(self) -> dict:
+        """The client's counters since the previous call: one step's own requests, even when several
+        steps of an in-process run share this resource."""
+        if self._client is None:
+            return {}
+        current = self._client.stats
+        delta = _subtract_counters(current, self._reported)
+        self._reported = current
+        return delta
+
+
+def _subtract_counters(current: dict, previous: dict) -> dict:
+    """`current - previous` for `HttpClient.stats`: statuses and sources without new requests dropped."""
+    out: dict = {}
+    for name, value in current.items():
+        before = previous.get(name)
+        if name == "by_source":
+            deltas = {source: _subtract_counters(stats, (before or {}).get(source, {})) for source, stats in value.items()}
+            out[name] = {source: stats for source, stats in deltas.items() if stats.get("attempts") or stats.get("requests")}
+        elif name == "by_status":
+            out[name] = {status: n - (before or {}).get(status, 0) for status, n in value.items()
+                         if n - (before or {}).get(status, 0)}
+        elif isinstance(value, float):
+            out[name] = round(value - (before or 0.0), 3)
+        elif isinstance(value, int):
+            out[name] = value - (before or 0)
+        else:
+            out[name] = value
+    return out
