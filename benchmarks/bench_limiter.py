@@ -49,8 +49,12 @@ def _acquirer(kind: str, state_dir: str):
         return lambda: limiter.acquire("sec")
     from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
 
-    bucket = SQLiteBucket.init_from_file([Rate(SEC_LIMIT, Duration.SECOND)], table="sec",
-                                         db_path=str(Path(state_dir) / "pyrate_reference.sqlite"), use_file_lock=True)
+    bucket = SQLiteBucket.init_from_file(
+        [Rate(SEC_LIMIT, Duration.SECOND)],
+        table="sec",
+        db_path=str(Path(state_dir) / "pyrate_reference.sqlite"),
+        use_file_lock=True,
+    )
     limiter = Limiter(bucket, buffer_ms=50)
     return lambda: limiter.try_acquire("sec")
 
@@ -70,9 +74,16 @@ def hammer(kind: str, workers: int = WORKERS, duration_s: float = DURATION_S, re
     """Acquisition timestamps from `workers` processes sharing one state dir (or Redis) for `duration_s`."""
     env = {**os.environ, "FINANCE_ASSETS_LIMITER_REDIS_URL": redis_url}
     with tempfile.TemporaryDirectory() as state_dir:
-        procs = [subprocess.Popen([sys.executable, __file__, "--worker", kind, state_dir, str(duration_s)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-                 for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", kind, state_dir, str(duration_s)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(workers)
+        ]
         try:
             for proc in procs:
                 if proc.stdout.readline().strip() != "ready":
@@ -102,8 +113,11 @@ def _redis_server():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as data_dir:
-        proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
-                                 "no", "--dir", data_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", data_dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             client = redis.Redis(port=port)
             for _ in range(200):
@@ -123,15 +137,36 @@ def _rows(label: str, ours: np.ndarray, reference: np.ndarray, ref_name: str) ->
     ours_worst, ref_worst = max_in_sliding_window(ours), max_in_sliding_window(reference)
     setup = f"{WORKERS} processes x {DURATION_S:g} s on sec ({SEC_LIMIT}/s); reference: {ref_name}"
     return [
-        {"benchmark": label, "metric": f"utilisation (steady rate / limit; {setup})",
-         "ours": round(ours_util, 4), "reference": round(ref_util, 4), "unit": "fraction of limit",
-         "ratio": round(ours_util / ref_util, 4), "goal": ">= 0.95 of the allowed rate", "met": bool(ours_util >= 0.95)},
-        {"benchmark": label, "metric": f"worst_1s_window (max acquisitions in any sliding 1 s; {setup})",
-         "ours": float(ours_worst), "reference": float(ref_worst), "unit": "acquisitions",
-         "ratio": round(ours_worst / ref_worst, 4), "goal": f"<= {SEC_LIMIT}", "met": bool(ours_worst <= SEC_LIMIT)},
-        {"benchmark": label, "metric": f"acquisitions in the run ({setup})",
-         "ours": float(len(ours)), "reference": float(len(reference)), "unit": "acquisitions",
-         "ratio": round(len(ours) / len(reference), 4), "goal": "informational", "met": None},
+        {
+            "benchmark": label,
+            "metric": f"utilisation (steady rate / limit; {setup})",
+            "ours": round(ours_util, 4),
+            "reference": round(ref_util, 4),
+            "unit": "fraction of limit",
+            "ratio": round(ours_util / ref_util, 4),
+            "goal": ">= 0.95 of the allowed rate",
+            "met": bool(ours_util >= 0.95),
+        },
+        {
+            "benchmark": label,
+            "metric": f"worst_1s_window (max acquisitions in any sliding 1 s; {setup})",
+            "ours": float(ours_worst),
+            "reference": float(ref_worst),
+            "unit": "acquisitions",
+            "ratio": round(ours_worst / ref_worst, 4),
+            "goal": f"<= {SEC_LIMIT}",
+            "met": bool(ours_worst <= SEC_LIMIT),
+        },
+        {
+            "benchmark": label,
+            "metric": f"acquisitions in the run ({setup})",
+            "ours": float(len(ours)),
+            "reference": float(len(reference)),
+            "unit": "acquisitions",
+            "ratio": round(len(ours) / len(reference), 4),
+            "goal": "informational",
+            "met": None,
+        },
     ]
 
 
@@ -140,12 +175,22 @@ def run() -> list[dict]:
     rows = _rows("limiter_sec_4proc", sqlite_ours, reference, "pyrate Limiter+SQLiteBucket(file lock)")
     with _redis_server() as url:
         if url is None:
-            rows.append({"benchmark": "limiter_sec_4proc_redis", "metric": "skipped: redis-server or the redis "
-                         "package is not installed", "ours": None, "reference": None, "unit": "", "ratio": None,
-                         "goal": ">= 0.95 of the allowed rate", "met": None})
+            rows.append(
+                {
+                    "benchmark": "limiter_sec_4proc_redis",
+                    "metric": "skipped: redis-server or the redis package is not installed",
+                    "ours": None,
+                    "reference": None,
+                    "unit": "",
+                    "ratio": None,
+                    "goal": ">= 0.95 of the allowed rate",
+                    "met": None,
+                }
+            )
         else:  # reference: our SQLite backend on one machine, measured just above
-            rows += _rows("limiter_sec_4proc_redis", hammer("ours", redis_url=url), sqlite_ours,
-                          "our SQLite backend, same run")
+            rows += _rows(
+                "limiter_sec_4proc_redis", hammer("ours", redis_url=url), sqlite_ours, "our SQLite backend, same run"
+            )
     return rows
 
 

@@ -59,8 +59,9 @@ def _unthrottled_price_source(base: Path):
         def _rates(self) -> dict[str, list[tuple[int, float]]]:
             return {"yahoo": [(1_000_000, 1.0)], "stooq": [(1_000_000, 1.0)]}
 
-    return UnthrottledPriceSource(mode="demo", cache_dir=str(base / "cache"), state_dir=str(base / "state"),
-                                  demo_now=DEMO_NOW)
+    return UnthrottledPriceSource(
+        mode="demo", cache_dir=str(base / "cache"), state_dir=str(base / "state"), demo_now=DEMO_NOW
+    )
 
 
 def _range_tags(tickers: list[str], months: list[str]) -> dict[str, str]:
@@ -69,8 +70,10 @@ def _range_tags(tickers: list[str], months: list[str]) -> dict[str, str]:
 
     from finance_assets.lib.partitions import MONTH, TICKER
 
-    return {ASSET_PARTITION_RANGE_START_TAG: str(dg.MultiPartitionKey({TICKER: tickers[0], MONTH: months[0]})),
-            ASSET_PARTITION_RANGE_END_TAG: str(dg.MultiPartitionKey({TICKER: tickers[-1], MONTH: months[-1]}))}
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: str(dg.MultiPartitionKey({TICKER: tickers[0], MONTH: months[0]})),
+        ASSET_PARTITION_RANGE_END_TAG: str(dg.MultiPartitionKey({TICKER: tickers[-1], MONTH: months[-1]})),
+    }
 
 
 def _months() -> list[str]:
@@ -81,8 +84,8 @@ def _months() -> list[str]:
 
 def _write_like_the_io_manager(root: Path, asset: str, frame, keys: list[str]) -> None:
     from finance_assets.lib.io_manager import partition_dims
-    from finance_assets.lib.warehouse import Warehouse
     from finance_assets.lib.partitions import ticker_month_partitions
+    from finance_assets.lib.warehouse import Warehouse
 
     wh = Warehouse(root)
     wh.write_split(asset, frame, [partition_dims(ticker_month_partitions, key) for key in keys])
@@ -98,12 +101,14 @@ def bare_compute(base: Path, instance, tickers: list[str], months: list[str]) ->
 
     keys = [str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in tickers for m in months]
     tags = _range_tags(tickers, months)
-    key_range = dg.PartitionKeyRange(tags["dagster/asset_partition_range_start"],
-                                     tags["dagster/asset_partition_range_end"])
+    key_range = dg.PartitionKeyRange(
+        tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+    )
     source = _unthrottled_price_source(base)
     started = time.perf_counter()
-    with dg.build_asset_context(resources={"prices_source": source}, instance=instance,
-                                partition_key_range=key_range) as context:
+    with dg.build_asset_context(
+        resources={"prices_source": source}, instance=instance, partition_key_range=key_range
+    ) as context:
         prices = market.prices(context)
     _write_like_the_io_manager(base / "warehouse", "prices", prices, keys)
     with dg.build_asset_context(instance=instance, partition_key_range=key_range) as context:
@@ -120,11 +125,18 @@ def orchestrated(base: Path, instance, tickers: list[str], months: list[str]) ->
     from finance_assets.defs.market import assets as market
     from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 
-    resources = {"prices_source": _unthrottled_price_source(base),
-                 "io_manager": ParquetWarehouseIOManager(base_path=str(base / "warehouse"))}
+    resources = {
+        "prices_source": _unthrottled_price_source(base),
+        "io_manager": ParquetWarehouseIOManager(base_path=str(base / "warehouse")),
+    }
     started = time.perf_counter()
-    result = dg.materialize([market.prices, market.technicals], instance=instance, resources=resources,
-                            tags=_range_tags(tickers, months), run_config=QUIET)
+    result = dg.materialize(
+        [market.prices, market.technicals],
+        instance=instance,
+        resources=resources,
+        tags=_range_tags(tickers, months),
+        run_config=QUIET,
+    )
     elapsed = time.perf_counter() - started
     assert result.success
     return elapsed
@@ -153,15 +165,22 @@ def _trivial_assets_shaped_like_ours() -> list:
 
     lookback = market.technicals.get_partition_mapping(dg.AssetKey("prices"))
 
-    @dg.asset(name="prices", partitions_def=ticker_month_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              code_version=market.prices.code_versions_by_key[dg.AssetKey("prices")])
+    @dg.asset(
+        name="prices",
+        partitions_def=ticker_month_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version=market.prices.code_versions_by_key[dg.AssetKey("prices")],
+    )
     def trivial_prices() -> int:
         return 0
 
-    @dg.asset(name="technicals", partitions_def=ticker_month_partitions,
-              backfill_policy=dg.BackfillPolicy.single_run(),
-              code_version=market.technicals.code_versions_by_key[dg.AssetKey("technicals")],
-              ins={"prices": dg.AssetIn(partition_mapping=lookback)})
+    @dg.asset(
+        name="technicals",
+        partitions_def=ticker_month_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version=market.technicals.code_versions_by_key[dg.AssetKey("technicals")],
+        ins={"prices": dg.AssetIn(partition_mapping=lookback)},
+    )
     def trivial_technicals(prices) -> int:
         return 0
 
@@ -173,8 +192,13 @@ def dagster_floor(instance, tickers: list[str], months: list[str]) -> float:
     import dagster as dg
 
     started = time.perf_counter()
-    result = dg.materialize(_trivial_assets_shaped_like_ours(), instance=instance, run_config=QUIET,
-                            resources={"io_manager": _io_manager_storing_nothing()}, tags=_range_tags(tickers, months))
+    result = dg.materialize(
+        _trivial_assets_shaped_like_ours(),
+        instance=instance,
+        run_config=QUIET,
+        resources={"io_manager": _io_manager_storing_nothing()},
+        tags=_range_tags(tickers, months),
+    )
     assert result.success
     return time.perf_counter() - started
 
@@ -194,13 +218,14 @@ def automation_tick(instance, tickers: list[str], months: list[str]) -> tuple[in
     """Requests and seconds of the second of two ticks, everything in the lookback materialized."""
     import dagster as dg
 
-    from finance_assets.lib import automation
     from finance_assets.definitions import ALL_ASSETS, build_resources
+    from finance_assets.lib import automation
     from finance_assets.lib.partitions import MONTH, TICKER, report_day_partitions
 
     now = dt.datetime.fromisoformat(DEMO_NOW)
-    defs = dg.Definitions(assets=automation.with_automation(ALL_ASSETS, months=MONTHS - 1),
-                          resources=build_resources("demo"))
+    defs = dg.Definitions(
+        assets=automation.with_automation(ALL_ASSETS, months=MONTHS - 1), resources=build_resources("demo")
+    )
     multi = [str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in tickers for m in months]
     days = [d for d in report_day_partitions.get_partition_keys(current_time=now) if d >= months[0]]
     already = {"prices", "technicals"}
@@ -224,8 +249,9 @@ def automation_tick(instance, tickers: list[str], months: list[str]) -> tuple[in
             instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now)
     started = time.perf_counter()
-    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor,
-                                               evaluation_time=now + dt.timedelta(minutes=1))
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=now + dt.timedelta(minutes=1)
+    )
     elapsed = time.perf_counter() - started
     return first.total_requested + second.total_requested, elapsed
 
@@ -238,6 +264,7 @@ def run() -> list[dict]:
         os.environ.setdefault("FINANCE_ASSETS_DATA_DIR", str(base / "data"))
         tickers, months = _setup_universe(), _months()
         import finance_assets.defs.market.assets  # noqa: F401  imports (scipy etc.) outside every timing
+
         bares, floors, ours = [], [], []
         for rep in range(REPEATS):  # alternate so that drift in machine load hits every side alike
             with _fresh_instance(base / f"instance-bare-{rep}", tickers) as instance:
@@ -257,27 +284,62 @@ def run() -> list[dict]:
     lab = 0.6 + 0.042 * partitions
     setup = f"prices+technicals, {len(tickers)} tickers x {len(months)} months = {partitions} partitions, 1 run"
     return [
-        {"benchmark": "orchestration", "metric": f"orchestrated backfill vs bare compute ({setup}; best of {REPEATS}) "
-         "against the issue's floor for these machines (0.6 s/run + 42 ms/partition, SQLite)",
-         "ours": round(ours_best, 2), "reference": round(bare, 2), "unit": "s", "ratio": round(ours_best / bare, 3),
-         "goal": f"<= bare + that floor = {bare + lab:.1f} s", "met": bool(ours_best <= bare + lab)},
-        {"benchmark": "orchestration", "metric": "Dagster floor measured in this run: the same range run with trivial "
-         f"assets of the same shape (= {per_run:.2f} s/run + {1000 * per_partition:.1f} ms/partition; best of {REPEATS}; "
-         f"runs: floor {min(floors):.1f}-{max(floors):.1f} s, ours {min(ours):.1f}-{max(ours):.1f} s, bare "
-         f"{min(bares):.1f}-{max(bares):.1f} s)",
-         "ours": round(floor, 2), "reference": round(lab, 2), "unit": "s", "ratio": round(floor / lab, 3),
-         "goal": "informational (the issue's floor: 0.6 s/run + 42 ms/partition)", "met": None},
-        {"benchmark": "orchestration", "metric": "stricter: orchestrated - bare - the floor measured in this run "
-         "(what our IO manager and assets add inside a run, e.g. reading the 24-month lookback back from Parquet)",
-         "ours": round(ours_best - bare - floor, 2), "reference": round(floor, 2), "unit": "s",
-         "ratio": round((ours_best - bare - floor) / floor, 4), "goal": "informational (<= 0: nothing added)",
-         "met": None},
-        {"benchmark": "automation_tick", "metric": f"no-op tick, all 11 assets materialized ({len(tickers)} tickers, "
-         f"{len(months)} months), evaluate_automation_conditions", "ours": round(tick_s, 2), "reference": 2.0,
-         "unit": "s", "ratio": round(tick_s / 2.0, 3), "goal": "0 runs requested, < 2 s",
-         "met": bool(requested == 0 and tick_s < 2.0)},
-        {"benchmark": "automation_tick", "metric": "partitions requested by the two ticks", "ours": float(requested),
-         "reference": 0.0, "unit": "partitions", "ratio": None, "goal": "0", "met": requested == 0},
+        {
+            "benchmark": "orchestration",
+            "metric": f"orchestrated backfill vs bare compute ({setup}; best of {REPEATS}) "
+            "against the issue's floor for these machines (0.6 s/run + 42 ms/partition, SQLite)",
+            "ours": round(ours_best, 2),
+            "reference": round(bare, 2),
+            "unit": "s",
+            "ratio": round(ours_best / bare, 3),
+            "goal": f"<= bare + that floor = {bare + lab:.1f} s",
+            "met": bool(ours_best <= bare + lab),
+        },
+        {
+            "benchmark": "orchestration",
+            "metric": "Dagster floor measured in this run: the same range run with trivial "
+            f"assets of the same shape (= {per_run:.2f} s/run + {1000 * per_partition:.1f} ms/partition; best of {REPEATS}; "
+            f"runs: floor {min(floors):.1f}-{max(floors):.1f} s, ours {min(ours):.1f}-{max(ours):.1f} s, bare "
+            f"{min(bares):.1f}-{max(bares):.1f} s)",
+            "ours": round(floor, 2),
+            "reference": round(lab, 2),
+            "unit": "s",
+            "ratio": round(floor / lab, 3),
+            "goal": "informational (the issue's floor: 0.6 s/run + 42 ms/partition)",
+            "met": None,
+        },
+        {
+            "benchmark": "orchestration",
+            "metric": "stricter: orchestrated - bare - the floor measured in this run "
+            "(what our IO manager and assets add inside a run, e.g. reading the 24-month lookback back from Parquet)",
+            "ours": round(ours_best - bare - floor, 2),
+            "reference": round(floor, 2),
+            "unit": "s",
+            "ratio": round((ours_best - bare - floor) / floor, 4),
+            "goal": "informational (<= 0: nothing added)",
+            "met": None,
+        },
+        {
+            "benchmark": "automation_tick",
+            "metric": f"no-op tick, all 11 assets materialized ({len(tickers)} tickers, "
+            f"{len(months)} months), evaluate_automation_conditions",
+            "ours": round(tick_s, 2),
+            "reference": 2.0,
+            "unit": "s",
+            "ratio": round(tick_s / 2.0, 3),
+            "goal": "0 runs requested, < 2 s",
+            "met": bool(requested == 0 and tick_s < 2.0),
+        },
+        {
+            "benchmark": "automation_tick",
+            "metric": "partitions requested by the two ticks",
+            "ours": float(requested),
+            "reference": 0.0,
+            "unit": "partitions",
+            "ratio": None,
+            "goal": "0",
+            "met": requested == 0,
+        },
     ]
 
 

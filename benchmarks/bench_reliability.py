@@ -20,18 +20,24 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.demo import source as demo
+from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.lib.run_metadata import metadata_per_run
+from finance_assets.lib.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 TICKERS = [c.ticker for c in demo.DEMO_COMPANIES] + [c.ticker for c in demo.DEMO_EXTRA_COMPANIES[:7]]
 START, END = "2024-11", "2026-10"  # 24 complete months
 MARKET_ASSETS = ("prices", "technicals", "headlines", "sentiment")
-DUPLICATE_KEYS = {"prices": ["ticker", "date"], "technicals": ["ticker", "date"], "sentiment": ["ticker", "date"],
-                  "headlines": ["ticker", "url"], "filings": ["ticker", "accession_number"],
-                  "market_panel": ["ticker", "date"], "portfolio_report": ["date"]}
+DUPLICATE_KEYS = {
+    "prices": ["ticker", "date"],
+    "technicals": ["ticker", "date"],
+    "sentiment": ["ticker", "date"],
+    "headlines": ["ticker", "url"],
+    "filings": ["ticker", "accession_number"],
+    "market_panel": ["ticker", "date"],
+    "portfolio_report": ["date"],
+}
 
 
 def _backfill(root: Path, fault_rate: float) -> dict:
@@ -39,27 +45,50 @@ def _backfill(root: Path, fault_rate: float) -> dict:
     data.mkdir(parents=True)
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    (data / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\n"
-                                        + "".join(f"{t},10,50,USD\n" for t in TICKERS))
-    env = dict(os.environ, FINANCE_ASSETS_DATA_DIR=str(data), DAGSTER_HOME=str(home), FINANCE_ASSETS_MODE="demo",
-               FINANCE_ASSETS_FAULT_RATE=str(fault_rate), FINANCE_ASSETS_HTTP_BACKOFF="0.01", PYTHONWARNINGS="ignore")
+    (data / "portfolio.csv").write_text(
+        "ticker,shares,cost_basis,currency\n" + "".join(f"{t},10,50,USD\n" for t in TICKERS)
+    )
+    env = dict(
+        os.environ,
+        FINANCE_ASSETS_DATA_DIR=str(data),
+        DAGSTER_HOME=str(home),
+        FINANCE_ASSETS_MODE="demo",
+        FINANCE_ASSETS_FAULT_RATE=str(fault_rate),
+        FINANCE_ASSETS_HTTP_BACKOFF="0.01",
+        PYTHONWARNINGS="ignore",
+    )
     for args in (["register"], ["backfill", "--start", START, "--end", END, "--executor", "in_process"]):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "finance_assets.cli", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=3600)
+        done = subprocess.run(
+            [sys.executable, "-m", "finance_assets.cli", *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         seconds = time.perf_counter() - started
     tickers = [*TICKERS, demo.DEMO_BENCHMARK]
     months = [m.strftime("%Y-%m-01") for m in pd.period_range(START, END, freq="M").to_timestamp()]
     wanted = {str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t, m in itertools.product(tickers, months)}
     with dg.DagsterInstance.from_config(str(home)) as inst:
         missing = sum(len(wanted - set(inst.get_materialized_partitions(dg.AssetKey(a)))) for a in MARKET_ASSETS)
-        retries = sum(meta["http"].get("retries", 0)
-                      for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map")
-                      for meta in metadata_per_run(inst, asset).values() if meta.get("http"))
+        retries = sum(
+            meta["http"].get("retries", 0)
+            for asset in ("prices", "headlines", "filings", "xbrl_facts", "ticker_cik_map")
+            for meta in metadata_per_run(inst, asset).values()
+            if meta.get("http")
+        )
     wh = Warehouse(data / "warehouse")
     duplicates = sum(int(wh.read(asset).duplicated(key).sum()) for asset, key in DUPLICATE_KEYS.items())
-    return {"returncode": done.returncode, "seconds": seconds, "missing": missing, "duplicates": duplicates,
-            "retries": retries, "rows": len(wh.read("prices"))}
+    return {
+        "returncode": done.returncode,
+        "seconds": seconds,
+        "missing": missing,
+        "duplicates": duplicates,
+        "retries": retries,
+        "rows": len(wh.read("prices")),
+    }
 
 
 def run() -> list[dict]:
@@ -69,15 +98,36 @@ def run() -> list[dict]:
     ok = faulty["returncode"] == 0 and faulty["missing"] == 0 and faulty["duplicates"] == 0
     label = f"backfill 20 tickers x 24 months, 20 % faults vs none ({faulty['rows']} price rows)"
     return [
-        {"benchmark": "reliability", "metric": f"missing partitions + duplicate rows, {label}",
-         "ours": faulty["missing"] + faulty["duplicates"], "reference": clean["missing"] + clean["duplicates"],
-         "unit": "count", "ratio": None, "goal": "0, exit code 0", "met": ok},
-        {"benchmark": "reliability", "metric": f"retries recorded in run metadata, {label}", "ours": faulty["retries"],
-         "reference": clean["retries"], "unit": "count", "ratio": None, "goal": "> 0 with faults",
-         "met": faulty["retries"] > 0},
-        {"benchmark": "reliability", "metric": f"wall time, {label}", "ours": round(faulty["seconds"], 1),
-         "reference": round(clean["seconds"], 1), "unit": "s", "ratio": faulty["seconds"] / clean["seconds"],
-         "goal": "(cost of the faults; informational)", "met": None},
+        {
+            "benchmark": "reliability",
+            "metric": f"missing partitions + duplicate rows, {label}",
+            "ours": faulty["missing"] + faulty["duplicates"],
+            "reference": clean["missing"] + clean["duplicates"],
+            "unit": "count",
+            "ratio": None,
+            "goal": "0, exit code 0",
+            "met": ok,
+        },
+        {
+            "benchmark": "reliability",
+            "metric": f"retries recorded in run metadata, {label}",
+            "ours": faulty["retries"],
+            "reference": clean["retries"],
+            "unit": "count",
+            "ratio": None,
+            "goal": "> 0 with faults",
+            "met": faulty["retries"] > 0,
+        },
+        {
+            "benchmark": "reliability",
+            "metric": f"wall time, {label}",
+            "ours": round(faulty["seconds"], 1),
+            "reference": round(clean["seconds"], 1),
+            "unit": "s",
+            "ratio": faulty["seconds"] / clean["seconds"],
+            "goal": "(cost of the faults; informational)",
+            "met": None,
+        },
     ]
 
 

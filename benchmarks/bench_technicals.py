@@ -31,9 +31,7 @@ GOAL_RATIO = 2.0
 ACCURACY_GOAL = 1e-9
 
 
-def generate_ohlc(
-    n_tickers: int, n_days: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def generate_ohlc(n_tickers: int, n_days: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Geometric random walks with intraday ranges around the close: (high, low, close)."""
     rng = np.random.default_rng(seed)
     start = rng.uniform(5.0, 500.0, size=(n_tickers, 1))
@@ -65,9 +63,7 @@ def talib_technicals(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> di
     return dict(zip(TECHNICAL_COLUMNS, values, strict=True))
 
 
-def best_times(
-    functions: dict[str, Callable[[], object]], repetitions: int = REPETITIONS
-) -> dict[str, float]:
+def best_times(functions: dict[str, Callable[[], object]], repetitions: int = REPETITIONS) -> dict[str, float]:
     """Best wall time of each function; repetitions are interleaved so both sides see the same
     machine load."""
     timings: dict[str, list[float]] = {name: [] for name in functions}
@@ -133,10 +129,7 @@ def run() -> list[dict]:
     return [
         {
             "benchmark": "technicals_2d",
-            "metric": (
-                f"wall time, {len(TECHNICAL_COLUMNS)} technical columns, {shape}"
-                f" (best of {REPETITIONS})"
-            ),
+            "metric": (f"wall time, {len(TECHNICAL_COLUMNS)} technical columns, {shape} (best of {REPETITIONS})"),
             "ours": ours_seconds,
             "reference": talib_seconds,
             "unit": "s",
@@ -157,8 +150,7 @@ def run() -> list[dict]:
         {
             "benchmark": "technicals_one_ticker_frame",
             "metric": (
-                f"wall time, compute_technicals on one {N_DAYS}-day DataFrame"
-                f" (best of {ONE_TICKER_REPETITIONS})"
+                f"wall time, compute_technicals on one {N_DAYS}-day DataFrame (best of {ONE_TICKER_REPETITIONS})"
             ),
             "ours": frame_seconds,
             "reference": talib_one_seconds,

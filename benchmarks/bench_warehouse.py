@@ -22,9 +22,19 @@ def _populate(wh: Warehouse, tickers: int = 100, months: int = 24) -> int:
         for m in pd.date_range("2024-01-01", periods=months, freq="MS"):
             dates = pd.bdate_range(m, m + pd.offsets.MonthEnd(0))
             close = 100 * np.cumprod(1 + rng.normal(0, 0.01, len(dates)))
-            frame = pd.DataFrame({"ticker": f"T{t:03d}", "date": dates.date, "open": close, "high": close * 1.01,
-                                  "low": close * 0.99, "close": close, "adj_close": close,
-                                  "volume": rng.integers(1e5, 1e6, len(dates)), "source": "bench"})
+            frame = pd.DataFrame(
+                {
+                    "ticker": f"T{t:03d}",
+                    "date": dates.date,
+                    "open": close,
+                    "high": close * 1.01,
+                    "low": close * 0.99,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": rng.integers(1e5, 1e6, len(dates)),
+                    "source": "bench",
+                }
+            )
             wh.write("prices", {"ticker": f"T{t:03d}", "month": m.strftime("%Y-%m-01")}, frame)
             rows += len(frame)
     return rows
@@ -47,9 +57,18 @@ def run() -> list[dict]:
         assert len(wh.read_files(files)) == rows
         ours = _best(lambda: wh.read_files(files))
         reference = _best(lambda: pd.concat([pd.read_parquet(f) for f in files], ignore_index=True))
-    return [{"benchmark": "warehouse", "metric": f"full read prices, 100 tickers x 24 months ({rows} rows, "
-             f"{len(files)} files)", "ours": ours, "reference": reference, "unit": "s",
-             "ratio": ours / reference, "goal": "< 1 s", "met": ours < 1.0}]
+    return [
+        {
+            "benchmark": "warehouse",
+            "metric": f"full read prices, 100 tickers x 24 months ({rows} rows, {len(files)} files)",
+            "ours": ours,
+            "reference": reference,
+            "unit": "s",
+            "ratio": ours / reference,
+            "goal": "< 1 s",
+            "met": ours < 1.0,
+        }
+    ]
 
 
 if __name__ == "__main__":

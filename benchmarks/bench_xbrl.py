@@ -42,7 +42,15 @@ def generated_companyfacts(cik: int, concepts: int = 500, years: int = 15, seed:
                 form, fp = ("10-K", "FY") if quarter == 4 else ("10-Q", f"Q{quarter}")
                 value = int(rng.integers(1, 10**11))
                 for lag, accession_year in ((0, year), (1, year + 1)):
-                    fact = {"end": end, "val": value, "accn": f"{cik:010d}-{accession_year % 100:02d}-{quarter:06d}", "fy": year + lag, "fp": fp, "form": form, "filed": f"{year + lag + (quarter == 4)}-{(3 * quarter) % 12 + 1:02d}-15"}
+                    fact = {
+                        "end": end,
+                        "val": value,
+                        "accn": f"{cik:010d}-{accession_year % 100:02d}-{quarter:06d}",
+                        "fy": year + lag,
+                        "fp": fp,
+                        "form": form,
+                        "filed": f"{year + lag + (quarter == 4)}-{(3 * quarter) % 12 + 1:02d}-15",
+                    }
                     if not instant:
                         fact["start"] = start
                     rows.append(fact)
@@ -56,7 +64,10 @@ def _documents() -> tuple[list[tuple[dict, str]], str]:
     paths = [(folder / name, fiscal_year_end) for name, fiscal_year_end in REAL_FILES.items()]
     if all(path.exists() for path, _ in paths):
         return [(json.loads(path.read_bytes()), fye) for path, fye in paths], "real AAPL+NVDA companyfacts"
-    return [(generated_companyfacts(1, seed=1), "1231"), (generated_companyfacts(2, concepts=600, seed=2), "1231")], "generated companyfacts (realdata absent)"
+    return [
+        (generated_companyfacts(1, seed=1), "1231"),
+        (generated_companyfacts(2, concepts=600, seed=2), "1231"),
+    ], "generated companyfacts (realdata absent)"
 
 
 def _row(benchmark: str, ours: float, goal: float, source: str) -> dict:
@@ -77,7 +88,9 @@ def run() -> list[dict]:
     normalized = [normalize_companyfacts(document) for document, _ in documents]
     fact_count = sum(len(frame) for frame in normalized)
     normalize_seconds = median_seconds(lambda: [normalize_companyfacts(document) for document, _ in documents], REPEATS)
-    standardize_seconds = median_seconds(lambda: [standardize(frame, fye) for frame, (_, fye) in zip(normalized, documents)], REPEATS)
+    standardize_seconds = median_seconds(
+        lambda: [standardize(frame, fye) for frame, (_, fye) in zip(normalized, documents)], REPEATS
+    )
     return [
         _row("xbrl_normalize_companyfacts", fact_count / normalize_seconds, NORMALIZE_GOAL, source),
         _row("fundamentals_standardize", fact_count / standardize_seconds, STANDARDIZE_GOAL, source),

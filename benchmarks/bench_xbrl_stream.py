@@ -20,20 +20,24 @@ from finance_assets_tests.reliability.test_bounded_memory import MEASURE, PEAK_R
 
 REPO = Path(__file__).resolve().parents[1]
 
-WHOLE = PEAK_RSS_KB + r'''
+WHOLE = (
+    PEAK_RSS_KB
+    + r"""
 import json, sys
 from finance_assets.defs.sec import xbrl
 before = peak_rss_kb()
 with open(sys.argv[1], "rb") as fh:
     rows = len(xbrl.normalize_companyfacts(fh.read()))
 print(json.dumps({"rows": rows, "growth_mb": (peak_rss_kb() - before) / 1024}))
-'''
+"""
+)
 
 
 def _measure(script: str, *args: str) -> tuple[dict, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=900, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=REPO, capture_output=True, text=True, timeout=900, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
@@ -49,13 +53,27 @@ def run() -> list[dict]:
     assert streamed["rows"] == whole["rows"] == facts
     label = f"normalize a {size_mb:.0f} MB companyfacts document ({facts} facts)"
     return [
-        {"benchmark": "xbrl_stream", "metric": f"peak RSS growth, {label}", "ours": round(streamed["growth_mb"]),
-         "reference": round(whole["growth_mb"]), "unit": "MB", "ratio": streamed["growth_mb"] / whole["growth_mb"],
-         "goal": "bounded: < 2x the 10 MB document's peak, < document size x 2",
-         "met": streamed["growth_mb"] < 2 * max(streamed_small["growth_mb"], 1) and streamed["growth_mb"] < 2 * size_mb},
-        {"benchmark": "xbrl_stream", "metric": f"wall time incl. process start, {label}", "ours": round(streamed_s, 1),
-         "reference": round(whole_s, 1), "unit": "s", "ratio": streamed_s / whole_s,
-         "goal": "(the price of bounded memory; informational)", "met": None},
+        {
+            "benchmark": "xbrl_stream",
+            "metric": f"peak RSS growth, {label}",
+            "ours": round(streamed["growth_mb"]),
+            "reference": round(whole["growth_mb"]),
+            "unit": "MB",
+            "ratio": streamed["growth_mb"] / whole["growth_mb"],
+            "goal": "bounded: < 2x the 10 MB document's peak, < document size x 2",
+            "met": streamed["growth_mb"] < 2 * max(streamed_small["growth_mb"], 1)
+            and streamed["growth_mb"] < 2 * size_mb,
+        },
+        {
+            "benchmark": "xbrl_stream",
+            "metric": f"wall time incl. process start, {label}",
+            "ours": round(streamed_s, 1),
+            "reference": round(whole_s, 1),
+            "unit": "s",
+            "ratio": streamed_s / whole_s,
+            "goal": "(the price of bounded memory; informational)",
+            "met": None,
+        },
     ]
 
 

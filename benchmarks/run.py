@@ -32,9 +32,13 @@ def _fmt(value) -> str:
 def markdown(latest: dict) -> str:
     """latest.json as the README's table (`python -m benchmarks.run --markdown`): what was measured, as is."""
     machine = latest["machine"]
-    lines = [f"Measured {latest['date'][:10]} on {machine['cpus']} cores, {machine['platform']}, Python "
-             f"{machine['python']}.", "", "| benchmark | metric | ours | reference | unit | ratio | goal | met |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured {latest['date'][:10]} on {machine['cpus']} cores, {machine['platform']}, Python "
+        f"{machine['python']}.",
+        "",
+        "| benchmark | metric | ours | reference | unit | ratio | goal | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in latest["rows"]:
         cells = [_fmt(row.get(k)) for k in ("benchmark", "metric", "ours", "reference", "unit", "ratio", "goal", "met")]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -65,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     for row in table:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
     result = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "rows": rows, "errors": errors,
+        "rows": rows,
+        "errors": errors,
     }
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

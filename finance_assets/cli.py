@@ -52,8 +52,9 @@ def dask_cluster(kind: str) -> Iterator[str | None]:
     from distributed import LocalCluster
 
     workers = max(1, min(os.cpu_count() or 1, 8))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=40) as cluster:
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    ) as cluster:
         os.environ["DASK_SCHEDULER_ADDRESS"] = cluster.scheduler_address
         try:
             yield cluster.scheduler_address
@@ -62,9 +63,9 @@ def dask_cluster(kind: str) -> Iterator[str | None]:
 
 
 def register(portfolio: Path, benchmark: str | None) -> list[str]:
-    from finance_assets.lib.tickers import normalize_ticker
     from finance_assets.defs.portfolio.holdings import read_portfolio
     from finance_assets.lib.partitions import TICKER
+    from finance_assets.lib.tickers import normalize_ticker
 
     holdings = read_portfolio(portfolio)
     tickers = list(dict.fromkeys(holdings["ticker"]))
@@ -75,8 +76,10 @@ def register(portfolio: Path, benchmark: str | None) -> list[str]:
     new = [t for t in dict.fromkeys(tickers) if t not in existing]
     if new:
         instance.add_dynamic_partitions(TICKER, new)
-    print(f"registered {len(new)} new ticker(s) ({', '.join(new) or 'none'}); "
-          f"{len(existing) + len(new)} ticker partitions in total")
+    print(
+        f"registered {len(new)} new ticker(s) ({', '.join(new) or 'none'}); "
+        f"{len(existing) + len(new)} ticker partitions in total"
+    )
     return tickers
 
 
@@ -92,18 +95,21 @@ class Progress:
         rate = self.done / elapsed if elapsed else 0.0
         eta = (self.total - self.done) / rate if rate else float("nan")
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        print(f"  [{self.done}/{self.total} partitions {pct:5.1f}%] {rate:6.1f} partitions/s, "
-              f"ETA {eta:5.0f}s  <- {label}", flush=True)
+        print(
+            f"  [{self.done}/{self.total} partitions {pct:5.1f}%] {rate:6.1f} partitions/s, "
+            f"ETA {eta:5.0f}s  <- {label}",
+            flush=True,
+        )
 
 
-def backfill(start: str | None, end: str | None, tickers: list[str] | None, force: bool,
-             executor: str, chunk_tickers: int) -> dict:
+def backfill(
+    start: str | None, end: str | None, tickers: list[str] | None, force: bool, executor: str, chunk_tickers: int
+) -> dict:
     from finance_assets.planning import plan_backfill, run_plan
 
     instance = _instance()
     os.environ["FINANCE_ASSETS_EXECUTOR"] = executor
-    plan = plan_backfill(instance, start=start, end=end, tickers=tickers, force=force,
-                         chunk_tickers=chunk_tickers)
+    plan = plan_backfill(instance, start=start, end=end, tickers=tickers, force=force, chunk_tickers=chunk_tickers)
     total = sum(step.partition_count for step in plan)
     if not plan:
         print("nothing to do: every partition in the range is materialized and final")
@@ -116,8 +122,10 @@ def backfill(start: str | None, end: str | None, tickers: list[str] | None, forc
             print(f"dask scheduler: {address}")
         failures = run_plan(instance, plan, on_done=lambda step: progress.advance(step.label, step.partition_count))
     elapsed = time.monotonic() - t0
-    print(f"done: {len(plan)} run(s), {total} asset partitions in {elapsed:.1f}s"
-          + (f", {len(failures)} FAILED: {', '.join(failures)}" if failures else ""))
+    print(
+        f"done: {len(plan)} run(s), {total} asset partitions in {elapsed:.1f}s"
+        + (f", {len(failures)} FAILED: {', '.join(failures)}" if failures else "")
+    )
     if failures:
         raise CliError("some runs failed; see the Dagster UI (make dev) or the log above")
     return {"runs": len(plan), "partitions": total, "seconds": elapsed}
@@ -136,8 +144,10 @@ def catalog() -> None:
     print(f"DuckDB catalog: {wh.catalog_path}")
     print(f"views: {', '.join(assets) or 'none yet (materialize something first)'}")
     if "prices" in assets:
-        print(f"try: duckdb {wh.catalog_path} -c \"SELECT ticker, count(*) AS days, max(date) FROM prices "
-              "GROUP BY ticker ORDER BY ticker\"")
+        print(
+            f'try: duckdb {wh.catalog_path} -c "SELECT ticker, count(*) AS days, max(date) FROM prices '
+            'GROUP BY ticker ORDER BY ticker"'
+        )
 
 
 def demo(years: int, executor: str, chunk_tickers: int) -> None:
@@ -160,13 +170,19 @@ def _print_summary() -> None:
     con = wh.connect()
     try:
         rows = con.execute("SELECT count(DISTINCT ticker), count(*), min(date), max(date) FROM prices").fetchone()
-        print(f"\nDEMO DATA (simulated, fictional tickers): prices for {rows[0]} tickers, {rows[1]} daily bars, "
-              f"{rows[2]} .. {rows[3]}")
-        report = con.execute("SELECT date, total_value, unrealized_pnl, annualized_volatility, sharpe, "
-                             "max_drawdown FROM portfolio_report ORDER BY date DESC LIMIT 1").fetchone()
+        print(
+            f"\nDEMO DATA (simulated, fictional tickers): prices for {rows[0]} tickers, {rows[1]} daily bars, "
+            f"{rows[2]} .. {rows[3]}"
+        )
+        report = con.execute(
+            "SELECT date, total_value, unrealized_pnl, annualized_volatility, sharpe, "
+            "max_drawdown FROM portfolio_report ORDER BY date DESC LIMIT 1"
+        ).fetchone()
         if report:
-            print(f"portfolio on {str(report[0])[:10]}: value {report[1]:,.2f}, unrealized P&L {report[2]:,.2f}, "
-                  f"vol {report[3]:.1%}, Sharpe {report[4]:.2f}, max drawdown {report[5]:.1%}")
+            print(
+                f"portfolio on {str(report[0])[:10]}: value {report[1]:,.2f}, unrealized P&L {report[2]:,.2f}, "
+                f"vol {report[3]:.1%}, Sharpe {report[4]:.2f}, max drawdown {report[5]:.1%}"
+            )
     finally:
         con.close()
     path = latest_report()
@@ -185,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tickers", help="comma-separated; default all registered")
     p.add_argument("--force", action="store_true", help="re-materialize even final partitions")
     for q in (p, sub.add_parser("demo", help="register the demo universe and backfill it")):
-        q.add_argument("--executor", choices=["dask", "in_process"],
-                       default=os.environ.get("FINANCE_ASSETS_EXECUTOR", "dask"))
-        q.add_argument("--chunk-tickers", type=int, default=0,
-                       help="tickers per run (0 = automatic: ~4 progress steps)")
+        q.add_argument(
+            "--executor", choices=["dask", "in_process"], default=os.environ.get("FINANCE_ASSETS_EXECUTOR", "dask")
+        )
+        q.add_argument(
+            "--chunk-tickers", type=int, default=0, help="tickers per run (0 = automatic: ~4 progress steps)"
+        )
     sub.choices["demo"].add_argument("--years", type=int, default=2)
     sub.add_parser("report", help="print the path of the latest portfolio report")
     sub.add_parser("catalog", help="(re)create the DuckDB views over the warehouse")

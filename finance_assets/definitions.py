@@ -15,12 +15,18 @@ import os
 
 import dagster as dg
 
-from finance_assets.lib import config
-from finance_assets.defs.market import fx_assets as fx
 from finance_assets.defs.market import assets as market
+from finance_assets.defs.market import fx_assets as fx
+from finance_assets.defs.market.fx_source import FxSource
+from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news import assets as news
+from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.portfolio import assets as report
+from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
 from finance_assets.defs.sec import assets as sec
+from finance_assets.defs.sec.sensors import SENSORS
+from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib import config
 from finance_assets.lib.automation import (
     automation_sensor,
     partition_freshness_checks,
@@ -29,16 +35,21 @@ from finance_assets.lib.automation import (
 )
 from finance_assets.lib.executor import dask_executor
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.defs.market.fx_source import FxSource
-from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
-from finance_assets.defs.market.source import PriceSource
-from finance_assets.defs.news.source import NewsSource
-from finance_assets.defs.sec.source import SecEdgarSource
-from finance_assets.defs.sec.sensors import SENSORS
 
-ALL_ASSETS = [sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, market.prices,
-              market.technicals, news.headlines, news.sentiment, fx.fx_rates, report.market_panel,
-              report.fundamental_snapshots, report.portfolio_report]
+ALL_ASSETS = [
+    sec.ticker_cik_map,
+    sec.filings,
+    sec.xbrl_facts,
+    sec.fundamentals,
+    market.prices,
+    market.technicals,
+    news.headlines,
+    news.sentiment,
+    fx.fx_rates,
+    report.market_panel,
+    report.fundamental_snapshots,
+    report.portfolio_report,
+]
 ALL_CHECKS = [market.prices_are_sane, market.prices_cover_every_session, *sec.SEC_CHECKS, fx.fx_rates_are_sane]
 
 
@@ -57,19 +68,28 @@ def _int_env(name: str, default: int) -> int:
 
 def build_resources(mode: str | None = None) -> dict:
     mode = mode or config.mode()
-    common = {"mode": mode, "cache_dir": str(config.cache_dir()), "state_dir": str(config.state_dir()),
-              "fault_rate": float(os.environ.get("FINANCE_ASSETS_FAULT_RATE", "0") or 0),
-              "demo_now": os.environ.get("FINANCE_ASSETS_DEMO_NOW", "")}
+    common = {
+        "mode": mode,
+        "cache_dir": str(config.cache_dir()),
+        "state_dir": str(config.state_dir()),
+        "fault_rate": float(os.environ.get("FINANCE_ASSETS_FAULT_RATE", "0") or 0),
+        "demo_now": os.environ.get("FINANCE_ASSETS_DEMO_NOW", ""),
+    }
     benchmark = config.benchmark_ticker(mode)
     return {
         "io_manager": ParquetWarehouseIOManager(base_path=str(config.warehouse_dir())),
-        "sec": SecEdgarSource(**common, user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
-                              bulk_min_tickers=_int_env("SEC_BULK_MIN_TICKERS", 200)),
+        "sec": SecEdgarSource(
+            **common,
+            user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
+            bulk_min_tickers=_int_env("SEC_BULK_MIN_TICKERS", 200),
+        ),
         "prices_source": PriceSource(**common, alphavantage_api_key=_env_or_blank("ALPHAVANTAGE_API_KEY")),
         "news_source": NewsSource(**common, finnhub_api_key=_env_or_blank("FINNHUB_API_KEY")),
         "fx_source": FxSource(**common),
         "portfolio": PortfolioSettings(
-            path=str(config.portfolio_path()), reports_dir=str(config.reports_dir()), benchmark=benchmark,
+            path=str(config.portfolio_path()),
+            reports_dir=str(config.reports_dir()),
+            benchmark=benchmark,
             base_currency=os.environ.get("FINANCE_ASSETS_BASE_CURRENCY", "USD"),
             risk_free_rate=float(os.environ.get("FINANCE_ASSETS_RISK_FREE", "0") or 0),
         ),
@@ -88,8 +108,11 @@ def build_executor() -> dg.ExecutorDefinition:
     workers = max(1, min(os.cpu_count() or 1, 8))
     return dask_executor.configured(
         # dashboard ':0' picks a free port (None still binds 8787)
-        {"cluster": {"local": {"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                               "dashboard_address": ":0"}}},
+        {
+            "cluster": {
+                "local": {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+            }
+        },
         name="dask_local",
     )
 
@@ -98,8 +121,7 @@ def build_executor() -> dg.ExecutorDefinition:
 ticker_map_job = dg.define_asset_job("ticker_map_job", selection=[sec.ticker_cik_map])
 sec_job = dg.define_asset_job("sec_job", selection=[sec.filings, sec.xbrl_facts, sec.fundamentals])
 market_job = dg.define_asset_job(
-    "market_job", selection=dg.AssetSelection.assets(market.prices, market.technicals, news.headlines,
-                                                      news.sentiment)
+    "market_job", selection=dg.AssetSelection.assets(market.prices, market.technicals, news.headlines, news.sentiment)
 )
 # fx_rates shares the month partitions, so it runs with the panel
 panel_job = dg.define_asset_job("panel_job", selection=[report.market_panel, fx.fx_rates])

@@ -51,27 +51,28 @@ def last_close(now: dt.datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(now)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     day = stamp.tz_convert(NY).normalize().tz_localize(None)
-    closes = cal.schedule.loc[day - pd.Timedelta(days=14): day, "close"]
+    closes = cal.schedule.loc[day - pd.Timedelta(days=14) : day, "close"]
     return closes[closes <= stamp].iloc[-1]
 
 
 def _materialized_at(instance: dg.DagsterInstance, asset: str, keys: Sequence[str]) -> dict[str, float]:
     """Latest materialization timestamp per partition key (only keys that have one)."""
     key = dg.AssetKey(asset)
-    latest_ids = instance.get_latest_storage_id_by_partition(
-        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys))
+    latest_ids = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys))
     if not latest_ids:
         return {}
     out: dict[str, float] = {}
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, storage_ids=list(latest_ids.values())), limit=len(latest_ids))
+        dg.AssetRecordsFilter(asset_key=key, storage_ids=list(latest_ids.values())), limit=len(latest_ids)
+    )
     for record in result.records:
         out[record.partition_key] = record.timestamp
     return out
 
 
-def _final(materialized: dict[str, float], key: str, window_end: pd.Timestamp | None,
-           final_after: pd.Timestamp) -> bool:
+def _final(
+    materialized: dict[str, float], key: str, window_end: pd.Timestamp | None, final_after: pd.Timestamp
+) -> bool:
     stamp = materialized.get(key)
     if stamp is None:
         return False
@@ -92,7 +93,7 @@ def _contiguous(items: Sequence[str], order: Sequence[str]) -> list[list[str]]:
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)] if size > 0 else [items]
+    return [items[i : i + size] for i in range(0, len(items), size)] if size > 0 else [items]
 
 
 def _month_keys(start: str | None, end: str | None, now: dt.datetime) -> list[str]:
@@ -107,16 +108,25 @@ def _month_keys(start: str | None, end: str | None, now: dt.datetime) -> list[st
             raise ValueError(f"{label} must be YYYY-MM, got {value[:-3]!r}") from None
     keys = [k for k in all_keys if first <= k <= last]
     if not keys:
-        raise ValueError(f"no month partitions between {first[:7]} and {last[:7]} "
-                         f"(history starts {all_keys[0][:7]}, ends {all_keys[-1][:7]})")
+        raise ValueError(
+            f"no month partitions between {first[:7]} and {last[:7]} "
+            f"(history starts {all_keys[0][:7]}, ends {all_keys[-1][:7]})"
+        )
     return keys
 
 
-def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end: str | None = None,
-                  tickers: Sequence[str] | None = None, force: bool = False, chunk_tickers: int = 0,
-                  now: dt.datetime | None = None, sec_max_age: dt.timedelta = dt.timedelta(hours=24),
-                  ) -> list[RunStep]:
-    now = now or dt.datetime.now(dt.timezone.utc)
+def plan_backfill(
+    instance: dg.DagsterInstance,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    tickers: Sequence[str] | None = None,
+    force: bool = False,
+    chunk_tickers: int = 0,
+    now: dt.datetime | None = None,
+    sec_max_age: dt.timedelta = dt.timedelta(hours=24),
+) -> list[RunStep]:
+    now = now or dt.datetime.now(dt.UTC)
     registered = list(instance.get_dynamic_partitions(TICKER))
     if not registered:
         raise ValueError("no tickers registered: run `finance-assets register` first")
@@ -142,8 +152,9 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
         need_sec |= {t for t in selected if force or not _final(stamps, t, None, sec_fresh_after)}
     for run in _contiguous(sorted(need_sec), registered):
         for part in _chunks(run, chunk):
-            steps.append(RunStep(f"sec {part[0]}..{part[-1]}", "get_sec_job", part[0], part[-1],
-                                 len(part) * len(SEC_ASSETS)))
+            steps.append(
+                RunStep(f"sec {part[0]}..{part[-1]}", "get_sec_job", part[0], part[-1], len(part) * len(SEC_ASSETS))
+            )
     # 2b. point-in-time snapshots of every ticker's filings (one table), after any SEC refresh
     snapshots = instance.get_latest_materialization_event(dg.AssetKey("fundamental_snapshots"))
     if force or need_sec or snapshots is None:
@@ -169,17 +180,31 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
                 for part in _chunks(ticker_run, chunk):
                     start_key = keys[(part[0], month_run[0])]
                     end_key = keys[(part[-1], month_run[-1])]
-                    steps.append(RunStep(f"market {part[0]}..{part[-1]} {month_run[0][:7]}..{month_run[-1][:7]}",
-                                         "get_market_job", start_key, end_key,
-                                         len(part) * len(month_run) * len(MARKET_ASSETS)))
+                    steps.append(
+                        RunStep(
+                            f"market {part[0]}..{part[-1]} {month_run[0][:7]}..{month_run[-1][:7]}",
+                            "get_market_job",
+                            start_key,
+                            end_key,
+                            len(part) * len(month_run) * len(MARKET_ASSETS),
+                        )
+                    )
 
     # 4. cross-sectional panel per month
     panel_stamps = [_materialized_at(instance, asset, months) for asset in PANEL_ASSETS]
-    panel_months = [m for m in months if force or m in refreshed_months
-                    or not all(_final(stamps, m, window_end[m], closed) for stamps in panel_stamps)]
+    panel_months = [
+        m
+        for m in months
+        if force
+        or m in refreshed_months
+        or not all(_final(stamps, m, window_end[m], closed) for stamps in panel_stamps)
+    ]
     for run in _contiguous(panel_months, months):
-        steps.append(RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", "get_panel_job", run[0], run[-1],
-                             len(run) * len(PANEL_ASSETS)))
+        steps.append(
+            RunStep(
+                f"panel {run[0][:7]}..{run[-1][:7]}", "get_panel_job", run[0], run[-1], len(run) * len(PANEL_ASSETS)
+            )
+        )
 
     # 5. report per weekday, up to the last completed session
     last_day = closed.tz_convert(NY).strftime("%Y-%m-%d")
@@ -192,8 +217,9 @@ def plan_backfill(instance: dg.DagsterInstance, *, start: str | None = None, end
         stamps = _materialized_at(instance, asset, days)
         need_days |= {d for d in days if force or d[:7] in refreshed or not _final(stamps, d, day_end[d], closed)}
     for run in _contiguous(sorted(need_days), days):
-        steps.append(RunStep(f"report {run[0]}..{run[-1]}", "get_report_job", run[0], run[-1],
-                             len(run) * len(REPORT_ASSETS)))
+        steps.append(
+            RunStep(f"report {run[0]}..{run[-1]}", "get_report_job", run[0], run[-1], len(run) * len(REPORT_ASSETS))
+        )
     return steps
 
 
@@ -205,8 +231,9 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def run_plan(instance: dg.DagsterInstance, plan: Sequence[RunStep],
-             on_done: Callable[[RunStep], None] | None = None) -> list[str]:
+def run_plan(
+    instance: dg.DagsterInstance, plan: Sequence[RunStep], on_done: Callable[[RunStep], None] | None = None
+) -> list[str]:
     """Execute each step as one Dagster run (through the configured executor). Returns failed labels."""
     from finance_assets import definitions
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from finance_assets.demo.source import DemoTransport
 from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.demo.source import DemoTransport
 
 _TRANSPORTS: dict[str, httpx.BaseTransport] = {}
 _ids = itertools.count()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -17,15 +16,17 @@ pytestmark = pytest.mark.slow
 
 
 def _cli(args: list[str], env: dict, timeout: int = 420) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
 def cli_env(isolated_home) -> dict:
     data = isolated_home / "data"
     (data / "portfolio.csv").write_text(
-        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\nCRXQ,300,30,USD\n")
+        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\nCRXQ,300,30,USD\n"
+    )
     env = dict(os.environ)
     env["PYTHONWARNINGS"] = "ignore"
     return env
@@ -66,8 +67,9 @@ def test_register_backfill_rerun_in_process(cli_env, isolated_home):
 
 def test_backfill_through_a_real_dask_cluster(cli_env, isolated_home):
     assert _cli(["register"], cli_env).returncode == 0
-    run = _cli(["backfill", "--start", "2025-02", "--end", "2025-02", "--tickers", "ACMQ,BLZQ",
-                "--executor", "dask"], cli_env)
+    run = _cli(
+        ["backfill", "--start", "2025-02", "--end", "2025-02", "--tickers", "ACMQ,BLZQ", "--executor", "dask"], cli_env
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "dask scheduler: tcp://127.0.0.1:" in run.stdout
     wh = Warehouse(isolated_home / "data" / "warehouse")

@@ -24,16 +24,24 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def env(isolated_home) -> dict:
     (isolated_home / "data" / "portfolio.csv").write_text(
-        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\n")
+        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\n"
+    )
     env = dict(os.environ, PYTHONWARNINGS="ignore", FINANCE_ASSETS_EXECUTOR="in_process")
-    subprocess.run([sys.executable, "-m", "finance_assets.cli", "register"], env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "finance_assets.cli", "register"], env=env, check=True, capture_output=True, timeout=120
+    )
     return env
 
 
 def _materialize(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions", *args],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
 
 def test_asset_materialize_partition_and_range(env, isolated_home):
@@ -60,24 +68,33 @@ def _free_port() -> int:
 
 
 def _graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
 
 def test_dagster_dev_serves_the_asset_graph(env):
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # its own process group: webserver, daemon, code server
+    proc = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # its own process group: webserver, daemon, code server
     try:
         deadline = time.monotonic() + 120
         nodes = None
         while time.monotonic() < deadline:
             try:
-                data = _graphql(port, "{ assetNodes { assetKey { path } partitionDefinition { type } "
-                                      "hasAssetChecks } }")
+                data = _graphql(
+                    port, "{ assetNodes { assetKey { path } partitionDefinition { type } hasAssetChecks } }"
+                )
                 nodes = data["data"]["assetNodes"]
                 if nodes:
                     break

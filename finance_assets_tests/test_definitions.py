@@ -8,8 +8,17 @@ from finance_assets import definitions
 from finance_assets.lib.partitions import month_partitions, report_day_partitions, ticker_month_partitions
 
 EXPECTED_ASSETS = {
-    "ticker_cik_map", "filings", "xbrl_facts", "fundamentals", "prices", "technicals", "headlines",
-    "sentiment", "market_panel", "portfolio_report", "portfolio_holdings",
+    "ticker_cik_map",
+    "filings",
+    "xbrl_facts",
+    "fundamentals",
+    "prices",
+    "technicals",
+    "headlines",
+    "sentiment",
+    "market_panel",
+    "portfolio_report",
+    "portfolio_holdings",
 }
 
 
@@ -30,8 +39,9 @@ def test_partition_scheme_stays_under_dagster_guidance():
 
 def test_lineage_and_mappings():
     graph = definitions.defs.resolve_asset_graph()
-    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
-               for k in graph.get_all_asset_keys()}
+    parents = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()
+    }
     assert parents["technicals"] == {"prices"}
     assert parents["market_panel"] == {"prices", "technicals", "sentiment"}
     assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots"}
@@ -41,8 +51,14 @@ def test_lineage_and_mappings():
 
 
 def test_every_heavy_asset_backfills_in_one_run():
-    for asset in (definitions.market.prices, definitions.market.technicals, definitions.news.headlines,
-                  definitions.news.sentiment, definitions.sec.filings, definitions.report.market_panel):
+    for asset in (
+        definitions.market.prices,
+        definitions.market.technicals,
+        definitions.news.headlines,
+        definitions.news.sentiment,
+        definitions.sec.filings,
+        definitions.report.market_panel,
+    ):
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
 
 

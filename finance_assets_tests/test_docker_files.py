@@ -51,7 +51,9 @@ def test_commands_name_real_entry_points_and_modules(compose):
         if "-m" in command:
             module = command[command.index("-m") + 1]
             assert importlib.util.find_spec(module) is not None, f"{name}: module {module} not importable"
-    dockerfile_cmd = [json_arg for op, arg in _dockerfile_instructions() if op == "CMD" for json_arg in yaml.safe_load(arg)]
+    dockerfile_cmd = [
+        json_arg for op, arg in _dockerfile_instructions() if op == "CMD" for json_arg in yaml.safe_load(arg)
+    ]
     assert (venv_bin / dockerfile_cmd[0]).exists()
 
 
@@ -75,8 +77,8 @@ def test_services_find_each_other(compose):
 
 
 def test_instance_config_is_valid_for_dagster():
-    from dagster._core.instance.config import dagster_instance_config_schema
     from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config_schema
 
     config = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
     result = validate_config(dagster_instance_config_schema(), config)
@@ -84,7 +86,10 @@ def test_instance_config_is_valid_for_dagster():
     assert "postgres" in config["storage"]
     # same concurrency rules as the repository's own instance
     local = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    assert config["concurrency"]["runs"]["tag_concurrency_limits"] == local["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert (
+        config["concurrency"]["runs"]["tag_concurrency_limits"]
+        == local["concurrency"]["runs"]["tag_concurrency_limits"]
+    )
     assert config["concurrency"]["pools"] == local["concurrency"]["pools"]
 
 
@@ -96,7 +101,9 @@ def test_dockerfile_copies_files_that_exist_and_the_ignore_file_lets_them_throug
     for args in copies:
         for source in args[:-1]:
             assert (REPO / source).exists(), f"COPY {source}: not in the repository (build context is the root)"
-            assert source.rstrip("/") in allowed or source.rstrip("./") in allowed, f"{source} excluded by .dockerignore"
+            assert source.rstrip("/") in allowed or source.rstrip("./") in allowed, (
+                f"{source} excluded by .dockerignore"
+            )
     assert "*" in ignore  # .venv, data/warehouse etc. never go into the build context
 
 

@@ -15,7 +15,6 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import finance_assets
-
 from finance_assets_tests.conftest import REPO
 
 LOCK = REPO / "requirements.lock"
@@ -32,8 +31,8 @@ def locked_versions() -> dict[str, str]:
 
 def test_dask_and_distributed_are_the_same_release():
     import dask
-    import distributed
     import dask.distributed  # noqa: F401  (the import that broke with distributed 2021.4.1)
+    import distributed
 
     assert dask.__version__ == distributed.__version__
 
@@ -56,9 +55,7 @@ def test_definitions_load():
 
 def test_lock_pins_every_package_exactly_and_names_no_source():
     text = LOCK.read_text()
-    requirement_lines = [
-        line for line in text.splitlines() if line and not line.startswith((" ", "#"))
-    ]
+    requirement_lines = [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
     assert requirement_lines and all(re.match(r"^[A-Za-z0-9_.\-]+==\S+$", line) for line in requirement_lines)
     for forbidden in ("--index-url", "--extra-index-url", "--find-links", "file://", "http://", "https://"):
         assert forbidden not in text

@@ -45,8 +45,11 @@ def test_range_run_records_its_summary_once_and_leaves_partitions_bare():
         assert set(per_run) == {result.run_id, single.run_id}
 
 
-@dg.multi_asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(),
-                outs={"summary": dg.AssetOut(), "detail": dg.AssetOut()})
+@dg.multi_asset(
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    outs={"summary": dg.AssetOut(), "detail": dg.AssetOut()},
+)
 def two_outputs(context: dg.AssetExecutionContext):
     attach_metadata(context, {"what": "summary"}, output_name="summary")
     attach_metadata(context, {"what": "detail"}, output_name="detail")
@@ -68,8 +71,12 @@ def test_multi_asset_outputs_get_their_own_metadata_in_both_modes():
         one = dg.materialize([two_outputs], partition_key="d1", instance=instance, resources=resources)
         materialized = [e.event_specific_data.materialization for e in one.get_asset_materialization_events()]
         assert {m.asset_key.to_user_string(): m.metadata["what"].value for m in materialized} == {
-            "summary": "summary", "detail": "detail"}
+            "summary": "summary",
+            "detail": "detail",
+        }
         ranged = dg.materialize([two_outputs], instance=instance, tags=_range("d1", "d4"), resources=resources)
-        observed = {o.asset_key.to_user_string(): (o.metadata["what"].value, o.metadata["run_partitions"].value)
-                    for o in ranged.asset_observations_for_node("two_outputs")}
+        observed = {
+            o.asset_key.to_user_string(): (o.metadata["what"].value, o.metadata["run_partitions"].value)
+            for o in ranged.asset_observations_for_node("two_outputs")
+        }
         assert observed == {"summary": ("summary", 4), "detail": ("detail", 4)}

@@ -72,6 +72,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 # Dask: existing-scheduler mode against a real scheduler and two workers
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def dask_cluster(tmp_path) -> Iterator[str]:
     dask_cli = VENV_BIN / "dask"
@@ -81,18 +82,50 @@ def dask_cluster(tmp_path) -> Iterator[str]:
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     log = (tmp_path / "dask.log").open("w")
-    scheduler = subprocess.Popen([str(dask_cli), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                  "--dashboard-address", ":0", "--no-show"], stdout=log, stderr=log, env=env)
+    scheduler = subprocess.Popen(
+        [
+            str(dask_cli),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-address",
+            ":0",
+            "--no-show",
+        ],
+        stdout=log,
+        stderr=log,
+        env=env,
+    )
     procs = [scheduler]
     try:
         wait_for(lambda: port_open(port), 60, "dask scheduler", scheduler)
         # workers import finance_assets from the checkout, whatever their working directory
         worker_env = {**env, "PYTHONPATH": str(REPO)}
         for _ in range(2):
-            procs.append(subprocess.Popen(
-                [str(dask_cli), "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
-                 "--dashboard-address", ":0", "--no-nanny"], stdout=log, stderr=log, env=worker_env,
-                cwd=str(tmp_path)))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(dask_cli),
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--dashboard-address",
+                        ":0",
+                        "--no-nanny",
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    env=worker_env,
+                    cwd=str(tmp_path),
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout=30) as client:
@@ -116,16 +149,35 @@ def test_dagster_cli_materializes_on_an_existing_dask_cluster(isolated_home, das
     """`dagster asset materialize` with DASK_SCHEDULER_ADDRESS: one run, steps executed by the two workers."""
     import dagster as dg
 
-    from finance_assets.lib.warehouse import Warehouse
     from finance_assets.lib.partitions import TICKER
+    from finance_assets.lib.warehouse import Warehouse
 
     with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME from isolated_home
         instance.add_dynamic_partitions(TICKER, ["ACMQ", "BLZQ"])
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "DASK_SCHEDULER_ADDRESS": dask_cluster,
-           "FINANCE_ASSETS_EXECUTOR": "dask"}
-    run = subprocess.run([str(VENV_BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions",
-                          "--select", "prices,technicals", "--partition-range", "2025-02-01|ACMQ...2025-02-01|BLZQ"],
-                         env=env, capture_output=True, text=True, timeout=400, cwd=str(tmp_path))
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "DASK_SCHEDULER_ADDRESS": dask_cluster,
+        "FINANCE_ASSETS_EXECUTOR": "dask",
+    }
+    run = subprocess.run(
+        [
+            str(VENV_BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "finance_assets.definitions",
+            "--select",
+            "prices,technicals",
+            "--partition-range",
+            "2025-02-01|ACMQ...2025-02-01|BLZQ",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=str(tmp_path),
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     tech = Warehouse(isolated_home / "data" / "warehouse").read("technicals")
     assert set(tech["ticker"]) == {"ACMQ", "BLZQ"} and len(tech) == 2 * 19  # 19 sessions in February 2025
@@ -174,8 +226,23 @@ def redis_url(tmp_path) -> Iterator[str]:
     if server is None:
         pytest.skip("redis-server not installed (Debian package redis-server; .ci/run installs it)")
     port = free_port()
-    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: port_open(port), 20, "redis-server", proc)
         yield f"redis://127.0.0.1:{port}/0"
@@ -185,9 +252,16 @@ def redis_url(tmp_path) -> Iterator[str]:
 
 def test_redis_limiter_shared_by_four_processes(redis_url):
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    procs = [subprocess.Popen([sys.executable, "-c", _LIMITER_WORKER, redis_url, str(HAMMER_SECONDS)], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(LIMITER_PROCESSES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LIMITER_WORKER, redis_url, str(HAMMER_SECONDS)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(LIMITER_PROCESSES)
+    ]
     try:
         for proc in procs:
             assert proc.stdout.readline().strip() == "ready"
@@ -236,6 +310,7 @@ def test_redis_limiter_times_out_with_the_cap_named(redis_url, tmp_path):
 # PostgreSQL: the Dagster instance (runs, events, schedules) in a real server
 # ---------------------------------------------------------------------------------------------
 
+
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
@@ -268,16 +343,51 @@ def postgres() -> Iterator[dict]:
         password_file.write_text("dagster-test\n")
         if run_as:
             shutil.chown(password_file, "postgres")
-        init = subprocess.run([*run_as, initdb, "-D", str(base / "data"), "-U", "dagster", "--pwfile",
-                               str(password_file), "-A", "scram-sha-256", "--no-sync"], capture_output=True, text=True)
+        init = subprocess.run(
+            [
+                *run_as,
+                initdb,
+                "-D",
+                str(base / "data"),
+                "-U",
+                "dagster",
+                "--pwfile",
+                str(password_file),
+                "-A",
+                "scram-sha-256",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert init.returncode == 0, init.stderr[-2000:]
         port = free_port()
-        server = subprocess.Popen([*run_as, postgres_bin, "-D", str(base / "data"), "-p", str(port), "-h", "127.0.0.1",
-                                   "-k", str(base), "-c", "fsync=off"], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                *run_as,
+                postgres_bin,
+                "-D",
+                str(base / "data"),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(base),
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: port_open(port), 60, "postgres", server)
-        yield {"username": "dagster", "password": "dagster-test", "hostname": "127.0.0.1", "db_name": "postgres",
-               "port": port}
+        yield {
+            "username": "dagster",
+            "password": "dagster-test",
+            "hostname": "127.0.0.1",
+            "db_name": "postgres",
+            "port": port,
+        }
     finally:
         if server is not None:
             stop([server])
@@ -319,7 +429,12 @@ def test_dagster_instance_on_postgres(postgres, isolated_home, tmp_path, monkeyp
             print(instance.get_dynamic_partitions("ticker"), len(instance.get_run_records()),
                   sorted(instance.get_materialized_partitions(dg.AssetKey("trivial"))))
     """)
-    seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    seen = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert seen.returncode == 0, seen.stderr[-2000:]
     assert seen.stdout.strip() == "['ACMQ', 'BLZQ'] 1 ['2025-03-01|BLZQ']"

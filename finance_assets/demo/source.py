@@ -25,7 +25,6 @@ import httpx
 import numpy as np
 import pandas as pd
 
-
 DEMO_EPOCH = dt.date(2015, 1, 2)
 DEMO_SOURCE_LABEL = "demo (simulated, not market data)"
 
@@ -71,11 +70,17 @@ def extra_demo_companies(count: int = EXTRA_DEMO_COUNT) -> tuple[DemoCompany, ..
     """
     rng = np.random.default_rng(_seed("extra-companies"))
     return tuple(
-        DemoCompany(f"DQX{i:02d}", f"Demo Extra Company {i:02d} (DEMO)", 9900100 + i,
-                    beta=round(float(rng.uniform(0.5, 1.6)), 2), idio_vol=round(float(rng.uniform(0.01, 0.025)), 3),
-                    start_price=round(float(rng.uniform(15, 150)), 2),
-                    revenue_base_musd=round(float(rng.uniform(500, 9000))), net_margin=round(float(rng.uniform(0.03, 0.2)), 3),
-                    dividend_per_quarter=round(float(rng.uniform(0.1, 0.5)), 2) if i % 3 == 0 else 0.0)
+        DemoCompany(
+            f"DQX{i:02d}",
+            f"Demo Extra Company {i:02d} (DEMO)",
+            9900100 + i,
+            beta=round(float(rng.uniform(0.5, 1.6)), 2),
+            idio_vol=round(float(rng.uniform(0.01, 0.025)), 3),
+            start_price=round(float(rng.uniform(15, 150)), 2),
+            revenue_base_musd=round(float(rng.uniform(500, 9000))),
+            net_margin=round(float(rng.uniform(0.03, 0.2)), 3),
+            dividend_per_quarter=round(float(rng.uniform(0.1, 0.5)), 2) if i % 3 == 0 else 0.0,
+        )
         for i in range(1, count + 1)
     )
 
@@ -218,16 +223,26 @@ def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
         event = start + dt.timedelta(days=45 + _seed("8-K day", ticker, start) % 20)
         while event.weekday() >= 5:
             event += dt.timedelta(days=1)
-        candidates = sorted([  # numbered in filing order, as EDGAR numbers a filer's own submissions
-            ("10-K" if annual else "10-Q", start, end, filed, ""),
-            ("8-K", None, earnings, earnings, "2.02,9.01"),
-            ("8-K", None, event, event, _EVENT_8K_ITEMS[_seed("8-K items", ticker, start) % len(_EVENT_8K_ITEMS)]),
-        ], key=lambda candidate: candidate[3])
+        candidates = sorted(
+            [  # numbered in filing order, as EDGAR numbers a filer's own submissions
+                ("10-K" if annual else "10-Q", start, end, filed, ""),
+                ("8-K", None, earnings, earnings, "2.02,9.01"),
+                ("8-K", None, event, event, _EVENT_8K_ITEMS[_seed("8-K items", ticker, start) % len(_EVENT_8K_ITEMS)]),
+            ],
+            key=lambda candidate: candidate[3],
+        )
         for offset, (form, period_start, report_date, filed_on, items) in enumerate(candidates, start=1):
             if filed_on <= until:
-                filings.append({"form": form, "period_start": period_start, "report_date": report_date,
-                                "filed": filed_on, "accession": _accession(company.cik, filed_on, seq + offset),
-                                "items": items})
+                filings.append(
+                    {
+                        "form": form,
+                        "period_start": period_start,
+                        "report_date": report_date,
+                        "filed": filed_on,
+                        "accession": _accession(company.cik, filed_on, seq + offset),
+                        "items": items,
+                    }
+                )
     return sorted(filings, key=lambda f: (f["filed"], f["accession"]))
 
 
@@ -255,9 +270,15 @@ def submissions_json(cik: int, until: dt.date) -> dict:
         "primaryDocDescription": [f["form"] for f in filings],
     }
     return {
-        "cik": str(cik), "entityType": "operating", "sic": "9999", "sicDescription": "DEMO (fictional)",
-        "name": company.name, "tickers": [company.ticker], "exchanges": ["DEMO"],
-        "fiscalYearEnd": "1231", "stateOfIncorporation": "DE",
+        "cik": str(cik),
+        "entityType": "operating",
+        "sic": "9999",
+        "sicDescription": "DEMO (fictional)",
+        "name": company.name,
+        "tickers": [company.ticker],
+        "exchanges": ["DEMO"],
+        "fiscalYearEnd": "1231",
+        "stateOfIncorporation": "DE",
         "filings": {"recent": recent, "files": []},
     }
 
@@ -266,7 +287,7 @@ def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
     """Deterministic quarterly fundamentals in USD for the quarter starting at `start`."""
     years = (start - DEMO_EPOCH).days / 365.25
     rng = np.random.default_rng(_seed("fund", company.ticker, start.isoformat()))
-    revenue = company.revenue_base_musd * 1e6 / 4 * (1.06 ** years) * (1 + rng.normal(0, 0.03))
+    revenue = company.revenue_base_musd * 1e6 / 4 * (1.06**years) * (1 + rng.normal(0, 0.03))
     margin = company.net_margin * (1 + rng.normal(0, 0.1))
     cost = revenue * (0.55 + 0.1 * (1 - company.net_margin))
     net_income = revenue * margin
@@ -274,27 +295,53 @@ def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
     assets = revenue * 3.2
     equity = assets * 0.45
     return {
-        "Revenues": round(revenue), "CostOfRevenue": round(cost), "GrossProfit": round(revenue - cost),
-        "OperatingIncomeLoss": round(net_income * 1.3), "NetIncomeLoss": round(net_income),
+        "Revenues": round(revenue),
+        "CostOfRevenue": round(cost),
+        "GrossProfit": round(revenue - cost),
+        "OperatingIncomeLoss": round(net_income * 1.3),
+        "NetIncomeLoss": round(net_income),
         "EarningsPerShareBasic": round(net_income / shares, 2),
         "EarningsPerShareDiluted": round(net_income / (shares * 1.02), 2),
         "WeightedAverageNumberOfDilutedSharesOutstanding": round(shares * 1.02),
         "NetCashProvidedByUsedInOperatingActivities": round(net_income * 1.4),
         "PaymentsToAcquirePropertyPlantAndEquipment": round(revenue * 0.05),
-        "Assets": round(assets), "Liabilities": round(assets - equity),
-        "StockholdersEquity": round(equity), "AssetsCurrent": round(assets * 0.35),
-        "LiabilitiesCurrent": round(assets * 0.2), "CashAndCashEquivalentsAtCarryingValue": round(assets * 0.1),
-        "LongTermDebtNoncurrent": round(assets * 0.25), "shares": shares,
+        "Assets": round(assets),
+        "Liabilities": round(assets - equity),
+        "StockholdersEquity": round(equity),
+        "AssetsCurrent": round(assets * 0.35),
+        "LiabilitiesCurrent": round(assets * 0.2),
+        "CashAndCashEquivalentsAtCarryingValue": round(assets * 0.1),
+        "LongTermDebtNoncurrent": round(assets * 0.25),
+        "shares": shares,
     }
 
 
-_FLOW = ("Revenues", "CostOfRevenue", "GrossProfit", "OperatingIncomeLoss", "NetIncomeLoss",
-         "EarningsPerShareBasic", "EarningsPerShareDiluted", "WeightedAverageNumberOfDilutedSharesOutstanding",
-         "NetCashProvidedByUsedInOperatingActivities", "PaymentsToAcquirePropertyPlantAndEquipment")
-_INSTANT = ("Assets", "Liabilities", "StockholdersEquity", "AssetsCurrent", "LiabilitiesCurrent",
-            "CashAndCashEquivalentsAtCarryingValue", "LongTermDebtNoncurrent")
-_UNITS = {"EarningsPerShareBasic": "USD/shares", "EarningsPerShareDiluted": "USD/shares",
-          "WeightedAverageNumberOfDilutedSharesOutstanding": "shares"}
+_FLOW = (
+    "Revenues",
+    "CostOfRevenue",
+    "GrossProfit",
+    "OperatingIncomeLoss",
+    "NetIncomeLoss",
+    "EarningsPerShareBasic",
+    "EarningsPerShareDiluted",
+    "WeightedAverageNumberOfDilutedSharesOutstanding",
+    "NetCashProvidedByUsedInOperatingActivities",
+    "PaymentsToAcquirePropertyPlantAndEquipment",
+)
+_INSTANT = (
+    "Assets",
+    "Liabilities",
+    "StockholdersEquity",
+    "AssetsCurrent",
+    "LiabilitiesCurrent",
+    "CashAndCashEquivalentsAtCarryingValue",
+    "LongTermDebtNoncurrent",
+)
+_UNITS = {
+    "EarningsPerShareBasic": "USD/shares",
+    "EarningsPerShareDiluted": "USD/shares",
+    "WeightedAverageNumberOfDilutedSharesOutstanding": "shares",
+}
 
 
 def companyfacts_json(cik: int, until: dt.date) -> dict:
@@ -321,31 +368,63 @@ def companyfacts_json(cik: int, until: dt.date) -> dict:
                 frame = f"CY{year}" if year == end.year else None
                 for concept in _FLOW:
                     values = [q[concept] for q in figs]
-                    value = round(sum(values), 2) if "PerShare" in concept else (
-                        round(sum(values) / 4) if concept.startswith("Weighted") else sum(values))
-                    add(concept, _UNITS.get(concept, "USD"), {**period, "val": value, **base,
-                                                             **({"frame": frame} if frame else {})})
+                    value = (
+                        round(sum(values), 2)
+                        if "PerShare" in concept
+                        else (round(sum(values) / 4) if concept.startswith("Weighted") else sum(values))
+                    )
+                    add(
+                        concept,
+                        _UNITS.get(concept, "USD"),
+                        {**period, "val": value, **base, **({"frame": frame} if frame else {})},
+                    )
                 for concept in _INSTANT:
-                    add(concept, "USD", {"end": f"{year}-12-31", "val": figs[-1][concept], **base,
-                                         **({"frame": f"CY{year}Q4I"} if frame else {})})
+                    add(
+                        concept,
+                        "USD",
+                        {
+                            "end": f"{year}-12-31",
+                            "val": figs[-1][concept],
+                            **base,
+                            **({"frame": f"CY{year}Q4I"} if frame else {}),
+                        },
+                    )
             else:
                 figs = _quarter_figures(company, f["period_start"])
                 q = (end.month - 1) // 3 + 1
                 for concept in _FLOW:
-                    add(concept, _UNITS.get(concept, "USD"),
-                        {"start": f["period_start"].isoformat(), "end": end.isoformat(), "val": figs[concept],
-                         **base, "frame": f"CY{end.year}Q{q}"})
+                    add(
+                        concept,
+                        _UNITS.get(concept, "USD"),
+                        {
+                            "start": f["period_start"].isoformat(),
+                            "end": end.isoformat(),
+                            "val": figs[concept],
+                            **base,
+                            "frame": f"CY{end.year}Q{q}",
+                        },
+                    )
                 for concept in _INSTANT:
-                    add(concept, "USD", {"end": end.isoformat(), "val": figs[concept], **base,
-                                         "frame": f"CY{end.year}Q{q}I"})
+                    add(
+                        concept,
+                        "USD",
+                        {"end": end.isoformat(), "val": figs[concept], **base, "frame": f"CY{end.year}Q{q}I"},
+                    )
         cover = _quarter_figures(company, f["period_start"])
-        add("dei:EntityCommonStockSharesOutstanding", "shares",
-            {"end": f["filed"].isoformat(), "val": cover["shares"], **base})
+        add(
+            "dei:EntityCommonStockSharesOutstanding",
+            "shares",
+            {"end": f["filed"].isoformat(), "val": cover["shares"], **base},
+        )
 
-    us_gaap = {c: {"label": c, "description": f"{c} (DEMO)", "units": u}
-               for c, u in facts.items() if not c.startswith("dei:")}
-    dei = {c.split(":", 1)[1]: {"label": c, "description": "(DEMO)", "units": u}
-           for c, u in facts.items() if c.startswith("dei:")}
+    us_gaap = {
+        c: {"label": c, "description": f"{c} (DEMO)", "units": u} for c, u in facts.items() if not c.startswith("dei:")
+    }
+    dei = {
+        c.split(":", 1)[1]: {"label": c, "description": "(DEMO)", "units": u}
+        for c, u in facts.items()
+        if c.startswith("dei:")
+    }
     return {"cik": cik, "entityName": company.name, "facts": {"dei": dei, "us-gaap": us_gaap}}
 
 
@@ -364,23 +443,35 @@ def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
     events: dict[str, dict] = {}
     raw = demo_ohlcv(ticker)
     raw_sel = raw.loc[sel.index]
-    divs = {str(s): {"amount": round(float(a), 6), "date": int(s)}
-            for s, a in zip(sel_stamps, sel["dividend"]) if a > 0}
-    splits = {str(s): {"date": int(s), "numerator": float(r), "denominator": 1.0, "splitRatio": f"{int(r)}:1"}
-              for s, r in zip(sel_stamps, raw_sel["split_ratio"]) if r != 1.0}
+    divs = {
+        str(s): {"amount": round(float(a), 6), "date": int(s)} for s, a in zip(sel_stamps, sel["dividend"]) if a > 0
+    }
+    splits = {
+        str(s): {"date": int(s), "numerator": float(r), "denominator": 1.0, "splitRatio": f"{int(r)}:1"}
+        for s, r in zip(sel_stamps, raw_sel["split_ratio"])
+        if r != 1.0
+    }
     if divs:
         events["dividends"] = divs
     if splits:
         events["splits"] = splits
     result = {
-        "meta": {"currency": "USD", "symbol": ticker, "exchangeName": "DEMO", "instrumentType": "EQUITY",
-                 "timezone": "EST", "exchangeTimezoneName": "America/New_York", "dataGranularity": "1d",
-                 "longName": (COMPANIES_BY_TICKER[ticker].name if ticker in COMPANIES_BY_TICKER
-                              else DEMO_BENCHMARK_NAME)},
+        "meta": {
+            "currency": "USD",
+            "symbol": ticker,
+            "exchangeName": "DEMO",
+            "instrumentType": "EQUITY",
+            "timezone": "EST",
+            "exchangeTimezoneName": "America/New_York",
+            "dataGranularity": "1d",
+            "longName": (COMPANIES_BY_TICKER[ticker].name if ticker in COMPANIES_BY_TICKER else DEMO_BENCHMARK_NAME),
+        },
         "timestamp": [int(s) for s in sel_stamps],
         "indicators": {
-            "quote": [{c: [round(float(v), 6) for v in sel[c]] for c in ("open", "high", "low", "close")}
-                      | {"volume": [int(v) for v in sel["volume"]]}],
+            "quote": [
+                {c: [round(float(v), 6) for v in sel[c]] for c in ("open", "high", "low", "close")}
+                | {"volume": [int(v) for v in sel["volume"]]}
+            ],
             "adjclose": [{"adjclose": [round(float(v), 6) for v in sel["adj_close"]]}],
         },
     }
@@ -395,8 +486,10 @@ def stooq_csv(ticker: str) -> str:
     factor = bars["adj_close"] / bars["close"]
     lines = ["Date,Open,High,Low,Close,Volume"]
     for row, f in zip(bars.itertuples(index=False), factor):
-        lines.append(f"{row.date:%Y-%m-%d},{row.open * f:.4f},{row.high * f:.4f},{row.low * f:.4f},"
-                     f"{row.adj_close:.4f},{row.volume}")
+        lines.append(
+            f"{row.date:%Y-%m-%d},{row.open * f:.4f},{row.high * f:.4f},{row.low * f:.4f},"
+            f"{row.adj_close:.4f},{row.volume}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -408,23 +501,46 @@ def alphavantage_daily_json(ticker: str, until: dt.date) -> dict:
     series = {}
     for row, adj_close in zip(raw[keep].itertuples(index=False), adjusted.loc[keep, "adj_close"]):
         series[row.date.isoformat()] = {
-            "1. open": f"{row.open:.4f}", "2. high": f"{row.high:.4f}", "3. low": f"{row.low:.4f}",
-            "4. close": f"{row.close:.4f}", "5. adjusted close": f"{adj_close:.4f}", "6. volume": str(row.volume),
-            "7. dividend amount": f"{row.dividend:.4f}", "8. split coefficient": f"{row.split_ratio:.1f}"}
-    return {"Meta Data": {"1. Information": "Daily Time Series with Splits and Dividend Events (DEMO)",
-                          "2. Symbol": ticker, "3. Last Refreshed": until.isoformat()},
-            "Time Series (Daily)": dict(reversed(series.items()))}  # newest first, as Alpha Vantage sends
+            "1. open": f"{row.open:.4f}",
+            "2. high": f"{row.high:.4f}",
+            "3. low": f"{row.low:.4f}",
+            "4. close": f"{row.close:.4f}",
+            "5. adjusted close": f"{adj_close:.4f}",
+            "6. volume": str(row.volume),
+            "7. dividend amount": f"{row.dividend:.4f}",
+            "8. split coefficient": f"{row.split_ratio:.1f}",
+        }
+    return {
+        "Meta Data": {
+            "1. Information": "Daily Time Series with Splits and Dividend Events (DEMO)",
+            "2. Symbol": ticker,
+            "3. Last Refreshed": until.isoformat(),
+        },
+        "Time Series (Daily)": dict(reversed(series.items())),
+    }  # newest first, as Alpha Vantage sends
 
 
-_POSITIVE = ["{name} beats estimates as {q} profit rose {pct}%", "{name} raises full-year guidance to ${amount}M",
-             "Analysts upgrade {name} to buy, lift price target to ${price}",
-             "{name} shares jump {pct}% after record {q} revenue", "{name} wins ${amount}M contract; stock gains {pct}%"]
-_NEGATIVE = ["{name} misses {q} estimates, cuts its guidance by ${amount}M", "{name} shares fall {pct}% on weak demand",
-             "Analysts downgrade {name} to sell, cut price target to ${price}", "{name} reports widening {q} loss",
-             "{name} faces ${amount}M regulatory probe; stock slides {pct}%"]
-_NEUTRAL = ["{name} to present at {venue} conference", "{name} announces date of {q} results",
-            "{name} appoints new board member from {venue}", "{name} files {q} report",
-            "{name} completes previously announced ${amount}M share exchange"]
+_POSITIVE = [
+    "{name} beats estimates as {q} profit rose {pct}%",
+    "{name} raises full-year guidance to ${amount}M",
+    "Analysts upgrade {name} to buy, lift price target to ${price}",
+    "{name} shares jump {pct}% after record {q} revenue",
+    "{name} wins ${amount}M contract; stock gains {pct}%",
+]
+_NEGATIVE = [
+    "{name} misses {q} estimates, cuts its guidance by ${amount}M",
+    "{name} shares fall {pct}% on weak demand",
+    "Analysts downgrade {name} to sell, cut price target to ${price}",
+    "{name} reports widening {q} loss",
+    "{name} faces ${amount}M regulatory probe; stock slides {pct}%",
+]
+_NEUTRAL = [
+    "{name} to present at {venue} conference",
+    "{name} announces date of {q} results",
+    "{name} appoints new board member from {venue}",
+    "{name} files {q} report",
+    "{name} completes previously announced ${amount}M share exchange",
+]
 _VENUES = ["Boston", "Chicago", "London", "Denver", "Austin", "Toronto", "Zurich", "Singapore", "Oslo", "Dallas"]
 
 
@@ -445,15 +561,23 @@ def demo_headlines(ticker: str) -> pd.DataFrame:
         else:
             continue
         title = templates[int(rng.integers(len(templates)))].format(
-            name=name, pct=round(abs(ret[i]) * 100, 1), q=f"Q{(day.month - 1) // 3 + 1} {day.year}",
-            amount=int(rng.integers(10, 990)), price=int(rng.integers(10, 400)),
-            venue=_VENUES[int(rng.integers(len(_VENUES)))])
+            name=name,
+            pct=round(abs(ret[i]) * 100, 1),
+            q=f"Q{(day.month - 1) // 3 + 1} {day.year}",
+            amount=int(rng.integers(10, 990)),
+            price=int(rng.integers(10, 400)),
+            venue=_VENUES[int(rng.integers(len(_VENUES)))],
+        )
         minute = int(rng.integers(6 * 60, 20 * 60))  # 06:00-20:00 New York: some after the close
-        published = pd.Timestamp(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)),
-                                 tz="America/New_York")
+        published = pd.Timestamp(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)), tz="America/New_York")
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        rows.append({"title": f"[DEMO] {title}", "published": published,
-                     "link": f"https://demo.invalid/news/{ticker.lower()}/{day:%Y%m%d}/{slug}"})
+        rows.append(
+            {
+                "title": f"[DEMO] {title}",
+                "published": published,
+                "link": f"https://demo.invalid/news/{ticker.lower()}/{day:%Y%m%d}/{slug}",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -465,7 +589,7 @@ def yahoo_rss_xml(ticker: str, until: dt.datetime) -> str:
         items.append(
             "<item>"
             f"<title>{escape(row.title)}</title><link>{escape(row.link)}</link>"
-            f"<guid isPermaLink=\"false\">{escape(row.link)}</guid>"
+            f'<guid isPermaLink="false">{escape(row.link)}</guid>'
             f"<pubDate>{format_datetime(row.published.tz_convert('UTC').to_pydatetime())}</pubDate>"
             "<description>Simulated headline from the finance_assets demo source.</description>"
             "</item>"
@@ -489,24 +613,34 @@ def getcurrent_atom(now: dt.datetime, days: int = 5, start: int = 0, count: int 
                 continue
             acc = f["accession"]
             updated = f"{f['filed'].isoformat()}T16:05:12-05:00"
-            entries.append((updated, (
-                "<entry>"
-                f"<title>{escape(f['form'])} - {escape(company.name)} ({company.cik:010d}) (Filer)</title>"
-                f'<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/'
-                f'{company.cik}/{acc.replace("-", "")}/{acc}-index.htm"/>'
-                f'<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; {f["filed"].isoformat()} '
-                f"&lt;b&gt;AccNo:&lt;/b&gt; {acc} &lt;b&gt;Size:&lt;/b&gt; 250 KB</summary>"
-                f"<updated>{updated}</updated>"
-                f'<category scheme="https://www.sec.gov/" label="form type" term="{escape(f["form"])}"/>'
-                f"<id>urn:tag:sec.gov,2008:accession-number={acc}</id></entry>")))
-    body = "".join(e for _, e in sorted(entries, reverse=True)[start:start + count])
-    return ('<?xml version="1.0" encoding="ISO-8859-1" ?><feed xmlns="http://www.w3.org/2005/Atom">'
-            "<title>Latest Filings (DEMO)</title><id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>"
-            f"<updated>{pd.Timestamp(now).isoformat()}</updated>{body}</feed>")
+            entries.append(
+                (
+                    updated,
+                    (
+                        "<entry>"
+                        f"<title>{escape(f['form'])} - {escape(company.name)} ({company.cik:010d}) (Filer)</title>"
+                        f'<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/'
+                        f'{company.cik}/{acc.replace("-", "")}/{acc}-index.htm"/>'
+                        f'<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; {f["filed"].isoformat()} '
+                        f"&lt;b&gt;AccNo:&lt;/b&gt; {acc} &lt;b&gt;Size:&lt;/b&gt; 250 KB</summary>"
+                        f"<updated>{updated}</updated>"
+                        f'<category scheme="https://www.sec.gov/" label="form type" term="{escape(f["form"])}"/>'
+                        f"<id>urn:tag:sec.gov,2008:accession-number={acc}</id></entry>"
+                    ),
+                )
+            )
+    body = "".join(e for _, e in sorted(entries, reverse=True)[start : start + count])
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Latest Filings (DEMO)</title><id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>"
+        f"<updated>{pd.Timestamp(now).isoformat()}</updated>{body}</feed>"
+    )
 
 
-BULK_ARCHIVE_PATHS = {"/Archives/edgar/daily-index/xbrl/companyfacts.zip": "companyfacts",
-                      "/Archives/edgar/daily-index/bulkdata/submissions.zip": "submissions"}
+BULK_ARCHIVE_PATHS = {
+    "/Archives/edgar/daily-index/xbrl/companyfacts.zip": "companyfacts",
+    "/Archives/edgar/daily-index/bulkdata/submissions.zip": "submissions",
+}
 
 
 @functools.lru_cache(maxsize=2)
@@ -525,9 +659,11 @@ def bulk_archive_zip(kind: str, until: dt.date) -> bytes:
     return buffer.getvalue()
 
 
-_FINNHUB_ONLY = ("[DEMO] {name} stock: what analysts watch after the {day} session",
-                 "[DEMO] Why {name} shares are in focus on {day}",
-                 "[DEMO] {name} draws fresh institutional buying, filings show ({day})")
+_FINNHUB_ONLY = (
+    "[DEMO] {name} stock: what analysts watch after the {day} session",
+    "[DEMO] Why {name} shares are in focus on {day}",
+    "[DEMO] {name} draws fresh institutional buying, filings show ({day})",
+)
 
 
 def finnhub_company_news_json(ticker: str, start: dt.date, end: dt.date, now: dt.datetime) -> list[dict]:
@@ -542,16 +678,29 @@ def finnhub_company_news_json(ticker: str, start: dt.date, end: dt.date, now: dt
         if kind == 0:
             title, url, publisher = row.title, row.link, "Demo Wire"
         elif kind == 1:
-            title, url, publisher = row.title.upper(), f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Daily"
+            title, url, publisher = (
+                row.title.upper(),
+                f"https://demo.invalid/finnhub/{ticker.lower()}/{i}",
+                "Demo Daily",
+            )
         else:
             title = _FINNHUB_ONLY[i % len(_FINNHUB_ONLY)].format(name=name, day=f"{row.published:%B %d, %Y}")
             url, publisher = f"https://demo.invalid/finnhub/{ticker.lower()}/{i}", "Demo Markets"
         day = published.tz_convert("UTC").date()
         if start <= day <= end and published <= pd.Timestamp(now):
-            articles.append({"category": "company news", "datetime": int(published.timestamp()), "headline": title,
-                             "id": _seed("finnhub", ticker, i) % 10**8, "image": "", "related": ticker,
-                             "source": publisher, "summary": "Simulated article from the finance_assets demo.",
-                             "url": url})
+            articles.append(
+                {
+                    "category": "company news",
+                    "datetime": int(published.timestamp()),
+                    "headline": title,
+                    "id": _seed("finnhub", ticker, i) % 10**8,
+                    "image": "",
+                    "related": ticker,
+                    "source": publisher,
+                    "summary": "Simulated article from the finance_assets demo.",
+                    "url": url,
+                }
+            )
     return sorted(articles, key=lambda a: a["datetime"], reverse=True)
 
 
@@ -564,14 +713,43 @@ _CIK_PATH = re.compile(r"CIK(\d{10})\.json$")
 
 # ECB euro reference rates (eurofxref-hist.zip): the published column order, units per 1 EUR at the
 # demo epoch, and currencies with no rate (legacy ones always; others from the date they stopped).
-_ECB_COLUMNS = ("USD JPY BGN CYP CZK DKK EEK GBP HUF LTL LVL MTL PLN ROL RON SEK SIT SKK CHF ISK NOK HRK RUB TRL "
-                "TRY AUD BRL CAD CNY HKD IDR ILS INR KRW MXN MYR NZD PHP SGD THB ZAR").split()
+_ECB_COLUMNS = (
+    "USD JPY BGN CYP CZK DKK EEK GBP HUF LTL LVL MTL PLN ROL RON SEK SIT SKK CHF ISK NOK HRK RUB TRL "
+    "TRY AUD BRL CAD CNY HKD IDR ILS INR KRW MXN MYR NZD PHP SGD THB ZAR"
+).split()
 _ECB_EPOCH_RATES = {
-    "USD": 1.2043, "JPY": 144.62, "BGN": 1.9558, "CZK": 27.725, "DKK": 7.4427, "GBP": 0.7789, "HUF": 315.98,
-    "PLN": 4.3036, "RON": 4.5045, "SEK": 9.4412, "CHF": 1.2022, "ISK": 155.0, "NOK": 9.007, "HRK": 7.66,
-    "RUB": 72.02, "TRY": 2.8093, "AUD": 1.4757, "BRL": 3.2214, "CAD": 1.4063, "CNY": 7.4835, "HKD": 9.3395,
-    "IDR": 14946.0, "ILS": 4.7182, "INR": 76.19, "KRW": 1320.2, "MXN": 17.7981, "MYR": 4.2251, "NZD": 1.5447,
-    "PHP": 53.922, "SGD": 1.6008, "THB": 39.65, "ZAR": 14.0174,
+    "USD": 1.2043,
+    "JPY": 144.62,
+    "BGN": 1.9558,
+    "CZK": 27.725,
+    "DKK": 7.4427,
+    "GBP": 0.7789,
+    "HUF": 315.98,
+    "PLN": 4.3036,
+    "RON": 4.5045,
+    "SEK": 9.4412,
+    "CHF": 1.2022,
+    "ISK": 155.0,
+    "NOK": 9.007,
+    "HRK": 7.66,
+    "RUB": 72.02,
+    "TRY": 2.8093,
+    "AUD": 1.4757,
+    "BRL": 3.2214,
+    "CAD": 1.4063,
+    "CNY": 7.4835,
+    "HKD": 9.3395,
+    "IDR": 14946.0,
+    "ILS": 4.7182,
+    "INR": 76.19,
+    "KRW": 1320.2,
+    "MXN": 17.7981,
+    "MYR": 4.2251,
+    "NZD": 1.5447,
+    "PHP": 53.922,
+    "SGD": 1.6008,
+    "THB": 39.65,
+    "ZAR": 14.0174,
 }
 _ECB_STOPPED = {"HRK": dt.date(2023, 1, 1), "RUB": dt.date(2022, 3, 2), "BGN": dt.date(2026, 1, 1)}
 _ECB_FIXED = {"BGN"}  # currency board: the same rate every day
@@ -581,8 +759,14 @@ def _target_holidays(year: int) -> set[dt.date]:
     from dateutil.easter import easter
 
     good_friday = easter(year) - dt.timedelta(days=2)
-    return {dt.date(year, 1, 1), good_friday, good_friday + dt.timedelta(days=3), dt.date(year, 5, 1),
-            dt.date(year, 12, 25), dt.date(year, 12, 26)}
+    return {
+        dt.date(year, 1, 1),
+        good_friday,
+        good_friday + dt.timedelta(days=3),
+        dt.date(year, 5, 1),
+        dt.date(year, 12, 25),
+        dt.date(year, 12, 26),
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -624,8 +808,11 @@ def ecb_hist_zip(until: dt.date) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         # a fixed timestamp keeps the bytes (and so the ETag) identical for the same day
-        archive.writestr(zipfile.ZipInfo("eurofxref-hist.csv", date_time=(2015, 1, 2, 0, 0, 0)),
-                         "\n".join(lines) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            zipfile.ZipInfo("eurofxref-hist.csv", date_time=(2015, 1, 2, 0, 0, 0)),
+            "\n".join(lines) + "\n",
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
     return buffer.getvalue()
 
 
@@ -641,7 +828,7 @@ class DemoTransport(httpx.BaseTransport):
     """Routes the live URLs to the generators above, as the sources would answer at `now`."""
 
     def __init__(self, now: dt.datetime | None = None):
-        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.now = now or dt.datetime.now(dt.UTC)
         self.last_session = last_closed_session(self.now)
         self.today = pd.Timestamp(self.now).tz_convert("America/New_York").date()
         self.requests: list[str] = []
@@ -657,17 +844,26 @@ class DemoTransport(httpx.BaseTransport):
             if host == "www.sec.gov" and path == "/cgi-bin/browse-edgar" and query.get("action") == ["getcurrent"]:
                 start = int(query.get("start", ["0"])[0])
                 count = min(int(query.get("count", ["40"])[0]), 100)
-                return httpx.Response(200, text=getcurrent_atom(self.now, start=start, count=count),
-                                      headers={"Content-Type": "application/atom+xml"})
+                return httpx.Response(
+                    200,
+                    text=getcurrent_atom(self.now, start=start, count=count),
+                    headers={"Content-Type": "application/atom+xml"},
+                )
             if host == "www.sec.gov" and path in BULK_ARCHIVE_PATHS:
                 return self._archive(request, bulk_archive_zip(BULK_ARCHIVE_PATHS[path], self.today))
             if host == "finnhub.io" and path == "/api/v1/company-news":
                 token = request.headers.get("X-Finnhub-Token") or query.get("token", [""])[0]
                 if not token:  # Finnhub's answer to a missing or wrong key
                     return httpx.Response(401, json={"error": "Invalid API key."})
-                return self._json(request, finnhub_company_news_json(
-                    query["symbol"][0].upper(), dt.date.fromisoformat(query["from"][0]),
-                    dt.date.fromisoformat(query["to"][0]), self.now))
+                return self._json(
+                    request,
+                    finnhub_company_news_json(
+                        query["symbol"][0].upper(),
+                        dt.date.fromisoformat(query["from"][0]),
+                        dt.date.fromisoformat(query["to"][0]),
+                        self.now,
+                    ),
+                )
             if host == "data.sec.gov" and path.startswith("/submissions/"):
                 return self._json(request, submissions_json(self._cik(path), self.today))
             if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
@@ -689,7 +885,7 @@ class DemoTransport(httpx.BaseTransport):
                 return self._json(request, alphavantage_daily_json(query["symbol"][0].upper(), self.last_session))
             if host == "www.ecb.europa.eu" and path == "/stats/eurofxref/eurofxref-hist.zip":
                 # the ECB publishes around 16:00 CET; before 15:00 UTC today's rates are not out yet
-                published = self.now.astimezone(dt.timezone.utc)
+                published = self.now.astimezone(dt.UTC)
                 until = published.date() - dt.timedelta(days=0 if published.hour >= 15 else 1)
                 body = ecb_hist_zip(until)
                 etag = '"' + hashlib.sha1(body).hexdigest() + '"'
@@ -698,8 +894,9 @@ class DemoTransport(httpx.BaseTransport):
                 return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag})
             if host == "feeds.finance.yahoo.com" and path == "/rss/2.0/headline":
                 ticker = query["s"][0].upper()
-                return httpx.Response(200, text=yahoo_rss_xml(ticker, self.now),
-                                      headers={"Content-Type": "application/rss+xml"})
+                return httpx.Response(
+                    200, text=yahoo_rss_xml(ticker, self.now), headers={"Content-Type": "application/rss+xml"}
+                )
         except KeyError:
             return httpx.Response(404, text="Not found (demo source knows only the fictional demo tickers)")
         return httpx.Response(404, text=f"Demo source has no route for {url.hostname}{url.path}")
@@ -719,8 +916,11 @@ class DemoTransport(httpx.BaseTransport):
         etag = '"' + hashlib.sha1(body).hexdigest() + '"'
         if request.headers.get("If-None-Match") == etag:
             return httpx.Response(304, headers={"ETag": etag})
-        return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag,
-                                                          "Content-Length": str(len(body))})
+        return httpx.Response(
+            200,
+            content=body,
+            headers={"Content-Type": "application/zip", "ETag": etag, "Content-Length": str(len(body))},
+        )
 
     @staticmethod
     def _json(request: httpx.Request, payload: dict | list) -> httpx.Response:
@@ -735,7 +935,7 @@ def demo_portfolio_rows() -> list[dict]:
     """The committed data/portfolio.csv is built from this (see README)."""
     rows = []
     for i, c in enumerate(DEMO_COMPANIES):
-        rows.append({"ticker": c.ticker, "shares": 100 + 25 * i, "cost_basis": round(c.start_price * 1.4, 2),
-                     "currency": "USD"})
+        rows.append(
+            {"ticker": c.ticker, "shares": 100 + 25 * i, "cost_basis": round(c.start_price * 1.4, 2), "currency": "USD"}
+        )
     return rows
-

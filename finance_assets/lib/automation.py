@@ -82,7 +82,8 @@ def _in_lookback(months: int) -> dg.AutomationCondition:
 def _retryable_missing() -> dg.AutomationCondition:
     """Missing, and either never failed or failed before the latest daily retry tick."""
     failed_recently = AC.execution_failed() & ~AC.cron_tick_passed(FAILED_RETRY_CRON, NEW_YORK).since(
-        AC.newly_requested())
+        AC.newly_requested()
+    )
     return (AC.missing() & ~failed_recently).with_label("missing (failed partitions retried daily)")
 
 
@@ -108,13 +109,15 @@ def _refresh_after(cron: str) -> dg.AutomationCondition:
 
 def ticker_cik_map_condition() -> dg.AutomationCondition:
     return ((_retryable_missing() | _refresh_after(CIK_MAP_CRON)) & ~AC.in_progress()).with_label(
-        "ticker_cik_map: missing or daily")
+        "ticker_cik_map: missing or daily"
+    )
 
 
 def sec_fetch_condition() -> dg.AutomationCondition:
     """filings / xbrl_facts per ticker: a new ticker at once; otherwise the filings sensor, plus a weekly net."""
-    return ((_retryable_missing() | _refresh_after(SEC_SAFETY_CRON)) & ~_inputs_missing(None) & _not_busy()
-            ).with_label("sec per ticker: missing or weekly")
+    return ((_retryable_missing() | _refresh_after(SEC_SAFETY_CRON)) & ~_inputs_missing(None) & _not_busy()).with_label(
+        "sec per ticker: missing or weekly"
+    )
 
 
 def fundamentals_condition() -> dg.AutomationCondition:
@@ -123,21 +126,27 @@ def fundamentals_condition() -> dg.AutomationCondition:
     No lookback: they are not time-partitioned. The snapshots wait until every ticker's fundamentals
     exist (or are requested), so the first report days are not computed without them.
     """
-    return ((_retryable_missing() | AC.any_deps_updated().since_last_handled()) & ~_inputs_missing(None)
-            & _not_busy()).with_label("missing or its filings / facts updated")
+    return (
+        (_retryable_missing() | AC.any_deps_updated().since_last_handled()) & ~_inputs_missing(None) & _not_busy()
+    ).with_label("missing or its filings / facts updated")
 
 
 def daily_bar_root_condition(months: int) -> dg.AutomationCondition:
     """prices / headlines: history inside the lookback, and the open month after every close."""
     open_month_refresh = AC.in_latest_time_window() & _refresh_after(AFTER_CLOSE_CRON)
     return (_in_lookback(months) & (_retryable_missing() | open_month_refresh) & ~AC.in_progress()).with_label(
-        f"daily bars: missing within {months} months, open month after the close")
+        f"daily bars: missing within {months} months, open month after the close"
+    )
 
 
 def derived_condition(months: int) -> dg.AutomationCondition:
     """Partitions computed from other assets: missing ones, and those whose inputs changed."""
-    return (_in_lookback(months) & (_retryable_missing() | AC.any_deps_updated().since_last_handled())
-            & ~_inputs_missing(months) & _not_busy()).with_label(f"missing or inputs updated, within {months} months")
+    return (
+        _in_lookback(months)
+        & (_retryable_missing() | AC.any_deps_updated().since_last_handled())
+        & ~_inputs_missing(months)
+        & _not_busy()
+    ).with_label(f"missing or inputs updated, within {months} months")
 
 
 def report_condition(months: int) -> dg.AutomationCondition:
@@ -154,14 +163,17 @@ def report_condition(months: int) -> dg.AutomationCondition:
     # Every panel month it reads inside the lookback is present, and at least one exists at all: a day
     # at the lookback's edge whose months all lie before it would only render an empty report.
     panel_present = AC.any_deps_match(~AC.missing() | AC.will_be_requested()).allow(
-        dg.AssetSelection.assets("market_panel"))
+        dg.AssetSelection.assets("market_panel")
+    )
     # Per-ticker fundamentals may be missing for some tickers (the report reads what exists); the
     # one-table snapshots must exist, or every earlier day would stay without fundamentals.
     per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"])
     inputs_ready = (panel_present & ~_inputs_missing(months).ignore(per_ticker)).with_label(
-        "inputs present (panel months in the lookback, FX, snapshots)")
-    return (_in_lookback(months) & (_retryable_missing() | panel_updated | filing_arrived) & inputs_ready
-            & _not_busy()).with_label(f"report: missing, panel or filings updated, within {months} months")
+        "inputs present (panel months in the lookback, FX, snapshots)"
+    )
+    return (
+        _in_lookback(months) & (_retryable_missing() | panel_updated | filing_arrived) & inputs_ready & _not_busy()
+    ).with_label(f"report: missing, panel or filings updated, within {months} months")
 
 
 def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCondition]:
@@ -187,11 +199,14 @@ def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCon
 # Daily bars must be refreshed between the 16:30 cron and 18:30 on weekdays; report days appear at
 # midnight New York (a weekday's partition closes then) and must exist by 01:00.
 DAILY_BAR_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="30 18 * * 1-5", lower_bound_delta=dt.timedelta(hours=2), timezone=NEW_YORK)
+    deadline_cron="30 18 * * 1-5", lower_bound_delta=dt.timedelta(hours=2), timezone=NEW_YORK
+)
 REPORT_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 1 * * 2-6", lower_bound_delta=dt.timedelta(hours=1, minutes=30), timezone=NEW_YORK)
+    deadline_cron="0 1 * * 2-6", lower_bound_delta=dt.timedelta(hours=1, minutes=30), timezone=NEW_YORK
+)
 CIK_MAP_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(hours=48), warn_window=dt.timedelta(hours=26))
+    fail_window=dt.timedelta(hours=48), warn_window=dt.timedelta(hours=26)
+)
 # Per filing: the sensor refreshes a company within minutes of a filing; the weekly net bounds the age.
 SEC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8), warn_window=dt.timedelta(days=7))
 
@@ -224,10 +239,14 @@ def partition_freshness_checks() -> list[dg.AssetChecksDefinition]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=dg.SupersessionWarning)
         return [
-            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey(n) for n in REPORT_OUTPUTS],
-                                                      deadline_cron=REPORT_DEADLINE_CRON, timezone=NEW_YORK),
-            *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey("market_panel"), dg.AssetKey("fx_rates")],
-                                                      deadline_cron=PANEL_DEADLINE_CRON, timezone=NEW_YORK),
+            *dg.build_time_partition_freshness_checks(
+                assets=[dg.AssetKey(n) for n in REPORT_OUTPUTS], deadline_cron=REPORT_DEADLINE_CRON, timezone=NEW_YORK
+            ),
+            *dg.build_time_partition_freshness_checks(
+                assets=[dg.AssetKey("market_panel"), dg.AssetKey("fx_rates")],
+                deadline_cron=PANEL_DEADLINE_CRON,
+                timezone=NEW_YORK,
+            ),
         ]
 
 
@@ -235,20 +254,24 @@ def partition_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=dg.SupersessionWarning)
         return dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks, minimum_interval_seconds=600, name=PARTITION_FRESHNESS_SENSOR_NAME,
-            default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED)
+            freshness_checks=checks,
+            minimum_interval_seconds=600,
+            name=PARTITION_FRESHNESS_SENSOR_NAME,
+            default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED,
+        )
 
 
-def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = None
-                    ) -> list[dg.AssetsDefinition]:
+def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = None) -> list[dg.AssetsDefinition]:
     """The assets with their automation condition and freshness policy attached."""
     conditions = conditions_by_asset(months)
     fallback = derived_condition(months or lookback_months())
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
         name = spec.key.to_user_string()
-        return spec.replace_attributes(automation_condition=conditions.get(name, fallback),
-                                       freshness_policy=FRESHNESS_BY_ASSET.get(name, FALLBACK_FRESHNESS))
+        return spec.replace_attributes(
+            automation_condition=conditions.get(name, fallback),
+            freshness_policy=FRESHNESS_BY_ASSET.get(name, FALLBACK_FRESHNESS),
+        )
 
     return list(dg.map_asset_specs(attach, assets))
 

@@ -59,8 +59,7 @@ def mode() -> str:
 
 def benchmark_ticker(mode_name: str | None = None) -> str:
     """FINANCE_ASSETS_BENCHMARK, else the fictional demo index in demo mode and SPY in live mode."""
-    return os.environ.get("FINANCE_ASSETS_BENCHMARK") or (
-        DEMO_BENCHMARK if (mode_name or mode()) == "demo" else "SPY")
+    return os.environ.get("FINANCE_ASSETS_BENCHMARK") or (DEMO_BENCHMARK if (mode_name or mode()) == "demo" else "SPY")
 
 
 # First month of history any partition can address. Changing it changes every partition key set,

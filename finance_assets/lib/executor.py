@@ -10,17 +10,19 @@ the step's arguments inside an opaque holder that dask does not look into; every
 
 from __future__ import annotations
 
-import dask.distributed
 import dagster as dg
+import dask.distributed
 from dagster import _check as check
 from dagster._core.errors import raise_execution_interrupts
 from dagster._core.events import DagsterEvent
 from dagster._utils import iterate_with_context
 from dagster_dask.executor import (
     DaskExecutor,
-    dask_executor as _upstream_dask_executor,
     get_dask_resource_requirements,
     query_on_dask_worker,
+)
+from dagster_dask.executor import (
+    dask_executor as _upstream_dask_executor,
 )
 
 
@@ -39,8 +41,7 @@ def _run_step_on_worker(dependencies, packed: _Opaque):
 
 class RecordSafeDaskExecutor(DaskExecutor):
     def execute(self, plan_context, execution_plan):
-        check.invariant(plan_context.instance.is_persistent,
-                        "Dask execution requires a persistent DagsterInstance")
+        check.invariant(plan_context.instance.is_persistent, "Dask execution requires a persistent DagsterInstance")
         job_name = plan_context.job_name
         if self.cluster_type == "existing":
             cluster = self.cluster_configuration["address"]
@@ -54,14 +55,26 @@ class RecordSafeDaskExecutor(DaskExecutor):
             futures, by_step = [], {}
             for step_level in execution_plan.get_steps_to_execute_by_level():
                 for step in step_level:
-                    dependencies = [by_step[key] for step_input in step.step_inputs
-                                    for key in step_input.dependency_keys]
-                    packed = _Opaque((plan_context.reconstructable_job, plan_context.dagster_run,
-                                      plan_context.run_config, [step.key], plan_context.instance.get_ref(),
-                                      execution_plan.known_state))
-                    future = client.submit(_run_step_on_worker, dependencies, packed,
-                                           key=f"{job_name}.{step.key}",
-                                           resources=get_dask_resource_requirements(step.tags))
+                    dependencies = [
+                        by_step[key] for step_input in step.step_inputs for key in step_input.dependency_keys
+                    ]
+                    packed = _Opaque(
+                        (
+                            plan_context.reconstructable_job,
+                            plan_context.dagster_run,
+                            plan_context.run_config,
+                            [step.key],
+                            plan_context.instance.get_ref(),
+                            execution_plan.known_state,
+                        )
+                    )
+                    future = client.submit(
+                        _run_step_on_worker,
+                        dependencies,
+                        packed,
+                        key=f"{job_name}.{step.key}",
+                        resources=get_dask_resource_requirements(step.tags),
+                    )
                     futures.append(future)
                     by_step[step.key] = future
             completed = dask.distributed.as_completed(futures, with_results=True)

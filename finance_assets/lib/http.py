@@ -41,8 +41,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Query parameters whose value is a credential: apikey, api_key, api-key, token, access_token, key, ...
 _SECRET_PARAM = re.compile(r"(?i)(?<![\w-])([\w-]*(?:api[_-]?key|token|key)=)[^&#\s\"'<>]*")
 # Response headers not worth caching: they describe the transfer, not the content.
-_UNCACHED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection",
-                               "keep-alive", "set-cookie", "x-cache"})
+_UNCACHED_HEADERS = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie", "x-cache"}
+)
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 T = TypeVar("T")
@@ -60,8 +61,12 @@ logging.getLogger("httpx").addFilter(_DropHttpxRequestLines())
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret (raw or URL-encoded) and every credential-like query value replaced by ***."""
-    variants = {variant for secret in secrets if secret and secret.strip()
-                for variant in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret))}
+    variants = {
+        variant
+        for secret in secrets
+        if secret and secret.strip()
+        for variant in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret))
+    }
     for variant in sorted(variants, key=len, reverse=True):  # longest first: a secret may contain another
         text = text.replace(variant, REDACTED)
     return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", text)
@@ -111,8 +116,8 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     return max((when - now).total_seconds(), 0.0)
 
 
@@ -219,9 +224,13 @@ class _Counters:
 
     def as_dict(self) -> dict:
         return {
-            "requests": self.requests, "attempts": self.attempts, "retries": self.retries,
-            "cache_hits_304": self.cache_hits_304, "failures": self.failures,
-            "circuit_rejections": self.circuit_rejections, "by_status": dict(self.by_status),
+            "requests": self.requests,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "cache_hits_304": self.cache_hits_304,
+            "failures": self.failures,
+            "circuit_rejections": self.circuit_rejections,
+            "by_status": dict(self.by_status),
             "backoff_seconds": round(self.backoff_seconds, 3),
         }
 
@@ -288,8 +297,9 @@ class HttpClient:
 
     # ------------------------------------------------------------------ public API
 
-    def get(self, url: str, *, source: str, params: dict | None = None, headers: dict | None = None,
-            use_cache: bool = True) -> httpx.Response:
+    def get(
+        self, url: str, *, source: str, params: dict | None = None, headers: dict | None = None, use_cache: bool = True
+    ) -> httpx.Response:
         """GET `url` for `source`: a complete 2xx response, or the cached body marked `X-Cache: HIT-304`.
 
         Raises HttpStatusError (4xx), SecAccessDenied, RetriesExhausted, SourceUnavailable (open
@@ -297,8 +307,9 @@ class HttpClient:
         """
         full_url = str(httpx.URL(url).copy_merge_params(params or {}))
         safe_url = self.redact(full_url)
-        return self._guarded(source, safe_url,
-                             lambda: self._get_with_retries(full_url, safe_url, source, headers or {}, use_cache))
+        return self._guarded(
+            source, safe_url, lambda: self._get_with_retries(full_url, safe_url, source, headers or {}, use_cache)
+        )
 
     def _guarded(self, source: str, safe_url: str, call: Callable[[], T]) -> T:
         """One logical request: counted, refused while the source's circuit is open, outcome recorded.
@@ -342,8 +353,9 @@ class HttpClient:
 
     # ------------------------------------------------------------------ retries
 
-    def _get_with_retries(self, full_url: str, safe_url: str, source: str, extra_headers: dict,
-                          use_cache: bool) -> httpx.Response:
+    def _get_with_retries(
+        self, full_url: str, safe_url: str, source: str, extra_headers: dict, use_cache: bool
+    ) -> httpx.Response:
         cache_key = ValidatorCache.key(full_url)
         caching = use_cache and self._cache is not None
         cached = self._cache.load(cache_key) if caching else None
@@ -377,11 +389,14 @@ class HttpClient:
                 self._sleep(delay)
         raise RetriesExhausted(
             f"GET {safe_url} (source {source!r}) failed after {attempts} attempts; last error: {last_problem}",
-            source=source, url=safe_url, status_code=last_status,
+            source=source,
+            url=safe_url,
+            status_code=last_status,
         )
 
-    def _attempt(self, full_url: str, request_headers: dict[str, str], safe_url: str,
-                 source: str) -> tuple[httpx.Response | None, str | None]:
+    def _attempt(
+        self, full_url: str, request_headers: dict[str, str], safe_url: str, source: str
+    ) -> tuple[httpx.Response | None, str | None]:
         """One request: (response, None), or (None, kind of transient failure)."""
         try:
             response = self._client.get(full_url, headers=request_headers)
@@ -390,24 +405,30 @@ class HttpClient:
             return response, None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
             # Retrying cannot fix a malformed URL or a redirect loop.
-            raise HttpError(f"GET {safe_url} (source {source!r}): {self.redact(str(exc))}",
-                            source=source, url=safe_url) from None
+            raise HttpError(
+                f"GET {safe_url} (source {source!r}): {self.redact(str(exc))}", source=source, url=safe_url
+            ) from None
         except (httpx.TransportError, httpx.DecodingError, _TruncatedBody) as exc:
             return None, _transport_error_kind(exc)
 
-    def _handle_response(self, response: httpx.Response, safe_url: str, source: str, cache_key: str | None,
-                         cached: CachedResponse | None) -> httpx.Response | None:
+    def _handle_response(
+        self, response: httpx.Response, safe_url: str, source: str, cache_key: str | None, cached: CachedResponse | None
+    ) -> httpx.Response | None:
         """The final response, None when the status deserves a retry, or raises a non-retryable error."""
         status = response.status_code
         if status == 304 and cached is not None:
             self._count(source, "cache_hits_304")
             if cache_key is not None and self._cache is not None and self._validators_changed(response, cached):
                 self._cache.store(cache_key, cached.body, httpx.Headers({**cached.headers, **response.headers}))
-            return httpx.Response(200, headers={**cached.headers, "X-Cache": "HIT-304"}, content=cached.body,
-                                  request=response.request)
+            return httpx.Response(
+                200, headers={**cached.headers, "X-Cache": "HIT-304"}, content=cached.body, request=response.request
+            )
         if 200 <= status < 300:
-            if cache_key is not None and self._cache is not None and (
-                    "ETag" in response.headers or "Last-Modified" in response.headers):
+            if (
+                cache_key is not None
+                and self._cache is not None
+                and ("ETag" in response.headers or "Last-Modified" in response.headers)
+            ):
                 self._cache.store(cache_key, response.content, response.headers)
             response.headers["X-Cache"] = "MISS"
             return response
@@ -415,13 +436,18 @@ class HttpClient:
             return None
         if status == 403 and source == "sec":
             raise SecAccessDenied(self._sec_denied_message(safe_url), source=source, url=safe_url, status_code=403)
-        raise HttpStatusError(f"GET {safe_url} (source {source!r}) answered HTTP {status} {response.reason_phrase}",
-                              source=source, url=safe_url, status_code=status)
+        raise HttpStatusError(
+            f"GET {safe_url} (source {source!r}) answered HTTP {status} {response.reason_phrase}",
+            source=source,
+            url=safe_url,
+            status_code=status,
+        )
 
     @staticmethod
     def _validators_changed(response: httpx.Response, cached: CachedResponse) -> bool:
-        return any(response.headers.get(name) not in (None, cached.headers.get(name))
-                   for name in ("etag", "last-modified"))
+        return any(
+            response.headers.get(name) not in (None, cached.headers.get(name)) for name in ("etag", "last-modified")
+        )
 
     def _retry_delay(self, attempt: int, retry_after: str | None) -> float:
         """Retry-After when the server gave one, else exponential backoff with equal jitter; both capped."""
@@ -463,7 +489,8 @@ class HttpClient:
             raise SourceUnavailable(
                 f"source {source!r} is unavailable after {self.circuit_threshold} consecutive failed calls; "
                 f"not requesting {safe_url} for another {open_until - self._clock():.0f} s",
-                source=source, url=safe_url,
+                source=source,
+                url=safe_url,
             )
 
     def _record_outcome(self, source: str, *, failed: bool) -> None:
@@ -499,12 +526,29 @@ class HttpClient:
             return "conditional"
         return "hit-304" if response.status_code == 304 else "changed"
 
-    def _log_attempt(self, safe_url: str, source: str, attempt: int, attempts: int, status: str,
-                     elapsed_ms: float, cache_outcome: str, problem: str | None) -> None:
+    def _log_attempt(
+        self,
+        safe_url: str,
+        source: str,
+        attempt: int,
+        attempts: int,
+        status: str,
+        elapsed_ms: float,
+        cache_outcome: str,
+        problem: str | None,
+    ) -> None:
         transient = problem is not None or (status.isdigit() and int(status) in RETRYABLE_STATUSES)
-        self._log.log(logging.WARNING if transient else logging.INFO,
-                      "GET %s source=%s status=%s elapsed_ms=%.0f attempt=%d/%d cache=%s",
-                      safe_url, source, status, elapsed_ms, attempt, attempts, cache_outcome)
+        self._log.log(
+            logging.WARNING if transient else logging.INFO,
+            "GET %s source=%s status=%s elapsed_ms=%.0f attempt=%d/%d cache=%s",
+            safe_url,
+            source,
+            status,
+            elapsed_ms,
+            attempt,
+            attempts,
+            cache_outcome,
+        )
 
 
 # ----------------------------------------------------------------------------------------- faults
@@ -519,8 +563,9 @@ class FaultInjectingTransport(httpx.BaseTransport):
     a truncated body (half the bytes under the original Content-Length). `injected` counts each kind.
     """
 
-    def __init__(self, inner: httpx.BaseTransport, failure_rate: float, seed: int,
-                 faults: Sequence[str] = DEFAULT_FAULTS):
+    def __init__(
+        self, inner: httpx.BaseTransport, failure_rate: float, seed: int, faults: Sequence[str] = DEFAULT_FAULTS
+    ):
         unknown = set(faults) - set(DEFAULT_FAULTS)
         if unknown or not faults:
             raise ValueError(f"faults must be a non-empty subset of {DEFAULT_FAULTS}, got {tuple(faults)}")
@@ -561,11 +606,13 @@ class FaultInjectingTransport(httpx.BaseTransport):
         response.close()
         if len(raw) < 2:  # nothing to cut: fail the way httpx reports a short read
             raise httpx.RemoteProtocolError(
-                "injected fault: peer closed connection without sending complete message body", request=request)
+                "injected fault: peer closed connection without sending complete message body", request=request
+            )
         headers = httpx.Headers(response.headers)
         headers["Content-Length"] = headers.get("Content-Length", str(len(raw)))
-        return httpx.Response(response.status_code, headers=headers, stream=httpx.ByteStream(raw[: len(raw) // 2]),
-                              request=request)
+        return httpx.Response(
+            response.status_code, headers=headers, stream=httpx.ByteStream(raw[: len(raw) // 2]), request=request
+        )
 
     def close(self) -> None:
         self.inner.close()

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib.warehouse import Warehouse
 from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.warehouse import Warehouse
 
 
 def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
@@ -71,10 +71,13 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             written = len(keys)
             if written > 1:  # a range run's one summary still shows each partition's rows (0 = a gap)
                 metadata["rows_by_partition"] = dg.MetadataValue.json(
-                    {key: len(part) for key, part in zip(keys, parts)})
+                    {key: len(part) for key, part in zip(keys, parts)}
+                )
         wh.register_view(asset)
-        attach_metadata(context, {**metadata, "partitions_written": written,
-                                  "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))})
+        attach_metadata(
+            context,
+            {**metadata, "partitions_written": written, "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))},
+        )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         asset = context.asset_key.path[-1]
@@ -85,7 +88,8 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                 # An empty frame here would surface downstream as a puzzling KeyError on a column.
                 raise FileNotFoundError(
                     f"input {asset!r} has never been materialized (no {wh.partition_file(asset)}); "
-                    f"materialize {asset} first (its last run may have failed)")
+                    f"materialize {asset} first (its last run may have failed)"
+                )
             return wh.read_files(files)
         pdef = context.asset_partitions_def
         return wh.read_partitions(asset, [partition_dims(pdef, k) for k in context.asset_partition_keys])

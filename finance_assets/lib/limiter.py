@@ -161,7 +161,8 @@ class RedisBackend:
             import redis
         except ImportError as exc:  # optional dependency: only multi-machine deployments need it
             raise LimiterBackendUnavailable(
-                f"{REDIS_URL_ENV} is set but the 'redis' package is not installed (pip install redis)") from exc
+                f"{REDIS_URL_ENV} is set but the 'redis' package is not installed (pip install redis)"
+            ) from exc
         self._where = redact_url(url)
         self._key_prefix = key_prefix
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -169,8 +170,10 @@ class RedisBackend:
         self._locks: dict = {}
 
     def _unavailable(self, exc: Exception) -> LimiterBackendUnavailable:
-        return LimiterBackendUnavailable(f"rate limiter: cannot reach Redis at {self._where} ({type(exc).__name__}); "
-                                         f"check {REDIS_URL_ENV} and that the server is up")
+        return LimiterBackendUnavailable(
+            f"rate limiter: cannot reach Redis at {self._where} ({type(exc).__name__}); "
+            f"check {REDIS_URL_ENV} and that the server is up"
+        )
 
     def open_bucket(self, source: str, rates: list[Rate]) -> AbstractBucket:
         from pyrate_limiter import RedisBucket
@@ -183,8 +186,9 @@ class RedisBackend:
     @contextmanager
     def serialize(self, source: str, timeout: float | None) -> Iterator[None]:
         if source not in self._locks:
-            self._locks[source] = self._redis.lock(f"{self._key_prefix}:{source}:lock", timeout=_REDIS_LOCK_TTL_S,
-                                                   sleep=_LOCK_POLL_S)
+            self._locks[source] = self._redis.lock(
+                f"{self._key_prefix}:{source}:lock", timeout=_REDIS_LOCK_TTL_S, sleep=_LOCK_POLL_S
+            )
         lock = self._locks[source]
         try:
             acquired = lock.acquire(blocking=True, blocking_timeout=timeout)
@@ -192,7 +196,8 @@ class RedisBackend:
             raise self._unavailable(exc) from None
         if not acquired:
             raise RateLimitTimeout(
-                f"rate limiter for source {source!r}: lock busy beyond the {timeout:g} s timeout", source=source)
+                f"rate limiter for source {source!r}: lock busy beyond the {timeout:g} s timeout", source=source
+            )
         try:
             yield
         finally:
@@ -251,8 +256,9 @@ def build_rates(specs: RateSpec, safety_margin_s: float) -> _SourceRates:
     ordered = tuple(sorted(checked, key=lambda spec: spec[1]))
     rates = [Rate(limit, round((window_s + safety_margin_s) * 1000)) for limit, window_s in ordered]
     if not validate_rate_list(rates):  # pyrate's contract, checked now rather than at first acquire
-        raise ValueError(f"rates {list(ordered)} need strictly increasing windows and limits and a "
-                         "non-increasing limit/window ratio")
+        raise ValueError(
+            f"rates {list(ordered)} need strictly increasing windows and limits and a non-increasing limit/window ratio"
+        )
     return _SourceRates(ordered, rates)
 
 
@@ -325,8 +331,9 @@ class SourceLimiter:
         if delay_s > 0:
             time.sleep(delay_s)
 
-    def _reserve(self, source: str, bucket: AbstractBucket, now_ms: int, deadline: float | None,
-                 timeout: float | None) -> int:
+    def _reserve(
+        self, source: str, bucket: AbstractBucket, now_ms: int, deadline: float | None, timeout: float | None
+    ) -> int:
         """Write the earliest allowed slot at or after `now_ms` into the log; returns it (ms)."""
         # Start at the newest entry: stores count a window only up to the candidate time (Redis'
         # ZCOUNT stops at it), so a slot before an existing reservation could overfill its window.
@@ -339,8 +346,9 @@ class SourceLimiter:
                 return slot_ms
             wait_ms = int(bucket.waiting(item))
             if wait_ms < 0:  # pyrate's "can never fit" (weight above the limit; build_rates rules it out)
-                raise RateLimitTimeout(f"rate limit for source {source!r}: a request can never fit its rates",
-                                       source=source)
+                raise RateLimitTimeout(
+                    f"rate limit for source {source!r}: a request can never fit its rates", source=source
+                )
             slot_ms += max(wait_ms, 1)
             remaining = self._remaining(deadline)
             if remaining is not None and (slot_ms - now_ms) / 1000 > remaining:
@@ -357,7 +365,9 @@ class SourceLimiter:
         return RateLimitTimeout(
             f"rate limit for source {source!r}: cap of {cap} reached; next slot in "
             f"{_describe_seconds(round(wait_s, 2))}, beyond the {timeout:g} s timeout",
-            source=source, limit=limit, window_s=window_s,
+            source=source,
+            limit=limit,
+            window_s=window_s,
         )
 
     def _leak_now_and_then(self, source: str, bucket: AbstractBucket, now_ms: int) -> None:

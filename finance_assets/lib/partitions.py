@@ -20,13 +20,9 @@ MONTH = "month"
 ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKER)
 
 # end_offset=1 keeps the open (current) month addressable; it is refreshed as sessions close.
-month_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=HISTORY_START, end_offset=1, timezone="America/New_York"
-)
+month_partitions = dg.MonthlyPartitionsDefinition(start_date=HISTORY_START, end_offset=1, timezone="America/New_York")
 
-ticker_month_partitions = dg.MultiPartitionsDefinition(
-    {TICKER: ticker_partitions, MONTH: month_partitions}
-)
+ticker_month_partitions = dg.MultiPartitionsDefinition({TICKER: ticker_partitions, MONTH: month_partitions})
 
 # One report per weekday, for completed days only (exchange holidays value at the last close).
 report_day_partitions = dg.TimeWindowPartitionsDefinition(
@@ -35,4 +31,3 @@ report_day_partitions = dg.TimeWindowPartitionsDefinition(
     start=HISTORY_START,
     timezone="America/New_York",
 )
-

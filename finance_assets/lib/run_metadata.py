@@ -25,8 +25,9 @@ def _partitions_in_run(context: dg.AssetExecutionContext | dg.OutputContext) -> 
     return len(context.partition_keys)
 
 
-def attach_metadata(context: dg.AssetExecutionContext | dg.OutputContext, metadata: Mapping[str, Any],
-                    output_name: str | None = None) -> None:
+def attach_metadata(
+    context: dg.AssetExecutionContext | dg.OutputContext, metadata: Mapping[str, Any], output_name: str | None = None
+) -> None:
     """Output metadata for a one-partition (or unpartitioned) run; one observation for a range run.
 
     `output_name` picks the output of a multi-asset (asset contexts only).
@@ -50,8 +51,10 @@ def metadata_per_run(instance: dg.DagsterInstance, asset: str | dg.AssetKey, lim
     """{run_id: metadata} of an asset's runs, values unwrapped, wherever `attach_metadata` put them."""
     key = dg.AssetKey.from_coercible(asset)
     per_run: dict[str, dict] = {}
-    for records, event in ((instance.fetch_materializations(key, limit=limit).records, "asset_materialization"),
-                           (instance.fetch_observations(key, limit=limit).records, "asset_observation")):
+    for records, event in (
+        (instance.fetch_materializations(key, limit=limit).records, "asset_materialization"),
+        (instance.fetch_observations(key, limit=limit).records, "asset_observation"),
+    ):
         for record in records:
             metadata = getattr(record, event).metadata
             if event == "asset_observation" and "run_partitions" not in metadata:
@@ -63,8 +66,10 @@ def metadata_per_run(instance: dg.DagsterInstance, asset: str | dg.AssetKey, lim
 def result_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict:
     """One step's run metadata from an in-process result (materialization and run observations merged)."""
     merged: dict = {}
-    events = [*result.asset_materializations_for_node(step)[:1],
-              *(o for o in result.asset_observations_for_node(step) if "run_partitions" in o.metadata)]
+    events = [
+        *result.asset_materializations_for_node(step)[:1],
+        *(o for o in result.asset_observations_for_node(step) if "run_partitions" in o.metadata),
+    ]
     for event in events:
         merged.update(_unwrapped(event.metadata))
     return merged

@@ -119,14 +119,21 @@ class HttpSource(dg.ConfigurableResource):
         if override not in ("", "demo"):
             raise SourceConfigError(f"{TRANSPORT_ENV} must be 'demo' or unset, got {override!r}")
         transport: httpx.BaseTransport | None = (
-            self._demo_transport() if self.mode == "demo" or override == "demo" else None)
+            self._demo_transport() if self.mode == "demo" or override == "demo" else None
+        )
         if self.mode == "live" and override == "demo":
-            log.warning("%s=demo: live-mode requests are answered offline by the demo source (fictional data; "
-                        "a test seam, not for real use)", TRANSPORT_ENV)
+            log.warning(
+                "%s=demo: live-mode requests are answered offline by the demo source (fictional data; "
+                "a test seam, not for real use)",
+                TRANSPORT_ENV,
+            )
         if self.fault_rate > 0:
             # crc32, not hash(): str hashes are salted per process, and the faults must be reproducible.
-            transport = FaultInjectingTransport(transport or httpx.HTTPTransport(), failure_rate=self.fault_rate,
-                                                seed=zlib.crc32(type(self).__name__.encode()))
+            transport = FaultInjectingTransport(
+                transport or httpx.HTTPTransport(),
+                failure_rate=self.fault_rate,
+                seed=zlib.crc32(type(self).__name__.encode()),
+            )
         outage = [host for host in os.environ.get(OUTAGE_ENV, "").split(",") if host.strip()]
         if outage:
             transport = OutageTransport(transport or httpx.HTTPTransport(), outage)
@@ -152,9 +159,13 @@ class HttpSource(dg.ConfigurableResource):
             backoff_base = self._backoff_base()
             self._limiter = SourceLimiter(self.state_dir, rates=self._rates() or None)
             self._client = self.client_class(
-                user_agent=self._user_agent(), limiter=self._limiter, transport=self._transport(),
-                cache_dir=Path(self.cache_dir) / "http", secrets=self._secrets(),
-                backoff_base=backoff_base, max_backoff=min(30.0, 60 * backoff_base),
+                user_agent=self._user_agent(),
+                limiter=self._limiter,
+                transport=self._transport(),
+                cache_dir=Path(self.cache_dir) / "http",
+                secrets=self._secrets(),
+                backoff_base=backoff_base,
+                max_backoff=min(30.0, 60 * backoff_base),
             )
         return self._client
 
@@ -181,11 +192,18 @@ def _subtract_counters(current: dict, previous: dict) -> dict:
     for name, value in current.items():
         before = previous.get(name)
         if name == "by_source":
-            deltas = {source: _subtract_counters(stats, (before or {}).get(source, {})) for source, stats in value.items()}
-            out[name] = {source: stats for source, stats in deltas.items() if stats.get("attempts") or stats.get("requests")}
+            deltas = {
+                source: _subtract_counters(stats, (before or {}).get(source, {})) for source, stats in value.items()
+            }
+            out[name] = {
+                source: stats for source, stats in deltas.items() if stats.get("attempts") or stats.get("requests")
+            }
         elif name == "by_status":
-            out[name] = {status: n - (before or {}).get(status, 0) for status, n in value.items()
-                         if n - (before or {}).get(status, 0)}
+            out[name] = {
+                status: n - (before or {}).get(status, 0)
+                for status, n in value.items()
+                if n - (before or {}).get(status, 0)
+            }
         elif isinstance(value, float):
             out[name] = round(value - (before or 0.0), 3)
         elif isinstance(value, int):

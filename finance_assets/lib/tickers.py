@@ -22,7 +22,9 @@ def normalize_ticker(symbol: str) -> str:
     if not isinstance(symbol, str):
         raise ValueError(f"ticker must be a str, got {type(symbol).__name__}")
     if len(symbol) > MAX_TICKER_INPUT_LENGTH:
-        raise ValueError(f"ticker {symbol[:MAX_TICKER_INPUT_LENGTH]!r}... is longer than {MAX_TICKER_INPUT_LENGTH} characters")
+        raise ValueError(
+            f"ticker {symbol[:MAX_TICKER_INPUT_LENGTH]!r}... is longer than {MAX_TICKER_INPUT_LENGTH} characters"
+        )
     if not symbol.isascii():
         raise ValueError(f"ticker {symbol!r} contains non-ASCII characters")
     candidate = symbol.strip(" ").upper().translate(_CLASS_SEPARATORS)

@@ -78,14 +78,14 @@ def _row_labels(frame: pd.DataFrame, names: Sequence[str]) -> list[pd.Series]:
         if name in _TIME_DIMENSIONS:
             if dates is None:  # formatted once per frame: strftime costs ~0.1 us a row
                 dates = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
-            labels.append(dates.str[:_TIME_DIMENSIONS[name]])
+            labels.append(dates.str[: _TIME_DIMENSIONS[name]])
         else:
             labels.append(frame[name].astype(str))
     return labels
 
 
 def _wanted_label(name: str, value: str) -> str:
-    return str(value)[:_TIME_DIMENSIONS[name]] if name in _TIME_DIMENSIONS else str(value)
+    return str(value)[: _TIME_DIMENSIONS[name]] if name in _TIME_DIMENSIONS else str(value)
 
 
 def _by_dimension_names(dims_list: Sequence[Mapping[str, str]]) -> dict[tuple[str, ...], list[int]]:
@@ -173,8 +173,9 @@ class Warehouse:
         """Replace one partition's rows (atomically; a crash leaves the previous file)."""
         return self.write_partitions(asset, [(dims, frame)])[0]
 
-    def write_partitions(self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
-                         ) -> list[Path]:
+    def write_partitions(
+        self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
+    ) -> list[Path]:
         """Replace several partitions, rewriting each physical file once."""
         by_file: dict[Path, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
         for dims, frame in parts:
@@ -195,8 +196,9 @@ class Warehouse:
                 self._atomic_write(target, combined)
         return list(by_file)
 
-    def write_split(self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
-                    ) -> list[pd.DataFrame]:
+    def write_split(
+        self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
+    ) -> list[pd.DataFrame]:
         """Split a run's frame into the given partitions and write them; returns each partition's rows."""
         parts = split_partitions(frame, dims_list)
         self.write_partitions(asset, list(zip(dims_list, parts)))
@@ -248,8 +250,10 @@ class Warehouse:
 
     def view_sql(self, asset: str) -> str:
         glob = str(self.root / _check_asset(asset) / "**" / DATA_FILE).replace("'", "''")
-        return (f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
-                f"hive_partitioning = false)")
+        return (
+            f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
+            f"hive_partitioning = false)"
+        )
 
     def register_view(self, asset: str) -> bool:
         """Create the asset's view in the catalog once. Returns False if another process holds it."""
@@ -273,8 +277,15 @@ class Warehouse:
 
     def refresh_catalog(self) -> list[str]:
         """(Re)create a view for every asset that has data; returns the asset names."""
-        assets = sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SAFE_ASSET.match(p.name)
-                        and any(p.rglob(DATA_FILE))) if self.root.exists() else []
+        assets = (
+            sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and _SAFE_ASSET.match(p.name) and any(p.rglob(DATA_FILE))
+            )
+            if self.root.exists()
+            else []
+        )
         if not assets:
             return []
         with FileLock(str(self.root / ".views.lock"), timeout=30):

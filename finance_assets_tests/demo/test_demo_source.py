@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from finance_assets.demo import source as demo
-
 from finance_assets_tests.conftest import realdata_dir
 
 
@@ -58,10 +57,11 @@ def test_split_is_invisible_in_adjusted_prices():
 
 
 def test_transport_serves_only_what_was_published_by_now():
-    now = dt.datetime(2025, 7, 7, 15, 0, tzinfo=dt.timezone.utc)  # Monday before the close
+    now = dt.datetime(2025, 7, 7, 15, 0, tzinfo=dt.UTC)  # Monday before the close
     client = httpx.Client(transport=demo.DemoTransport(now=now))
-    chart = client.get("https://query1.finance.yahoo.com/v8/finance/chart/ACMQ",
-                       params={"period1": 0, "period2": 2**31}).json()
+    chart = client.get(
+        "https://query1.finance.yahoo.com/v8/finance/chart/ACMQ", params={"period1": 0, "period2": 2**31}
+    ).json()
     last = pd.Timestamp(chart["chart"]["result"][0]["timestamp"][-1], unit="s", tz="UTC").tz_convert("America/New_York")
     assert last.date() == dt.date(2025, 7, 3)  # the 4th is a holiday, the 7th not closed yet
     subs = client.get("https://data.sec.gov/submissions/CIK0009900001.json").json()

@@ -26,7 +26,7 @@ TICKER_MONTH_ASSETS = ("prices", "technicals", "headlines", "sentiment")
 MONTH_ASSETS = ("market_panel", "fx_rates")
 REPORT_ASSETS = ("portfolio_report", "portfolio_holdings")
 # Wednesday 2025-06-11, 14:00 New York: the open month is June, the latest report day Tuesday 06-10.
-START = dt.datetime(2025, 6, 11, 18, 0, tzinfo=dt.timezone.utc)
+START = dt.datetime(2025, 6, 11, 18, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]
 
 Requests = dict[str, set]
@@ -35,8 +35,9 @@ Requests = dict[str, set]
 def _build_defs() -> dg.Definitions:
     from finance_assets.definitions import ALL_ASSETS, build_resources
 
-    return dg.Definitions(assets=automation.with_automation(ALL_ASSETS, months=LOOKBACK),
-                          resources=build_resources("demo"))
+    return dg.Definitions(
+        assets=automation.with_automation(ALL_ASSETS, months=LOOKBACK), resources=build_resources("demo")
+    )
 
 
 class Ticker:
@@ -49,12 +50,16 @@ class Ticker:
         _cache_dynamic_partitions(instance)
 
     def tick(self, materialize: bool = True) -> Requests:
-        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance,
-                                                   evaluation_time=self.now, cursor=self.cursor)
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, evaluation_time=self.now, cursor=self.cursor
+        )
         self.cursor = result.cursor
         self.now += dt.timedelta(minutes=1)
-        requested = {key.to_user_string(): set(result.get_requested_partitions(key))
-                     for key in self.order if result.get_requested_partitions(key)}
+        requested = {
+            key.to_user_string(): set(result.get_requested_partitions(key))
+            for key in self.order
+            if result.get_requested_partitions(key)
+        }
         if materialize:
             self.materialize(requested)
         return requested
@@ -103,8 +108,9 @@ def _union(ticks: list[Requests]) -> Requests:
 
 
 def _requested_more_than_once(ticks: list[Requests]) -> list:
-    counts = collections.Counter((asset, key) for requested in ticks for asset, keys in requested.items()
-                                 for key in keys)
+    counts = collections.Counter(
+        (asset, key) for requested in ticks for asset, keys in requested.items() for key in keys
+    )
     return [item for item, n in counts.items() if n > 1]
 
 
@@ -114,7 +120,7 @@ def _multi_keys(tickers: list[str], months: list[str]) -> set[str]:
 
 def _lookback_months(now: dt.datetime) -> list[str]:
     keys = month_partitions.get_partition_keys(current_time=now)
-    return keys[-(LOOKBACK + 1):]
+    return keys[-(LOOKBACK + 1) :]
 
 
 def _report_days(now: dt.datetime, first_month: str) -> list[str]:
@@ -163,14 +169,18 @@ def test_lookback_is_a_whole_number_of_months_all_year_round(isolated_home, tmp_
     counts = {}
     with _temp_instance(tmp_path) as instance:
         for months in (1, 24):
-            @dg.asset(name=f"monthly_{months}", partitions_def=month_partitions,
-                      automation_condition=dg.AutomationCondition.in_latest_time_window(
-                          automation.lookback_delta(months)) & dg.AutomationCondition.missing())
+
+            @dg.asset(
+                name=f"monthly_{months}",
+                partitions_def=month_partitions,
+                automation_condition=dg.AutomationCondition.in_latest_time_window(automation.lookback_delta(months))
+                & dg.AutomationCondition.missing(),
+            )
             def monthly() -> None: ...
 
             defs = dg.Definitions(assets=[monthly])
             for month in range(1, 13):
-                when = dt.datetime(2025, month, 28 if month == 2 else 30, 12, tzinfo=dt.timezone.utc)
+                when = dt.datetime(2025, month, 28 if month == 2 else 30, 12, tzinfo=dt.UTC)
                 result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when)
                 counts[(months, month)] = result.total_requested
     assert counts == {key: key[0] + 1 for key in counts}
@@ -215,14 +225,23 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
 
     # 3. A new trading period: after the 16:30 New York tick, the open month is refreshed once, and only
     #    what reads it follows (report days of June, which read the June panel).
-    ticker.now = dt.datetime(2025, 6, 11, 20, 31, tzinfo=dt.timezone.utc)
+    ticker.now = dt.datetime(2025, 6, 11, 20, 31, tzinfo=dt.UTC)
     close = _union(ticker.until_quiet())
-    assert close["prices"] == close["headlines"] == close["technicals"] == close["sentiment"] == _multi_keys(
-        TICKERS, ["2025-06-01"])
+    assert (
+        close["prices"]
+        == close["headlines"]
+        == close["technicals"]
+        == close["sentiment"]
+        == _multi_keys(TICKERS, ["2025-06-01"])
+    )
     assert close["market_panel"] == close["fx_rates"] == {"2025-06-01"}
     # report days that read the June panel: June's, and Friday 05-30 (its window runs to Monday 06-02)
-    reads_june = {d for d in days if report_day_partitions.time_window_for_partition_key(d).end
-                  > pd.Timestamp("2025-06-01", tz="America/New_York")}
+    reads_june = {
+        d
+        for d in days
+        if report_day_partitions.time_window_for_partition_key(d).end
+        > pd.Timestamp("2025-06-01", tz="America/New_York")
+    }
     assert "2025-05-30" in reads_june and "2025-05-29" not in reads_june
     assert close["portfolio_report"] == reads_june
     assert not {"ticker_cik_map", *TICKER_ASSETS} & set(close)
@@ -247,18 +266,25 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     #    the latest report day (fundamentals are point in time: no earlier day can see the filing).
     from finance_assets.defs.sec.sensors import TICKER_TAG, filing_run_requests
 
-    feed = pd.DataFrame([{"form": "10-Q", "cik": 9900002, "accession_number": "0009900002-25-000042",
-                          "updated": pd.Timestamp("2025-06-11T20:35:00Z")}])
+    feed = pd.DataFrame(
+        [
+            {
+                "form": "10-Q",
+                "cik": 9900002,
+                "accession_number": "0009900002-25-000042",
+                "updated": pd.Timestamp("2025-06-11T20:35:00Z"),
+            }
+        ]
+    )
     (request,) = filing_run_requests(feed, {9900002: ["BLZQ"]})
     assert request.partition_key == "BLZQ" and request.tags[TICKER_TAG] == "BLZQ"
     assert {k.to_user_string() for k in request.asset_selection} == set(TICKER_ASSETS)
     ticker.materialize({k.to_user_string(): {request.partition_key} for k in request.asset_selection})
     filing = _union(ticker.until_quiet())
-    assert filing == {"fundamental_snapshots": {None}, "portfolio_report": {days[-1]},
-                      "portfolio_holdings": {days[-1]}}
+    assert filing == {"fundamental_snapshots": {None}, "portfolio_report": {days[-1]}, "portfolio_holdings": {days[-1]}}
 
     # 6. Midnight New York: Wednesday's report partition now exists and is the only thing requested.
-    ticker.now = dt.datetime(2025, 6, 12, 4, 1, tzinfo=dt.timezone.utc)
+    ticker.now = dt.datetime(2025, 6, 12, 4, 1, tzinfo=dt.UTC)
     assert _union(ticker.until_quiet()) == {"portfolio_report": {"2025-06-11"}, "portfolio_holdings": {"2025-06-11"}}
 
 
@@ -268,9 +294,11 @@ def test_a_partition_in_progress_is_never_requested_again(ticker: Ticker):
     held = str(dg.MultiPartitionKey({TICKER: "ACMQ", MONTH: "2025-06-01"}))
     assert held in first["prices"]
     job = dg.define_asset_job("prices_only", selection=["prices"]).resolve(
-        asset_graph=ticker.defs.resolve_asset_graph())
-    run = ticker.instance.create_run_for_job(job_def=job, tags={"dagster/partition": held},
-                                             asset_selection=frozenset({dg.AssetKey("prices")}))
+        asset_graph=ticker.defs.resolve_asset_graph()
+    )
+    run = ticker.instance.create_run_for_job(
+        job_def=job, tags={"dagster/partition": held}, asset_selection=frozenset({dg.AssetKey("prices")})
+    )
     assert run.status == dg.DagsterRunStatus.NOT_STARTED  # never launched, so it holds the partition
     second = ticker.tick(materialize=False)
     assert held not in second["prices"]
@@ -309,10 +337,13 @@ def test_one_ticker_runs_carry_a_ticker_tag(isolated_home, tmp_path):
 
 # ----------------------------------------------------------------------------- partition freshness checks
 
+
 def _run_partition_freshness_checks(instance) -> dict[str, bool]:
     checks = automation.partition_freshness_checks()
-    specs = [*(dg.AssetSpec(name, partitions_def=report_day_partitions) for name in automation.REPORT_OUTPUTS),
-             *(dg.AssetSpec(name, partitions_def=month_partitions) for name in ("market_panel", "fx_rates"))]
+    specs = [
+        *(dg.AssetSpec(name, partitions_def=report_day_partitions) for name in automation.REPORT_OUTPUTS),
+        *(dg.AssetSpec(name, partitions_def=month_partitions) for name in ("market_panel", "fx_rates")),
+    ]
     job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))
     defs = dg.Definitions(assets=specs, asset_checks=checks, jobs=[job])
     result = defs.resolve_job_def("freshness").execute_in_process(instance=instance)
@@ -327,13 +358,17 @@ def test_partition_freshness_checks_want_the_expected_partition_not_just_any():
 
     # Wednesday 02:00 New York: past Wednesday's 01:00 report deadline (expects Tuesday's report day)
     # and Tuesday's 18:30 panel deadline (expects the open month, June).
-    with dg.instance_for_test() as instance, freeze_time(dt.datetime(2025, 6, 11, 6, 0, tzinfo=dt.timezone.utc)):
+    with dg.instance_for_test() as instance, freeze_time(dt.datetime(2025, 6, 11, 6, 0, tzinfo=dt.UTC)):
         for name in automation.REPORT_OUTPUTS:
             materialize(name, "2025-06-09")  # Monday only
         materialize("market_panel", "2025-05-01")
         materialize("fx_rates", "2025-06-01")
         assert _run_partition_freshness_checks(instance) == {
-            "portfolio_report": False, "portfolio_holdings": False, "market_panel": False, "fx_rates": True}
+            "portfolio_report": False,
+            "portfolio_holdings": False,
+            "market_panel": False,
+            "fx_rates": True,
+        }
 
         for name in automation.REPORT_OUTPUTS:
             materialize(name, "2025-06-10")

@@ -40,8 +40,11 @@ def realdata_dir() -> Path:
 class Server:
     """A scripted origin: answers requests in order from `script`, then with `default`; records requests."""
 
-    def __init__(self, *script: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response],
-                 default: Callable[[httpx.Request], httpx.Response] | None = None):
+    def __init__(
+        self,
+        *script: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response],
+        default: Callable[[httpx.Request], httpx.Response] | None = None,
+    ):
         self.script = list(script)
         self.default = default or (lambda request: httpx.Response(200, json={"ok": True}))
         self.requests: list[httpx.Request] = []
@@ -94,8 +97,11 @@ def test_gzip_body_measured_against_compressed_content_length_is_not_truncated()
     compressed = gzip.compress(payload)
 
     def gzip_origin(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Encoding": "gzip", "Content-Length": str(len(compressed))},
-                              stream=httpx.ByteStream(compressed))
+        return httpx.Response(
+            200,
+            headers={"Content-Encoding": "gzip", "Content-Length": str(len(compressed))},
+            stream=httpx.ByteStream(compressed),
+        )
 
     with make_client(Server(default=gzip_origin)) as client:
         response = client.get("https://example.test/big.json", source="sec")
@@ -104,6 +110,7 @@ def test_gzip_body_measured_against_compressed_content_length_is_not_truncated()
 
 
 # ----------------------------------------------------------------------------------------- retries
+
 
 def raising(error_type: type[httpx.TransportError], message: str) -> Callable[[httpx.Request], httpx.Response]:
     def respond(request: httpx.Request) -> httpx.Response:
@@ -141,8 +148,9 @@ def test_each_transient_fault_is_retried_until_success(fault):
 
 
 def test_incomplete_read_reported_by_httpx_is_retried_as_truncated():
-    incomplete = httpx.RemoteProtocolError("peer closed connection without sending complete message body "
-                                           "(incomplete chunked read)")
+    incomplete = httpx.RemoteProtocolError(
+        "peer closed connection without sending complete message body (incomplete chunked read)"
+    )
     with make_client(Server(incomplete)) as client:
         assert client.get("https://example.test/x", source="stooq").json() == {"ok": True}
         assert client.stats["by_status"]["truncated"] == 1
@@ -165,7 +173,9 @@ def test_backoff_doubles_with_jitter_and_is_capped_then_retries_exhaust():
 
 def test_retry_after_seconds_is_honoured_and_capped():
     sleeps: list[float] = []
-    server = Server(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(503, headers={"Retry-After": "120"}))
+    server = Server(
+        httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(503, headers={"Retry-After": "120"})
+    )
     with make_client(server, sleeps, max_backoff=30.0) as client:
         assert client.get("https://example.test/x", source="yahoo").status_code == 200
     assert sleeps == [7.0, 30.0]
@@ -173,9 +183,11 @@ def test_retry_after_seconds_is_honoured_and_capped():
 
 def test_retry_after_http_date_is_honoured():
     sleeps: list[float] = []
-    soon = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=20), usegmt=True)
-    far = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), usegmt=True)
-    server = Server(httpx.Response(503, headers={"Retry-After": soon}), httpx.Response(429, headers={"Retry-After": far}))
+    soon = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20), usegmt=True)
+    far = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(hours=2), usegmt=True)
+    server = Server(
+        httpx.Response(503, headers={"Retry-After": soon}), httpx.Response(429, headers={"Retry-After": far})
+    )
     with make_client(server, sleeps, max_backoff=60.0) as client:
         client.get("https://example.test/x", source="yahoo")
     assert 17.0 <= sleeps[0] <= 20.0  # whole-second date resolution
@@ -183,7 +195,7 @@ def test_retry_after_http_date_is_honoured():
 
 
 def test_parse_retry_after_forms():
-    now = dt.datetime(2025, 1, 6, 12, 0, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 1, 6, 12, 0, 0, tzinfo=dt.UTC)
     assert parse_retry_after("3", now) == 3.0
     assert parse_retry_after("1.5", now) == 1.5
     assert parse_retry_after("Mon, 06 Jan 2025 12:00:42 GMT", now) == 42.0
@@ -208,8 +220,9 @@ def test_client_errors_are_not_retried(status):
 
 
 def test_sec_403_explains_fair_access_rule_without_revealing_email():
-    server = Server(default=lambda request: httpx.Response(403, text="Your Request Originates from an Undeclared "
-                                                                      "Automated Tool"))
+    server = Server(
+        default=lambda request: httpx.Response(403, text="Your Request Originates from an Undeclared Automated Tool")
+    )
     with make_client(server) as client:
         with pytest.raises(SecAccessDenied) as caught:
             client.get("https://data.sec.gov/api/xbrl/companyfacts/CIK0000320193.json", source="sec")
@@ -247,7 +260,7 @@ class ValidatingOrigin:
         if self.use_etag:
             headers["ETag"] = f'"v{self.version}"'
         if self.use_last_modified:
-            modified = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=self.version)
+            modified = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=self.version)
             headers["Last-Modified"] = email.utils.format_datetime(modified, usegmt=True)
         return headers
 
@@ -278,7 +291,8 @@ def test_validator_round_trip_returns_cached_body_on_304(tmp_path, validator):
     conditional_header = "If-None-Match" if validator == "etag" else "If-Modified-Since"
     assert conditional_header not in server.requests[0].headers
     assert server.requests[1].headers[conditional_header] == (
-        '"v1"' if validator == "etag" else origin_validator(1, "Last-Modified"))
+        '"v1"' if validator == "etag" else origin_validator(1, "Last-Modified")
+    )
     assert second.status_code == 200 and second.headers["X-Cache"] == "HIT-304"
     assert second.content == b'{"v": 1}' and second.headers["Content-Type"] == "application/json"
     assert third.headers["X-Cache"] == "MISS" and third.json() == {"v": 2}
@@ -372,17 +386,21 @@ def test_client_errors_do_not_open_the_circuit():
 def test_secrets_never_reach_logs_or_errors(caplog):
     caplog.set_level(logging.DEBUG)
     responses = Server(
-        httpx.Response(503), httpx.Response(200, json={"Meta Data": {}}),  # retried, then fine
+        httpx.Response(503),
+        httpx.Response(200, json={"Meta Data": {}}),  # retried, then fine
         httpx.Response(404),
-        httpx.ReadTimeout("timed out"), httpx.ReadTimeout("timed out"),
+        httpx.ReadTimeout("timed out"),
+        httpx.ReadTimeout("timed out"),
         httpx.Response(403),
     )
     errors: list[BaseException] = []
     with make_client(responses, max_retries=1, secrets=[API_KEY]) as client:
         client.get("https://av.test/query", source="alphavantage", params={"function": "X", "apikey": API_KEY})
-        for url, source in [(f"https://av.test/query?api_key={API_KEY}", "alphavantage"),
-                            (f"https://av.test/path/{API_KEY}?token=abc123", "alphavantage"),
-                            (f"https://data.sec.gov/x?contact={CONTACT_EMAIL}", "sec")]:
+        for url, source in [
+            (f"https://av.test/query?api_key={API_KEY}", "alphavantage"),
+            (f"https://av.test/path/{API_KEY}?token=abc123", "alphavantage"),
+            (f"https://data.sec.gov/x?contact={CONTACT_EMAIL}", "sec"),
+        ]:
             with pytest.raises(Exception) as caught:
                 client.get(url, source=source)
             errors.append(caught.value)
@@ -399,8 +417,10 @@ def test_secrets_never_reach_logs_or_errors(caplog):
 
 
 def test_redact_handles_raw_encoded_and_named_query_secrets():
-    text = ("GET https://x.test/q?apikey=K1&api_key=K2&API-KEY=K3&token=T&key=K4&s=AAPL "
-            "contact=a%40b.example mail=a@b.example pw=hunter2!")
+    text = (
+        "GET https://x.test/q?apikey=K1&api_key=K2&API-KEY=K3&token=T&key=K4&s=AAPL "
+        "contact=a%40b.example mail=a@b.example pw=hunter2!"
+    )
     cleaned = redact(text, ["a@b.example", "hunter2!"])
     for secret in ("K1", "K2", "K3", "=T", "K4", "a@b.example", "a%40b.example", "hunter2"):
         assert secret not in cleaned
@@ -479,12 +499,20 @@ def test_real_sec_companyfacts_survives_gzip_faults_and_revalidates(tmp_path):
     def sec_origin(request: httpx.Request) -> httpx.Response:
         if request.headers.get("If-None-Match") == '"aapl-1"':
             return httpx.Response(304, headers={"ETag": '"aapl-1"'})
-        return httpx.Response(200, headers={"Content-Encoding": "gzip", "Content-Length": str(len(compressed)),
-                                            "ETag": '"aapl-1"', "Content-Type": "application/json"},
-                              stream=httpx.ByteStream(compressed))
+        return httpx.Response(
+            200,
+            headers={
+                "Content-Encoding": "gzip",
+                "Content-Length": str(len(compressed)),
+                "ETag": '"aapl-1"',
+                "Content-Type": "application/json",
+            },
+            stream=httpx.ByteStream(compressed),
+        )
 
-    faulty = FaultInjectingTransport(httpx.MockTransport(sec_origin), failure_rate=0.5, seed=11,
-                                     faults=("truncated", "reset"))
+    faulty = FaultInjectingTransport(
+        httpx.MockTransport(sec_origin), failure_rate=0.5, seed=11, faults=("truncated", "reset")
+    )
     url = "https://data.sec.gov/api/xbrl/companyfacts/CIK0000320193.json"
     with make_client(faulty, cache_dir=tmp_path, max_retries=8) as client:
         first = client.get(url, source="sec")

@@ -6,8 +6,8 @@ import pandas as pd
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse, partition_rows, split_partitions
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
+from finance_assets.lib.warehouse import Warehouse, partition_rows, split_partitions
 
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finance_assets.lib.rate_windows import max_in_sliding_window, steady_rate
 from finance_assets.lib.limiter import DEFAULT_RATES, RateLimitTimeout, SourceLimiter
+from finance_assets.lib.rate_windows import max_in_sliding_window, steady_rate
 
 WORKERS = 4
 ACQUISITIONS_PER_WORKER = 25
@@ -43,9 +43,10 @@ def test_helpers_measure_windows_and_rate():
 def test_four_spawned_processes_never_exceed_sec_limit_in_any_second_and_keep_rate_high(tmp_path):
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    workers = [ctx.Process(target=acquire_in_spawned_worker,
-                           args=(str(tmp_path), ACQUISITIONS_PER_WORKER, ready, go, results))
-               for _ in range(WORKERS)]
+    workers = [
+        ctx.Process(target=acquire_in_spawned_worker, args=(str(tmp_path), ACQUISITIONS_PER_WORKER, ready, go, results))
+        for _ in range(WORKERS)
+    ]
     for worker in workers:
         worker.start()
     try:

@@ -65,8 +65,14 @@ def test_hostile_partition_values_never_become_paths(tmp_path, value):
 def _month_frame(ticker: str, month: str, offset: float) -> pd.DataFrame:
     """2,000 rows inside one month (20 sessions x 100 intraday slots), so the partition owns them."""
     dates = pd.date_range(month, periods=20, freq="B").repeat(100)
-    return pd.DataFrame({"ticker": ticker, "date": dates.date, "slot": list(range(100)) * 20,
-                         "close": [offset + i for i in range(2000)]})
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates.date,
+            "slot": list(range(100)) * 20,
+            "close": [offset + i for i in range(2000)],
+        }
+    )
 
 
 def _writer(root: str, ticker: str, month: str, offset: float, repeats: int) -> None:
@@ -81,7 +87,9 @@ def test_concurrent_writers_lose_nothing_and_never_mix(tmp_path):
     # two writers of the same partition with different content
     jobs += [ctx.Process(target=_writer, args=(str(tmp_path), "SAME", "2024-01-01", off, 5)) for off in (0.0, 1e6)]
     # different months of one ticker share a yearly file: none may lose the others' rows
-    jobs += [ctx.Process(target=_writer, args=(str(tmp_path), "YEAR", f"2024-{m:02d}-01", 0.0, 3)) for m in (1, 2, 3, 4)]
+    jobs += [
+        ctx.Process(target=_writer, args=(str(tmp_path), "YEAR", f"2024-{m:02d}-01", 0.0, 3)) for m in (1, 2, 3, 4)
+    ]
     for job in jobs:
         job.start()
     for job in jobs:

@@ -30,23 +30,46 @@ def write_portfolio(data_dir: Path, tickers: list[str]) -> None:
 
 def base_env(**extra: str) -> dict[str, str]:
     """The test's environment (isolated_home already set the data dir, DAGSTER_HOME and demo mode)."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore", FINANCE_ASSETS_EXECUTOR="in_process",
-               FINANCE_ASSETS_HTTP_BACKOFF=FAST_RETRIES)
-    for name in ("FINANCE_ASSETS_FAULT_RATE", "FINANCE_ASSETS_OUTAGE_HOSTS", "FINANCE_ASSETS_TRANSPORT",
-                 "FINANCE_ASSETS_REQUEST_LOG", "SEC_USER_AGENT", "ALPHAVANTAGE_API_KEY", "FINNHUB_API_KEY"):
+    env = dict(
+        os.environ,
+        PYTHONWARNINGS="ignore",
+        FINANCE_ASSETS_EXECUTOR="in_process",
+        FINANCE_ASSETS_HTTP_BACKOFF=FAST_RETRIES,
+    )
+    for name in (
+        "FINANCE_ASSETS_FAULT_RATE",
+        "FINANCE_ASSETS_OUTAGE_HOSTS",
+        "FINANCE_ASSETS_TRANSPORT",
+        "FINANCE_ASSETS_REQUEST_LOG",
+        "SEC_USER_AGENT",
+        "ALPHAVANTAGE_API_KEY",
+        "FINNHUB_API_KEY",
+    ):
         env.pop(name, None)
     env.update(extra)
     return env
 
 
 def cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "finance_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def dagster_materialize(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions",
-                             *args], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture

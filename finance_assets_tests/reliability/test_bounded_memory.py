@@ -32,13 +32,27 @@ def write_companyfacts(path: Path, target_bytes: int, facts_per_unit: int = 400)
         out.write('{"cik": 9900001, "entityName": "Acme Quantum Systems (DEMO)", "facts": {"dei": {}, "us-gaap": {')
         written = concept = 0
         while written < target_bytes:
-            facts = ",".join(json.dumps(
-                {"start": f"{2009 + i % 16}-01-01", "end": f"{2009 + i % 16}-12-31", "val": 1000 * concept + i,
-                 "accn": f"0009900001-{(9 + i % 16):02d}-{i:06d}", "fy": 2009 + i % 16, "fp": "FY", "form": "10-K",
-                 "filed": f"{2010 + i % 16}-02-15", "frame": f"CY{2009 + i % 16}"}, separators=(",", ":"))
-                for i in range(facts_per_unit))
-            body = (f'{"," if concept else ""}"Concept{concept:05d}": {{"label": "Concept {concept} (DEMO)", '
-                    f'"units": {{"USD": [{facts}]}}}}')
+            facts = ",".join(
+                json.dumps(
+                    {
+                        "start": f"{2009 + i % 16}-01-01",
+                        "end": f"{2009 + i % 16}-12-31",
+                        "val": 1000 * concept + i,
+                        "accn": f"0009900001-{(9 + i % 16):02d}-{i:06d}",
+                        "fy": 2009 + i % 16,
+                        "fp": "FY",
+                        "form": "10-K",
+                        "filed": f"{2010 + i % 16}-02-15",
+                        "frame": f"CY{2009 + i % 16}",
+                    },
+                    separators=(",", ":"),
+                )
+                for i in range(facts_per_unit)
+            )
+            body = (
+                f'{"," if concept else ""}"Concept{concept:05d}": {{"label": "Concept {concept} (DEMO)", '
+                f'"units": {{"USD": [{facts}]}}}}'
+            )
             out.write(body)
             written += len(body)
             concept += 1
@@ -54,7 +68,9 @@ def peak_rss_kb():
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
 '''
-MEASURE = PEAK_RSS_KB + r'''
+MEASURE = (
+    PEAK_RSS_KB
+    + r"""
 import json, sys, zipfile
 import pyarrow as pa, pyarrow.parquet as pq
 from finance_assets.defs.sec.xbrl_stream import iter_companyfacts_chunks
@@ -76,12 +92,18 @@ with stream:
 writer.close()
 growth_mb = (peak_rss_kb() - before) / 1024
 print(json.dumps({"rows": rows, "growth_mb": growth_mb}))
-'''
+"""
+)
 
 
 def _stream_in_fresh_process(source: str, out: Path, chunk_facts: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", MEASURE, source, str(out), str(chunk_facts)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, source, str(out), str(chunk_facts)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -114,16 +136,18 @@ def _demo_facts_bytes() -> bytes:
 @pytest.mark.parametrize("chunk_facts", [1, 37, 100_000])
 def test_streamed_rows_equal_the_whole_document_normalization(chunk_facts):
     raw = _demo_facts_bytes()
-    pd.testing.assert_frame_equal(normalize_companyfacts_stream(io.BytesIO(raw), chunk_facts),
-                                  xbrl.normalize_companyfacts(raw))
+    pd.testing.assert_frame_equal(
+        normalize_companyfacts_stream(io.BytesIO(raw), chunk_facts), xbrl.normalize_companyfacts(raw)
+    )
 
 
 @pytest.mark.realdata
 def test_streamed_rows_equal_on_real_companyfacts(realdata):
     for path in sorted((realdata / "sec" / "companyfacts").glob("*.json")):
         raw = path.read_bytes()
-        pd.testing.assert_frame_equal(normalize_companyfacts_stream(io.BytesIO(raw), 10_000),
-                                      xbrl.normalize_companyfacts(raw), obj=path.name)
+        pd.testing.assert_frame_equal(
+            normalize_companyfacts_stream(io.BytesIO(raw), 10_000), xbrl.normalize_companyfacts(raw), obj=path.name
+        )
 
 
 def _with(change) -> bytes:
@@ -132,16 +156,19 @@ def _with(change) -> bytes:
     return json.dumps(doc).encode()
 
 
-@pytest.mark.parametrize("raw", [
-    _with(lambda d: d["facts"]["us-gaap"]["Revenues"]["units"]["USD"][0].update(val="12")),
-    _with(lambda d: d["facts"]["us-gaap"]["Assets"]["units"]["USD"][1].update(end="2025-02-30")),
-    _with(lambda d: d["facts"]["us-gaap"].update(Revenues={"units": [1]})),
-    _with(lambda d: d["facts"].update({"us-gaap": [1, 2]})),
-    _with(lambda d: d.update(facts=[])),
-    _with(lambda d: d.update(cik="not-a-cik")),
-    b'{"cik": 9900001, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [{"val": 1',
-    b"[1, 2, 3]",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _with(lambda d: d["facts"]["us-gaap"]["Revenues"]["units"]["USD"][0].update(val="12")),
+        _with(lambda d: d["facts"]["us-gaap"]["Assets"]["units"]["USD"][1].update(end="2025-02-30")),
+        _with(lambda d: d["facts"]["us-gaap"].update(Revenues={"units": [1]})),
+        _with(lambda d: d["facts"].update({"us-gaap": [1, 2]})),
+        _with(lambda d: d.update(facts=[])),
+        _with(lambda d: d.update(cik="not-a-cik")),
+        b'{"cik": 9900001, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [{"val": 1',
+        b"[1, 2, 3]",
+    ],
+)
 def test_bad_documents_raise_value_errors_like_the_whole_document_code(raw):
     with pytest.raises(ValueError) as whole:
         xbrl.normalize_companyfacts(raw)
@@ -159,5 +186,5 @@ def test_chunks_are_bounded_and_never_split_a_concept():
         assert len(chunk) < 200 + largest_concept
     concepts = [set(zip(c["taxonomy"], c["concept"])) for c in chunks]
     for i, earlier in enumerate(concepts):
-        for later in concepts[i + 1:]:
+        for later in concepts[i + 1 :]:
             assert not earlier & later

@@ -34,8 +34,12 @@ def test_concurrent_runs_on_one_asset_lose_nothing_and_never_mix(isolated_home, 
 
     # 6 runs at once: 4 months of ACMQ (which share files and catalog), 2 writers of BLZQ's March
     runs = [dagster_materialize(["--select", "prices", "--partition", f"{month}|ACMQ"], env) for month in MONTHS]
-    runs += [dagster_materialize(["--select", "prices", "--partition", "2025-03-01|BLZQ"],
-                                 {**env, "FINANCE_ASSETS_DEMO_NOW": now}) for now in SAME_PARTITION_VERSIONS]
+    runs += [
+        dagster_materialize(
+            ["--select", "prices", "--partition", "2025-03-01|BLZQ"], {**env, "FINANCE_ASSETS_DEMO_NOW": now}
+        )
+        for now in SAME_PARTITION_VERSIONS
+    ]
     for run in runs:
         _, stderr = run.communicate(timeout=300)
         assert run.returncode == 0, stderr[-3000:]
@@ -54,7 +58,10 @@ def test_concurrent_runs_on_one_asset_lose_nothing_and_never_mix(isolated_home, 
     winner = [last for last, version in versions.items() if list(version.index) == list(blzq.index)]
     assert len(winner) == 1, f"BLZQ March holds {len(blzq)} rows: neither complete version"
     assert (blzq - versions[winner[0]]).abs().max() < 1e-5
-    assert len(blzq) in (len(sessions_between("2025-03-01", "2025-03-14")), len(sessions_between("2025-03-01", "2025-03-31")))
+    assert len(blzq) in (
+        len(sessions_between("2025-03-01", "2025-03-14")),
+        len(sessions_between("2025-03-01", "2025-03-31")),
+    )
 
     con = duckdb.connect(str(data / "warehouse" / CATALOG_FILE), read_only=True)
     try:

@@ -30,14 +30,22 @@ from .conftest import BIN, REPO, base_env, cli, sessions_between
 pytestmark = pytest.mark.slow
 
 TICKERS = ["ACMQ", "BLZQ"]
-MATERIALIZE = ["asset", "materialize", "-m", "finance_assets.definitions", "--select", "prices,technicals",
-               "--partition-range", "2025-02-01|ACMQ...2025-03-01|BLZQ"]
+MATERIALIZE = [
+    "asset",
+    "materialize",
+    "-m",
+    "finance_assets.definitions",
+    "--select",
+    "prices,technicals",
+    "--partition-range",
+    "2025-02-01|ACMQ...2025-03-01|BLZQ",
+]
 OLD_NOW, NEW_NOW = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
 
 # Runs the `dagster` CLI (first argument "dagster") or `finance_assets.cli` with a write that stops half-way. CRASH_TARGET=parquet:<asset>:<n> stops
 # in the n-th Parquet write under that asset's folder; CRASH_TARGET=duckdb stops right after the
 # first DDL statement on the catalog, before the connection is closed (nothing checkpointed).
-CRASH_WRAPPER = r'''
+CRASH_WRAPPER = r"""
 import os, sys, time
 from pathlib import Path
 
@@ -99,7 +107,7 @@ if sys.argv[1] == "dagster":
     sys.exit(main())
 from finance_assets.cli import main
 sys.exit(main(sys.argv[1:]))
-'''
+"""
 
 
 def _snapshot(root: Path) -> dict[Path, str]:
@@ -111,9 +119,14 @@ def _kill_at_write(tmp_path: Path, env: dict, target: str, args: list[str]) -> s
     wrapper = tmp_path / "crash_wrapper.py"
     wrapper.write_text(CRASH_WRAPPER)
     marker = tmp_path / f"crash-{target.replace(':', '-')}.marker"
-    proc = subprocess.Popen([sys.executable, str(wrapper), *args], cwd=REPO, start_new_session=True,
-                            env={**env, "CRASH_TARGET": target, "CRASH_MARKER": str(marker)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(wrapper), *args],
+        cwd=REPO,
+        start_new_session=True,
+        env={**env, "CRASH_TARGET": target, "CRASH_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while not marker.exists():
@@ -146,23 +159,36 @@ def test_sigkill_mid_write_keeps_previous_versions_and_rerun_is_exact(isolated_h
     root = data / "warehouse"
     env = base_env()
     instance.add_dynamic_partitions("ticker", TICKERS)  # registration is not under test here
-    first = subprocess.run([str(BIN / "dagster"), *MATERIALIZE], env={**env, "FINANCE_ASSETS_DEMO_NOW": OLD_NOW},
-                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(
+        [str(BIN / "dagster"), *MATERIALIZE],
+        env={**env, "FINANCE_ASSETS_DEMO_NOW": OLD_NOW},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     assert cli(["catalog"], env).returncode == 0
 
     wh = Warehouse(root)
-    feb, march_to_14 = len(sessions_between("2025-02-01", "2025-02-28")), len(sessions_between("2025-03-01", "2025-03-14"))
+    feb, march_to_14 = (
+        len(sessions_between("2025-02-01", "2025-02-28")),
+        len(sessions_between("2025-03-01", "2025-03-14")),
+    )
     old_prices = wh.read("prices")
-    assert _counts_by_month(old_prices) == {(t, m): n for t in TICKERS for m, n in (("2025-02", feb),
-                                                                                   ("2025-03", march_to_14))}
+    assert _counts_by_month(old_prices) == {
+        (t, m): n for t in TICKERS for m, n in (("2025-02", feb), ("2025-03", march_to_14))
+    }
     before = _snapshot(root)
     old_catalog_count = _catalog_count(root, "prices")
     assert old_catalog_count == len(old_prices)
 
     # 1. killed half-way through writing the second prices file of a re-materialization as of April 10
-    torn = Path(_kill_at_write(tmp_path, {**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW}, "parquet:prices:2",
-                               ["dagster", *MATERIALIZE]))
+    torn = Path(
+        _kill_at_write(
+            tmp_path, {**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW}, "parquet:prices:2", ["dagster", *MATERIALIZE]
+        )
+    )
     after = _snapshot(root)
     assert set(after) == set(before)  # no data file lost, none half-created under the real name
     for path in after:
@@ -173,8 +199,7 @@ def test_sigkill_mid_write_keeps_previous_versions_and_rerun_is_exact(isolated_h
     assert [p.relative_to(root).parts[0] for p in replaced] == ["prices"]  # the file written before it
     # row by row: every file is either wholly the old version or wholly the new one, never a mix
     old_counts = _counts_by_month(old_prices)
-    new_counts = {**old_counts, **{(t, "2025-03"): len(sessions_between("2025-03-01", "2025-03-31"))
-                                   for t in TICKERS}}
+    new_counts = {**old_counts, **{(t, "2025-03"): len(sessions_between("2025-03-01", "2025-03-31")) for t in TICKERS}}
     for path in after:
         if "prices" not in path.relative_to(root).parts:
             continue
@@ -186,16 +211,21 @@ def test_sigkill_mid_write_keeps_previous_versions_and_rerun_is_exact(isolated_h
     _kill_at_write(tmp_path, env, "duckdb", ["catalog"])
     con = duckdb.connect(str(root / CATALOG_FILE), read_only=True)
     try:
-        views = {row[0] for row in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         assert {"prices", "technicals"} <= views
         assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == len(wh.read("prices"))
     finally:
         con.close()
 
     # 3. the re-run completes with exactly the expected rows: March now has every session
-    rerun = subprocess.run([str(BIN / "dagster"), *MATERIALIZE], env={**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW},
-                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [str(BIN / "dagster"), *MATERIALIZE],
+        env={**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     march = len(sessions_between("2025-03-01", "2025-03-31"))
     prices = wh.read("prices")

@@ -13,13 +13,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.defs.market.source import PriceSource
+from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.demo import source as demo
 from finance_assets.lib.http import RetriesExhausted, SourceUnavailable
 from finance_assets.lib.limiter import SourceLimiter
-from finance_assets.defs.market.source import PriceSource
-from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.lib.warehouse import Warehouse
 
 from .conftest import (
     MARKET_ASSETS,
@@ -74,9 +74,14 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
         got = adjusted_closes(prices, ticker)
         assert list(got.index) == list(expected.index), ticker
         assert (got - expected).abs().max() < 1e-5, ticker  # the chart JSON carries 6 decimals
-    for asset, key in (("technicals", ["ticker", "date"]), ("sentiment", ["ticker", "date"]),
-                       ("headlines", ["ticker", "url"]), ("filings", ["ticker", "accession_number"]),
-                       ("market_panel", ["ticker", "date"]), ("portfolio_report", ["date"])):
+    for asset, key in (
+        ("technicals", ["ticker", "date"]),
+        ("sentiment", ["ticker", "date"]),
+        ("headlines", ["ticker", "url"]),
+        ("filings", ["ticker", "accession_number"]),
+        ("market_panel", ["ticker", "date"]),
+        ("portfolio_report", ["date"]),
+    ):
         frame = wh.read(asset)
         assert len(frame) and not frame.duplicated(key).any(), asset
     assert len(wh.read("technicals")) == len(prices)
@@ -96,8 +101,13 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
 
 
 def _price_source(tmp_path, **fields) -> PriceSource:
-    return PriceSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"),
-                       demo_now="2025-06-30T22:00:00Z", **fields)
+    return PriceSource(
+        mode="demo",
+        cache_dir=str(tmp_path / "cache"),
+        state_dir=str(tmp_path / "state"),
+        demo_now="2025-06-30T22:00:00Z",
+        **fields,
+    )
 
 
 def test_dead_provider_opens_its_circuit_and_prices_fall_back(tmp_path, monkeypatch):
@@ -128,7 +138,9 @@ def test_sec_down_fails_with_an_error_naming_sec_and_then_fails_fast(tmp_path, m
     sec = SecEdgarSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"))
     threshold = sec.client.circuit_threshold
     for _ in range(threshold):
-        with pytest.raises(RetriesExhausted, match=r"\(source 'sec'\) failed after 5 attempts; last error: connect_error"):
+        with pytest.raises(
+            RetriesExhausted, match=r"\(source 'sec'\) failed after 5 attempts; last error: connect_error"
+        ):
             sec.companyfacts(9900001)
     with pytest.raises(SourceUnavailable, match="source 'sec' is unavailable"):
         sec.submissions(9900001)
@@ -152,9 +164,11 @@ def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_
     assert run.returncode == 2
     assert "FAILED: ticker_cik_map, sec ACMQ..DEMOIDX" in run.stdout
     # the error names the dead source and why, not just "error occurred while executing op"
-    assert ("step failed: ticker_cik_map: finance_assets.lib.http.RetriesExhausted: GET "
-            "https://www.sec.gov/files/company_tickers_exchange.json (source 'sec') failed after 5 attempts; "
-            "last error: connect_error") in run.stdout
+    assert (
+        "step failed: ticker_cik_map: finance_assets.lib.http.RetriesExhausted: GET "
+        "https://www.sec.gov/files/company_tickers_exchange.json (source 'sec') failed after 5 attempts; "
+        "last error: connect_error"
+    ) in run.stdout
     assert "input 'ticker_cik_map' has never been materialized" in run.stdout
     for asset in SEC_ASSETS:
         assert materialized(instance, asset) == set(), asset
@@ -166,5 +180,6 @@ def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_
     prices = Warehouse(data / "warehouse").read("prices")
     assert (prices["source"] == "stooq (demo)").all()  # Yahoo down: the next provider served every ticker
     assert len(prices) == 3 * len(sessions_between("2025-03-01", "2025-03-31"))
-    assert materialized(instance, "portfolio_report") == {d.strftime("%Y-%m-%d")
-                                                          for d in pd.bdate_range("2025-03-01", "2025-03-31")}
+    assert materialized(instance, "portfolio_report") == {
+        d.strftime("%Y-%m-%d") for d in pd.bdate_range("2025-03-01", "2025-03-31")
+    }

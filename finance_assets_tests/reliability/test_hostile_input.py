@@ -15,19 +15,19 @@ import pandas as pd
 import pytest
 
 from finance_assets import cli
-from finance_assets.defs.sec import xbrl
-from finance_assets.defs.portfolio.holdings import PortfolioError, read_portfolio
-from finance_assets.defs.market.prices import validate_prices
 from finance_assets.defs.market import assets as market
-from finance_assets.defs.sec import assets as sec
-from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse, WarehouseError
-from finance_assets.lib.partitions import MONTH, TICKER
-from finance_assets.demo import source as demo
+from finance_assets.defs.market.prices import validate_prices
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news.source import NewsSource
+from finance_assets.defs.portfolio.holdings import PortfolioError, read_portfolio
+from finance_assets.defs.sec import assets as sec
+from finance_assets.defs.sec import xbrl
 from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.demo import source as demo
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.lib.sources import SourceFailed
+from finance_assets.lib.warehouse import Warehouse, WarehouseError
 
 PACKAGE = Path(__file__).resolve().parents[2] / "finance_assets"
 
@@ -49,7 +49,9 @@ HOSTILE_TICKERS = [
 def _csv_text(ticker: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerows([["ticker", "shares", "cost_basis", "currency"], ["BLZQ", "1", "1", "USD"], [ticker, "1", "1", "USD"]])
+    writer.writerows(
+        [["ticker", "shares", "cost_basis", "currency"], ["BLZQ", "1", "1", "USD"], [ticker, "1", "1", "USD"]]
+    )
     return out.getvalue()
 
 
@@ -108,22 +110,32 @@ def request_log(tmp_path, monkeypatch) -> Path:
 
 
 def _source_fields(tmp_path: Path) -> dict:
-    return {"mode": "demo", "cache_dir": str(tmp_path / "cache"), "state_dir": str(tmp_path / "state"),
-            "demo_now": "2025-04-10T22:00:00Z"}
+    return {
+        "mode": "demo",
+        "cache_dir": str(tmp_path / "cache"),
+        "state_dir": str(tmp_path / "state"),
+        "demo_now": "2025-04-10T22:00:00Z",
+    }
 
 
 @pytest.mark.parametrize("ticker", ["../../etc/passwd", "A';DROP TABLE prices;--", "\u0410CMQ"])
-def test_hostile_partition_key_added_behind_the_cli_never_reaches_a_url_or_a_path(isolated_home, tmp_path,
-                                                                                   request_log, ticker):
+def test_hostile_partition_key_added_behind_the_cli_never_reaches_a_url_or_a_path(
+    isolated_home, tmp_path, request_log, ticker
+):
     """A key added straight to the instance (e.g. from the UI) is refused by the asset before any request."""
     warehouse = isolated_home / "data" / "warehouse"
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
         inst.add_dynamic_partitions(TICKER, [ticker])
         result = dg.materialize(
-            [market.prices], instance=inst, raise_on_error=False,
+            [market.prices],
+            instance=inst,
+            raise_on_error=False,
             partition_key=dg.MultiPartitionKey({TICKER: ticker, MONTH: "2025-03-01"}),
-            resources={"prices_source": PriceSource(**_source_fields(tmp_path)),
-                       "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse))})
+            resources={
+                "prices_source": PriceSource(**_source_fields(tmp_path)),
+                "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
+            },
+        )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
     assert "ticker" in failure.cause.message
@@ -139,8 +151,14 @@ def test_hostile_values_are_only_ever_data_in_sql(tmp_path):
     root = tmp_path / "o'brien's warehouse"  # a quote in the path must not break the view DDL
     wh = Warehouse(root)
     hostile = "A';DROP TABLE prices;--"
-    frame = pd.DataFrame({"ticker": "ACMQ", "date": pd.to_datetime(["2025-03-03", "2025-03-04"]).date,
-                          "source": [hostile, "yahoo"], "close": [1.0, 2.0]})
+    frame = pd.DataFrame(
+        {
+            "ticker": "ACMQ",
+            "date": pd.to_datetime(["2025-03-03", "2025-03-04"]).date,
+            "source": [hostile, "yahoo"],
+            "close": [1.0, 2.0],
+        }
+    )
     wh.write("prices", {"ticker": "ACMQ", "month": "2025-03-01"}, frame)  # values as data, the path is safe
     assert wh.register_view("prices")
     only = wh.read("prices", where="source = ?", params=[hostile])
@@ -169,8 +187,12 @@ def test_sql_takes_data_only_as_parameters():
     dynamic = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in SQL_METHODS and node.args):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SQL_METHODS
+                and node.args
+            ):
                 continue
             receiver = ast.unparse(node.func.value).split(".")[-1].lstrip("_")
             if not receiver.endswith(CONNECTION_NAMES):
@@ -192,10 +214,13 @@ def _routes(**bodies: bytes | str):
 
     def handle(request: httpx.Request) -> httpx.Response:
         host, path = request.url.host, request.url.path
-        for name, matches in (("yahoo", host == "query1.finance.yahoo.com"), ("stooq", host == "stooq.com"),
-                              ("news", host == "feeds.finance.yahoo.com"),
-                              ("companyfacts", "/api/xbrl/companyfacts/" in path),
-                              ("submissions", path.startswith("/submissions/"))):
+        for name, matches in (
+            ("yahoo", host == "query1.finance.yahoo.com"),
+            ("stooq", host == "stooq.com"),
+            ("news", host == "feeds.finance.yahoo.com"),
+            ("companyfacts", "/api/xbrl/companyfacts/" in path),
+            ("submissions", path.startswith("/submissions/")),
+        ):
             if matches and name in bodies:
                 return httpx.Response(200, content=bodies[name], request=request)
         return inner.handle_request(request)
@@ -207,6 +232,7 @@ def _with_transport(cls, transport):
     class Patched(cls):
         def _transport(self):
             return transport
+
     Patched.__name__ = cls.__name__
     return Patched
 
@@ -221,10 +247,15 @@ def _materialize_prices(tmp_path, instance, transport) -> tuple[dg.ExecuteInJobR
     warehouse = tmp_path / "warehouse"
     instance.add_dynamic_partitions(TICKER, ["ACMQ"])
     result = dg.materialize(
-        [market.prices], instance=instance, raise_on_error=False,
+        [market.prices],
+        instance=instance,
+        raise_on_error=False,
         partition_key=dg.MultiPartitionKey({TICKER: "ACMQ", MONTH: "2025-03-01"}),
-        resources={"prices_source": _with_transport(PriceSource, transport)(**_source_fields(tmp_path)),
-                   "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse))})
+        resources={
+            "prices_source": _with_transport(PriceSource, transport)(**_source_fields(tmp_path)),
+            "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
+        },
+    )
     return result, warehouse
 
 
@@ -246,13 +277,16 @@ def _zero_open(ind):
 BAD_STOOQ = "Date,Open,High,Low,Close,Volume\n2025-03-03,1,1,1,not-a-number,5\n2025-03-04,1,1,1,-5,5\n"
 
 
-@pytest.mark.parametrize("yahoo, reason", [
-    (b'{"chart": {"result": [{"timestamp": [1, 2', "JSONDecodeError"),
-    (b"<html><body>Service temporarily unavailable</body></html>", "JSONDecodeError"),
-    (json.dumps({"chart": {"result": None, "error": {"code": "Not Found"}}}).encode(), "Not Found"),
-    (_yahoo_chart_with("ACMQ", _negative_close), "rows with a non-positive price"),
-    (_yahoo_chart_with("ACMQ", _zero_open), "rows with a non-positive price"),
-])
+@pytest.mark.parametrize(
+    "yahoo, reason",
+    [
+        (b'{"chart": {"result": [{"timestamp": [1, 2', "JSONDecodeError"),
+        (b"<html><body>Service temporarily unavailable</body></html>", "JSONDecodeError"),
+        (json.dumps({"chart": {"result": None, "error": {"code": "Not Found"}}}).encode(), "Not Found"),
+        (_yahoo_chart_with("ACMQ", _negative_close), "rows with a non-positive price"),
+        (_yahoo_chart_with("ACMQ", _zero_open), "rows with a non-positive price"),
+    ],
+)
 def test_malformed_or_impossible_prices_are_refused_naming_each_provider(tmp_path, yahoo, reason):
     source = _with_transport(PriceSource, _routes(yahoo=yahoo, stooq=BAD_STOOQ))(**_source_fields(tmp_path))
     with pytest.raises(SourceFailed) as caught:
@@ -265,7 +299,8 @@ def test_malformed_or_impossible_prices_are_refused_naming_each_provider(tmp_pat
 def test_a_price_run_whose_providers_all_fail_stores_nothing(isolated_home, tmp_path):
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
         result, warehouse = _materialize_prices(
-            tmp_path, inst, _routes(yahoo=_yahoo_chart_with("ACMQ", _zero_open), stooq=BAD_STOOQ))
+            tmp_path, inst, _routes(yahoo=_yahoo_chart_with("ACMQ", _zero_open), stooq=BAD_STOOQ)
+        )
         assert not result.success
         assert "SourceFailed: all price providers failed for ACMQ: " in _failure_message(result)
         assert not list(warehouse.rglob("*.parquet"))
@@ -274,7 +309,9 @@ def test_a_price_run_whose_providers_all_fail_stores_nothing(isolated_home, tmp_
 
 def test_a_provider_with_a_negative_price_is_skipped_for_the_next_one(isolated_home, tmp_path):
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
-        result, warehouse = _materialize_prices(tmp_path, inst, _routes(yahoo=_yahoo_chart_with("ACMQ", _negative_close)))
+        result, warehouse = _materialize_prices(
+            tmp_path, inst, _routes(yahoo=_yahoo_chart_with("ACMQ", _negative_close))
+        )
         assert result.success
     stored = Warehouse(warehouse).read("prices")
     assert len(stored) and (stored["source"] == "stooq (demo)").all()
@@ -282,19 +319,33 @@ def test_a_provider_with_a_negative_price_is_skipped_for_the_next_one(isolated_h
 
 
 def test_price_check_fails_a_stored_zero_or_negative_price():
-    frame = pd.DataFrame({"ticker": "ACMQ", "date": pd.bdate_range("2025-03-03", periods=3).date,
-                          "open": [10.0, 10.0, 10.0], "high": [11.0, 11.0, 11.0], "low": [9.0, 9.0, 9.0],
-                          "close": [10.5, 0.0, -1.0], "adj_close": [10.5, 0.0, -1.0], "volume": [1, 1, 1]})
+    frame = pd.DataFrame(
+        {
+            "ticker": "ACMQ",
+            "date": pd.bdate_range("2025-03-03", periods=3).date,
+            "open": [10.0, 10.0, 10.0],
+            "high": [11.0, 11.0, 11.0],
+            "low": [9.0, 9.0, 9.0],
+            "close": [10.5, 0.0, -1.0],
+            "adj_close": [10.5, 0.0, -1.0],
+            "volume": [1, 1, 1],
+        }
+    )
     result = market.prices_are_sane(frame)
     assert not result.passed and result.metadata["non_positive_prices"].value == 2
 
 
-@pytest.mark.parametrize("body", [
-    b"<html>not a feed</html>", b"\x00\x01garbage", b"",
-    # cut off mid-item: a lenient parser would keep the first headline and call the month complete
-    b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>ACMQ beats estimates</title>'
-    b"<pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate></item><item><title>ACMQ mis",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>not a feed</html>",
+        b"\x00\x01garbage",
+        b"",
+        # cut off mid-item: a lenient parser would keep the first headline and call the month complete
+        b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>ACMQ beats estimates</title>'
+        b"<pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate></item><item><title>ACMQ mis",
+    ],
+)
 def test_malformed_rss_is_an_error_not_an_empty_month(tmp_path, body):
     source = _with_transport(NewsSource, _routes(news=body))(**_source_fields(tmp_path), providers=["yahoo-rss"])
     with pytest.raises(ValueError, match="ACMQ: unreadable headline feed"):
@@ -319,15 +370,20 @@ def _units_as_list(facts):
     facts["NetIncomeLoss"]["units"] = [1, 2, 3]
 
 
-@pytest.mark.parametrize("companyfacts, reason", [
-    (_facts_with(_string_value), "us-gaap:Revenues [USD]: 'val' is '1200000000' (str)"),
-    (_facts_with(_bad_date), "us-gaap:Assets [USD]: 'end' '2025-13-45' is not a YYYY-MM-DD date"),
-    (_facts_with(_units_as_list), "us-gaap:NetIncomeLoss: 'units' must be an object"),
-    (b'{"cik": 9900001, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [{"val": 1',
-     "SEC companyfacts CIK0009900001.json: invalid JSON"),
-    (b"<html>Too Many Requests</html>", "SEC companyfacts CIK0009900001.json: invalid JSON"),
-    (b"[]", "SEC companyfacts CIK0009900001.json: expected a JSON object, got list"),
-])
+@pytest.mark.parametrize(
+    "companyfacts, reason",
+    [
+        (_facts_with(_string_value), "us-gaap:Revenues [USD]: 'val' is '1200000000' (str)"),
+        (_facts_with(_bad_date), "us-gaap:Assets [USD]: 'end' '2025-13-45' is not a YYYY-MM-DD date"),
+        (_facts_with(_units_as_list), "us-gaap:NetIncomeLoss: 'units' must be an object"),
+        (
+            b'{"cik": 9900001, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [{"val": 1',
+            "SEC companyfacts CIK0009900001.json: invalid JSON",
+        ),
+        (b"<html>Too Many Requests</html>", "SEC companyfacts CIK0009900001.json: invalid JSON"),
+        (b"[]", "SEC companyfacts CIK0009900001.json: expected a JSON object, got list"),
+    ],
+)
 def test_companyfacts_with_wrong_types_or_broken_json_is_refused_naming_the_problem(tmp_path, companyfacts, reason):
     source = _with_transport(SecEdgarSource, _routes(companyfacts=companyfacts))(**_source_fields(tmp_path))
     with pytest.raises(ValueError) as caught:
@@ -335,10 +391,13 @@ def test_companyfacts_with_wrong_types_or_broken_json_is_refused_naming_the_prob
     assert reason in str(caught.value)
 
 
-@pytest.mark.parametrize("submissions, reason", [
-    (b'{"cik": "9900001", "filings": {"recent": {"accessionNumber": ["0009900001-25-0', "invalid JSON"),
-    (b"<html>503 Service Unavailable</html>", "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "submissions, reason",
+    [
+        (b'{"cik": "9900001", "filings": {"recent": {"accessionNumber": ["0009900001-25-0', "invalid JSON"),
+        (b"<html>503 Service Unavailable</html>", "invalid JSON"),
+    ],
+)
 def test_broken_submissions_json_is_refused_naming_the_document(tmp_path, submissions, reason):
     source = _with_transport(SecEdgarSource, _routes(submissions=submissions))(**_source_fields(tmp_path))
     with pytest.raises(ValueError, match=f"SEC submissions CIK0009900001.json: {reason}"):
@@ -347,13 +406,21 @@ def test_broken_submissions_json_is_refused_naming_the_document(tmp_path, submis
 
 def test_xbrl_facts_run_with_a_wrongly_typed_fact_fails_and_stores_nothing(isolated_home, tmp_path):
     warehouse = tmp_path / "warehouse"
-    source = _with_transport(SecEdgarSource, _routes(companyfacts=_facts_with(_string_value)))(**_source_fields(tmp_path))
+    source = _with_transport(SecEdgarSource, _routes(companyfacts=_facts_with(_string_value)))(
+        **_source_fields(tmp_path)
+    )
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
         inst.add_dynamic_partitions(TICKER, ["ACMQ"])
         resources = {"sec": source, "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse))}
         assert dg.materialize([sec.ticker_cik_map], instance=inst, resources=resources).success
-        result = dg.materialize([sec.ticker_cik_map, sec.xbrl_facts], selection=[sec.xbrl_facts], instance=inst,
-                                partition_key="ACMQ", resources=resources, raise_on_error=False)
+        result = dg.materialize(
+            [sec.ticker_cik_map, sec.xbrl_facts],
+            selection=[sec.xbrl_facts],
+            instance=inst,
+            partition_key="ACMQ",
+            resources=resources,
+            raise_on_error=False,
+        )
         assert not result.success
         assert "us-gaap:Revenues [USD]: 'val' is '1200000000' (str)" in _failure_message(result)
         assert not (warehouse / "xbrl_facts").exists()

@@ -24,8 +24,14 @@ def sec_worker(state_dir: str, log_path: str, seed: int, results: mp.Queue) -> N
     origin = httpx.MockTransport(lambda request: httpx.Response(200, json={"cik": 9900001, "filings": {}}))
     # the log sits outside the fault injector: an injected 503 or reset still counts as a request sent
     transport = RequestLogTransport(FaultInjectingTransport(origin, failure_rate=0.3, seed=seed), log_path)
-    client = HttpClient(user_agent="Reliability Test rl@example.com", limiter=SourceLimiter(state_dir),
-                        transport=transport, backoff_base=0.001, max_backoff=0.01, max_retries=8)
+    client = HttpClient(
+        user_agent="Reliability Test rl@example.com",
+        limiter=SourceLimiter(state_dir),
+        transport=transport,
+        backoff_base=0.001,
+        max_backoff=0.01,
+        max_retries=8,
+    )
     for i in range(CALLS_PER_WORKER):
         client.get(f"https://data.sec.gov/submissions/CIK{9900001 + i:010d}.json", source="sec", use_cache=False)
     results.put(client.stats)
@@ -37,8 +43,10 @@ def test_retries_under_faults_never_push_sec_past_10_requests_per_second(tmp_pat
     log_path = tmp_path / "requests.log"
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    workers = [ctx.Process(target=sec_worker, args=(str(tmp_path / "state"), str(log_path), seed, results))
-               for seed in range(WORKERS)]
+    workers = [
+        ctx.Process(target=sec_worker, args=(str(tmp_path / "state"), str(log_path), seed, results))
+        for seed in range(WORKERS)
+    ]
     for worker in workers:
         worker.start()
     try:

@@ -76,13 +76,21 @@ def test_the_scanner_finds_a_planted_secret_even_compressed(tmp_path):
 def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     data = isolated_home / "data"
     write_portfolio(data, ["ACMQ", "BLZQ", "NOPEQ"])  # NOPEQ: a valid symbol no provider knows
-    env = base_env(FINANCE_ASSETS_MODE="live", FINANCE_ASSETS_TRANSPORT="demo", FINANCE_ASSETS_BENCHMARK="DEMOIDX",
-                   FINANCE_ASSETS_FAULT_RATE="0.2", SEC_USER_AGENT=SEC_USER_AGENT, ALPHAVANTAGE_API_KEY=API_KEY)
+    env = base_env(
+        FINANCE_ASSETS_MODE="live",
+        FINANCE_ASSETS_TRANSPORT="demo",
+        FINANCE_ASSETS_BENCHMARK="DEMOIDX",
+        FINANCE_ASSETS_FAULT_RATE="0.2",
+        SEC_USER_AGENT=SEC_USER_AGENT,
+        ALPHAVANTAGE_API_KEY=API_KEY,
+    )
     outputs = []
-    for args in (["register"],
-                 ["backfill", "--start", "2025-03", "--end", "2025-03", "--chunk-tickers", "2",
-                  "--executor", "in_process"],
-                 ["catalog"], ["report"]):
+    for args in (
+        ["register"],
+        ["backfill", "--start", "2025-03", "--end", "2025-03", "--chunk-tickers", "2", "--executor", "in_process"],
+        ["catalog"],
+        ["report"],
+    ):
         done = cli(args, env)
         outputs += [done.stdout, done.stderr]
         if args[0] == "backfill":
@@ -97,8 +105,11 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     warehouse = Warehouse(data / "warehouse")
     assert set(warehouse.read("prices")["ticker"]) == {"ACMQ", "BLZQ"}
     assert {"ACMQ", "BLZQ"} <= set(warehouse.read("filings")["ticker"])
-    retried = [http.get("retries", 0) for asset in ("ticker_cik_map", "filings", "xbrl_facts", "prices", "headlines")
-               for http in http_stats_per_run(instance, asset)]
+    retried = [
+        http.get("retries", 0)
+        for asset in ("ticker_cik_map", "filings", "xbrl_facts", "prices", "headlines")
+        for http in http_stats_per_run(instance, asset)
+    ]
     assert sum(retried) > 0  # faults were injected and retried: retry logs were written too
 
     leaks = find_secrets([isolated_home / "dagster_home", data], outputs)
@@ -108,5 +119,10 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     assert event_logs
     # the scan covered what the run wrote: the event log, compute logs, warehouse, cache, reports
     written = {p.relative_to(isolated_home).parts[:2] for p in isolated_home.rglob("*") if p.is_file()}
-    assert {("dagster_home", "history"), ("dagster_home", "storage"), ("data", "warehouse"), ("data", "cache"),
-            ("data", "reports")} <= written
+    assert {
+        ("dagster_home", "history"),
+        ("dagster_home", "storage"),
+        ("data", "warehouse"),
+        ("data", "cache"),
+        ("data", "reports"),
+    } <= written

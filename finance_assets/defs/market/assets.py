@@ -1,14 +1,13 @@
 """Market data assets: daily prices (ticker x month) and technical indicators."""
 
-
 import dagster as dg
 import pandas as pd
 
 from finance_assets.defs.market import indicators
 from finance_assets.defs.market.prices import ohlc_violations
+from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
-from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "market"
@@ -37,11 +36,16 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
         bars.insert(0, "ticker", ticker)
         frames.append(bars)
     out = pd.concat(frames, ignore_index=True)
-    attach_metadata(context, {
-        "sources": dg.MetadataValue.json(out["source"].value_counts().to_dict()),
-        "splits": int((out["split_ratio"] != 1.0).sum()), "dividends": int((out["dividend"] > 0).sum()),
-        "preview": md_preview(out.tail(5)), "http": source.http_stats(),
-    })
+    attach_metadata(
+        context,
+        {
+            "sources": dg.MetadataValue.json(out["source"].value_counts().to_dict()),
+            "splits": int((out["split_ratio"] != 1.0).sum()),
+            "dividends": int((out["dividend"] > 0).sum()),
+            "preview": md_preview(out.tail(5)),
+            "http": source.http_stats(),
+        },
+    )
     return out
 
 
@@ -52,12 +56,19 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
     code_version="1",
     ins={
         "prices": dg.AssetIn(
-            partition_mapping=dg.MultiPartitionMapping({
-                TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
-                MONTH: dg.DimensionPartitionMapping(MONTH, dg.TimeWindowPartitionMapping(
-                    start_offset=-TECHNICALS_LOOKBACK_MONTHS, end_offset=0,
-                    allow_nonexistent_upstream_partitions=True)),
-            })
+            partition_mapping=dg.MultiPartitionMapping(
+                {
+                    TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
+                    MONTH: dg.DimensionPartitionMapping(
+                        MONTH,
+                        dg.TimeWindowPartitionMapping(
+                            start_offset=-TECHNICALS_LOOKBACK_MONTHS,
+                            end_offset=0,
+                            allow_nonexistent_upstream_partitions=True,
+                        ),
+                    ),
+                }
+            )
         )
     },
     description="SMA 20/50/200, EMA 12/26, MACD 12/26/9, RSI 14, Bollinger 20/2, ATR 14, returns and "
@@ -73,8 +84,11 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
         tech = indicators.compute_technicals(history.reset_index(drop=True))
         tech.insert(0, "ticker", ticker)
         frames.append(tech[in_months(tech["date"], months)])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["ticker", "date", *indicators.TECHNICAL_COLUMNS])
+    out = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["ticker", "date", *indicators.TECHNICAL_COLUMNS])
+    )
     attach_metadata(context, {"preview": md_preview(out.tail(5))})
     return out
 
@@ -89,8 +103,10 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
     now = now or pd.Timestamp.now(tz="UTC")
     dates = pd.to_datetime(prices["date"])
     first = dates.min().to_period("M").start_time
-    last = min(dates.max().to_period("M").end_time.normalize(), now.tz_convert("America/New_York").normalize()
-               .tz_localize(None))
+    last = min(
+        dates.max().to_period("M").end_time.normalize(),
+        now.tz_convert("America/New_York").normalize().tz_localize(None),
+    )
     closes = cal.schedule.loc[first:last, "close"]
     sessions = closes[closes <= now].index
     missing = {}
@@ -103,20 +119,30 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
     return missing
 
 
-@dg.asset_check(asset=prices, partitions_def=ticker_month_partitions,
-                description="Every exchange session (XNYS calendar) of the month up to the last close has a "
-                "bar; holidays and weekends are simply absent. Warns, listing the missing days.")
+@dg.asset_check(
+    asset=prices,
+    partitions_def=ticker_month_partitions,
+    description="Every exchange session (XNYS calendar) of the month up to the last close has a "
+    "bar; holidays and weekends are simply absent. Warns, listing the missing days.",
+)
 def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
     missing = missing_sessions(prices)
     return dg.AssetCheckResult(
-        passed=not missing, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missing_sessions": dg.MetadataValue.json(missing),
-                  "missing_count": sum(len(v) for v in missing.values())},
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "missing_sessions": dg.MetadataValue.json(missing),
+            "missing_count": sum(len(v) for v in missing.values()),
+        },
     )
 
 
-@dg.asset_check(asset=prices, partitions_def=ticker_month_partitions, blocking=True,
-                description="low <= open, close <= high; volume >= 0; prices > 0; one row per date.")
+@dg.asset_check(
+    asset=prices,
+    partitions_def=ticker_month_partitions,
+    blocking=True,
+    description="low <= open, close <= high; volume >= 0; prices > 0; one row per date.",
+)
 def prices_are_sane(prices: pd.DataFrame) -> dg.AssetCheckResult:
     if prices.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
@@ -126,6 +152,10 @@ def prices_are_sane(prices: pd.DataFrame) -> dg.AssetCheckResult:
     duplicates = int(prices.duplicated(subset=["ticker", "date"]).sum())
     return dg.AssetCheckResult(
         passed=bad_ohlc == non_positive == negative_volume == duplicates == 0,
-        metadata={"ohlc_violations": bad_ohlc, "non_positive_prices": non_positive,
-                  "negative_volume": negative_volume, "duplicate_dates": duplicates},
+        metadata={
+            "ohlc_violations": bad_ohlc,
+            "non_positive_prices": non_positive,
+            "negative_volume": negative_volume,
+            "duplicate_dates": duplicates,
+        },
     )

@@ -1,15 +1,14 @@
 """FX reference rates (ECB, per month) so holdings in other currencies are valued in the base currency."""
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from finance_assets.defs.market.fx_source import FX_COLUMNS, FxSource
 from finance_assets.defs.portfolio.holdings import PortfolioError
+from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
 from finance_assets.lib.partition_mappings import in_months, md_preview
 from finance_assets.lib.partitions import month_partitions
-from finance_assets.defs.market.fx_source import FX_COLUMNS, FxSource
-from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "fx"
@@ -30,9 +29,12 @@ def fx_rates(context: dg.AssetExecutionContext) -> pd.DataFrame:
     quotes = source.reference_rates()
     out = quotes[in_months(quotes["date"], months)].reset_index(drop=True)
     out = out[FX_COLUMNS].assign(source="ecb (demo)" if source.mode == "demo" else "ecb")
-    meta: dict = {"currencies": int(out["currency"].nunique()), "http": source.http_stats(),
-                  "latest_rate_date": str(out["date"].max().date()) if len(out) else "none",
-                  "preview": md_preview(out.tail(8))}
+    meta: dict = {
+        "currencies": int(out["currency"].nunique()),
+        "http": source.http_stats(),
+        "latest_rate_date": str(out["date"].max().date()) if len(out) else "none",
+        "preview": md_preview(out.tail(8)),
+    }
     needed = _portfolio_currencies(context)
     if needed:
         quoted = set(quotes["currency"]) | {"EUR"}
@@ -40,8 +42,10 @@ def fx_rates(context: dg.AssetExecutionContext) -> pd.DataFrame:
         meta["portfolio_currencies"] = ", ".join(sorted(needed))
         meta["portfolio_currencies_without_rate"] = ", ".join(missing) or "none"
         if missing:
-            context.log.warning(f"the ECB publishes no reference rate for {', '.join(missing)}: holdings in "
-                                "these currencies cannot be valued in the base currency")
+            context.log.warning(
+                f"the ECB publishes no reference rate for {', '.join(missing)}: holdings in "
+                "these currencies cannot be valued in the base currency"
+            )
     attach_metadata(context, meta)
     return out
 
@@ -57,13 +61,19 @@ def _portfolio_currencies(context: dg.AssetExecutionContext) -> set[str]:
     return set(holdings["currency"]) | {settings.base_currency.upper()}
 
 
-@dg.asset_check(asset=fx_rates, partitions_def=month_partitions, blocking=True,
-                description="Every rate positive and finite; one rate per day and currency.")
+@dg.asset_check(
+    asset=fx_rates,
+    partitions_def=month_partitions,
+    blocking=True,
+    description="Every rate positive and finite; one rate per day and currency.",
+)
 def fx_rates_are_sane(fx_rates: pd.DataFrame) -> dg.AssetCheckResult:
     if fx_rates.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
     rates = pd.to_numeric(fx_rates["per_eur"], errors="coerce").to_numpy(dtype="float64")
     bad_rates = int((~np.isfinite(rates) | (rates <= 0)).sum())  # NaN and inf count as bad
     duplicates = int(fx_rates.duplicated(["date", "currency"]).sum())
-    return dg.AssetCheckResult(passed=bad_rates == duplicates == 0,
-                               metadata={"rows": len(fx_rates), "bad_rates": bad_rates, "duplicates": duplicates})
+    return dg.AssetCheckResult(
+        passed=bad_rates == duplicates == 0,
+        metadata={"rows": len(fx_rates), "bad_rates": bad_rates, "duplicates": duplicates},
+    )

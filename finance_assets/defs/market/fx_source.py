@@ -120,8 +120,9 @@ def parse_eurofxref_hist(content: bytes) -> pd.DataFrame:
         values = row[1:]
         if trailing:
             if not values or values[-1].strip() != "":
-                raise FxFormatError(f"line {line}: expected {len(currencies)} rates and a trailing comma, "
-                                    f"got {len(values)} fields")
+                raise FxFormatError(
+                    f"line {line}: expected {len(currencies)} rates and a trailing comma, got {len(values)} fields"
+                )
             values = values[:-1]
         if len(values) != len(currencies):
             raise FxFormatError(f"line {line}: expected {len(currencies)} rates, got {len(values)}")

@@ -124,9 +124,7 @@ def _first_valid_day(rows: Sequence[FloatArray]) -> int:
     return int(valid.argmax()) if valid.any() else valid.shape[-1]
 
 
-def _run_kernel(
-    kernel: _Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int
-) -> tuple[FloatArray, ...]:
+def _run_kernel(kernel: _Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int) -> tuple[FloatArray, ...]:
     """Run a kernel over all series: in cache-sized blocks of rows, restarting rows that begin with
     NaN at their first non-NaN day (as the TA-Lib wrapper does). Returns arrays shaped like inputs.
     """
@@ -175,9 +173,7 @@ def _window_mean(x: FloatArray, last_day: int, period: int) -> FloatArray:
     return x[:, last_day + 1 - period : last_day + 1].sum(axis=-1) / period
 
 
-def _smoothing_into(
-    out: FloatArray, values: FloatArray, seed: FloatArray, seed_day: int, alpha: float
-) -> None:
+def _smoothing_into(out: FloatArray, values: FloatArray, seed: FloatArray, seed_day: int, alpha: float) -> None:
     """out[seed_day] = seed, then out[t] = out[t-1] + alpha * (values[t] - out[t-1]); NaN before.
 
     `out` may be `values` itself.
@@ -185,9 +181,7 @@ def _smoothing_into(
     tail = values[:, seed_day + 1 :]
     if tail.shape[-1]:
         initial_state = ((1.0 - alpha) * seed)[:, None]
-        out[:, seed_day + 1 :], _ = lfilter(
-            [alpha], [1.0, alpha - 1.0], tail, axis=-1, zi=initial_state
-        )
+        out[:, seed_day + 1 :], _ = lfilter([alpha], [1.0, alpha - 1.0], tail, axis=-1, zi=initial_state)
     out[:, :seed_day] = np.nan
     out[:, seed_day] = seed
 
@@ -389,9 +383,7 @@ def _true_range_into(out: FloatArray, high: FloatArray, low: FloatArray, close: 
     np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
 
 
-def _atr_into(
-    out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int
-) -> None:
+def _atr_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> None:
     """TA-Lib ATR: seeded on day `period` with the mean of TR over days 1..period, then Wilder."""
     if close.shape[-1] <= period:
         out[:] = np.nan
@@ -413,9 +405,7 @@ def _log_returns_into(out: FloatArray, x: FloatArray) -> None:
     np.log(log_returns, out=log_returns)
 
 
-def _realized_volatility_into(
-    out: FloatArray, log_returns: FloatArray, window: int, periods_per_year: float
-) -> None:
+def _realized_volatility_into(out: FloatArray, log_returns: FloatArray, window: int, periods_per_year: float) -> None:
     """Annualized sample std of the `window` log returns ending on each day (day 0 has none)."""
     if log_returns.shape[-1] <= window:
         out[:] = np.nan
@@ -449,9 +439,7 @@ def _technicals_into(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]
     _atr_into(out["atr_14"], high, low, close, ATR_PERIOD)
     _simple_returns_into(out["ret_simple"], close, changes)
     _log_returns_into(out["ret_log"], close)
-    _realized_volatility_into(
-        out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR
-    )
+    _realized_volatility_into(out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,9 +470,7 @@ def macd(
     MACD values.
     """
     fast, slow, signal = (_check_period(p) for p in (fast, slow, signal))
-    line, signal_line, histogram = _run_kernel(
-        lambda i, o: _macd_into(*o, i[0], fast, slow, signal), [close], 3
-    )
+    line, signal_line, histogram = _run_kernel(lambda i, o: _macd_into(*o, i[0], fast, slow, signal), [close], 3)
     return line, signal_line, histogram
 
 
@@ -504,15 +490,11 @@ def bollinger(
     of equal closes, where TA-Lib's width is exactly 0), where %b is undefined.
     """
     period = _check_period(period, minimum=2)
-    upper, middle, lower, pctb = _run_kernel(
-        lambda i, o: _bollinger_into(*o, i[0], period, float(nbdev)), [close], 4
-    )
+    upper, middle, lower, pctb = _run_kernel(lambda i, o: _bollinger_into(*o, i[0], period, float(nbdev)), [close], 4)
     return upper, middle, lower, pctb
 
 
-def atr(
-    high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14
-) -> FloatArray:
+def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14) -> FloatArray:
     """TA-Lib ATR: Wilder average of the true range seeded with its mean over days 1..period;
     first value on day `period`."""
     period = _check_period(period)
@@ -521,9 +503,7 @@ def atr(
 
 def simple_returns(close: npt.ArrayLike) -> FloatArray:
     """Daily simple return (close[t] - close[t-1]) / close[t-1], as TA-Lib ROCP(1); NaN on day 0."""
-    return _run_kernel(
-        lambda i, o: _simple_returns_into(o[0], i[0], np.diff(i[0], axis=-1)), [close], 1
-    )[0]
+    return _run_kernel(lambda i, o: _simple_returns_into(o[0], i[0], np.diff(i[0], axis=-1)), [close], 1)[0]
 
 
 def log_returns(close: npt.ArrayLike) -> FloatArray:
@@ -531,9 +511,7 @@ def log_returns(close: npt.ArrayLike) -> FloatArray:
     return _run_kernel(lambda i, o: _log_returns_into(o[0], i[0]), [close], 1)[0]
 
 
-def realized_volatility(
-    close: npt.ArrayLike, window: int = 20, periods_per_year: float = 252
-) -> FloatArray:
+def realized_volatility(close: npt.ArrayLike, window: int = 20, periods_per_year: float = 252) -> FloatArray:
     """Annualized realized volatility.
 
     Definition: on day t, the sample standard deviation (ddof=1) of the `window` daily log returns
@@ -550,9 +528,7 @@ def realized_volatility(
     return _run_kernel(kernel, [close], 1)[0]
 
 
-def technicals_arrays(
-    high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike
-) -> dict[str, FloatArray]:
+def technicals_arrays(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> dict[str, FloatArray]:
     """Every TECHNICAL_COLUMNS indicator for 1-D or (n_series, n_days) price arrays.
 
     Rows that begin with NaN start at the first day on which high, low and close are all known.

@@ -51,8 +51,9 @@ def parse_yahoo_chart(payload: bytes | str | dict) -> pd.DataFrame:
     except (KeyError, IndexError, TypeError) as exc:
         raise PriceFormatError(f"not a Yahoo chart document: missing {exc}") from None
     dates = pd.to_datetime(stamps, unit="s", utc=True).tz_convert(tz).normalize().tz_localize(None)
-    frame = pd.DataFrame({"date": dates, **{c: quote.get(c, [None] * len(stamps))
-                                             for c in ("open", "high", "low", "close", "volume")}})
+    frame = pd.DataFrame(
+        {"date": dates, **{c: quote.get(c, [None] * len(stamps)) for c in ("open", "high", "low", "close", "volume")}}
+    )
     adj = result["indicators"].get("adjclose")
     if adj:
         frame["adj_close"] = adj[0].get("adjclose")
@@ -74,8 +75,11 @@ def parse_yahoo_chart(payload: bytes | str | dict) -> pd.DataFrame:
 def parse_stooq_csv(text: str) -> pd.DataFrame:
     """Stooq download CSV (Date,Open,High,Low,Close,Volume) or its bulk <TICKER>,<PER>,<DATE>,... files."""
     stripped = text.lstrip()
-    if not stripped or stripped.startswith(("No data", "Exceeded")) or (
-            stripped.startswith("<") and not stripped.startswith("<TICKER>")):
+    if (
+        not stripped
+        or stripped.startswith(("No data", "Exceeded"))
+        or (stripped.startswith("<") and not stripped.startswith("<TICKER>"))
+    ):
         raise PriceFormatError(f"Stooq returned no data: {stripped[:60]!r}")
     raw = pd.read_csv(io.StringIO(text))
     cols = {c.strip("<>").lower(): c for c in raw.columns}
@@ -83,11 +87,13 @@ def parse_stooq_csv(text: str) -> pd.DataFrame:
         raise PriceFormatError(f"not a Stooq CSV: columns {list(raw.columns)}")
     dates = raw[cols["date"]].astype(str)
     fmt = "%Y%m%d" if dates.str.fullmatch(r"\d{8}").all() else "%Y-%m-%d"
-    frame = pd.DataFrame({
-        "date": pd.to_datetime(dates, format=fmt),
-        **{c: raw[cols[c]] for c in ("open", "high", "low", "close")},
-        "volume": raw[cols["volume"]] if "volume" in cols else raw.get(cols.get("vol", ""), 0),
-    })
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(dates, format=fmt),
+            **{c: raw[cols[c]] for c in ("open", "high", "low", "close")},
+            "volume": raw[cols["volume"]] if "volume" in cols else raw.get(cols.get("vol", ""), 0),
+        }
+    )
     if "vol" in cols and "volume" not in cols:
         frame["volume"] = raw[cols["vol"]]
     return _finish(frame, "stooq")  # Stooq is already split and dividend adjusted: adj_close = close
@@ -118,10 +124,19 @@ def parse_alphavantage_daily(payload: bytes | str | dict) -> pd.DataFrame:
         raise PriceFormatError("not an Alpha Vantage daily document")
     rows = []
     for day, v in series.items():
-        rows.append({"date": day, "open": v.get("1. open"), "high": v.get("2. high"), "low": v.get("3. low"),
-                     "close": v.get("4. close"), "adj_close": v.get("5. adjusted close"),
-                     "volume": v.get("6. volume"), "dividend": v.get("7. dividend amount", 0.0),
-                     "split_ratio": v.get("8. split coefficient", 1.0)})
+        rows.append(
+            {
+                "date": day,
+                "open": v.get("1. open"),
+                "high": v.get("2. high"),
+                "low": v.get("3. low"),
+                "close": v.get("4. close"),
+                "adj_close": v.get("5. adjusted close"),
+                "volume": v.get("6. volume"),
+                "dividend": v.get("7. dividend amount", 0.0),
+                "split_ratio": v.get("8. split coefficient", 1.0),
+            }
+        )
     frame = _finish(pd.DataFrame(rows), "alphavantage")
     # AV's close is as traded: split-adjust it so `close` means the same for every provider.
     factor = frame["split_ratio"][::-1].cumprod()[::-1].shift(-1, fill_value=1.0)

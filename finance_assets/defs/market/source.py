@@ -52,9 +52,13 @@ class PriceSource(HttpSource):
         raise SourceFailed(f"all price providers failed for {ticker}: " + " | ".join(reasons))
 
     def _fetch_yahoo(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-        params = {"period1": int(pd.Timestamp(start, tz="UTC").timestamp()),
-                  "period2": int(pd.Timestamp(end, tz="UTC").timestamp()),
-                  "interval": "1d", "events": "div,splits", "includeAdjustedClose": "true"}
+        params = {
+            "period1": int(pd.Timestamp(start, tz="UTC").timestamp()),
+            "period2": int(pd.Timestamp(end, tz="UTC").timestamp()),
+            "interval": "1d",
+            "events": "div,splits",
+            "includeAdjustedClose": "true",
+        }
         resp = self.client.get(YAHOO_CHART.format(symbol=ticker), source="yahoo", params=params)
         return price_parsers.parse_yahoo_chart(resp.content)
 
@@ -63,7 +67,11 @@ class PriceSource(HttpSource):
         return price_parsers.parse_stooq_csv(resp.text)
 
     def _fetch_alphavantage(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-        params = {"function": "TIME_SERIES_DAILY_ADJUSTED", "symbol": ticker, "outputsize": "full",
-                  "apikey": self.alphavantage_api_key}
+        params = {
+            "function": "TIME_SERIES_DAILY_ADJUSTED",
+            "symbol": ticker,
+            "outputsize": "full",
+            "apikey": self.alphavantage_api_key,
+        }
         resp = self.client.get(ALPHAVANTAGE, source="alphavantage", params=params)
         return price_parsers.parse_alphavantage_daily(resp.content)

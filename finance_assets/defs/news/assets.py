@@ -1,6 +1,5 @@
 """News assets: scored headlines per ticker and month, and daily sentiment aggregates."""
 
-
 from collections import Counter
 
 import dagster as dg
@@ -8,9 +7,9 @@ import pandas as pd
 
 from finance_assets.defs.news import headlines as news_lib
 from finance_assets.defs.news import sentiment as sentiment_lib
+from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
 from finance_assets.lib.partition_mappings import in_months, md_preview, ticker_month_grid
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
-from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
@@ -43,8 +42,9 @@ def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
     code_version="2",
     ins={
         # every month of a ticker reads that ticker's filings (its 8-Ks become headlines)
-        "filings": dg.AssetIn(partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-            partition_dimension_name=TICKER)),
+        "filings": dg.AssetIn(
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TICKER)
+        ),
     },
     description="Headlines per ticker from every news provider (Yahoo Finance RSS, the company's 8-K "
     "filings with their item titles, Finnhub when FINNHUB_API_KEY is set), deduplicated by URL and "
@@ -75,15 +75,19 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         kept["label"] = [sentiment_lib.label(s) for s in scores]
         frames.append(kept[HEADLINE_COLUMNS])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HEADLINE_COLUMNS)
-    attach_metadata(context, {
-        "by_source": dg.MetadataValue.json(out["source"].str.split("/").str[0].value_counts().to_dict()
-                                           if len(out) else {}),
-        "fetched_by_source": dg.MetadataValue.json(dict(fetched)),
-        "duplicates_removed": duplicates,
-        "skipped_providers": dg.MetadataValue.json(skipped),
-        "preview": md_preview(out[["ticker", "date", "source", "title", "score"]].tail(5)),
-        "http": source.http_stats(),
-    })
+    attach_metadata(
+        context,
+        {
+            "by_source": dg.MetadataValue.json(
+                out["source"].str.split("/").str[0].value_counts().to_dict() if len(out) else {}
+            ),
+            "fetched_by_source": dg.MetadataValue.json(dict(fetched)),
+            "duplicates_removed": duplicates,
+            "skipped_providers": dg.MetadataValue.json(skipped),
+            "preview": md_preview(out[["ticker", "date", "source", "title", "score"]].tail(5)),
+            "http": source.http_stats(),
+        },
+    )
     return out
 
 
@@ -94,12 +98,18 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
     code_version="1",
     ins={
         "headlines": dg.AssetIn(
-            partition_mapping=dg.MultiPartitionMapping({
-                TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
-                # the decayed 7-day score at the start of a month needs the end of the previous one
-                MONTH: dg.DimensionPartitionMapping(MONTH, dg.TimeWindowPartitionMapping(
-                    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)),
-            })
+            partition_mapping=dg.MultiPartitionMapping(
+                {
+                    TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
+                    # the decayed 7-day score at the start of a month needs the end of the previous one
+                    MONTH: dg.DimensionPartitionMapping(
+                        MONTH,
+                        dg.TimeWindowPartitionMapping(
+                            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+                        ),
+                    ),
+                }
+            )
         )
     },
     description="Per ticker and trading day: headline count, mean score, positive/negative/neutral "
@@ -116,9 +126,22 @@ def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.
         daily = daily.rename(columns={"trading_day": "date"})
         daily.insert(0, "ticker", ticker)
         frames.append(daily[in_months(daily["date"], months)])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["ticker", "date", "headline_count", "mean_score", "positive_count", "negative_count",
-                 "neutral_count", "decayed_7d_score"])
+    out = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=[
+                "ticker",
+                "date",
+                "headline_count",
+                "mean_score",
+                "positive_count",
+                "negative_count",
+                "neutral_count",
+                "decayed_7d_score",
+            ]
+        )
+    )
     meta: dict = {"preview": md_preview(out.tail(5))}
     if len(headlines):
         in_run = headlines[in_months(headlines["date"], months)]

@@ -26,9 +26,9 @@ EIGHT_K_ITEMS: dict[str, str] = {
     "2.01": "Completion of Acquisition or Disposition of Assets",
     "2.02": "Results of Operations and Financial Condition",
     "2.03": "Creation of a Direct Financial Obligation or an Obligation under an Off-Balance Sheet "
-            "Arrangement of a Registrant",
+    "Arrangement of a Registrant",
     "2.04": "Triggering Events That Accelerate or Increase a Direct Financial Obligation or an Obligation "
-            "under an Off-Balance Sheet Arrangement",
+    "under an Off-Balance Sheet Arrangement",
     "2.05": "Costs Associated with Exit or Disposal Activities",
     "2.06": "Material Impairments",
     "3.01": "Notice of Delisting or Failure to Satisfy a Continued Listing Rule or Standard; Transfer of Listing",
@@ -36,10 +36,10 @@ EIGHT_K_ITEMS: dict[str, str] = {
     "3.03": "Material Modification to Rights of Security Holders",
     "4.01": "Changes in Registrant's Certifying Accountant",
     "4.02": "Non-Reliance on Previously Issued Financial Statements or a Related Audit Report or Completed "
-            "Interim Review",
+    "Interim Review",
     "5.01": "Changes in Control of Registrant",
     "5.02": "Departure of Directors or Certain Officers; Election of Directors; Appointment of Certain "
-            "Officers; Compensatory Arrangements of Certain Officers",
+    "Officers; Compensatory Arrangements of Certain Officers",
     "5.03": "Amendments to Articles of Incorporation or Bylaws; Change in Fiscal Year",
     "5.04": "Temporary Suspension of Trading Under Registrant's Employee Benefit Plans",
     "5.05": "Amendments to the Registrant's Code of Ethics, or Waiver of a Provision of the Code of Ethics",
@@ -100,8 +100,15 @@ def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFr
         title = (entry.get("title") or "").strip()
         if not stamp or not title:
             continue
-        rows.append({"ticker": ticker, "title": title, "url": entry.get("link", ""), "source": source_name,
-                     "published_utc": pd.Timestamp(calendar.timegm(stamp), unit="s", tz="UTC")})
+        rows.append(
+            {
+                "ticker": ticker,
+                "title": title,
+                "url": entry.get("link", ""),
+                "source": source_name,
+                "published_utc": pd.Timestamp(calendar.timegm(stamp), unit="s", tz="UTC"),
+            }
+        )
     return _frame(rows)
 
 
@@ -118,8 +125,10 @@ def eight_k_item_titles(items: str) -> list[str]:
     if len(codes) > 1:
         codes = [code for code in codes if code not in EXHIBITS_ONLY] or codes
     table = EIGHT_K_ITEMS if all("." in code for code in codes) else LEGACY_EIGHT_K_ITEMS
-    return [f"Item {code} {table.get(code) or EIGHT_K_ITEMS.get(code) or LEGACY_EIGHT_K_ITEMS.get(code, '')}".strip()
-            for code in codes]
+    return [
+        f"Item {code} {table.get(code) or EIGHT_K_ITEMS.get(code) or LEGACY_EIGHT_K_ITEMS.get(code, '')}".strip()
+        for code in codes
+    ]
 
 
 def eight_k_headlines(ticker: str, filings: pd.DataFrame, company_name: str | None, source_name: str) -> pd.DataFrame:
@@ -150,8 +159,15 @@ def eight_k_headlines(ticker: str, filings: pd.DataFrame, company_name: str | No
         if not isinstance(url, str) or not url:
             folder = filing.accession_number.replace("-", "")
             url = f"{_ARCHIVES}/{int(filing.cik)}/{folder}/{filing.accession_number}-index.htm"
-        rows.append({"ticker": ticker, "title": title, "url": url, "source": source_name,
-                     "published_utc": pd.Timestamp(published).tz_convert("UTC")})
+        rows.append(
+            {
+                "ticker": ticker,
+                "title": title,
+                "url": url,
+                "source": source_name,
+                "published_utc": pd.Timestamp(published).tz_convert("UTC"),
+            }
+        )
     return _frame(rows)
 
 
@@ -172,7 +188,13 @@ def parse_finnhub_company_news(ticker: str, payload: object, source_name: str) -
         if not title or not isinstance(stamp, (int, float)) or isinstance(stamp, bool) or stamp <= 0:
             continue  # Finnhub occasionally lists items without a headline or time: nothing to score
         publisher = str(article.get("source") or "").strip()
-        rows.append({"ticker": ticker, "title": title, "url": str(article.get("url") or ""),
-                     "source": f"{source_name}/{publisher}" if publisher else source_name,
-                     "published_utc": pd.Timestamp(int(stamp), unit="s", tz="UTC")})
+        rows.append(
+            {
+                "ticker": ticker,
+                "title": title,
+                "url": str(article.get("url") or ""),
+                "source": f"{source_name}/{publisher}" if publisher else source_name,
+                "published_utc": pd.Timestamp(int(stamp), unit="s", tz="UTC"),
+            }
+        )
     return _frame(rows)

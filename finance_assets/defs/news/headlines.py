@@ -89,12 +89,7 @@ def _session_closes(first: pd.Timestamp, last: pd.Timestamp, calendar_name: str)
 
 def _utc_nanos(instants: pd.Series) -> np.ndarray:
     """UTC instants as int64 nanoseconds, whatever the Series' datetime resolution."""
-    return (
-        instants.dt.tz_convert("UTC")
-        .dt.tz_localize(None)
-        .astype("datetime64[ns]")
-        .to_numpy(dtype=np.int64)
-    )
+    return instants.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").to_numpy(dtype=np.int64)
 
 
 def daily_sentiment(headlines: pd.DataFrame, decay_halflife_days: float = 2.0) -> pd.DataFrame:
@@ -148,9 +143,7 @@ def _decayed_mean(per_day: pd.DataFrame, halflife_days: float) -> np.ndarray:
         weight = 0.5 ** (age / halflife_days)
         weighted_sum[age:] += weight * sums[: sums.size - age]
         weight_total[age:] += weight * counts[: counts.size - age]
-    decayed = pd.Series(
-        weighted_sum / np.where(weight_total > 0, weight_total, np.nan), index=calendar_days
-    )
+    decayed = pd.Series(weighted_sum / np.where(weight_total > 0, weight_total, np.nan), index=calendar_days)
     return decayed.reindex(per_day.index).to_numpy()
 
 

@@ -73,9 +73,7 @@ DIMINISHER_FACTOR = 0.5
 _NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\$[a-z][a-z.]*|'s\b")
 _SIGNED_PCT = re.compile(r"(?<![\w.%])([+\-\u2212])\s?\d+(?:[.,]\d+)?\s?%")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*\s?%|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_ANALYST_CALL_LEAD = frozenset(
-    {"to", "at", "a", "rated", "rates", "as", "reiterated", "reiterates"}
-)
+_ANALYST_CALL_LEAD = frozenset({"to", "at", "a", "rated", "rates", "as", "reiterated", "reiterates"})
 
 
 # --------------------------------------------------------------------------- lexicon and rules
@@ -126,9 +124,7 @@ def tokenize(text: str) -> list[str]:
     folded = _NOISE.sub(" ", text.lower().replace("\u2019", "'")).replace("'", "")
     folded = folded.replace("-than-", " than ")  # "wider-than-expected loss" -> "wider than ..."
     # Tokens start with a letter or a digit; digits sort before letters.
-    return [
-        t if t[0] >= "a" else ("<pct>" if t[-1] == "%" else "<num>") for t in _TOKEN.findall(folded)
-    ]
+    return [t if t[0] >= "a" else ("<pct>" if t[-1] == "%" else "<num>") for t in _TOKEN.findall(folded)]
 
 
 def _modifier(tokens: list[str], i: int, lex: _Lexicon) -> tuple[int, float]:
@@ -339,9 +335,9 @@ def metrics(true_codes: np.ndarray, predicted_codes: np.ndarray) -> dict:
     true_codes = np.asarray(true_codes, dtype=np.int64)
     predicted_codes = np.asarray(predicted_codes, dtype=np.int64)
     n_classes = len(LABELS)
-    confusion = np.bincount(
-        true_codes * n_classes + predicted_codes, minlength=n_classes * n_classes
-    ).reshape(n_classes, n_classes)
+    confusion = np.bincount(true_codes * n_classes + predicted_codes, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
     hits = np.diag(confusion).astype(np.float64)
     predicted_totals, true_totals = confusion.sum(axis=0), confusion.sum(axis=1)
     denominator = predicted_totals + true_totals

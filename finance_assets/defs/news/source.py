@@ -30,7 +30,6 @@ def _checked_feed(ticker: str, body: bytes) -> bytes:
     return body
 
 
-
 NEWS_PROVIDERS = ("yahoo-rss", "sec-8k", "finnhub")
 # Finnhub's free tier allows 60 calls a minute and 30 a second; keep a margin under both.
 FINNHUB_RATES = [(25, 1.0), (55, 60.0)]
@@ -72,12 +71,17 @@ class NewsSource(HttpSource):
         if not self.finnhub_api_key:
             raise SourceConfigError("Finnhub needs FINNHUB_API_KEY")
         params = {"symbol": checked_ticker(ticker), "from": start.isoformat(), "to": end.isoformat()}
-        response = self.client.get(FINNHUB_COMPANY_NEWS, source="finnhub", params=params,
-                                   headers={"X-Finnhub-Token": self.finnhub_api_key})
+        response = self.client.get(
+            FINNHUB_COMPANY_NEWS, source="finnhub", params=params, headers={"X-Finnhub-Token": self.finnhub_api_key}
+        )
         return response.json()
 
-    def headlines(self, ticker: str, months: Sequence[str], filings: pd.DataFrame | None = None,
-                  ) -> tuple[pd.DataFrame, dict[str, str]]:
+    def headlines(
+        self,
+        ticker: str,
+        months: Sequence[str],
+        filings: pd.DataFrame | None = None,
+    ) -> tuple[pd.DataFrame, dict[str, str]]:
         """(headlines of every provider for `ticker` around `months`, {provider: why it was skipped}).
 
         `months` are month-start keys ('2025-03-01'); `filings` is the ticker's `filings` table
@@ -96,8 +100,11 @@ class NewsSource(HttpSource):
                 if filings is None or "form" not in filings.columns:
                     skipped[provider] = f"no filings materialized for {ticker}"
                     continue
-                name = filings["company_name"].dropna().iloc[0] if (
-                    "company_name" in filings.columns and filings["company_name"].notna().any()) else None
+                name = (
+                    filings["company_name"].dropna().iloc[0]
+                    if ("company_name" in filings.columns and filings["company_name"].notna().any())
+                    else None
+                )
                 frames.append(headline_sources.eight_k_headlines(ticker, filings, name, label))
             elif not self.finnhub_api_key:
                 skipped[provider] = "no FINNHUB_API_KEY configured"
@@ -108,6 +115,7 @@ class NewsSource(HttpSource):
                     payload = self.finnhub_company_news(ticker, first - dt.timedelta(days=NEWS_LEAD_DAYS), last)
                     frames.append(headline_sources.parse_finnhub_company_news(ticker, payload, label))
         frames = [frame for frame in frames if len(frame)]
-        out = (pd.concat(frames, ignore_index=True) if frames
-               else pd.DataFrame(columns=headline_sources.HEADLINE_COLUMNS))
+        out = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=headline_sources.HEADLINE_COLUMNS)
+        )
         return out, skipped

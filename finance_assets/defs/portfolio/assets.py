@@ -1,6 +1,5 @@
 """Cross-sectional panel and the daily portfolio report."""
 
-
 import datetime as dt
 import json
 from pathlib import Path
@@ -10,26 +9,50 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
+from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
 from finance_assets.defs.portfolio.report_render import render_html, render_markdown
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
-from finance_assets.defs.market.fx_source import FX_COLUMNS
-from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "portfolio"
 PANEL_LOOKBACK_MONTHS = 13  # a 252-session risk window plus the month being reported
 STALE_PRICE_DAYS = 7
-PANEL_COLUMNS = ["date", "ticker", "close", "adj_close", "volume", "source", "ret_simple", "rsi_14", "sma_50",
-                 "sma_200", "bb_pctb", "rv_20", "headline_count", "decayed_7d_score"]
-FUNDAMENTAL_COLUMNS = ["ticker", "item", "period_type", "fiscal_period", "period_end", "value", "unit", "filed",
-                       "vintage_rank"]
+PANEL_COLUMNS = [
+    "date",
+    "ticker",
+    "close",
+    "adj_close",
+    "volume",
+    "source",
+    "ret_simple",
+    "rsi_14",
+    "sma_50",
+    "sma_200",
+    "bb_pctb",
+    "rv_20",
+    "headline_count",
+    "decayed_7d_score",
+]
+FUNDAMENTAL_COLUMNS = [
+    "ticker",
+    "item",
+    "period_type",
+    "fiscal_period",
+    "period_end",
+    "value",
+    "unit",
+    "filed",
+    "vintage_rank",
+]
 METADATA_TOP_HOLDINGS = 10
 
 _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
-_months_back = dg.TimeWindowPartitionMapping(start_offset=-PANEL_LOOKBACK_MONTHS, end_offset=0,
-                                             allow_nonexistent_upstream_partitions=True)
+_months_back = dg.TimeWindowPartitionMapping(
+    start_offset=-PANEL_LOOKBACK_MONTHS, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
 
 
 @dg.asset(
@@ -45,30 +68,32 @@ _months_back = dg.TimeWindowPartitionMapping(start_offset=-PANEL_LOOKBACK_MONTHS
     description="All tickers' daily close, returns, key indicators and sentiment for a month: the "
     "report's input, and a handy cross-section to query.",
 )
-def market_panel(context: dg.AssetExecutionContext, prices: pd.DataFrame, technicals: pd.DataFrame,
-                 sentiment: pd.DataFrame) -> pd.DataFrame:
+def market_panel(
+    context: dg.AssetExecutionContext, prices: pd.DataFrame, technicals: pd.DataFrame, sentiment: pd.DataFrame
+) -> pd.DataFrame:
     if prices.empty:
         return _typed_empty(PANEL_COLUMNS)
     panel = prices[["date", "ticker", "close", "adj_close", "volume", "source"]].assign(
-        date=lambda f: pd.to_datetime(f["date"]).dt.normalize())
+        date=lambda f: pd.to_datetime(f["date"]).dt.normalize()
+    )
     # upstream date columns differ in type (DATE vs TIMESTAMP): join on normalized timestamps
     if len(technicals):
         tech = technicals[["date", "ticker", "ret_simple", "rsi_14", "sma_50", "sma_200", "bb_pctb", "rv_20"]]
-        panel = panel.merge(tech.assign(date=pd.to_datetime(tech["date"]).dt.normalize()), on=["date", "ticker"],
-                            how="left")
+        panel = panel.merge(
+            tech.assign(date=pd.to_datetime(tech["date"]).dt.normalize()), on=["date", "ticker"], how="left"
+        )
     if len(sentiment):
         sent = sentiment[["date", "ticker", "headline_count", "decayed_7d_score"]]
-        panel = panel.merge(sent.assign(date=pd.to_datetime(sent["date"]).dt.normalize()), on=["date", "ticker"],
-                            how="left")
+        panel = panel.merge(
+            sent.assign(date=pd.to_datetime(sent["date"]).dt.normalize()), on=["date", "ticker"], how="left"
+        )
     panel = panel.reindex(columns=PANEL_COLUMNS).sort_values(["date", "ticker"]).reset_index(drop=True)
     attach_metadata(context, {"preview": md_preview(panel.tail(5))})
     return panel
 
 
-_TEXT_COLUMNS = {"ticker", "source", "currency", "item", "period_type", "fiscal_period", "unit",
-                 "reporting_currency"}
-_DATE_COLUMNS = {"date", "period_end", "filed", "known_at", "superseded_at", "fundamentals_filed",
-                 "fiscal_period_end"}
+_TEXT_COLUMNS = {"ticker", "source", "currency", "item", "period_type", "fiscal_period", "unit", "reporting_currency"}
+_DATE_COLUMNS = {"date", "period_end", "filed", "known_at", "superseded_at", "fundamentals_filed", "fiscal_period_end"}
 
 
 def _typed_empty(columns: list[str]) -> pd.DataFrame:
@@ -106,15 +131,19 @@ def _check_currencies(fx_quotes: pd.DataFrame, currencies: set[str], base: str) 
     if not foreign:
         return
     if fx_quotes.empty:
-        raise ValueError(f"holdings in {', '.join(foreign)} need ECB rates to be valued in {base}, and fx_rates has "
-                         "no rows for these months: materialize fx_rates (`finance-assets backfill` runs it with "
-                         "the panel)")
+        raise ValueError(
+            f"holdings in {', '.join(foreign)} need ECB rates to be valued in {base}, and fx_rates has "
+            "no rows for these months: materialize fx_rates (`finance-assets backfill` runs it with "
+            "the panel)"
+        )
     quoted = set(fx_quotes["currency"]) | {"EUR"}
     never = sorted((set(foreign) | {base}) - quoted)
     if never:
-        raise ValueError(f"the ECB publishes no reference rate for {', '.join(never)} (it quotes "
-                         f"{', '.join(sorted(quoted))}): holdings in {'it' if len(never) == 1 else 'them'} cannot be "
-                         f"valued in {base}")
+        raise ValueError(
+            f"the ECB publishes no reference rate for {', '.join(never)} (it quotes "
+            f"{', '.join(sorted(quoted))}): holdings in {'it' if len(never) == 1 else 'them'} cannot be "
+            f"valued in {base}"
+        )
 
 
 def _check_fx(rows: pd.DataFrame, base: str) -> None:
@@ -126,7 +155,8 @@ def _check_fx(rows: pd.DataFrame, base: str) -> None:
         more = f" (and {len(days) - 1} more days)" if len(days) > 1 else ""
         raise ValueError(
             f"no ECB reference rate within 10 days before {days[0]}{more} for {pairs}: materialize fx_rates "
-            "for those months (`finance-assets backfill` runs it with the panel)")
+            "for those months (`finance-assets backfill` runs it with the panel)"
+        )
 
 
 def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark: bool, base: str) -> list[str]:
@@ -140,8 +170,10 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
     if not has_benchmark:
         notes.append(f"No prices for the benchmark {benchmark}: beta not computed (register it).")
     if (rows["currency"] != base).any():
-        notes.append(f"Converted to {base} at the ECB reference rate of the day; P&L in {base} values the cost "
-                     "at today's rate (FX on the cost is not tracked), P&L % is in the holding's currency.")
+        notes.append(
+            f"Converted to {base} at the ECB reference rate of the day; P&L in {base} values the cost "
+            "at today's rate (FX on the cost is not tracked), P&L % is in the holding's currency."
+        )
     return notes
 
 
@@ -162,12 +194,19 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
         out = book.fundamental_snapshots(con)
     finally:
         con.close()
-    attach_metadata(context, {
-        "tickers": int(out["ticker"].nunique()), "filing_dates": len(out),
-        "latest_filing": str(out["known_at"].max().date()) if len(out) else "none",
-        "preview": md_preview(out.sort_values("known_at").tail(5)[
-            ["ticker", "known_at", "fiscal_period", "ttm_eps_diluted", "stockholders_equity"]]),
-    })
+    attach_metadata(
+        context,
+        {
+            "tickers": int(out["ticker"].nunique()),
+            "filing_dates": len(out),
+            "latest_filing": str(out["known_at"].max().date()) if len(out) else "none",
+            "preview": md_preview(
+                out.sort_values("known_at").tail(5)[
+                    ["ticker", "known_at", "fiscal_period", "ttm_eps_diluted", "stockholders_equity"]
+                ]
+            ),
+        },
+    )
     return out
 
 
@@ -177,14 +216,22 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"portfolio"},
     outs={
-        "portfolio_report": dg.AssetOut(code_version="2", description=(
-            "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
-            "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
-            "is in the metadata.")),
-        "portfolio_holdings": dg.AssetOut(code_version="2", description=(
-            "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
-            "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
-            "ratio, ROA, ROE, margins) from filings filed on or before the day.")),
+        "portfolio_report": dg.AssetOut(
+            code_version="2",
+            description=(
+                "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
+                "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
+                "is in the metadata."
+            ),
+        ),
+        "portfolio_holdings": dg.AssetOut(
+            code_version="2",
+            description=(
+                "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
+                "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
+                "ratio, ROA, ROE, margins) from filings filed on or before the day."
+            ),
+        ),
     },
     ins={
         "market_panel": dg.AssetIn(partition_mapping=_months_back),
@@ -192,8 +239,12 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
         "fundamental_snapshots": dg.AssetIn(),
     },
 )
-def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFrame, fx_rates: pd.DataFrame,
-                     fundamental_snapshots: pd.DataFrame):
+def portfolio_report(
+    context: dg.AssetExecutionContext,
+    market_panel: pd.DataFrame,
+    fx_rates: pd.DataFrame,
+    fundamental_snapshots: pd.DataFrame,
+):
     settings: PortfolioSettings = context.resources.portfolio
     holdings = settings.holdings()
     base = settings.base_currency.upper()
@@ -220,10 +271,14 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
         held = _held_on(holdings, day)
         key = tuple(held.index)  # the value history depends only on which holdings are held
         if key not in histories:
-            histories[key] = (book.value_history(held, adj_closes, fx_base, base)
-                              if len(adj_closes) and len(held) else pd.Series(dtype="float64"))
-        summaries.append(book.portfolio_summary(day, rows[rows["date"] == day], histories[key], benchmark,
-                                                settings.risk_free_rate))
+            histories[key] = (
+                book.value_history(held, adj_closes, fx_base, base)
+                if len(adj_closes) and len(held)
+                else pd.Series(dtype="float64")
+            )
+        summaries.append(
+            book.portfolio_summary(day, rows[rows["date"] == day], histories[key], benchmark, settings.risk_free_rate)
+        )
     report = pd.DataFrame(summaries)
     report.insert(1, "base_currency", base)
 
@@ -235,26 +290,58 @@ def portfolio_report(context: dg.AssetExecutionContext, market_panel: pd.DataFra
     notes = _notes(latest_rows, latest_day, settings.benchmark, benchmark is not None, base)
     demo = panel["source"].astype(str).str.contains("demo").any()
     paths = write_report_files(
-        Path(settings.reports_dir), latest_summary, latest_rows, latest_values,
+        Path(settings.reports_dir),
+        latest_summary,
+        latest_rows,
+        latest_values,
         benchmark[benchmark.index <= latest_day] if benchmark is not None else None,
-        base=base, benchmark_name=settings.benchmark, notes=notes,
+        base=base,
+        benchmark_name=settings.benchmark,
+        notes=notes,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
-        if demo else "")
+        if demo
+        else "",
+    )
     report["report_path"] = None
     report.loc[report["date"] == latest_day, "report_path"] = str(paths["html"])
 
     for note in notes:
         context.log.info(note)
     top = render_markdown(latest_summary, latest_rows, notes, base=base, max_holdings=METADATA_TOP_HOLDINGS)
-    attach_metadata(context, {
-        "latest_day": str(latest_day.date()), "report_html": dg.MetadataValue.path(str(paths["html"])),
-        "report_markdown": dg.MetadataValue.path(str(paths["md"])), "summary": dg.MetadataValue.md(top),
-        **{key: _metadata_float(latest_summary.get(key)) for key in (
-            "total_value", "unrealized_pnl", "ytd", "annualized_volatility", "var_hist_95", "sharpe", "max_drawdown")},
-        "holdings_unpriced": int(latest_summary["holdings_unpriced"]),
-    }, output_name="portfolio_report")
-    attach_metadata(context, {"preview": md_preview(latest_rows.sort_values("weight", ascending=False)[
-        ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]])}, output_name="portfolio_holdings")
+    attach_metadata(
+        context,
+        {
+            "latest_day": str(latest_day.date()),
+            "report_html": dg.MetadataValue.path(str(paths["html"])),
+            "report_markdown": dg.MetadataValue.path(str(paths["md"])),
+            "summary": dg.MetadataValue.md(top),
+            **{
+                key: _metadata_float(latest_summary.get(key))
+                for key in (
+                    "total_value",
+                    "unrealized_pnl",
+                    "ytd",
+                    "annualized_volatility",
+                    "var_hist_95",
+                    "sharpe",
+                    "max_drawdown",
+                )
+            },
+            "holdings_unpriced": int(latest_summary["holdings_unpriced"]),
+        },
+        output_name="portfolio_report",
+    )
+    attach_metadata(
+        context,
+        {
+            "preview": md_preview(
+                latest_rows.sort_values("weight", ascending=False)[
+                    ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]
+                ]
+            )
+        },
+        output_name="portfolio_holdings",
+    )
     yield dg.Output(report, output_name="portfolio_report")
     yield dg.Output(rows, output_name="portfolio_holdings")
 
@@ -263,9 +350,18 @@ def _metadata_float(value) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
 
-def write_report_files(out_dir: Path, summary: dict, holdings: pd.DataFrame, values: pd.Series,
-                       benchmark: pd.Series | None = None, *, base: str = "USD", benchmark_name: str = "benchmark",
-                       notes: list[str] | None = None, banner: str = "") -> dict[str, Path]:
+def write_report_files(
+    out_dir: Path,
+    summary: dict,
+    holdings: pd.DataFrame,
+    values: pd.Series,
+    benchmark: pd.Series | None = None,
+    *,
+    base: str = "USD",
+    benchmark_name: str = "benchmark",
+    notes: list[str] | None = None,
+    banner: str = "",
+) -> dict[str, Path]:
     """Markdown and a self-contained HTML page for one report day, and the `latest.*` copies.
 
     `latest.*` (and `latest.json`, which records their day) only move forward: back-filling an old
@@ -275,8 +371,16 @@ def write_report_files(out_dir: Path, summary: dict, holdings: pd.DataFrame, val
     day = pd.Timestamp(summary["date"]).date().isoformat()
     texts = {
         "md": render_markdown(summary, holdings, notes or [], base=base),
-        "html": render_html(summary, holdings, values, benchmark, base=base, benchmark_name=benchmark_name,
-                            notes=notes or [], banner=banner),
+        "html": render_html(
+            summary,
+            holdings,
+            values,
+            benchmark,
+            base=base,
+            benchmark_name=benchmark_name,
+            notes=notes or [],
+            banner=banner,
+        ),
     }
     paths = {kind: out_dir / f"portfolio_report_{day}.{kind}" for kind in texts}
     for kind, path in paths.items():
@@ -286,8 +390,16 @@ def write_report_files(out_dir: Path, summary: dict, holdings: pd.DataFrame, val
     if day >= current:
         for kind, text in texts.items():
             _atomic_write(out_dir / f"latest.{kind}", text)
-        _atomic_write(marker, json.dumps({"date": day, **{kind: str(path) for kind, path in paths.items()},
-                                          "written_at": dt.datetime.now(dt.timezone.utc).isoformat()}))
+        _atomic_write(
+            marker,
+            json.dumps(
+                {
+                    "date": day,
+                    **{kind: str(path) for kind, path in paths.items()},
+                    "written_at": dt.datetime.now(dt.UTC).isoformat(),
+                }
+            ),
+        )
     return paths
 
 

@@ -92,8 +92,11 @@ def _load_text(path_or_text: str | Path | bytes) -> tuple[str, str]:
     """(text, name for messages). A str that is not a file and is blank or has a newline or a comma is CSV text."""
     if isinstance(path_or_text, bytes):
         return _decode(path_or_text, "<bytes>"), "<bytes>"
-    if isinstance(path_or_text, str) and not _is_file(path_or_text) and (
-            "\n" in path_or_text or "," in path_or_text or not path_or_text.strip("\ufeff \t\r")):
+    if (
+        isinstance(path_or_text, str)
+        and not _is_file(path_or_text)
+        and ("\n" in path_or_text or "," in path_or_text or not path_or_text.strip("\ufeff \t\r"))
+    ):
         return path_or_text.removeprefix("\ufeff"), "<text>"
     path = Path(path_or_text)
     if not path.is_file():
@@ -162,11 +165,15 @@ def _parse_row(fields: dict[str, str], line: int) -> tuple[dict, list[tuple[int,
     def fail(message: str) -> None:
         problems.append((line, message))
 
-    record = {"line": line, "ticker": _ticker(fields["ticker"], fail),
-              "shares": _non_negative_number(fields["shares"], "shares", fail),
-              "cost_basis": _non_negative_number(fields["cost_basis"], "cost_basis", fail),
-              "currency": _currency(fields["currency"], fail), "account": fields.get("account", ""),
-              "purchase_date": _purchase_date(fields.get("purchase_date", ""), fail)}
+    record = {
+        "line": line,
+        "ticker": _ticker(fields["ticker"], fail),
+        "shares": _non_negative_number(fields["shares"], "shares", fail),
+        "cost_basis": _non_negative_number(fields["cost_basis"], "cost_basis", fail),
+        "currency": _currency(fields["currency"], fail),
+        "account": fields.get("account", ""),
+        "purchase_date": _purchase_date(fields.get("purchase_date", ""), fail),
+    }
     return record, problems
 
 
@@ -221,7 +228,9 @@ def _duplicate_problems(records: list[dict]) -> list[tuple[int, str]]:
         key = (record["ticker"], record["account"])
         if key in first_line:
             where = f"account {key[1]!r}" if key[1] else "no account"
-            problems.append((record["line"], f"duplicate holding {key[0]} ({where}): already on line {first_line[key]}"))
+            problems.append(
+                (record["line"], f"duplicate holding {key[0]} ({where}): already on line {first_line[key]}")
+            )
         else:
             first_line[key] = record["line"]
     return problems
@@ -237,9 +246,23 @@ def _holdings_frame(records: list[dict]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- valuation
 
-VALUE_COLUMNS = ["date", "ticker", "account", "currency", "shares", "cost_basis", "price", "fx_rate",
-                 "market_value", "cost", "unrealized_pnl", "unrealized_pnl_pct", "day_change_pct",
-                 "day_change_value", "weight"]
+VALUE_COLUMNS = [
+    "date",
+    "ticker",
+    "account",
+    "currency",
+    "shares",
+    "cost_basis",
+    "price",
+    "fx_rate",
+    "market_value",
+    "cost",
+    "unrealized_pnl",
+    "unrealized_pnl_pct",
+    "day_change_pct",
+    "day_change_value",
+    "weight",
+]
 
 
 def _date_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -259,8 +282,7 @@ def _price_matrix(holdings: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     return matrix
 
 
-def _fx_matrix(holdings: pd.DataFrame, fx: pd.DataFrame | None, dates: pd.DatetimeIndex,
-               base: str) -> pd.DataFrame:
+def _fx_matrix(holdings: pd.DataFrame, fx: pd.DataFrame | None, dates: pd.DatetimeIndex, base: str) -> pd.DataFrame:
     """Dates x holding position: base-currency units per unit of the holding's currency."""
     rates = pd.DataFrame(index=dates) if fx is None else _date_index(fx).astype("float64")
     rates[base] = 1.0
@@ -274,8 +296,9 @@ def _fx_matrix(holdings: pd.DataFrame, fx: pd.DataFrame | None, dates: pd.Dateti
     return matrix
 
 
-def _market_values(holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None,
-                   base: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _market_values(
+    holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None, base: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(price, fx rate, market value in base) matrices, dates x holding position."""
     if base not in ISO_CURRENCIES:
         raise ValueError(f"unknown base currency {base!r}")
@@ -286,8 +309,9 @@ def _market_values(holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFram
     return price, rate, value
 
 
-def holdings_values(holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None = None,
-                    base: str = "USD") -> pd.DataFrame:
+def holdings_values(
+    holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None = None, base: str = "USD"
+) -> pd.DataFrame:
     """Per date (of `prices`) and holding: price, value in `base`, weight, unrealized P&L, day change.
 
     `prices`: dates x tickers, in each holding's own currency. `fx`: dates x currency codes, the
@@ -306,7 +330,9 @@ def holdings_values(holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFra
     total = value.sum(axis=1, skipna=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         columns = {
-            "price": price, "fx_rate": rate, "market_value": value,
+            "price": price,
+            "fx_rate": rate,
+            "market_value": value,
             "cost": rate * (shares * cost_basis),
             "unrealized_pnl": (price - cost_basis) * shares * rate,
             "unrealized_pnl_pct": price / np.where(cost_basis > 0, cost_basis, np.nan) - 1.0,  # NaN: no cost
@@ -328,8 +354,9 @@ def _long_frame(holdings: pd.DataFrame, dates: pd.DatetimeIndex, matrices: dict[
     return frame[VALUE_COLUMNS]
 
 
-def portfolio_value_series(holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None = None,
-                           base: str = "USD") -> pd.Series:
+def portfolio_value_series(
+    holdings: pd.DataFrame, prices: pd.DataFrame, fx: pd.DataFrame | None = None, base: str = "USD"
+) -> pd.Series:
     """Total market value in `base` per date of `prices`; NaN on dates where a holding has no price."""
     _, _, value = _market_values(holdings, prices, fx, base)
     return value.sum(axis=1, skipna=False).rename("portfolio_value")
@@ -350,8 +377,9 @@ def _last_quote(quotes: pd.Series, dates: pd.DatetimeIndex, max_age: pd.Timedelt
     return np.where(found & (age <= max_age), values, np.nan)
 
 
-def fx_to_base(quotes: pd.DataFrame, currencies: Iterable[str], base: str, dates: pd.DatetimeIndex,
-               max_age_days: int = 10) -> pd.DataFrame:
+def fx_to_base(
+    quotes: pd.DataFrame, currencies: Iterable[str], base: str, dates: pd.DatetimeIndex, max_age_days: int = 10
+) -> pd.DataFrame:
     """Dates x currency: units of `base` per unit of each currency, crossed through EUR.
 
     `quotes`: ECB reference rates (columns date, currency, per_eur = units per 1 EUR). Each date
@@ -364,13 +392,21 @@ def fx_to_base(quotes: pd.DataFrame, currencies: Iterable[str], base: str, dates
         raise ValueError(f"unknown base currency {base!r}")
     dates = pd.DatetimeIndex(dates)
     wanted = sorted(set(currencies) | {base})
-    by_currency = {currency: group.set_index(pd.DatetimeIndex(group["date"]))["per_eur"]
-                   for currency, group in quotes.groupby("currency")} if len(quotes) else {}
+    by_currency = (
+        {
+            currency: group.set_index(pd.DatetimeIndex(group["date"]))["per_eur"]
+            for currency, group in quotes.groupby("currency")
+        }
+        if len(quotes)
+        else {}
+    )
     missing = sorted(c for c in wanted if c not in (base, "EUR") and c not in by_currency)
     if missing:
         quoted = ", ".join(sorted({*by_currency, "EUR"}))
-        raise ValueError(f"no ECB reference rate for {', '.join(missing)} (quoted: {quoted}); holdings in "
-                         f"{'this currency' if len(missing) == 1 else 'these currencies'} cannot be valued in {base}")
+        raise ValueError(
+            f"no ECB reference rate for {', '.join(missing)} (quoted: {quoted}); holdings in "
+            f"{'this currency' if len(missing) == 1 else 'these currencies'} cannot be valued in {base}"
+        )
     max_age = pd.Timedelta(days=max_age_days)
 
     def per_eur(currency: str) -> np.ndarray:
@@ -393,24 +429,76 @@ def fx_to_base(quotes: pd.DataFrame, currencies: Iterable[str], base: str, dates
 # --------------------------------------------------------------------------- the report's per-holding query
 
 FLOW_ITEMS = ("eps_diluted", "revenue", "gross_profit", "net_income")
-BALANCE_ITEMS = ("total_assets", "total_liabilities", "stockholders_equity", "current_assets",
-                 "current_liabilities", "shares_outstanding")
+BALANCE_ITEMS = (
+    "total_assets",
+    "total_liabilities",
+    "stockholders_equity",
+    "current_assets",
+    "current_liabilities",
+    "shares_outstanding",
+)
 HOLDING_COLUMNS = [
-    "date", "holding", "ticker", "account", "currency", "shares", "cost_basis", "purchase_date", "price",
-    "price_date", "prev_close", "day_change_pct", "fx_rate", "market_value", "cost", "unrealized_pnl",
-    "unrealized_pnl_pct", "day_change_value", "weight", "rsi_14", "price_vs_sma50", "price_vs_sma200", "bb_pctb",
-    "sentiment_7d", "headlines_7d", "fiscal_period", "fiscal_period_end", "fundamentals_filed",
-    "reporting_currency", "ttm_eps_diluted", "market_cap", "pe_ttm", "price_to_book", "debt_to_equity",
-    "current_ratio", "roa", "roe", "gross_margin", "net_margin",
+    "date",
+    "holding",
+    "ticker",
+    "account",
+    "currency",
+    "shares",
+    "cost_basis",
+    "purchase_date",
+    "price",
+    "price_date",
+    "prev_close",
+    "day_change_pct",
+    "fx_rate",
+    "market_value",
+    "cost",
+    "unrealized_pnl",
+    "unrealized_pnl_pct",
+    "day_change_value",
+    "weight",
+    "rsi_14",
+    "price_vs_sma50",
+    "price_vs_sma200",
+    "bb_pctb",
+    "sentiment_7d",
+    "headlines_7d",
+    "fiscal_period",
+    "fiscal_period_end",
+    "fundamentals_filed",
+    "reporting_currency",
+    "ttm_eps_diluted",
+    "market_cap",
+    "pe_ttm",
+    "price_to_book",
+    "debt_to_equity",
+    "current_ratio",
+    "roa",
+    "roe",
+    "gross_margin",
+    "net_margin",
 ]
 
 _SQL_LIST = lambda names: ", ".join(f"'{name}'" for name in names)  # noqa: E731 - constant item names only
 
 SNAPSHOT_COLUMNS = [
-    "ticker", "known_at", "superseded_at", "fundamentals_filed", "fiscal_period", "fiscal_period_end",
+    "ticker",
+    "known_at",
+    "superseded_at",
+    "fundamentals_filed",
+    "fiscal_period",
+    "fiscal_period_end",
     "reporting_currency",
-    "ttm_eps_diluted", "ttm_revenue", "ttm_gross_profit", "ttm_net_income", "total_assets", "total_liabilities",
-    "stockholders_equity", "current_assets", "current_liabilities", "shares_outstanding",
+    "ttm_eps_diluted",
+    "ttm_revenue",
+    "ttm_gross_profit",
+    "ttm_net_income",
+    "total_assets",
+    "total_liabilities",
+    "stockholders_equity",
+    "current_assets",
+    "current_liabilities",
+    "shares_outstanding",
 ]
 
 # Reads fundamentals(ticker, item, period_type, fiscal_period, period_end, value, unit, filed, vintage_rank).
@@ -609,8 +697,9 @@ ORDER BY day, holding
 """
 
 
-def holdings_table(con: duckdb.DuckDBPyConnection, days: Sequence, holdings: pd.DataFrame,
-                   base: str = "USD") -> pd.DataFrame:
+def holdings_table(
+    con: duckdb.DuckDBPyConnection, days: Sequence, holdings: pd.DataFrame, base: str = "USD"
+) -> pd.DataFrame:
     """Per report day and holding: valuation, indicators, sentiment and point-in-time fundamentals.
 
     Runs `HOLDINGS_SQL` (the report's main query) on `con`, which must see `market_panel`, `fx_rates`
@@ -637,8 +726,9 @@ def holdings_table(con: duckdb.DuckDBPyConnection, days: Sequence, holdings: pd.
     con.register("report_days", pd.DataFrame({"day": day_index}))
     con.register("report_holdings", book)
     try:
-        out = con.execute(HOLDINGS_SQL, {"base": base, "first_day": day_index.min().date(),
-                                         "last_day": day_index.max().date()}).df()
+        out = con.execute(
+            HOLDINGS_SQL, {"base": base, "first_day": day_index.min().date(), "last_day": day_index.max().date()}
+        ).df()
     finally:
         con.unregister("report_days")
         con.unregister("report_holdings")
@@ -666,8 +756,9 @@ def value_history(holdings: pd.DataFrame, closes: pd.DataFrame, fx: pd.DataFrame
     return portfolio_value_series(priced, closes, fx, base).dropna()
 
 
-def portfolio_summary(day: pd.Timestamp, rows: pd.DataFrame, values: pd.Series, benchmark: pd.Series | None,
-                      risk_free_annual: float = 0.0) -> dict:
+def portfolio_summary(
+    day: pd.Timestamp, rows: pd.DataFrame, values: pd.Series, benchmark: pd.Series | None, risk_free_annual: float = 0.0
+) -> dict:
     """One report row: totals of `rows` (the day's holdings) and risk of `values` (their value history).
 
     Risk uses the last `RISK_WINDOW_DAYS` daily returns up to `day`; day/MTD/YTD returns use the
@@ -685,15 +776,19 @@ def portfolio_summary(day: pd.Timestamp, rows: pd.DataFrame, values: pd.Series, 
     priced = rows[rows["market_value"].notna()]
     by_ticker = priced.groupby("ticker")["market_value"].sum()
     summary = {
-        "date": pd.Timestamp(day).normalize(), "holdings": int(len(rows)),
+        "date": pd.Timestamp(day).normalize(),
+        "holdings": int(len(rows)),
         "holdings_unpriced": int(len(rows) - len(priced)),
-        "total_value": float(priced["market_value"].sum()), "total_cost": float(priced["cost"].sum()),
+        "total_value": float(priced["market_value"].sum()),
+        "total_cost": float(priced["cost"].sum()),
         "day_pnl": float(priced["day_change_value"].sum(min_count=1)) if len(priced) else float("nan"),
-        "observations": int(len(returns)), "risk_free_annual": float(risk_free_annual),
+        "observations": int(len(returns)),
+        "risk_free_annual": float(risk_free_annual),
     }
     summary["unrealized_pnl"] = summary["total_value"] - summary["total_cost"]
-    summary["unrealized_pnl_pct"] = (summary["unrealized_pnl"] / summary["total_cost"]
-                                     if summary["total_cost"] else float("nan"))
+    summary["unrealized_pnl_pct"] = (
+        summary["unrealized_pnl"] / summary["total_cost"] if summary["total_cost"] else float("nan")
+    )
     summary.update(risk.period_returns(values))
     summary.update(risk.risk_summary(returns, bench, risk_free=rf_daily))
     weights = by_ticker[by_ticker > 0]

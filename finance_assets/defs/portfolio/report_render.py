@@ -15,33 +15,51 @@ import pandas as pd
 
 # (key, label, kind) — kinds: money, pct, num, int, text, date
 SUMMARY_FIELDS = [
-    ("total_value", "Total value", "money"), ("total_cost", "Cost", "money"),
-    ("unrealized_pnl", "Unrealized P&L", "money"), ("unrealized_pnl_pct", "Unrealized P&L %", "pct"),
-    ("day_pnl", "Day P&L", "money"), ("day", "Day return", "pct"), ("mtd", "MTD return", "pct"),
+    ("total_value", "Total value", "money"),
+    ("total_cost", "Cost", "money"),
+    ("unrealized_pnl", "Unrealized P&L", "money"),
+    ("unrealized_pnl_pct", "Unrealized P&L %", "pct"),
+    ("day_pnl", "Day P&L", "money"),
+    ("day", "Day return", "pct"),
+    ("mtd", "MTD return", "pct"),
     ("ytd", "YTD return", "pct"),
 ]
 RISK_FIELDS = [
     ("annualized_volatility", "Volatility (annualized)", "pct"),
-    ("var_hist_95", "VaR 95% historical (1 day)", "pct"), ("var_hist_99", "VaR 99% historical (1 day)", "pct"),
-    ("var_param_95", "VaR 95% parametric (1 day)", "pct"), ("var_param_99", "VaR 99% parametric (1 day)", "pct"),
-    ("cvar_95", "CVaR / expected shortfall 95%", "pct"), ("cvar_99", "CVaR / expected shortfall 99%", "pct"),
-    ("beta", "Beta to benchmark", "num"), ("sharpe", "Sharpe ratio", "num"), ("sortino", "Sortino ratio", "num"),
-    ("max_drawdown", "Maximum drawdown", "pct"), ("hhi", "Herfindahl-Hirschman index", "num"),
+    ("var_hist_95", "VaR 95% historical (1 day)", "pct"),
+    ("var_hist_99", "VaR 99% historical (1 day)", "pct"),
+    ("var_param_95", "VaR 95% parametric (1 day)", "pct"),
+    ("var_param_99", "VaR 99% parametric (1 day)", "pct"),
+    ("cvar_95", "CVaR / expected shortfall 95%", "pct"),
+    ("cvar_99", "CVaR / expected shortfall 99%", "pct"),
+    ("beta", "Beta to benchmark", "num"),
+    ("sharpe", "Sharpe ratio", "num"),
+    ("sortino", "Sortino ratio", "num"),
+    ("max_drawdown", "Maximum drawdown", "pct"),
+    ("hhi", "Herfindahl-Hirschman index", "num"),
     ("effective_holdings", "Effective number of holdings", "num"),
     ("risk_free_annual", "Risk-free rate (annual)", "pct"),
     ("observations", "Daily returns in the window", "int"),
 ]
 # Holdings table: (key, label, kind, group)
 HOLDING_FIELDS = [
-    ("ticker", "Ticker", "text", "Position"), ("account", "Account", "text", "Position"),
-    ("currency", "Ccy", "text", "Position"), ("shares", "Shares", "num", "Position"),
-    ("price", "Price", "num", "Position"), ("price_date", "Price date", "date", "Position"),
-    ("market_value", "Value", "money", "Position"), ("weight", "Weight", "pct", "Position"),
-    ("unrealized_pnl", "P&L", "money", "Position"), ("unrealized_pnl_pct", "P&L %", "pct", "Position"),
+    ("ticker", "Ticker", "text", "Position"),
+    ("account", "Account", "text", "Position"),
+    ("currency", "Ccy", "text", "Position"),
+    ("shares", "Shares", "num", "Position"),
+    ("price", "Price", "num", "Position"),
+    ("price_date", "Price date", "date", "Position"),
+    ("market_value", "Value", "money", "Position"),
+    ("weight", "Weight", "pct", "Position"),
+    ("unrealized_pnl", "P&L", "money", "Position"),
+    ("unrealized_pnl_pct", "P&L %", "pct", "Position"),
     ("day_change_pct", "Day", "pct", "Position"),
-    ("rsi_14", "RSI 14", "num", "Signals"), ("price_vs_sma50", "vs SMA 50", "pct", "Signals"),
-    ("price_vs_sma200", "vs SMA 200", "pct", "Signals"), ("bb_pctb", "Bollinger %b", "num", "Signals"),
-    ("sentiment_7d", "Sentiment 7d", "num", "Signals"), ("headlines_7d", "Headlines 7d", "int", "Signals"),
+    ("rsi_14", "RSI 14", "num", "Signals"),
+    ("price_vs_sma50", "vs SMA 50", "pct", "Signals"),
+    ("price_vs_sma200", "vs SMA 200", "pct", "Signals"),
+    ("bb_pctb", "Bollinger %b", "num", "Signals"),
+    ("sentiment_7d", "Sentiment 7d", "num", "Signals"),
+    ("headlines_7d", "Headlines 7d", "int", "Signals"),
     ("fiscal_period", "Latest period", "text", "Fundamentals (as filed by the report date)"),
     ("fundamentals_filed", "Filed", "date", "Fundamentals (as filed by the report date)"),
     ("pe_ttm", "P/E ttm", "num", "Fundamentals (as filed by the report date)"),
@@ -53,11 +71,27 @@ HOLDING_FIELDS = [
     ("gross_margin", "Gross margin", "pct", "Fundamentals (as filed by the report date)"),
     ("net_margin", "Net margin", "pct", "Fundamentals (as filed by the report date)"),
 ]
-MARKDOWN_HOLDING_KEYS = ["ticker", "market_value", "weight", "unrealized_pnl_pct", "day_change_pct", "rsi_14",
-                         "sentiment_7d", "pe_ttm", "price_to_book", "roe"]
+MARKDOWN_HOLDING_KEYS = [
+    "ticker",
+    "market_value",
+    "weight",
+    "unrealized_pnl_pct",
+    "day_change_pct",
+    "rsi_14",
+    "sentiment_7d",
+    "pe_ttm",
+    "price_to_book",
+    "roe",
+]
 # Cells coloured by sign: gains and losses, and distances from the moving averages; not weights or ratios.
-_SIGNED_COLUMNS = {"unrealized_pnl", "unrealized_pnl_pct", "day_change_pct", "price_vs_sma50", "price_vs_sma200",
-                   "sentiment_7d"}
+_SIGNED_COLUMNS = {
+    "unrealized_pnl",
+    "unrealized_pnl_pct",
+    "day_change_pct",
+    "price_vs_sma50",
+    "price_vs_sma200",
+    "sentiment_7d",
+}
 _SIGNED_CARDS = {"unrealized_pnl", "unrealized_pnl_pct", "day_pnl", "day", "mtd", "ytd"}
 
 
@@ -94,25 +128,35 @@ def _day_label(value) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def render_markdown(summary: dict, holdings: pd.DataFrame, notes: Sequence[str] = (), base: str = "USD",
-                    max_holdings: int | None = None) -> str:
+def render_markdown(
+    summary: dict, holdings: pd.DataFrame, notes: Sequence[str] = (), base: str = "USD", max_holdings: int | None = None
+) -> str:
     """A summary table (values, returns, risk) and the holdings by weight, optionally the top N only."""
     lines = [f"# Portfolio report {_day_label(summary['date'])}", "", f"Base currency: {base}.", ""]
     lines += [f"> {note}" for note in notes]
     if notes:
         lines.append("")
     lines += ["| figure | value |", "|---|---|"]
-    lines += [f"| {label} | {fmt(summary.get(key), kind)} |" for key, label, kind in SUMMARY_FIELDS + RISK_FIELDS
-              if key in summary]
+    lines += [
+        f"| {label} | {fmt(summary.get(key), kind)} |"
+        for key, label, kind in SUMMARY_FIELDS + RISK_FIELDS
+        if key in summary
+    ]
     fields = [f for f in HOLDING_FIELDS if f[0] in MARKDOWN_HOLDING_KEYS]
     ranked = holdings.sort_values("weight", ascending=False, na_position="last")
     shown = ranked if max_holdings is None else ranked.head(max_holdings)
     title = "Holdings" if len(shown) == len(ranked) else f"Top {len(shown)} of {len(ranked)} holdings"
-    lines += ["", f"## {title}", "", "| " + " | ".join(label for _, label, _, _ in fields) + " |",
-              "|" + "---|" * len(fields)]
+    lines += [
+        "",
+        f"## {title}",
+        "",
+        "| " + " | ".join(label for _, label, _, _ in fields) + " |",
+        "|" + "---|" * len(fields),
+    ]
     for row in shown.to_dict("records"):
-        lines.append("| " + " | ".join(fmt(row.get(key), kind).replace("|", "\\|") for key, _, kind, _ in fields)
-                     + " |")
+        lines.append(
+            "| " + " | ".join(fmt(row.get(key), kind).replace("|", "\\|") for key, _, kind, _ in fields) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -133,19 +177,28 @@ def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
 
 
 def _figure(chart_id: str, title: str, body: str, height: int) -> str:
-    return (f'<figure class="chart" id="{chart_id}" data-chart="{html.escape(title)}">'
-            f"<figcaption>{html.escape(title)}</figcaption>"
-            f'<svg viewBox="0 0 {_CHART_W} {height}" width="{_CHART_W}" height="{height}" role="img" '
-            f'aria-label="{html.escape(title)}">{body}</svg></figure>')
+    return (
+        f'<figure class="chart" id="{chart_id}" data-chart="{html.escape(title)}">'
+        f"<figcaption>{html.escape(title)}</figcaption>"
+        f'<svg viewBox="0 0 {_CHART_W} {height}" width="{_CHART_W}" height="{height}" role="img" '
+        f'aria-label="{html.escape(title)}">{body}</svg></figure>'
+    )
 
 
 def _no_data(chart_id: str, title: str) -> str:
-    return (f'<figure class="chart empty" id="{chart_id}" data-chart="{html.escape(title)}">'
-            f"<figcaption>{html.escape(title)}</figcaption><p>Not enough history yet.</p></figure>")
+    return (
+        f'<figure class="chart empty" id="{chart_id}" data-chart="{html.escape(title)}">'
+        f"<figcaption>{html.escape(title)}</figcaption><p>Not enough history yet.</p></figure>"
+    )
 
 
-def svg_line_chart(chart_id: str, title: str, series: Sequence[tuple[str, pd.Series, str]], kind: str = "money",
-                   fill_to_zero: bool = False) -> str:
+def svg_line_chart(
+    chart_id: str,
+    title: str,
+    series: Sequence[tuple[str, pd.Series, str]],
+    kind: str = "money",
+    fill_to_zero: bool = False,
+) -> str:
     """Lines over a shared date axis; `series` = (name, values with a date index, colour)."""
     series = [(name, values.dropna(), colour) for name, values, colour in series]
     series = [(name, values, colour) for name, values, colour in series if len(values) >= 2]
@@ -168,23 +221,31 @@ def svg_line_chart(chart_id: str, title: str, series: Sequence[tuple[str, pd.Ser
 
     parts = [f'<rect x="{_PAD_L}" y="{_PAD_T}" width="{width}" height="{height}" class="plot"/>']
     for tick in _ticks(lo, hi):
-        parts.append(f'<line x1="{_PAD_L}" x2="{_PAD_L + width}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
-                     f'<text x="{_PAD_L - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-                     f"{html.escape(_axis_label(tick, kind))}</text>")
+        parts.append(
+            f'<line x1="{_PAD_L}" x2="{_PAD_L + width}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
+            f'<text x="{_PAD_L - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+            f"{html.escape(_axis_label(tick, kind))}</text>"
+        )
     for stamp, anchor in ((dates[0], "start"), (dates[len(dates) // 2], "middle"), (dates[-1], "end")):
         parts.append(f'<text x="{x(stamp):.1f}" y="{_CHART_H - 8}" text-anchor="{anchor}">{stamp.date()}</text>')
     for name, values, colour in series:
         points = " ".join(f"{x(t):.1f},{y(float(v)):.1f}" for t, v in values.items())
         if fill_to_zero:
             first, last = x(values.index[0]), x(values.index[-1])
-            parts.append(f'<polygon class="area" fill="{colour}" points="{first:.1f},{y(0):.1f} {points} '
-                         f'{last:.1f},{y(0):.1f}"/>')
-        parts.append(f'<polyline class="series" data-series="{html.escape(name)}" fill="none" stroke="{colour}" '
-                     f'stroke-width="1.6" points="{points}"><title>{html.escape(name)}</title></polyline>')
+            parts.append(
+                f'<polygon class="area" fill="{colour}" points="{first:.1f},{y(0):.1f} {points} '
+                f'{last:.1f},{y(0):.1f}"/>'
+            )
+        parts.append(
+            f'<polyline class="series" data-series="{html.escape(name)}" fill="none" stroke="{colour}" '
+            f'stroke-width="1.6" points="{points}"><title>{html.escape(name)}</title></polyline>'
+        )
     legend_x = _PAD_L + 8
     for name, _, colour in series if len(series) > 1 else []:
-        parts.append(f'<rect x="{legend_x}" y="6" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{legend_x + 14}" y="15">{html.escape(name)}</text>')
+        parts.append(
+            f'<rect x="{legend_x}" y="6" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{legend_x + 14}" y="15">{html.escape(name)}</text>'
+        )
         legend_x += 14 + 7 * len(name) + 18
     return _figure(chart_id, title, "".join(parts), _CHART_H)
 
@@ -213,10 +274,12 @@ def svg_bar_chart(chart_id: str, title: str, labels: list[str], values: list[flo
     for i, (label, value) in enumerate(zip(labels, values)):
         bar = abs(value) / peak * (_CHART_W - label_w - 70)
         top = 6 + row * i
-        parts.append(f'<text x="{label_w - 6}" y="{top + 14}" text-anchor="end">{html.escape(label)}</text>'
-                     f'<rect class="bar" x="{label_w}" y="{top + 3}" width="{bar:.1f}" height="15">'
-                     f"<title>{html.escape(label)}: {value * 100:.2f}%</title></rect>"
-                     f'<text x="{label_w + bar + 5:.1f}" y="{top + 14}">{value * 100:.1f}%</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{top + 14}" text-anchor="end">{html.escape(label)}</text>'
+            f'<rect class="bar" x="{label_w}" y="{top + 3}" width="{bar:.1f}" height="15">'
+            f"<title>{html.escape(label)}: {value * 100:.2f}%</title></rect>"
+            f'<text x="{label_w + bar + 5:.1f}" y="{top + 14}">{value * 100:.1f}%</text>'
+        )
     return _figure(chart_id, title, "".join(parts), height)
 
 
@@ -312,35 +375,57 @@ def _table(table_id: str, fields: list[tuple[str, str, str, str]], holdings: pd.
         else:
             groups.append((group, 1))
     group_row = "".join(f'<th colspan="{span}" class="text">{html.escape(name)}</th>' for name, span in groups)
-    head = "".join(f'<th class="{"text" if kind in ("text", "date") else ""}">{html.escape(label)}</th>'
-                   for _, label, kind, _ in fields)
+    head = "".join(
+        f'<th class="{"text" if kind in ("text", "date") else ""}">{html.escape(label)}</th>'
+        for _, label, kind, _ in fields
+    )
     ordered = holdings.sort_values("weight", ascending=False, na_position="last")
-    body = "".join("<tr>" + "".join(_cell(key, row.get(key), kind) for key, _, kind, _ in fields) + "</tr>"
-                   for row in ordered.to_dict("records"))
-    return (f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr class="groups">{group_row}</tr>'
-            f'<tr class="columns">{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    body = "".join(
+        "<tr>" + "".join(_cell(key, row.get(key), kind) for key, _, kind, _ in fields) + "</tr>"
+        for row in ordered.to_dict("records")
+    )
+    return (
+        f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr class="groups">{group_row}</tr>'
+        f'<tr class="columns">{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    )
 
 
 def _holdings_tables(holdings: pd.DataFrame) -> str:
     """Positions and signals, then the fundamentals (with the ticker and weight again to read across)."""
     positions = [f for f in HOLDING_FIELDS if f[3] != FUNDAMENTALS_GROUP]
-    fundamentals = [("ticker", "Ticker", "text", "Holding"), ("weight", "Weight", "pct", "Holding"),
-                    *(f for f in HOLDING_FIELDS if f[3] == FUNDAMENTALS_GROUP)]
-    return (f"{_table('holdings', positions, holdings)}\n<h2>Fundamentals</h2>\n"
-            f"{_table('fundamentals', fundamentals, holdings)}")
+    fundamentals = [
+        ("ticker", "Ticker", "text", "Holding"),
+        ("weight", "Weight", "pct", "Holding"),
+        *(f for f in HOLDING_FIELDS if f[3] == FUNDAMENTALS_GROUP),
+    ]
+    return (
+        f"{_table('holdings', positions, holdings)}\n<h2>Fundamentals</h2>\n"
+        f"{_table('fundamentals', fundamentals, holdings)}"
+    )
 
 
 def _card(key: str, label: str, value, kind: str) -> str:
     css = ""
     if key in _SIGNED_CARDS and not _missing(value) and math.isfinite(float(value)) and float(value) != 0:
         css = " neg" if float(value) < 0 else " pos"
-    return (f'<div class="card"><div class="label">{html.escape(label)}</div>'
-            f'<div class="value{css}">{html.escape(fmt(value, kind))}</div></div>')
+    return (
+        f'<div class="card"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value{css}">{html.escape(fmt(value, kind))}</div></div>'
+    )
 
 
-def render_html(summary: dict, holdings: pd.DataFrame, values: pd.Series, benchmark: pd.Series | None = None,
-                *, base: str = "USD", benchmark_name: str = "benchmark", notes: Sequence[str] = (),
-                banner: str = "", generated_at: dt.datetime | None = None) -> str:
+def render_html(
+    summary: dict,
+    holdings: pd.DataFrame,
+    values: pd.Series,
+    benchmark: pd.Series | None = None,
+    *,
+    base: str = "USD",
+    benchmark_name: str = "benchmark",
+    notes: Sequence[str] = (),
+    banner: str = "",
+    generated_at: dt.datetime | None = None,
+) -> str:
     """The page for one report day.
 
     `values`: the portfolio's value history (date index) behind the value and drawdown charts;
@@ -353,16 +438,19 @@ def render_html(summary: dict, holdings: pd.DataFrame, values: pd.Series, benchm
         bench = benchmark.dropna()
         bench = bench[(bench.index >= values.index[0]) & (bench.index <= values.index[-1])]
         if len(bench) >= 2:
-            lines.append((f"{benchmark_name} (rebased)", bench / float(bench.iloc[0]) * float(values.iloc[0]),
-                          "#8250df"))
+            lines.append(
+                (f"{benchmark_name} (rebased)", bench / float(bench.iloc[0]) * float(values.iloc[0]), "#8250df")
+            )
     labels, weights = weight_bars(holdings)
     day = _day_label(summary["date"])
     cards = "".join(_card(key, label, summary.get(key), kind) for key, label, kind in SUMMARY_FIELDS if key in summary)
-    risk_rows = "".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">'
-                        f"{html.escape(fmt(summary.get(key), kind))}</td></tr>"
-                        for key, label, kind in RISK_FIELDS if key in summary)
+    risk_rows = "".join(
+        f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{html.escape(fmt(summary.get(key), kind))}</td></tr>'
+        for key, label, kind in RISK_FIELDS
+        if key in summary
+    )
     note_items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
-    generated = (generated_at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Portfolio report {day}</title><link rel="icon" href="data:,"><style>{_STYLE}</style></head>
@@ -375,8 +463,15 @@ def render_html(summary: dict, holdings: pd.DataFrame, values: pd.Series, benchm
 <section class="cards" id="summary">{cards}</section>
 <div class="grid">
 {svg_line_chart("chart-value", f"Value of today's holdings ({base}, total return)", lines)}
-{svg_line_chart("chart-drawdown", "Drawdown from the running peak", [("Drawdown", drawdown, "#cf222e")], kind="pct",
-                fill_to_zero=True)}
+{
+        svg_line_chart(
+            "chart-drawdown",
+            "Drawdown from the running peak",
+            [("Drawdown", drawdown, "#cf222e")],
+            kind="pct",
+            fill_to_zero=True,
+        )
+    }
 {svg_bar_chart("chart-weights", "Weights", labels, weights)}
 </div>
 <h2>Risk</h2>

@@ -221,8 +221,12 @@ def effective_holdings(weights: pd.Series | np.ndarray | list) -> float:
     return 1.0 / herfindahl(weights)
 
 
-def risk_summary(returns: pd.Series, benchmark_returns: pd.Series | None = None, risk_free: float = 0.0,
-                 periods: int = TRADING_DAYS_PER_YEAR) -> dict[str, float]:
+def risk_summary(
+    returns: pd.Series,
+    benchmark_returns: pd.Series | None = None,
+    risk_free: float = 0.0,
+    periods: int = TRADING_DAYS_PER_YEAR,
+) -> dict[str, float]:
     """All figures for one return series; keys match the report's fields.
 
     `risk_free` is per period and is also Sortino's required return. Beta is NaN without a

@@ -5,22 +5,20 @@ EDGAR's nightly bulk archives instead (one conditional download each, then only 
 so a full-universe backfill is not bound by SEC's 10 requests/s.
 """
 
-
 import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib import config
-from finance_assets.defs.sec import edgar
+from finance_assets.defs.sec import edgar, xbrl
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
-from finance_assets.defs.sec import xbrl
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, member_name
-from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import TICKER, ticker_partitions
 from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib import config
+from finance_assets.lib.partition_mappings import md_preview
+from finance_assets.lib.partitions import TICKER, ticker_partitions
 from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.warehouse import Warehouse
 
 GROUP = "sec"
 COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
@@ -47,17 +45,23 @@ def _previous_map(context: dg.AssetExecutionContext) -> pd.DataFrame | None:
 def ticker_cik_map(context: dg.AssetExecutionContext) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
     raw = sec.company_tickers()
-    current = (edgar.parse_company_tickers_exchange(raw) if "fields" in raw
-               else edgar.parse_company_tickers(raw))
+    current = edgar.parse_company_tickers_exchange(raw) if "fields" in raw else edgar.parse_company_tickers(raw)
     seen_on = sec.as_of_date()
     history = edgar.merge_ticker_history(_previous_map(context), current, seen_on)
     moved = history.groupby("ticker")["cik"].nunique()
-    attach_metadata(context, {
-        "seen_on": seen_on.isoformat(), "tickers": len(current), "companies": int(current["cik"].nunique()),
-        "history_rows": len(history), "tickers_that_changed_cik": int((moved > 1).sum()),
-        "rejected_symbols": len(current.attrs.get("rejected_tickers", [])),
-        "preview": md_preview(current), "http": sec.http_stats(),
-    })
+    attach_metadata(
+        context,
+        {
+            "seen_on": seen_on.isoformat(),
+            "tickers": len(current),
+            "companies": int(current["cik"].nunique()),
+            "history_rows": len(history),
+            "tickers_that_changed_cik": int((moved > 1).sum()),
+            "rejected_symbols": len(current.attrs.get("rejected_tickers", [])),
+            "preview": md_preview(current),
+            "http": sec.http_stats(),
+        },
+    )
     return history
 
 
@@ -101,13 +105,16 @@ def _company_filings(source: _Submissions, cik: int) -> pd.DataFrame:
     return frame
 
 
-def _bulk_archive(context: dg.AssetExecutionContext, sec: SecEdgarSource, kind: str,
-                  ciks: list[int]) -> BulkArchive | None:
+def _bulk_archive(
+    context: dg.AssetExecutionContext, sec: SecEdgarSource, kind: str, ciks: list[int]
+) -> BulkArchive | None:
     if not sec.uses_bulk(len(context.partition_keys)):
         return None
     archive, download = sec.bulk_archive(kind, ciks)
-    context.log.info(f"{kind}.zip {download.status} ({download.bytes:,} bytes); "
-                     f"{len(archive.members)} members indexed for {len(ciks)} companies")
+    context.log.info(
+        f"{kind}.zip {download.status} ({download.bytes:,} bytes); "
+        f"{len(archive.members)} members indexed for {len(ciks)} companies"
+    )
     return archive
 
 
@@ -125,8 +132,9 @@ def _bulk_archive(context: dg.AssetExecutionContext, sec: SecEdgarSource, kind: 
 def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
     plans = {ticker: _mappings(ticker_cik_map, ticker) for ticker in context.partition_keys}
-    ciks = sorted({cik for current, earlier in plans.values()
-                   for cik in ([current] if current else []) + [c for c, _ in earlier]})
+    ciks = sorted(
+        {cik for current, earlier in plans.values() for cik in ([current] if current else []) + [c for c, _ in earlier]}
+    )
     archive = _bulk_archive(context, sec, "submissions", ciks)
     source = _Submissions(sec, archive)
     frames = []
@@ -140,24 +148,31 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
                 parts.append(old[old["filing_date"] <= until])
             # merge_filings keeps FILING_COLUMNS only: company fields come back by accession (each
             # row keeps its own company's, the old CIK's included)
-            lookup = pd.concat([p[["accession_number", *COMPANY_COLUMNS]] for p in parts]) if parts \
+            lookup = (
+                pd.concat([p[["accession_number", *COMPANY_COLUMNS]] for p in parts])
+                if parts
                 else pd.DataFrame(columns=["accession_number", *COMPANY_COLUMNS])
-            frame = edgar.merge_filings(parts).merge(lookup.drop_duplicates("accession_number"),
-                                                     on="accession_number", how="left")
+            )
+            frame = edgar.merge_filings(parts).merge(
+                lookup.drop_duplicates("accession_number"), on="accession_number", how="left"
+            )
             frame.insert(0, "ticker", ticker)
             frames.append(frame)
     finally:
         if archive is not None:
             archive.close()
     out = pd.concat(frames, ignore_index=True)
-    attach_metadata(context, {
-        "retrieval": "bulk submissions.zip" if archive is not None else "per-company API",
-        "documents": dg.MetadataValue.json({"from_archive": source.from_archive, "from_api": source.from_api}),
-        "forms": dg.MetadataValue.json(out["form"].value_counts().head(10).to_dict() if len(out) else {}),
-        "latest_filing": str(out["filing_date"].max()) if len(out) else "none",
-        "preview": md_preview(out[["ticker", "form", "filing_date", "accession_number"]] if len(out) else out),
-        "http": sec.http_stats(),
-    })
+    attach_metadata(
+        context,
+        {
+            "retrieval": "bulk submissions.zip" if archive is not None else "per-company API",
+            "documents": dg.MetadataValue.json({"from_archive": source.from_archive, "from_api": source.from_api}),
+            "forms": dg.MetadataValue.json(out["form"].value_counts().head(10).to_dict() if len(out) else {}),
+            "latest_filing": str(out["filing_date"].max()) if len(out) else "none",
+            "preview": md_preview(out[["ticker", "form", "filing_date", "accession_number"]] if len(out) else out),
+            "http": sec.http_stats(),
+        },
+    )
     return out
 
 
@@ -192,13 +207,16 @@ def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) 
         if archive is not None:
             archive.close()
     out = pd.concat(frames, ignore_index=True)
-    attach_metadata(context, {
-        "retrieval": "bulk companyfacts.zip" if archive is not None else "per-company API",
-        "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
-        "taxonomies": dg.MetadataValue.json(out["taxonomy"].value_counts().to_dict() if len(out) else {}),
-        "concepts": int(out["concept"].nunique()) if len(out) else 0,
-        "http": sec.http_stats(),
-    })
+    attach_metadata(
+        context,
+        {
+            "retrieval": "bulk companyfacts.zip" if archive is not None else "per-company API",
+            "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
+            "taxonomies": dg.MetadataValue.json(out["taxonomy"].value_counts().to_dict() if len(out) else {}),
+            "concepts": int(out["concept"].nunique()) if len(out) else 0,
+            "http": sec.http_stats(),
+        },
+    )
     return out
 
 
@@ -221,11 +239,21 @@ def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
             continue
         last_end = annual["period_end"].max()
         for row in annual[annual["period_end"] == last_end].itertuples(index=False):
-            rows.append({"ticker": ticker, "fiscal_period": row.fiscal_period, "item": row.item,
-                         "value": row.value, "unit": row.unit, "concept": f"{row.taxonomy}:{row.concept}",
-                         "derived": bool(row.derived), "filed": row.filed.date()})
-    return pd.DataFrame(rows, columns=["ticker", "fiscal_period", "item", "value", "unit", "concept", "derived",
-                                       "filed"])
+            rows.append(
+                {
+                    "ticker": ticker,
+                    "fiscal_period": row.fiscal_period,
+                    "item": row.item,
+                    "value": row.value,
+                    "unit": row.unit,
+                    "concept": f"{row.taxonomy}:{row.concept}",
+                    "derived": bool(row.derived),
+                    "filed": row.filed.date(),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["ticker", "fiscal_period", "item", "value", "unit", "concept", "derived", "filed"]
+    )
 
 
 @dg.asset(
@@ -237,101 +265,147 @@ def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
     "so downstream can ask what was known on any date. Fiscal periods follow the company's fiscal "
     "year end from its submissions document.",
 )
-def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame,
-                 filings: pd.DataFrame) -> pd.DataFrame:
+def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, filings: pd.DataFrame) -> pd.DataFrame:
     frames, year_ends = [], {}
     for ticker in context.partition_keys:
         facts = xbrl_facts[xbrl_facts["ticker"] == ticker] if len(xbrl_facts) else xbrl_facts
         company = filings[filings["ticker"] == ticker] if "ticker" in filings.columns else filings
         year_ends[ticker] = _fiscal_year_end(company)
-        std = fundamentals_lib.standardize(facts.drop(columns=["ticker"], errors="ignore"),
-                                           fiscal_year_end=year_ends[ticker])
+        std = fundamentals_lib.standardize(
+            facts.drop(columns=["ticker"], errors="ignore"), fiscal_year_end=year_ends[ticker]
+        )
         std.insert(0, "ticker", ticker)
         frames.append(std)
     out = pd.concat(frames, ignore_index=True)
-    attach_metadata(context, {
-        "items": int(out["item"].nunique()) if len(out) else 0,
-        "fiscal_year_ends": dg.MetadataValue.json(year_ends),
-        "latest_annual": md_preview(latest_annual_table(out), rows=30),
-    })
+    attach_metadata(
+        context,
+        {
+            "items": int(out["item"].nunique()) if len(out) else 0,
+            "fiscal_year_ends": dg.MetadataValue.json(year_ends),
+            "latest_annual": md_preview(latest_annual_table(out), rows=30),
+        },
+    )
     return out
 
 
 # ------------------------------------------------------------------------------------------ checks
 
 
-@dg.asset_check(asset=ticker_cik_map, blocking=True,
-                description="One row per (ticker, CIK); CIKs are positive and their 10-digit form matches; "
-                "first_seen <= last_seen.")
+@dg.asset_check(
+    asset=ticker_cik_map,
+    blocking=True,
+    description="One row per (ticker, CIK); CIKs are positive and their 10-digit form matches; "
+    "first_seen <= last_seen.",
+)
 def ticker_cik_map_is_consistent(ticker_cik_map: pd.DataFrame) -> dg.AssetCheckResult:
     duplicates = int(ticker_cik_map.duplicated(["ticker", "cik"]).sum())
     ciks = ticker_cik_map["cik"].astype("int64")
-    bad_cik = int((~((ciks > 0) & (ciks < 10**10)
-                     & (ticker_cik_map["cik_str"] == ciks.map(lambda c: f"{c:010d}")))).sum())
+    bad_cik = int(
+        (~((ciks > 0) & (ciks < 10**10) & (ticker_cik_map["cik_str"] == ciks.map(lambda c: f"{c:010d}")))).sum()
+    )
     bad_dates = int((ticker_cik_map["first_seen"] > ticker_cik_map["last_seen"]).sum())
     return dg.AssetCheckResult(
         passed=duplicates == bad_cik == bad_dates == 0,
-        metadata={"duplicate_ticker_cik_rows": duplicates, "bad_cik_rows": bad_cik,
-                  "first_after_last_seen": bad_dates, "rows": len(ticker_cik_map)},
+        metadata={
+            "duplicate_ticker_cik_rows": duplicates,
+            "bad_cik_rows": bad_cik,
+            "first_after_last_seen": bad_dates,
+            "rows": len(ticker_cik_map),
+        },
     )
 
 
-@dg.asset_check(asset=ticker_cik_map, description="Every registered ticker resolves to a CIK today; those "
-                "that do not (apart from the benchmark index) are listed. They get empty SEC tables.")
-def registered_tickers_resolve(context: dg.AssetCheckExecutionContext,
-                               ticker_cik_map: pd.DataFrame) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=ticker_cik_map,
+    description="Every registered ticker resolves to a CIK today; those "
+    "that do not (apart from the benchmark index) are listed. They get empty SEC tables.",
+)
+def registered_tickers_resolve(
+    context: dg.AssetCheckExecutionContext, ticker_cik_map: pd.DataFrame
+) -> dg.AssetCheckResult:
     registered = list(context.instance.get_dynamic_partitions(TICKER))
     unresolved = [t for t in registered if edgar.resolve_cik(ticker_cik_map, t, dt.date.today()) is None]
     benchmark = config.benchmark_ticker()  # an index or ETF: may have no CIK (the demo's never does)
     unexpected = [t for t in unresolved if t != benchmark]
     return dg.AssetCheckResult(
-        passed=not unexpected, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"registered": len(registered), "unresolved": dg.MetadataValue.json(unexpected),
-                  "benchmark_without_cik": benchmark in unresolved},
+        passed=not unexpected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "registered": len(registered),
+            "unresolved": dg.MetadataValue.json(unexpected),
+            "benchmark_without_cik": benchmark in unresolved,
+        },
     )
 
 
-@dg.asset_check(asset=xbrl_facts, partitions_def=ticker_partitions,
-                description="No two facts share accession, taxonomy, concept, unit and period with different "
-                "values (exact repeats are already dropped); every fact was filed on or after its period end.")
+@dg.asset_check(
+    asset=xbrl_facts,
+    partitions_def=ticker_partitions,
+    description="No two facts share accession, taxonomy, concept, unit and period with different "
+    "values (exact repeats are already dropped); every fact was filed on or after its period end.",
+)
 def xbrl_facts_are_unique(xbrl_facts: pd.DataFrame) -> dg.AssetCheckResult:
     if xbrl_facts.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
     key = ["ticker", "accession", "taxonomy", "concept", "unit", "start", "end"]
     conflicting = int(xbrl_facts.duplicated(key, keep=False).sum())
     early = int((xbrl_facts["filed"] < xbrl_facts["end"]).sum())
-    return dg.AssetCheckResult(passed=conflicting == 0, severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"rows": len(xbrl_facts), "conflicting_rows": conflicting,
-                                         "facts_filed_before_period_end": early})
+    return dg.AssetCheckResult(
+        passed=conflicting == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rows": len(xbrl_facts), "conflicting_rows": conflicting, "facts_filed_before_period_end": early},
+    )
 
 
-@dg.asset_check(asset=fundamentals, partitions_def=ticker_partitions,
-                description="Point in time: no standardized value was filed before its period ended. A failure "
-                "lists the rows: a mislabelled period would leak future numbers into backtests.")
+@dg.asset_check(
+    asset=fundamentals,
+    partitions_def=ticker_partitions,
+    description="Point in time: no standardized value was filed before its period ended. A failure "
+    "lists the rows: a mislabelled period would leak future numbers into backtests.",
+)
 def fundamentals_filed_after_period_end(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
     # A dividend per share may be declared for a quarter that has not ended yet (NVDA 2013-11-19):
     # known on its filed date, so legitimate; every other item must be reported after its period.
-    early = fundamentals[(fundamentals["filed"] < fundamentals["period_end"])
-                         & (fundamentals["item"] != "dividends_per_share")] if len(fundamentals) else fundamentals
-    sample = early.head(10)[["ticker", "item", "fiscal_period", "period_end", "filed", "accession"]] if len(early) \
-        else early
-    return dg.AssetCheckResult(passed=early.empty, severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"rows": len(fundamentals), "filed_before_period_end": len(early),
-                                         "examples": md_preview(sample, rows=10)})
+    early = (
+        fundamentals[
+            (fundamentals["filed"] < fundamentals["period_end"]) & (fundamentals["item"] != "dividends_per_share")
+        ]
+        if len(fundamentals)
+        else fundamentals
+    )
+    sample = (
+        early.head(10)[["ticker", "item", "fiscal_period", "period_end", "filed", "accession"]] if len(early) else early
+    )
+    return dg.AssetCheckResult(
+        passed=early.empty,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows": len(fundamentals),
+            "filed_before_period_end": len(early),
+            "examples": md_preview(sample, rows=10),
+        },
+    )
 
 
-@dg.asset_check(asset=fundamentals, partitions_def=ticker_partitions,
-                description=f"Balance sheet identity on the latest reported values: total assets within "
-                f"{BALANCE_TOLERANCE:.1%} of liabilities + stockholders' equity (derived liabilities excluded, "
-                "they satisfy it by construction). Minority interest or temporary equity shows up here.")
+@dg.asset_check(
+    asset=fundamentals,
+    partitions_def=ticker_partitions,
+    description=f"Balance sheet identity on the latest reported values: total assets within "
+    f"{BALANCE_TOLERANCE:.1%} of liabilities + stockholders' equity (derived liabilities excluded, "
+    "they satisfy it by construction). Minority interest or temporary equity shows up here.",
+)
 def fundamentals_balance_sheet_identity(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
     gaps = _balance_gaps(fundamentals)
     off = gaps[gaps["relative_gap"].abs() > BALANCE_TOLERANCE]
     return dg.AssetCheckResult(
-        passed=off.empty, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"periods_checked": len(gaps), "periods_off": len(off),
-                  "max_relative_gap": float(gaps["relative_gap"].abs().max()) if len(gaps) else 0.0,
-                  "examples": md_preview(off.head(10), rows=10)},
+        passed=off.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "periods_checked": len(gaps),
+            "periods_off": len(off),
+            "max_relative_gap": float(gaps["relative_gap"].abs().max()) if len(gaps) else 0.0,
+            "examples": md_preview(off.head(10), rows=10),
+        },
     )
 
 
@@ -350,11 +424,16 @@ def _balance_gaps(std: pd.DataFrame) -> pd.DataFrame:
             continue
         table = table.dropna(subset=list(needed))
         gap = (table["total_assets"] - table["total_liabilities"] - table["stockholders_equity"]) / table[
-            "total_assets"].abs()
+            "total_assets"
+        ].abs()
         frames.append(pd.DataFrame({"ticker": ticker, "fiscal_period": table.index, "relative_gap": gap.values}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-SEC_CHECKS = [ticker_cik_map_is_consistent, registered_tickers_resolve, xbrl_facts_are_unique,
-              fundamentals_filed_after_period_end, fundamentals_balance_sheet_identity]
-
+SEC_CHECKS = [
+    ticker_cik_map_is_consistent,
+    registered_tickers_resolve,
+    xbrl_facts_are_unique,
+    fundamentals_filed_after_period_end,
+    fundamentals_balance_sheet_identity,
+]

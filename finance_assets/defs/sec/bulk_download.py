@@ -73,8 +73,9 @@ def _write_json_atomically(path: Path, payload: dict) -> None:
 class DownloadingHttpClient(HttpClient):
     """`HttpClient` that can also stream a large file to disk with validator caching."""
 
-    def download(self, url: str, dest: str | os.PathLike, *, source: str,
-                 verify: Callable[[Path], object] | None = None) -> Download:
+    def download(
+        self, url: str, dest: str | os.PathLike, *, source: str, verify: Callable[[Path], object] | None = None
+    ) -> Download:
         """Fetch `url` into `dest` unless the copy there is still current (304).
 
         `verify(tmp_path)` runs on the finished file before it replaces `dest` and should raise on
@@ -86,11 +87,13 @@ class DownloadingHttpClient(HttpClient):
         dest.parent.mkdir(parents=True, exist_ok=True)
         safe_url = self.redact(url)
         with FileLock(str(dest) + ".lock", timeout=LOCK_TIMEOUT_S):
-            return self._guarded(source, safe_url,
-                                 lambda: self._download_with_retries(url, safe_url, dest, source, verify))
+            return self._guarded(
+                source, safe_url, lambda: self._download_with_retries(url, safe_url, dest, source, verify)
+            )
 
-    def _download_with_retries(self, url: str, safe_url: str, dest: Path, source: str,
-                               verify: Callable[[Path], object] | None) -> Download:
+    def _download_with_retries(
+        self, url: str, safe_url: str, dest: Path, source: str, verify: Callable[[Path], object] | None
+    ) -> Download:
         validators = _load_validators(dest)
         extra = {"Accept-Encoding": "identity"}  # archives are compressed already
         if validators.get("etag"):
@@ -110,34 +113,52 @@ class DownloadingHttpClient(HttpClient):
                 with self._client.stream("GET", url, headers=headers) as response:
                     status = response.status_code
                     self._count_status(source, str(status))
-                    self._log_attempt(safe_url, source, attempt, attempts, str(status),
-                                      (time.perf_counter() - started) * 1000,
-                                      "conditional" if validators else "miss", None)
+                    self._log_attempt(
+                        safe_url,
+                        source,
+                        attempt,
+                        attempts,
+                        str(status),
+                        (time.perf_counter() - started) * 1000,
+                        "conditional" if validators else "miss",
+                        None,
+                    )
                     if status == 304 and validators:
                         self._count(source, "cache_hits_304")
-                        return Download(dest, "not-modified", dest.stat().st_size, validators.get("etag"),
-                                        validators.get("last_modified"))
+                        return Download(
+                            dest,
+                            "not-modified",
+                            dest.stat().st_size,
+                            validators.get("etag"),
+                            validators.get("last_modified"),
+                        )
                     if 200 <= status < 300:
                         return self._save(response, safe_url, dest, source, verify)
                     if status == 403 and source == "sec":
-                        raise SecAccessDenied(self._sec_denied_message(safe_url), source=source, url=safe_url,
-                                              status_code=403)
+                        raise SecAccessDenied(
+                            self._sec_denied_message(safe_url), source=source, url=safe_url, status_code=403
+                        )
                     if status not in RETRYABLE_STATUSES:
                         raise HttpStatusError(
                             f"GET {safe_url} (source {source!r}) answered HTTP {status} {response.reason_phrase}",
-                            source=source, url=safe_url, status_code=status)
+                            source=source,
+                            url=safe_url,
+                            status_code=status,
+                        )
                     last_problem, last_status = f"HTTP {status}", status
                     retry_after = response.headers.get("Retry-After")
             except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
-                raise HttpError(f"GET {safe_url} (source {source!r}): {self.redact(str(exc))}",
-                                source=source, url=safe_url) from None
+                raise HttpError(
+                    f"GET {safe_url} (source {source!r}): {self.redact(str(exc))}", source=source, url=safe_url
+                ) from None
             except _BadBody as exc:
                 last_problem, last_status = f"{exc}; the previous copy is kept", None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 kind = _transport_error_kind(exc)
                 self._count_status(source, kind)
-                self._log_attempt(safe_url, source, attempt, attempts, kind,
-                                  (time.perf_counter() - started) * 1000, "off", kind)
+                self._log_attempt(
+                    safe_url, source, attempt, attempts, kind, (time.perf_counter() - started) * 1000, "off", kind
+                )
                 last_problem, last_status = kind, None
             if attempt < attempts:
                 delay = self._retry_delay(attempt, retry_after)
@@ -146,10 +167,14 @@ class DownloadingHttpClient(HttpClient):
                 self._sleep(delay)
         raise RetriesExhausted(
             f"GET {safe_url} (source {source!r}) failed after {attempts} attempts; last error: {last_problem}",
-            source=source, url=safe_url, status_code=last_status)
+            source=source,
+            url=safe_url,
+            status_code=last_status,
+        )
 
-    def _save(self, response: httpx.Response, safe_url: str, dest: Path, source: str,
-              verify: Callable[[Path], object] | None) -> Download:
+    def _save(
+        self, response: httpx.Response, safe_url: str, dest: Path, source: str, verify: Callable[[Path], object] | None
+    ) -> Download:
         tmp = dest.with_name(f".tmp-{uuid.uuid4().hex}-{dest.name}")
         written, next_report = 0, PROGRESS_EVERY_BYTES
         try:
@@ -178,8 +203,7 @@ class DownloadingHttpClient(HttpClient):
         etag, last_modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
         validators_file = _validators_path(dest)
         if etag or last_modified:
-            _write_json_atomically(validators_file, {"etag": etag, "last_modified": last_modified,
-                                                     "bytes": written})
+            _write_json_atomically(validators_file, {"etag": etag, "last_modified": last_modified, "bytes": written})
         else:
             validators_file.unlink(missing_ok=True)
         return Download(dest, "downloaded", written, etag, last_modified)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 import feedparser
 import pandas as pd
@@ -102,7 +103,12 @@ def parse_company_tickers_exchange(data: dict) -> pd.DataFrame:
         if not isinstance(row, list) or len(row) != len(fields):
             raise ValueError(f"company_tickers_exchange: row {row!r} does not have {len(fields)} fields")
     rows = (
-        (row[index["ticker"]], row[index["cik"]], row[index["name"]], row[exchange_at] if exchange_at is not None else None)
+        (
+            row[index["ticker"]],
+            row[index["cik"]],
+            row[index["name"]],
+            row[exchange_at] if exchange_at is not None else None,
+        )
         for row in data["data"]
     )
     return _ticker_frame(rows, "company_tickers_exchange")
@@ -215,7 +221,9 @@ def _filings_from_arrays(arrays: dict, cik: int | None) -> pd.DataFrame:
             "filing_date": _parse_dates(column("filingDate"), "filingDate", required=True),
             "report_date": _parse_dates(column("reportDate"), "reportDate", required=False),
             "acceptance_datetime": _eastern_to_utc(
-                pd.Series(column("acceptanceDateTime"), dtype=object).replace("", None).str.replace(r"(\.\d+)?Z$", "", regex=True),
+                pd.Series(column("acceptanceDateTime"), dtype=object)
+                .replace("", None)
+                .str.replace(r"(\.\d+)?Z$", "", regex=True),
                 "%Y-%m-%dT%H:%M:%S",
             ),
             "primary_document": primary_document.where(primary_document != "", None),
@@ -370,7 +378,9 @@ def parse_getcurrent_atom(xml: bytes) -> pd.DataFrame:
                 "link": entry.get("link"),
             }
         )
-    frame = pd.DataFrame(rows, columns=["form", "company_name", "cik", "role", "accession_number", "filing_date", "updated", "link"])
+    frame = pd.DataFrame(
+        rows, columns=["form", "company_name", "cik", "role", "accession_number", "filing_date", "updated", "link"]
+    )
     frame["cik"] = frame["cik"].astype("int64")
     frame["filing_date"] = pd.to_datetime(frame["filing_date"], format="%Y-%m-%d")
     frame["updated"] = pd.to_datetime(frame["updated"], utc=True, format="ISO8601")
@@ -397,7 +407,20 @@ def parse_getcompany_atom(xml: bytes) -> pd.DataFrame:
         }
         for entry in feed.entries
     ]
-    frame = pd.DataFrame(rows, columns=["accession_number", "form", "filing_date", "file_number", "film_number", "items_desc", "size", "link", "updated"])
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "accession_number",
+            "form",
+            "filing_date",
+            "file_number",
+            "film_number",
+            "items_desc",
+            "size",
+            "link",
+            "updated",
+        ],
+    )
     if frame["accession_number"].isna().any():
         raise ValueError("getcompany atom: entries without accession-number")
     frame["filing_date"] = pd.to_datetime(frame["filing_date"], format="%Y-%m-%d")
@@ -431,7 +454,19 @@ def parse_xbrl_rss(xml: bytes) -> pd.DataFrame:
                 "link": entry.get("link"),
             }
         )
-    columns = ["cik", "company_name", "form", "filing_date", "accession_number", "period", "acceptance_datetime", "file_number", "sic", "fiscal_year_end", "link"]
+    columns = [
+        "cik",
+        "company_name",
+        "form",
+        "filing_date",
+        "accession_number",
+        "period",
+        "acceptance_datetime",
+        "file_number",
+        "sic",
+        "fiscal_year_end",
+        "link",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["cik"] = frame["cik"].map(_cik_to_int).astype("int64")
     frame["filing_date"] = pd.to_datetime(frame["filing_date"], format="%m/%d/%Y")
@@ -465,7 +500,9 @@ def _finish_index(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     frame["date_filed"] = pd.to_datetime(frame["date_filed"].str.replace("-", "", regex=False), format="%Y%m%d")
     accession = frame["filename"].str.extract(r"(\d{10}-\d{2}-\d{6})", expand=False)
     if accession.isna().any():
-        raise ValueError(f"{what}: file names without accession number {frame.loc[accession.isna(), 'filename'].tolist()[:3]}")
+        raise ValueError(
+            f"{what}: file names without accession number {frame.loc[accession.isna(), 'filename'].tolist()[:3]}"
+        )
     frame["accession_number"] = accession
     return frame[INDEX_COLUMNS].reset_index(drop=True)
 

@@ -75,8 +75,7 @@ def _end_records(fh, file_size: int) -> tuple[int, int, int, int]:
     while at >= 0 and at + _EOCD.size > len(tail):
         at = tail.rfind(_EOCD_SIG, 0, at)
     if at < 0:
-        raise BulkArchiveError("not a ZIP archive (no end-of-central-directory record); "
-                               "the download may be truncated")
+        raise BulkArchiveError("not a ZIP archive (no end-of-central-directory record); the download may be truncated")
     eocd_pos = file_size - tail_size + at
     _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
     locator_pos = eocd_pos - _ZIP64_LOCATOR.size
@@ -112,9 +111,13 @@ def _zip64_values(extra: bytes, size: int, compressed: int, offset: int) -> tupl
     return size, compressed, offset
 
 
-def scan_members(path: str | os.PathLike, wanted: Callable[[str], bool], *,
-                 name_prefixes: frozenset[bytes] | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> tuple[dict[str, ZipMember], int]:
+def scan_members(
+    path: str | os.PathLike,
+    wanted: Callable[[str], bool],
+    *,
+    name_prefixes: frozenset[bytes] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[dict[str, ZipMember], int]:
     """Members whose name satisfies `wanted`, and the number of central directory entries scanned.
 
     The central directory is read `chunk_bytes` at a time; only the wanted members are kept.
@@ -145,21 +148,40 @@ def scan_members(path: str | os.PathLike, wanted: Callable[[str], bool], *,
         while scanned < count:
             if len(buffer) - pos < _CENTRAL.size and not refill(_CENTRAL.size):
                 break
-            (signature, _, _, _, _, flags, method, _, _, crc, compressed, size, name_len, extra_len,
-             comment_len, _, _, _, offset) = _CENTRAL.unpack_from(buffer, pos)
+            (
+                signature,
+                _,
+                _,
+                _,
+                _,
+                flags,
+                method,
+                _,
+                _,
+                crc,
+                compressed,
+                size,
+                name_len,
+                extra_len,
+                comment_len,
+                _,
+                _,
+                _,
+                offset,
+            ) = _CENTRAL.unpack_from(buffer, pos)
             if signature != _CENTRAL_SIG:
                 raise BulkArchiveError(f"central directory entry {scanned} is corrupt (bad signature)")
             entry_len = _CENTRAL.size + name_len + extra_len + comment_len
             if len(buffer) - pos < entry_len and not refill(entry_len):
                 raise BulkArchiveError(f"central directory entry {scanned} runs past the directory's end")
             end = pos + entry_len
-            raw_name = buffer[pos + _CENTRAL.size: pos + _CENTRAL.size + name_len]
+            raw_name = buffer[pos + _CENTRAL.size : pos + _CENTRAL.size + name_len]
             if name_prefixes is not None and raw_name[:prefix_len] not in name_prefixes:
                 pos, scanned = end, scanned + 1
                 continue
             name = raw_name.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
             if wanted(name):
-                extra = buffer[pos + _CENTRAL.size + name_len: pos + _CENTRAL.size + name_len + extra_len]
+                extra = buffer[pos + _CENTRAL.size + name_len : pos + _CENTRAL.size + name_len + extra_len]
                 size, compressed, offset = _zip64_values(extra, size, compressed, offset)
                 if flags & _ENCRYPTED_FLAG:
                     raise BulkArchiveError(f"{name}: encrypted members are not supported")
@@ -176,8 +198,10 @@ def read_member(fh, member: ZipMember, max_bytes: int = DEFAULT_MAX_MEMBER_BYTES
     if member.size > max_bytes:
         raise BulkArchiveError(f"{member.name}: {member.size:,} bytes exceeds the {max_bytes:,}-byte member limit")
     if member.method not in (_STORED, _DEFLATED):
-        raise BulkArchiveError(f"{member.name}: compression method {member.method} is not supported "
-                               "(EDGAR archives use stored or deflated members)")
+        raise BulkArchiveError(
+            f"{member.name}: compression method {member.method} is not supported "
+            "(EDGAR archives use stored or deflated members)"
+        )
     fh.seek(member.header_offset)
     header = fh.read(_LOCAL.size)
     if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIG:
@@ -218,8 +242,7 @@ class BulkArchive:
     no XBRL facts).
     """
 
-    def __init__(self, path: str | os.PathLike, ciks: Iterable[int],
-                 max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES):
+    def __init__(self, path: str | os.PathLike, ciks: Iterable[int], max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES):
         self.path = Path(path)
         self.max_member_bytes = max_member_bytes
         wanted_ciks = {int(cik) for cik in ciks}
@@ -257,9 +280,13 @@ class BulkArchive:
             raise BulkArchiveError(f"{name}: not valid JSON ({exc})") from None
 
     def stats(self) -> dict:
-        return {"archive": self.path.name, "entries_scanned": self.entries_scanned,
-                "members_indexed": len(self.members), "members_read": self.members_read,
-                "bytes_inflated": self.bytes_inflated}
+        return {
+            "archive": self.path.name,
+            "entries_scanned": self.entries_scanned,
+            "members_indexed": len(self.members),
+            "members_read": self.members_read,
+            "bytes_inflated": self.bytes_inflated,
+        }
 
     def close(self) -> None:
         self._fh.close()

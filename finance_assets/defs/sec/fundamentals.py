@@ -82,7 +82,8 @@ LINE_ITEMS: dict[str, LineItem] = {
         "duration",
     ),
     "shares_diluted_weighted": LineItem(
-        _gaap("WeightedAverageNumberOfDilutedSharesOutstanding") + _ifrs("AdjustedWeightedAverageShares", "WeightedAverageShares"),
+        _gaap("WeightedAverageNumberOfDilutedSharesOutstanding")
+        + _ifrs("AdjustedWeightedAverageShares", "WeightedAverageShares"),
         "shares",
         "duration",
     ),
@@ -98,7 +99,11 @@ LINE_ITEMS: dict[str, LineItem] = {
     "current_assets": LineItem(_gaap("AssetsCurrent") + _ifrs("CurrentAssets"), "currency", "instant"),
     "current_liabilities": LineItem(_gaap("LiabilitiesCurrent") + _ifrs("CurrentLiabilities"), "currency", "instant"),
     "cash": LineItem(
-        _gaap("CashAndCashEquivalentsAtCarryingValue", "Cash", "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents")
+        _gaap(
+            "CashAndCashEquivalentsAtCarryingValue",
+            "Cash",
+            "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents",
+        )
         + _ifrs("CashAndCashEquivalents", "Cash"),
         "currency",
         "instant",
@@ -110,7 +115,10 @@ LINE_ITEMS: dict[str, LineItem] = {
         "instant",
     ),
     "operating_cash_flow": LineItem(
-        _gaap("NetCashProvidedByUsedInOperatingActivities", "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations")
+        _gaap(
+            "NetCashProvidedByUsedInOperatingActivities",
+            "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations",
+        )
         + _ifrs("CashFlowsFromUsedInOperatingActivities", "CashFlowsFromUsedInOperations"),
         "currency",
         "duration",
@@ -118,7 +126,9 @@ LINE_ITEMS: dict[str, LineItem] = {
     ),
     "capex": LineItem(
         _gaap("PaymentsToAcquirePropertyPlantAndEquipment", "PaymentsToAcquireProductiveAssets")
-        + _ifrs("PurchaseOfPropertyPlantAndEquipmentClassifiedAsInvestingActivities", "PurchaseOfPropertyPlantAndEquipment"),
+        + _ifrs(
+            "PurchaseOfPropertyPlantAndEquipmentClassifiedAsInvestingActivities", "PurchaseOfPropertyPlantAndEquipment"
+        ),
         "currency",
         "duration",
         additive=True,
@@ -139,7 +149,9 @@ _HELPER_ITEMS: dict[str, LineItem] = {
         "currency",
         "instant",
     ),
-    "_noncontrolling_interest": LineItem(_gaap("MinorityInterest") + _ifrs("NoncontrollingInterests"), "currency", "instant"),
+    "_noncontrolling_interest": LineItem(
+        _gaap("MinorityInterest") + _ifrs("NoncontrollingInterests"), "currency", "instant"
+    ),
 }
 
 PERIODIC_FORMS = frozenset(
@@ -168,7 +180,20 @@ STANDARD_COLUMNS = [
     "vintage_rank",
 ]
 KEY = ["item", "period_type", "fiscal_period"]
-_SERIES_COLUMNS = [*KEY, "fiscal_year", "period_start", "period_end", "value", "unit", "concept", "taxonomy", "filed", "accession", "form", "derived"]
+_SERIES_COLUMNS = [
+    *KEY,
+    "fiscal_year",
+    "period_start",
+    "period_end",
+    "value",
+    "unit",
+    "concept",
+    "taxonomy",
+    "filed",
+    "accession",
+    "form",
+    "derived",
+]
 _ONE_DAY = pd.Timedelta(days=1)
 _SERIES_DTYPES = {
     "fiscal_year": "int64",
@@ -236,7 +261,8 @@ def fiscal_position(ends: pd.Series, fiscal_year_end: str) -> pd.DataFrame:
     year_end = candidate.where(candidate >= anchor, later)
     quarters_before = np.clip(np.rint((year_end - ends).dt.days / _DAYS_PER_QUARTER), 0, 3)
     return pd.DataFrame(
-        {"fiscal_year": year_end.dt.year.astype("int64"), "quarter": (4 - quarters_before).astype("int64")}, index=ends.index
+        {"fiscal_year": year_end.dt.year.astype("int64"), "quarter": (4 - quarters_before).astype("int64")},
+        index=ends.index,
     )
 
 
@@ -275,7 +301,9 @@ def _reporting_currency(mapped: pd.DataFrame) -> str | None:
 def _map_concepts(facts: pd.DataFrame) -> pd.DataFrame:
     mapped = facts.merge(_concept_table({**LINE_ITEMS, **_HELPER_ITEMS}), on=["taxonomy", "concept"], how="inner")
     currency = _reporting_currency(mapped)
-    expected_unit = mapped["unit_kind"].map({"currency": currency, "per_share": f"{currency}/shares", "shares": "shares"})
+    expected_unit = mapped["unit_kind"].map(
+        {"currency": currency, "per_share": f"{currency}/shares", "shares": "shares"}
+    )
     return mapped[mapped["unit"] == expected_unit]
 
 
@@ -294,7 +322,12 @@ def _report_period_ends(facts: pd.DataFrame) -> pd.Series:
 def _period_end_dates(facts: pd.DataFrame) -> pd.Index:
     durations = facts[~facts["is_instant"]]
     days = (durations["end"] - durations["start"]).dt.days
-    standard = days.between(*ANNUAL_DAYS) | days.between(*QUARTER_DAYS) | days.between(*_YTD_DAYS[2]) | days.between(*_YTD_DAYS[3])
+    standard = (
+        days.between(*ANNUAL_DAYS)
+        | days.between(*QUARTER_DAYS)
+        | days.between(*_YTD_DAYS[2])
+        | days.between(*_YTD_DAYS[3])
+    )
     return pd.Index(durations.loc[standard, "end"].unique())
 
 
@@ -312,7 +345,10 @@ def _duration_rows(mapped: pd.DataFrame, fiscal_year_end: str) -> pd.DataFrame:
     classes = [  # (period type, selection, nominal length in days)
         ("annual", days.between(*ANNUAL_DAYS) & (quarter == 4), 365),
         ("quarterly", days.between(*QUARTER_DAYS), 91),
-        *(("ytd", days.between(*bounds) & (quarter == ytd_quarter), 91 * ytd_quarter) for ytd_quarter, bounds in _YTD_DAYS.items()),
+        *(
+            ("ytd", days.between(*bounds) & (quarter == ytd_quarter), 91 * ytd_quarter)
+            for ytd_quarter, bounds in _YTD_DAYS.items()
+        ),
     ]
     parts = [
         rows[selected].assign(
@@ -330,9 +366,13 @@ def _instant_rows(instants: pd.DataFrame, fiscal_year_end: str) -> pd.DataFrame:
     position = fiscal_position(instants["end"], fiscal_year_end)
     rows = instants.assign(fiscal_year=position["fiscal_year"], nominal_gap=0.0, start=pd.NaT)
     rows = rows.rename(columns={"start": "period_start", "end": "period_end"})
-    quarterly = rows.assign(period_type="quarterly", fiscal_period=_label("quarterly", position["fiscal_year"], position["quarter"]))
+    quarterly = rows.assign(
+        period_type="quarterly", fiscal_period=_label("quarterly", position["fiscal_year"], position["quarter"])
+    )
     year_end = position["quarter"] == 4
-    annual = rows[year_end].assign(period_type="annual", fiscal_period=_label("annual", position["fiscal_year"], position["quarter"])[year_end])
+    annual = rows[year_end].assign(
+        period_type="annual", fiscal_period=_label("annual", position["fiscal_year"], position["quarter"])[year_end]
+    )
     return pd.concat([quarterly, annual], ignore_index=True)
 
 
@@ -356,7 +396,10 @@ def _reported_series(facts: pd.DataFrame, fiscal_year_end: str) -> pd.DataFrame:
     instants = mapped[(mapped["period_kind"] == "instant") & mapped["is_instant"] & mapped["end"].isin(period_ends)]
     cover = _cover_rows(mapped, _report_period_ends(facts))
     rows = pd.concat(
-        [_duration_rows(mapped, fiscal_year_end), _instant_rows(pd.concat([instants, cover], ignore_index=True), fiscal_year_end)],
+        [
+            _duration_rows(mapped, fiscal_year_end),
+            _instant_rows(pd.concat([instants, cover], ignore_index=True), fiscal_year_end),
+        ],
         ignore_index=True,
     )
     rows = rows.sort_values(["priority", "nominal_gap", "period_end"], ascending=[True, True, False], kind="stable")
@@ -440,7 +483,9 @@ def _formula(merged: pd.DataFrame, inputs: list[_Input]) -> pd.Series:
     for number, part in enumerate(inputs):
         names = merged[f"concept_{number}"]
         compound = names.fillna("").str.contains(" ", regex=False)
-        term = np.where(compound, "(" + names.fillna("") + ")", names.fillna("") + (f"[{part.tag}]" if part.tag else ""))
+        term = np.where(
+            compound, "(" + names.fillna("") + ")", names.fillna("") + (f"[{part.tag}]" if part.tag else "")
+        )
         operator = (" - " if part.sign < 0 else " + ") if number else ("-" if part.sign < 0 else "")
         formula = formula + np.where(names.notna(), operator + term, "")
     return formula
@@ -466,7 +511,9 @@ def _prefer(primary: pd.DataFrame, fallback: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([primary, fallback.loc[keep, _SERIES_COLUMNS]], ignore_index=True)
 
 
-def _rekey(rows: pd.DataFrame, item: str | None = None, period_type: str | None = None, quarter: int | None = None) -> pd.DataFrame:
+def _rekey(
+    rows: pd.DataFrame, item: str | None = None, period_type: str | None = None, quarter: int | None = None
+) -> pd.DataFrame:
     """Point rows at a target key: another item and/or the same fiscal year's period ``quarter``."""
     rows = rows.copy()
     if item is not None:
@@ -477,12 +524,16 @@ def _rekey(rows: pd.DataFrame, item: str | None = None, period_type: str | None 
     return rows
 
 
-def _select(series: pd.DataFrame, items: str | list[str], period_types: str | list[str], quarter: int | None = None) -> pd.DataFrame:
+def _select(
+    series: pd.DataFrame, items: str | list[str], period_types: str | list[str], quarter: int | None = None
+) -> pd.DataFrame:
     items = [items] if isinstance(items, str) else items
     period_types = [period_types] if isinstance(period_types, str) else period_types
     rows = series[series["item"].isin(items) & series["period_type"].isin(period_types)]
     if quarter is not None:
-        rows = rows[rows["fiscal_period"].str.endswith(f"Q{quarter}") | rows["fiscal_period"].str.endswith(f"YTD{quarter}")]
+        rows = rows[
+            rows["fiscal_period"].str.endswith(f"Q{quarter}") | rows["fiscal_period"].str.endswith(f"YTD{quarter}")
+        ]
     return rows
 
 
@@ -505,20 +556,37 @@ def _derive_quarters(series: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     quarter = {q: _select(series, items, "quarterly", q) for q in range(1, 5)}
     cumulative = {1: _rekey(quarter[1], period_type="ytd", quarter=1)}
     for q in (2, 3):
-        to_ytd = lambda rows: _rekey(rows, period_type="ytd", quarter=q)
+
+        def to_ytd(rows, q=q):
+            return _rekey(rows, period_type="ytd", quarter=q)
+
         previous_tag = "Q1" if q == 2 else f"YTD{q - 1}"
-        summed = _combine([_Input(to_ytd(cumulative[q - 1]), +1, previous_tag), _Input(to_ytd(quarter[q]), +1, f"Q{q}")], "span", driver=1)
+        summed = _combine(
+            [_Input(to_ytd(cumulative[q - 1]), +1, previous_tag), _Input(to_ytd(quarter[q]), +1, f"Q{q}")],
+            "span",
+            driver=1,
+        )
         cumulative[q] = _prefer(_select(series, items, "ytd", q), summed)
     cumulative[4] = _rekey(_select(series, items, "annual"), period_type="ytd", quarter=4)
     derived = []
     for q in (2, 3, 4):
-        to_quarter = lambda rows: _rekey(rows, period_type="quarterly", quarter=q)
+
+        def to_quarter(rows, q=q):
+            return _rekey(rows, period_type="quarterly", quarter=q)
+
         difference = _combine(
-            [_Input(to_quarter(cumulative[q]), +1, "FY" if q == 4 else f"YTD{q}"), _Input(to_quarter(cumulative[q - 1]), -1, "Q1" if q == 2 else f"YTD{q - 1}")],
+            [
+                _Input(to_quarter(cumulative[q]), +1, "FY" if q == 4 else f"YTD{q}"),
+                _Input(to_quarter(cumulative[q - 1]), -1, "Q1" if q == 2 else f"YTD{q - 1}"),
+            ],
             "after",
         )
         derived.append(_prefer(quarter[q], _plausible(_quarter_length_ok(difference))))
-    replaced = series["item"].isin(items) & (series["period_type"] == "quarterly") & ~series["fiscal_period"].str.endswith("Q1")
+    replaced = (
+        series["item"].isin(items)
+        & (series["period_type"] == "quarterly")
+        & ~series["fiscal_period"].str.endswith("Q1")
+    )
     return pd.concat([series[~replaced], *derived], ignore_index=True)
 
 
@@ -526,8 +594,13 @@ def _derive_cross_items(series: pd.DataFrame) -> pd.DataFrame:
     """gross_profit = revenue - cost_of_revenue; total_liabilities = assets - total equity
     (equity including noncontrolling interest, else parent equity + noncontrolling interest)."""
     periods = ["annual", "quarterly"]
-    pick = lambda item, target: _rekey(_select(series, item, periods), target)
-    gross = _combine([_Input(pick("revenue", "gross_profit"), +1), _Input(pick("cost_of_revenue", "gross_profit"), -1)], "first")
+
+    def pick(item, target):
+        return _rekey(_select(series, item, periods), target)
+
+    gross = _combine(
+        [_Input(pick("revenue", "gross_profit"), +1), _Input(pick("cost_of_revenue", "gross_profit"), -1)], "first"
+    )
     equity_total = _prefer(
         pick("_equity_including_noncontrolling", "_equity_total"),
         _combine(
@@ -539,7 +612,8 @@ def _derive_cross_items(series: pd.DataFrame) -> pd.DataFrame:
         ),
     )
     liabilities = _combine(
-        [_Input(pick("total_assets", "total_liabilities"), +1), _Input(_rekey(equity_total, "total_liabilities"), -1)], "first"
+        [_Input(pick("total_assets", "total_liabilities"), +1), _Input(_rekey(equity_total, "total_liabilities"), -1)],
+        "first",
     )
     for item, derived in (("gross_profit", gross), ("total_liabilities", liabilities)):
         mask = (series["item"] == item) & series["period_type"].isin(periods)
@@ -589,7 +663,9 @@ def _finalize(series: pd.DataFrame) -> pd.DataFrame:
     series["vintage_rank"] = series.groupby(KEY).cumcount().astype("int64") + 1
     item_order = {item: position for position, item in enumerate(LINE_ITEMS)}
     series = series.sort_values(
-        ["period_end", "period_type", "item", "vintage_rank"], key=lambda column: column.map(item_order) if column.name == "item" else column, kind="stable"
+        ["period_end", "period_type", "item", "vintage_rank"],
+        key=lambda column: column.map(item_order) if column.name == "item" else column,
+        kind="stable",
     )
     return series[STANDARD_COLUMNS].reset_index(drop=True)
 

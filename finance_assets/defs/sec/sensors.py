@@ -4,23 +4,40 @@ Both are STOPPED by default; set FINANCE_ASSETS_AUTOMATION=on (or toggle them in
 under the daemon.
 """
 
-
 import os
 
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib import config
-from finance_assets.defs.sec import edgar
 from finance_assets.defs.portfolio.holdings import read_portfolio
 from finance_assets.defs.sec import assets as sec_assets
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import TICKER, ticker_partitions
+from finance_assets.defs.sec import edgar
 from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib import config
+from finance_assets.lib.partitions import TICKER, ticker_partitions
+from finance_assets.lib.warehouse import Warehouse
 
 # Forms that can change XBRL facts (and so fundamentals); any other form changes only `filings`.
-XBRL_FORMS = frozenset({"10-K", "10-K/A", "10-Q", "10-Q/A", "10-KT", "10-KT/A", "10-QT", "10-QT/A", "20-F",
-                        "20-F/A", "40-F", "40-F/A", "6-K", "6-K/A", "8-K", "8-K/A"})
+XBRL_FORMS = frozenset(
+    {
+        "10-K",
+        "10-K/A",
+        "10-Q",
+        "10-Q/A",
+        "10-KT",
+        "10-KT/A",
+        "10-QT",
+        "10-QT/A",
+        "20-F",
+        "20-F/A",
+        "40-F",
+        "40-F/A",
+        "6-K",
+        "6-K/A",
+        "8-K",
+        "8-K/A",
+    }
+)
 TICKER_TAG = "finance_assets/ticker"
 ACCESSION_TAG = "finance_assets/accession"
 FEED_PAGE_SIZE = 100
@@ -76,15 +93,24 @@ def filing_run_requests(feed: pd.DataFrame, followed: dict[int, list[str]]) -> l
         rows = sorted(by_ticker[ticker], key=lambda r: (r.updated, r.accession_number))
         newest = rows[-1]
         xbrl = any(r.form in XBRL_FORMS for r in rows)
-        selection = ([sec_assets.filings.key, sec_assets.xbrl_facts.key, sec_assets.fundamentals.key] if xbrl
-                     else [sec_assets.filings.key])
+        selection = (
+            [sec_assets.filings.key, sec_assets.xbrl_facts.key, sec_assets.fundamentals.key]
+            if xbrl
+            else [sec_assets.filings.key]
+        )
         shared = len(followed[int(newest.cik)]) > 1  # share classes of one company: one run each
-        requests.append(dg.RunRequest(
-            run_key=f"{newest.accession_number}:{ticker}" if shared else newest.accession_number,
-            partition_key=ticker, asset_selection=selection,
-            tags={TICKER_TAG: ticker, ACCESSION_TAG: newest.accession_number,
-                  "finance_assets/new_filings": str(len(rows))},
-        ))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{newest.accession_number}:{ticker}" if shared else newest.accession_number,
+                partition_key=ticker,
+                asset_selection=selection,
+                tags={
+                    TICKER_TAG: ticker,
+                    ACCESSION_TAG: newest.accession_number,
+                    "finance_assets/new_filings": str(len(rows)),
+                },
+            )
+        )
     return requests
 
 
@@ -104,8 +130,10 @@ def new_sec_filings_sensor(context: dg.SensorEvaluationContext, sec: SecEdgarSou
     requests = filing_run_requests(feed, followed)
     new_cursor = feed["updated"].max().isoformat() if len(feed) else context.cursor
     if not requests:
-        return dg.SensorResult(skip_reason=f"no new filings from followed companies ({len(feed)} new entries, "
-                                           f"{pages} feed page(s))", cursor=new_cursor)
+        return dg.SensorResult(
+            skip_reason=f"no new filings from followed companies ({len(feed)} new entries, {pages} feed page(s))",
+            cursor=new_cursor,
+        )
     return dg.SensorResult(run_requests=requests, cursor=new_cursor)
 
 
@@ -127,7 +155,8 @@ def portfolio_tickers_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
     known = set(context.instance.get_dynamic_partitions(TICKER))
     new = [t for t in wanted if t not in known]
     return dg.SensorResult(
-        dynamic_partitions_requests=[ticker_partitions.build_add_request(new)] if new else [], cursor=mtime)
+        dynamic_partitions_requests=[ticker_partitions.build_add_request(new)] if new else [], cursor=mtime
+    )
 
 
 SENSORS = [new_sec_filings_sensor, portfolio_tickers_sensor]

@@ -16,8 +16,10 @@ from finance_assets.lib.sources import DEMO_USER_AGENT, HttpSource, SourceConfig
 
 SEC_WWW = "https://www.sec.gov"
 SEC_DATA = "https://data.sec.gov"
-SEC_BULK_PATHS = {"companyfacts": "/Archives/edgar/daily-index/xbrl/companyfacts.zip",
-                  "submissions": "/Archives/edgar/daily-index/bulkdata/submissions.zip"}
+SEC_BULK_PATHS = {
+    "companyfacts": "/Archives/edgar/daily-index/xbrl/companyfacts.zip",
+    "submissions": "/Archives/edgar/daily-index/bulkdata/submissions.zip",
+}
 
 
 class SecEdgarSource(HttpSource):
@@ -52,25 +54,37 @@ class SecEdgarSource(HttpSource):
 
     def company_tickers(self) -> dict:
         try:
-            return json_object(self.client.get(f"{SEC_WWW}/files/company_tickers_exchange.json", source="sec"),
-                                "SEC company_tickers_exchange.json")
+            return json_object(
+                self.client.get(f"{SEC_WWW}/files/company_tickers_exchange.json", source="sec"),
+                "SEC company_tickers_exchange.json",
+            )
         except HttpStatusError:
-            return json_object(self.client.get(f"{SEC_WWW}/files/company_tickers.json", source="sec"),
-                                "SEC company_tickers.json")
+            return json_object(
+                self.client.get(f"{SEC_WWW}/files/company_tickers.json", source="sec"), "SEC company_tickers.json"
+            )
 
     def latest_filings_atom(self, form: str = "", start: int = 0) -> bytes:
         """One page of EDGAR's 'Latest Filings' Atom feed: 100 entries from `start` (0 = newest);
         `form` filters, e.g. 10-K."""
         if not isinstance(start, int) or start < 0:
             raise ValueError(f"start must be a non-negative int, got {start!r}")
-        params = {"action": "getcurrent", "type": form, "company": "", "dateb": "", "owner": "include",
-                  "start": str(start), "count": "100", "output": "atom"}
-        return self.client.get(f"{SEC_WWW}/cgi-bin/browse-edgar", source="sec", params=params,
-                               use_cache=False).content
+        params = {
+            "action": "getcurrent",
+            "type": form,
+            "company": "",
+            "dateb": "",
+            "owner": "include",
+            "start": str(start),
+            "count": "100",
+            "output": "atom",
+        }
+        return self.client.get(f"{SEC_WWW}/cgi-bin/browse-edgar", source="sec", params=params, use_cache=False).content
 
     def submissions(self, cik: int) -> dict:
-        return json_object(self.client.get(f"{SEC_DATA}/submissions/CIK{cik:010d}.json", source="sec"),
-                            f"SEC submissions CIK{cik:010d}.json")
+        return json_object(
+            self.client.get(f"{SEC_DATA}/submissions/CIK{cik:010d}.json", source="sec"),
+            f"SEC submissions CIK{cik:010d}.json",
+        )
 
     def submissions_page(self, name: str) -> dict:
         if "/" in name or not name.endswith(".json"):
@@ -102,8 +116,9 @@ class SecEdgarSource(HttpSource):
         client = self.client
         if not isinstance(client, DownloadingHttpClient):
             raise SourceConfigError("bulk archives need the DownloadingHttpClient")
-        return client.download(f"{SEC_WWW}{SEC_BULK_PATHS[kind]}", self.bulk_archive_path(kind), source="sec",
-                               verify=check_archive)
+        return client.download(
+            f"{SEC_WWW}{SEC_BULK_PATHS[kind]}", self.bulk_archive_path(kind), source="sec", verify=check_archive
+        )
 
     def bulk_archive(self, kind: str, ciks: Sequence[int]) -> tuple[BulkArchive, Download]:
         """The current bulk archive, indexed for `ciks` only (see analytics.edgar_bulk)."""

@@ -105,7 +105,9 @@ def _require_types(values: list, allowed: tuple[type, ...], field: str, index: _
         return
     row = next(i for i, value in enumerate(values) if type(value) not in allowed)
     expected = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
-    raise ValueError(f"{index.describe(row)}: '{field}' is {values[row]!r} ({type(values[row]).__name__}), expected {expected}")
+    raise ValueError(
+        f"{index.describe(row)}: '{field}' is {values[row]!r} ({type(values[row]).__name__}), expected {expected}"
+    )
 
 
 def _dates(values: list, field: str, index: _FactIndex) -> pd.Series:
@@ -116,7 +118,11 @@ def _dates(values: list, field: str, index: _FactIndex) -> pd.Series:
     if bad_uniques.size:
         row = int(np.flatnonzero(np.isin(codes, bad_uniques))[0])
         raise ValueError(f"{index.describe(row)}: '{field}' {values[row]!r} is not a YYYY-MM-DD date")
-    parsed = parsed_uniques.to_numpy(dtype="datetime64[ns]").take(np.where(codes < 0, 0, codes)) if len(uniques) else np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+    parsed = (
+        parsed_uniques.to_numpy(dtype="datetime64[ns]").take(np.where(codes < 0, 0, codes))
+        if len(uniques)
+        else np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+    )
     parsed[codes < 0] = np.datetime64("NaT")
     return pd.Series(parsed)
 

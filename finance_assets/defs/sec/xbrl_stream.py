@@ -47,7 +47,9 @@ def iter_companyfacts_chunks(fileobj: IO[bytes], chunk_facts: int = DEFAULT_CHUN
     def flush() -> pd.DataFrame:
         nonlocal pending, pending_facts
         if "cik" not in header:
-            raise ValueError("companyfacts: no 'cik' before 'facts' (streaming reads SEC's order: cik, entityName, facts)")
+            raise ValueError(
+                "companyfacts: no 'cik' before 'facts' (streaming reads SEC's order: cik, entityName, facts)"
+            )
         document = {"cik": header.get("cik"), "entityName": header.get("entityName"), "facts": pending}
         pending, pending_facts = {}, 0
         return xbrl.normalize_companyfacts(document)
@@ -69,7 +71,7 @@ def iter_companyfacts_chunks(fileobj: IO[bytes], chunk_facts: int = DEFAULT_CHUN
                 continue
             if not prefix.startswith("facts.") or prefix.count(".") != 1:
                 continue
-            taxonomy = prefix[len("facts."):]
+            taxonomy = prefix[len("facts.") :]
             if event in ("start_map", "end_map"):
                 continue
             if event != "map_key":

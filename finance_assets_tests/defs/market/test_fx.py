@@ -10,12 +10,14 @@ import httpx
 import pandas as pd
 import pytest
 
-from finance_assets.demo.source import DemoTransport, ecb_hist_zip
 from finance_assets.defs.market.fx_source import ECB_HIST_ZIP_URL, FxFormatError, FxSource, parse_eurofxref_hist
+from finance_assets.demo.source import DemoTransport, ecb_hist_zip
 
 # The published header (41 currencies, trailing comma) and two days in the published format.
-HEADER = ("Date,USD,JPY,BGN,CYP,CZK,DKK,EEK,GBP,HUF,LTL,LVL,MTL,PLN,ROL,RON,SEK,SIT,SKK,CHF,ISK,NOK,HRK,RUB,"
-          "TRL,TRY,AUD,BRL,CAD,CNY,HKD,IDR,ILS,INR,KRW,MXN,MYR,NZD,PHP,SGD,THB,ZAR,")
+HEADER = (
+    "Date,USD,JPY,BGN,CYP,CZK,DKK,EEK,GBP,HUF,LTL,LVL,MTL,PLN,ROL,RON,SEK,SIT,SKK,CHF,ISK,NOK,HRK,RUB,"
+    "TRL,TRY,AUD,BRL,CAD,CNY,HKD,IDR,ILS,INR,KRW,MXN,MYR,NZD,PHP,SGD,THB,ZAR,"
+)
 ROWS = [
     "2024-03-15,1.0890,161.69,1.9558,N/A,24.950,7.4570,N/A,0.85458,395.38,N/A,N/A,N/A,4.2908,N/A,4.9698,11.3460,"
     "N/A,N/A,0.9614,149.30,11.5110,N/A,N/A,N/A,35.0430,1.6594,5.4267,1.4735,7.8388,8.5174,17007.55,3.9924,90.2160,"
@@ -119,19 +121,24 @@ def test_demo_file_is_in_the_published_format_and_deterministic():
 
 
 def test_demo_publishes_after_the_afternoon_fixing_and_answers_304():
-    morning = _demo_get(dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.timezone.utc))
-    afternoon = _demo_get(dt.datetime(2025, 3, 3, 16, 0, tzinfo=dt.timezone.utc))
+    morning = _demo_get(dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.UTC))
+    afternoon = _demo_get(dt.datetime(2025, 3, 3, 16, 0, tzinfo=dt.UTC))
     assert morning.status_code == afternoon.status_code == 200
     assert parse_eurofxref_hist(morning.content)["date"].max() == pd.Timestamp("2025-02-28")
     assert parse_eurofxref_hist(afternoon.content)["date"].max() == pd.Timestamp("2025-03-03")
-    again = _demo_get(dt.datetime(2025, 3, 3, 17, 0, tzinfo=dt.timezone.utc),
-                      headers={"If-None-Match": afternoon.headers["ETag"]})
+    again = _demo_get(
+        dt.datetime(2025, 3, 3, 17, 0, tzinfo=dt.UTC), headers={"If-None-Match": afternoon.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
 def test_source_goes_through_the_http_client_with_its_own_budget(tmp_path):
-    source = FxSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"),
-                      demo_now="2025-03-03T16:00:00Z")
+    source = FxSource(
+        mode="demo",
+        cache_dir=str(tmp_path / "cache"),
+        state_dir=str(tmp_path / "state"),
+        demo_now="2025-03-03T16:00:00Z",
+    )
     first = source.reference_rates()
     second = source.reference_rates()
     pd.testing.assert_frame_equal(first, second)

@@ -45,9 +45,7 @@ def talib():
 def assert_matches(actual: np.ndarray, expected: np.ndarray, tolerance: float = TOLERANCE) -> None:
     """Same NaN positions, and |actual - expected| <= tolerance * max(1, |expected|) elsewhere."""
     assert actual.shape == expected.shape
-    np.testing.assert_array_equal(
-        np.isnan(actual), np.isnan(expected), err_msg="NaN positions differ"
-    )
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg="NaN positions differ")
     known = ~np.isnan(expected)
     np.testing.assert_allclose(actual[known], expected[known], rtol=tolerance, atol=tolerance)
 
@@ -57,9 +55,7 @@ def assert_matches(actual: np.ndarray, expected: np.ndarray, tolerance: float = 
 # --------------------------------------------------------------------------------------------
 
 
-def random_walk(
-    n_days: int, seed: int, start: float = 100.0, daily_vol: float = 0.02
-) -> dict[str, np.ndarray]:
+def random_walk(n_days: int, seed: int, start: float = 100.0, daily_vol: float = 0.02) -> dict[str, np.ndarray]:
     """Geometric random walk closes with highs/lows around them."""
     rng = np.random.default_rng(seed)
     close = start * np.exp(np.cumsum(rng.normal(0.0, daily_vol, n_days)))
@@ -143,9 +139,7 @@ def test_bollinger_matches_talib(prices, talib, period, nbdev):
     assert_pctb_matches(pctb, prices["close"], talib_upper, talib_lower)
 
 
-def assert_pctb_matches(
-    pctb: np.ndarray, close: np.ndarray, upper: np.ndarray, lower: np.ndarray
-) -> None:
+def assert_pctb_matches(pctb: np.ndarray, close: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> None:
     """%b from TA-Lib's bands: NaN where they have no width, equal where it is well conditioned.
 
     %b divides by the band width, so an error in the bands moves it by error / width. TA-Lib's
@@ -156,9 +150,7 @@ def assert_pctb_matches(
     width = upper - lower
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(width > 0, (close - lower) / width, np.nan)
-    np.testing.assert_array_equal(
-        np.isnan(pctb), np.isnan(expected), err_msg="NaN positions differ"
-    )
+    np.testing.assert_array_equal(np.isnan(pctb), np.isnan(expected), err_msg="NaN positions differ")
     well_conditioned = width >= 1e-2 * np.abs(upper + lower) / 2
     assert_matches(pctb[well_conditioned], expected[well_conditioned])
     known = ~np.isnan(expected)
@@ -235,9 +227,7 @@ def test_realized_volatility_matches_pandas_rolling_std():
     expected = np.log(pd.Series(close)).diff().rolling(20).std(ddof=1) * np.sqrt(252)
     assert_matches(realized_volatility(close), expected.to_numpy(), tolerance=1e-12)
     weekly = np.log(pd.Series(close)).diff().rolling(10).std(ddof=1) * np.sqrt(52)
-    assert_matches(
-        realized_volatility(close, window=10, periods_per_year=52), weekly.to_numpy(), 1e-12
-    )
+    assert_matches(realized_volatility(close, window=10, periods_per_year=52), weekly.to_numpy(), 1e-12)
 
 
 def test_invalid_parameters_are_rejected():
@@ -374,9 +364,7 @@ def test_compute_technicals_returns_date_and_technical_columns():
     technicals = compute_technicals(frame.iloc[::-1].sort_values("date"))
     assert list(technicals.columns) == ["date", *TECHNICAL_COLUMNS]
     pd.testing.assert_series_equal(technicals["date"], frame["date"])
-    expected = technicals_arrays(
-        frame["high"].to_numpy(), frame["low"].to_numpy(), frame["close"].to_numpy()
-    )
+    expected = technicals_arrays(frame["high"].to_numpy(), frame["low"].to_numpy(), frame["close"].to_numpy())
     for name in TECHNICAL_COLUMNS:
         np.testing.assert_array_equal(technicals[name].to_numpy(), expected[name])
 
@@ -390,9 +378,7 @@ def test_compute_technicals_uses_adjusted_prices(talib):
     adjusted = frame["adj_close"].to_numpy()
     assert_matches(technicals["sma_50"].to_numpy(), talib.SMA(adjusted, 50))
     assert_matches(technicals["rsi_14"].to_numpy(), talib.RSI(adjusted, 14))
-    expected_atr = talib.ATR(
-        frame["high"].to_numpy() * factor, frame["low"].to_numpy() * factor, adjusted, 14
-    )
+    expected_atr = talib.ATR(frame["high"].to_numpy() * factor, frame["low"].to_numpy() * factor, adjusted, 14)
     assert_matches(technicals["atr_14"].to_numpy(), expected_atr)
 
 
@@ -453,11 +439,7 @@ def test_compute_technicals_matches_talib_on_real_prices(talib, file_name):
     if not path.exists():
         pytest.skip(f"real data not found: {path}")
     names = ("date", "high", "low", "close", "adj_close")
-    renames = {
-        source: name
-        for source, name in zip(REAL_PRICE_COLUMNS[file_name], names, strict=True)
-        if source
-    }
+    renames = {source: name for source, name in zip(REAL_PRICE_COLUMNS[file_name], names, strict=True) if source}
     frame = pd.read_csv(path, usecols=list(renames)).rename(columns=renames)
     frame["date"] = pd.to_datetime(frame["date"])
     technicals = compute_technicals(frame)

@@ -10,25 +10,33 @@ import pandas as pd
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from finance_assets.defs.market import indicators
 from finance_assets.defs.market import assets as market
-from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import TICKER
+from finance_assets.defs.market import indicators
 from finance_assets.defs.market.source import PriceSource
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.partitions import TICKER
+from finance_assets.lib.warehouse import Warehouse
 
 NOW = "2025-07-15T22:00:00+00:00"
 
 
 def _resources(root) -> dict:
-    return {"io_manager": ParquetWarehouseIOManager(base_path=str(root / "wh")),
-            "prices_source": PriceSource(mode="demo", cache_dir=str(root / "cache"), state_dir=str(root / "state"),
-                                         demo_now=NOW)}
+    return {
+        "io_manager": ParquetWarehouseIOManager(base_path=str(root / "wh")),
+        "prices_source": PriceSource(
+            mode="demo", cache_dir=str(root / "cache"), state_dir=str(root / "state"), demo_now=NOW
+        ),
+    }
 
 
 def _run(assets, instance, resources, start: str, end: str, selection=None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(assets, instance=instance, resources=resources, selection=selection,
-                          tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end})
+    return dg.materialize(
+        assets,
+        instance=instance,
+        resources=resources,
+        selection=selection,
+        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+    )
 
 
 @pytest.fixture
@@ -59,8 +67,13 @@ def test_technicals_partition_by_partition_equal_one_run(tmp_path, instance):
 
 
 def test_price_checks_run_per_partition_and_pass_on_demo(tmp_path, instance):
-    result = _run([market.prices, market.prices_are_sane, market.prices_cover_every_session], instance,
-                  _resources(tmp_path), "2025-05-01|ACMQ", "2025-06-01|ACMQ")
+    result = _run(
+        [market.prices, market.prices_are_sane, market.prices_cover_every_session],
+        instance,
+        _resources(tmp_path),
+        "2025-05-01|ACMQ",
+        "2025-06-01|ACMQ",
+    )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {"prices_are_sane", "prices_cover_every_session"}
@@ -75,5 +88,7 @@ def test_missing_session_is_reported_and_holidays_are_not():
     gap = bars[bars["date"] != dt.date(2025, 7, 15)]
     assert market.missing_sessions(gap, now) == {"ACMQ": ["2025-07-15"]}
     # the open month counts only closed sessions
-    assert market.missing_sessions(bars[bars["date"] <= dt.date(2025, 7, 10)],
-                                   pd.Timestamp("2025-07-10T21:00", tz="UTC")) == {}
+    assert (
+        market.missing_sessions(bars[bars["date"] <= dt.date(2025, 7, 10)], pd.Timestamp("2025-07-10T21:00", tz="UTC"))
+        == {}
+    )

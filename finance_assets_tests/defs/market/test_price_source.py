@@ -8,19 +8,29 @@ import logging
 import httpx
 import pytest
 
+from finance_assets.defs.market.source import PriceSource
 from finance_assets.demo.source import DemoTransport
 from finance_assets.lib.http import HttpClient
-from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib.sources import SourceFailed
 
-NOW = dt.datetime(2025, 7, 15, 22, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 7, 15, 22, tzinfo=dt.UTC)
 
 
 def _source(tmp_path, handler, providers=("yahoo", "stooq", "alphavantage"), key="") -> PriceSource:
-    source = PriceSource(mode="demo", cache_dir=str(tmp_path / "c"), state_dir=str(tmp_path / "s"),
-                         providers=list(providers), alphavantage_api_key=key)
-    source._client = HttpClient(user_agent="test", transport=httpx.MockTransport(handler), max_retries=1,
-                                sleep=lambda s: None, secrets=[key] if key else [])
+    source = PriceSource(
+        mode="demo",
+        cache_dir=str(tmp_path / "c"),
+        state_dir=str(tmp_path / "s"),
+        providers=list(providers),
+        alphavantage_api_key=key,
+    )
+    source._client = HttpClient(
+        user_agent="test",
+        transport=httpx.MockTransport(handler),
+        max_retries=1,
+        sleep=lambda s: None,
+        secrets=[key] if key else [],
+    )
     return source
 
 

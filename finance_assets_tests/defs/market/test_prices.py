@@ -40,14 +40,30 @@ def test_yahoo_error_document_is_rejected():
 
 
 def test_alphavantage_raw_prices_are_split_adjusted():
-    doc = {"Time Series (Daily)": {
-        "2024-06-07": {"1. open": "1200", "2. high": "1210", "3. low": "1190", "4. close": "1200",
-                       "5. adjusted close": "120", "6. volume": "100", "7. dividend amount": "0",
-                       "8. split coefficient": "1.0"},
-        "2024-06-10": {"1. open": "121", "2. high": "122", "3. low": "119", "4. close": "121",
-                       "5. adjusted close": "121", "6. volume": "1000", "7. dividend amount": "0",
-                       "8. split coefficient": "10.0"},
-    }}
+    doc = {
+        "Time Series (Daily)": {
+            "2024-06-07": {
+                "1. open": "1200",
+                "2. high": "1210",
+                "3. low": "1190",
+                "4. close": "1200",
+                "5. adjusted close": "120",
+                "6. volume": "100",
+                "7. dividend amount": "0",
+                "8. split coefficient": "1.0",
+            },
+            "2024-06-10": {
+                "1. open": "121",
+                "2. high": "122",
+                "3. low": "119",
+                "4. close": "121",
+                "5. adjusted close": "121",
+                "6. volume": "1000",
+                "7. dividend amount": "0",
+                "8. split coefficient": "10.0",
+            },
+        }
+    }
     bars = pp.parse_alphavantage_daily(doc)
     assert bars["close"].tolist() == [120.0, 121.0]
     assert bars["volume"].tolist() == [1000, 1000]
@@ -67,13 +83,16 @@ def test_validation_finds_bad_rows():
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("name,parser,rows", [
-    ("AAPL_2000-2012_yahoo_adjclose.csv", pp.parse_price_csv, 3175),
-    ("MSFT_2013-2023_yf_ohlcv.csv", pp.parse_price_csv, 2768),
-    ("GSPC_2005-2025_yf.csv", pp.parse_price_csv, 5029),
-    ("aapl.us_stooq_1984-2019.txt", pp.parse_stooq_csv, 8806),
-    ("spy.us_stooq.txt", pp.parse_stooq_csv, None),
-])
+@pytest.mark.parametrize(
+    "name,parser,rows",
+    [
+        ("AAPL_2000-2012_yahoo_adjclose.csv", pp.parse_price_csv, 3175),
+        ("MSFT_2013-2023_yf_ohlcv.csv", pp.parse_price_csv, 2768),
+        ("GSPC_2005-2025_yf.csv", pp.parse_price_csv, 5029),
+        ("aapl.us_stooq_1984-2019.txt", pp.parse_stooq_csv, 8806),
+        ("spy.us_stooq.txt", pp.parse_stooq_csv, None),
+    ],
+)
 def test_real_price_files_parse(realdata, name, parser, rows):
     bars = parser((realdata / "prices" / name).read_text())
     if rows:

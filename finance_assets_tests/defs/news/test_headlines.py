@@ -75,9 +75,7 @@ def test_dedupe_does_not_match_missing_urls_or_titles():
 def test_dedupe_rejects_naive_timestamps_and_missing_columns():
     frame = _headlines([("A", "t", "u", "2024-01-02 15:00")])
     with pytest.raises(ValueError, match="tz-aware"):
-        news.dedupe_headlines(
-            frame.assign(published_utc=frame["published_utc"].dt.tz_localize(None))
-        )
+        news.dedupe_headlines(frame.assign(published_utc=frame["published_utc"].dt.tz_localize(None)))
     with pytest.raises(ValueError, match="missing column"):
         news.dedupe_headlines(frame.drop(columns="url"))
 
@@ -118,9 +116,7 @@ def test_assign_trading_day(published, expected):
 
 
 def test_assign_trading_day_vectorised_keeps_index_and_missing_values():
-    stamps = pd.Series(
-        pd.to_datetime(["2024-07-04 15:00", None, "2024-07-05 12:00"], utc=True), index=[10, 11, 12]
-    )
+    stamps = pd.Series(pd.to_datetime(["2024-07-04 15:00", None, "2024-07-05 12:00"], utc=True), index=[10, 11, 12])
     days = news.assign_trading_day(stamps)
     assert days.index.tolist() == [10, 11, 12]
     assert days.tolist() == [date(2024, 7, 5), None, date(2024, 7, 5)]
@@ -174,9 +170,7 @@ def test_daily_sentiment_counts_means_and_decay():
 
 
 def test_daily_sentiment_window_includes_six_day_old_headlines():
-    frame = pd.DataFrame(
-        {"trading_day": pd.to_datetime(["2024-06-04", "2024-06-10"]), "score": [1.0, 0.0]}
-    )
+    frame = pd.DataFrame({"trading_day": pd.to_datetime(["2024-06-04", "2024-06-10"]), "score": [1.0, 0.0]})
     daily = news.daily_sentiment(frame, decay_halflife_days=3.0)
     weight = 0.5 ** (6 / 3.0)
     assert daily["decayed_7d_score"].iloc[1] == pytest.approx(weight / (weight + 1.0))

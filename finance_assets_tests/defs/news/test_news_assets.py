@@ -12,17 +12,16 @@ import pandas as pd
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from finance_assets.defs.news import assets as news
 from finance_assets.defs.news.headline_sources import EIGHT_K_ITEMS
 from finance_assets.defs.news.headlines import normalize_title
-from finance_assets.defs.news import assets as news
-from finance_assets.defs.sec import assets as sec
-from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.demo import source as demo
 from finance_assets.defs.news.source import NewsSource
+from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.demo import source as demo
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.run_metadata import result_metadata
-
+from finance_assets.lib.warehouse import Warehouse
 from finance_assets_tests.scripted_sources import Recorder, ScriptedNews, register_transport, source_dirs
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -39,22 +38,34 @@ RANGE = {ASSET_PARTITION_RANGE_START_TAG: f"{MONTHS[0]}|ACMQ", ASSET_PARTITION_R
 def sec_ready(tmp_path_factory):
     """An instance and warehouse in which ACMQ's filings are materialized (headlines read them)."""
     root = tmp_path_factory.mktemp("news")
-    resources = {"io_manager": ParquetWarehouseIOManager(base_path=str(root / "warehouse")),
-                 "sec": SecEdgarSource(mode="demo", demo_now=NOW, **source_dirs(root)),
-                 "news_source": NewsSource(mode="demo", demo_now=NOW, **source_dirs(root))}
+    resources = {
+        "io_manager": ParquetWarehouseIOManager(base_path=str(root / "warehouse")),
+        "sec": SecEdgarSource(mode="demo", demo_now=NOW, **source_dirs(root)),
+        "news_source": NewsSource(mode="demo", demo_now=NOW, **source_dirs(root)),
+    }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("ticker", ["ACMQ"])
         assert dg.materialize(ALL, selection=[sec.ticker_cik_map], resources=resources, instance=instance).success
-        assert dg.materialize(ALL, selection=[sec.filings], resources=resources, instance=instance,
-                              partition_key="ACMQ").success
+        assert dg.materialize(
+            ALL, selection=[sec.filings], resources=resources, instance=instance, partition_key="ACMQ"
+        ).success
         yield instance, root
 
 
 def _run_news(instance, root, news_source: NewsSource) -> dg.ExecuteInProcessResult:
-    resources = {"io_manager": ParquetWarehouseIOManager(base_path=str(root / "warehouse")),
-                 "sec": SecEdgarSource(mode="demo", demo_now=NOW, **source_dirs(root)), "news_source": news_source}
-    return dg.materialize(ALL, selection=[news.headlines, news.sentiment], resources=resources, instance=instance,
-                          tags=RANGE, raise_on_error=False)
+    resources = {
+        "io_manager": ParquetWarehouseIOManager(base_path=str(root / "warehouse")),
+        "sec": SecEdgarSource(mode="demo", demo_now=NOW, **source_dirs(root)),
+        "news_source": news_source,
+    }
+    return dg.materialize(
+        ALL,
+        selection=[news.headlines, news.sentiment],
+        resources=resources,
+        instance=instance,
+        tags=RANGE,
+        raise_on_error=False,
+    )
 
 
 def _metadata(result, asset: str) -> dict:
@@ -68,8 +79,9 @@ def _headlines(root) -> pd.DataFrame:
 @pytest.mark.slow
 def test_every_provider_merges_into_one_deduplicated_table(sec_ready):
     instance, root = sec_ready
-    result = _run_news(instance, root, NewsSource(mode="demo", demo_now=NOW, finnhub_api_key=FINNHUB_KEY,
-                                                  **source_dirs(root)))
+    result = _run_news(
+        instance, root, NewsSource(mode="demo", demo_now=NOW, finnhub_api_key=FINNHUB_KEY, **source_dirs(root))
+    )
     assert result.success
     heads = _headlines(root)
     provider = heads["source"].str.split("/").str[0]
@@ -99,9 +111,11 @@ def test_every_provider_merges_into_one_deduplicated_table(sec_ready):
 
     # the key is sent in a header, and appears nowhere in logs or metadata
     logs = " ".join(entry.message or "" for entry in instance.all_logs(result.run_id))
-    every_metadata = " ".join(str(m.metadata) for asset in ("headlines", "sentiment")
-                              for m in (*result.asset_materializations_for_node(asset),
-                                        *result.asset_observations_for_node(asset)))
+    every_metadata = " ".join(
+        str(m.metadata)
+        for asset in ("headlines", "sentiment")
+        for m in (*result.asset_materializations_for_node(asset), *result.asset_observations_for_node(asset))
+    )
     assert FINNHUB_KEY not in logs and FINNHUB_KEY not in every_metadata
 
     sentiment = _metadata(result, "sentiment")
@@ -135,8 +149,13 @@ def test_a_rejected_key_fails_the_run_with_a_clear_error(sec_ready):
         return None
 
     transport = Recorder(pd.Timestamp(NOW).to_pydatetime(), finnhub_rejects)
-    source = ScriptedNews(transport_key=register_transport(transport), mode="demo", demo_now=NOW,
-                          finnhub_api_key=bad_key, **source_dirs(root))
+    source = ScriptedNews(
+        transport_key=register_transport(transport),
+        mode="demo",
+        demo_now=NOW,
+        finnhub_api_key=bad_key,
+        **source_dirs(root),
+    )
     result = _run_news(instance, root, source)
     assert not result.success
     error = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error

@@ -13,8 +13,7 @@ import pytest
 from finance_assets.defs.news import sentiment
 
 REALDATA = Path(
-    os.environ.get("FINANCE_ASSETS_REALDATA")
-    or Path(__file__).resolve().parents[3].parent / "shared" / "realdata"
+    os.environ.get("FINANCE_ASSETS_REALDATA") or Path(__file__).resolve().parents[3].parent / "shared" / "realdata"
 )
 TWITTER_SENTIMENT = REALDATA / "sentiment" / "twitter-financial-news-sentiment"
 
@@ -115,9 +114,7 @@ def test_clear_examples_get_the_right_label(text, expected):
 
 
 def test_negation_moves_the_score_the_other_way():
-    assert sentiment.score("Acme did not raise its dividend") < sentiment.score(
-        "Acme raised its dividend"
-    )
+    assert sentiment.score("Acme did not raise its dividend") < sentiment.score("Acme raised its dividend")
     assert sentiment.score("Acme profit did not fall") > sentiment.score("Acme profit fell")
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.defs.portfolio.holdings import (
     HOLDING_COLUMNS,
     PortfolioError,
@@ -23,6 +22,7 @@ from finance_assets.defs.portfolio.holdings import (
     read_portfolio,
     value_history,
 )
+from finance_assets.defs.sec import fundamentals as fundamentals_lib
 
 HEADER = "ticker,shares,cost_basis,currency\n"
 VALID = (
@@ -166,8 +166,10 @@ def test_all_problems_are_collected_in_one_error():
 def two_currency_book() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     holdings = read_portfolio(HEADER + "MSFT,10,100,USD\nSAP,2,120,EUR\n")
     dates = pd.bdate_range("2024-01-01", periods=4)
-    prices = pd.DataFrame({"MSFT": [100.0, 110.0, np.nan, 121.0], "SAP": [100.0, 101.0, 102.0, 103.0],
-                           "UNHELD": [1.0, 2.0, 3.0, 4.0]}, index=dates)
+    prices = pd.DataFrame(
+        {"MSFT": [100.0, 110.0, np.nan, 121.0], "SAP": [100.0, 101.0, 102.0, 103.0], "UNHELD": [1.0, 2.0, 3.0, 4.0]},
+        index=dates,
+    )
     fx = pd.DataFrame({"EUR": [1.10, 1.20]}, index=[dates[0], dates[2]])  # USD per EUR, sparse
     return holdings, prices, fx
 
@@ -188,8 +190,12 @@ def test_holdings_values_by_hand(two_currency_book):
     assert third_day.loc["SAP", "day_change_value"] == pytest.approx(2 * 102.0 * 1.20 - 2 * 101.0 * 1.10)
     assert third_day.loc["MSFT", "weight"] == pytest.approx(1100.0 / (1100.0 + 244.8))
     assert values.groupby("date")["weight"].sum().to_numpy() == pytest.approx(np.ones(4))
-    assert values.groupby("date")["day_change_pct"].apply(lambda s: s.isna().all()).tolist() == [True, False, False,
-                                                                                                  False]
+    assert values.groupby("date")["day_change_pct"].apply(lambda s: s.isna().all()).tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_value_series_is_the_sum_of_holding_values(two_currency_book):
@@ -212,8 +218,9 @@ def test_base_currency_conversion_and_no_fx_needed_for_base():
 
 def test_unpriced_dates_give_nan_totals_and_weights():
     holdings = read_portfolio(HEADER + "AAPL,1,100,USD\nNEWCO,1,10,USD\n")
-    prices = pd.DataFrame({"AAPL": [100.0, 101.0], "NEWCO": [np.nan, 12.0]},
-                          index=pd.to_datetime(["2024-01-02", "2024-01-03"]))
+    prices = pd.DataFrame(
+        {"AAPL": [100.0, 101.0], "NEWCO": [np.nan, 12.0]}, index=pd.to_datetime(["2024-01-02", "2024-01-03"])
+    )
     assert portfolio_value_series(holdings, prices).isna().tolist() == [True, False]
     values = holdings_values(holdings, prices)
     assert values["weight"].isna().tolist() == [True, True, False, False]
@@ -249,16 +256,21 @@ def _returns_identity_holds(holdings: pd.DataFrame, prices: pd.DataFrame) -> Non
 def test_return_identity_on_synthetic_prices():
     rng = np.random.default_rng(11)
     dates = pd.bdate_range("2022-01-03", periods=300)
-    prices = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (300, 3)), axis=0)), index=dates,
-                          columns=["AAA", "BBB", "CCC"])
+    prices = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.02, (300, 3)), axis=0)), index=dates, columns=["AAA", "BBB", "CCC"]
+    )
     holdings = read_portfolio(HEADER + "AAA,10,90,USD\nBBB,3,120,USD\nCCC,7.5,80,USD\n")
     _returns_identity_holds(holdings, prices)
 
 
 @pytest.mark.realdata
 def test_return_identity_on_real_prices(realdata):
-    closes = {ticker: pd.read_csv(realdata / "prices" / f"{ticker}_2013-2023_yf_ohlcv.csv", parse_dates=["Date"],
-                                  index_col="Date")["Close"] for ticker in ("MSFT", "AAPL", "NVDA")}
+    closes = {
+        ticker: pd.read_csv(
+            realdata / "prices" / f"{ticker}_2013-2023_yf_ohlcv.csv", parse_dates=["Date"], index_col="Date"
+        )["Close"]
+        for ticker in ("MSFT", "AAPL", "NVDA")
+    }
     prices = pd.DataFrame(closes)
     assert len(prices) > 2500
     holdings = read_portfolio(HEADER + "MSFT,10,250,USD\nAAPL,25,150,USD\nNVDA,5,400,USD\n")
@@ -273,13 +285,19 @@ def test_return_identity_on_real_prices(realdata):
 
 def _quotes(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
     """{date: {currency: units per EUR}} -> the ECB long format."""
-    return pd.DataFrame([{"date": pd.Timestamp(day), "currency": c, "per_eur": v}
-                         for day, quoted in rows.items() for c, v in quoted.items()])
+    return pd.DataFrame(
+        [
+            {"date": pd.Timestamp(day), "currency": c, "per_eur": v}
+            for day, quoted in rows.items()
+            for c, v in quoted.items()
+        ]
+    )
 
 
 def test_fx_to_base_crosses_through_eur_by_hand():
-    quotes = _quotes({"2024-01-02": {"USD": 1.10, "GBP": 0.86, "JPY": 160.0},
-                      "2024-01-04": {"USD": 1.08, "GBP": 0.85, "JPY": 158.0}})
+    quotes = _quotes(
+        {"2024-01-02": {"USD": 1.10, "GBP": 0.86, "JPY": 160.0}, "2024-01-04": {"USD": 1.08, "GBP": 0.85, "JPY": 158.0}}
+    )
     dates = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-20"])
     usd = fx_to_base(quotes, ["GBP", "EUR", "JPY", "USD"], "USD", dates)
     assert usd.loc["2024-01-02", "GBP"] == pytest.approx(1.10 / 0.86)  # USD per GBP
@@ -312,9 +330,14 @@ DAYS = pd.bdate_range("2023-12-01", "2024-03-29")
 def _panel(prices: dict[str, list[float]], **extra) -> pd.DataFrame:
     frames = []
     for ticker, closes in prices.items():
-        frame = pd.DataFrame({"date": DAYS[:len(closes)], "ticker": ticker, "close": closes})
+        frame = pd.DataFrame({"date": DAYS[: len(closes)], "ticker": ticker, "close": closes})
         frame["adj_close"] = frame["close"] * 0.98
-        frame["rsi_14"], frame["sma_50"], frame["sma_200"], frame["bb_pctb"] = 55.0, frame["adj_close"] / 1.1, np.nan, 0.4
+        frame["rsi_14"], frame["sma_50"], frame["sma_200"], frame["bb_pctb"] = (
+            55.0,
+            frame["adj_close"] / 1.1,
+            np.nan,
+            0.4,
+        )
         frame["headline_count"], frame["decayed_7d_score"] = np.nan, np.nan
         frames.append(frame)
     panel = pd.concat(frames, ignore_index=True)
@@ -344,38 +367,59 @@ def _company(ticker: str = "AAA", unit: str = "USD") -> pd.DataFrame:
     for year in (2022, 2023):
         for q in (1, 2, 3):
             end, when = f"{year}-{quarter_end[q]}", f"{year}-{filed[q]}"
-            rows += [("eps_diluted", "quarterly", f"{year}Q{q}", end, eps[year][q - 1], f"{unit}/shares", when),
-                     ("revenue", "quarterly", f"{year}Q{q}", end, 100.0 * q + year - 2022, unit, when),
-                     ("net_income", "quarterly", f"{year}Q{q}", end, 10.0 * q, unit, when),
-                     ("gross_profit", "quarterly", f"{year}Q{q}", end, 40.0 * q, unit, when),
-                     ("total_assets", "quarterly", f"{year}Q{q}", end, 1000.0 + q, unit, when),
-                     ("stockholders_equity", "quarterly", f"{year}Q{q}", end, 400.0 + q, unit, when),
-                     ("total_liabilities", "quarterly", f"{year}Q{q}", end, 600.0, unit, when),
-                     ("current_assets", "quarterly", f"{year}Q{q}", end, 300.0, unit, when),
-                     ("current_liabilities", "quarterly", f"{year}Q{q}", end, 200.0, unit, when),
-                     ("shares_outstanding", "quarterly", f"{year}Q{q}", end, 1000.0, "shares", when)]
+            rows += [
+                ("eps_diluted", "quarterly", f"{year}Q{q}", end, eps[year][q - 1], f"{unit}/shares", when),
+                ("revenue", "quarterly", f"{year}Q{q}", end, 100.0 * q + year - 2022, unit, when),
+                ("net_income", "quarterly", f"{year}Q{q}", end, 10.0 * q, unit, when),
+                ("gross_profit", "quarterly", f"{year}Q{q}", end, 40.0 * q, unit, when),
+                ("total_assets", "quarterly", f"{year}Q{q}", end, 1000.0 + q, unit, when),
+                ("stockholders_equity", "quarterly", f"{year}Q{q}", end, 400.0 + q, unit, when),
+                ("total_liabilities", "quarterly", f"{year}Q{q}", end, 600.0, unit, when),
+                ("current_assets", "quarterly", f"{year}Q{q}", end, 300.0, unit, when),
+                ("current_liabilities", "quarterly", f"{year}Q{q}", end, 200.0, unit, when),
+                ("shares_outstanding", "quarterly", f"{year}Q{q}", end, 1000.0, "shares", when),
+            ]
         end, when = f"{year}-12-31", f"{year + 1}-02-20"
-        rows += [("eps_diluted", "annual", f"FY{year}", end, sum(eps[year]), f"{unit}/shares", when),
-                 ("revenue", "annual", f"FY{year}", end, 1000.0 + year - 2022, unit, when),
-                 ("net_income", "annual", f"FY{year}", end, 100.0, unit, when),
-                 ("gross_profit", "annual", f"FY{year}", end, 400.0, unit, when)]
+        rows += [
+            ("eps_diluted", "annual", f"FY{year}", end, sum(eps[year]), f"{unit}/shares", when),
+            ("revenue", "annual", f"FY{year}", end, 1000.0 + year - 2022, unit, when),
+            ("net_income", "annual", f"FY{year}", end, 100.0, unit, when),
+            ("gross_profit", "annual", f"FY{year}", end, 400.0, unit, when),
+        ]
         for period_type, label in (("annual", f"FY{year}"), ("quarterly", f"{year}Q4")):
-            rows += [("total_assets", period_type, label, end, 1100.0, unit, when),
-                     ("stockholders_equity", period_type, label, end, 500.0, unit, when),
-                     ("total_liabilities", period_type, label, end, 600.0, unit, when),
-                     ("current_assets", period_type, label, end, 330.0, unit, when),
-                     ("current_liabilities", period_type, label, end, 220.0, unit, when),
-                     ("shares_outstanding", period_type, label, end, 1100.0, "shares", when)]
+            rows += [
+                ("total_assets", period_type, label, end, 1100.0, unit, when),
+                ("stockholders_equity", period_type, label, end, 500.0, unit, when),
+                ("total_liabilities", period_type, label, end, 600.0, unit, when),
+                ("current_assets", period_type, label, end, 330.0, unit, when),
+                ("current_liabilities", period_type, label, end, 220.0, unit, when),
+                ("shares_outstanding", period_type, label, end, 1100.0, "shares", when),
+            ]
     return _fundamental_rows(ticker, rows)
 
 
-def run_query(days, holdings: pd.DataFrame, panel: pd.DataFrame, fx: pd.DataFrame | None = None,
-              fundamentals: pd.DataFrame | None = None, base: str = "USD") -> pd.DataFrame:
+def run_query(
+    days,
+    holdings: pd.DataFrame,
+    panel: pd.DataFrame,
+    fx: pd.DataFrame | None = None,
+    fundamentals: pd.DataFrame | None = None,
+    base: str = "USD",
+) -> pd.DataFrame:
     con = duckdb.connect()
     con.register("market_panel", panel)
-    con.register("fx_rates", fx if fx is not None else pd.DataFrame({
-        "date": pd.Series(dtype="datetime64[ns]"), "currency": pd.Series(dtype="object"),
-        "per_eur": pd.Series(dtype="float64")}))
+    con.register(
+        "fx_rates",
+        fx
+        if fx is not None
+        else pd.DataFrame(
+            {
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "currency": pd.Series(dtype="object"),
+                "per_eur": pd.Series(dtype="float64"),
+            }
+        ),
+    )
     con.register("fundamentals", fundamentals if fundamentals is not None else _company().iloc[0:0])
     try:
         con.register("fundamental_snapshots", fundamental_snapshots(con))
@@ -385,11 +429,15 @@ def run_query(days, holdings: pd.DataFrame, panel: pd.DataFrame, fx: pd.DataFram
 
 
 def test_valuation_and_signals_by_hand():
-    holdings = read_portfolio("ticker,shares,cost_basis,currency,account,purchase_date\n"
-                              "AAA,10,90,USD,ira,\nBBB,4,50,EUR,,\nAAA,5,100,USD,taxable,2024-01-10\n")
-    panel = _panel({"AAA": [100.0 + i for i in range(30)], "BBB": [60.0 + i / 10 for i in range(25)]},
-                   headline_count={("AAA", "2024-01-02"): 3, ("AAA", "2024-01-05"): 2, ("BBB", "2023-12-20"): 1},
-                   decayed_7d_score={("AAA", "2024-01-02"): 0.4, ("AAA", "2024-01-05"): -0.2, ("BBB", "2023-12-20"): 0.9})
+    holdings = read_portfolio(
+        "ticker,shares,cost_basis,currency,account,purchase_date\n"
+        "AAA,10,90,USD,ira,\nBBB,4,50,EUR,,\nAAA,5,100,USD,taxable,2024-01-10\n"
+    )
+    panel = _panel(
+        {"AAA": [100.0 + i for i in range(30)], "BBB": [60.0 + i / 10 for i in range(25)]},
+        headline_count={("AAA", "2024-01-02"): 3, ("AAA", "2024-01-05"): 2, ("BBB", "2023-12-20"): 1},
+        decayed_7d_score={("AAA", "2024-01-02"): 0.4, ("AAA", "2024-01-05"): -0.2, ("BBB", "2023-12-20"): 0.9},
+    )
     fx = _quotes({"2024-01-04": {"USD": 1.10}, "2024-01-05": {"USD": 1.12}})
     rows = run_query(["2024-01-05", "2024-01-08"], holdings, panel, fx)
     day = rows[rows["date"] == "2024-01-05"].set_index(["ticker", "account"])
@@ -418,8 +466,9 @@ def test_valuation_and_signals_by_hand():
 
 def test_holdings_without_prices_or_fx_are_reported_not_dropped():
     holdings = read_portfolio("ticker,shares,cost_basis,currency\nAAA,1,1,USD\nNOPX,1,1,USD\nBBB,1,1,GBP\n")
-    rows = run_query(["2024-01-05"], holdings, _panel({"AAA": [10.0] * 30, "BBB": [5.0] * 30}),
-                     _quotes({"2024-01-05": {"USD": 1.1}}))
+    rows = run_query(
+        ["2024-01-05"], holdings, _panel({"AAA": [10.0] * 30, "BBB": [5.0] * 30}), _quotes({"2024-01-05": {"USD": 1.1}})
+    )
     by_ticker = rows.set_index("ticker")
     assert len(rows) == 3
     assert np.isnan(by_ticker.loc["NOPX", "price"]) and np.isnan(by_ticker.loc["NOPX", "market_value"])
@@ -458,15 +507,26 @@ def test_a_filing_after_the_report_date_changes_nothing():
     holdings = read_portfolio("ticker,shares,cost_basis,currency\nAAA,10,90,USD\n")
     panel = _panel({"AAA": [100.0] * len(DAYS)})
     clean = _company()
-    poison = [("eps_diluted", "annual", "FY2023", "2023-12-31", 999.0, "USD/shares", "2024-03-01"),
-              ("stockholders_equity", "annual", "FY2023", "2023-12-31", 1.0, "USD", "2024-03-01"),
-              ("revenue", "quarterly", "2024Q1", "2024-03-31", 1e12, "USD", "2024-03-01")]
-    restated = _fundamental_rows("AAA", [*clean.drop(columns=["ticker", "vintage_rank"]).itertuples(index=False), *poison])
+    poison = [
+        ("eps_diluted", "annual", "FY2023", "2023-12-31", 999.0, "USD/shares", "2024-03-01"),
+        ("stockholders_equity", "annual", "FY2023", "2023-12-31", 1.0, "USD", "2024-03-01"),
+        ("revenue", "quarterly", "2024Q1", "2024-03-31", 1e12, "USD", "2024-03-01"),
+    ]
+    restated = _fundamental_rows(
+        "AAA", [*clean.drop(columns=["ticker", "vintage_rank"]).itertuples(index=False), *poison]
+    )
     days = ["2024-02-16", "2024-02-20", "2024-02-29", "2024-03-01"]
     before = run_query(days, holdings, panel, fundamentals=clean)
     after = run_query(days, holdings, panel, fundamentals=restated)
-    fundamentals_columns = ["fiscal_period", "fundamentals_filed", "ttm_eps_diluted", "pe_ttm", "price_to_book",
-                            "roe", "net_margin"]
+    fundamentals_columns = [
+        "fiscal_period",
+        "fundamentals_filed",
+        "ttm_eps_diluted",
+        "pe_ttm",
+        "price_to_book",
+        "roe",
+        "net_margin",
+    ]
     early = after["date"] < "2024-03-01"
     pd.testing.assert_frame_equal(after.loc[early, fundamentals_columns], before.loc[early, fundamentals_columns])
     last = after[after["date"] == "2024-03-01"].iloc[0]
@@ -519,8 +579,9 @@ def test_fundamentals_match_an_independent_point_in_time_computation_on_demo_fil
     tickers = ["ACMQ", "CRXQ", "MRQX"]
     standardized = {}
     for ticker in tickers:
-        facts = xbrl.normalize_companyfacts(demo.companyfacts_json(demo.COMPANIES_BY_TICKER[ticker].cik,
-                                                                   dt.date(2025, 12, 31)))
+        facts = xbrl.normalize_companyfacts(
+            demo.companyfacts_json(demo.COMPANIES_BY_TICKER[ticker].cik, dt.date(2025, 12, 31))
+        )
         standardized[ticker] = fundamentals_lib.standardize(facts)
     funds = pd.concat([std.assign(ticker=t) for t, std in standardized.items()], ignore_index=True)
     days = pd.bdate_range("2024-01-01", "2025-12-31")
@@ -563,8 +624,14 @@ def test_summary_matches_empyrical_on_the_same_returns():
     dates = pd.bdate_range("2023-01-02", periods=400)
     values = pd.Series(1e6 * np.cumprod(1 + rng.normal(0.0004, 0.011, 400)), index=dates)
     bench = pd.Series(4000 * np.cumprod(1 + rng.normal(0.0003, 0.009, 400)), index=dates)
-    rows = pd.DataFrame({"ticker": ["A", "B", "A"], "market_value": [50.0, 30.0, 20.0], "cost": [40.0, 40.0, 10.0],
-                         "day_change_value": [1.0, -2.0, 0.5]})
+    rows = pd.DataFrame(
+        {
+            "ticker": ["A", "B", "A"],
+            "market_value": [50.0, 30.0, 20.0],
+            "cost": [40.0, 40.0, 10.0],
+            "day_change_value": [1.0, -2.0, 0.5],
+        }
+    )
     day = dates[-1]
     summary = portfolio_summary(day, rows, values, bench, risk_free_annual=0.04)
     returns = values.pct_change().dropna().tail(252)
@@ -581,14 +648,16 @@ def test_summary_matches_empyrical_on_the_same_returns():
     # totals, and concentration by ticker (two lots of A are one exposure)
     assert summary["total_value"] == 100.0 and summary["total_cost"] == 90.0 and summary["unrealized_pnl"] == 10.0
     assert summary["day_pnl"] == -0.5
-    assert summary["hhi"] == pytest.approx(0.7 ** 2 + 0.3 ** 2) and summary["effective_holdings"] == pytest.approx(
-        1 / (0.7 ** 2 + 0.3 ** 2))
+    assert summary["hhi"] == pytest.approx(0.7**2 + 0.3**2) and summary["effective_holdings"] == pytest.approx(
+        1 / (0.7**2 + 0.3**2)
+    )
     year_start = values[values.index < "2024-01-01"].iloc[-1]
     assert summary["ytd"] == pytest.approx(values.iloc[-1] / year_start - 1)
     # a day inside the history only sees values up to that day
     earlier = portfolio_summary(dates[300], rows, values, bench)
     assert earlier["annualized_volatility"] == pytest.approx(
-        empyrical.annual_volatility(values.iloc[:301].pct_change().dropna().tail(252)), rel=1e-9)
+        empyrical.annual_volatility(values.iloc[:301].pct_change().dropna().tail(252)), rel=1e-9
+    )
 
 
 def test_value_history_uses_priced_holdings_and_fx():

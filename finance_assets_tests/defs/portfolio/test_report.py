@@ -18,20 +18,21 @@ from statistics import NormalDist
 
 import dagster as dg
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 
-from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.defs.portfolio import assets as report
-from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse
-from finance_assets.lib.partitions import month_partitions
 from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
+from finance_assets.defs.sec import fundamentals as fundamentals_lib
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.partitions import month_partitions
 from finance_assets.lib.run_metadata import metadata_per_run
+from finance_assets.lib.warehouse import Warehouse
 
-PORTFOLIO = ("ticker,shares,cost_basis,currency,account,purchase_date\n"
-             "ACMQ,100,50,USD,,\nBLZQ,20,300,EUR,ira,\nCRXQ,300,30,USD,,2025-03-05\n")
+PORTFOLIO = (
+    "ticker,shares,cost_basis,currency,account,purchase_date\n"
+    "ACMQ,100,50,USD,,\nBLZQ,20,300,EUR,ira,\nCRXQ,300,30,USD,,2025-03-05\n"
+)
 RISK_FREE = 0.03
 BEFORE_10K, TEN_K_FILED = "2025-02-28", "2025-03-03"  # the demo's FY2024 10-Ks are filed on 2025-03-03
 REL = 1e-9
@@ -45,12 +46,19 @@ def backfilled(tmp_path_factory) -> Path:
     (root / "data" / "portfolio.csv").write_text(PORTFOLIO)
     (root / "dagster_home").mkdir()
     (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "FINANCE_ASSETS_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home"),
-           "FINANCE_ASSETS_MODE": "demo", "FINANCE_ASSETS_RISK_FREE": str(RISK_FREE), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "FINANCE_ASSETS_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "FINANCE_ASSETS_MODE": "demo",
+        "FINANCE_ASSETS_RISK_FREE": str(RISK_FREE),
+        "PYTHONWARNINGS": "ignore",
+    }
     env.pop("FINANCE_ASSETS_BASE_CURRENCY", None)
     for args in (["register"], ["backfill", "--start", "2025-02", "--end", "2025-03", "--executor", "in_process"]):
-        done = subprocess.run([sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=400)
+        done = subprocess.run(
+            [sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True, text=True, timeout=400
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root
 
@@ -79,8 +87,9 @@ def _independent_values(root: Path, day: pd.Timestamp) -> tuple[pd.Series, pd.Se
     rates = wh.read("fx_rates").assign(date=lambda f: pd.to_datetime(f["date"]))
     holdings = pd.read_csv(root / "data" / "portfolio.csv", parse_dates=["purchase_date"])
     held = holdings[holdings["purchase_date"].isna() | (holdings["purchase_date"] <= day)]
-    value = sum(row.shares * adj[row.ticker] * _usd_per_unit(rates, row.currency, adj.index)
-                for row in held.itertuples())
+    value = sum(
+        row.shares * adj[row.ticker] * _usd_per_unit(rates, row.currency, adj.index) for row in held.itertuples()
+    )
     return value.dropna(), adj["DEMOIDX"]
 
 
@@ -149,7 +158,7 @@ def test_totals_use_closes_converted_at_the_days_ecb_rate(backfilled):
     assert day_rows.loc["BLZQ", "fx_rate"] == pytest.approx(usd_per_eur)
     assert day_rows.loc["BLZQ", "account"] == "ira"
     weights = day_rows["market_value"] / value
-    assert row["hhi"] == pytest.approx((weights ** 2).sum(), rel=1e-12)
+    assert row["hhi"] == pytest.approx((weights**2).sum(), rel=1e-12)
 
 
 def _ttm_eps_known_on(fundamentals: pd.DataFrame, ticker: str, day: pd.Timestamp) -> tuple[str, float]:
@@ -178,7 +187,9 @@ def test_fundamentals_are_point_in_time_around_a_10k_filing(backfilled):
     assert ten_k["filed"].min() == pd.Timestamp(TEN_K_FILED)  # the premise of this test
     holdings = wh.read("portfolio_holdings")
     holdings["date"] = pd.to_datetime(holdings["date"])
-    assert (holdings["fundamentals_filed"].dropna() <= holdings.loc[holdings["fundamentals_filed"].notna(), "date"]).all()
+    assert (
+        holdings["fundamentals_filed"].dropna() <= holdings.loc[holdings["fundamentals_filed"].notna(), "date"]
+    ).all()
     rows = holdings[holdings["ticker"] == "ACMQ"].set_index("date")
     before, after = rows.loc[BEFORE_10K], rows.loc[TEN_K_FILED]
     assert before["fiscal_period"] == "2024Q3" and before["fundamentals_filed"] < pd.Timestamp(BEFORE_10K)
@@ -237,10 +248,18 @@ def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "
     }
     with dg.instance_for_test() as instance:
         # the inputs are already in the warehouse: declare them, run only the report
-        inputs = [dg.AssetSpec("market_panel", partitions_def=month_partitions),
-                  dg.AssetSpec("fx_rates", partitions_def=month_partitions), dg.AssetSpec("fundamental_snapshots")]
-        return dg.materialize([*inputs, report.portfolio_report], partition_key=day, resources=resources,
-                              instance=instance, raise_on_error=False)
+        inputs = [
+            dg.AssetSpec("market_panel", partitions_def=month_partitions),
+            dg.AssetSpec("fx_rates", partitions_def=month_partitions),
+            dg.AssetSpec("fundamental_snapshots"),
+        ]
+        return dg.materialize(
+            [*inputs, report.portfolio_report],
+            partition_key=day,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 @pytest.mark.slow
@@ -259,8 +278,9 @@ def test_a_currency_without_an_ecb_rate_fails_with_a_clear_error(backfilled, tmp
 
 @pytest.mark.slow
 def test_unpriced_holdings_are_flagged_and_excluded_not_fatal(backfilled, tmp_path):
-    result = _materialize_report(backfilled, tmp_path, "ticker,shares,cost_basis,currency\nACMQ,10,1,USD\n"
-                                                       "NOPX,5,1,USD\n")
+    result = _materialize_report(
+        backfilled, tmp_path, "ticker,shares,cost_basis,currency\nACMQ,10,1,USD\nNOPX,5,1,USD\n"
+    )
     assert result.success
     summary = result.output_for_node("portfolio_report", "portfolio_report").iloc[0]
     assert summary["holdings"] == 2 and summary["holdings_unpriced"] == 1
@@ -285,11 +305,19 @@ def test_latest_report_only_moves_forward(tmp_path):
 
 
 def test_missing_fx_rates_are_explained_before_any_work():
-    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "currency": pd.Series(dtype="object"),
-                          "per_eur": pd.Series(dtype="float64")})
+    empty = pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "currency": pd.Series(dtype="object"),
+            "per_eur": pd.Series(dtype="float64"),
+        }
+    )
     report._check_currencies(empty, {"USD"}, "USD")  # base only: nothing to convert
-    with pytest.raises(ValueError, match="holdings in EUR, GBP need ECB rates to be valued in USD, and fx_rates "
-                                         "has no rows for these months: materialize fx_rates"):
+    with pytest.raises(
+        ValueError,
+        match="holdings in EUR, GBP need ECB rates to be valued in USD, and fx_rates "
+        "has no rows for these months: materialize fx_rates",
+    ):
         report._check_currencies(empty, {"USD", "GBP", "EUR"}, "USD")
     quoted = pd.DataFrame({"date": [pd.Timestamp("2025-03-03")] * 2, "currency": ["USD", "GBP"], "per_eur": [1.1, 0.8]})
     report._check_currencies(quoted, {"GBP", "EUR"}, "USD")

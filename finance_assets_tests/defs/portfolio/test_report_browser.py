@@ -22,8 +22,9 @@ import pytest
 from finance_assets.defs.portfolio.assets import write_report_files
 from finance_assets_tests.defs.portfolio.test_report_render import sample_report
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)),
-                None)
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 
 
@@ -35,11 +36,26 @@ class Browser:
 
         self.timeout = timeout
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-             "--hide-scrollbars", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-             "--remote-debugging-address=127.0.0.1", "--window-size=1400,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+                "--window-size=1400,1000",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port = self._devtools_port(profile / "DevToolsActivePort")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:  # local browser
             page = next(t for t in json.load(answer) if t["type"] == "page")
@@ -101,10 +117,13 @@ class Browser:
         return found
 
     def screenshot(self, path: Path) -> bytes:
-        width, height = self.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        width, height = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        shot = self.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        )
         data = base64.b64decode(shot["data"])
         path.write_bytes(data)
         return data
@@ -150,9 +169,17 @@ PAGE_FACTS = """(() => {
 
 def test_the_report_renders_without_errors_with_its_charts_and_tables(browser, tmp_path):
     summary, holdings, values, bench = sample_report(n_holdings=18)
-    paths = write_report_files(tmp_path / "reports", summary, holdings, values, bench, base="USD",
-                               benchmark_name="DEMOIDX", notes=["Converted to USD at the ECB rate of the day."],
-                               banner="DEMO DATA: simulated")
+    paths = write_report_files(
+        tmp_path / "reports",
+        summary,
+        holdings,
+        values,
+        bench,
+        base="USD",
+        benchmark_name="DEMOIDX",
+        notes=["Converted to USD at the ECB rate of the day."],
+        banner="DEMO DATA: simulated",
+    )
     browser.open(paths["html"].as_uri())
     facts = browser.evaluate(PAGE_FACTS)
     assert browser.problems() == []
@@ -195,8 +222,10 @@ def test_clicking_a_header_sorts_the_table(browser, tmp_path):
 def test_a_broken_page_is_caught(browser, tmp_path):
     """The checks above can fail: a script error and a console error on a page are both reported."""
     page = tmp_path / "broken.html"
-    page.write_text("<!doctype html><html><head><title>x</title></head><body>"
-                    "<script>console.error('boom'); undefinedFunction();</script></body></html>")
+    page.write_text(
+        "<!doctype html><html><head><title>x</title></head><body>"
+        "<script>console.error('boom'); undefinedFunction();</script></body></html>"
+    )
     browser.open(page.as_uri())
     problems = browser.problems()
     assert any("boom" in p for p in problems) and any("undefinedFunction" in p for p in problems)

@@ -28,21 +28,63 @@ def sample_report(n_holdings: int = 4) -> tuple[dict, pd.DataFrame, pd.Series, p
     bench = pd.Series(5000 * np.cumprod(1 + rng.normal(0.0004, 0.008, len(dates))), index=dates)
     tickers = [f"T{i:02d}" for i in range(n_holdings)]
     weights = rng.dirichlet(np.ones(n_holdings))
-    holdings = pd.DataFrame({
-        "ticker": tickers, "account": ["ira"] + [""] * (n_holdings - 1), "currency": ["USD"] * n_holdings,
-        "shares": 10.0, "price": 100.0, "price_date": dates[-1], "market_value": weights * 1e5, "weight": weights,
-        "unrealized_pnl": rng.normal(0, 1000, n_holdings), "unrealized_pnl_pct": rng.normal(0, 0.2, n_holdings),
-        "day_change_pct": rng.normal(0, 0.01, n_holdings), "rsi_14": 50.0, "price_vs_sma50": 0.02,
-        "price_vs_sma200": np.nan, "bb_pctb": 0.5, "sentiment_7d": 0.1, "headlines_7d": 3.0,
-        "fiscal_period": "2024Q3", "fundamentals_filed": pd.Timestamp("2024-11-07"), "pe_ttm": 21.5,
-        "price_to_book": 3.2, "debt_to_equity": 1.1, "current_ratio": 1.6, "roa": 0.08, "roe": 0.18,
-        "gross_margin": 0.4, "net_margin": 0.12})
-    summary = {"date": dates[-1], "total_value": 1e5, "total_cost": 9e4, "unrealized_pnl": 1e4,
-               "unrealized_pnl_pct": 1 / 9, "day_pnl": -120.0, "day": -0.0012, "mtd": 0.01, "ytd": 0.05,
-               "annualized_volatility": 0.16, "var_hist_95": -0.015, "var_hist_99": -0.025, "var_param_95": -0.016,
-               "var_param_99": -0.023, "cvar_95": -0.021, "cvar_99": -0.03, "beta": 1.1, "sharpe": 1.3,
-               "sortino": 1.9, "max_drawdown": -0.08, "hhi": float((weights ** 2).sum()),
-               "effective_holdings": float(1 / (weights ** 2).sum()), "risk_free_annual": 0.03, "observations": 119}
+    holdings = pd.DataFrame(
+        {
+            "ticker": tickers,
+            "account": ["ira"] + [""] * (n_holdings - 1),
+            "currency": ["USD"] * n_holdings,
+            "shares": 10.0,
+            "price": 100.0,
+            "price_date": dates[-1],
+            "market_value": weights * 1e5,
+            "weight": weights,
+            "unrealized_pnl": rng.normal(0, 1000, n_holdings),
+            "unrealized_pnl_pct": rng.normal(0, 0.2, n_holdings),
+            "day_change_pct": rng.normal(0, 0.01, n_holdings),
+            "rsi_14": 50.0,
+            "price_vs_sma50": 0.02,
+            "price_vs_sma200": np.nan,
+            "bb_pctb": 0.5,
+            "sentiment_7d": 0.1,
+            "headlines_7d": 3.0,
+            "fiscal_period": "2024Q3",
+            "fundamentals_filed": pd.Timestamp("2024-11-07"),
+            "pe_ttm": 21.5,
+            "price_to_book": 3.2,
+            "debt_to_equity": 1.1,
+            "current_ratio": 1.6,
+            "roa": 0.08,
+            "roe": 0.18,
+            "gross_margin": 0.4,
+            "net_margin": 0.12,
+        }
+    )
+    summary = {
+        "date": dates[-1],
+        "total_value": 1e5,
+        "total_cost": 9e4,
+        "unrealized_pnl": 1e4,
+        "unrealized_pnl_pct": 1 / 9,
+        "day_pnl": -120.0,
+        "day": -0.0012,
+        "mtd": 0.01,
+        "ytd": 0.05,
+        "annualized_volatility": 0.16,
+        "var_hist_95": -0.015,
+        "var_hist_99": -0.025,
+        "var_param_95": -0.016,
+        "var_param_99": -0.023,
+        "cvar_95": -0.021,
+        "cvar_99": -0.03,
+        "beta": 1.1,
+        "sharpe": 1.3,
+        "sortino": 1.9,
+        "max_drawdown": -0.08,
+        "hhi": float((weights**2).sum()),
+        "effective_holdings": float(1 / (weights**2).sum()),
+        "risk_free_annual": 0.03,
+        "observations": 119,
+    }
     return summary, holdings, values, bench
 
 
@@ -81,11 +123,21 @@ def parse(page: str) -> _Collector:
     return collector
 
 
-@pytest.mark.parametrize(("value", "kind", "text"), [
-    (1234567.891, "money", "1,234,567.89"), (-0.01234, "pct", "-1.23%"), (3, "int", "3"), (2.5, "num", "2.50"),
-    (float("nan"), "num", "n/a"), (None, "pct", "n/a"), (pd.NaT, "date", "n/a"), (float("inf"), "money", "n/a"),
-    (pd.Timestamp("2025-03-03 00:00"), "date", "2025-03-03"), ("ACMQ", "text", "ACMQ"),
-])
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (1234567.891, "money", "1,234,567.89"),
+        (-0.01234, "pct", "-1.23%"),
+        (3, "int", "3"),
+        (2.5, "num", "2.50"),
+        (float("nan"), "num", "n/a"),
+        (None, "pct", "n/a"),
+        (pd.NaT, "date", "n/a"),
+        (float("inf"), "money", "n/a"),
+        (pd.Timestamp("2025-03-03 00:00"), "date", "2025-03-03"),
+        ("ACMQ", "text", "ACMQ"),
+    ],
+)
 def test_formats(value, kind, text):
     assert fmt(value, kind) == text
 
@@ -107,8 +159,9 @@ def test_markdown_has_every_figure_and_the_holdings_by_weight():
 
 def test_html_is_well_formed_and_complete():
     summary, holdings, values, bench = sample_report()
-    page = render_html(summary, holdings, values, bench, base="USD", benchmark_name="DEMOIDX",
-                       notes=["note one"], banner="DEMO DATA")
+    page = render_html(
+        summary, holdings, values, bench, base="USD", benchmark_name="DEMOIDX", notes=["note one"], banner="DEMO DATA"
+    )
     doc = parse(page)
     assert doc.errors == [] and doc.stack == []  # every element closed, in order
     assert {"summary", "chart-value", "chart-drawdown", "chart-weights", "risk", "holdings", "fundamentals"} <= doc.ids

@@ -13,8 +13,19 @@ import pytest
 from finance_assets.defs.portfolio import risk
 
 REL_TOL = 1e-9
-REPORT_FIELDS = ["annualized_volatility", "var_hist_95", "var_hist_99", "var_param_95", "var_param_99", "cvar_95",
-                 "cvar_99", "beta", "sharpe", "sortino", "max_drawdown"]
+REPORT_FIELDS = [
+    "annualized_volatility",
+    "var_hist_95",
+    "var_hist_99",
+    "var_param_95",
+    "var_param_99",
+    "cvar_95",
+    "cvar_99",
+    "beta",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+]
 Z_95 = 1.6448536269514722  # standard normal quantile at 0.95 (statistical tables)
 
 
@@ -37,7 +48,7 @@ def real_returns(realdata) -> tuple[pd.Series, pd.Series]:
     msft = pd.read_csv(realdata / "prices" / "MSFT_2013-2023_yf_ohlcv.csv", parse_dates=["Date"], index_col="Date")
     gspc = pd.read_csv(realdata / "prices" / "GSPC_2005-2025_yf.csv", parse_dates=["date"], index_col="date")
     asset = msft["Close"].pct_change().iloc[1:]
-    benchmark = gspc["close"].pct_change().loc[asset.index.min():asset.index.max()]
+    benchmark = gspc["close"].pct_change().loc[asset.index.min() : asset.index.max()]
     return asset, benchmark
 
 
@@ -74,8 +85,9 @@ def test_matches_empyrical(returns_pair, empyrical, risk_free):
     for level in (0.95, 0.99):
         # empyrical's value_at_risk is np.percentile, which does not skip NaN: give it the observed days.
         assert_close(risk.var_historical(asset, level), empyrical.value_at_risk(observed, cutoff=round(1 - level, 2)))
-        assert_close(risk.cvar_historical(asset, level),
-                     empyrical.conditional_value_at_risk(asset, cutoff=round(1 - level, 2)))
+        assert_close(
+            risk.cvar_historical(asset, level), empyrical.conditional_value_at_risk(asset, cutoff=round(1 - level, 2))
+        )
 
 
 def test_series_match_empyrical_on_observed_days(returns_pair, empyrical):
@@ -83,15 +95,18 @@ def test_series_match_empyrical_on_observed_days(returns_pair, empyrical):
     observed = asset.dropna().index
     ours_drawdown, ours_cumulative = risk.drawdown_series(asset), risk.cumulative_returns(asset)
     assert ours_drawdown.index.equals(observed) and ours_cumulative.index.equals(observed)
-    np.testing.assert_allclose(ours_drawdown, empyrical.stats.drawdown_series(asset).loc[observed],
-                               rtol=REL_TOL, atol=1e-12)
+    np.testing.assert_allclose(
+        ours_drawdown, empyrical.stats.drawdown_series(asset).loc[observed], rtol=REL_TOL, atol=1e-12
+    )
     np.testing.assert_allclose(ours_cumulative, empyrical.cum_returns(asset).loc[observed], rtol=REL_TOL, atol=1e-12)
 
 
 def test_matches_quantstats(returns_pair, quantstats):
     asset, _ = returns_pair
     for level in (0.95, 0.99):
-        assert_close(risk.var_parametric(asset, level), quantstats.stats.value_at_risk(asset, sigma=1, confidence=level))
+        assert_close(
+            risk.var_parametric(asset, level), quantstats.stats.value_at_risk(asset, sigma=1, confidence=level)
+        )
     assert_close(risk.annualized_volatility(asset), quantstats.stats.volatility(asset))
     assert_close(risk.sharpe(asset), quantstats.stats.sharpe(asset))
     assert_close(risk.sortino(asset), quantstats.stats.sortino(asset))
@@ -159,8 +174,9 @@ def test_drawdowns_by_hand():
 
 
 def test_period_returns_by_hand():
-    values = pd.Series({"2023-12-28": 90.0, "2023-12-29": 100.0, "2024-01-31": 110.0, "2024-02-01": 105.0,
-                        "2024-02-02": 115.5})
+    values = pd.Series(
+        {"2023-12-28": 90.0, "2023-12-29": 100.0, "2024-01-31": 110.0, "2024-02-01": 105.0, "2024-02-02": 115.5}
+    )
     out = risk.period_returns(values.sample(frac=1.0, random_state=2))  # sorted internally
     assert_close(out["day"], 115.5 / 105.0 - 1)
     assert_close(out["mtd"], 115.5 / 110.0 - 1)  # base: last value of January

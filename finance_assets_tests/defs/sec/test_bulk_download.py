@@ -9,8 +9,8 @@ import zipfile
 import httpx
 import pytest
 
-from finance_assets.defs.sec.edgar_bulk import check_archive
 from finance_assets.defs.sec.bulk_download import DownloadingHttpClient
+from finance_assets.defs.sec.edgar_bulk import check_archive
 from finance_assets.lib.http import RetriesExhausted, SecAccessDenied
 from finance_assets.lib.limiter import SourceLimiter
 
@@ -46,20 +46,34 @@ class Origin:
         if fault == "403":
             return httpx.Response(403, text="Your request has been identified as part of a network of automated tools")
         if fault == "truncated":  # the connection drops halfway; Content-Length still announces the whole body
-            return httpx.Response(200, headers={"Content-Length": str(len(self.body)), "ETag": self.etag},
-                                  stream=httpx.ByteStream(self.body[: len(self.body) // 2]))
+            return httpx.Response(
+                200,
+                headers={"Content-Length": str(len(self.body)), "ETag": self.etag},
+                stream=httpx.ByteStream(self.body[: len(self.body) // 2]),
+            )
         if fault == "html":  # a proxy's error page with status 200
             return httpx.Response(200, content=b"<html>maintenance</html>", headers={"ETag": '"html"'})
         if request.headers.get("If-None-Match") == self.etag:
             return httpx.Response(304, headers={"ETag": self.etag})
-        return httpx.Response(200, content=self.body, headers={"ETag": self.etag, "Content-Length": str(len(self.body)),
-                                                               "Last-Modified": "Mon, 02 Jun 2025 06:00:00 GMT"})
+        return httpx.Response(
+            200,
+            content=self.body,
+            headers={
+                "ETag": self.etag,
+                "Content-Length": str(len(self.body)),
+                "Last-Modified": "Mon, 02 Jun 2025 06:00:00 GMT",
+            },
+        )
 
 
 def _client(origin: Origin, tmp_path) -> DownloadingHttpClient:
-    return DownloadingHttpClient(user_agent=f"Research Desk {CONTACT}", transport=httpx.MockTransport(origin),
-                                 limiter=SourceLimiter(tmp_path / "state"), sleep=lambda seconds: None,
-                                 cache_dir=tmp_path / "http")
+    return DownloadingHttpClient(
+        user_agent=f"Research Desk {CONTACT}",
+        transport=httpx.MockTransport(origin),
+        limiter=SourceLimiter(tmp_path / "state"),
+        sleep=lambda seconds: None,
+        cache_dir=tmp_path / "http",
+    )
 
 
 def test_downloads_once_then_revalidates_with_304(tmp_path):

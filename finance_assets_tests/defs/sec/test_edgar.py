@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finance_assets.lib.tickers import TICKER_PATTERN, normalize_ticker
 from finance_assets.defs.sec.edgar import (
     FILING_COLUMNS,
     merge_filings,
@@ -27,6 +26,7 @@ from finance_assets.defs.sec.edgar import (
     resolve_cik,
     submission_pages,
 )
+from finance_assets.lib.tickers import TICKER_PATTERN, normalize_ticker
 
 ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}")
 
@@ -43,7 +43,15 @@ def _sec_file(realdata: Path, relative: str) -> Path:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("AAPL", "AAPL"), ("brk.b", "BRK-B"), ("BRK/A", "BRK-A"), ("BAC-PL", "BAC-PL"), ("DAIC ", "DAIC"), ("x", "X"), ("GOOGL", "GOOGL")],
+    [
+        ("AAPL", "AAPL"),
+        ("brk.b", "BRK-B"),
+        ("BRK/A", "BRK-A"),
+        ("BAC-PL", "BAC-PL"),
+        ("DAIC ", "DAIC"),
+        ("x", "X"),
+        ("GOOGL", "GOOGL"),
+    ],
 )
 def test_normalize_ticker_maps_case_and_class_separators(raw: str, expected: str) -> None:
     assert normalize_ticker(raw) == expected
@@ -100,15 +108,26 @@ def test_exchange_layout_parses_skips_bad_symbols_and_keeps_many_tickers_per_cik
 
 
 def test_ticker_layout_parses_and_sets_no_exchange() -> None:
-    data = {"0": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."}, "1": {"cik_str": "789019", "ticker": "msft", "title": "MICROSOFT"}}
+    data = {
+        "0": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."},
+        "1": {"cik_str": "789019", "ticker": "msft", "title": "MICROSOFT"},
+    }
     frame = parse_company_tickers(data)
-    assert frame[["ticker", "cik", "cik_str"]].values.tolist() == [["AAPL", 320193, "0000320193"], ["MSFT", 789019, "0000789019"]]
+    assert frame[["ticker", "cik", "cik_str"]].values.tolist() == [
+        ["AAPL", 320193, "0000320193"],
+        ["MSFT", 789019, "0000789019"],
+    ]
     assert frame["exchange"].isna().all()
 
 
 @pytest.mark.parametrize(
     "data",
-    [[], {"fields": ["cik"], "data": []}, {"fields": ["cik", "name", "ticker"], "data": [[1, "x"]]}, {"fields": ["cik", "name", "ticker"], "data": [["abc", "x", "X"]]}],
+    [
+        [],
+        {"fields": ["cik"], "data": []},
+        {"fields": ["cik", "name", "ticker"], "data": [[1, "x"]]},
+        {"fields": ["cik", "name", "ticker"], "data": [["abc", "x", "X"]]},
+    ],
 )
 def test_exchange_layout_rejects_malformed_documents(data) -> None:
     with pytest.raises(ValueError):
@@ -130,11 +149,15 @@ def test_real_ticker_files_mostly_pass_normalization(realdata: Path) -> None:
         assert by_ticker["AAPL"] == 320193 and by_ticker["BRK-B"] == 1067983 and by_ticker["NVDA"] == 1045810
     exchange = parse_company_tickers_exchange(exchange_raw)
     assert exchange.groupby("cik")["ticker"].nunique().max() > 1  # one CIK, many tickers
-    assert exchange["exchange"].isna().any() and exchange.loc[exchange["ticker"] == "AAPL", "exchange"].item() == "Nasdaq"
+    assert (
+        exchange["exchange"].isna().any() and exchange.loc[exchange["ticker"] == "AAPL", "exchange"].item() == "Nasdaq"
+    )
 
 
 def _snapshot(rows: list[tuple[str, int]]) -> pd.DataFrame:
-    return parse_company_tickers({str(i): {"cik_str": cik, "ticker": ticker, "title": f"CO {cik}"} for i, (ticker, cik) in enumerate(rows)})
+    return parse_company_tickers(
+        {str(i): {"cik_str": cik, "ticker": ticker, "title": f"CO {cik}"} for i, (ticker, cik) in enumerate(rows)}
+    )
 
 
 def test_ticker_history_keeps_both_ciks_when_a_ticker_moves() -> None:
@@ -142,8 +165,12 @@ def test_ticker_history_keeps_both_ciks_when_a_ticker_moves() -> None:
     history = merge_ticker_history(history, _snapshot([("META", 1), ("FB", 1)]), date(2022, 6, 1))
     history = merge_ticker_history(history, _snapshot([("META", 1), ("FB", 2)]), date(2023, 1, 1))
     fb = history[history["ticker"] == "FB"].set_index("cik")
-    assert fb.loc[1, "first_seen"] == pd.Timestamp("2022-01-01") and fb.loc[1, "last_seen"] == pd.Timestamp("2022-06-01")
-    assert fb.loc[2, "first_seen"] == pd.Timestamp("2023-01-01") and fb.loc[2, "last_seen"] == pd.Timestamp("2023-01-01")
+    assert fb.loc[1, "first_seen"] == pd.Timestamp("2022-01-01") and fb.loc[1, "last_seen"] == pd.Timestamp(
+        "2022-06-01"
+    )
+    assert fb.loc[2, "first_seen"] == pd.Timestamp("2023-01-01") and fb.loc[2, "last_seen"] == pd.Timestamp(
+        "2023-01-01"
+    )
     assert history.loc[history["ticker"] == "META", "last_seen"].item() == pd.Timestamp("2023-01-01")
     assert resolve_cik(history, "fb", date(2022, 3, 1)) == 1
     assert resolve_cik(history, "FB", date(2023, 2, 1)) == 2
@@ -162,7 +189,15 @@ def test_ticker_history_accepts_an_older_snapshot_late() -> None:
 
 
 def _submissions(arrays: dict, files: list | None = None) -> dict:
-    return {"cik": "0000000042", "name": "Test Co", "tickers": ["TST"], "exchanges": ["NYSE"], "sic": "1234", "fiscalYearEnd": "1231", "filings": {"recent": arrays, "files": files or []}}
+    return {
+        "cik": "0000000042",
+        "name": "Test Co",
+        "tickers": ["TST"],
+        "exchanges": ["NYSE"],
+        "sic": "1234",
+        "fiscalYearEnd": "1231",
+        "filings": {"recent": arrays, "files": files or []},
+    }
 
 
 def _arrays(**overrides) -> dict:
@@ -227,10 +262,17 @@ def test_page_and_full_document_are_not_confused() -> None:
 def test_merge_filings_dedupes_and_sorts_newest_first() -> None:
     _, recent = parse_submissions(_submissions(_arrays()))
     page = parse_submissions_page(
-        _arrays(accessionNumber=["0000950170-24-000001", "0000000042-23-000009"], filingDate=["2024-01-05", "2023-11-01"]), cik=42
+        _arrays(
+            accessionNumber=["0000950170-24-000001", "0000000042-23-000009"], filingDate=["2024-01-05", "2023-11-01"]
+        ),
+        cik=42,
     )
     merged = merge_filings([recent, page])
-    assert merged["accession_number"].tolist() == ["0000000042-24-000002", "0000950170-24-000001", "0000000042-23-000009"]
+    assert merged["accession_number"].tolist() == [
+        "0000000042-24-000002",
+        "0000950170-24-000001",
+        "0000000042-23-000009",
+    ]
     assert merge_filings([]).columns.tolist() == FILING_COLUMNS
 
 
@@ -251,14 +293,28 @@ def test_real_submissions_all_parse(realdata: Path) -> None:
 
 
 def test_real_aapl_submissions_and_page(realdata: Path) -> None:
-    info, recent = parse_submissions(json.loads(_sec_file(realdata, "submissions/CIK0000320193_AAPL.edgartools.json").read_text()))
+    info, recent = parse_submissions(
+        json.loads(_sec_file(realdata, "submissions/CIK0000320193_AAPL.edgartools.json").read_text())
+    )
     assert info["fiscal_year_end"] == "0926" and info["submission_pages"] == ["CIK0000320193-submissions-001.json"]
     ten_k = recent.set_index("accession_number").loc["0000320193-23-000106"]
-    assert ten_k["form"] == "10-K" and ten_k["filing_date"] == pd.Timestamp("2023-11-03") and ten_k["report_date"] == pd.Timestamp("2023-09-30")
-    assert ten_k["primary_doc_url"] == "https://www.sec.gov/Archives/edgar/data/320193/000032019323000106/aapl-20230930.htm"
+    assert (
+        ten_k["form"] == "10-K"
+        and ten_k["filing_date"] == pd.Timestamp("2023-11-03")
+        and ten_k["report_date"] == pd.Timestamp("2023-09-30")
+    )
+    assert (
+        ten_k["primary_doc_url"]
+        == "https://www.sec.gov/Archives/edgar/data/320193/000032019323000106/aapl-20230930.htm"
+    )
     # Accepted after the 17:30 ET cut-off, so dated the next business day.
     assert ten_k["acceptance_datetime"] == pd.Timestamp("2023-11-02 18:08:27", tz="America/New_York")
-    page = parse_submissions_page(json.loads(_sec_file(realdata, "submissions/CIK0000320193-submissions-001_AAPL.sec-edgar-downloader.json").read_text()), cik=320193)
+    page = parse_submissions_page(
+        json.loads(
+            _sec_file(realdata, "submissions/CIK0000320193-submissions-001_AAPL.sec-edgar-downloader.json").read_text()
+        ),
+        cik=320193,
+    )
     merged = merge_filings([recent, page])
     assert len(merged) == len(set(recent["accession_number"]) | set(page["accession_number"]))
     assert merged["filing_date"].is_monotonic_decreasing and merged["accession_number"].is_unique
@@ -266,14 +322,20 @@ def test_real_aapl_submissions_and_page(realdata: Path) -> None:
 
 
 def test_real_company_without_filings(realdata: Path) -> None:
-    info, filings = parse_submissions(json.loads(_sec_file(realdata, "submissions/CIK0000350001_nofilings.edgartools.json").read_text()))
+    info, filings = parse_submissions(
+        json.loads(_sec_file(realdata, "submissions/CIK0000350001_nofilings.edgartools.json").read_text())
+    )
     assert info["cik"] == 350001 and filings.empty and filings.columns.tolist() == FILING_COLUMNS
 
 
 def test_real_acceptance_times_agree_with_the_atom_feed(realdata: Path) -> None:
     """The submissions API and the getcompany Atom feed describe the same filings independently."""
-    _, filings = parse_submissions(json.loads(_sec_file(realdata, "submissions/CIK0001889983_KVAC.edgarkit.json").read_text()))
-    atom = parse_getcompany_atom(_sec_file(realdata, "feeds/browse-edgar_getcompany_atom_CIK0001889983.edgarkit.xml").read_bytes())
+    _, filings = parse_submissions(
+        json.loads(_sec_file(realdata, "submissions/CIK0001889983_KVAC.edgarkit.json").read_text())
+    )
+    atom = parse_getcompany_atom(
+        _sec_file(realdata, "feeds/browse-edgar_getcompany_atom_CIK0001889983.edgarkit.xml").read_bytes()
+    )
     joined = filings.merge(atom, on="accession_number", suffixes=("", "_atom"))
     assert len(joined) >= 50
     assert (joined["acceptance_datetime"] == joined["updated"]).all()
@@ -299,7 +361,12 @@ _ATOM = b"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 def test_getcurrent_atom_synthetic_entry() -> None:
     frame = parse_getcurrent_atom(_ATOM)
     row = frame.iloc[0]
-    assert (row["form"], row["company_name"], row["cik"], row["role"]) == ("10-K", "Caf\u00e9 - Holdings, Inc.", 42, "Filer")
+    assert (row["form"], row["company_name"], row["cik"], row["role"]) == (
+        "10-K",
+        "Caf\u00e9 - Holdings, Inc.",
+        42,
+        "Filer",
+    )
     assert row["accession_number"] == "0000000042-24-000002" and row["filing_date"] == pd.Timestamp("2024-02-01")
     assert row["updated"] == pd.Timestamp("2024-01-31 22:45", tz="UTC")
 
@@ -362,7 +429,9 @@ def test_real_xbrl_rss(realdata: Path) -> None:
 
 
 def test_real_getcompany_atom(realdata: Path) -> None:
-    frame = parse_getcompany_atom(_sec_file(realdata, "feeds/browse-edgar_getcompany_atom_CIK0001889983.edgarkit.xml").read_bytes())
+    frame = parse_getcompany_atom(
+        _sec_file(realdata, "feeds/browse-edgar_getcompany_atom_CIK0001889983.edgarkit.xml").read_bytes()
+    )
     assert len(frame) == 55 and frame["accession_number"].str.fullmatch(ACCESSION.pattern).all()
 
 
@@ -388,7 +457,10 @@ Form Type   Company Name                                                  CIK   
 
 def test_daily_index_company_and_form_layouts() -> None:
     by_company = parse_daily_index(_COMPANY_IDX)
-    assert by_company[["company_name", "form", "cik"]].values.tolist() == [["ACME  CORP  (double spaces)", "SC 13D/A", 1700461], ["van Kesteren Gerard", "4", 1696354]]
+    assert by_company[["company_name", "form", "cik"]].values.tolist() == [
+        ["ACME  CORP  (double spaces)", "SC 13D/A", 1700461],
+        ["van Kesteren Gerard", "4", 1696354],
+    ]
     assert by_company["accession_number"].tolist() == ["0001104659-22-105357", "0001116354-22-000030"]
     assert (by_company["date_filed"] == pd.Timestamp("2022-10-03")).all()
     by_form = parse_daily_index(_FORM_IDX).iloc[0]
@@ -407,13 +479,25 @@ def test_xbrl_index_tolerates_pipes_in_company_names() -> None:
     text = "Description: XBRL Index\n\nCIK|Company Name|Form Type|Date Filed|Filename\n" + "-" * 80 + "\n"
     text += "9984|BARNES | GROUP INC|DEF 14A|2023-03-24|edgar/data/9984/0001206774-23-000410.txt\n"
     row = parse_xbrl_index(text).iloc[0]
-    assert (row["cik"], row["company_name"], row["form"], row["accession_number"]) == (9984, "BARNES | GROUP INC", "DEF 14A", "0001206774-23-000410")
+    assert (row["cik"], row["company_name"], row["form"], row["accession_number"]) == (
+        9984,
+        "BARNES | GROUP INC",
+        "DEF 14A",
+        "0001206774-23-000410",
+    )
     assert row["date_filed"] == pd.Timestamp("2023-03-24")
     with pytest.raises(ValueError, match="malformed"):
         parse_xbrl_index(text + "9984|only|three\n")
 
 
-@pytest.mark.parametrize(("name", "parser", "rows"), [("company.20221003.idx", parse_daily_index, 4925), ("form.20200318.idx", parse_daily_index, 4084), ("xbrl.2023QTR1.edgarkit.idx", parse_xbrl_index, 27606)])
+@pytest.mark.parametrize(
+    ("name", "parser", "rows"),
+    [
+        ("company.20221003.idx", parse_daily_index, 4925),
+        ("form.20200318.idx", parse_daily_index, 4084),
+        ("xbrl.2023QTR1.edgarkit.idx", parse_xbrl_index, 27606),
+    ],
+)
 def test_real_index_files(realdata: Path, name: str, parser, rows: int) -> None:
     frame = parser(_sec_file(realdata, f"feeds/{name}").read_text(encoding="latin-1"))
     assert len(frame) == rows
@@ -421,4 +505,3 @@ def test_real_index_files(realdata: Path, name: str, parser, rows: int) -> None:
     assert (frame["filename"].str.extract(r"edgar/data/(\d+)/", expand=False).astype(int) == frame["cik"]).all()
     assert frame["company_name"].str.len().gt(0).all() and frame["form"].str.len().gt(0).all()
     assert not frame["form"].str.contains("  ").any() and frame["date_filed"].notna().all()
-

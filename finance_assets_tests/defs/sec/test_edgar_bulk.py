@@ -21,8 +21,10 @@ def _write_archive(path: Path, members: dict[str, bytes], method: int = zipfile.
 
 
 def _companies(n: int) -> dict[str, bytes]:
-    members = {member_name(cik): json.dumps({"cik": cik, "facts": {"pad": "x" * (cik % 97)}}).encode()
-               for cik in range(1, n + 1)}
+    members = {
+        member_name(cik): json.dumps({"cik": cik, "facts": {"pad": "x" * (cik % 97)}}).encode()
+        for cik in range(1, n + 1)
+    }
     members["CIK0000000003-submissions-001.json"] = json.dumps({"accessionNumber": []}).encode()
     members["CIK0000000003-submissions-002.json"] = json.dumps({"accessionNumber": ["x"]}).encode()
     members["README.txt"] = b"not a company"
@@ -33,8 +35,12 @@ def test_reads_only_the_requested_companies_with_their_pages(tmp_path):
     members = _companies(50)
     path = _write_archive(tmp_path / "submissions.zip", members)
     with BulkArchive(path, [3, 42]) as archive:
-        assert set(archive.members) == {"CIK0000000003.json", "CIK0000000003-submissions-001.json",
-                                        "CIK0000000003-submissions-002.json", "CIK0000000042.json"}
+        assert set(archive.members) == {
+            "CIK0000000003.json",
+            "CIK0000000003-submissions-001.json",
+            "CIK0000000003-submissions-002.json",
+            "CIK0000000042.json",
+        }
         assert archive.entries_scanned == len(members)
         with zipfile.ZipFile(path) as reference:
             for name in archive.members:
@@ -109,8 +115,11 @@ def test_index_memory_does_not_grow_with_the_archive(tmp_path):
     # of the central directory, so its peak is the same for 2,000 or 8,000 members.
     peaks = {}
     for count in (1_500, 6_000):
-        path = _write_archive(tmp_path / f"many{count}.zip", {member_name(cik): b"{}" for cik in range(1, count + 1)},
-                              method=zipfile.ZIP_STORED)
+        path = _write_archive(
+            tmp_path / f"many{count}.zip",
+            {member_name(cik): b"{}" for cik in range(1, count + 1)},
+            method=zipfile.ZIP_STORED,
+        )
         tracemalloc.start()
         try:
             found, scanned = scan_members(path, lambda name: name == member_name(1_234), chunk_bytes=1 << 16)

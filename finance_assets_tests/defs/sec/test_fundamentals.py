@@ -3,7 +3,7 @@ comparatives, amendments, concept switches and Q4 derivation, and the real AAPL/
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -79,7 +79,12 @@ def _hand_built_document() -> dict:
         "cik": 123,
         "entityName": "Hand Built Co",
         "facts": {
-            "dei": {"EntityCommonStockSharesOutstanding": {"label": "Shares", "units": {"shares": [_fact(None, "2024-02-01", 5000, **ten_k)]}}},
+            "dei": {
+                "EntityCommonStockSharesOutstanding": {
+                    "label": "Shares",
+                    "units": {"shares": [_fact(None, "2024-02-01", 5000, **ten_k)]},
+                }
+            },
             "us-gaap": {
                 "Revenues": {
                     "label": "Revenues",
@@ -98,7 +103,9 @@ def _hand_built_document() -> dict:
                     "label": "Revenue from contracts",
                     "units": {
                         "USD": [
-                            _fact("2022-01-01", "2022-12-31", 1005, **ten_k),  # restated prior-year comparative, fy=2023
+                            _fact(
+                                "2022-01-01", "2022-12-31", 1005, **ten_k
+                            ),  # restated prior-year comparative, fy=2023
                             _fact("2022-10-01", "2022-12-31", 295, **ten_k),  # a reported Q4 (quarterly data note)
                             _fact("2023-01-01", "2023-03-31", 280, Q1_23, 2023, "Q1", "10-Q", "2023-05-01"),
                             _fact("2023-04-01", "2023-06-30", 300, Q2_23, 2023, "Q2", "10-Q", "2023-08-01"),
@@ -111,7 +118,14 @@ def _hand_built_document() -> dict:
                 "CostOfRevenue": {"label": "Cost", "units": {"USD": [_fact("2023-01-01", "2023-12-31", 700, **ten_k)]}},
                 "NetIncomeLoss": {
                     "label": "Net income",
-                    "units": {"USD": [_fact("2023-01-01", "2023-12-31", 90, **ten_k), _fact("2023-01-01", "2023-12-31", 95, "0000000123-24-000050", None, None, "8-K", "2024-01-20")]},
+                    "units": {
+                        "USD": [
+                            _fact("2023-01-01", "2023-12-31", 90, **ten_k),
+                            _fact(
+                                "2023-01-01", "2023-12-31", 95, "0000000123-24-000050", None, None, "8-K", "2024-01-20"
+                            ),
+                        ]
+                    },
                 },
                 "Assets": {"label": "Assets", "units": {"USD": [_fact(None, "2023-12-31", 5000, **ten_k)]}},
                 "StockholdersEquity": {"label": "Equity", "units": {"USD": [_fact(None, "2023-12-31", 3000, **ten_k)]}},
@@ -129,7 +143,9 @@ def hand_std() -> pd.DataFrame:
 
 
 def _value(view: pd.DataFrame, item: str, fiscal_period: str, period_type: str = "annual") -> pd.Series:
-    rows = view[(view["item"] == item) & (view["fiscal_period"] == fiscal_period) & (view["period_type"] == period_type)]
+    rows = view[
+        (view["item"] == item) & (view["fiscal_period"] == fiscal_period) & (view["period_type"] == period_type)
+    ]
     assert len(rows) == 1, rows
     return rows.iloc[0]
 
@@ -142,7 +158,9 @@ def test_output_schema(hand_std: pd.DataFrame) -> None:
 
 
 def test_prior_year_comparative_with_later_fy_is_a_vintage_of_the_right_period(hand_std: pd.DataFrame) -> None:
-    fy2022 = hand_std[(hand_std["item"] == "revenue") & (hand_std["fiscal_period"] == "FY2022")].sort_values("vintage_rank")
+    fy2022 = hand_std[(hand_std["item"] == "revenue") & (hand_std["fiscal_period"] == "FY2022")].sort_values(
+        "vintage_rank"
+    )
     assert fy2022["value"].tolist() == [1000.0, 1005.0]
     assert fy2022["accession"].tolist() == [A22, A23]
     assert fy2022["concept"].tolist() == ["Revenues", "RevenueFromContractWithCustomerExcludingAssessedTax"]
@@ -161,7 +179,10 @@ def test_amendment_changes_the_value_only_from_its_filing_date(hand_std: pd.Data
 def test_revenue_concept_is_chosen_per_period(hand_std: pd.DataFrame) -> None:
     view = latest(hand_std)
     assert _value(view, "revenue", "2022Q1", "quarterly")["concept"] == "Revenues"
-    assert _value(view, "revenue", "2023Q1", "quarterly")["concept"] == "RevenueFromContractWithCustomerExcludingAssessedTax"
+    assert (
+        _value(view, "revenue", "2023Q1", "quarterly")["concept"]
+        == "RevenueFromContractWithCustomerExcludingAssessedTax"
+    )
 
 
 def test_q4_from_nine_month_total(hand_std: pd.DataFrame) -> None:
@@ -174,7 +195,10 @@ def test_q4_from_nine_month_total(hand_std: pd.DataFrame) -> None:
 def test_reported_q4_replaces_the_derived_one_from_its_filing_date(hand_std: pd.DataFrame) -> None:
     q4 = hand_std[(hand_std["item"] == "revenue") & (hand_std["fiscal_period"] == "2022Q4")]
     # The restated FY (1005) would derive 295 too, but once a Q4 is reported it is used as is.
-    assert q4[["value", "derived", "filed"]].values.tolist() == [[290.0, True, pd.Timestamp("2023-02-15")], [295.0, False, pd.Timestamp(TEN_K_2023_FILED)]]
+    assert q4[["value", "derived", "filed"]].values.tolist() == [
+        [290.0, True, pd.Timestamp("2023-02-15")],
+        [295.0, False, pd.Timestamp(TEN_K_2023_FILED)],
+    ]
 
 
 def test_q4_from_three_quarters_is_point_in_time(hand_std: pd.DataFrame) -> None:
@@ -193,7 +217,9 @@ def test_gross_profit_and_total_liabilities_are_derived_and_marked(hand_std: pd.
     assert gross["value"] == 1200 - 700 and bool(gross["derived"])
     assert _value(after, "gross_profit", "FY2023")["value"] == 1150 - 700
     liabilities = _value(before, "total_liabilities", "FY2023")
-    assert liabilities["value"] == 5000 - (3000 + 200) and bool(liabilities["derived"])  # noncontrolling interest is equity
+    assert liabilities["value"] == 5000 - (3000 + 200) and bool(
+        liabilities["derived"]
+    )  # noncontrolling interest is equity
     assert not bool(_value(before, "total_assets", "FY2023")["derived"])
 
 
@@ -240,9 +266,15 @@ def _dividend_document(fy_2022_in_10k: float) -> dict:
         _fact("2022-01-01", "2022-09-30", 0.75, Q3_22, 2022, "Q3", "10-Q", "2022-11-01"),
         _fact("2022-01-01", "2022-12-31", fy_2022_in_10k, A22, 2022, "FY", "10-K", "2023-02-15"),
         _fact("2022-01-01", "2022-09-30", 0.375, Q3_23, 2023, "Q3", "10-Q", "2023-11-01"),  # split-adjusted comparative
-        _fact("2022-01-01", "2022-12-31", 0.50, A23, 2023, "FY", "10-K", TEN_K_2023_FILED),  # split-adjusted comparative
+        _fact(
+            "2022-01-01", "2022-12-31", 0.50, A23, 2023, "FY", "10-K", TEN_K_2023_FILED
+        ),  # split-adjusted comparative
     ]
-    return {"cik": 7, "entityName": "Split Co", "facts": {"us-gaap": {"CommonStockDividendsPerShareDeclared": {"label": "DPS", "units": {"USD/shares": dps}}}}}
+    return {
+        "cik": 7,
+        "entityName": "Split Co",
+        "facts": {"us-gaap": {"CommonStockDividendsPerShareDeclared": {"label": "DPS", "units": {"USD/shares": dps}}}},
+    }
 
 
 def test_derived_q4_is_only_recomputed_when_the_year_total_is_refiled() -> None:
@@ -303,7 +335,7 @@ TEN_K_FIGURES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real(ticker: str, realdata_path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     name, fiscal_year_end = COMPANYFACTS[ticker]
     facts = normalize_companyfacts((Path(realdata_path) / "sec" / "companyfacts" / name).read_bytes())
@@ -332,7 +364,10 @@ def test_real_annual_figures_match_the_10k(realdata: Path, ticker: str) -> None:
         assert 350 <= days <= 380
 
 
-@pytest.mark.parametrize(("ticker", "fiscal_period", "revenue_musd"), [("AAPL", "2023Q4", 89_498), ("NVDA", "2024Q4", 22_103), ("NVDA", "2025Q4", 39_331)])
+@pytest.mark.parametrize(
+    ("ticker", "fiscal_period", "revenue_musd"),
+    [("AAPL", "2023Q4", 89_498), ("NVDA", "2024Q4", 22_103), ("NVDA", "2025Q4", 39_331)],
+)
 def test_real_derived_q4_revenue(realdata: Path, ticker: str, fiscal_period: str, revenue_musd: int) -> None:
     _, std = _real_or_skip(realdata, ticker)
     q4 = _value(latest(std), "revenue", fiscal_period, "quarterly")
@@ -350,11 +385,16 @@ def test_real_quarters_add_up_to_the_year(realdata: Path, ticker: str) -> None:
         quarters = quarterly.loc[[f"{year}Q{q}" for q in range(1, 5)]]
         for item in ("revenue", "net_income", "operating_cash_flow"):
             # Filings round to $1M: reported 3-month quarters may differ from the 9M total by a unit or two.
-            assert quarters[item].sum() == pytest.approx(annual.loc[fiscal_period, item], abs=2e6), (fiscal_period, item)
+            assert quarters[item].sum() == pytest.approx(annual.loc[fiscal_period, item], abs=2e6), (
+                fiscal_period,
+                item,
+            )
         assert quarters["total_assets"].iloc[-1] == annual.loc[fiscal_period, "total_assets"]
 
 
-@pytest.mark.parametrize(("ticker", "dates"), [("AAPL", ["2016-01-15", "2023-12-31"]), ("NVDA", ["2019-11-30", "2024-03-01"])])
+@pytest.mark.parametrize(
+    ("ticker", "dates"), [("AAPL", ["2016-01-15", "2023-12-31"]), ("NVDA", ["2019-11-30", "2024-03-01"])]
+)
 def test_real_as_of_uses_nothing_filed_later(realdata: Path, ticker: str, dates: list[str]) -> None:
     """as_of(d) on the full history equals standardizing only the facts filed on or before d."""
     facts, std = _real_or_skip(realdata, ticker)
@@ -368,11 +408,16 @@ def test_real_ifrs_filer(realdata: Path) -> None:
     facts, std = _real_or_skip(realdata, "LPA")
     view = latest(std)
     annual = wide(view, "annual")
-    assert set(view["taxonomy"]) <= {"ifrs-full", "dei"} and set(view.loc[view["unit"] != "shares", "unit"]) <= {"USD", "USD/shares"}
+    assert set(view["taxonomy"]) <= {"ifrs-full", "dei"} and set(view.loc[view["unit"] != "shares", "unit"]) <= {
+        "USD",
+        "USD/shares",
+    }
     assert annual.loc["FY2024", "revenue"] == 43_862_372
     assert _value(view, "revenue", "FY2024")["concept"] == "Revenue"
     # Independent identity from the raw facts: assets - liabilities = total equity (incl. NCI).
-    equity = facts[(facts["concept"] == "Equity") & facts["is_instant"]].drop_duplicates("end").set_index("end")["value"]
+    equity = (
+        facts[(facts["concept"] == "Equity") & facts["is_instant"]].drop_duplicates("end").set_index("end")["value"]
+    )
     for fiscal_period in ("FY2022", "FY2023", "FY2024"):
         row = annual.loc[fiscal_period]
         assert row["total_assets"] - row["total_liabilities"] == equity[row["period_end"]]

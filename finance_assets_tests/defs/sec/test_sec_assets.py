@@ -15,19 +15,18 @@ import pandas as pd
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from finance_assets.defs.sec import edgar
 from finance_assets.defs.sec import assets as sec
-from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.defs.sec import edgar
 from finance_assets.demo import source as demo
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.run_metadata import result_metadata
-
+from finance_assets.lib.warehouse import Warehouse
 from finance_assets_tests.scripted_sources import Recorder, ScriptedSec, register_transport, source_dirs
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-NOW = dt.datetime(2025, 6, 2, 22, 0, tzinfo=dt.timezone.utc)  # evening after a session
+NOW = dt.datetime(2025, 6, 2, 22, 0, tzinfo=dt.UTC)  # evening after a session
 TODAY = dt.date(2025, 6, 2)
 ALL = [sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, *sec.SEC_CHECKS]
 SEC_PER_TICKER = [sec.filings, sec.xbrl_facts, sec.fundamentals]
@@ -36,8 +35,10 @@ CONTACT = "filings.desk@quant-research.example"
 
 def _resources(tmp_path, transport: httpx.BaseTransport, **sec_options) -> dict:
     options = {"mode": "demo", "demo_now": NOW.isoformat(), **source_dirs(tmp_path), **sec_options}
-    return {"io_manager": ParquetWarehouseIOManager(base_path=str(tmp_path / "warehouse")),
-            "sec": ScriptedSec(transport_key=register_transport(transport), **options)}
+    return {
+        "io_manager": ParquetWarehouseIOManager(base_path=str(tmp_path / "warehouse")),
+        "sec": ScriptedSec(transport_key=register_transport(transport), **options),
+    }
 
 
 def _run(instance, resources, selection, tickers: list[str] | None = None, **kwargs) -> dg.ExecuteInProcessResult:
@@ -104,7 +105,9 @@ def test_bulk_archives_give_the_same_tables_without_per_company_requests(tmp_pat
         assert first.success
         per_company = [r for r in bulk_transport.requests if r.url.host == "data.sec.gov"]
         assert sorted(r.url.path for r in per_company) == [
-            "/api/xbrl/companyfacts/CIK0009900003.json", "/submissions/CIK0009900003.json"]  # CRXQ only
+            "/api/xbrl/companyfacts/CIK0009900003.json",
+            "/submissions/CIK0009900003.json",
+        ]  # CRXQ only
         assert origin.answers == [200, 200]
         assert _metadata(first, "xbrl_facts")["documents"] == {"from_archive": 2, "from_api": 1}
         assert _metadata(first, "filings")["retrieval"] == "bulk submissions.zip"
@@ -116,8 +119,10 @@ def test_bulk_archives_give_the_same_tables_without_per_company_requests(tmp_pat
         assert (archive.stat().st_ino, archive.stat().st_mtime_ns) == stamp
 
         assert _run(instance, api, [sec.filings, sec.xbrl_facts], tickers).success
-    for asset, order in (("filings", ["ticker", "accession_number"]),
-                         ("xbrl_facts", ["ticker", "accession", "taxonomy", "concept", "unit", "start", "end"])):
+    for asset, order in (
+        ("filings", ["ticker", "accession_number"]),
+        ("xbrl_facts", ["ticker", "accession", "taxonomy", "concept", "unit", "start", "end"]),
+    ):
         from_bulk = Warehouse(tmp_path / "bulk" / "warehouse").read(asset).sort_values(order, ignore_index=True)
         from_api = Warehouse(tmp_path / "api" / "warehouse").read(asset).sort_values(order, ignore_index=True)
         assert len(from_bulk) > 100 and set(from_bulk["ticker"]) == set(tickers)
@@ -147,14 +152,17 @@ def _tickers_document(ticker_to_cik: dict[str, int]) -> dict:
 def test_a_ticker_that_moves_to_a_new_cik_keeps_its_old_filings(tmp_path):
     """XOM-style reorganisation: the symbol moves from the old company's CIK to a new holding company."""
     old_cik, new_cik = demo.COMPANIES_BY_TICKER["ACMQ"].cik, demo.COMPANIES_BY_TICKER["BLZQ"].cik
-    snapshots = {"2025-03-03": {"XOMQ": old_cik, "KLQX": demo.COMPANIES_BY_TICKER["KLQX"].cik},
-                 "2025-06-02": {"XOMQ": new_cik, "KLQX": demo.COMPANIES_BY_TICKER["KLQX"].cik}}
+    snapshots = {
+        "2025-03-03": {"XOMQ": old_cik, "KLQX": demo.COMPANIES_BY_TICKER["KLQX"].cik},
+        "2025-06-02": {"XOMQ": new_cik, "KLQX": demo.COMPANIES_BY_TICKER["KLQX"].cik},
+    }
 
     def tickers_for(day: str):
         def handler(request: httpx.Request) -> httpx.Response | None:
             if request.url.path == "/files/company_tickers_exchange.json":
                 return httpx.Response(200, json=_tickers_document(snapshots[day]))
             return None
+
         return handler
 
     with dg.instance_for_test() as instance:
@@ -195,8 +203,18 @@ def _patched_sec(request: httpx.Request) -> httpx.Response | None:
     if request.url.path == f"/api/xbrl/companyfacts/CIK{acmq:010d}.json":
         document = demo.companyfacts_json(acmq, TODAY)
         document["facts"]["us-gaap"]["Revenues"]["units"]["USD"].append(
-            {"start": "2025-04-01", "end": "2025-06-30", "val": 1.0, "accn": "0009900001-25-999999",
-             "fy": 2025, "fp": "Q2", "form": "10-Q", "filed": "2025-05-20", "frame": "CY2025Q2"})
+            {
+                "start": "2025-04-01",
+                "end": "2025-06-30",
+                "val": 1.0,
+                "accn": "0009900001-25-999999",
+                "fy": 2025,
+                "fp": "Q2",
+                "form": "10-Q",
+                "filed": "2025-05-20",
+                "frame": "CY2025Q2",
+            }
+        )
         return httpx.Response(200, json=document)
     return None
 
@@ -240,8 +258,9 @@ def test_fundamentals_follow_the_fiscal_year_and_checks_catch_look_ahead(tmp_pat
 
 
 def test_ticker_map_check_rejects_duplicates_and_bad_ciks():
-    good = edgar.merge_ticker_history(None, edgar.parse_company_tickers_exchange(
-        demo.company_tickers_exchange_json()), TODAY)
+    good = edgar.merge_ticker_history(
+        None, edgar.parse_company_tickers_exchange(demo.company_tickers_exchange_json()), TODAY
+    )
     assert sec.ticker_cik_map_is_consistent(good).passed
     duplicated = pd.concat([good, good.head(1)], ignore_index=True)
     result = sec.ticker_cik_map_is_consistent(duplicated)
@@ -254,10 +273,25 @@ def test_ticker_map_check_rejects_duplicates_and_bad_ciks():
 def test_balance_sheet_identity_reports_gaps():
     rows = []
     for item, value in (("total_assets", 100.0), ("total_liabilities", 60.0), ("stockholders_equity", 30.0)):
-        rows.append({"ticker": "ACMQ", "item": item, "period_type": "quarterly", "fiscal_period": "2024Q4",
-                     "period_start": pd.NaT, "period_end": pd.Timestamp("2024-12-31"), "value": value,
-                     "unit": "USD", "concept": item, "taxonomy": "us-gaap", "filed": pd.Timestamp("2025-02-01"),
-                     "accession": "0009900001-25-000001", "form": "10-K", "derived": False, "vintage_rank": 1})
+        rows.append(
+            {
+                "ticker": "ACMQ",
+                "item": item,
+                "period_type": "quarterly",
+                "fiscal_period": "2024Q4",
+                "period_start": pd.NaT,
+                "period_end": pd.Timestamp("2024-12-31"),
+                "value": value,
+                "unit": "USD",
+                "concept": item,
+                "taxonomy": "us-gaap",
+                "filed": pd.Timestamp("2025-02-01"),
+                "accession": "0009900001-25-000001",
+                "form": "10-K",
+                "derived": False,
+                "vintage_rank": 1,
+            }
+        )
     result = sec.fundamentals_balance_sheet_identity(pd.DataFrame(rows))
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["max_relative_gap"].value == pytest.approx(0.10)

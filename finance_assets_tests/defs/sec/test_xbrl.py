@@ -12,7 +12,17 @@ import pytest
 from finance_assets.defs.sec.xbrl import FACT_COLUMNS, normalize_companyfacts
 
 
-def _fact(end: str, val, accn: str, filed: str, start: str | None = None, form: str = "10-K", fy: int | None = 2023, fp: str | None = "FY", frame: str | None = None) -> dict:
+def _fact(
+    end: str,
+    val,
+    accn: str,
+    filed: str,
+    start: str | None = None,
+    form: str = "10-K",
+    fy: int | None = 2023,
+    fp: str | None = "FY",
+    frame: str | None = None,
+) -> dict:
     fact = {"end": end, "val": val, "accn": accn, "fy": fy, "fp": fp, "form": form, "filed": filed}
     if start is not None:
         fact["start"] = start
@@ -35,10 +45,24 @@ def _document() -> dict:
         "cik": "0000000001",
         "entityName": "Synthetic Co",
         "facts": {
-            "dei": {"EntityCommonStockSharesOutstanding": {"label": "Shares", "units": {"shares": [_fact("2023-02-01", 500, "0000000001-23-000001", "2023-02-15")]}}},
+            "dei": {
+                "EntityCommonStockSharesOutstanding": {
+                    "label": "Shares",
+                    "units": {"shares": [_fact("2023-02-01", 500, "0000000001-23-000001", "2023-02-15")]},
+                }
+            },
             "us-gaap": {
                 "Revenues": {"label": "Revenues", "units": {"USD": revenue}},
-                "Assets": {"label": None, "units": {"USD": [_fact("2022-12-31", 5000.5, "0000000001-23-000001", "2023-02-15", fy=None, fp=None, form="8-K")]}},
+                "Assets": {
+                    "label": None,
+                    "units": {
+                        "USD": [
+                            _fact(
+                                "2022-12-31", 5000.5, "0000000001-23-000001", "2023-02-15", fy=None, fp=None, form="8-K"
+                            )
+                        ]
+                    },
+                },
             },
         },
     }
@@ -64,7 +88,11 @@ def test_normalize_types_and_instants() -> None:
     assert bool(assets["is_instant"]) and pd.isna(assets["start"]) and pd.isna(assets["fy"]) and assets["fp"] is None
     assert assets["label"] is None and assets["value"] == 5000.5
     shares = facts[facts["taxonomy"] == "dei"].iloc[0]
-    assert (shares["concept"], shares["unit"], shares["value"]) == ("EntityCommonStockSharesOutstanding", "shares", 500.0)
+    assert (shares["concept"], shares["unit"], shares["value"]) == (
+        "EntityCommonStockSharesOutstanding",
+        "shares",
+        500.0,
+    )
     assert facts.loc[facts["frame"].notna(), "frame"].tolist() == ["CY2022"]
 
 
@@ -91,14 +119,23 @@ def _revenue_fact(document: dict) -> dict:
         (lambda d: _revenue_fact(d).update(val=None), r"us-gaap:Revenues .*'val' is None"),
         (lambda d: _revenue_fact(d).update(val=float("nan")), r"us-gaap:Revenues .*not finite"),
         (lambda d: _revenue_fact(d).pop("end"), r"us-gaap:Revenues .*'end' is None"),
-        (lambda d: _revenue_fact(d).update(end="2022-02-30"), r"us-gaap:Revenues .*'end' '2022-02-30' is not a YYYY-MM-DD date"),
+        (
+            lambda d: _revenue_fact(d).update(end="2022-02-30"),
+            r"us-gaap:Revenues .*'end' '2022-02-30' is not a YYYY-MM-DD date",
+        ),
         (lambda d: _revenue_fact(d).update(start="2023-06-01"), r"us-gaap:Revenues .*start 2023-06-01 is after end"),
         (lambda d: _revenue_fact(d).update(fy="2023"), r"us-gaap:Revenues .*'fy'"),
         (lambda d: _revenue_fact(d).update(filed=20230215), r"us-gaap:Revenues .*'filed'"),
         (lambda d: _revenue_fact(d).update(accn=""), r"us-gaap:Revenues .*'accn' is empty"),
         (lambda d: d["facts"]["us-gaap"]["Revenues"].update(units=[]), r"us-gaap:Revenues: 'units' must be an object"),
-        (lambda d: d["facts"]["us-gaap"]["Revenues"]["units"].update(USD={"a": 1}), r"us-gaap:Revenues \[USD\]: facts must be a list"),
-        (lambda d: d["facts"]["us-gaap"]["Revenues"]["units"]["USD"].append("x"), r"us-gaap:Revenues \[USD\]: 'fact' is 'x'"),
+        (
+            lambda d: d["facts"]["us-gaap"]["Revenues"]["units"].update(USD={"a": 1}),
+            r"us-gaap:Revenues \[USD\]: facts must be a list",
+        ),
+        (
+            lambda d: d["facts"]["us-gaap"]["Revenues"]["units"]["USD"].append("x"),
+            r"us-gaap:Revenues \[USD\]: 'fact' is 'x'",
+        ),
         (lambda d: d.update(facts=[]), r"'facts' must be an object"),
         (lambda d: d.update(cik="abc"), r"cik"),
     ],
@@ -124,7 +161,14 @@ def _raw_fact_keys(document: dict) -> set[tuple]:
     }
 
 
-@pytest.mark.parametrize("name", ["CIK0000320193_AAPL.edgarkit.json", "CIK0001045810_NVDA.edgartools.json", "CIK0001997711_LPA_ifrs.edgartools.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CIK0000320193_AAPL.edgarkit.json",
+        "CIK0001045810_NVDA.edgartools.json",
+        "CIK0001997711_LPA_ifrs.edgartools.json",
+    ],
+)
 def test_real_companyfacts_normalize_completely(realdata: Path, name: str) -> None:
     path = realdata / "sec" / "companyfacts" / name
     if not path.exists():
