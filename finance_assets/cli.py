@@ -63,7 +63,7 @@ def dask_cluster(kind: str) -> Iterator[str | None]:
 
 
 def register(portfolio: Path, benchmark: str | None) -> list[str]:
-    from finance_assets.defs.portfolio.holdings import read_portfolio
+    from finance_assets.lib.holdings_file import read_portfolio
     from finance_assets.lib.partitions import TICKER
     from finance_assets.lib.tickers import normalize_ticker
 

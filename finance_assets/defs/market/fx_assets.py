@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS, FxSource
-from finance_assets.defs.portfolio.holdings import PortfolioError
-from finance_assets.defs.portfolio.holdings_source import PortfolioSettings
+from finance_assets.lib.holdings_file import PortfolioError
+from finance_assets.lib.holdings_file import PortfolioSettings
 from finance_assets.lib.partition_mappings import in_months, md_preview
 from finance_assets.lib.partitions import month_partitions
 from finance_assets.lib.run_metadata import attach_metadata

@@ -9,7 +9,7 @@ import os
 import dagster as dg
 import pandas as pd
 
-from finance_assets.defs.portfolio.holdings import read_portfolio
+from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.defs.sec import assets as sec_assets
 from finance_assets.defs.sec import edgar
 from finance_assets.defs.sec.source import SecEdgarSource

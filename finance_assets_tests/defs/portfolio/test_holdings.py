@@ -12,17 +12,16 @@ import pytest
 
 from finance_assets.defs.portfolio.holdings import (
     HOLDING_COLUMNS,
-    PortfolioError,
     fundamental_snapshots,
     fx_to_base,
     holdings_table,
     holdings_values,
     portfolio_summary,
     portfolio_value_series,
-    read_portfolio,
     value_history,
 )
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
+from finance_assets.lib.holdings_file import PortfolioError, read_portfolio
 
 HEADER = "ticker,shares,cost_basis,currency\n"
 VALID = (
