@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from finance_assets_tests.reliability.test_bounded_memory import MEASURE, PEAK_RSS_KB, write_companyfacts
+from benchmarks._memory import MEASURE, PEAK_RSS_KB
+from finance_assets.demo.large_documents import write_companyfacts
 
 REPO = Path(__file__).resolve().parents[1]
 

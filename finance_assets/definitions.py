@@ -22,7 +22,7 @@ from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news import assets as news
 from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.portfolio import assets as report
-from finance_assets.lib.holdings_file import PortfolioSettings
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec.sensors import SENSORS
 from finance_assets.defs.sec.source import SecEdgarSource

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 
@@ -243,14 +242,3 @@ def _holdings_frame(records: list[dict]) -> pd.DataFrame:
     frame["cost_basis"] = frame["cost_basis"].astype("float64")
     frame["purchase_date"] = pd.to_datetime(frame["purchase_date"])
     return frame
-
-
-class PortfolioSettings(dg.ConfigurableResource):
-    path: str
-    base_currency: str = "USD"
-    benchmark: str = "DEMOIDX"
-    risk_free_rate: float = 0.0  # annual; converted to a daily rate for Sharpe/Sortino
-    reports_dir: str
-
-    def holdings(self) -> pd.DataFrame:
-        return read_portfolio(self.path)

@@ -22,7 +22,6 @@ plug in through `LimiterBackend`.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import threading
@@ -386,56 +385,3 @@ class SourceLimiter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def __getattr__(name: str) -> object:
-    # PEP 562 lazy attribute: dagster takes ~1.5 s to import, which every limiter-only process
-    # (spawned workers, the multi-process test and benchmark) would pay for nothing.
-    if name == "RateLimiterResource":
-        return _rate_limiter_resource_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@functools.cache
-def _rate_limiter_resource_class() -> type:
-    import dagster as dg
-    from pydantic import PrivateAttr
-
-    class RateLimiterResource(dg.ConfigurableResource):
-        """Dagster resource: the machine-wide SourceLimiter, built inside each step process / Dask worker."""
-
-        state_dir: str
-        sec_per_second: int = 10
-        alphavantage_per_minute: int = 5
-        alphavantage_per_day: int = 25
-
-        _limiter: SourceLimiter | None = PrivateAttr(default=None)
-
-        def configured_rates(self) -> dict[str, list[tuple[int, float]]]:
-            return {
-                **DEFAULT_RATES,
-                "sec": [(self.sec_per_second, 1.0)],
-                "alphavantage": [(self.alphavantage_per_minute, 60.0), (self.alphavantage_per_day, 86_400.0)],
-            }
-
-        def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-            self._limiter = SourceLimiter(self.state_dir, rates=self.configured_rates())
-
-        def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-            if self._limiter is not None:
-                self._limiter.close()
-                self._limiter = None
-
-        @property
-        def limiter(self) -> SourceLimiter:
-            if self._limiter is None:  # used outside a run (scripts, tests)
-                self._limiter = SourceLimiter(self.state_dir, rates=self.configured_rates())
-            return self._limiter
-
-        def acquire(self, source: str, timeout: float | None = None) -> None:
-            self.limiter.acquire(source, timeout=timeout)
-
-    # Importable and picklable by reference like a module-level class.
-    RateLimiterResource.__module__ = __name__
-    RateLimiterResource.__qualname__ = "RateLimiterResource"
-    return RateLimiterResource

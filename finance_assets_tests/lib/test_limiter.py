@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,19 +151,3 @@ def test_defaults_and_state_file_location(tmp_path):
     limiter.acquire("yahoo")
     assert (state_dir / "rate_limits.sqlite").exists()
     limiter.close()
-
-
-def test_dagster_resource_applies_its_config(tmp_path):
-    import dagster as dg
-
-    from finance_assets.lib.limiter import RateLimiterResource
-
-    resource = RateLimiterResource(state_dir=str(tmp_path), sec_per_second=3, alphavantage_per_day=40)
-    with dg.build_resources({"rate_limiter": resource}) as resources:
-        rate_limiter = resources.rate_limiter
-        assert rate_limiter.limiter.rates_for("alphavantage") == ((5, 60.0), (40, 86_400.0))
-        for _ in range(3):
-            rate_limiter.acquire("sec", timeout=0)
-        with pytest.raises(RateLimitTimeout, match="'sec'.*3 requests per 1 s"):
-            rate_limiter.acquire("sec", timeout=0)
-    assert Path(tmp_path, "rate_limits.sqlite").exists()

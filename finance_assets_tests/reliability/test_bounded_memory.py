@@ -19,81 +19,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks._memory import MEASURE
 from finance_assets.defs.sec import xbrl
 from finance_assets.defs.sec.xbrl_stream import iter_companyfacts_chunks, normalize_companyfacts_stream
 from finance_assets.demo import source as demo
-
-from .conftest import REPO
-
-
-def write_companyfacts(path: Path, target_bytes: int, facts_per_unit: int = 400) -> int:
-    """A synthetic companyfacts document of about `target_bytes`, written incrementally; returns its fact count."""
-    with open(path, "w") as out:
-        out.write('{"cik": 9900001, "entityName": "Acme Quantum Systems (DEMO)", "facts": {"dei": {}, "us-gaap": {')
-        written = concept = 0
-        while written < target_bytes:
-            facts = ",".join(
-                json.dumps(
-                    {
-                        "start": f"{2009 + i % 16}-01-01",
-                        "end": f"{2009 + i % 16}-12-31",
-                        "val": 1000 * concept + i,
-                        "accn": f"0009900001-{(9 + i % 16):02d}-{i:06d}",
-                        "fy": 2009 + i % 16,
-                        "fp": "FY",
-                        "form": "10-K",
-                        "filed": f"{2010 + i % 16}-02-15",
-                        "frame": f"CY{2009 + i % 16}",
-                    },
-                    separators=(",", ":"),
-                )
-                for i in range(facts_per_unit)
-            )
-            body = (
-                f'{"," if concept else ""}"Concept{concept:05d}": {{"label": "Concept {concept} (DEMO)", '
-                f'"units": {{"USD": [{facts}]}}}}'
-            )
-            out.write(body)
-            written += len(body)
-            concept += 1
-        out.write("}}}")
-    return concept * facts_per_unit
-
-
-# Streams a document (a file, or "archive.zip::member") chunk by chunk into a Parquet file, as a
-# consumer that keeps memory bounded would, and prints rows and peak RSS growth in MB.
-PEAK_RSS_KB = r'''
-def peak_rss_kb():
-    """This process's peak RSS (Linux VmHWM; reset by exec, unlike ru_maxrss)."""
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-'''
-MEASURE = (
-    PEAK_RSS_KB
-    + r"""
-import json, sys, zipfile
-import pyarrow as pa, pyarrow.parquet as pq
-from finance_assets.defs.sec.xbrl_stream import iter_companyfacts_chunks
-
-source, out, chunk_facts = sys.argv[1], sys.argv[2], int(sys.argv[3])
-before = peak_rss_kb()
-if "::" in source:
-    archive, member = source.split("::")
-    stream = zipfile.ZipFile(archive).open(member)
-else:
-    stream = open(source, "rb")
-rows, writer = 0, None
-with stream:
-    for chunk in iter_companyfacts_chunks(stream, chunk_facts):
-        table = pa.Table.from_pandas(chunk, preserve_index=False)
-        writer = writer or pq.ParquetWriter(out, table.schema)
-        writer.write_table(table)
-        rows += len(chunk)
-writer.close()
-growth_mb = (peak_rss_kb() - before) / 1024
-print(json.dumps({"rows": rows, "growth_mb": growth_mb}))
-"""
-)
+from finance_assets.demo.large_documents import write_companyfacts
+from finance_assets_tests.conftest import REPO
 
 
 def _stream_in_fresh_process(source: str, out: Path, chunk_facts: int) -> dict:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
-from finance_assets.lib.holdings_file import PortfolioSettings
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.portfolio.report_render import render_html, render_markdown
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from finance_assets.defs.portfolio import assets as report
-from finance_assets.lib.holdings_file import PortfolioSettings
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import month_partitions
