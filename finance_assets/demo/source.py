@@ -659,6 +659,344 @@ def bulk_archive_zip(kind: str, until: dt.date) -> bytes:
     return buffer.getvalue()
 
 
+# ------------------------------------------------------------------------- filing documents
+# The primary document of each demo filing and the press release (EX-99.1) of each earnings 8-K,
+# laid out as EDGAR serves inline-XBRL filings: a hidden ix:header block, a cover page, a table of
+# contents, "Item" headings in table cells, page footers with page numbers and page breaks. The text
+# is fictional; the 10-K risk factors change a little from year to year (what "Lazy Prices" measures).
+
+_ARCHIVE_PATH = re.compile(r"^/Archives/edgar/data/(\d{1,10})/(\d{18})/([A-Za-z0-9._-]+)$")
+
+_RISKS_CORE = (
+    "Our results of operations may fluctuate significantly from quarter to quarter.",
+    "We face intense competition, which could adversely affect our revenue and margins.",
+    "A disruption at a key supplier could delay shipments and increase our costs.",
+    "We may be unable to protect our intellectual property, and litigation to defend it is costly.",
+    "Changes in tax laws or regulations could reduce our net income.",
+    "Cybersecurity incidents could harm our reputation and result in liability.",
+)
+_RISKS_VARIABLE = (
+    "Rising interest rates could increase our borrowing costs and reduce demand from customers.",
+    "Adverse economic conditions in our principal markets could cause losses.",
+    "We are subject to pending lawsuits, and an unfavorable judgment could require us to pay damages.",
+    "Uncertainty about tariffs and trade restrictions may impair our supply chain.",
+    "We may not realize the anticipated benefits of recent acquisitions.",
+    "The loss of key personnel could disrupt our operations.",
+    "Currency fluctuations could negatively impact our reported results.",
+    "Regulators may impose restrictions that limit how we may operate certain products.",
+    "Climate-related events could damage facilities and interrupt production.",
+    "Our indebtedness contains covenants that restrict our ability to pay dividends.",
+    "Failure to comply with data protection laws could result in penalties.",
+    "Demand for our products may decline if customers delay purchases during a recession.",
+)
+_BUSINESS = (
+    "{name} designs, manufactures and sells products to customers in many countries.",
+    "The Company reports its results in one segment and sells through direct and indirect channels.",
+    "Our strategy is to invest in research and development and to expand our installed base.",
+    "We had approximately {staff:,} full-time employees at the end of the fiscal year.",
+)
+_MDNA = (
+    "Revenue was ${revenue:,.0f} million for the period, {direction} {change:.1f}% from the prior year.",
+    "Net income was ${income:,.0f} million, reflecting {tone} operating performance.",
+    "We believe our cash, cash equivalents and operating cash flow will be sufficient for our needs.",
+    "Gross margin {margin_verb} as a result of product mix and improved efficiency.",
+)
+_EIGHT_K_ITEMS = {
+    "1.01": "Entry into a Material Definitive Agreement",
+    "1.02": "Termination of a Material Definitive Agreement",
+    "2.02": "Results of Operations and Financial Condition",
+    "2.05": "Costs Associated with Exit or Disposal Activities",
+    "5.02": "Departure of Directors or Certain Officers; Election of Directors; Appointment of Certain Officers",
+    "5.07": "Submission of Matters to a Vote of Security Holders",
+    "7.01": "Regulation FD Disclosure",
+    "8.01": "Other Events",
+    "9.01": "Financial Statements and Exhibits",
+}
+_EIGHT_K_TEXT = {
+    "1.01": "On {day}, the Company entered into a supply agreement with a customer (DEMO) for a term of three years.",
+    "1.02": "On {day}, the Company terminated its distribution agreement; no early termination penalties were incurred.",
+    "2.02": "On {day}, the Company issued a press release announcing its financial results for the quarter. "
+    "A copy of the press release is furnished as Exhibit 99.1 to this Current Report.",
+    "2.05": "On {day}, the Board approved a restructuring plan and expects to incur charges and impairment losses.",
+    "5.02": "On {day}, the Company announced that its Chief Financial Officer will resign, effective at the end "
+    "of the quarter. The Board appointed a successor.",
+    "5.07": "At the annual meeting held on {day}, stockholders elected each director nominee and approved the "
+    "compensation of the named executive officers.",
+    "7.01": "On {day}, the Company presented at an investor conference. The presentation is furnished as Exhibit 99.1.",
+    "8.01": "On {day}, the Company announced a share repurchase program of up to $500 million.",
+    "9.01": "(d) Exhibits. The following exhibits are furnished with this report.",
+}
+
+
+def _demo_filing(cik: int, accession: str, until: dt.date) -> dict:
+    company = COMPANIES_BY_CIK[cik]
+    for filing in _demo_filings(company.ticker, until):
+        if filing["accession"] == accession:
+            return filing
+    raise KeyError(accession)
+
+
+def primary_document_name(ticker: str, filing: dict) -> str:
+    return f"{ticker.lower()}-{filing['report_date']:%Y%m%d}.htm"
+
+
+def _risk_factors(ticker: str, year: int) -> list[str]:
+    """The core risks every year, plus some that come and go: each year keeps most of last year's."""
+    chosen = list(_RISKS_CORE)
+    for i, risk in enumerate(_RISKS_VARIABLE):
+        # a risk is on in a run of years: it flips state with probability 1/4 each year
+        state = _seed("risk", ticker, i, DEMO_EPOCH.year) % 2
+        for y in range(DEMO_EPOCH.year + 1, year + 1):
+            state ^= int(_seed("flip", ticker, i, y) % 4 == 0)
+        if state:
+            chosen.append(risk)
+    return chosen
+
+
+def _period_numbers(company: DemoCompany, filing: dict) -> dict:
+    end = filing["report_date"]
+    start = (pd.Timestamp(end) - pd.offsets.QuarterBegin(startingMonth=1)).date()
+    now = _quarter_figures(company, start)
+    before = _quarter_figures(company, dt.date(start.year - 1, start.month, 1))
+    change = (now["Revenues"] / before["Revenues"] - 1) * 100
+    return {
+        "name": company.name,
+        "staff": 1000 * (company.cik % 9 + 3),
+        "revenue": now["Revenues"] / 1e6,
+        "income": now["NetIncomeLoss"] / 1e6,
+        "change": abs(change),
+        "direction": "up" if change >= 0 else "down",
+        "tone": "strong" if change >= 0 else "weaker",
+        "margin_verb": "improved" if change >= 0 else "declined",
+    }
+
+
+def _ix_header(company: DemoCompany, filing: dict) -> str:
+    return (
+        '<div style="display:none"><ix:header><ix:hidden>'
+        f'<ix:nonNumeric name="dei:EntityCentralIndexKey" contextRef="c-1">{company.cik:010d}</ix:nonNumeric>'
+        f'<ix:nonNumeric name="dei:DocumentType" contextRef="c-1">{filing["form"]}</ix:nonNumeric>'
+        '<ix:nonNumeric name="dei:AmendmentFlag" contextRef="c-1">false</ix:nonNumeric>'
+        '</ix:hidden><ix:references><link:schemaRef xlink:href="demo-20240101.xsd" xlink:type="simple"/>'
+        '</ix:references><ix:resources><xbrli:context id="c-1"><xbrli:entity>'
+        f'<xbrli:identifier scheme="http://www.sec.gov/CIK">{company.cik:010d}</xbrli:identifier>'
+        "</xbrli:entity><xbrli:period><xbrli:instant>"
+        f"{filing['report_date']:%Y-%m-%d}</xbrli:instant></xbrli:period></xbrli:context>"
+        "</ix:resources></ix:header></div>"
+    )
+
+
+def _heading(anchor: str, label: str, title: str) -> str:
+    return (
+        f'<div id="{anchor}"><table style="width:100%"><tr>'
+        f'<td style="width:10%"><span style="font-weight:700">{escape(label)}</span></td>'
+        f'<td><span style="font-weight:700">{escape(title)}</span></td></tr></table></div>'
+    )
+
+
+def _paragraphs(sentences: list[str]) -> str:
+    return "".join(f'<div><span style="font-family:Helvetica">{escape(s)}</span></div>' for s in sentences)
+
+
+def _page_break(company: DemoCompany, filing: dict, page: int) -> str:
+    footer = f"{company.name} | {filing['report_date'].year} Form {filing['form']} | {page}"
+    return (
+        f'<div style="text-align:center"><span>{escape(footer)}</span></div>'
+        '<hr style="page-break-after:always"/>'
+        '<div><a href="#toc"><span>Table of Contents</span></a></div>'
+    )
+
+
+def _periodic_document(company: DemoCompany, filing: dict) -> str:
+    """A 10-K or 10-Q: cover, table of contents, items with page footers between them."""
+    numbers = _period_numbers(company, filing)
+    annual = filing["form"] == "10-K"
+    risks = _risk_factors(company.ticker, filing["report_date"].year)
+    mdna = [s.format(**numbers) for s in _MDNA]
+    if annual:
+        parts = [
+            (
+                "PART I",
+                [
+                    ("1", "Business", [s.format(**numbers) for s in _BUSINESS]),
+                    ("1A", "Risk Factors", risks),
+                    ("2", "Properties", ["Our headquarters are leased. We believe our facilities are adequate."]),
+                    ("3", "Legal Proceedings", ["See Note 9 for a description of legal proceedings."]),
+                ],
+            ),
+            (
+                "PART II",
+                [
+                    (
+                        "7",
+                        "Management's Discussion and Analysis of Financial Condition and Results of Operations",
+                        mdna,
+                    ),
+                    (
+                        "7A",
+                        "Quantitative and Qualitative Disclosures About Market Risk",
+                        ["We are exposed to interest rate and foreign currency risk."],
+                    ),
+                    ("8", "Financial Statements and Supplementary Data", ["The financial statements follow."]),
+                ],
+            ),
+        ]
+    else:
+        parts = [
+            (
+                "PART I — FINANCIAL INFORMATION",
+                [
+                    ("1", "Financial Statements", ["The condensed consolidated financial statements are unaudited."]),
+                    (
+                        "2",
+                        "Management's Discussion and Analysis of Financial Condition and Results of Operations",
+                        mdna,
+                    ),
+                    (
+                        "3",
+                        "Quantitative and Qualitative Disclosures About Market Risk",
+                        ["There have been no material changes to our market risk during the quarter."],
+                    ),
+                    ("4", "Controls and Procedures", ["Our disclosure controls and procedures were effective."]),
+                ],
+            ),
+            (
+                "PART II — OTHER INFORMATION",
+                [
+                    ("1", "Legal Proceedings", ["See Note 9 for a description of legal proceedings."]),
+                    ("1A", "Risk Factors", risks[:8]),
+                    ("6", "Exhibits", ["31.1 Certification of the Chief Executive Officer (DEMO)."]),
+                ],
+            ),
+        ]
+    toc, body, page = [], [], 2
+    for part, items in parts:
+        toc.append(f'<tr><td colspan="3"><span style="font-weight:700">{escape(part)}</span></td></tr>')
+        body.append(f'<div style="text-align:center"><span style="font-weight:700">{escape(part)}</span></div>')
+        for number, title, sentences in items:
+            anchor = f"i{part.split()[1]}-{number}".lower()
+            toc.append(
+                f'<tr><td><span>Item {number}.</span></td><td><a href="#{anchor}"><span>{escape(title)}</span></a>'
+                f"</td><td><span>{page}</span></td></tr>"
+            )
+            body.append(_heading(anchor, f"Item {number}.", title) + _paragraphs(sentences))
+            body.append(_page_break(company, filing, page))
+            page += 1
+    kind = "ANNUAL REPORT" if annual else "QUARTERLY REPORT"
+    cover = (
+        '<div style="text-align:center"><span style="font-weight:700">UNITED STATES<br/>SECURITIES AND EXCHANGE '
+        "COMMISSION</span></div>"
+        f'<div style="text-align:center"><span style="font-weight:700">FORM {filing["form"]}</span></div>'
+        f"<div><span>{kind} PURSUANT TO SECTION 13 OR 15(d) OF THE SECURITIES EXCHANGE ACT OF 1934 for the "
+        f"period ended {filing['report_date']:%B %d, %Y}</span></div>"
+        f"<div><span>{escape(company.name)}</span></div>"
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml" '
+        'xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><head><title>'
+        f"{escape(company.ticker.lower())}-{filing['report_date']:%Y%m%d}</title></head><body>"
+        + _ix_header(company, filing)
+        + cover
+        + _page_break(company, filing, 1)
+        + '<div id="toc"><span style="font-weight:700">TABLE OF CONTENTS</span></div><table>'
+        + "".join(toc)
+        + "</table>"
+        + "".join(body)
+        + '<div><span style="font-weight:700">SIGNATURES</span></div>'
+        + _paragraphs([f"{company.name} — By: /s/ Chief Executive Officer (DEMO)"])
+        + "</body></html>"
+    )
+
+
+def _current_report(company: DemoCompany, filing: dict) -> str:
+    day = f"{filing['report_date']:%B %d, %Y}"
+    items = [code for code in filing["items"].split(",") if code]
+    body = []
+    for code in items:
+        text = [_EIGHT_K_TEXT[code].format(day=day)]
+        if code == "9.01" and "2.02" in items:
+            text.append("Exhibit 99.1 Press release dated " + day + " (furnished).")
+        body.append(_heading(f"item{code}", f"Item {code}", _EIGHT_K_ITEMS[code]) + _paragraphs(text))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml" '
+        'xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><head><title>8-K</title></head><body>'
+        + _ix_header(company, filing)
+        + '<div style="text-align:center"><span style="font-weight:700">UNITED STATES SECURITIES AND EXCHANGE '
+        "COMMISSION</span></div>"
+        + '<div style="text-align:center"><span style="font-weight:700">FORM 8-K</span></div>'
+        + f"<div><span>CURRENT REPORT Date of Report: {day}</span></div>"
+        + f"<div><span>{escape(company.name)}</span></div>"
+        + "".join(body)
+        + '<div><span style="font-weight:700">SIGNATURE</span></div>'
+        + _paragraphs([f"{company.name} — By: /s/ Chief Financial Officer (DEMO)"])
+        + "</body></html>"
+    )
+
+
+def _press_release(company: DemoCompany, filing: dict) -> str:
+    quarter_end = (pd.Timestamp(filing["report_date"]) - pd.offsets.QuarterEnd(1)).date()
+    numbers = _period_numbers(company, {**filing, "report_date": quarter_end})
+    sentences = [
+        f"{company.name} reports results for the quarter ended {quarter_end:%B %d, %Y}.",
+        "Revenue of ${revenue:,.0f} million, {direction} {change:.1f}% year over year.".format(**numbers),
+        "Net income of ${income:,.0f} million.".format(**numbers),
+        "We delivered strong growth and record results."
+        if numbers["direction"] == "up"
+        else "Results were weaker than expected amid difficult conditions.",
+        "This press release contains forward-looking statements that involve risks and uncertainties.",
+    ]
+    return (
+        "<html><head><title>EX-99.1</title></head><body>"
+        '<div style="text-align:right"><span>Exhibit 99.1</span></div>' + _paragraphs(sentences) + "</body></html>"
+    )
+
+
+def filing_documents(company: DemoCompany, filing: dict) -> dict[str, tuple[str, str, str]]:
+    """name -> (EDGAR document type, description, HTML) for one demo filing."""
+    primary = primary_document_name(company.ticker, filing)
+    if filing["form"] == "8-K":
+        out = {primary: ("8-K", "8-K", _current_report(company, filing))}
+        if "2.02" in filing["items"].split(","):
+            out[f"{company.ticker.lower()}-ex991_{filing['report_date']:%Y%m%d}.htm"] = (
+                "EX-99.1",
+                "PRESS RELEASE",
+                _press_release(company, filing),
+            )
+        return out
+    return {primary: (filing["form"], filing["form"], _periodic_document(company, filing))}
+
+
+def filing_index_html(company: DemoCompany, filing: dict) -> str:
+    """The filing's index page (`{accession}-index.htm`) with EDGAR's "Document Format Files" table."""
+    folder = f"/Archives/edgar/data/{company.cik}/{filing['accession'].replace('-', '')}"
+    rows = []
+    for seq, (name, (kind, description, html)) in enumerate(filing_documents(company, filing).items(), start=1):
+        href = f"/ix?doc={folder}/{name}" if seq == 1 and filing["form"] != "8-K" else f"{folder}/{name}"
+        rows.append(
+            f'<tr><td scope="row">{seq}</td><td scope="row">{escape(description)}</td>'
+            f'<td scope="row"><a href="{href}">{name}</a></td><td scope="row">{escape(kind)}</td>'
+            f'<td scope="row">{len(html.encode())}</td></tr>'
+        )
+    return (
+        f"<html><head><title>EDGAR Filing Index {filing['accession']}</title></head><body>"
+        f'<div id="formDiv"><div class="formGrouping"><div class="infoHead">Filing Date</div>'
+        f'<div class="info">{filing["filed"].isoformat()}</div></div>'
+        '<table class="tableFile" summary="Document Format Files"><tr><th scope="col">Seq</th>'
+        '<th scope="col">Description</th><th scope="col">Document</th><th scope="col">Type</th>'
+        '<th scope="col">Size</th></tr>' + "".join(rows) + "</table></div></body></html>"
+    )
+
+
+def archive_file(cik: int, folder: str, name: str, until: dt.date) -> tuple[str, str]:
+    """(content type, body) of a file in a demo filing's archive folder; KeyError when there is none."""
+    company = COMPANIES_BY_CIK[cik]
+    accession = f"{folder[:10]}-{folder[10:12]}-{folder[12:]}"
+    filing = _demo_filing(cik, accession, until)
+    if name == f"{accession}-index.htm":
+        return "text/html", filing_index_html(company, filing)
+    return "text/html", filing_documents(company, filing)[name][2]
+
+
 _FINNHUB_ONLY = (
     "[DEMO] {name} stock: what analysts watch after the {day} session",
     "[DEMO] Why {name} shares are in focus on {day}",
@@ -832,9 +1170,17 @@ class DemoTransport(httpx.BaseTransport):
         self.last_session = last_closed_session(self.now)
         self.today = pd.Timestamp(self.now).tz_convert("America/New_York").date()
         self.requests: list[str] = []
+        # base URL -> the live base URL it stands for (a configured mirror of EDGAR answers like EDGAR)
+        self.aliases: dict[str, str] = {}
+
+    def _canonical(self, url: str) -> str:
+        for alias, live in self.aliases.items():
+            if alias != live and (url == alias or url.startswith(alias + "/") or url.startswith(alias + "?")):
+                return live + url[len(alias) :]
+        return url
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = urlparse(str(request.url))
+        url = urlparse(self._canonical(str(request.url)))
         self.requests.append(str(request.url))
         query = parse_qs(url.query)
         host, path = url.hostname or "", url.path
@@ -851,6 +1197,10 @@ class DemoTransport(httpx.BaseTransport):
                 )
             if host == "www.sec.gov" and path in BULK_ARCHIVE_PATHS:
                 return self._archive(request, bulk_archive_zip(BULK_ARCHIVE_PATHS[path], self.today))
+            if host == "www.sec.gov" and _ARCHIVE_PATH.match(path):
+                cik, folder, name = _ARCHIVE_PATH.match(path).groups()
+                content_type, text = archive_file(int(cik), folder, name, self.today)
+                return httpx.Response(200, text=text, headers={"Content-Type": content_type})
             if host == "finnhub.io" and path == "/api/v1/company-news":
                 token = request.headers.get("X-Finnhub-Token") or query.get("token", [""])[0]
                 if not token:  # Finnhub's answer to a missing or wrong key

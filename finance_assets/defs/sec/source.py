@@ -3,23 +3,61 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from finance_assets.defs.sec.bulk_download import Download, DownloadingHttpClient
+from finance_assets.defs.sec.document_store import archive_path, checked_accession, parse_filing_index
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, check_archive
 from finance_assets.lib.http import HttpClient, HttpStatusError
-from finance_assets.lib.sources import DEMO_USER_AGENT, HttpSource, SourceConfigError, json_object
+from finance_assets.lib.sources import DEMO_USER_AGENT, HttpSource, SourceConfigError, SourceFormatError, json_object
 
 SEC_WWW = "https://www.sec.gov"
 SEC_DATA = "https://data.sec.gov"
+# Base URLs of the two EDGAR hosts, overridable for a proxy, an internal mirror or a caching gateway.
+SEC_WWW_ENV = "FINANCE_ASSETS_SEC_WWW"
+SEC_DATA_ENV = "FINANCE_ASSETS_SEC_DATA"
 SEC_BULK_PATHS = {
     "companyfacts": "/Archives/edgar/daily-index/xbrl/companyfacts.zip",
     "submissions": "/Archives/edgar/daily-index/bulkdata/submissions.zip",
 }
+
+
+def check_base_url(value: str, name: str) -> str:
+    """`value` as a base URL (scheme, host, optional port and path prefix; no trailing slash), or a
+    SourceConfigError saying what is wrong with it."""
+    raw = (value or "").strip()
+    example = "e.g. https://www.sec.gov or http://edgar-mirror.internal:8080/sec"
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise SourceConfigError(f"{name} is not a valid URL ({exc}); {example}") from None
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "it must start with http:// or https://"
+    elif not parts.hostname:
+        problem = "it has no host name"
+    elif parts.username or parts.password:  # never echo them
+        raise SourceConfigError(f"{name} must not carry credentials (they would end up in logs); {example}")
+    elif parts.query or parts.fragment:
+        problem = "a base URL takes no query string or fragment"
+    elif any(ch.isspace() for ch in raw):
+        problem = "it contains white space"
+    if problem:
+        raise SourceConfigError(f"{name} is not a usable base URL: {problem} (got {raw!r}); {example}")
+    return raw.rstrip("/")
+
+
+def endpoint_from_env(env_name: str, default: str) -> str:
+    """The base URL in `env_name` (validated), else `default`."""
+    raw = os.environ.get(env_name, "").strip()
+    return check_base_url(raw, env_name) if raw else default
 
 
 class SecEdgarSource(HttpSource):
@@ -36,7 +74,23 @@ class SecEdgarSource(HttpSource):
 
     user_agent: str = ""
     bulk_min_tickers: int = 200
+    www_url: str = SEC_WWW  # FINANCE_ASSETS_SEC_WWW: www.sec.gov (tickers, feeds, archives, documents)
+    data_url: str = SEC_DATA  # FINANCE_ASSETS_SEC_DATA: data.sec.gov (submissions, companyfacts)
     client_class: ClassVar[type[HttpClient]] = DownloadingHttpClient
+
+    @property
+    def www(self) -> str:
+        return check_base_url(self.www_url, "www_url")
+
+    @property
+    def data(self) -> str:
+        return check_base_url(self.data_url, "data_url")
+
+    def _demo_transport(self):
+        """The demo answers the configured hosts as if they were EDGAR's (a mirror serves the same paths)."""
+        transport = super()._demo_transport()
+        transport.aliases = {self.www: SEC_WWW, self.data: SEC_DATA}
+        return transport
 
     def _user_agent(self) -> str:
         if self.mode != "live":
@@ -55,12 +109,12 @@ class SecEdgarSource(HttpSource):
     def company_tickers(self) -> dict:
         try:
             return json_object(
-                self.client.get(f"{SEC_WWW}/files/company_tickers_exchange.json", source="sec"),
+                self.client.get(f"{self.www}/files/company_tickers_exchange.json", source="sec"),
                 "SEC company_tickers_exchange.json",
             )
         except HttpStatusError:
             return json_object(
-                self.client.get(f"{SEC_WWW}/files/company_tickers.json", source="sec"), "SEC company_tickers.json"
+                self.client.get(f"{self.www}/files/company_tickers.json", source="sec"), "SEC company_tickers.json"
             )
 
     def latest_filings_atom(self, form: str = "", start: int = 0) -> bytes:
@@ -78,28 +132,45 @@ class SecEdgarSource(HttpSource):
             "count": "100",
             "output": "atom",
         }
-        return self.client.get(f"{SEC_WWW}/cgi-bin/browse-edgar", source="sec", params=params, use_cache=False).content
+        return self.client.get(f"{self.www}/cgi-bin/browse-edgar", source="sec", params=params, use_cache=False).content
 
     def submissions(self, cik: int) -> dict:
         return json_object(
-            self.client.get(f"{SEC_DATA}/submissions/CIK{cik:010d}.json", source="sec"),
+            self.client.get(f"{self.data}/submissions/CIK{cik:010d}.json", source="sec"),
             f"SEC submissions CIK{cik:010d}.json",
         )
 
     def submissions_page(self, name: str) -> dict:
         if "/" in name or not name.endswith(".json"):
             raise ValueError(f"unexpected submissions page name {name!r}")
-        return json_object(self.client.get(f"{SEC_DATA}/submissions/{name}", source="sec"), f"SEC submissions {name}")
+        return json_object(self.client.get(f"{self.data}/submissions/{name}", source="sec"), f"SEC submissions {name}")
 
     def companyfacts(self, cik: int) -> dict | None:
         """None when the company has no XBRL facts (EDGAR answers 404)."""
         try:
-            response = self.client.get(f"{SEC_DATA}/api/xbrl/companyfacts/CIK{cik:010d}.json", source="sec")
+            response = self.client.get(f"{self.data}/api/xbrl/companyfacts/CIK{cik:010d}.json", source="sec")
         except HttpStatusError as exc:
             if getattr(exc, "status_code", None) == 404:
                 return None
             raise
         return json_object(response, f"SEC companyfacts CIK{cik:010d}.json")
+
+    def filing_document(self, cik: int, accession: str, name: str) -> bytes:
+        """One document of a filing from its archive folder (not kept in the HTTP cache: the
+        filing_documents asset stores documents by content)."""
+        response = self.client.get(f"{self.www}{archive_path(cik, accession, name)}", source="sec", use_cache=False)
+        if not response.content:
+            raise SourceFormatError(f"SEC {accession}/{name}: empty document")
+        return response.content
+
+    def filing_index_page(self, cik: int, accession: str) -> bytes:
+        """The filing's index page, `{accession}-index.htm`, which lists its documents and their types."""
+        name = f"{checked_accession(accession)}-index.htm"
+        return self.filing_document(cik, accession, name)
+
+    def filing_index(self, cik: int, accession: str) -> list[dict]:
+        """[{seq, document, type, description, size}] of the filing's documents."""
+        return parse_filing_index(self.filing_index_page(cik, accession), cik, accession)
 
     def uses_bulk(self, ticker_count: int) -> bool:
         """Whether a run over `ticker_count` tickers should read the bulk archives."""
@@ -117,7 +188,7 @@ class SecEdgarSource(HttpSource):
         if not isinstance(client, DownloadingHttpClient):
             raise SourceConfigError("bulk archives need the DownloadingHttpClient")
         return client.download(
-            f"{SEC_WWW}{SEC_BULK_PATHS[kind]}", self.bulk_archive_path(kind), source="sec", verify=check_archive
+            f"{self.www}{SEC_BULK_PATHS[kind]}", self.bulk_archive_path(kind), source="sec", verify=check_archive
         )
 
     def bulk_archive(self, kind: str, ciks: Sequence[int]) -> tuple[BulkArchive, Download]:
