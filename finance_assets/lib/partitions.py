@@ -1,4 +1,4 @@
-"""Partition scheme (reasoning and measurements in README.md, "Partition scheme").
+"""Partition scheme (reasoning and measurements in docs/operations.md, "Partition scheme").
 
 - Daily-bar assets (prices, technicals, sentiment): ticker x month. 500 tickers x 10 years = 60,000
   partitions per asset (Dagster's guidance: <= 100,000), and a two-year backfill of one ticker is 24
