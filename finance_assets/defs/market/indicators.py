@@ -1,562 +1,578 @@
-"""Technical indicators with TA-Lib's exact definitions, vectorized with numpy/scipy/bottleneck.
+"""Technical indicators chosen by configuration, computed by TA-Lib (docs/indicators.md).
 
-Every function reproduces the TA-Lib C library (checked against the TA-Lib 0.8.2 Python wrapper,
-C library 0.8.1) including its seeds and warm-up: outputs are NaN exactly where TA-Lib's are NaN
-and equal TA-Lib's values to floating-point rounding afterwards. This module does not use TA-Lib.
+An indicator is a *spec*: a TA-Lib function call written with TA-Lib's own parameter names, e.g.
+``"STOCH(fastk_period=14, slowk_period=3, slowd_period=3)"`` (positional values follow TA-Lib's
+parameter order: ``"BBANDS(20, 2, 2)"``), optionally followed by ``as`` and one name per output
+(``"MACD(12, 26, 9) as macd, macd_signal, macd_hist"``). A spec is parsed and checked against
+``talib.abstract.Function`` (function, parameter names and types, TA-Lib's own parameter ranges by a
+trial call, input columns); the computation calls TA-Lib's function API directly, per ticker.
 
-Shapes: every function accepts a 1-D array (one series) or a 2-D array of shape
-``(n_series, n_days)``; the computation runs along the last axis, each row independently, and the
-output has the input's shape. Rows may start with NaN (a ticker listed later than others): like
-the TA-Lib Python wrapper, the computation then starts at the row's first non-NaN value. A NaN
-*inside* a series is not part of the TA-Lib contract: windowed indicators (SMA, Bollinger,
-realized volatility) are NaN while it is in their window, recursive ones (EMA, MACD, RSI, ATR)
-stay NaN after it.
+Column names, unless given with ``as``: ``{function}_{params}`` for one output (``rsi_14``) and
+``{function}_{output}_{params}`` with TA-Lib's output name for several (``stoch_slowk_14_3_3``), in
+lower case; the parameter values are all of the function's parameters in TA-Lib's order, except MA
+types (``*matype``) left at their default; a decimal point is written ``p`` (``sar_0p02_0p2``).
 
-Every value at day ``t`` depends only on days ``<= t`` and is computed by the same sequence of
-floating-point operations whatever the series length, so computing on ``history[:k]`` gives
-exactly the first ``k`` values of computing on the whole history.
+Hand-written functions, only for what TA-Lib lacks (each checked against its formula in tests):
+``RET_SIMPLE()``, ``RET_LOG()``, ``RV(timeperiod, periods_per_year)`` and
+``BB_PCTB(timeperiod, nbdevup, nbdevdn, matype)``.
 
-Accuracy: the same formulas are evaluated with vectorized operations, so results agree with
-TA-Lib to rounding (~1e-12 relative or better on ordinary price series), not bit for bit. TA-Lib
-keeps running sums (in its SMA and Bollinger standard deviation) whose rounding error comes from
-all earlier prices: where a price fell by orders of magnitude that error dominates (on 400 random
-series with daily volatility up to 8%, the largest difference was 3.4e-10 relative, mostly
-TA-Lib's own error against an exact computation). Our Bollinger variance is recomputed exactly
-wherever a running variance could lose precision, so a window of equal closes has a width of
-exactly 0, as in TA-Lib.
+Lookback: TA-Lib's ``Function(...).lookback`` is the number of leading NaN rows. A value on day t
+depends on the ``memory`` sessions before it: the lookback plus, for recursive (TA-Lib "unstable
+period") functions, the sessions their slowest smoothing factor a needs to forget the seed to 1e-12,
+ln(1e-12) / ln(1 - a) per nested smoothing. Functions that never forget (cumulative OBV/AD/ADOSC,
+path-dependent SAR, the adaptive MAMA and Hilbert-transform family) need the whole history
+(``memory`` None).
+
+This module is pure: no Dagster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import ast
+import difflib
+import functools
+import hashlib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
-from scipy.signal import lfilter
+import talib
+import talib.abstract
 
 FloatArray = npt.NDArray[np.float64]
 
-SMA_PERIODS = (20, 50, 200)
-EMA_PERIODS = (12, 26)
-MACD_PERIODS = (12, 26, 9)
-RSI_PERIOD = 14
-BOLLINGER_PERIOD = 20
-BOLLINGER_NBDEV = 2.0
-ATR_PERIOD = 14
-REALIZED_VOL_WINDOW = 20
+PRICE_INPUTS = ("open", "high", "low", "close", "volume")
 TRADING_DAYS_PER_YEAR = 252
+DEFAULT_SET_FILE = Path(__file__).with_name("indicators.yaml")
+OVERRIDE_ENV = "FINANCE_ASSETS_INDICATORS"
+"""Path of a YAML file replacing the default set (same shape as indicators.yaml)."""
 
-TECHNICAL_COLUMNS: tuple[str, ...] = (
-    "sma_20",
-    "sma_50",
-    "sma_200",
-    "ema_12",
-    "ema_26",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "rsi_14",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "bb_pctb",
-    "atr_14",
-    "ret_simple",
-    "ret_log",
-    "rv_20",
+# A recursive filter forgets its seed once (1 - a)^n <= this.
+_CONVERGENCE = 1e-12
+# Fewest NYSE sessions in a calendar month (February with a holiday): sessions -> months.
+_MIN_SESSIONS_PER_MONTH = 18
+# Bands narrower than this fraction of the middle band give an undefined %b: TA-Lib's running
+# variance cannot resolve them (the square root of its rounding error is ~1.5e-8 of the price).
+_PCTB_MIN_RELATIVE_WIDTH = 1e-6
+_TALIB_FUNCTIONS = frozenset(talib.get_functions())
+
+
+class IndicatorSpecError(ValueError):
+    """A spec that cannot be computed: unknown function, bad parameter, missing input column."""
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-written functions (what TA-Lib lacks)
+# --------------------------------------------------------------------------------------------
+
+
+def simple_returns(close: FloatArray) -> FloatArray:
+    """(close[t] - close[t-1]) / close[t-1]; NaN on the first day."""
+    out = np.full(close.shape, np.nan)
+    out[1:] = (close[1:] - close[:-1]) / close[:-1]
+    return out
+
+
+def log_returns(close: FloatArray) -> FloatArray:
+    """ln(close[t] / close[t-1]); NaN on the first day."""
+    out = np.full(close.shape, np.nan)
+    out[1:] = np.log(close[1:] / close[:-1])
+    return out
+
+
+def realized_volatility(close: FloatArray, timeperiod: int = 20, periods_per_year: float = 252) -> FloatArray:
+    """Sample standard deviation (ddof=1) of the last ``timeperiod`` daily log returns, annualized
+    by sqrt(periods_per_year); first value on day ``timeperiod``. TA-Lib's STDDEV (population std,
+    running sums) computes the window statistic, rescaled to the sample std."""
+    scale = math.sqrt(timeperiod / (timeperiod - 1) * periods_per_year)
+    return talib.STDDEV(log_returns(close), timeperiod=timeperiod, nbdev=scale)
+
+
+def bollinger_pctb(
+    close: FloatArray, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0, matype: int = 0
+) -> FloatArray:
+    """%b = (close - lower) / (upper - lower) on TA-Lib's BBANDS; NaN where the bands are narrower
+    than a millionth of the middle band (a flat window, where %b is undefined)."""
+    upper, middle, lower = talib.BBANDS(close, timeperiod=timeperiod, nbdevup=nbdevup, nbdevdn=nbdevdn, matype=matype)
+    width = upper - lower
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(width > _PCTB_MIN_RELATIVE_WIDTH * np.abs(middle), (close - lower) / width, np.nan)
+
+
+@dataclass(frozen=True)
+class _HandWritten:
+    function: Callable[..., FloatArray]
+    parameters: Mapping[str, int | float]
+    lookback: Callable[[Mapping[str, int | float]], int]
+    check: Callable[[Mapping[str, int | float]], str | None] = lambda params: None
+    inputs: tuple[str, ...] = ("close",)
+
+
+_HAND_WRITTEN: dict[str, _HandWritten] = {
+    "RET_SIMPLE": _HandWritten(simple_returns, {}, lambda p: 1),
+    "RET_LOG": _HandWritten(log_returns, {}, lambda p: 1),
+    "RV": _HandWritten(
+        realized_volatility,
+        {"timeperiod": 20, "periods_per_year": TRADING_DAYS_PER_YEAR},
+        lambda p: int(p["timeperiod"]),
+        lambda p: (
+            "timeperiod must be >= 2"
+            if p["timeperiod"] < 2
+            else "periods_per_year must be > 0"
+            if p["periods_per_year"] <= 0
+            else None
+        ),
+    ),
+    "BB_PCTB": _HandWritten(
+        bollinger_pctb,
+        {"timeperiod": 20, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 0},
+        lambda p: talib.abstract.Function("BBANDS", **p).lookback,
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Convergence allowance of recursive functions
+# --------------------------------------------------------------------------------------------
+
+
+def _forget(alpha: float, depth: int = 1) -> int:
+    """Sessions after which `depth` nested smoothings with factor `alpha` weigh their seed < 1e-12."""
+    return depth * math.ceil(math.log(_CONVERGENCE) / math.log1p(-alpha))
+
+
+def _ema(period: float, depth: int = 1) -> int:
+    return _forget(2.0 / (period + 1.0), depth)
+
+
+def _wilder(period: float, depth: int = 1) -> int:
+    return _forget(1.0 / period, depth)
+
+
+_KAMA_SLOWEST = (2.0 / 31.0) ** 2  # TA-Lib's KAMA: squared smoothing constant between 2/3 and 2/31
+
+
+def _ma(matype: int, period: int) -> int | None:
+    """Allowance of TA-Lib's MA types: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3."""
+    return {0: 0, 1: _ema(period), 2: 0, 3: _ema(period, 2), 4: _ema(period, 3), 5: 0}.get(
+        matype, _forget(_KAMA_SLOWEST) if matype == 6 else _ema(period, 6) if matype == 8 else None
+    )
+
+
+def _total(*parts: int | None) -> int | None:
+    return None if any(p is None for p in parts) else sum(parts)  # type: ignore[arg-type]
+
+
+_Params = Mapping[str, int | float]
+_ALLOWANCES: dict[str, Callable[[_Params], int | None]] = {
+    "EMA": lambda p: _ema(p["timeperiod"]),
+    "DEMA": lambda p: _ema(p["timeperiod"], 2),
+    "TEMA": lambda p: _ema(p["timeperiod"], 3),
+    "TRIX": lambda p: _ema(p["timeperiod"], 3),
+    "T3": lambda p: _ema(p["timeperiod"], 6),
+    "KAMA": lambda p: _forget(_KAMA_SLOWEST),
+    "MA": lambda p: _ma(p["matype"], p["timeperiod"]),
+    "BBANDS": lambda p: _ma(p["matype"], p["timeperiod"]),
+    "BB_PCTB": lambda p: _ma(p["matype"], p["timeperiod"]),
+    "MACD": lambda p: _ema(p["slowperiod"]) + _ema(p["signalperiod"]),
+    "MACDFIX": lambda p: _forget(0.075) + _ema(p["signalperiod"]),
+    "MACDEXT": lambda p: _total(
+        max(_ma(p["fastmatype"], p["fastperiod"]) or 0, _ma(p["slowmatype"], p["slowperiod"]) or 0)
+        if _ma(p["fastmatype"], p["fastperiod"]) is not None and _ma(p["slowmatype"], p["slowperiod"]) is not None
+        else None,
+        _ma(p["signalmatype"], p["signalperiod"]),
+    ),
+    "APO": lambda p: _ma(p["matype"], max(p["fastperiod"], p["slowperiod"])),
+    "PPO": lambda p: _ma(p["matype"], max(p["fastperiod"], p["slowperiod"])),
+    "STOCH": lambda p: _total(_ma(p["slowk_matype"], p["slowk_period"]), _ma(p["slowd_matype"], p["slowd_period"])),
+    "STOCHF": lambda p: _ma(p["fastd_matype"], p["fastd_period"]),
+    "STOCHRSI": lambda p: _total(_wilder(p["timeperiod"]), _ma(p["fastd_matype"], p["fastd_period"])),
+    **{
+        name: lambda p: _wilder(p["timeperiod"])
+        for name in ("RSI", "CMO", "ATR", "NATR", "PLUS_DM", "MINUS_DM", "PLUS_DI", "MINUS_DI", "DX")
+    },
+    "ADX": lambda p: _wilder(p["timeperiod"], 2),
+    "ADXR": lambda p: _wilder(p["timeperiod"], 2),
+    "MFI": lambda p: 0,  # a moving sum over the window despite its "unstable" flag (tested)
+}
+# Never forget their start: cumulative sums, the path-dependent SAR, adaptive/Hilbert filters.
+_WHOLE_HISTORY = frozenset(
+    {"OBV", "AD", "ADOSC", "SAR", "SAREXT", "MAMA", "MAVP"} | {f for f in _TALIB_FUNCTIONS if f.startswith("HT_")}
 )
 
-# Leading NaN rows of each output (TA-Lib's "lookback"); the longest one is LOOKBACK_DAYS.
-_LOOKBACKS = {
-    **{f"sma_{p}": p - 1 for p in SMA_PERIODS},
-    **{f"ema_{p}": p - 1 for p in EMA_PERIODS},
-    "macd": MACD_PERIODS[1] - 1 + MACD_PERIODS[2] - 1,
-    "rsi_14": RSI_PERIOD,
-    "bb": BOLLINGER_PERIOD - 1,
-    "atr_14": ATR_PERIOD,
-    "ret": 1,
-    "rv_20": REALIZED_VOL_WINDOW,
-}
-LOOKBACK_DAYS: int = max(_LOOKBACKS.values())
-"""Index of the first day on which every technical column is defined (199, set by SMA 200)."""
 
-# Below this weight a re-seeding correction of an EMA is under one ulp of the EMA itself.
-_NEGLIGIBLE_WEIGHT = 2.0**-60
-# Windows per restart of the running variance, and the variance (relative to the largest of as
-# many recent windows) under which a window is recomputed exactly: see _rolling_variance_into.
-_VARIANCE_CHUNK = 256
-_RECHECKED_VARIANCE_RATIO = 1e-3
-# Bytes per array in one block of rows: the kernels' working set then stays in the CPU caches
-# (measured on 500 x 2,520 days: 256-1024 KiB blocks ran about 2.5x faster than one 10 MB block).
-_BLOCK_BYTES = 512 * 1024
+def _allowance(function: str, params: _Params) -> int | None:
+    if function in _WHOLE_HISTORY:
+        return None
+    rule = _ALLOWANCES.get(function)
+    return rule(params) if rule else 0
 
 
 # --------------------------------------------------------------------------------------------
-# Driver shared by the public functions
-# --------------------------------------------------------------------------------------------
-
-# A kernel reads 2-D inputs (n_series, n_days) without leading NaN and fills 2-D output views of
-# the same shape.
-_Kernel = Callable[[Sequence[FloatArray], Sequence[FloatArray]], None]
-
-
-def _as_rows(x: npt.ArrayLike) -> FloatArray:
-    rows = np.asarray(x, dtype=np.float64)
-    if rows.ndim not in (1, 2):
-        raise ValueError(f"expected a 1-D or 2-D array (n_series, n_days), got shape {rows.shape}")
-    return np.atleast_2d(rows)
-
-
-def _check_period(period: int, minimum: int = 1) -> int:
-    if int(period) != period or period < minimum:
-        raise ValueError(f"period must be an integer >= {minimum}, got {period!r}")
-    return int(period)
-
-
-def _first_valid_day(rows: Sequence[FloatArray]) -> int:
-    """First day on which every (1-D) input is non-NaN; the length when there is none."""
-    valid = ~np.isnan(rows[0])
-    for other in rows[1:]:
-        valid &= ~np.isnan(other)
-    return int(valid.argmax()) if valid.any() else valid.shape[-1]
-
-
-def _run_kernel(kernel: _Kernel, inputs: Sequence[npt.ArrayLike], n_outputs: int) -> tuple[FloatArray, ...]:
-    """Run a kernel over all series: in cache-sized blocks of rows, restarting rows that begin with
-    NaN at their first non-NaN day (as the TA-Lib wrapper does). Returns arrays shaped like inputs.
-    """
-    one_dimensional = np.ndim(inputs[0]) == 1
-    rows = [_as_rows(x) for x in inputs]
-    shape = rows[0].shape
-    if any(r.shape != shape for r in rows):
-        raise ValueError(f"inputs must have the same shape, got {[r.shape for r in rows]}")
-    outputs = tuple(np.empty(shape) for _ in range(n_outputs))
-    n_series, n_days = shape
-    late_start = np.zeros(n_series, dtype=bool)
-    if n_days:
-        for r in rows:
-            late_start |= np.isnan(r[:, 0])
-    # Many passes over small blocks stay in the CPU cache instead of streaming from memory.
-    block_rows = max(1, _BLOCK_BYTES // (8 * max(n_days, 1)))
-    for first_row in range(0, n_series, block_rows):
-        block = slice(first_row, first_row + block_rows)
-        if not late_start[block].any():
-            kernel([r[block] for r in rows], [out[block] for out in outputs])
-            continue
-        for row in range(block.start, min(block.stop, n_series)):
-            first_day = _first_valid_day([r[row] for r in rows]) if late_start[row] else 0
-            for out in outputs:
-                out[row, :first_day] = np.nan
-            kernel(
-                [r[row : row + 1, first_day:] for r in rows],
-                [out[row : row + 1, first_day:] for out in outputs],
-            )
-    return tuple(out[0] if one_dimensional else out for out in outputs)
-
-
-# --------------------------------------------------------------------------------------------
-# Kernels on 2-D blocks; each fills `out` (same shape as the input unless stated)
+# Specs
 # --------------------------------------------------------------------------------------------
 
 
-def _sma_into(out: FloatArray, x: FloatArray, period: int) -> None:
-    if x.shape[-1] < period:
-        out[:] = np.nan
-        return
-    out[:] = bn.move_mean(x, period, axis=-1)
+@dataclass(frozen=True)
+class Indicator:
+    """One parsed, validated spec."""
 
+    spec: str
+    function: str
+    params: tuple[tuple[str, int | float], ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    columns: tuple[str, ...]
+    lookback: int
+    memory: int | None
 
-def _window_mean(x: FloatArray, last_day: int, period: int) -> FloatArray:
-    return x[:, last_day + 1 - period : last_day + 1].sum(axis=-1) / period
+    @property
+    def normalized(self) -> str:
+        """Canonical spec: every parameter by name, then the output names."""
+        args = ", ".join(f"{name}={value!r}" for name, value in self.params)
+        inputs = self._input_overrides()
+        args = ", ".join(x for x in (args, inputs) if x)
+        return f"{self.function}({args}) as {', '.join(self.columns)}"
 
-
-def _smoothing_into(out: FloatArray, values: FloatArray, seed: FloatArray, seed_day: int, alpha: float) -> None:
-    """out[seed_day] = seed, then out[t] = out[t-1] + alpha * (values[t] - out[t-1]); NaN before.
-
-    `out` may be `values` itself.
-    """
-    tail = values[:, seed_day + 1 :]
-    if tail.shape[-1]:
-        initial_state = ((1.0 - alpha) * seed)[:, None]
-        out[:, seed_day + 1 :], _ = lfilter([alpha], [1.0, alpha - 1.0], tail, axis=-1, zi=initial_state)
-    out[:, :seed_day] = np.nan
-    out[:, seed_day] = seed
-
-
-def _ema_into(out: FloatArray, x: FloatArray, period: int) -> None:
-    """TA-Lib EMA: k = 2/(period+1), seeded on day period-1 with the mean of the first window."""
-    if x.shape[-1] < period:
-        out[:] = np.nan
-        return
-    _smoothing_into(out, x, _window_mean(x, period - 1, period), period - 1, 2.0 / (period + 1))
-
-
-def _add_reseed_correction(
-    target: FloatArray, ema_values: FloatArray, period: int, seed_day: int, seed: FloatArray
-) -> None:
-    """Add to target the change of an EMA when it is restarted from `seed` on `seed_day`.
-
-    The EMA recursion is linear: restarting it moves every later value by the seed difference
-    times (1 - k)^days, which is cheaper than running the filter again.
-    """
-    decay_factor = 1.0 - 2.0 / (period + 1)
-    n_days = target.shape[-1] - seed_day
-    if decay_factor > 0.0:
-        n_days = min(n_days, int(np.log(_NEGLIGIBLE_WEIGHT) / np.log(decay_factor)) + 1)
-    else:  # period 1: the EMA is the input itself, only the seed day changes
-        n_days = min(n_days, 1)
-    decay = decay_factor ** np.arange(n_days)
-    target[:, seed_day : seed_day + n_days] += (seed - ema_values[:, seed_day])[:, None] * decay
-
-
-def _macd_into(
-    line: FloatArray,
-    signal_line: FloatArray,
-    histogram: FloatArray,
-    x: FloatArray,
-    fast: int,
-    slow: int,
-    signal: int,
-    ema_fast: FloatArray | None = None,
-    ema_slow: FloatArray | None = None,
-) -> None:
-    """TA-Lib MACD; reuses plain EMAs (seeded on day period-1) when the caller already has them."""
-    if slow < fast:  # TA-Lib swaps them
-        fast, slow = slow, fast
-        ema_fast, ema_slow = ema_slow, ema_fast
-    first_line_day = slow - 1
-    signal_day = first_line_day + signal - 1
-    if x.shape[-1] <= signal_day:
-        for out in (line, signal_line, histogram):
-            out[:] = np.nan
-        return
-    if ema_slow is None:
-        ema_slow = np.empty(x.shape)
-        _ema_into(ema_slow, x, slow)
-    if ema_fast is None:
-        ema_fast = np.empty(x.shape)
-        _ema_into(ema_fast, x, fast)
-    np.subtract(ema_fast, ema_slow, out=line)
-    # TA-Lib starts the fast EMA on the slow EMA's first day, seeded with the mean of the `fast`
-    # closes ending there, instead of on day fast-1.
-    fast_seed = _window_mean(x, first_line_day, fast)
-    _add_reseed_correction(line, ema_fast, fast, first_line_day, fast_seed)
-    signal_seed = _window_mean(line, signal_day, signal)
-    _smoothing_into(signal_line, line, signal_seed, signal_day, 2.0 / (signal + 1))
-    line[:, :signal_day] = np.nan
-    np.subtract(line, signal_line, out=histogram)
-
-
-def _rsi_into(out: FloatArray, changes: FloatArray, period: int) -> None:
-    """TA-Lib RSI from close-to-close changes (changes[:, t-1] = close[t] - close[t-1])."""
-    if changes.shape[-1] < period:
-        out[:] = np.nan
-        return
-    gains = np.maximum(changes, 0.0)
-    losses = gains - changes
-    alpha = 1.0 / period
-    _smoothing_into(gains, gains, _window_mean(gains, period - 1, period), period - 1, alpha)
-    _smoothing_into(losses, losses, _window_mean(losses, period - 1, period), period - 1, alpha)
-    average_move = np.add(gains, losses, out=losses)
-    out[:, 0] = np.nan
-    rsi_values = out[:, 1:]
-    with np.errstate(invalid="ignore"):
-        np.divide(gains, average_move, out=rsi_values)
-    # TA-Lib answers 0 where prices never moved (no gain, no loss) instead of 0/0.
-    np.copyto(rsi_values, 0.0, where=average_move == 0.0)
-    rsi_values *= 100.0
-
-
-def _rolling_variance_into(out: FloatArray, x: FloatArray, window: int, ddof: int) -> None:
-    """Variance of every complete `window` of x: out[:, k] covers x[:, k : k + window].
-
-    bottleneck's running variance is fast but its rounding error builds up with everything that
-    went through the window before. So it is restarted on overlapping chunks of _VARIANCE_CHUNK
-    windows, and the windows whose variance is small against the largest of the previous
-    _VARIANCE_CHUNK windows (where that error could show) are recomputed exactly, which also makes
-    flat windows exactly 0.
-    """
-    n_series, n_days = x.shape
-    n_windows = n_days - window + 1
-    n_full_chunks = n_windows // _VARIANCE_CHUNK
-    done = n_full_chunks * _VARIANCE_CHUNK
-    if n_full_chunks:
-        chunk_days = _VARIANCE_CHUNK + window - 1
-        chunks = as_strided(
-            x,
-            shape=(n_series, n_full_chunks, chunk_days),
-            strides=(x.strides[0], _VARIANCE_CHUNK * x.strides[1], x.strides[1]),
-            writeable=False,
+    def _input_overrides(self) -> str:
+        defaults = _input_names(self.function)
+        return ", ".join(
+            f"{name}={column!r}" for (name, default), column in zip(defaults, self.inputs) if default != column
         )
-        chunks = np.ascontiguousarray(chunks).reshape(n_series * n_full_chunks, chunk_days)
-        variance = bn.move_var(chunks, window, axis=-1, ddof=ddof)
-        chunked_out = as_strided(
-            out,
-            shape=(n_series, n_full_chunks, _VARIANCE_CHUNK),
-            strides=(out.strides[0], _VARIANCE_CHUNK * out.strides[1], out.strides[1]),
-        )
-        chunked_out[:] = variance.reshape(n_series, n_full_chunks, chunk_days)[..., window - 1 :]
-    if done < n_windows:
-        out[:, done:] = bn.move_var(x[:, done:], window, axis=-1, ddof=ddof)[:, window - 1 :]
-    # Causal (only earlier windows count), so a prefix of the history gets the same values.
-    recent_largest = _causal_recent_max(out, _VARIANCE_CHUNK)
-    suspect_series, suspect_windows = np.nonzero(out <= _RECHECKED_VARIANCE_RATIO * recent_largest)
-    if suspect_series.size:
-        windows = sliding_window_view(x, window, axis=-1)[suspect_series, suspect_windows]
-        out[suspect_series, suspect_windows] = _exact_variance(windows, ddof)
-    np.maximum(out, 0.0, out=out)
+
+    def compute(self, columns: Mapping[str, FloatArray]) -> tuple[FloatArray, ...]:
+        inputs = [columns[name] for name in self.inputs]
+        params = dict(self.params)
+        if self.function in _HAND_WRITTEN:
+            return (_HAND_WRITTEN[self.function].function(*inputs, **params),)
+        result = getattr(talib, self.function)(*inputs, **params)
+        return result if isinstance(result, tuple) else (result,)
 
 
-def _causal_recent_max(values: FloatArray, span: int) -> FloatArray:
-    """Max of the previous aligned block of `span` windows and of this block up to each window.
+def _input_names(function: str) -> list[tuple[str, str]]:
+    """(TA-Lib input name, price column) in call order; 'prices' inputs expand to their columns."""
+    if function in _HAND_WRITTEN:
+        return [("price", column) for column in _HAND_WRITTEN[function].inputs]
+    pairs = []
+    for name, value in talib.abstract.Function(function).input_names.items():
+        if isinstance(value, list):
+            pairs.extend((name, column) for column in value)
+        else:
+            pairs.append((name, value))
+    return pairs
 
-    Covers at least the last `span` windows (so it is never below a sliding max of that span) and
-    uses only earlier windows; blocks are aligned at window 0, so a prefix gets the same values.
-    A running max per block is several times cheaper than a sliding max.
+
+def _format_value(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).replace(".", "p").replace("-", "m")
+
+
+def column_names(function: str, outputs: Sequence[str], params: Mapping[str, int | float], defaults: _Params) -> list[str]:
+    shown = [v for k, v in params.items() if not (k.endswith("matype") and v == defaults[k])]
+    suffix = "".join(f"_{_format_value(v)}" for v in shown)
+    base = function.lower()
+    if len(outputs) == 1:
+        return [f"{base}{suffix}"]
+    return [f"{base}_{output.lower()}{suffix}" for output in outputs]
+
+
+_AS = re.compile(r"\s+as\s+", re.IGNORECASE)
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_SAMPLE_DAYS = 400
+
+
+@functools.cache
+def _sample_prices() -> dict[str, FloatArray]:
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, _SAMPLE_DAYS)))
+    spread = np.abs(rng.normal(0.0, 0.01, _SAMPLE_DAYS))
+    return {
+        "open": close * (1 + rng.normal(0.0, 0.005, _SAMPLE_DAYS)).clip(1 - spread, 1 + spread),
+        "high": close * (1 + spread),
+        "low": close * (1 - spread),
+        "close": close,
+        "volume": rng.uniform(1e5, 1e6, _SAMPLE_DAYS).round(),
+    }
+
+
+def parse_spec(spec: str, columns: Sequence[str] = PRICE_INPUTS) -> Indicator:
+    """Parse and validate one spec; ``columns`` are the price columns available as inputs."""
+
+    def fail(reason: str) -> IndicatorSpecError:
+        return IndicatorSpecError(f"indicator spec {spec!r}: {reason}")
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise IndicatorSpecError(f"indicator spec {spec!r}: expected a string like 'RSI(timeperiod=14)'")
+    parts = _AS.split(spec.strip(), maxsplit=1)
+    call_text, alias_text = parts[0], (parts[1] if len(parts) > 1 else None)
+    try:
+        call = ast.parse(call_text, mode="eval").body
+    except SyntaxError:
+        raise fail("not a function call like 'RSI(timeperiod=14)'") from None
+    if isinstance(call, ast.Name):
+        call = ast.Call(func=call, args=[], keywords=[])
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        raise fail("not a function call like 'RSI(timeperiod=14)'")
+    function = call.func.id.upper()
+    if function not in _TALIB_FUNCTIONS and function not in _HAND_WRITTEN:
+        known = sorted(_TALIB_FUNCTIONS | set(_HAND_WRITTEN))
+        hint = difflib.get_close_matches(function, known, n=3)
+        raise fail(f"unknown function {function!r}" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
+
+    if function in _HAND_WRITTEN:
+        defaults: dict[str, int | float] = dict(_HAND_WRITTEN[function].parameters)
+        outputs: list[str] = [function.lower()]
+    else:
+        abstract = talib.abstract.Function(function)
+        defaults = dict(abstract.parameters)
+        outputs = list(abstract.output_names)
+    input_pairs = _input_names(function)
+    overridable = {name for name, _ in input_pairs if name.startswith("price") and name != "prices"}
+    overridable |= {"periods"} & {name for name, _ in input_pairs}
+
+    try:
+        positional = [ast.literal_eval(arg) for arg in call.args]
+        keywords = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except (ValueError, TypeError, SyntaxError):
+        raise fail("arguments must be literal numbers (or a column name for an input)") from None
+    if None in keywords:
+        raise fail("**kwargs are not allowed")
+    if len(positional) > len(defaults):
+        raise fail(f"{function} takes at most {len(defaults)} parameters ({', '.join(defaults) or 'none'})")
+    given = dict(zip(defaults, positional))
+    for name, value in keywords.items():
+        if name in given:
+            raise fail(f"parameter {name!r} given twice")
+        if name not in defaults and name not in overridable:
+            valid = [*defaults, *sorted(overridable)]
+            raise fail(f"unknown parameter {name!r} for {function} (valid: {', '.join(valid) or 'none'})")
+        given[name] = value
+
+    params: dict[str, int | float] = {}
+    for name, default in defaults.items():
+        value = given.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(f"parameter {name}={value!r} must be a number")
+        if isinstance(default, int) and not isinstance(default, bool):
+            if isinstance(value, float) and not value.is_integer():
+                raise fail(f"parameter {name}={value!r} must be a whole number")
+            value = int(value)
+        else:
+            value = float(value)
+        params[name] = value
+
+    inputs = []
+    for name, column in input_pairs:
+        chosen = given.get(name, column) if name in overridable else column
+        if not isinstance(chosen, str):
+            raise fail(f"input {name}={chosen!r} must be a column name")
+        if chosen not in columns:
+            raise fail(f"needs input column {chosen!r}, which the prices table lacks (columns: {', '.join(columns)})")
+        inputs.append(chosen)
+
+    # TA-Lib checks its parameter ranges when called: one trial call on sample prices.
+    probe = Indicator(spec, function, tuple(params.items()), tuple(inputs), tuple(outputs), (), 0, 0)
+    if function in _HAND_WRITTEN:
+        problem = _HAND_WRITTEN[function].check(params)
+        if problem:
+            raise fail(problem)
+    sample = _sample_prices()
+    try:
+        with np.errstate(all="ignore"):
+            probe.compute({column: sample.get(column, sample["close"]) for column in inputs})
+    except Exception as exc:  # noqa: BLE001 - TA-Lib raises a bare Exception for TA_BAD_PARAM
+        raise fail(f"rejected by TA-Lib: {exc}") from None
+    if function in _HAND_WRITTEN:
+        lookback = _HAND_WRITTEN[function].lookback(params)
+    else:
+        lookback = talib.abstract.Function(function, **params).lookback
+    names = column_names(function, outputs, params, defaults)
+    if alias_text is not None:
+        aliases = [a.strip() for a in alias_text.split(",")]
+        if len(aliases) != len(outputs):
+            raise fail(f"{len(aliases)} names after 'as' for {len(outputs)} outputs ({', '.join(outputs)})")
+        names = aliases
+    for name in names:
+        if not _NAME.match(name):
+            raise fail(f"column name {name!r} must be lower-case letters, digits and '_'")
+    allowance = _allowance(function, params)
+    indicator = Indicator(
+        spec=spec,
+        function=function,
+        params=tuple(params.items()),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        columns=tuple(names),
+        lookback=lookback,
+        memory=None if allowance is None else lookback + allowance,
+    )
+    return indicator
+
+
+def parse_specs(specs: Sequence[str | Indicator], columns: Sequence[str] = PRICE_INPUTS) -> list[Indicator]:
+    """Parse a set of specs; column names must be unique across the set."""
+    if isinstance(specs, str):
+        specs = [specs]
+    parsed = [spec if isinstance(spec, Indicator) else parse_spec(spec, columns) for spec in specs]
+    for indicator in parsed:
+        missing = [c for c in indicator.inputs if c not in columns]
+        if missing:
+            raise IndicatorSpecError(f"indicator spec {indicator.spec!r}: needs input columns {missing}")
+    seen: dict[str, str] = {}
+    for indicator in parsed:
+        for name in indicator.columns:
+            if name in seen:
+                raise IndicatorSpecError(
+                    f"indicator spec {indicator.spec!r}: column {name!r} is also produced by {seen[name]!r}"
+                )
+            seen[name] = indicator.spec
+    return parsed
+
+
+def load_indicator_set(path: str | Path | None = None, columns: Sequence[str] = PRICE_INPUTS) -> list[Indicator]:
+    """The configured set: ``path``, else $FINANCE_ASSETS_INDICATORS, else the default indicators.yaml."""
+    import yaml
+
+    path = Path(path or os.environ.get(OVERRIDE_ENV) or DEFAULT_SET_FILE)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise IndicatorSpecError(f"cannot read the indicator set {path}: {exc}") from None
+    specs = document.get("indicators") if isinstance(document, dict) else None
+    if not isinstance(specs, list) or not specs:
+        raise IndicatorSpecError(f"{path}: expected a non-empty list under 'indicators:'")
+    try:
+        return parse_specs(specs, columns)
+    except IndicatorSpecError as exc:
+        raise IndicatorSpecError(f"{path}: {exc}") from None
+
+
+def set_version(indicators: Sequence[Indicator]) -> str:
+    """A short hash of the normalized set and the TA-Lib version: changes when any output would."""
+    text = "\n".join(i.normalized for i in indicators) + f"\ntalib {talib.__version__} {talib.__ta_version__!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def memory_sessions(indicators: Sequence[Indicator]) -> int | None:
+    """Sessions of history every column of the set needs before a day; None = the whole history."""
+    memories = [i.memory for i in indicators]
+    return None if any(m is None for m in memories) else max(memories, default=0)  # type: ignore[type-var]
+
+
+def lookback_months(indicators: Sequence[Indicator]) -> int | None:
+    """Whole months of earlier prices a month's partition needs (one month of margin); None = all."""
+    sessions = memory_sessions(indicators)
+    return None if sessions is None else math.ceil(sessions / _MIN_SESSIONS_PER_MONTH) + 1
+
+
+# --------------------------------------------------------------------------------------------
+# Computation
+# --------------------------------------------------------------------------------------------
+
+
+def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -> pd.DataFrame:
+    """Indicators of daily prices, one column per output, computed by TA-Lib.
+
+    ``prices`` has ``date`` and the input columns the specs need (``open, high, low, close,
+    volume``), for one ticker or, with a ``ticker`` column, for several (each computed on its own
+    series ordered by date). ``specs`` are strings like ``"RSI(timeperiod=14)"`` or parsed
+    :class:`Indicator`. Returns ``[ticker,] date`` and the indicator columns, one row per input row
+    in the input's order. Rows of a ticker must have distinct dates.
     """
-    n_series, n = values.shape
-    n_blocks = -(-n // span)
-    padded = np.full((n_series, n_blocks * span), -np.inf)
-    padded[:, :n] = values
-    running = np.fmax.accumulate(padded.reshape(n_series, n_blocks, span), axis=-1)
-    previous = np.full((n_series, n_blocks, 1), -np.inf)
-    previous[:, 1:] = running[:, :-1, -1:]
-    return np.fmax(running, previous).reshape(n_series, -1)[:, :n]
+    indicators = parse_specs(specs, list(prices.columns))
+    if "date" not in prices.columns:
+        raise ValueError("prices needs a 'date' column")
+    n = len(prices)
+    dates = pd.to_datetime(prices["date"]).to_numpy()
+    has_ticker = "ticker" in prices.columns
+    codes = pd.factorize(prices["ticker"])[0] if has_ticker else np.zeros(n, dtype=np.int64)
+    order = np.lexsort((dates, codes))
+    in_order = bool(np.all(order == np.arange(n)))
+    sorted_codes, sorted_dates = codes[order], dates[order]
+    same_ticker = sorted_codes[1:] == sorted_codes[:-1]
+    if np.any(same_ticker & (sorted_dates[1:] == sorted_dates[:-1])):
+        raise ValueError("prices must hold one row per date" + (" and ticker" if has_ticker else ""))
+    starts = np.r_[0, np.flatnonzero(~same_ticker) + 1, n] if n else np.array([0])
 
-
-def _exact_variance(windows: FloatArray, ddof: int) -> FloatArray:
-    """Corrected two-pass variance of each row; exactly 0 for a row of equal values."""
-    deviations = windows - windows.mean(axis=-1, keepdims=True)
-    sum_of_squares = np.einsum("ij,ij->i", deviations, deviations)
-    correction = deviations.sum(axis=-1) ** 2 / windows.shape[-1]
-    variance = (sum_of_squares - correction) / (windows.shape[-1] - ddof)
-    variance[(windows == windows[:, :1]).all(axis=-1)] = 0.0
-    return variance
-
-
-def _bollinger_into(
-    upper: FloatArray,
-    middle: FloatArray,
-    lower: FloatArray,
-    pctb: FloatArray,
-    x: FloatArray,
-    period: int,
-    nbdev: float,
-    middle_ready: bool = False,
-) -> None:
-    """TA-Lib BBANDS (SMA middle band, population std) and %b.
-
-    `middle_ready` tells that `middle` already holds the SMA of x over `period`.
-    """
-    if x.shape[-1] < period:
-        for out in (upper, middle, lower, pctb):
-            out[:] = np.nan
-        return
-    if not middle_ready:
-        _sma_into(middle, x, period)
-    width = upper  # the band width is built in place, then turned into the upper band
-    width[:, : period - 1] = np.nan
-    variance = width[:, period - 1 :]
-    _rolling_variance_into(variance, x, period, ddof=0)
-    np.sqrt(variance, out=variance)
-    width *= nbdev
-    np.subtract(middle, width, out=lower)
-    np.add(middle, width, out=upper)
-    band_range = np.subtract(upper, lower, out=pctb)
-    no_width = band_range <= 0.0
+    needed = sorted({c for i in indicators for c in i.inputs})
+    arrays = {}
+    for column in needed:
+        values = prices[column].to_numpy(dtype=np.float64)
+        arrays[column] = np.ascontiguousarray(values if in_order else values[order])
+    names = [name for i in indicators for name in i.columns]
+    out = np.empty((len(names), n))
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(x - lower, band_range, out=pctb)
-    np.copyto(pctb, np.nan, where=no_width)
+        for a, b in zip(starts[:-1], starts[1:]):
+            series = {column: values[a:b] for column, values in arrays.items()}
+            row = 0
+            for indicator in indicators:
+                for values in indicator.compute(series):
+                    out[row, a:b] = values
+                    row += 1
+    if not in_order:
+        unsorted = np.empty_like(out)
+        unsorted[:, order] = out
+        out = unsorted
+    frame = pd.DataFrame(out.T, columns=names, index=prices.index, copy=False)
+    frame.insert(0, "date", prices["date"].to_numpy())
+    if has_ticker:
+        frame.insert(0, "ticker", prices["ticker"].to_numpy())
+    return frame.reset_index(drop=True)
 
 
-def _true_range_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray) -> None:
-    """TA-Lib TRANGE: max(high-low, |high-prev close|, |low-prev close|), NaN on day 0."""
-    previous_close = close[:, :-1]
-    out[:, :1] = np.nan
-    true_range = np.subtract(high[:, 1:], low[:, 1:], out=out[:, 1:])
-    gap = np.subtract(high[:, 1:], previous_close)
-    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
-    np.subtract(low[:, 1:], previous_close, out=gap)
-    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
+def adjusted_prices(prices: pd.DataFrame) -> pd.DataFrame:
+    """OHLC on the adjusted close's scale: close = adj_close and open/high/low times adj_close / close.
 
-
-def _atr_into(out: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> None:
-    """TA-Lib ATR: seeded on day `period` with the mean of TR over days 1..period, then Wilder."""
-    if close.shape[-1] <= period:
-        out[:] = np.nan
-        return
-    _true_range_into(out, high, low, close)
-    _smoothing_into(out, out, _window_mean(out, period, period), period, 1.0 / period)
-
-
-def _simple_returns_into(out: FloatArray, x: FloatArray, changes: FloatArray) -> None:
-    """(x[t] - x[t-1]) / x[t-1], NaN on day 0; `changes` is np.diff(x) along days."""
-    out[:, :1] = np.nan
-    np.divide(changes, x[:, :-1], out=out[:, 1:])
-
-
-def _log_returns_into(out: FloatArray, x: FloatArray) -> None:
-    """ln(x[t] / x[t-1]), NaN on day 0."""
-    out[:, :1] = np.nan
-    log_returns = np.divide(x[:, 1:], x[:, :-1], out=out[:, 1:])
-    np.log(log_returns, out=log_returns)
-
-
-def _realized_volatility_into(out: FloatArray, log_returns: FloatArray, window: int, periods_per_year: float) -> None:
-    """Annualized sample std of the `window` log returns ending on each day (day 0 has none)."""
-    if log_returns.shape[-1] <= window:
-        out[:] = np.nan
-        return
-    out[:, :window] = np.nan
-    variance = out[:, window:]
-    _rolling_variance_into(variance, log_returns[:, 1:], window, ddof=1)
-    variance *= periods_per_year
-    np.sqrt(variance, out=variance)
-
-
-def _technicals_into(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]) -> None:
-    """All TECHNICAL_COLUMNS (outputs in that order), sharing intermediate results."""
-    high, low, close = inputs
-    out = dict(zip(TECHNICAL_COLUMNS, outputs, strict=True))
-    for period in SMA_PERIODS:
-        _sma_into(out[f"sma_{period}"], close, period)
-    for period in EMA_PERIODS:
-        _ema_into(out[f"ema_{period}"], close, period)
-    _macd_into(
-        out["macd"], out["macd_signal"], out["macd_hist"], close, *MACD_PERIODS,
-        ema_fast=out[f"ema_{MACD_PERIODS[0]}"], ema_slow=out[f"ema_{MACD_PERIODS[1]}"],
-    )  # fmt: skip
-    changes = np.diff(close, axis=-1)
-    _rsi_into(out["rsi_14"], changes, RSI_PERIOD)
-    out["bb_middle"][:] = out[f"sma_{BOLLINGER_PERIOD}"]
-    _bollinger_into(
-        out["bb_upper"], out["bb_middle"], out["bb_lower"], out["bb_pctb"], close,
-        BOLLINGER_PERIOD, BOLLINGER_NBDEV, middle_ready=True,
-    )  # fmt: skip
-    _atr_into(out["atr_14"], high, low, close, ATR_PERIOD)
-    _simple_returns_into(out["ret_simple"], close, changes)
-    _log_returns_into(out["ret_log"], close)
-    _realized_volatility_into(out["rv_20"], out["ret_log"], REALIZED_VOL_WINDOW, TRADING_DAYS_PER_YEAR)
-
-
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-
-
-def sma(x: npt.ArrayLike, period: int) -> FloatArray:
-    """Simple moving average (TA-Lib SMA): first value on day period-1."""
-    period = _check_period(period)
-    return _run_kernel(lambda i, o: _sma_into(o[0], i[0], period), [x], 1)[0]
-
-
-def ema(x: npt.ArrayLike, period: int) -> FloatArray:
-    """Exponential moving average (TA-Lib EMA): k = 2/(period+1), seeded with the SMA of the
-    first `period` values on day period-1."""
-    period = _check_period(period)
-    return _run_kernel(lambda i, o: _ema_into(o[0], i[0], period), [x], 1)[0]
-
-
-def macd(
-    close: npt.ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """TA-Lib MACD: (line, signal, histogram), all first defined on day slow-1 + signal-1.
-
-    As in TA-Lib, the fast EMA starts on the slow EMA's first day (seeded with the mean of the
-    `fast` closes ending there), and the signal EMA is seeded with the mean of the first `signal`
-    MACD values.
+    Volume is left as stored (split-adjusted by the providers). Without ``adj_close``, unchanged.
     """
-    fast, slow, signal = (_check_period(p) for p in (fast, slow, signal))
-    line, signal_line, histogram = _run_kernel(lambda i, o: _macd_into(*o, i[0], fast, slow, signal), [close], 3)
-    return line, signal_line, histogram
+    if "adj_close" not in prices.columns:
+        return prices
+    factor = prices["adj_close"].to_numpy(dtype=np.float64) / prices["close"].to_numpy(dtype=np.float64)
+    out = prices.copy()
+    for column in ("open", "high", "low"):
+        if column in out.columns:
+            out[column] = out[column].to_numpy(dtype=np.float64) * factor
+    out["close"] = prices["adj_close"].to_numpy(dtype=np.float64)
+    return out
 
 
-def rsi(close: npt.ArrayLike, period: int = 14) -> FloatArray:
-    """TA-Lib RSI (Wilder smoothing, seeded with plain averages): first value on day `period`;
-    0 where prices never moved."""
-    period = _check_period(period)
-    return _run_kernel(lambda i, o: _rsi_into(o[0], np.diff(i[0], axis=-1), period), [close], 1)[0]
+def text_chart(
+    frame: pd.DataFrame, price: str, overlay: str, oscillator: str, height: int = 10, levels: tuple = (30, 70)
+) -> str:
+    """A small text plot of `price` with `overlay` ('*' and '-') above an `oscillator` strip.
 
-
-def bollinger(
-    close: npt.ArrayLike, period: int = 20, nbdev: float = 2.0
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """TA-Lib BBANDS with an SMA middle band and population std: (upper, middle, lower, %b).
-
-    %b = (close - lower) / (upper - lower); it is NaN where the bands have zero width (a window
-    of equal closes, where TA-Lib's width is exactly 0), where %b is undefined.
+    Cheap enough for run metadata: one character column per row of `frame`.
     """
-    period = _check_period(period, minimum=2)
-    upper, middle, lower, pctb = _run_kernel(lambda i, o: _bollinger_into(*o, i[0], period, float(nbdev)), [close], 4)
-    return upper, middle, lower, pctb
-
-
-def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14) -> FloatArray:
-    """TA-Lib ATR: Wilder average of the true range seeded with its mean over days 1..period;
-    first value on day `period`."""
-    period = _check_period(period)
-    return _run_kernel(lambda i, o: _atr_into(o[0], *i, period), [high, low, close], 1)[0]
-
-
-def simple_returns(close: npt.ArrayLike) -> FloatArray:
-    """Daily simple return (close[t] - close[t-1]) / close[t-1], as TA-Lib ROCP(1); NaN on day 0."""
-    return _run_kernel(lambda i, o: _simple_returns_into(o[0], i[0], np.diff(i[0], axis=-1)), [close], 1)[0]
-
-
-def log_returns(close: npt.ArrayLike) -> FloatArray:
-    """Daily log return ln(close[t] / close[t-1]); NaN on day 0."""
-    return _run_kernel(lambda i, o: _log_returns_into(o[0], i[0]), [close], 1)[0]
-
-
-def realized_volatility(close: npt.ArrayLike, window: int = 20, periods_per_year: float = 252) -> FloatArray:
-    """Annualized realized volatility.
-
-    Definition: on day t, the sample standard deviation (ddof=1) of the `window` daily log returns
-    ln(close[s] / close[s-1]) for s = t-window+1 .. t, multiplied by sqrt(periods_per_year).
-    First value on day `window` (the first return is on day 1); NaN while a window holds a NaN.
-    """
-    window = _check_period(window, minimum=2)
-
-    def kernel(inputs: Sequence[FloatArray], outputs: Sequence[FloatArray]) -> None:
-        log = np.empty(inputs[0].shape)
-        _log_returns_into(log, inputs[0])
-        _realized_volatility_into(outputs[0], log, window, periods_per_year)
-
-    return _run_kernel(kernel, [close], 1)[0]
-
-
-def technicals_arrays(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> dict[str, FloatArray]:
-    """Every TECHNICAL_COLUMNS indicator for 1-D or (n_series, n_days) price arrays.
-
-    Rows that begin with NaN start at the first day on which high, low and close are all known.
-    """
-    outputs = _run_kernel(_technicals_into, [high, low, close], len(TECHNICAL_COLUMNS))
-    return dict(zip(TECHNICAL_COLUMNS, outputs, strict=True))
-
-
-def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
-    """Technical indicators of one ticker's daily prices.
-
-    ``prices`` has columns date, open, high, low, close, volume, sorted by date. When an
-    ``adj_close`` column is present, close-based indicators use ``adj_close`` and the ATR uses
-    high and low scaled by adj_close / close (so ranges are on the same adjusted scale as closes).
-    Returns ``date`` plus TECHNICAL_COLUMNS, one row per input row.
-    """
-    missing = {"date", "high", "low", "close"} - set(prices.columns)
-    if missing:
-        raise ValueError(f"prices is missing columns {sorted(missing)}")
-    dates = pd.Series(prices["date"]).reset_index(drop=True)
-    if not (dates.is_monotonic_increasing and dates.is_unique):
-        raise ValueError("prices must hold one row per date, sorted by date")
-    high = prices["high"].to_numpy(dtype=np.float64)
-    low = prices["low"].to_numpy(dtype=np.float64)
-    close = prices["close"].to_numpy(dtype=np.float64)
-    if "adj_close" in prices.columns:
-        adjusted_close = prices["adj_close"].to_numpy(dtype=np.float64)
-        adjustment = adjusted_close / close
-        high, low, close = high * adjustment, low * adjustment, adjusted_close
-    columns = technicals_arrays(high, low, close)
-    return pd.DataFrame({"date": dates, **columns})
+    frame = frame.dropna(subset=[price])
+    if frame.empty:
+        return "(no prices)"
+    lines = frame[[price, overlay]].to_numpy(dtype=float)
+    low, high = np.nanmin(lines), np.nanmax(lines)
+    span = (high - low) or 1.0
+    grid = [[" "] * len(frame) for _ in range(height)]
+    for x, (p, o) in enumerate(lines):
+        for value, mark in ((o, "-"), (p, "*")):
+            if not np.isnan(value):
+                grid[height - 1 - int(round((value - low) / span * (height - 1)))][x] = mark
+    blocks = " ▁▂▃▄▅▆▇█"
+    strip = "".join(
+        " " if np.isnan(v) else blocks[min(8, max(1, int(round(v / 100 * 8))))]
+        for v in frame[oscillator].to_numpy(dtype=float)
+    )
+    first, last = pd.Timestamp(frame["date"].iloc[0]).date(), pd.Timestamp(frame["date"].iloc[-1]).date()
+    rows = [f"{high:10.2f} |{''.join(grid[0])}"]
+    rows += [f"{'':10} |{''.join(row)}" for row in grid[1:-1]]
+    rows += [f"{low:10.2f} |{''.join(grid[-1])}", f"{oscillator:>10} |{strip}"]
+    last_osc = frame[oscillator].iloc[-1]
+    legend = (
+        f"{first} .. {last}: * {price}, - {overlay}; {oscillator} strip 0..100 "
+        f"(levels {levels[0]}/{levels[1]}), last {last_osc:.1f}"
+    )
+    return "\n".join([legend, *rows])
