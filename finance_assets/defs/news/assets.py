@@ -13,7 +13,9 @@ from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
-HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
+# The stored `headlines` table: a provider's raw columns (headline_sources.HEADLINE_COLUMNS), the trading
+# day each headline counts for, and its score.
+STORED_HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
 
 
 def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
@@ -73,8 +75,8 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         scores = sentiment_lib.score_many(kept["title"].tolist())
         kept["score"] = scores
         kept["label"] = [sentiment_lib.label(s) for s in scores]
-        frames.append(kept[HEADLINE_COLUMNS])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HEADLINE_COLUMNS)
+        frames.append(kept[STORED_HEADLINE_COLUMNS])
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STORED_HEADLINE_COLUMNS)
     attach_metadata(
         context,
         {

@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.news import sentiment
-
-HEADLINE_COLUMNS = ("ticker", "title", "url", "source", "published_utc")
+from finance_assets.defs.news.headline_sources import HEADLINE_COLUMNS
 DECAY_WINDOW_DAYS = 7
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _WHITESPACE = re.compile(r"\s+")
