@@ -33,6 +33,10 @@ import pandas as pd
 from filelock import FileLock
 
 CATALOG_FILE = "finance.duckdb"
+# Wide assets that also get a long view `{asset}_long(<keys>, indicator, value)` (one row per
+# non-null value; the columns are bound when queried, so a changed indicator set needs no rebuild):
+# docs/indicators.md.
+LONG_VIEWS = {"technicals": ("date", "ticker")}
 DATA_FILE = "data.parquet"
 
 # Partition values become directory names: allow only what our partition keys can contain.
@@ -250,10 +254,17 @@ class Warehouse:
 
     def view_sql(self, asset: str) -> str:
         glob = str(self.root / _check_asset(asset) / "**" / DATA_FILE).replace("'", "''")
-        return (
+        sql = (
             f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
             f"hive_partitioning = false)"
         )
+        if asset in LONG_VIEWS:
+            keys = ", ".join(LONG_VIEWS[asset])
+            sql += (
+                f"; CREATE OR REPLACE VIEW {asset}_long AS SELECT {keys}, indicator, value FROM "
+                f"(UNPIVOT {asset} ON COLUMNS(* EXCLUDE ({keys})) INTO NAME indicator VALUE value) WHERE NOT isnan(value)"
+            )
+        return sql
 
     def register_view(self, asset: str) -> bool:
         """Create the asset's view in the catalog once. Returns False if another process holds it."""

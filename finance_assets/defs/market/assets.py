@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from finance_assets.defs.market import indicators
-from finance_assets.defs.market.prices import ohlc_violations
+from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
@@ -12,9 +12,19 @@ from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "market"
 
-# Months of earlier prices a technicals partition reads. 24 months (~500 sessions) makes the EMA/RSI
-# seed's influence < 1e-15, so partition-by-partition equals whole-history computation.
-TECHNICALS_LOOKBACK_MONTHS = 24
+# The configured indicator set (indicators.yaml, or the file $FINANCE_ASSETS_INDICATORS names), checked
+# against the prices table's columns here, when definitions load: a bad spec fails before any run.
+INDICATOR_SET = indicators.load_indicator_set(columns=PRICE_COLUMNS)
+TECHNICALS_COLUMNS = tuple(name for indicator in INDICATOR_SET for name in indicator.columns)
+# A changed set (or TA-Lib version) is a new code version: Dagster shows the partitions as stale.
+TECHNICALS_CODE_VERSION = f"2-{indicators.set_version(INDICATOR_SET)}"
+# Months of earlier prices a technicals partition reads, derived from the set: enough sessions for
+# every column's TA-Lib lookback plus convergence allowance (docs/indicators.md, "Lookback"), so a
+# month computed alone equals the whole-history computation. A set with a column that never forgets
+# its start (OBV, AD, ADOSC, SAR, ...; the default set has them) reads the whole history: an offset
+# longer than any history, clipped by Dagster to the first month partition.
+WHOLE_HISTORY_MONTHS = 12 * 100
+TECHNICALS_LOOKBACK_MONTHS = indicators.lookback_months(INDICATOR_SET) or WHOLE_HISTORY_MONTHS
 
 
 @dg.asset(
@@ -53,7 +63,7 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
     group_name=GROUP,
     partitions_def=ticker_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="1",
+    code_version=TECHNICALS_CODE_VERSION,
     ins={
         "prices": dg.AssetIn(
             partition_mapping=dg.MultiPartitionMapping(
@@ -71,26 +81,47 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
             )
         )
     },
-    description="SMA 20/50/200, EMA 12/26, MACD 12/26/9, RSI 14, Bollinger 20/2, ATR 14, returns and "
-    "20-day realized volatility, defined exactly as TA-Lib (on the split+dividend adjusted series).",
+    description=f"{len(TECHNICALS_COLUMNS)} technical indicator columns computed by TA-Lib on the split+dividend "
+    "adjusted series, chosen in finance_assets/defs/market/indicators.yaml or $FINANCE_ASSETS_INDICATORS "
+    "(docs/indicators.md): moving averages, MACD, RSI, STOCH, ADX, Bollinger, ATR, volume indicators, returns "
+    "and realized volatility. Long form: the DuckDB view technicals_long(date, ticker, indicator, value).",
 )
 def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.DataFrame:
     tickers, months = ticker_month_grid(context)
-    frames = []
-    for ticker in tickers:
-        history = prices[prices["ticker"] == ticker].sort_values("date")
-        if history.empty:
-            continue
-        tech = indicators.compute_technicals(history.reset_index(drop=True))
-        tech.insert(0, "ticker", ticker)
-        frames.append(tech[in_months(tech["date"], months)])
-    out = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=["ticker", "date", *indicators.TECHNICAL_COLUMNS])
-    )
-    attach_metadata(context, {"preview": md_preview(out.tail(5))})
+    history = prices[prices["ticker"].isin(tickers)] if len(prices) else prices
+    if history.empty:
+        out = pd.DataFrame(columns=["ticker", "date", *TECHNICALS_COLUMNS])
+    else:
+        computed = indicators.compute_indicators(indicators.adjusted_prices(history), INDICATOR_SET)
+        out = computed[in_months(computed["date"], months)].sort_values(["ticker", "date"], ignore_index=True)
+    attach_metadata(context, technicals_metadata(out, history))
     return out
+
+
+def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
+    """The indicators and parameters used, a preview, and a text plot of the latest month."""
+    used = pd.DataFrame(
+        [{"columns": ", ".join(i.columns), "spec": i.normalized.split(" as ")[0]} for i in INDICATOR_SET]
+    )
+    metadata = {
+        "indicator_set": TECHNICALS_CODE_VERSION,
+        "indicators": dg.MetadataValue.md(used.to_markdown(index=False)),
+        "lookback_months": TECHNICALS_LOOKBACK_MONTHS,
+        "preview": md_preview(out.tail(5)),
+    }
+    overlay, oscillator = "sma_50", "rsi_14"
+    if len(out) and {overlay, oscillator} <= set(out.columns):
+        ticker = out["ticker"].iloc[-1]
+        latest = out[out["ticker"] == ticker]
+        latest = latest[
+            pd.to_datetime(latest["date"]).dt.to_period("M") == pd.Timestamp(latest["date"].iloc[-1]).to_period("M")
+        ]
+        closes = prices.loc[prices["ticker"] == ticker, ["date", "adj_close" if "adj_close" in prices else "close"]]
+        closes.columns = ["date", "close"]
+        frame = latest.merge(closes.assign(date=closes["date"].astype(latest["date"].dtype)), on="date", how="left")
+        chart = indicators.text_chart(frame, "close", overlay, oscillator)
+        metadata["latest_month_chart"] = dg.MetadataValue.md(f"**{ticker}**\n\n```text\n{chart}\n```")
+    return metadata
 
 
 def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> dict[str, list[str]]:

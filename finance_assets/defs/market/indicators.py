@@ -274,9 +274,16 @@ def _format_value(value: int | float) -> str:
     return str(value).replace(".", "p").replace("-", "m")
 
 
-def column_names(function: str, outputs: Sequence[str], params: Mapping[str, int | float], defaults: _Params) -> list[str]:
+def column_names(
+    function: str,
+    outputs: Sequence[str],
+    params: Mapping[str, int | float],
+    defaults: _Params,
+    input_overrides: Sequence[str] = (),
+) -> list[str]:
+    """Default column names; inputs other than TA-Lib's defaults are appended (``sma_5_high``)."""
     shown = [v for k, v in params.items() if not (k.endswith("matype") and v == defaults[k])]
-    suffix = "".join(f"_{_format_value(v)}" for v in shown)
+    suffix = "".join(f"_{_format_value(v)}" for v in shown) + "".join(f"_{c}" for c in input_overrides)
     base = function.lower()
     if len(outputs) == 1:
         return [f"{base}{suffix}"]
@@ -393,7 +400,8 @@ def parse_spec(spec: str, columns: Sequence[str] = PRICE_INPUTS) -> Indicator:
         lookback = _HAND_WRITTEN[function].lookback(params)
     else:
         lookback = talib.abstract.Function(function, **params).lookback
-    names = column_names(function, outputs, params, defaults)
+    overrides = [chosen for (_, column), chosen in zip(input_pairs, inputs) if chosen != column]
+    names = column_names(function, outputs, params, defaults, [c.lower() for c in overrides])
     if alias_text is not None:
         aliases = [a.strip() for a in alias_text.split(",")]
         if len(aliases) != len(outputs):
