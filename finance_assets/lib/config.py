@@ -1,4 +1,13 @@
-"""Where the platform keeps its files and which mode it runs in, read from env vars once.
+"""Every setting of the platform, read from the environment in one place and validated up front.
+
+`Settings.from_env()` reads every variable (documented in docs/configuration.md) once, checks
+each one and raises `SettingsError` with one line naming the variable, the bad value and what is
+accepted. The CLI builds Settings before any work starts and passes them on explicitly
+(`definitions.build_definitions(settings)`); `definitions.defs` is built from the environment for
+Dagster's own `-m finance_assets.definitions` loading.
+
+Secrets (SEC_USER_AGENT, API keys, the Redis password) are recorded as presence only: resources
+get them through `dagster.EnvVar`, so their values never reach logs or metadata.
 
 Every process (webserver, daemon, Dask workers) resolves the same absolute paths, so a worker
 started from another working directory still writes to the same warehouse.
@@ -6,62 +15,415 @@ started from another working directory still writes to the same warehouse.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from finance_assets.demo.source import DEMO_BENCHMARK
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
+MODES = ("demo", "live")
+EXECUTORS = ("dask", "in_process")
+TRUE_WORDS = ("1", "on", "true", "yes")
+FALSE_WORDS = ("", "0", "off", "false", "no")
+DEFAULT_HISTORY_START = "2016-01-01"
+DEFAULT_LOOKBACK_MONTHS = 24
+DEFAULT_SEC_BULK_MIN_TICKERS = 200
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d+)?")
 
-def project_home() -> Path:
-    """FINANCE_ASSETS_HOME, else the checkout this package lives in, else the working directory."""
-    env = os.environ.get("FINANCE_ASSETS_HOME")
-    if env:
-        return Path(env).resolve()
+# Every variable Settings reads; the cache key of `settings()`.
+ENV_VARS = (
+    "FINANCE_ASSETS_HOME",
+    "FINANCE_ASSETS_DATA_DIR",
+    "FINANCE_ASSETS_PORTFOLIO",
+    "FINANCE_ASSETS_MODE",
+    "FINANCE_ASSETS_EXECUTOR",
+    "DASK_SCHEDULER_ADDRESS",
+    "DAGSTER_HOME",
+    "FINANCE_ASSETS_BENCHMARK",
+    "FINANCE_ASSETS_BASE_CURRENCY",
+    "FINANCE_ASSETS_RISK_FREE",
+    "FINANCE_ASSETS_HISTORY_START",
+    "FINANCE_ASSETS_DEMO_NOW",
+    "SEC_USER_AGENT",
+    "ALPHAVANTAGE_API_KEY",
+    "FINNHUB_API_KEY",
+    "SEC_BULK_MIN_TICKERS",
+    "FINANCE_ASSETS_AUTOMATION",
+    "FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS",
+    "FINANCE_ASSETS_LIMITER_REDIS_URL",
+    "FINANCE_ASSETS_FAULT_RATE",
+    "FINANCE_ASSETS_TRANSPORT",
+    "FINANCE_ASSETS_OUTAGE_HOSTS",
+    "FINANCE_ASSETS_REQUEST_LOG",
+    "FINANCE_ASSETS_HTTP_BACKOFF",
+)
+
+
+class SettingsError(ValueError):
+    """One setting is wrong; the message is one line: the setting, the bad value, what is accepted."""
+
+
+def _bad(name: str, value: object, accepted: str) -> SettingsError:
+    shown = value if isinstance(value, str) else str(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return SettingsError(f"{name}={shown!r} is not valid: {accepted}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "")
+    value = raw.strip().lower() or default
+    if value not in choices:
+        raise _bad(name, raw, "expected one of " + ", ".join(choices))
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "")
+    value = raw.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise _bad(name, raw, "expected on/off (also 1/0, true/false, yes/no)")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, raw, f"expected a whole number >= {minimum}") from None
+    if value < minimum:
+        raise _bad(name, raw, f"expected a whole number >= {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float, accepted: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _bad(name, raw, accepted) from None
+    if not low <= value <= high:  # NaN fails both comparisons
+        raise _bad(name, raw, accepted)
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, default: Path, base: Path) -> Path:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default.resolve()
+    if "\x00" in raw:
+        raise _bad(name, raw, "expected a file system path")
+    path = Path(raw).expanduser()
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def parse_history_start(raw: str | None) -> str:
+    """FINANCE_ASSETS_HISTORY_START as 'YYYY-MM-01' (a month start: the first month partition)."""
+    name = "FINANCE_ASSETS_HISTORY_START"
+    text = (raw or "").strip() or DEFAULT_HISTORY_START
+    accepted = "expected the first day of a month between 1990 and today, YYYY-MM-01 (or YYYY-MM)"
+    candidate = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text
+    try:
+        day = dt.date.fromisoformat(candidate)
+    except ValueError:
+        raise _bad(name, raw, accepted) from None
+    if day.day != 1 or not dt.date(1990, 1, 1) <= day <= dt.date.today():
+        raise _bad(name, raw, accepted)
+    return day.isoformat()
+
+
+def _demo_now(env: Mapping[str, str]) -> str:
+    raw = env.get("FINANCE_ASSETS_DEMO_NOW", "").strip()
+    if raw:
+        try:
+            dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise _bad("FINANCE_ASSETS_DEMO_NOW", raw, "expected an ISO timestamp, e.g. 2025-06-30T22:00:00Z") from None
+    return raw
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    raw = env.get("FINANCE_ASSETS_LIMITER_REDIS_URL", "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
+        # the URL may carry a password: name the scheme and host only
+        shown = f"{parts.scheme}://{parts.hostname or ''}..." if parts.scheme else "(not a URL)"
+        raise SettingsError(
+            f"FINANCE_ASSETS_LIMITER_REDIS_URL={shown!r} is not valid: expected redis://[:password@]host:port/db "
+            "(or rediss://, unix://), or unset for the local SQLite limiter"
+        )
+    return raw
+
+
+def _dask_address(env: Mapping[str, str]) -> str:
+    raw = env.get("DASK_SCHEDULER_ADDRESS", "").strip()
+    if not raw:
+        return ""
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "tcp", raw
+    if scheme not in DASK_SCHEMES or not _HOST.fullmatch(rest):
+        raise _bad("DASK_SCHEDULER_ADDRESS", raw, "expected a Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    return raw
+
+
+def _benchmark(env: Mapping[str, str]) -> str:
+    from finance_assets.lib.tickers import TICKER_RULE, normalize_ticker
+
+    raw = env.get("FINANCE_ASSETS_BENCHMARK", "").strip()
+    if not raw:
+        return ""
+    try:
+        return normalize_ticker(raw)
+    except ValueError:
+        raise _bad("FINANCE_ASSETS_BENCHMARK", raw, TICKER_RULE) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, validated. Build with `Settings.from_env()`; derive variants with `.replace(...)`."""
+
+    home: Path
+    data_dir: Path
+    portfolio: Path
+    dagster_home: Path
+    mode: str = "demo"
+    executor: str = "dask"
+    dask_scheduler_address: str = ""
+    benchmark_override: str = ""  # FINANCE_ASSETS_BENCHMARK; empty: the mode's default (see .benchmark)
+    base_currency: str = "USD"
+    risk_free_rate: float = 0.0
+    history_start: str = DEFAULT_HISTORY_START
+    demo_now: str = ""
+    # secrets: presence only (resources read the values through dagster.EnvVar)
+    has_sec_user_agent: bool = False
+    has_alphavantage_key: bool = False
+    has_finnhub_key: bool = False
+    sec_bulk_min_tickers: int = DEFAULT_SEC_BULK_MIN_TICKERS
+    automation: bool = False
+    automation_lookback_months: int = DEFAULT_LOOKBACK_MONTHS
+    limiter_redis_url: str = field(default="", repr=False)  # may hold a password
+    # test seams (tests and reliability benchmarks only)
+    fault_rate: float = 0.0
+    transport: str = ""
+    outage_hosts: tuple[str, ...] = ()
+    request_log: str = ""
+    http_backoff: float | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = _path(env, "FINANCE_ASSETS_HOME", _default_home(), Path.cwd())
+        data_dir = _path(env, "FINANCE_ASSETS_DATA_DIR", home / "data", home)
+        mode = _choice(env, "FINANCE_ASSETS_MODE", MODES, "demo")
+        sec_agent = env.get("SEC_USER_AGENT", "").strip()
+        if sec_agent and "@" not in sec_agent:
+            # the value is not shown: it is treated as a secret everywhere else
+            raise SettingsError(
+                "SEC_USER_AGENT is not valid: expected a name and contact e-mail, e.g. 'Example Corp admin@example.com'"
+            )
+        transport = env.get("FINANCE_ASSETS_TRANSPORT", "").strip().lower()
+        if transport not in ("", "demo"):
+            raise _bad("FINANCE_ASSETS_TRANSPORT", env.get("FINANCE_ASSETS_TRANSPORT", ""), "expected 'demo' or unset")
+        outage = tuple(h.strip() for h in env.get("FINANCE_ASSETS_OUTAGE_HOSTS", "").split(",") if h.strip())
+        for host in outage:
+            if not _HOST.fullmatch(host):
+                raise _bad("FINANCE_ASSETS_OUTAGE_HOSTS", host, "expected comma-separated host names")
+        backoff_raw = env.get("FINANCE_ASSETS_HTTP_BACKOFF", "").strip()
+        currency_raw = env.get("FINANCE_ASSETS_BASE_CURRENCY", "")
+        currency = currency_raw.strip().upper() or "USD"
+        if not _CURRENCY.fullmatch(currency):
+            raise _bad("FINANCE_ASSETS_BASE_CURRENCY", currency_raw, "expected a three-letter ISO 4217 code, e.g. USD")
+        return cls(
+            home=home,
+            data_dir=data_dir,
+            portfolio=_path(env, "FINANCE_ASSETS_PORTFOLIO", data_dir / "portfolio.csv", home),
+            dagster_home=_path(env, "DAGSTER_HOME", home / ".dagster_home", home),
+            mode=mode,
+            executor=_choice(env, "FINANCE_ASSETS_EXECUTOR", EXECUTORS, "dask"),
+            dask_scheduler_address=_dask_address(env),
+            benchmark_override=_benchmark(env),
+            base_currency=currency,
+            risk_free_rate=_float(
+                env,
+                "FINANCE_ASSETS_RISK_FREE",
+                0.0,
+                -0.1,
+                0.5,
+                "expected a yearly rate as a fraction between -0.1 and 0.5, e.g. 0.04 for 4 %",
+            ),
+            history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START")),
+            demo_now=_demo_now(env),
+            has_sec_user_agent=bool(sec_agent),
+            has_alphavantage_key=bool(env.get("ALPHAVANTAGE_API_KEY", "").strip()),
+            has_finnhub_key=bool(env.get("FINNHUB_API_KEY", "").strip()),
+            sec_bulk_min_tickers=_int(env, "SEC_BULK_MIN_TICKERS", DEFAULT_SEC_BULK_MIN_TICKERS, 0),
+            automation=_flag(env, "FINANCE_ASSETS_AUTOMATION"),
+            automation_lookback_months=_int(
+                env, "FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", DEFAULT_LOOKBACK_MONTHS, 1
+            ),
+            limiter_redis_url=_redis_url(env),
+            fault_rate=_float(
+                env, "FINANCE_ASSETS_FAULT_RATE", 0.0, 0.0, 0.9, "expected a probability between 0 and 0.9"
+            ),
+            transport=transport,
+            outage_hosts=outage,
+            request_log=env.get("FINANCE_ASSETS_REQUEST_LOG", "").strip(),
+            http_backoff=(
+                _float(env, "FINANCE_ASSETS_HTTP_BACKOFF", 0.0, 0.0, 60.0, "expected seconds between 0 and 60")
+                if backoff_raw
+                else None
+            ),
+        )
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some settings changed (e.g. the CLI's --executor), validated like the environment."""
+        new = replace(self, **changes)
+        if new.mode not in MODES:
+            raise _bad("mode", new.mode, "expected one of " + ", ".join(MODES))
+        if new.executor not in EXECUTORS:
+            raise _bad("--executor", new.executor, "expected one of " + ", ".join(EXECUTORS))
+        return new
+
+    @property
+    def benchmark(self) -> str:
+        """FINANCE_ASSETS_BENCHMARK, else the fictional demo index in demo mode and SPY in live mode."""
+        return self.benchmark_override or (DEMO_BENCHMARK if self.mode == "demo" else "SPY")
+
+    # derived paths
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def check_live_credentials(self) -> None:
+        """Live mode cannot fetch anything from SEC without a declared User-Agent."""
+        if self.mode == "live" and not self.has_sec_user_agent:
+            raise SettingsError(
+                "SEC_USER_AGENT is not set: live mode needs a name and contact e-mail, e.g. "
+                "'Example Corp admin@example.com' (or FINANCE_ASSETS_MODE=demo)"
+            )
+
+    def check_writable(self) -> None:
+        """The data directory and DAGSTER_HOME exist (or can be created) and accept files."""
+        for name, path in (("FINANCE_ASSETS_DATA_DIR", self.data_dir), ("DAGSTER_HOME", self.dagster_home)):
+            problem = _unwritable(path)
+            if problem:
+                raise SettingsError(f"{name}={str(path)!r} is not usable: {problem}; expected a writable directory")
+
+
+def _unwritable(path: Path) -> str:
+    """Why files cannot be written under `path` ('' when they can), without creating anything."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            return "no existing parent directory"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a directory" if probe != path else "it is a file, not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return "permission denied" if probe == path else f"cannot create it: {probe} is not writable"
+    return ""
+
+
+def _default_home() -> Path:
+    """The checkout this package lives in, else the working directory."""
     checkout = _PACKAGE_DIR.parent
     if (checkout / "pyproject.toml").exists():
         return checkout
-    return Path.cwd().resolve()
+    return Path.cwd()
+
+
+_CACHE: dict[tuple, Settings] = {}
+
+
+def settings() -> Settings:
+    """The process's Settings from the current environment (parsed once per distinct environment)."""
+    key = tuple(os.environ.get(name) for name in ENV_VARS)
+    found = _CACHE.get(key)
+    if found is None:
+        found = Settings.from_env()
+        _CACHE.clear()
+        _CACHE[key] = found
+    return found
+
+
+# Shorthands for modules that run inside Dagster (sensors, assets) and read the deployment's settings.
+def project_home() -> Path:
+    """FINANCE_ASSETS_HOME, else the checkout this package lives in, else the working directory."""
+    return settings().home
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("FINANCE_ASSETS_DATA_DIR", project_home() / "data")).resolve()
+    return settings().data_dir
 
 
 def warehouse_dir() -> Path:
-    return data_dir() / "warehouse"
+    return settings().warehouse_dir
 
 
 def cache_dir() -> Path:
-    return data_dir() / "cache"
+    return settings().cache_dir
 
 
 def state_dir() -> Path:
-    return data_dir() / "state"
+    return settings().state_dir
 
 
 def reports_dir() -> Path:
-    return data_dir() / "reports"
+    return settings().reports_dir
 
 
 def portfolio_path() -> Path:
-    return Path(os.environ.get("FINANCE_ASSETS_PORTFOLIO", data_dir() / "portfolio.csv")).resolve()
+    return settings().portfolio
 
 
 def mode() -> str:
     """'demo' (offline, fictional tickers) or 'live' (real endpoints; needs SEC_USER_AGENT)."""
-    value = os.environ.get("FINANCE_ASSETS_MODE", "demo").strip().lower()
-    if value not in ("demo", "live"):
-        raise ValueError(f"FINANCE_ASSETS_MODE must be 'demo' or 'live', got {value!r}")
-    return value
+    return settings().mode
 
 
 def benchmark_ticker(mode_name: str | None = None) -> str:
     """FINANCE_ASSETS_BENCHMARK, else the fictional demo index in demo mode and SPY in live mode."""
-    return os.environ.get("FINANCE_ASSETS_BENCHMARK") or (DEMO_BENCHMARK if (mode_name or mode()) == "demo" else "SPY")
+    current = settings()
+    return current.benchmark if mode_name is None else replace(current, mode=mode_name).benchmark
 
 
 # First month of history any partition can address. Changing it changes every partition key set,
-# so it is a deployment-level setting, not a per-run one.
-HISTORY_START = os.environ.get("FINANCE_ASSETS_HISTORY_START", "2016-01-01")
+# so it is a deployment-level setting, not a per-run one. Read on its own at import (partitions
+# are module-level definitions); Settings.history_start validates the same variable.
+# A bad value falls back here so that importing stays quiet; Settings.from_env() (run by the CLI first
+# and by definitions.py at import) reports it, so no process runs with the fallback.
+try:
+    HISTORY_START = parse_history_start(os.environ.get("FINANCE_ASSETS_HISTORY_START"))
+except SettingsError:
+    HISTORY_START = DEFAULT_HISTORY_START

@@ -7,6 +7,12 @@ import re
 TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,5})?$"
 MAX_TICKER_INPUT_LENGTH = 16
 
+# TICKER_PATTERN in words, for messages people read
+TICKER_RULE = (
+    "expected a letter, then up to 9 letters or digits, optionally a share class after '-', '.' or '/' "
+    "(1-5 letters or digits), e.g. AAPL, BRK.B"
+)
+
 _TICKER_RE = re.compile(TICKER_PATTERN)
 _CLASS_SEPARATORS = str.maketrans({".": "-", "/": "-"})
 
@@ -29,5 +35,5 @@ def normalize_ticker(symbol: str) -> str:
         raise ValueError(f"ticker {symbol!r} contains non-ASCII characters")
     candidate = symbol.strip(" ").upper().translate(_CLASS_SEPARATORS)
     if _TICKER_RE.fullmatch(candidate) is None:
-        raise ValueError(f"ticker {symbol!r} does not match {TICKER_PATTERN} after normalization ({candidate!r})")
+        raise ValueError(f"ticker {symbol!r} is not a ticker symbol: {TICKER_RULE}")
     return candidate
