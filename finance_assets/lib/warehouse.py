@@ -222,6 +222,11 @@ class Warehouse:
             frame = frame[partition_rows(frame, bucketed)].reset_index(drop=True)
         return frame
 
+    def read_latest(self, asset: str) -> pd.DataFrame | None:
+        """An unpartitioned asset's stored table, or None before its first materialization."""
+        path = self.partition_file(asset)
+        return self.read_files([path]) if path.exists() else None
+
     def all_files(self, asset: str) -> list[Path]:
         return sorted((self.root / _check_asset(asset)).rglob(DATA_FILE))
 

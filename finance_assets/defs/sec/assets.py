@@ -29,9 +29,7 @@ BALANCE_TOLERANCE = 0.005
 
 
 def _previous_map(context: dg.AssetExecutionContext) -> pd.DataFrame | None:
-    io_manager = context.resources.io_manager
-    path = Warehouse(io_manager.base_path).partition_file("ticker_cik_map")
-    return pd.read_parquet(path) if path.exists() else None
+    return Warehouse(context.resources.io_manager.base_path).read_latest("ticker_cik_map")
 
 
 @dg.asset(

@@ -4,8 +4,6 @@ Both are STOPPED by default; set FINANCE_ASSETS_AUTOMATION=on (or toggle them in
 under the daemon.
 """
 
-import os
-
 import dagster as dg
 import pandas as pd
 
@@ -47,16 +45,15 @@ MAX_FEED_PAGES = 10
 
 
 def _default_status() -> dg.DefaultSensorStatus:
-    on = os.environ.get("FINANCE_ASSETS_AUTOMATION", "").lower() in ("1", "on", "true", "yes")
+    on = config.settings().automation
     return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
 def followed_ciks(instance: dg.DagsterInstance, warehouse: Warehouse) -> dict[int, list[str]]:
     """CIK -> registered tickers, from the materialized ticker_cik_map (earlier CIKs of a ticker included)."""
-    path = warehouse.partition_file("ticker_cik_map")
-    if not path.exists():
+    history = warehouse.read_latest("ticker_cik_map")
+    if history is None:
         return {}
-    history = pd.read_parquet(path)
     registered = set(instance.get_dynamic_partitions(TICKER))
     mapping: dict[int, list[str]] = {}
     for row in history[history["ticker"].isin(registered)].itertuples(index=False):
