@@ -2,19 +2,36 @@
 
 One place enforces the rules the data sources need:
 - the shared per-source rate limit, taken before every attempt, retries included;
-- retries with exponential backoff and jitter for 429/5xx, timeouts, resets and truncated bodies,
-  honouring Retry-After;
+- retries for 429/5xx, timeouts, resets and truncated bodies, run by the one `RetryPolicy`
+  (`lib/retry.py`, on tenacity: jittered exponential backoff, Retry-After honoured and capped),
+  which `DownloadingHttpClient.download` shares;
 - validator caching (ETag / Last-Modified → 304), so an unchanged file costs one conditional request;
 - SEC's 403 answer turned into an explanation of its fair-access rule;
 - a circuit breaker per source;
 - redacted logs and errors, and counters for run metadata.
 `FaultInjectingTransport` wraps any transport with seeded faults for the reliability tests.
+
+Why the validator cache is hand-written and not hishel (checked against hishel 2.0.0, the current
+release): hishel cannot keep three semantics this cache has and the tests require.
+1. Secrets on disk. hishel's storages pack the *request* into every entry (its URL, query
+   included, and its headers), so API keys in query strings and the contact e-mail in the
+   User-Agent would be written into the cache database; `reliability/test_secrets.py` scans every
+   file a run writes, the cache included. Here the file name is a SHA-256 of the URL and only the
+   response's headers and body are stored.
+2. Revalidate every time. In RFC 9111 mode hishel treats a response with Last-Modified but no
+   Cache-Control/Expires (what SEC and the price sources send) as heuristically fresh for up to a
+   week and serves it without asking the origin; `CacheOptions` has no switch to turn heuristics
+   off, and its non-RFC mode never revalidates at all. The only per-request override, a
+   `Cache-Control: no-cache` request header, would also be sent to the origin and its CDN.
+   `test_validator_round_trip_returns_cached_body_on_304[last_modified]` needs the changed body.
+3. Never store a cut body. hishel stores the body while it streams through, without checking
+   Content-Length; a body cut short without a transport error (what `_is_truncated` catches and
+   the "truncated" fault injects) would be stored and later served on 304. Here a body is stored
+   only after it passed that check.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import hashlib
 import json
 import logging
@@ -34,6 +51,9 @@ from urllib.parse import quote, quote_plus
 import httpx
 
 from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.lib.retry import Retryable
+from finance_assets.lib.retry import RetryPolicy as RetryPolicy  # re-exported for callers
+from finance_assets.lib.retry import parse_retry_after as parse_retry_after  # re-exported for callers
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDACTED = "***"
@@ -100,25 +120,6 @@ class SourceUnavailable(HttpError):
 
 class _TruncatedBody(Exception):
     pass
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent or unreadable."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    now = now or dt.datetime.now(dt.UTC)
-    return max((when - now).total_seconds(), 0.0)
 
 
 def _is_truncated(response: httpx.Response) -> bool:
@@ -261,6 +262,7 @@ class HttpClient:
         max_retries: int = 4,
         backoff_base: float = 0.5,
         max_backoff: float = 30.0,
+        retry_policy: RetryPolicy | None = None,
         timeout: float = 30.0,
         secrets: Sequence[str] = (),
         logger: logging.Logger | None = None,
@@ -269,7 +271,6 @@ class HttpClient:
         circuit_cooldown: float = 60.0,
         limiter_timeout: float | None = 300.0,
         clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
     ):
         if not user_agent or not user_agent.strip():
             raise ValueError("user_agent must be a non-empty string (SEC requires 'Company Name contact@e-mail')")
@@ -277,9 +278,8 @@ class HttpClient:
             raise ValueError("max_retries must be >= 0 and circuit_threshold >= 1")
         self.user_agent = user_agent.strip()
         self.limiter = limiter
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.max_backoff = max_backoff
+        # One policy object runs every retry loop of this client, `download` included.
+        self.retry_policy = retry_policy or RetryPolicy(max_retries, backoff_base, max_backoff)
         self.circuit_threshold = circuit_threshold
         self.circuit_cooldown = circuit_cooldown
         self.limiter_timeout = limiter_timeout
@@ -287,7 +287,6 @@ class HttpClient:
         self._log = logger or logging.getLogger("finance_assets.http")
         self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()
         self._cache = ValidatorCache(cache_dir) if cache_dir is not None else None
         self._client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._lock = threading.Lock()
@@ -331,6 +330,18 @@ class HttpClient:
         self._record_outcome(source, failed=False)
         return result
 
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
+
+    @property
+    def backoff_base(self) -> float:
+        return self.retry_policy.backoff_base
+
+    @property
+    def max_backoff(self) -> float:
+        return self.retry_policy.max_backoff
+
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
@@ -353,6 +364,31 @@ class HttpClient:
 
     # ------------------------------------------------------------------ retries
 
+    def _with_retries(self, source: str, safe_url: str, attempt: Callable[[int], T]) -> T:
+        """`attempt(n)` under the client's `RetryPolicy`: each retry counted, its wait slept and
+        counted; RetriesExhausted (naming the last problem) when the attempts run out."""
+
+        def on_retry(failure: Retryable, delay: float) -> None:
+            self._count(source, "retries")
+            self._count(source, "backoff_seconds", delay)
+
+        try:
+            return self.retry_policy.call(attempt, sleep=self._sleep, on_retry=on_retry)
+        except Retryable as last:
+            raise RetriesExhausted(
+                f"GET {safe_url} (source {source!r}) failed after {self.retry_policy.attempts} attempts; "
+                f"last error: {last.problem}",
+                source=source,
+                url=safe_url,
+                status_code=last.status_code,
+            ) from None
+
+    def _start_attempt(self, source: str) -> None:
+        """Every attempt, retries included, takes a slot of the source's shared rate limit."""
+        if self.limiter is not None:
+            self.limiter.acquire(source, timeout=self.limiter_timeout)
+        self._count(source, "attempts")
+
     def _get_with_retries(
         self, full_url: str, safe_url: str, source: str, extra_headers: dict, use_cache: bool
     ) -> httpx.Response:
@@ -360,39 +396,29 @@ class HttpClient:
         caching = use_cache and self._cache is not None
         cached = self._cache.load(cache_key) if caching else None
         request_headers = self._request_headers(extra_headers, cached)
-        attempts = self.max_retries + 1
-        last_problem, last_status = "", None
-        for attempt in range(1, attempts + 1):
-            if self.limiter is not None:
-                self.limiter.acquire(source, timeout=self.limiter_timeout)
-            self._count(source, "attempts")
+        attempts = self.retry_policy.attempts
+
+        def attempt(number: int) -> httpx.Response:
+            self._start_attempt(source)
             started = time.perf_counter()
             response, problem = self._attempt(full_url, request_headers, safe_url, source)
             elapsed_ms = (time.perf_counter() - started) * 1000
             status = problem or str(response.status_code)
             self._count_status(source, status)
             cache_outcome = self._cache_outcome(caching, cached, response if problem is None else None)
-            self._log_attempt(safe_url, source, attempt, attempts, status, elapsed_ms, cache_outcome, problem)
+            self._log_attempt(safe_url, source, number, attempts, status, elapsed_ms, cache_outcome, problem)
+            if problem is not None:
+                raise Retryable(problem)
+            result = self._handle_response(response, safe_url, source, cache_key if caching else None, cached)
+            if result is None:
+                raise Retryable(
+                    f"HTTP {response.status_code}",
+                    status_code=response.status_code,
+                    retry_after=response.headers.get("Retry-After"),
+                )
+            return result
 
-            if problem is None:
-                result = self._handle_response(response, safe_url, source, cache_key if caching else None, cached)
-                if result is not None:
-                    return result
-                last_problem, last_status = f"HTTP {response.status_code}", response.status_code
-                delay = self._retry_delay(attempt, response.headers.get("Retry-After"))
-            else:
-                last_problem, last_status = problem, None
-                delay = self._retry_delay(attempt, None)
-            if attempt < attempts:
-                self._count(source, "retries")
-                self._count(source, "backoff_seconds", delay)
-                self._sleep(delay)
-        raise RetriesExhausted(
-            f"GET {safe_url} (source {source!r}) failed after {attempts} attempts; last error: {last_problem}",
-            source=source,
-            url=safe_url,
-            status_code=last_status,
-        )
+        return self._with_retries(source, safe_url, attempt)
 
     def _attempt(
         self, full_url: str, request_headers: dict[str, str], safe_url: str, source: str
@@ -448,14 +474,6 @@ class HttpClient:
         return any(
             response.headers.get(name) not in (None, cached.headers.get(name)) for name in ("etag", "last-modified")
         )
-
-    def _retry_delay(self, attempt: int, retry_after: str | None) -> float:
-        """Retry-After when the server gave one, else exponential backoff with equal jitter; both capped."""
-        server_delay = parse_retry_after(retry_after)
-        if server_delay is not None:
-            return min(server_delay, self.max_backoff)
-        ceiling = min(self.backoff_base * 2 ** (attempt - 1), self.max_backoff)
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _request_headers(self, extra_headers: dict, cached: CachedResponse | None) -> dict[str, str]:
         request_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **extra_headers}

@@ -2,7 +2,8 @@
 
 `HttpClient.get` holds a whole body in memory, which is right for JSON documents and wrong for a
 5 GB `submissions.zip`. `DownloadingHttpClient` is the same client (limiter, User-Agent, retries
-with backoff, circuit breaker, SEC 403 explanation, redaction, counters) plus `download()`, which
+under the client's one `RetryPolicy`, circuit breaker, SEC 403 explanation, redaction, counters)
+plus `download()`, which
 streams the body to a temporary file next to the destination and renames it into place only when
 it is complete and passes `verify`. The response's ETag / Last-Modified are kept in a sidecar file,
 so the next call is a conditional request and an unchanged archive is not downloaded twice.
@@ -28,10 +29,10 @@ from finance_assets.lib.http import (
     HttpClient,
     HttpError,
     HttpStatusError,
-    RetriesExhausted,
     SecAccessDenied,
     _transport_error_kind,
 )
+from finance_assets.lib.retry import Retryable
 
 STREAM_CHUNK_BYTES = 1 << 20
 PROGRESS_EVERY_BYTES = 256 << 20
@@ -101,14 +102,11 @@ class DownloadingHttpClient(HttpClient):
         if validators.get("last_modified"):
             extra["If-Modified-Since"] = validators["last_modified"]
         headers = self._request_headers(extra, None)
-        attempts = self.max_retries + 1
-        last_problem, last_status = "", None
-        for attempt in range(1, attempts + 1):
-            if self.limiter is not None:
-                self.limiter.acquire(source, timeout=self.limiter_timeout)
-            self._count(source, "attempts")
+        attempts = self.retry_policy.attempts
+
+        def attempt(number: int) -> Download:
+            self._start_attempt(source)
             started = time.perf_counter()
-            retry_after = None
             try:
                 with self._client.stream("GET", url, headers=headers) as response:
                     status = response.status_code
@@ -116,7 +114,7 @@ class DownloadingHttpClient(HttpClient):
                     self._log_attempt(
                         safe_url,
                         source,
-                        attempt,
+                        number,
                         attempts,
                         str(status),
                         (time.perf_counter() - started) * 1000,
@@ -145,32 +143,24 @@ class DownloadingHttpClient(HttpClient):
                             url=safe_url,
                             status_code=status,
                         )
-                    last_problem, last_status = f"HTTP {status}", status
-                    retry_after = response.headers.get("Retry-After")
+                    raise Retryable(
+                        f"HTTP {status}", status_code=status, retry_after=response.headers.get("Retry-After")
+                    )
             except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
                 raise HttpError(
                     f"GET {safe_url} (source {source!r}): {self.redact(str(exc))}", source=source, url=safe_url
                 ) from None
             except _BadBody as exc:
-                last_problem, last_status = f"{exc}; the previous copy is kept", None
+                raise Retryable(f"{exc}; the previous copy is kept") from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 kind = _transport_error_kind(exc)
                 self._count_status(source, kind)
                 self._log_attempt(
-                    safe_url, source, attempt, attempts, kind, (time.perf_counter() - started) * 1000, "off", kind
+                    safe_url, source, number, attempts, kind, (time.perf_counter() - started) * 1000, "off", kind
                 )
-                last_problem, last_status = kind, None
-            if attempt < attempts:
-                delay = self._retry_delay(attempt, retry_after)
-                self._count(source, "retries")
-                self._count(source, "backoff_seconds", delay)
-                self._sleep(delay)
-        raise RetriesExhausted(
-            f"GET {safe_url} (source {source!r}) failed after {attempts} attempts; last error: {last_problem}",
-            source=source,
-            url=safe_url,
-            status_code=last_status,
-        )
+                raise Retryable(kind) from None
+
+        return self._with_retries(source, safe_url, attempt)
 
     def _save(
         self, response: httpx.Response, safe_url: str, dest: Path, source: str, verify: Callable[[Path], object] | None

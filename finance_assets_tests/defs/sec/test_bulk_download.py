@@ -11,8 +11,9 @@ import pytest
 
 from finance_assets.defs.sec.bulk_download import DownloadingHttpClient
 from finance_assets.defs.sec.edgar_bulk import check_archive
-from finance_assets.lib.http import RetriesExhausted, SecAccessDenied
+from finance_assets.lib.http import HttpClient, RetriesExhausted, SecAccessDenied
 from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.lib.retry import RetryPolicy
 
 URL = "https://www.sec.gov/Archives/edgar/daily-index/xbrl/companyfacts.zip"
 CONTACT = "bulk.ops@research.example"
@@ -22,7 +23,9 @@ def _zip(version: int) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for cik in range(1, 30):
-            archive.writestr(f"CIK{cik:010d}.json", f'{{"cik": {cik}, "version": {version}}}')
+            # A fixed timestamp: the default (now, 2 s resolution) made two builds of one version differ.
+            member = zipfile.ZipInfo(f"CIK{cik:010d}.json", date_time=(2025, 6, 2, 6, 0, 0))
+            archive.writestr(member, f'{{"cik": {cik}, "version": {version}}}', zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
@@ -66,13 +69,14 @@ class Origin:
         )
 
 
-def _client(origin: Origin, tmp_path) -> DownloadingHttpClient:
+def _client(origin: Origin, tmp_path, **kwargs) -> DownloadingHttpClient:
     return DownloadingHttpClient(
         user_agent=f"Research Desk {CONTACT}",
         transport=httpx.MockTransport(origin),
         limiter=SourceLimiter(tmp_path / "state"),
         sleep=lambda seconds: None,
         cache_dir=tmp_path / "http",
+        **kwargs,
     )
 
 
@@ -134,3 +138,32 @@ def test_sec_403_names_the_user_agent_rule_without_the_contact(tmp_path):
     assert "User-Agent" in message and "10 requests per second" in message
     assert CONTACT not in message
     assert not (tmp_path / "companyfacts.zip").exists()
+
+
+def test_get_and_download_run_through_the_one_shared_retry_policy(tmp_path, monkeypatch):
+    """One RetryPolicy object runs both retry loops: `get` and `download`, of one client or of two."""
+    seen: list[tuple[int, str]] = []
+    real_call = RetryPolicy.call
+
+    def spy(self, attempt, **kwargs):
+        seen.append((id(self), attempt.__qualname__.split(".")[1]))
+        return real_call(self, attempt, **kwargs)
+
+    monkeypatch.setattr(RetryPolicy, "call", spy)
+    policy = RetryPolicy(max_retries=2, backoff_base=0.01)
+    origin = Origin(_zip(1), faults=["503", "truncated"])
+    plain = HttpClient(
+        user_agent=f"Research Desk {CONTACT}", transport=httpx.MockTransport(origin), retry_policy=policy
+    )
+    with _client(origin, tmp_path, retry_policy=policy) as client, plain:
+        assert client.download(URL, tmp_path / "companyfacts.zip", source="sec").status == "downloaded"
+        assert client.stats["retries"] == 2  # the 503 and the truncated body, under the shared policy
+        origin.faults = ["503"]
+        assert client.get(URL, source="sec").content == origin.body
+        assert plain.get(URL, source="sec").content == origin.body
+        assert client.stats["retries"] == 3
+    assert seen == [
+        (id(policy), "_download_with_retries"),
+        (id(policy), "_get_with_retries"),
+        (id(policy), "_get_with_retries"),
+    ]
