@@ -140,6 +140,8 @@ def test_exhausted_policy_becomes_retries_exhausted_with_the_last_problem():
 
 def test_backoff_env_seam_sets_the_policy(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_ASSETS_HTTP_BACKOFF", "0.01")
+    # the seam is under test, not the demo internet: building DemoTransport takes seconds
+    monkeypatch.setattr(HttpSource, "_transport", lambda self: httpx.MockTransport(lambda r: httpx.Response(200)))
     source = HttpSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"))
     policy = source.client.retry_policy
     assert policy.backoff_base == 0.01 and policy.max_backoff == pytest.approx(0.6)
