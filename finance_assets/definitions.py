@@ -13,6 +13,7 @@ Environment:
 
 from __future__ import annotations
 
+import functools
 import os
 
 import dagster as dg
@@ -62,58 +63,52 @@ ALL_ASSETS = [
 ALL_CHECKS = [market.prices_are_sane, market.prices_cover_every_session, *sec.SEC_CHECKS, fx.fx_rates_are_sane]
 
 
-def _env_or_blank(name: str) -> str | dg.EnvVar:
+def _secret(name: str, present: bool) -> str | dg.EnvVar:
     """An EnvVar when set (so Dagster never shows its value), else '' for optional settings."""
-    return dg.EnvVar(name) if os.environ.get(name) else ""
+    return dg.EnvVar(name) if present else ""
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def build_resources(mode: str | None = None) -> dict:
-    mode = mode or config.mode()
+def build_resources(settings: config.Settings | str | None = None) -> dict:
+    """Resources from validated settings (a mode name: the environment's settings in that mode)."""
+    if not isinstance(settings, config.Settings):
+        settings = config.settings() if settings is None else config.settings().replace(mode=settings)
+    mode = settings.mode
     common = {
         "mode": mode,
-        "cache_dir": str(config.cache_dir()),
-        "state_dir": str(config.state_dir()),
-        "fault_rate": float(os.environ.get("FINANCE_ASSETS_FAULT_RATE", "0") or 0),
-        "demo_now": os.environ.get("FINANCE_ASSETS_DEMO_NOW", ""),
+        "cache_dir": str(settings.cache_dir),
+        "state_dir": str(settings.state_dir),
+        "fault_rate": settings.fault_rate,
+        "demo_now": settings.demo_now,
     }
-    benchmark = config.benchmark_ticker(mode)
     return {
-        "io_manager": ParquetWarehouseIOManager(base_path=str(config.warehouse_dir())),
+        "io_manager": ParquetWarehouseIOManager(base_path=str(settings.warehouse_dir)),
         "sec": SecEdgarSource(
             **common,
             user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
-            bulk_min_tickers=_int_env("SEC_BULK_MIN_TICKERS", 200),
+            bulk_min_tickers=settings.sec_bulk_min_tickers,
             www_url=endpoint_from_env(SEC_WWW_ENV, SEC_WWW),
             data_url=endpoint_from_env(SEC_DATA_ENV, SEC_DATA),
         ),
-        "prices_source": PriceSource(**common, alphavantage_api_key=_env_or_blank("ALPHAVANTAGE_API_KEY")),
-        "news_source": NewsSource(**common, finnhub_api_key=_env_or_blank("FINNHUB_API_KEY")),
+        "prices_source": PriceSource(
+            **common, alphavantage_api_key=_secret("ALPHAVANTAGE_API_KEY", settings.has_alphavantage_key)
+        ),
+        "news_source": NewsSource(**common, finnhub_api_key=_secret("FINNHUB_API_KEY", settings.has_finnhub_key)),
         "fx_source": FxSource(**common),
         "portfolio": PortfolioSettings(
-            path=str(config.portfolio_path()),
-            reports_dir=str(config.reports_dir()),
-            benchmark=benchmark,
-            base_currency=os.environ.get("FINANCE_ASSETS_BASE_CURRENCY", "USD"),
-            risk_free_rate=float(os.environ.get("FINANCE_ASSETS_RISK_FREE", "0") or 0),
+            path=str(settings.portfolio),
+            reports_dir=str(settings.reports_dir),
+            benchmark=settings.benchmark,
+            base_currency=settings.base_currency,
+            risk_free_rate=settings.risk_free_rate,
         ),
     }
 
 
-def build_executor() -> dg.ExecutorDefinition:
-    kind = os.environ.get("FINANCE_ASSETS_EXECUTOR", "dask").strip().lower()
-    if kind == "in_process":
+def build_executor(settings: config.Settings | None = None) -> dg.ExecutorDefinition:
+    settings = settings or config.settings()
+    if settings.executor == "in_process":
         return dg.in_process_executor
-    if kind != "dask":
-        raise ValueError(f"FINANCE_ASSETS_EXECUTOR must be 'dask' or 'in_process', got {kind!r}")
-    address = os.environ.get("DASK_SCHEDULER_ADDRESS")
+    address = settings.dask_scheduler_address
     if address:
         return dask_executor.configured({"cluster": {"existing": {"address": address}}}, name="dask_existing")
     workers = max(1, min(os.cpu_count() or 1, 8))
@@ -143,14 +138,41 @@ JOBS = [ticker_map_job, sec_job, market_job, panel_job, snapshots_job, report_jo
 
 PARTITION_FRESHNESS_CHECKS = partition_freshness_checks()
 
-defs = dg.Definitions(
-    assets=with_automation(ALL_ASSETS),  # automation conditions + freshness policies
-    asset_checks=[*ALL_CHECKS, *PARTITION_FRESHNESS_CHECKS],
-    resources=build_resources(),
-    executor=build_executor(),
-    jobs=JOBS,
-    sensors=[*SENSORS, automation_sensor(), partition_freshness_sensor(PARTITION_FRESHNESS_CHECKS)],
-)
+
+@functools.cache
+def build_definitions(settings: config.Settings) -> dg.Definitions:
+    """The code location for these settings; the CLI passes its own, Dagster loads `defs` below."""
+    return dg.Definitions(
+        assets=with_automation(ALL_ASSETS),  # automation conditions + freshness policies
+        asset_checks=[*ALL_CHECKS, *PARTITION_FRESHNESS_CHECKS],
+        resources=build_resources(settings),
+        executor=build_executor(settings),
+        jobs=JOBS,
+        sensors=[*SENSORS, automation_sensor(), partition_freshness_sensor(PARTITION_FRESHNESS_CHECKS)],
+    )
+
+
+defs = build_definitions(config.settings())
+
+
+def job_for(name: str, executor: str, dask_scheduler_address: str = "") -> dg.JobDefinition:
+    """A job of the environment's settings with the CLI's choices applied (see `reconstructable_job`)."""
+    settings = config.settings().replace(executor=executor, dask_scheduler_address=dask_scheduler_address)
+    return build_definitions(settings).resolve_job_def(name)
+
+
+def reconstructable_job(name: str, settings: config.Settings) -> dg.ReconstructableJob:
+    """`name` built from `settings` in every process that runs a step (Dask workers rebuild it from
+    these arguments, not from environment variables the caller would have to set)."""
+    return dg.build_reconstructable_job(
+        __name__,
+        "job_for",
+        reconstructable_kwargs={
+            "name": name,
+            "executor": settings.executor,
+            "dask_scheduler_address": settings.dask_scheduler_address,
+        },
+    )
 
 
 # Module-level getters make the jobs reconstructable (needed by the Dask executor in execute_job).

@@ -232,9 +232,16 @@ def _root_cause(error) -> str:
 
 
 def run_plan(
-    instance: dg.DagsterInstance, plan: Sequence[RunStep], on_done: Callable[[RunStep], None] | None = None
+    instance: dg.DagsterInstance,
+    plan: Sequence[RunStep],
+    on_done: Callable[[RunStep], None] | None = None,
+    job_for: Callable[[str], dg.ReconstructableJob] | None = None,
+    run_config: dict | None = None,
 ) -> list[str]:
-    """Execute each step as one Dagster run (through the configured executor). Returns failed labels."""
+    """Execute each step as one Dagster run (through the configured executor). Returns failed labels.
+
+    `job_for(job_name)` gives the job to run (e.g. `definitions.reconstructable_job` with the caller's
+    settings); by default the getter of the environment's definitions."""
     from finance_assets import definitions
 
     failures = []
@@ -242,8 +249,9 @@ def run_plan(
         tags = {}
         if step.start_key is not None:
             tags = {ASSET_PARTITION_RANGE_START_TAG: step.start_key, ASSET_PARTITION_RANGE_END_TAG: step.end_key}
-        job = dg.reconstructable(getattr(definitions, step.job))
-        with dg.execute_job(job, instance=instance, tags=tags, raise_on_error=False) as result:
+        job_name = step.job.removeprefix("get_")
+        job = job_for(job_name) if job_for else dg.reconstructable(getattr(definitions, step.job))
+        with dg.execute_job(job, instance=instance, tags=tags, run_config=run_config, raise_on_error=False) as result:
             if not result.success:
                 failures.append(step.label)
                 for event in result.all_events:

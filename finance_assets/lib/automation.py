@@ -26,11 +26,12 @@ sensors it is STOPPED unless FINANCE_ASSETS_AUTOMATION=on.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import warnings
 from collections.abc import Sequence
 
 import dagster as dg
+
+from finance_assets.lib import config
 
 NEW_YORK = "America/New_York"
 AUTOMATION_SENSOR_NAME = "finance_assets_automation"
@@ -54,14 +55,8 @@ AC = dg.AutomationCondition
 
 
 def lookback_months() -> int:
-    raw = os.environ.get("FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", str(DEFAULT_LOOKBACK_MONTHS))
-    try:
-        months = int(raw)
-    except ValueError:
-        raise ValueError(f"FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS must be a whole number, got {raw!r}") from None
-    if months < 1:
-        raise ValueError(f"FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS must be >= 1, got {months}")
-    return months
+    """FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS (validated in lib/config.py)."""
+    return config.settings().automation_lookback_months
 
 
 def lookback_delta(months: int) -> dt.timedelta:
@@ -277,7 +272,7 @@ def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = 
 
 
 def automation_enabled() -> bool:
-    return os.environ.get("FINANCE_ASSETS_AUTOMATION", "").lower() in ("1", "on", "true", "yes")
+    return config.settings().automation
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:

@@ -22,7 +22,6 @@ plug in through `LimiterBackend`.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -218,7 +217,9 @@ class RedisBackend:
 
 def default_backend(state_dir: str | Path) -> LimiterBackend:
     """Redis when FINANCE_ASSETS_LIMITER_REDIS_URL is set (several machines), else SQLite in `state_dir`."""
-    url = os.environ.get(REDIS_URL_ENV, "").strip()
+    from finance_assets.lib.config import settings
+
+    url = settings().limiter_redis_url
     return RedisBackend(url) if url else SQLiteBackend(state_dir)
 
 

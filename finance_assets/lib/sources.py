@@ -19,7 +19,6 @@ change the URLs, headers, limits or parsing of the mode in force):
 from __future__ import annotations
 
 import logging
-import os
 import zlib
 from pathlib import Path
 from typing import ClassVar
@@ -30,6 +29,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from finance_assets.demo.source import DemoTransport
+from finance_assets.lib import config
 from finance_assets.lib.http import (
     FaultInjectingTransport,
     HttpClient,
@@ -115,9 +115,8 @@ class HttpSource(dg.ConfigurableResource):
     def _transport(self) -> httpx.BaseTransport | None:
         if self.mode not in ("demo", "live"):
             raise SourceConfigError(f"mode must be 'demo' or 'live', got {self.mode!r}")
-        override = os.environ.get(TRANSPORT_ENV, "").strip().lower()
-        if override not in ("", "demo"):
-            raise SourceConfigError(f"{TRANSPORT_ENV} must be 'demo' or unset, got {override!r}")
+        seams = config.settings()  # the test seams below, validated there
+        override = seams.transport
         transport: httpx.BaseTransport | None = (
             self._demo_transport() if self.mode == "demo" or override == "demo" else None
         )
@@ -134,24 +133,18 @@ class HttpSource(dg.ConfigurableResource):
                 failure_rate=self.fault_rate,
                 seed=zlib.crc32(type(self).__name__.encode()),
             )
-        outage = [host for host in os.environ.get(OUTAGE_ENV, "").split(",") if host.strip()]
+        outage = list(seams.outage_hosts)
         if outage:
             transport = OutageTransport(transport or httpx.HTTPTransport(), outage)
-        request_log = os.environ.get(REQUEST_LOG_ENV, "").strip()
+        request_log = seams.request_log
         if request_log:
             transport = RequestLogTransport(transport or httpx.HTTPTransport(), request_log)
         return transport
 
     @staticmethod
     def _backoff_base() -> float:
-        raw = os.environ.get(BACKOFF_ENV, "").strip()
-        try:
-            base = float(raw) if raw else DEFAULT_BACKOFF_BASE
-        except ValueError:
-            raise SourceConfigError(f"{BACKOFF_ENV} must be a number of seconds, got {raw!r}") from None
-        if not 0 <= base <= 60:
-            raise SourceConfigError(f"{BACKOFF_ENV} must be within [0, 60] seconds, got {base}")
-        return base
+        base = config.settings().http_backoff  # FINANCE_ASSETS_HTTP_BACKOFF, validated to [0, 60]
+        return DEFAULT_BACKOFF_BASE if base is None else base
 
     @property
     def client(self) -> HttpClient:
