@@ -11,7 +11,6 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.defs.market import assets as market
-from finance_assets.defs.market import indicators
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import TICKER
@@ -61,9 +60,48 @@ def test_technicals_partition_by_partition_equal_one_run(tmp_path, instance):
     a = Warehouse(tmp_path / "whole" / "wh").read("technicals").sort_values(["ticker", "date"]).reset_index(drop=True)
     b = Warehouse(tmp_path / "parts" / "wh").read("technicals").sort_values(["ticker", "date"]).reset_index(drop=True)
     assert len(a) == len(b) == 2 * 250  # two tickers, Jul 2024 - Jun 2025 sessions
-    for col in indicators.TECHNICAL_COLUMNS:
+    for col in market.TECHNICALS_COLUMNS:
         np.testing.assert_allclose(a[col], b[col], rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=col)
-    assert a[list(indicators.TECHNICAL_COLUMNS)].notna().all().all()  # 24 months of look-back cover every warm-up
+    assert (
+        a[list(market.TECHNICALS_COLUMNS)].notna().all().all()
+    )  # the look-back (whole history from 2022-07) covers every warm-up
+
+    # The long view answers a screen like "RSI < 30 and price above SMA 200" (demo data: RSI < 45).
+    wh = Warehouse(tmp_path / "whole" / "wh")
+    assert {"technicals", "prices"} <= set(wh.refresh_catalog())
+    screen = """
+        SELECT r.date, r.ticker FROM technicals_long r
+        JOIN technicals_long s ON s.date = r.date AND s.ticker = r.ticker AND s.indicator = 'sma_200'
+        JOIN prices p ON p.date = r.date AND p.ticker = r.ticker
+        WHERE r.indicator = 'rsi_14' AND r.value < 45 AND p.adj_close > s.value ORDER BY r.ticker, r.date
+    """
+    con = wh.connect()
+    try:
+        found = con.execute(screen).df()
+        long_rows = con.execute("SELECT count(*) FROM technicals_long").fetchone()[0]
+    finally:
+        con.close()
+    closes = wh.read("prices")[["date", "ticker", "adj_close"]]
+    merged = a.merge(closes.assign(date=closes["date"].astype(a["date"].dtype)), on=["date", "ticker"])
+    expected = merged[(merged["rsi_14"] < 45) & (merged["adj_close"] > merged["sma_200"])]
+    assert len(expected) > 0
+    assert list(zip(found["ticker"], pd.to_datetime(found["date"]))) == list(
+        zip(expected["ticker"], pd.to_datetime(expected["date"]))
+    )
+    assert long_rows == int(a[list(market.TECHNICALS_COLUMNS)].notna().sum().sum())
+
+
+def test_technicals_metadata_names_the_indicators_and_plots_the_latest_month(tmp_path, instance):
+    assets = [market.prices, market.technicals]
+    resources = _resources(tmp_path)
+    assert _run(assets, instance, resources, "2024-01-01|ACMQ", "2025-06-01|ACMQ", ["prices"]).success
+    result = _run(assets, instance, resources, "2025-06-01|ACMQ", "2025-06-01|ACMQ", ["technicals"])
+    (materialization,) = result.asset_materializations_for_node("technicals")
+    metadata = materialization.metadata
+    assert metadata["indicator_set"].value == market.TECHNICALS_CODE_VERSION
+    assert "STOCH(fastk_period=14, slowk_period=3, slowk_matype=0" in metadata["indicators"].value
+    chart = metadata["latest_month_chart"].value
+    assert "ACMQ" in chart and "2025-06-02 .. 2025-06-30" in chart and "rsi_14" in chart
 
 
 def test_price_checks_run_per_partition_and_pass_on_demo(tmp_path, instance):
