@@ -12,6 +12,7 @@ import pandas as pd
 from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.lib.portfolio_settings import PortfolioSettings
+from finance_assets.defs.portfolio.report_data import ReportData
 from finance_assets.defs.portfolio.report_render import render_html, render_markdown
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
@@ -286,7 +287,8 @@ def portfolio_report(
     latest_rows = rows[rows["date"] == latest_day]
     latest_summary = report[report["date"] == latest_day].iloc[0].to_dict()
     latest_values = histories[tuple(_held_on(holdings, latest_day).index)]
-    latest_values = latest_values[latest_values.index <= latest_day].tail(book.RISK_WINDOW_DAYS + 1)
+    latest_values = latest_values[latest_values.index <= latest_day]  # the tearsheet's windows cut it
+    latest_by_holding = _holding_values(_held_on(holdings, latest_day), adj_closes, fx_base, base, latest_day)
     notes = _notes(latest_rows, latest_day, settings.benchmark, benchmark is not None, base)
     demo = panel["source"].astype(str).str.contains("demo").any()
     paths = write_report_files(
@@ -298,6 +300,8 @@ def portfolio_report(
         base=base,
         benchmark_name=settings.benchmark,
         notes=notes,
+        holding_values=latest_by_holding,
+        risk_free_annual=settings.risk_free_rate,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
         if demo
         else "",
@@ -346,6 +350,19 @@ def portfolio_report(
     yield dg.Output(rows, output_name="portfolio_holdings")
 
 
+def _holding_values(
+    held: pd.DataFrame, closes: pd.DataFrame, fx: pd.DataFrame | None, base: str, day: pd.Timestamp
+) -> pd.DataFrame | None:
+    """Dates x ticker: value in `base` of each priced holding (adjusted closes), up to `day`."""
+    priced = held[held["ticker"].isin(closes.columns)]
+    if priced.empty or closes.empty:
+        return None
+    rows = book.holdings_values(priced, closes, fx, base)
+    matrix = rows.pivot_table(index="date", columns="ticker", values="market_value", aggfunc="sum")
+    matrix.index = pd.DatetimeIndex(matrix.index)
+    return matrix[matrix.index <= day].dropna(how="any")
+
+
 def _metadata_float(value) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
@@ -361,6 +378,9 @@ def write_report_files(
     benchmark_name: str = "benchmark",
     notes: list[str] | None = None,
     banner: str = "",
+    holding_values: pd.DataFrame | None = None,
+    sectors: dict[str, str] | None = None,
+    risk_free_annual: float = 0.0,
 ) -> dict[str, Path]:
     """Markdown and a self-contained HTML page for one report day, and the `latest.*` copies.
 
@@ -372,14 +392,19 @@ def write_report_files(
     texts = {
         "md": render_markdown(summary, holdings, notes or [], base=base),
         "html": render_html(
-            summary,
-            holdings,
-            values,
-            benchmark,
-            base=base,
-            benchmark_name=benchmark_name,
-            notes=notes or [],
-            banner=banner,
+            ReportData(
+                summary=summary,
+                holdings=holdings,
+                values=values,
+                benchmark=benchmark,
+                holding_values=holding_values,
+                sectors=sectors or {},
+                base=base,
+                benchmark_name=benchmark_name,
+                notes=notes or [],
+                banner=banner,
+                risk_free_annual=risk_free_annual,
+            )
         ),
     }
     paths = {kind: out_dir / f"portfolio_report_{day}.{kind}" for kind in texts}

@@ -1,17 +1,34 @@
-"""Render the portfolio report as Markdown and as one self-contained HTML page.
+"""Render the portfolio report as Markdown and as one self-contained HTML page (a tearsheet).
 
-The HTML needs nothing from the network: styles inline, charts as inline SVG drawn here, and a few
-lines of script to sort the holdings table. Every value from the data is HTML-escaped.
+The HTML needs nothing from the network: styles inline, plotly.js inlined from the installed plotly
+wheel, every window's figures precomputed as JSON in the page and switched by a few lines of script
+(no server). Every value from the data is HTML-escaped; the JSON cannot close its script element.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+
+from finance_assets.defs.portfolio import tearsheet
+from finance_assets.defs.portfolio.report_data import (
+    DEFAULT_WINDOW,
+    WINDOWS,
+    ReportData,
+    WindowView,
+    cumulative,
+    drawdown,
+    finite,
+    rebased,
+    window_views,
+)
 
 # (key, label, kind) — kinds: money, pct, num, int, text, date
 SUMMARY_FIELDS = [
@@ -28,10 +45,10 @@ RISK_FIELDS = [
     ("annualized_volatility", "Volatility (annualized)", "pct"),
     ("var_hist_95", "VaR 95% historical (1 day)", "pct"),
     ("var_hist_99", "VaR 99% historical (1 day)", "pct"),
-    ("var_param_95", "VaR 95% parametric (1 day)", "pct"),
-    ("var_param_99", "VaR 99% parametric (1 day)", "pct"),
-    ("cvar_95", "CVaR / expected shortfall 95%", "pct"),
-    ("cvar_99", "CVaR / expected shortfall 99%", "pct"),
+    ("var_param_95", "VaR 95% parametric Gaussian (1 day)", "pct"),
+    ("var_param_99", "VaR 99% parametric Gaussian (1 day)", "pct"),
+    ("cvar_95", "Expected shortfall (CVaR) 95% historical (1 day)", "pct"),
+    ("cvar_99", "Expected shortfall (CVaR) 99% historical (1 day)", "pct"),
     ("beta", "Beta to benchmark", "num"),
     ("sharpe", "Sharpe ratio", "num"),
     ("sortino", "Sortino ratio", "num"),
@@ -160,127 +177,228 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-# --------------------------------------------------------------------------- SVG charts
+# --------------------------------------------------------------------------- charts (plotly)
 
-_CHART_W, _CHART_H = 640, 230
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 12, 24, 26  # the top strip holds the legend
+PORTFOLIO_COLOUR, BENCHMARK_COLOUR, LOSS_COLOUR, RISK_COLOUR = "#0969da", "#8250df", "#cf222e", "#bf8700"
+CHART_HEIGHT = 300
+TOP_HOLDINGS = 15
+# The page's charts, in order: (id, caption). Every chart exists in every window.
+CHARTS = [
+    ("chart-cumulative", "Cumulative return against the benchmark"),
+    ("chart-value", "Value of today's holdings (adjusted closes)"),
+    ("chart-drawdown", "Drawdown from the running peak"),
+    ("chart-eoy", "Calendar-year returns"),
+    ("chart-histogram", "Distribution of daily returns"),
+    ("chart-rolling-volatility", f"Rolling volatility ({tearsheet.ROLLING_WINDOW} sessions, annualized)"),
+    ("chart-rolling-sharpe", f"Rolling Sharpe ratio ({tearsheet.ROLLING_WINDOW} sessions, annualized)"),
+    ("chart-rolling-sortino", f"Rolling Sortino ratio ({tearsheet.ROLLING_WINDOW} sessions, annualized)"),
+    ("chart-rolling-beta", f"Rolling beta ({tearsheet.ROLLING_WINDOW} sessions)"),
+    ("chart-contrib-return", "Contribution to return by holding"),
+    ("chart-contrib-risk", "Contribution to volatility by holding (Euler)"),
+    ("chart-weights", "Weights today"),
+]
 
 
-def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
-    if hi == lo:
-        return [lo]
-    raw = (hi - lo) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = min((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), default=raw)
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step) + 1)]
+def _dates(index) -> list[str]:
+    return [stamp.strftime("%Y-%m-%d") for stamp in pd.DatetimeIndex(index)]
 
 
-def _figure(chart_id: str, title: str, body: str, height: int) -> str:
-    return (
-        f'<figure class="chart" id="{chart_id}" data-chart="{html.escape(title)}">'
-        f"<figcaption>{html.escape(title)}</figcaption>"
-        f'<svg viewBox="0 0 {_CHART_W} {height}" width="{_CHART_W}" height="{height}" role="img" '
-        f'aria-label="{html.escape(title)}">{body}</svg></figure>'
+def _numbers(values, scale: float = 1.0, digits: int = 6) -> list[float | None]:
+    return [round(float(v) * scale, digits) if np.isfinite(v) else None for v in np.asarray(values, dtype="float64")]
+
+
+def _line(name: str, series: pd.Series, colour: str, scale: float = 1.0, fill: bool = False) -> dict:
+    trace = {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": _dates(series.index),
+        "y": _numbers(series.to_numpy(), scale),
+        "line": {"color": colour, "width": 1.6},
+        "hovertemplate": "%{y}<extra>" + html.escape(name) + "</extra>",
+    }
+    if fill:
+        trace["fill"] = "tozeroy"
+    return trace
+
+
+def _figure(traces: list[dict], x_title: str, y_title: str, **layout) -> dict:
+    """A plotly figure: validated through plotly.graph_objects, axis titles always set, legend always on."""
+    empty = not any(len(t.get("x") or t.get("y") or []) for t in traces)
+    base = {
+        "height": CHART_HEIGHT,
+        "autosize": True,
+        "margin": {"l": 64, "r": 16, "t": 8, "b": 52},
+        "showlegend": True,
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "xaxis": {"title": {"text": x_title}, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "automargin": True},
+        "hovermode": "x unified",
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#fbfcfd",
+        "font": {"family": "system-ui, sans-serif", "size": 11, "color": "#1f2328"},
+    }
+    for key, value in layout.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) and key in base else value
+    if empty:
+        base["annotations"] = [
+            {"text": "Not enough history in this window", "showarrow": False, "xref": "paper", "yref": "paper"}
+        ]
+    # plotly validates every property name and value; on a two-point sample of each trace (the
+    # whole series would cost seconds per page and validates nothing more)
+    go.Figure(data=[{**t, **{k: t[k][:2] for k in ("x", "y") if k in t}} for t in traces], layout=base)
+    return {"data": traces, "layout": base}
+
+
+def _pct_axis(title: str) -> dict:
+    return {"title": {"text": title}, "tickformat": ".1f", "ticksuffix": "%", "automargin": True}
+
+
+def _bar_rows(table: pd.DataFrame, column: str, top: int = TOP_HOLDINGS) -> tuple[list[str], list[float]]:
+    """Holdings by weight, the tail summed as 'N other'; the values of `column`."""
+    labels = table.index[:top].astype(str).tolist()
+    values = table[column].iloc[:top].tolist()
+    if len(table) > top:
+        labels.append(f"{len(table) - top} other")
+        values.append(float(table[column].iloc[top:].sum()))
+    return labels, values
+
+
+def _hbar(name: str, labels: list[str], values: list[float], colour: str) -> dict:
+    return {
+        "type": "bar",
+        "orientation": "h",
+        "name": name,
+        "y": labels,
+        "x": _numbers(values, 100.0),
+        "marker": {"color": colour},
+        "hovertemplate": "%{y}: %{x:.2f}<extra>" + html.escape(name) + "</extra>",
+    }
+
+
+def window_figures(data: ReportData, view: WindowView) -> dict[str, dict]:
+    """Every chart of one window as plotly figure JSON, keyed by chart id."""
+    bench_name = data.benchmark_name
+    has_bench = view.bench_values is not None and len(view.bench_values) >= 2
+    figures: dict[str, dict] = {}
+
+    cumulative_traces = [_line("Portfolio", cumulative(view.values), PORTFOLIO_COLOUR, 100.0)]
+    value_traces = [_line("Portfolio", view.values, PORTFOLIO_COLOUR)]
+    drawdown_traces = [_line("Portfolio", drawdown(view.values), LOSS_COLOUR, 100.0, fill=True)]
+    if has_bench:
+        cumulative_traces.append(_line(bench_name, cumulative(view.bench_values), BENCHMARK_COLOUR, 100.0))
+        value_traces.append(
+            _line(f"{bench_name} (rebased)", rebased(view.bench_values, float(view.values.iloc[0])), BENCHMARK_COLOUR)
+        )
+        drawdown_traces.append(_line(bench_name, drawdown(view.bench_values), BENCHMARK_COLOUR, 100.0))
+    figures["chart-cumulative"] = _figure(cumulative_traces, "Date", "", yaxis=_pct_axis("Cumulative return (%)"))
+    figures["chart-value"] = _figure(value_traces, "Date", f"Value ({data.base}, adjusted closes)")
+    figures["chart-drawdown"] = _figure(drawdown_traces, "Date", "", yaxis=_pct_axis("Drawdown (%)"))
+
+    years = view.monthly["Year"] if len(view.monthly) else pd.Series(dtype="float64")
+    eoy = [
+        {
+            "type": "bar",
+            "name": "Portfolio",
+            "x": [str(y) for y in years.index],
+            "y": _numbers(years.to_numpy(), 100.0),
+            "marker": {"color": PORTFOLIO_COLOUR},
+        }
+    ]
+    if has_bench and len(view.bench_monthly):
+        bench_years = view.bench_monthly["Year"]
+        eoy.append(
+            {
+                "type": "bar",
+                "name": bench_name,
+                "x": [str(y) for y in bench_years.index],
+                "y": _numbers(bench_years.to_numpy(), 100.0),
+                "marker": {"color": BENCHMARK_COLOUR},
+            }
+        )
+    figures["chart-eoy"] = _figure(
+        eoy,
+        "Calendar year (first and last may be partial)",
+        "",
+        yaxis=_pct_axis("Return (%)"),
+        barmode="group",
+        xaxis={"type": "category"},
+        hovermode="closest",
     )
 
-
-def _no_data(chart_id: str, title: str) -> str:
-    return (
-        f'<figure class="chart empty" id="{chart_id}" data-chart="{html.escape(title)}">'
-        f"<figcaption>{html.escape(title)}</figcaption><p>Not enough history yet.</p></figure>"
+    series = {"Portfolio": view.returns}
+    if has_bench and view.bench_returns is not None:
+        series[bench_name] = view.bench_returns
+    edges, counts = tearsheet.histogram(series)
+    centres = (edges[:-1] + edges[1:]) / 2
+    histogram = [
+        {
+            "type": "bar",
+            "name": name,
+            "x": _numbers(centres, 100.0),
+            "y": [int(c) for c in counts[name]],
+            "width": float((edges[1] - edges[0]) * 100),
+            "opacity": 0.6,
+            "marker": {"color": PORTFOLIO_COLOUR if name == "Portfolio" else BENCHMARK_COLOUR},
+        }
+        for name in series
+    ]
+    figures["chart-histogram"] = _figure(
+        histogram,
+        "",
+        "Sessions (count)",
+        xaxis=_pct_axis("Daily return (%)"),
+        barmode="overlay",
+        hovermode="closest",
     )
 
+    colours = [PORTFOLIO_COLOUR, BENCHMARK_COLOUR]
+    for key, axis, scale in (
+        ("volatility", "Volatility (% a year)", 100.0),
+        ("sharpe", "Sharpe ratio", 1.0),
+        ("sortino", "Sortino ratio", 1.0),
+        ("beta", "Beta to " + bench_name, 1.0),
+    ):
+        traces = [
+            _line(name, values, colours[i % 2], scale)
+            for i, (name, values) in enumerate(view.rolling[key].items())
+            if len(values)
+        ]
+        y_axis = _pct_axis(axis) if scale == 100.0 else {"title": {"text": axis}}
+        figures[f"chart-rolling-{key}"] = _figure(traces, "Date", axis, yaxis=y_axis)
 
-def svg_line_chart(
-    chart_id: str,
-    title: str,
-    series: Sequence[tuple[str, pd.Series, str]],
-    kind: str = "money",
-    fill_to_zero: bool = False,
-) -> str:
-    """Lines over a shared date axis; `series` = (name, values with a date index, colour)."""
-    series = [(name, values.dropna(), colour) for name, values, colour in series]
-    series = [(name, values, colour) for name, values, colour in series if len(values) >= 2]
-    if not series:
-        return _no_data(chart_id, title)
-    dates = pd.DatetimeIndex(sorted(set().union(*(set(pd.DatetimeIndex(v.index)) for _, v, _ in series))))
-    lo = min(float(v.min()) for _, v, _ in series)
-    hi = max(float(v.max()) for _, v, _ in series)
-    if fill_to_zero:
-        hi = max(hi, 0.0)
-    span = (hi - lo) or abs(hi) or 1.0
-    t0, t1 = dates[0].value, dates[-1].value
-    width, height = _CHART_W - _PAD_L - _PAD_R, _CHART_H - _PAD_T - _PAD_B
-
-    def x(stamp) -> float:
-        return _PAD_L + (pd.Timestamp(stamp).value - t0) / ((t1 - t0) or 1) * width
-
-    def y(value: float) -> float:
-        return _PAD_T + (hi - value) / span * height
-
-    parts = [f'<rect x="{_PAD_L}" y="{_PAD_T}" width="{width}" height="{height}" class="plot"/>']
-    for tick in _ticks(lo, hi):
-        parts.append(
-            f'<line x1="{_PAD_L}" x2="{_PAD_L + width}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
-            f'<text x="{_PAD_L - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-            f"{html.escape(_axis_label(tick, kind))}</text>"
-        )
-    for stamp, anchor in ((dates[0], "start"), (dates[len(dates) // 2], "middle"), (dates[-1], "end")):
-        parts.append(f'<text x="{x(stamp):.1f}" y="{_CHART_H - 8}" text-anchor="{anchor}">{stamp.date()}</text>')
-    for name, values, colour in series:
-        points = " ".join(f"{x(t):.1f},{y(float(v)):.1f}" for t, v in values.items())
-        if fill_to_zero:
-            first, last = x(values.index[0]), x(values.index[-1])
-            parts.append(
-                f'<polygon class="area" fill="{colour}" points="{first:.1f},{y(0):.1f} {points} '
-                f'{last:.1f},{y(0):.1f}"/>'
-            )
-        parts.append(
-            f'<polyline class="series" data-series="{html.escape(name)}" fill="none" stroke="{colour}" '
-            f'stroke-width="1.6" points="{points}"><title>{html.escape(name)}</title></polyline>'
-        )
-    legend_x = _PAD_L + 8
-    for name, _, colour in series if len(series) > 1 else []:
-        parts.append(
-            f'<rect x="{legend_x}" y="6" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{legend_x + 14}" y="15">{html.escape(name)}</text>'
-        )
-        legend_x += 14 + 7 * len(name) + 18
-    return _figure(chart_id, title, "".join(parts), _CHART_H)
+    table = view.contributions.table
+    labels, values = _bar_rows(table, "return_contribution") if len(table) else ([], [])
+    figures["chart-contrib-return"] = _figure(
+        [_hbar("Contribution to return", labels[::-1], values[::-1], PORTFOLIO_COLOUR)] if labels else [],
+        "",
+        "Holding",
+        xaxis={"title": {"text": "Contribution to the window's return (percentage points)"}},
+        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
+        hovermode="closest",
+    )
+    labels, values = _bar_rows(table, "risk_contribution") if len(table) else ([], [])
+    figures["chart-contrib-risk"] = _figure(
+        [_hbar("Contribution to volatility", labels[::-1], values[::-1], RISK_COLOUR)] if labels else [],
+        "",
+        "Holding",
+        xaxis={"title": {"text": "Contribution to annualized volatility (percentage points)"}},
+        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
+        hovermode="closest",
+    )
+    return figures
 
 
-def _axis_label(value: float, kind: str) -> str:
-    if kind == "pct":
-        return f"{value * 100:.0f}%" if abs(value) >= 0.1 or value == 0 else f"{value * 100:.1f}%"
-    magnitude = abs(value)
-    if magnitude >= 1e9:
-        return f"{value / 1e9:.1f}B"
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.1f}M"
-    if magnitude >= 1e4:
-        return f"{value / 1e3:.0f}k"
-    return f"{value:,.0f}" if magnitude >= 10 else f"{value:.2f}"
-
-
-def svg_bar_chart(chart_id: str, title: str, labels: list[str], values: list[float]) -> str:
-    """Horizontal bars with their percentage (weights)."""
-    if not labels:
-        return _no_data(chart_id, title)
-    row, label_w = 22, 96
-    height = row * len(labels) + 12
-    peak = max((abs(v) for v in values), default=1.0) or 1.0
-    parts = []
-    for i, (label, value) in enumerate(zip(labels, values)):
-        bar = abs(value) / peak * (_CHART_W - label_w - 70)
-        top = 6 + row * i
-        parts.append(
-            f'<text x="{label_w - 6}" y="{top + 14}" text-anchor="end">{html.escape(label)}</text>'
-            f'<rect class="bar" x="{label_w}" y="{top + 3}" width="{bar:.1f}" height="15">'
-            f"<title>{html.escape(label)}: {value * 100:.2f}%</title></rect>"
-            f'<text x="{label_w + bar + 5:.1f}" y="{top + 14}">{value * 100:.1f}%</text>'
-        )
-    return _figure(chart_id, title, "".join(parts), height)
+def weights_figure(holdings: pd.DataFrame) -> dict:
+    labels, values = weight_bars(holdings)
+    return _figure(
+        [_hbar("Weight", labels[::-1], values[::-1], "#2da44e")] if labels else [],
+        "",
+        "Holding",
+        xaxis={"title": {"text": "Weight (% of value)"}},
+        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
+        hovermode="closest",
+    )
 
 
 def weight_bars(holdings: pd.DataFrame, top: int = 15) -> tuple[list[str], list[float]]:
@@ -310,6 +428,18 @@ white-space:nowrap}th{background:#f6f8fa}td.text,th.text{text-align:left}table.r
 table.sortable tr.columns th{cursor:pointer}table.sortable th.sorted-asc::after{content:" \\25B2"}
 table.sortable th.sorted-desc::after{content:" \\25BC"}.neg{color:#cf222e}.pos{color:#1a7f37}
 .scroll{overflow-x:auto;max-width:100%}footer{margin-top:2rem;color:#57606a;font-size:.8rem}
+h3{font-size:.95rem;margin:.8rem 0 .3rem}.prices{color:#57606a;font-size:.85rem;margin:.2rem 0 .8rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:1.2rem;margin:1rem 0}
+.chart{min-width:0;border:1px solid #d0d7de;border-radius:8px;padding:.5rem .6rem}.plot{width:100%;min-height:300px}
+nav.windows{position:sticky;top:0;z-index:10;background:#fff;padding:.5rem 0;display:flex;flex-wrap:wrap;gap:.4rem;
+border-bottom:1px solid #d0d7de}nav.windows button{font:inherit;border:1px solid #d0d7de;background:#f6f8fa;
+border-radius:6px;padding:.3rem .9rem;cursor:pointer}nav.windows button[aria-pressed="true"]{background:#0969da;
+color:#fff;border-color:#0969da}nav.windows button:disabled{opacity:.45;cursor:not-allowed}
+table.metrics th{text-align:left;font-weight:normal}table.metrics thead th{font-weight:600}
+table.monthly td{min-width:3.6rem}table.contrib tr.total{font-weight:600}
+@media (max-width:640px){body{margin:.6rem .7rem}h1{font-size:1.25rem}.cards{display:grid;
+grid-template-columns:1fr 1fr;gap:.4rem}.card{min-width:0;padding:.35rem .5rem}.card .value{font-size:1rem}
+.sub,.prices{font-size:.8rem}}
 """
 
 # Click a column header of a holdings table to sort; numbers sort by their raw value (data-v), missing last.
@@ -340,6 +470,32 @@ _SCRIPT = """
     });
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
+})();
+// Windows: every window's figures are in the page; a button shows its tables and redraws the charts.
+(function () {
+  var payload = JSON.parse(document.getElementById("figures").textContent);
+  var config = {responsive: true, displayModeBar: false};
+  var drawn = {};
+  function draw(id, figure) {
+    var div = document.querySelector("#" + id + " .plot");
+    if (!div || !figure) { return; }
+    if (drawn[id]) { Plotly.react(div, figure.data, figure.layout, config); }
+    else { Plotly.newPlot(div, figure.data, figure.layout, config); drawn[id] = true; }
+  }
+  function show(key) {
+    document.querySelectorAll("section.pane").forEach(function (pane) { pane.hidden = pane.dataset.window !== key; });
+    document.querySelectorAll("nav.windows button").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.dataset.window === key ? "true" : "false");
+    });
+    var figures = payload.windows[key] || {};
+    Object.keys(figures).forEach(function (id) { draw(id, figures[id]); });
+    document.body.dataset.window = key;
+  }
+  Object.keys(payload.static).forEach(function (id) { draw(id, payload.static[id]); });
+  document.querySelectorAll("nav.windows button").forEach(function (button) {
+    button.addEventListener("click", function () { if (!button.disabled) { show(button.dataset.window); } });
+  });
+  if (payload["default"]) { show(payload["default"]); }
 })();
 """
 
@@ -414,75 +570,197 @@ def _card(key: str, label: str, value, kind: str) -> str:
     )
 
 
-def render_html(
-    summary: dict,
-    holdings: pd.DataFrame,
-    values: pd.Series,
-    benchmark: pd.Series | None = None,
-    *,
-    base: str = "USD",
-    benchmark_name: str = "benchmark",
-    notes: Sequence[str] = (),
-    banner: str = "",
-    generated_at: dt.datetime | None = None,
-) -> str:
-    """The page for one report day.
+_DISABLED = ' disabled title="not enough history for this window"'
+_CARD_LABELS = {"total_value": "Total value (as-traded closes)"}
 
-    `values`: the portfolio's value history (date index) behind the value and drawdown charts;
-    `benchmark`: the benchmark's closes, drawn rebased to the portfolio's first value.
-    """
-    values = values.dropna() if isinstance(values, pd.Series) else pd.Series(dtype="float64")
-    drawdown = values / values.cummax() - 1.0 if len(values) else values
-    lines = [("Portfolio", values, "#0969da")]
-    if benchmark is not None and len(values):
-        bench = benchmark.dropna()
-        bench = bench[(bench.index >= values.index[0]) & (bench.index <= values.index[-1])]
-        if len(bench) >= 2:
-            lines.append(
-                (f"{benchmark_name} (rebased)", bench / float(bench.iloc[0]) * float(values.iloc[0]), "#8250df")
-            )
-    labels, weights = weight_bars(holdings)
+
+def _metric_cell(value, kind: str) -> str:
+    css = ""
+    if kind == "pct" and finite(value) and value != 0:
+        css = ' class="neg"' if value < 0 else ""
+    return f"<td{css}>{html.escape(fmt(value, kind))}</td>"
+
+
+def _metrics_table(data: ReportData, view: WindowView) -> str:
+    bench = data.benchmark_name
+    rows = []
+    for key, label, kind, relative in tearsheet.METRICS:
+        bench_value = None if relative else view.bench_metrics.get(key)
+        rows.append(
+            f'<tr data-key="{key}"><th>{html.escape(label)}</th>{_metric_cell(view.metrics.get(key), kind)}'
+            f"{_metric_cell(bench_value, kind) if view.bench_metrics else '<td>n/a</td>'}</tr>"
+        )
+    return (
+        f'<div class="scroll"><table class="metrics" id="metrics-{view.key}"><thead><tr><th class="text">Metric</th>'
+        f"<th>Portfolio</th><th>{html.escape(bench)}</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _drawdowns_table(view: WindowView) -> str:
+    if view.drawdowns.empty:
+        return "<p>No drawdown in this window.</p>"
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td class='text'>{fmt(r.start, 'date')}</td><td class='text'>{fmt(r.trough, 'date')}</td>"
+        f"<td class='text'>{fmt(r.end, 'date')}</td><td class='text'>"
+        f"{fmt(r.recovery, 'date') if not _missing(r.recovery) else 'not yet'}</td>"
+        f"<td class='neg'>{fmt(r.depth, 'pct')}</td><td>{fmt(r.days, 'int')}</td></tr>"
+        for i, r in enumerate(view.drawdowns.itertuples())
+    )
+    return (
+        f'<div class="scroll"><table class="drawdowns" id="drawdowns-{view.key}"><thead><tr><th>#</th>'
+        '<th class="text">Start</th><th class="text">Trough</th><th class="text">Last day under</th>'
+        '<th class="text">Recovered</th><th>Depth</th><th>Days</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _heat(value) -> str:
+    if not finite(value):
+        return ""
+    strength = min(abs(float(value)) / 0.1, 1.0)
+    colour = "207,34,46" if value < 0 else "26,127,55"
+    return f' style="background:rgba({colour},{0.08 + 0.5 * strength:.2f})"'
+
+
+def _monthly_table(view: WindowView, table_id: str, monthly: pd.DataFrame) -> str:
+    if monthly.empty:
+        return "<p>No returns in this window.</p>"
+    head = "".join(f"<th>{m}</th>" for m in monthly.columns)
+    rows = "".join(
+        f"<tr><th>{year}</th>"
+        + "".join(f"<td{_heat(v)}>{'' if _missing(v) else fmt(v, 'pct')}</td>" for v in row)
+        + "</tr>"
+        for year, row in zip(monthly.index, monthly.to_numpy())
+    )
+    return (
+        f'<div class="scroll"><table class="monthly" id="{table_id}"><thead><tr><th>Year</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _contribution_table(table_id: str, label: str, result) -> str:
+    table = result.table
+    if table.empty:
+        return "<p>No holding history in this window.</p>"
+    rows = "".join(
+        f"<tr><th class='text'>{html.escape(str(name))}</th><td>{fmt(r.weight, 'pct')}</td>"
+        f"<td>{fmt(r.return_contribution, 'pct')}</td><td>{fmt(r.risk_contribution, 'pct')}</td>"
+        f"<td>{fmt(r.risk_share, 'pct')}</td></tr>"
+        for name, r in zip(table.index, table.itertuples())
+    )
+    total = (
+        f"<tr class='total'><th class='text'>Portfolio</th><td>{fmt(table['weight'].sum(), 'pct')}</td>"
+        f"<td>{fmt(result.total_return, 'pct')}</td><td>{fmt(result.volatility, 'pct')}</td><td>100.00%</td></tr>"
+    )
+    return (
+        f'<div class="scroll"><table class="contrib" id="{table_id}"><thead><tr><th class="text">{label}</th>'
+        "<th>Weight (end)</th><th>Contribution to return</th><th>Contribution to volatility</th>"
+        f"<th>Share of volatility</th></tr></thead><tbody>{rows}{total}</tbody></table></div>"
+    )
+
+
+def _pane(data: ReportData, view: WindowView, active: bool) -> str:
+    span = f"{fmt(view.start, 'date')} to {fmt(view.end, 'date')}"
+    bench_monthly = (
+        f"<h3>{html.escape(data.benchmark_name)}</h3>{_monthly_table(view, f'monthly-bench-{view.key}', view.bench_monthly)}"
+        if len(view.bench_monthly)
+        else ""
+    )
+    return f"""<section class="pane" data-window="{view.key}"{"" if active else " hidden"}>
+<p class="sub">Window {html.escape(view.label)}: {span}, {len(view.returns)} daily returns of today's holdings
+(adjusted closes), against {html.escape(data.benchmark_name)} on the same dates.</p>
+<h2>Tearsheet</h2>
+{_metrics_table(data, view)}
+<h2>Worst drawdowns</h2>
+{_drawdowns_table(view)}
+<h2>Monthly returns</h2>
+<h3>Portfolio</h3>
+{_monthly_table(view, f"monthly-{view.key}", view.monthly)}
+{bench_monthly}
+<h2>Contribution by sector</h2>
+{_contribution_table(f"contrib-sector-{view.key}", "Sector", view.sector_contributions)}
+<h2>Contribution by holding</h2>
+{_contribution_table(f"contrib-holding-{view.key}", "Holding", view.contributions)}
+</section>"""
+
+
+def _json_for_script(payload) -> str:
+    """JSON safe inside <script type="application/json">: no '<' so no '</script>' can end it early."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def render_html(data: ReportData) -> str:
+    """The page for one report day: cards, tearsheet per window (client-side switching), charts, holdings."""
+    summary, holdings = data.summary, data.holdings
+    views = window_views(data)
+    default = next((v.key for v in views if v.key == DEFAULT_WINDOW), views[-1].key if views else "")
+    figures = {view.key: window_figures(data, view) for view in views}
+    payload = {"windows": figures, "static": {"chart-weights": weights_figure(holdings)}, "default": default}
     day = _day_label(summary["date"])
-    cards = "".join(_card(key, label, summary.get(key), kind) for key, label, kind in SUMMARY_FIELDS if key in summary)
+    cards = "".join(
+        _card(key, _CARD_LABELS.get(key, label), summary.get(key), kind)
+        for key, label, kind in SUMMARY_FIELDS
+        if key in summary
+    )
     risk_rows = "".join(
         f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{html.escape(fmt(summary.get(key), kind))}</td></tr>'
         for key, label, kind in RISK_FIELDS
         if key in summary
     )
-    note_items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
-    generated = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    buttons = "".join(
+        f'<button type="button" data-window="{key}" aria-pressed="{"true" if key == default else "false"}"'
+        f"{'' if key in figures else _DISABLED}>{html.escape(label)}</button>"
+        for key, label, _ in WINDOWS
+    )
+    panes = "\n".join(_pane(data, view, view.key == default) for view in views)
+    charts = "\n".join(
+        f'<figure class="chart" id="{chart_id}" data-chart="{html.escape(caption)}">'
+        f'<figcaption>{html.escape(caption)}</figcaption><div class="plot"></div></figure>'
+        for chart_id, caption in CHARTS
+    )
+    note_items = "".join(f"<li>{html.escape(note)}</li>" for note in data.notes)
+    generated = (data.generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    no_history = "" if views else '<p class="banner">Not enough history yet: the charts need two days of values.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Portfolio report {day}</title><link rel="icon" href="data:,"><style>{_STYLE}</style></head>
+<title>Portfolio report {day}</title><link rel="icon" href="data:,"><style>{_STYLE}</style>
+<script>{_plotly_js()}</script></head>
 <body>
 <h1>Portfolio report {day}</h1>
-<p class="sub">Base currency {html.escape(base)} &middot; {len(holdings)} holdings &middot; closes on or before {day}
-&middot; risk over the last {html.escape(fmt(summary.get("observations"), "int"))} daily returns of today's holdings</p>
-{f'<p class="banner">{html.escape(banner)}</p>' if banner else ""}
+<p class="sub">Base currency {html.escape(data.base)} &middot; {len(holdings)} holdings &middot; closes on or before {day}
+&middot; benchmark {html.escape(data.benchmark_name)} &middot; risk-free rate {fmt(data.risk_free_annual, "pct")} a year</p>
+{f'<p class="banner">{html.escape(data.banner)}</p>' if data.banner else ""}
 {f'<ul class="notes">{note_items}</ul>' if note_items else ""}
 <section class="cards" id="summary">{cards}</section>
-<div class="grid">
-{svg_line_chart("chart-value", f"Value of today's holdings ({base}, total return)", lines)}
-{
-        svg_line_chart(
-            "chart-drawdown",
-            "Drawdown from the running peak",
-            [("Drawdown", drawdown, "#cf222e")],
-            kind="pct",
-            fill_to_zero=True,
-        )
-    }
-{svg_bar_chart("chart-weights", "Weights", labels, weights)}
+<p class="prices">Cards, the risk table and the holdings use as-traded closes; the charts and the tearsheet use
+adjusted closes (dividends and splits reinvested), so the value chart can end away from the Total value card.</p>
+{no_history}
+<nav class="windows" aria-label="Window">{buttons}</nav>
+<div class="charts">
+{charts}
 </div>
-<h2>Risk</h2>
-<table class="risk" id="risk"><tbody>{risk_rows}</tbody></table>
+{panes}
+<h2>Risk of the stored report row</h2>
+<p class="sub">The figures stored in portfolio_report for {day}: the last
+{html.escape(fmt(summary.get("observations"), "int"))} daily returns of today's holdings.</p>
+<div class="scroll"><table class="risk" id="risk"><tbody>{risk_rows}</tbody></table></div>
 <h2>Holdings</h2>
 {_holdings_tables(holdings)}
-<footer>VaR and CVaR are one-day returns (negative = loss): historical = the empirical quantile, parametric =
-Gaussian. Sharpe and Sortino are annualized (252 days) against the risk-free rate. Fundamentals are the latest values
-filed on or before the report date: P/E = price / trailing-12-month diluted EPS, P/B = price x cover-page shares /
-equity, debt/equity = total liabilities / equity, ROA and ROE = trailing-12-month net income / latest assets or equity.
-Generated {generated}.</footer>
+<footer>VaR and expected shortfall are one-day returns (negative = loss): historical = the empirical quantile and the
+mean beyond it, parametric Gaussian = a normal distribution with the window's mean and standard deviation. Ratios are
+annualized with 252 sessions a year; Sharpe, Sortino and Omega use the risk-free rate compounded to a daily rate,
+alpha, beta and the information ratio use raw returns. Fundamentals are the latest values filed on or before the
+report date: P/E = price / trailing-12-month diluted EPS, P/B = price x cover-page shares / equity, debt/equity =
+total liabilities / equity, ROA and ROE = trailing-12-month net income / latest assets or equity. Every formula:
+docs/report.md. Generated {generated}.</footer>
+<script type="application/json" id="figures">{_json_for_script(payload)}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def _plotly_js() -> str:
+    """plotly.js from the installed plotly wheel, inlined so the page works offline."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().replace("</script", "<\\/script")

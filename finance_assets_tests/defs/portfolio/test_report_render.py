@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import json
+import math
 import re
 from html.parser import HTMLParser
 
@@ -10,13 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from finance_assets.defs.portfolio import tearsheet
+from finance_assets.defs.portfolio.report_data import ReportData, window_views
 from finance_assets.defs.portfolio.report_render import (
+    CHARTS,
     HOLDING_FIELDS,
     RISK_FIELDS,
     fmt,
     render_html,
     render_markdown,
-    svg_line_chart,
     weight_bars,
 )
 
@@ -86,6 +91,44 @@ def sample_report(n_holdings: int = 4) -> tuple[dict, pd.DataFrame, pd.Series, p
         "observations": 119,
     }
     return summary, holdings, values, bench
+
+
+SECTORS = ["Technology", "Energy", "Health care"]
+
+
+def sample_data(n_holdings: int = 4, sessions: int = 820, **options) -> ReportData:
+    """A report over `sessions` business days (> 3 years: YTD, 1 y, 3 y and all are available), the
+    value the sum of simulated holdings, a benchmark on the same dates and three sectors."""
+    summary, holdings, _, _ = sample_report(n_holdings)
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range(end="2025-06-20", periods=sessions)
+    market = rng.normal(0.0003, 0.009, sessions)
+    returns = market[:, None] * rng.uniform(0.5, 1.5, n_holdings) + rng.normal(0.0002, 0.01, (sessions, n_holdings))
+    holding_values = pd.DataFrame(
+        holdings["market_value"].to_numpy() * np.cumprod(1 + returns, axis=0) / np.prod(1 + returns, axis=0),
+        index=dates,
+        columns=holdings["ticker"],
+    )
+    benchmark = pd.Series(5000 * np.cumprod(1 + market), index=dates)
+    summary["date"] = dates[-1]
+    defaults = {
+        "summary": summary,
+        "holdings": holdings,
+        "values": holding_values.sum(axis=1),
+        "benchmark": benchmark,
+        "holding_values": holding_values,
+        "sectors": {t: SECTORS[i % 3] for i, t in enumerate(holdings["ticker"])},
+        "base": "USD",
+        "benchmark_name": "DEMOIDX",
+        "risk_free_annual": 0.03,
+    }
+    return ReportData(**{**defaults, **options})
+
+
+def figures_of(page: str) -> dict:
+    """The per-window chart JSON embedded in the page."""
+    raw = page.split('<script type="application/json" id="figures">')[1].split("</script>")[0]
+    return json.loads(raw)
 
 
 class _Collector(HTMLParser):
@@ -158,48 +201,105 @@ def test_markdown_has_every_figure_and_the_holdings_by_weight():
 
 
 def test_html_is_well_formed_and_complete():
-    summary, holdings, values, bench = sample_report()
-    page = render_html(
-        summary, holdings, values, bench, base="USD", benchmark_name="DEMOIDX", notes=["note one"], banner="DEMO DATA"
-    )
+    data = sample_data(notes=["note one"], banner="DEMO DATA")
+    page = render_html(data)
     doc = parse(page)
     assert doc.errors == [] and doc.stack == []  # every element closed, in order
-    assert {"summary", "chart-value", "chart-drawdown", "chart-weights", "risk", "holdings", "fundamentals"} <= doc.ids
+    chart_ids = {chart_id for chart_id, _ in CHARTS}
+    assert {"summary", "risk", "holdings", "fundamentals", *chart_ids} <= doc.ids
     text = " ".join(doc.text)
     assert "DEMO DATA" in text and "note one" in text
     assert "P/E ttm" in text and "Sentiment 7d" in text and "RSI 14" in text
-    polylines = [attrs for tag, attrs in doc.tags if tag == "polyline"]
-    assert {p["data-series"] for p in polylines} == {"Portfolio", "DEMOIDX (rebased)", "Drawdown"}
-    portfolio = next(p for p in polylines if p["data-series"] == "Portfolio")
-    assert len(portfolio["points"].split()) == len(values)
-    assert len([1 for tag, attrs in doc.tags if tag == "rect" and attrs.get("class") == "bar"]) == len(holdings)
+    assert "as-traded closes" in text and "adjusted closes" in text  # which prices each figure uses
     body_rows = page.split('id="holdings"')[1].split("</tbody>")[0].count("<tr>")
-    assert body_rows == len(holdings)
-    assert "<script" in page and "http://" not in page and "https://" not in page  # self-contained
+    assert body_rows == len(data.holdings)
+    # self-contained: nothing is loaded from elsewhere (plotly.js is inlined)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", page, flags=re.S)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", markup) and "<script src" not in page
+    assert "Plotly.newPlot" in page and "plotly.js v" in page
+
+
+def test_every_window_has_every_chart_with_axis_titles_and_a_legend():
+    data = sample_data()
+    payload = figures_of(render_html(data))
+    assert set(payload["windows"]) == {"ytd", "1y", "3y", "all"}  # 5 y needs more history
+    assert payload["default"] == "1y"
+    for key, figures in payload["windows"].items():
+        assert set(figures) == {chart_id for chart_id, _ in CHARTS} - {"chart-weights"}, key
+        for chart_id, figure in figures.items():
+            layout = figure["layout"]
+            assert layout["xaxis"]["title"]["text"] or layout["yaxis"]["title"]["text"], chart_id
+            assert layout["yaxis"]["title"]["text"] and layout["showlegend"] is True, chart_id
+            if chart_id not in ("chart-contrib-return", "chart-contrib-risk"):
+                assert layout["xaxis"]["title"]["text"], chart_id
+    weights = payload["static"]["chart-weights"]
+    assert weights["layout"]["xaxis"]["title"]["text"] == "Weight (% of value)"
+
+
+def test_chart_data_is_the_window_figures():
+    data = sample_data()
+    payload = figures_of(render_html(data))
+    views = {view.key: view for view in window_views(data)}
+    for key, view in views.items():
+        value = payload["windows"][key]["chart-value"]["data"]
+        portfolio = next(t for t in value if t["name"] == "Portfolio")
+        assert len(portfolio["x"]) == len(view.values) and portfolio["x"][0] == str(view.start.date())
+        cumulative = next(t for t in payload["windows"][key]["chart-cumulative"]["data"] if t["name"] == "Portfolio")
+        assert cumulative["y"][0] == 0.0
+        assert math.isclose(cumulative["y"][-1] / 100, view.metrics["total_return"], abs_tol=1e-8)
+        histogram = payload["windows"][key]["chart-histogram"]["data"]
+        assert sum(next(t for t in histogram if t["name"] == "Portfolio")["y"]) == len(view.returns)
+    assert len(views["ytd"].returns) < len(views["1y"].returns) < len(views["3y"].returns) < len(views["all"].returns)
+
+
+def test_window_tables_hold_the_tearsheet_of_the_window():
+    data = sample_data()
+    page = render_html(data)
+    for view in window_views(data):
+        table = page.split(f'id="metrics-{view.key}"')[1].split("</table>")[0]
+        for key, _, kind, _ in tearsheet.METRICS:
+            row = table.split(f'data-key="{key}"')[1].split("</tr>")[0]
+            cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", row)]
+            assert cells[0] == fmt(view.metrics[key], kind), (view.key, key)
+        assert f'id="drawdowns-{view.key}"' in page and f'id="monthly-{view.key}"' in page
+        assert f'id="contrib-sector-{view.key}"' in page
+    # only the default window's tables are visible before any click
+    panes = re.findall(r'<section class="pane" data-window="(\w+)"( hidden)?>', page)
+    assert [key for key, hidden in panes if not hidden] == ["1y"]
+
+
+def test_estimators_are_named():
+    page = render_html(sample_data())
+    for name in (
+        "VaR 95% historical",
+        "VaR 95% parametric Gaussian",
+        "Expected shortfall 95% historical",
+        "Expected shortfall 95% parametric Gaussian",
+    ):
+        assert name in page, name
+    assert "CVaR / expected shortfall" not in page  # the old unnamed label
 
 
 def test_everything_from_the_data_is_escaped():
-    summary, holdings, values, bench = sample_report(2)
-    holdings.loc[0, "account"] = '<script>alert("x")</script>'
-    page = render_html(summary, holdings, values, bench, notes=["<b>bold</b> & more"])
+    data = sample_data(2, notes=["<b>bold</b> & more"])
+    data.holdings.loc[0, "account"] = '<script>alert("x")</script>'
+    sectors = {data.holdings.loc[0, "ticker"]: "</script><script>alert(1)</script>"}
+    page = render_html(dataclasses.replace(data, sectors=sectors))
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in page
     assert parse(page).errors == []
 
 
-def test_charts_scale_to_the_data_and_degrade_without_history():
-    dates = pd.bdate_range("2025-01-01", periods=3)
-    chart = svg_line_chart("c", "Value", [("Portfolio", pd.Series([100.0, 150.0, 125.0], index=dates), "#000")])
-    points = [tuple(map(float, p.split(","))) for p in re.search(r'points="([^"]+)"', chart).group(1).split()]
-    ys = [y for _, y in points]
-    assert ys[1] < ys[2] < ys[0]  # higher values are drawn higher up
-    xs = [x for x, _ in points]
-    assert xs == sorted(xs) and xs[0] < xs[-1]
-    empty = svg_line_chart("c", "Value", [("Portfolio", pd.Series([1.0], index=dates[:1]), "#000")])
-    assert "Not enough history yet" in empty and "<svg" not in empty
-    summary, holdings, _, _ = sample_report(3)
-    page = render_html(summary, holdings, pd.Series(dtype=float))
-    assert page.count("Not enough history yet") == 2 and parse(page).errors == []
+def test_without_history_the_page_still_renders():
+    data = sample_data(3, values=pd.Series(dtype=float), holding_values=None, benchmark=None)
+    page = render_html(data)
+    assert "Not enough history yet" in page and parse(page).errors == []
+    assert figures_of(page)["windows"] == {}
+    short = render_html(sample_data(3, sessions=40))  # only YTD/all: rolling charts say so
+    payload = figures_of(short)
+    assert set(payload["windows"]) <= {"ytd", "all"} and "all" in payload["windows"]
+    rolling = payload["windows"]["all"]["chart-rolling-volatility"]
+    assert rolling["data"] == [] and "Not enough history" in rolling["layout"]["annotations"][0]["text"]
 
 
 def test_weights_chart_groups_the_tail():
@@ -210,8 +310,7 @@ def test_weights_chart_groups_the_tail():
 
 
 def test_holdings_tables_cover_every_field_once():
-    summary, holdings, values, _ = sample_report()
-    page = render_html(summary, holdings, values)
+    page = render_html(sample_data())
     heads = re.findall(r'<tr class="columns">(.*?)</tr>', page)
     labels = [[html.unescape(label) for label in re.findall(r"<th[^>]*>([^<]*)</th>", head)] for head in heads]
     rendered = [label for table in labels for label in table if label not in ("Ticker", "Weight")]
