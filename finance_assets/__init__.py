@@ -9,6 +9,7 @@ from typing import Any
 # Public name -> module that defines it.
 _PUBLIC = {
     "compute_indicators": "finance_assets.defs.market.indicators",  # docs/indicators.md
+    "extract_sections": "finance_assets.defs.sec.sections",  # docs/sec.md
 }
 __all__ = sorted(_PUBLIC)
 
