@@ -73,17 +73,13 @@ class IndicatorSpecError(ValueError):
 
 
 def simple_returns(close: FloatArray) -> FloatArray:
-    """(close[t] - close[t-1]) / close[t-1]; NaN on the first day."""
-    out = np.full(close.shape, np.nan)
-    out[1:] = (close[1:] - close[:-1]) / close[:-1]
-    return out
+    """(close[t] - close[t-1]) / close[t-1]; NaN on the first day (TA-Lib's ROCP with period 1)."""
+    return talib.ROCP(close, timeperiod=1)
 
 
 def log_returns(close: FloatArray) -> FloatArray:
-    """ln(close[t] / close[t-1]); NaN on the first day."""
-    out = np.full(close.shape, np.nan)
-    out[1:] = np.log(close[1:] / close[:-1])
-    return out
+    """ln(close[t] / close[t-1]); NaN on the first day (TA-Lib's LN of ROCR with period 1)."""
+    return talib.LN(talib.ROCR(close, timeperiod=1))
 
 
 def realized_volatility(close: FloatArray, timeperiod: int = 20, periods_per_year: float = 252) -> FloatArray:
@@ -247,12 +243,16 @@ class Indicator:
         )
 
     def compute(self, columns: Mapping[str, FloatArray]) -> tuple[FloatArray, ...]:
-        inputs = [columns[name] for name in self.inputs]
-        params = dict(self.params)
-        if self.function in _HAND_WRITTEN:
-            return (_HAND_WRITTEN[self.function].function(*inputs, **params),)
-        result = getattr(talib, self.function)(*inputs, **params)
+        """The outputs on 1-D input arrays (``columns`` by price column name)."""
+        function, kwargs = self.callable()
+        result = function(*(columns[name] for name in self.inputs), **kwargs)
         return result if isinstance(result, tuple) else (result,)
+
+    def callable(self) -> tuple[Callable[..., FloatArray | tuple[FloatArray, ...]], dict[str, int | float]]:
+        """(TA-Lib or hand-written function, keyword parameters)."""
+        if self.function in _HAND_WRITTEN:
+            return _HAND_WRITTEN[self.function].function, dict(self.params)
+        return getattr(talib, self.function), dict(self.params)
 
 
 def _input_names(function: str) -> list[tuple[str, str]]:
@@ -501,8 +501,10 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     dates = pd.to_datetime(prices["date"]).to_numpy()
     has_ticker = "ticker" in prices.columns
     codes = pd.factorize(prices["ticker"])[0] if has_ticker else np.zeros(n, dtype=np.int64)
-    order = np.lexsort((dates, codes))
-    in_order = bool(np.all(order == np.arange(n)))
+    # Rows already grouped by ticker and sorted by date (the usual case) are used as they are.
+    step = np.diff(codes)
+    in_order = bool(np.all(step >= 0) and np.all(dates[1:][step == 0] > dates[:-1][step == 0]))
+    order = np.arange(n) if in_order else np.lexsort((dates, codes))
     sorted_codes, sorted_dates = codes[order], dates[order]
     same_ticker = sorted_codes[1:] == sorted_codes[:-1]
     if np.any(same_ticker & (sorted_dates[1:] == sorted_dates[:-1])):
@@ -514,25 +516,27 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     for column in needed:
         values = prices[column].to_numpy(dtype=np.float64)
         arrays[column] = np.ascontiguousarray(values if in_order else values[order])
+    plan = [(*indicator.callable(), indicator.inputs) for indicator in indicators]
     names = [name for i in indicators for name in i.columns]
-    out = np.empty((len(names), n))
+    # One array per column, not one 2-D block: ~10 MB arrays come from malloc's warm heap on later
+    # calls, a single block is a fresh mmap each time (measured: page faults cost ~0.3 s at 500 x 2,520).
+    out = [np.empty(n) for _ in names]
     with np.errstate(divide="ignore", invalid="ignore"):
-        for a, b in zip(starts[:-1], starts[1:]):
+        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
             series = {column: values[a:b] for column, values in arrays.items()}
             row = 0
-            for indicator in indicators:
-                for values in indicator.compute(series):
-                    out[row, a:b] = values
+            for function, kwargs, inputs in plan:
+                result = function(*[series[name] for name in inputs], **kwargs)
+                for values in result if isinstance(result, tuple) else (result,):
+                    out[row][a:b] = values
                     row += 1
     if not in_order:
-        unsorted = np.empty_like(out)
-        unsorted[:, order] = out
-        out = unsorted
-    frame = pd.DataFrame(out.T, columns=names, index=prices.index, copy=False)
-    frame.insert(0, "date", prices["date"].to_numpy())
-    if has_ticker:
-        frame.insert(0, "ticker", prices["ticker"].to_numpy())
-    return frame.reset_index(drop=True)
+        for row, values in enumerate(out):
+            out[row] = np.empty(n)
+            out[row][order] = values
+    keys = {"ticker": prices["ticker"].to_numpy()} if has_ticker else {}
+    keys["date"] = prices["date"].to_numpy()
+    return pd.DataFrame({**keys, **dict(zip(names, out))}, index=pd.RangeIndex(n), copy=False)
 
 
 def adjusted_prices(prices: pd.DataFrame) -> pd.DataFrame:
