@@ -39,7 +39,7 @@ def test_register_backfill_rerun_in_process(cli_env, isolated_home):
 
     run = _cli(["backfill", "--start", "2025-01", "--end", "2025-03", "--executor", "in_process"], cli_env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "partitions/s" in run.stdout and "ETA" in run.stdout
+    assert "partitions" in run.stdout and "ETA" in run.stdout and "done:" in run.stdout
 
     wh = Warehouse(isolated_home / "data" / "warehouse")
     assert len(wh.all_files("prices")) == 4  # one file per ticker-year, none per day or month

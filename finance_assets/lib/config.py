@@ -357,7 +357,7 @@ def _unwritable(path: Path) -> str:
 
 def _default_home() -> Path:
     """The checkout this package lives in, else the working directory."""
-    checkout = _PACKAGE_DIR.parent
+    checkout = _PACKAGE_DIR.parents[1]  # finance_assets/lib -> the checkout
     if (checkout / "pyproject.toml").exists():
         return checkout
     return Path.cwd()
