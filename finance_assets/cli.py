@@ -247,12 +247,12 @@ def register(settings: Settings, portfolio: Path, benchmark: str | None, check_k
 # panel 50 partitions 4.8 s, report 1,040 partitions 46.4 s). Only the ratios matter: the ETA scales
 # this model by how fast the finished work actually went on this machine.
 RUN_SECONDS = {
-    "get_ticker_map_job": (12.0, 0.0),
-    "get_sec_job": (5.0, 0.19),
-    "get_snapshots_job": (1.0, 0.0),
-    "get_market_job": (6.0, 0.038),
-    "get_panel_job": (3.0, 0.036),
-    "get_report_job": (6.0, 0.039),
+    "ticker_map_job": (12.0, 0.0),
+    "sec_job": (5.0, 0.19),
+    "snapshots_job": (1.0, 0.0),
+    "market_job": (6.0, 0.038),
+    "panel_job": (3.0, 0.036),
+    "report_job": (6.0, 0.039),
 }
 
 
@@ -364,7 +364,7 @@ def _seconds(seconds: float) -> str:
 def _describe_plan(plan) -> str:
     from collections import Counter
 
-    kinds = Counter(step.job.removeprefix("get_").removesuffix("_job") for step in plan)
+    kinds = Counter(step.job.removesuffix("_job") for step in plan)
     total = sum(step.partition_count for step in plan)
     return f"plan: {len(plan)} run(s) ({', '.join(f'{k} x{n}' for k, n in kinds.items())}), {total} asset partitions"
 

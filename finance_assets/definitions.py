@@ -45,6 +45,7 @@ from finance_assets.lib.automation import (
 )
 from finance_assets.lib.executor import dask_executor
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.selections import RUN_GROUPS
 
 ALL_ASSETS = [
     sec.ticker_cik_map,
@@ -123,17 +124,8 @@ def build_executor(settings: config.Settings | None = None) -> dg.ExecutorDefini
     )
 
 
-# One job per partitioning scheme: a run's partition range must suit every asset in it.
-ticker_map_job = dg.define_asset_job("ticker_map_job", selection=[sec.ticker_cik_map])
-sec_job = dg.define_asset_job("sec_job", selection=[sec.filings, sec.xbrl_facts, sec.fundamentals])
-market_job = dg.define_asset_job(
-    "market_job", selection=dg.AssetSelection.assets(market.prices, market.technicals, news.headlines, news.sentiment)
-)
-# fx_rates shares the month partitions, so it runs with the panel
-panel_job = dg.define_asset_job("panel_job", selection=[report.market_panel, fx.fx_rates])
-snapshots_job = dg.define_asset_job("snapshots_job", selection=[report.fundamental_snapshots])
-report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.assets(report.portfolio_report))
-JOBS = [ticker_map_job, sec_job, market_job, panel_job, snapshots_job, report_job]
+# One job per run group (lib/selections.py): a run's partition range must suit every asset in it.
+JOBS = [dg.define_asset_job(group.job, selection=dg.AssetSelection.assets(*group.assets)) for group in RUN_GROUPS]
 
 
 PARTITION_FRESHNESS_CHECKS = partition_freshness_checks()
@@ -173,28 +165,3 @@ def reconstructable_job(name: str, settings: config.Settings) -> dg.Reconstructa
             "dask_scheduler_address": settings.dask_scheduler_address,
         },
     )
-
-
-# Module-level getters make the jobs reconstructable (needed by the Dask executor in execute_job).
-def get_ticker_map_job():
-    return defs.resolve_job_def("ticker_map_job")
-
-
-def get_sec_job():
-    return defs.resolve_job_def("sec_job")
-
-
-def get_market_job():
-    return defs.resolve_job_def("market_job")
-
-
-def get_panel_job():
-    return defs.resolve_job_def("panel_job")
-
-
-def get_snapshots_job():
-    return defs.resolve_job_def("snapshots_job")
-
-
-def get_report_job():
-    return defs.resolve_job_def("report_job")

@@ -20,24 +20,22 @@ import dagster as dg
 import pandas as pd
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from finance_assets.lib import config
 from finance_assets.lib.partitions import (
     MONTH,
     TICKER,
     month_partitions,
     report_day_partitions,
 )
+from finance_assets.lib.selections import MARKET, PANEL, REPORT, SEC, SNAPSHOTS, TICKER_MAP
 
 NY = "America/New_York"
-MARKET_ASSETS = ("prices", "technicals", "headlines", "sentiment")
-SEC_ASSETS = ("filings", "xbrl_facts", "fundamentals")
-PANEL_ASSETS = ("market_panel", "fx_rates")  # month partitions, one panel_job run
-REPORT_ASSETS = ("portfolio_report", "portfolio_holdings")
 
 
 @dataclass(frozen=True)
 class RunStep:
     label: str
-    job: str  # name of a getter in finance_assets.definitions, e.g. "get_market_job"
+    job: str  # a run group's job (lib/selections.py), e.g. "market_job"
     start_key: str | None
     end_key: str | None
     partition_count: int
@@ -115,6 +113,166 @@ def _month_keys(start: str | None, end: str | None, now: dt.datetime) -> list[st
     return keys
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What one planning pass looks at: the instance, the tickers and months asked for, and the clock."""
+
+    instance: dg.DagsterInstance
+    registered: list[str]
+    selected: list[str]
+    months: list[str]
+    now: dt.datetime
+    closed: pd.Timestamp  # the latest exchange close: a partition materialized after it is final
+    sec_fresh_after: pd.Timestamp
+    force: bool
+    chunk: int
+
+    def month_end(self, month: str) -> pd.Timestamp:
+        return pd.Timestamp(month, tz=NY) + pd.offsets.MonthBegin(1)
+
+
+def _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age) -> _Scope:
+    registered = list(instance.get_dynamic_partitions(TICKER))
+    if not registered:
+        raise ValueError("no tickers registered: run `finance-assets register` first")
+    selected = list(tickers or registered)
+    unknown = [t for t in selected if t not in registered]
+    if unknown:
+        raise ValueError(f"not registered: {', '.join(unknown)} (run `finance-assets register`)")
+    return _Scope(
+        instance=instance,
+        registered=registered,
+        selected=selected,
+        months=_month_keys(start, end, now),
+        now=now,
+        closed=last_close(now),
+        sec_fresh_after=pd.Timestamp(now) - sec_max_age,
+        force=force,
+        chunk=chunk_tickers or max(25, -(-len(selected) // 8)),  # >= 8 progress steps on big universes
+    )
+
+
+def _stale_unpartitioned(scope: _Scope, asset: str, fresh_after: pd.Timestamp | None) -> bool:
+    latest = scope.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if scope.force or latest is None:
+        return True
+    return fresh_after is not None and pd.Timestamp(latest.timestamp, unit="s", tz="UTC") < fresh_after
+
+
+def ticker_map_steps(scope: _Scope) -> list[RunStep]:
+    """The ticker -> CIK map, when older than the SEC refresh age."""
+    if not _stale_unpartitioned(scope, TICKER_MAP.assets[0], scope.sec_fresh_after):
+        return []
+    return [RunStep("ticker_cik_map", TICKER_MAP.job, None, None, 1)]
+
+
+def sec_tickers_to_refresh(scope: _Scope) -> list[str]:
+    need: set[str] = set()
+    for asset in SEC.assets:
+        stamps = _materialized_at(scope.instance, asset, scope.selected)
+        need |= {t for t in scope.selected if scope.force or not _final(stamps, t, None, scope.sec_fresh_after)}
+    return sorted(need)
+
+
+def sec_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
+    """Per-ticker SEC runs: contiguous ticker ranges in registration order, chunked."""
+    return [
+        RunStep(f"sec {part[0]}..{part[-1]}", SEC.job, part[0], part[-1], len(part) * len(SEC.assets))
+        for run in _contiguous(tickers, scope.registered)
+        for part in _chunks(run, scope.chunk)
+    ]
+
+
+def snapshot_steps(scope: _Scope, sec_refreshed: bool) -> list[RunStep]:
+    """Point-in-time snapshots of every ticker's filings (one table), after any SEC refresh."""
+    if not (sec_refreshed or _stale_unpartitioned(scope, SNAPSHOTS.assets[0], None)):
+        return []
+    return [RunStep("fundamental_snapshots", SNAPSHOTS.job, None, None, 1)]
+
+
+def _market_key(ticker: str, month: str) -> str:
+    return str(dg.MultiPartitionKey({TICKER: ticker, MONTH: month}))
+
+
+def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
+    """Ticker -> months whose market partitions are missing or not final."""
+    keys = {(t, m): _market_key(t, m) for t in scope.selected for m in scope.months}
+    needed: dict[str, set[str]] = defaultdict(set)
+    for asset in MARKET.assets:
+        stamps = _materialized_at(scope.instance, asset, list(keys.values()))
+        for (t, m), key in keys.items():
+            if scope.force or not _final(stamps, key, scope.month_end(m), scope.closed):
+                needed[t].add(m)
+    return needed
+
+
+def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
+    """Rectangles of ticker range x month range: tickers needing the same months share runs."""
+    by_months: dict[frozenset, list[str]] = defaultdict(list)
+    for ticker, months in needed.items():
+        by_months[frozenset(months)].append(ticker)
+    steps = []
+    for months, group in by_months.items():
+        for month_run in _contiguous(sorted(months), scope.months):
+            for ticker_run in _contiguous(group, scope.registered):
+                for part in _chunks(ticker_run, scope.chunk):
+                    steps.append(
+                        RunStep(
+                            f"market {part[0]}..{part[-1]} {month_run[0][:7]}..{month_run[-1][:7]}",
+                            MARKET.job,
+                            _market_key(part[0], month_run[0]),
+                            _market_key(part[-1], month_run[-1]),
+                            len(part) * len(month_run) * len(MARKET.assets),
+                        )
+                    )
+    return steps
+
+
+def panel_months_to_refresh(scope: _Scope, market_months: set[str]) -> list[str]:
+    """Months whose panel is missing, not final, or whose market rows were just refreshed."""
+    stamps = [_materialized_at(scope.instance, asset, scope.months) for asset in PANEL.assets]
+    return [
+        m
+        for m in scope.months
+        if scope.force or m in market_months or not all(_final(s, m, scope.month_end(m), scope.closed) for s in stamps)
+    ]
+
+
+def panel_steps(scope: _Scope, months: Sequence[str]) -> list[RunStep]:
+    return [
+        RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", PANEL.job, run[0], run[-1], len(run) * len(PANEL.assets))
+        for run in _contiguous(months, scope.months)
+    ]
+
+
+def report_days_to_refresh(scope: _Scope, panel_months: Sequence[str]) -> list[str]:
+    """Weekdays up to the last completed session whose report is missing, not final, or whose panel
+    month was refreshed."""
+    last_day = scope.closed.tz_convert(NY).strftime("%Y-%m-%d")
+    all_days = report_day_partitions.get_partition_keys(current_time=scope.now)
+    days = [d for d in all_days if scope.months[0] <= d <= last_day and d[:7] <= scope.months[-1][:7]]
+    refreshed = {m[:7] for m in panel_months}
+    need: set[str] = set()
+    for asset in REPORT.assets:
+        stamps = _materialized_at(scope.instance, asset, days)
+        need |= {
+            d
+            for d in days
+            if scope.force
+            or d[:7] in refreshed
+            or not _final(stamps, d, pd.Timestamp(d, tz=NY) + pd.Timedelta(days=1), scope.closed)
+        }
+    return [d for d in days if d in need]
+
+
+def report_steps(scope: _Scope, days: Sequence[str]) -> list[RunStep]:
+    order = report_day_partitions.get_partition_keys(current_time=scope.now)
+    return [
+        RunStep(f"report {run[0]}..{run[-1]}", REPORT.job, run[0], run[-1], len(run) * len(REPORT.assets))
+        for run in _contiguous(days, order)
+    ]
+
+
 def plan_backfill(
     instance: dg.DagsterInstance,
     *,
@@ -126,101 +284,19 @@ def plan_backfill(
     now: dt.datetime | None = None,
     sec_max_age: dt.timedelta = dt.timedelta(hours=24),
 ) -> list[RunStep]:
-    now = now or dt.datetime.now(dt.UTC)
-    registered = list(instance.get_dynamic_partitions(TICKER))
-    if not registered:
-        raise ValueError("no tickers registered: run `finance-assets register` first")
-    selected = list(tickers or registered)
-    unknown = [t for t in selected if t not in registered]
-    if unknown:
-        raise ValueError(f"not registered: {', '.join(unknown)} (run `finance-assets register`)")
-    chunk = chunk_tickers or max(25, -(-len(selected) // 8))  # >= 8 progress steps on big universes
-    closed = last_close(now)
-    sec_fresh_after = pd.Timestamp(now) - sec_max_age
-    months = _month_keys(start, end, now)
-    steps: list[RunStep] = []
-
-    # 1. ticker -> CIK map (unpartitioned)
-    latest = instance.get_latest_materialization_event(dg.AssetKey("ticker_cik_map"))
-    if force or latest is None or pd.Timestamp(latest.timestamp, unit="s", tz="UTC") < sec_fresh_after:
-        steps.append(RunStep("ticker_cik_map", "get_ticker_map_job", None, None, 1))
-
-    # 2. SEC per ticker
-    need_sec = set()
-    for asset in SEC_ASSETS:
-        stamps = _materialized_at(instance, asset, selected)
-        need_sec |= {t for t in selected if force or not _final(stamps, t, None, sec_fresh_after)}
-    for run in _contiguous(sorted(need_sec), registered):
-        for part in _chunks(run, chunk):
-            steps.append(
-                RunStep(f"sec {part[0]}..{part[-1]}", "get_sec_job", part[0], part[-1], len(part) * len(SEC_ASSETS))
-            )
-    # 2b. point-in-time snapshots of every ticker's filings (one table), after any SEC refresh
-    snapshots = instance.get_latest_materialization_event(dg.AssetKey("fundamental_snapshots"))
-    if force or need_sec or snapshots is None:
-        steps.append(RunStep("fundamental_snapshots", "get_snapshots_job", None, None, 1))
-
-    # 3. market: ticker x month
-    keys = {(t, m): str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in selected for m in months}
-    window_end = {m: pd.Timestamp(m, tz=NY) + pd.offsets.MonthBegin(1) for m in months}
-    needed: dict[str, set[str]] = defaultdict(set)
-    for asset in MARKET_ASSETS:
-        stamps = _materialized_at(instance, asset, list(keys.values()))
-        for (t, m), key in keys.items():
-            if force or not _final(stamps, key, window_end[m], closed):
-                needed[t].add(m)
-    by_months: dict[frozenset, list[str]] = defaultdict(list)
-    for t, ms in needed.items():
-        by_months[frozenset(ms)].append(t)
-    refreshed_months: set[str] = set()
-    for ms, group in by_months.items():
-        refreshed_months |= ms
-        for month_run in _contiguous(sorted(ms), months):
-            for ticker_run in _contiguous(group, registered):
-                for part in _chunks(ticker_run, chunk):
-                    start_key = keys[(part[0], month_run[0])]
-                    end_key = keys[(part[-1], month_run[-1])]
-                    steps.append(
-                        RunStep(
-                            f"market {part[0]}..{part[-1]} {month_run[0][:7]}..{month_run[-1][:7]}",
-                            "get_market_job",
-                            start_key,
-                            end_key,
-                            len(part) * len(month_run) * len(MARKET_ASSETS),
-                        )
-                    )
-
-    # 4. cross-sectional panel per month
-    panel_stamps = [_materialized_at(instance, asset, months) for asset in PANEL_ASSETS]
-    panel_months = [
-        m
-        for m in months
-        if force
-        or m in refreshed_months
-        or not all(_final(stamps, m, window_end[m], closed) for stamps in panel_stamps)
+    """The runs that bring the selected tickers and months up to date, in the run groups' order."""
+    scope = _scope(instance, start, end, tickers, force, chunk_tickers, now or dt.datetime.now(dt.UTC), sec_max_age)
+    sec_tickers = sec_tickers_to_refresh(scope)
+    market = market_months_to_refresh(scope)
+    panel_months = panel_months_to_refresh(scope, set().union(*market.values()) if market else set())
+    return [
+        *ticker_map_steps(scope),
+        *sec_steps(scope, sec_tickers),
+        *snapshot_steps(scope, bool(sec_tickers)),
+        *market_steps(scope, market),
+        *panel_steps(scope, panel_months),
+        *report_steps(scope, report_days_to_refresh(scope, panel_months)),
     ]
-    for run in _contiguous(panel_months, months):
-        steps.append(
-            RunStep(
-                f"panel {run[0][:7]}..{run[-1][:7]}", "get_panel_job", run[0], run[-1], len(run) * len(PANEL_ASSETS)
-            )
-        )
-
-    # 5. report per weekday, up to the last completed session
-    last_day = closed.tz_convert(NY).strftime("%Y-%m-%d")
-    all_days = report_day_partitions.get_partition_keys(current_time=now)
-    days = [d for d in all_days if months[0] <= d <= last_day and d[:7] <= months[-1][:7]]
-    day_end = {d: pd.Timestamp(d, tz=NY) + pd.Timedelta(days=1) for d in days}
-    refreshed = {m[:7] for m in panel_months}
-    need_days = set()
-    for asset in REPORT_ASSETS:
-        stamps = _materialized_at(instance, asset, days)
-        need_days |= {d for d in days if force or d[:7] in refreshed or not _final(stamps, d, day_end[d], closed)}
-    for run in _contiguous(sorted(need_days), days):
-        steps.append(
-            RunStep(f"report {run[0]}..{run[-1]}", "get_report_job", run[0], run[-1], len(run) * len(REPORT_ASSETS))
-        )
-    return steps
 
 
 def _root_cause(error) -> str:
@@ -241,7 +317,7 @@ def run_plan(
     """Execute each step as one Dagster run (through the configured executor). Returns failed labels.
 
     `job_for(job_name)` gives the job to run (e.g. `definitions.reconstructable_job` with the caller's
-    settings); by default the getter of the environment's definitions."""
+    settings); by default the job built from the environment's settings."""
     from finance_assets import definitions
 
     failures = []
@@ -249,8 +325,7 @@ def run_plan(
         tags = {}
         if step.start_key is not None:
             tags = {ASSET_PARTITION_RANGE_START_TAG: step.start_key, ASSET_PARTITION_RANGE_END_TAG: step.end_key}
-        job_name = step.job.removeprefix("get_")
-        job = job_for(job_name) if job_for else dg.reconstructable(getattr(definitions, step.job))
+        job = job_for(step.job) if job_for else definitions.reconstructable_job(step.job, config.settings())
         with dg.execute_job(job, instance=instance, tags=tags, run_config=run_config, raise_on_error=False) as result:
             if not result.success:
                 failures.append(step.label)

@@ -18,13 +18,14 @@ import yaml
 
 from finance_assets.lib import automation
 from finance_assets.lib.partitions import MONTH, TICKER, month_partitions, report_day_partitions
+from finance_assets.lib.selections import REPORT
 
 LOOKBACK = 2
 TICKERS = ["ACMQ", "BLZQ", "DEMOIDX"]
 TICKER_ASSETS = ("filings", "xbrl_facts", "fundamentals")
 TICKER_MONTH_ASSETS = ("prices", "technicals", "headlines", "sentiment")
 MONTH_ASSETS = ("market_panel", "fx_rates")
-REPORT_ASSETS = ("portfolio_report", "portfolio_holdings")
+REPORT_ASSETS = REPORT.assets
 # Wednesday 2025-06-11, 14:00 New York: the open month is June, the latest report day Tuesday 06-10.
 START = dt.datetime(2025, 6, 11, 18, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]

@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 
 from finance_assets.demo import source as demo
+from finance_assets.lib.selections import MARKET, SEC
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # 12 demo companies + 7 extra fictional ones + the benchmark = 20 ticker partitions
 TWENTY_TICKERS = [c.ticker for c in demo.DEMO_COMPANIES] + [c.ticker for c in demo.DEMO_EXTRA_COMPANIES[:7]]
-MARKET_ASSETS = ("prices", "technicals", "headlines", "sentiment")
-SEC_ASSETS = ("filings", "xbrl_facts", "fundamentals")
+MARKET_ASSETS = MARKET.assets
+SEC_ASSETS = SEC.assets
 FAST_RETRIES = "0.01"  # FINANCE_ASSETS_HTTP_BACKOFF: 10 ms backoff base, waits capped at 0.6 s
 
 
