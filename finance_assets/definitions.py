@@ -27,6 +27,7 @@ from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.portfolio import assets as report
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.sec import assets as sec
+from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec.sensors import SENSORS
 from finance_assets.defs.sec.source import (
     SEC_DATA,
@@ -52,6 +53,7 @@ ALL_ASSETS = [
     sec.filings,
     sec.xbrl_facts,
     sec.fundamentals,
+    *sec_documents.DOCUMENT_ASSETS,
     market.prices,
     market.technicals,
     news.headlines,

@@ -9,7 +9,9 @@ import pandas as pd
 
 from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.defs.sec import assets as sec_assets
+from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec import edgar
+from finance_assets.defs.sec.document_store import wants_primary
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
 from finance_assets.lib.partitions import TICKER, ticker_partitions
@@ -95,6 +97,8 @@ def filing_run_requests(feed: pd.DataFrame, followed: dict[int, list[str]]) -> l
             if xbrl
             else [sec_assets.filings.key]
         )
+        if any(wants_primary(r.form) for r in rows):  # a report with a document to read
+            selection += [sec_documents.filing_documents.key, sec_documents.filing_text_signals.key]
         shared = len(followed[int(newest.cik)]) > 1  # share classes of one company: one run each
         requests.append(
             dg.RunRequest(
@@ -115,10 +119,16 @@ def filing_run_requests(feed: pd.DataFrame, followed: dict[int, list[str]]) -> l
     name="new_sec_filings",
     minimum_interval_seconds=300,
     default_status=_default_status(),
-    asset_selection=[sec_assets.filings, sec_assets.xbrl_facts, sec_assets.fundamentals],
+    asset_selection=[
+        sec_assets.filings,
+        sec_assets.xbrl_facts,
+        sec_assets.fundamentals,
+        *sec_documents.DOCUMENT_ASSETS,
+    ],
     description="Polls EDGAR's Latest Filings feed (paging back to the previous tick) and refreshes each "
     "followed company that filed: filings, plus XBRL facts and fundamentals when a periodic report or "
-    "8-K arrived. One run per ticker per tick, keyed by its newest accession number.",
+    "8-K arrived, and its filing documents and text signals when a 10-K/10-Q/8-K/20-F/40-F/6-K arrived. "
+    "One run per ticker per tick, keyed by its newest accession number.",
 )
 def new_sec_filings_sensor(context: dg.SensorEvaluationContext, sec: SecEdgarSource) -> dg.SensorResult:
     since = pd.Timestamp(context.cursor) if context.cursor else None

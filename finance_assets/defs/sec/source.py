@@ -76,6 +76,7 @@ class SecEdgarSource(HttpSource):
     bulk_min_tickers: int = 200
     www_url: str = SEC_WWW  # FINANCE_ASSETS_SEC_WWW: www.sec.gov (tickers, feeds, archives, documents)
     data_url: str = SEC_DATA  # FINANCE_ASSETS_SEC_DATA: data.sec.gov (submissions, companyfacts)
+    documents_dir: str = ""  # content-addressed filing documents; '' = <data dir>/sec-documents
     client_class: ClassVar[type[HttpClient]] = DownloadingHttpClient
 
     @property

@@ -14,6 +14,7 @@ import pytest
 
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import edgar
+from finance_assets.defs.sec.documents import DOCUMENT_ASSETS
 from finance_assets.defs.sec.sensors import new_sec_filings_sensor
 from finance_assets.demo import source as demo
 from finance_assets.lib.warehouse import Warehouse
@@ -23,7 +24,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 ACMQ, BLZQ, CRXQ = (demo.COMPANIES_BY_TICKER[t] for t in ("ACMQ", "BLZQ", "CRXQ"))
-ALL_SEC = {sec.filings.key, sec.xbrl_facts.key, sec.fundamentals.key}
+ALL_SEC = {sec.filings.key, sec.xbrl_facts.key, sec.fundamentals.key, *(a.key for a in DOCUMENT_ASSETS)}
 
 
 def _entry(form: str, name: str, cik: int, accession: str, updated: str, role: str = "Filer") -> str:
@@ -87,7 +88,7 @@ def _tick(instance, root, server: FeedServer, cursor: str | None = None):
         transport_key=register_transport(httpx.MockTransport(server)), mode="demo", **source_dirs(root)
     )
     defs = dg.Definitions(
-        assets=[sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals],
+        assets=[sec.ticker_cik_map, sec.filings, sec.xbrl_facts, sec.fundamentals, *DOCUMENT_ASSETS],
         sensors=[new_sec_filings_sensor],
         resources={"sec": resource},
     )
