@@ -53,6 +53,7 @@ class Request:
     verbose: bool = False
     portfolio: Path | None = None
     benchmark: str | None = None
+    check_known: bool = True
     start: str | None = None
     end: str | None = None
     tickers: tuple[str, ...] | None = None
@@ -102,7 +103,12 @@ def validate(args: argparse.Namespace, environ: dict | None = None, today: dt.da
     if args.command == "register":
         portfolio = (args.portfolio or settings.portfolio).expanduser().resolve()
         benchmark = _ticker_option("--benchmark", args.benchmark) if args.benchmark else settings.benchmark
-        return _with(request, portfolio=_existing_file("--portfolio", portfolio), benchmark=benchmark)
+        return _with(
+            request,
+            portfolio=_existing_file("--portfolio", portfolio),
+            benchmark=benchmark,
+            check_known=not args.unchecked,
+        )
     if args.command == "backfill":
         start = _month_option("--start", args.start, settings, today)
         end = _month_option("--end", args.end, settings, today)
@@ -206,9 +212,14 @@ def unknown_tickers(settings: Settings, tickers: Sequence[str], today: dt.date |
     today = today or dt.date.today()
     resources = build_resources(settings)
     with dg.build_resources({k: resources[k] for k in ("sec", "prices_source")}) as built:
-        raw = built.sec.company_tickers()
-        parse = edgar.parse_company_tickers_exchange if "fields" in raw else edgar.parse_company_tickers
-        in_sec_map = set(parse(raw)["ticker"])
+        try:
+            raw = built.sec.company_tickers()
+        except Exception as exc:  # noqa: BLE001 - SEC down: the price source alone decides
+            print(f"warning: SEC ticker map unavailable ({type(exc).__name__}); checking prices only", file=sys.stderr)
+            in_sec_map = set()
+        else:
+            parse = edgar.parse_company_tickers_exchange if "fields" in raw else edgar.parse_company_tickers
+            in_sec_map = set(parse(raw)["ticker"])
         return [t for t in tickers if t not in in_sec_map and not _price_history(built.prices_source, t, today)]
 
 
@@ -510,6 +521,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("register", help="register tickers from a portfolio file (+ benchmark)")
     p.add_argument("--portfolio", type=Path, default=None)
     p.add_argument("--benchmark", default=None)
+    p.add_argument(
+        "--unchecked",
+        action="store_true",
+        help="register without asking SEC and the price source whether the tickers exist",
+    )
     p = sub.add_parser("backfill", help="materialize a date range for some or all tickers")
     p.add_argument("--start", help="first month, YYYY-MM (default: 24 months ago)")
     p.add_argument("--end", help="last month, YYYY-MM (default: the current month)")
@@ -541,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = request.settings
     try:
         if request.command == "register":
-            register(settings, request.portfolio, request.benchmark)
+            register(settings, request.portfolio, request.benchmark, check_known=request.check_known)
         elif request.command == "backfill":
             backfill(
                 settings,

@@ -86,7 +86,7 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     )
     outputs = []
     for args in (
-        ["register"],
+        ["register", "--unchecked"],  # NOPEQ must get through to the price providers
         ["backfill", "--start", "2025-03", "--end", "2025-03", "--chunk-tickers", "2", "--executor", "in_process"],
         ["catalog"],
         ["report"],
