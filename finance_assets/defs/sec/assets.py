@@ -17,6 +17,7 @@ from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import TICKER, ticker_partitions
+from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
 from finance_assets.lib.warehouse import Warehouse
 
@@ -189,15 +190,24 @@ def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) 
     ciks = {ticker: _mappings(ticker_cik_map, ticker)[0] for ticker in context.partition_keys}
     archive = _bulk_archive(context, sec, "companyfacts", sorted({c for c in ciks.values() if c}))
     frames, from_archive, from_api = [], 0, 0
+
+    def fetch(item: tuple[str, int | None]) -> tuple[dict | None, str]:
+        cik = item[1]
+        if cik is None:
+            return None, ""
+        if archive is not None:
+            document = archive.read_json(member_name(cik))
+            if document is not None:
+                return document, "archive"
+        return sec.companyfacts(cik), "api"  # not in tonight's archive, or no archive: the API
+
+    # Per-company API runs fetch the next companies while this one parses, so the SEC limiter stays
+    # busy; archive runs read local members one at a time.
+    depth = sec.prefetch if archive is None else 0
     try:
-        for ticker, cik in ciks.items():
-            document = None
-            if cik is not None and archive is not None:
-                document = archive.read_json(member_name(cik))
-                from_archive += document is not None
-            if cik is not None and document is None:
-                document = sec.companyfacts(cik)  # not in tonight's archive, or no archive: the API
-                from_api += 1
+        for (ticker, cik), (document, origin) in prefetch(ciks.items(), fetch, depth=depth, thread_name="xbrl"):
+            from_archive += origin == "archive"
+            from_api += origin == "api"
             frame = xbrl.normalize_companyfacts(document or {"cik": cik or 0, "entityName": "", "facts": {}})
             frame.insert(0, "ticker", ticker)
             frames.append(frame)

@@ -77,6 +77,7 @@ class SecEdgarSource(HttpSource):
     www_url: str = SEC_WWW  # FINANCE_ASSETS_SEC_WWW: www.sec.gov (tickers, feeds, archives, documents)
     data_url: str = SEC_DATA  # FINANCE_ASSETS_SEC_DATA: data.sec.gov (submissions, companyfacts)
     documents_dir: str = ""  # content-addressed filing documents; '' = <data dir>/sec-documents
+    prefetch: int = 3  # companyfacts documents fetched ahead while one parses (0 = one at a time)
     client_class: ClassVar[type[HttpClient]] = DownloadingHttpClient
 
     @property
