@@ -17,8 +17,9 @@ from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents
 from finance_assets.defs.sec.document_store import DocumentStore, parse_filing_index
 from finance_assets.demo import source as demo
-from finance_assets.lib.http import FaultInjectingTransport
+from finance_assets.lib.http import FaultInjectingTransport, RequestLogTransport
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.rate_windows import max_in_sliding_window
 from finance_assets.lib.run_metadata import result_metadata
 from finance_assets.lib.sources import BACKOFF_ENV
 from finance_assets_tests.scripted_sources import Recorder, ScriptedSec, register_transport, source_dirs
@@ -83,7 +84,8 @@ def _stored(tmp_path) -> pd.DataFrame:
 
 def test_documents_and_signals_materialize_and_documents_are_never_fetched_twice(tmp_path):
     transport = Recorder(NOW)
-    resources = _resources(tmp_path, transport)
+    log = tmp_path / "requests.log"
+    resources = _resources(tmp_path, RequestLogTransport(transport, str(log)))
     with dg.instance_for_test() as instance:
         _prepare(instance, resources)
         before = len(transport.requests)
@@ -103,6 +105,9 @@ def test_documents_and_signals_materialize_and_documents_are_never_fetched_twice
         store = DocumentStore(tmp_path / "documents")
         for row in table.itertuples():
             assert hashlib.sha256(store.read(row.sha256)).hexdigest() == row.sha256
+        # four download threads, one limiter: never more than SEC's 10 requests in any second
+        stamps = [float(line.split()[0]) for line in log.read_text().splitlines()]
+        assert max_in_sliding_window(stamps, 1.0) <= 10
         meta = result_metadata(first, "filing_documents")
         assert meta["downloaded"] == len(table) and meta["already_stored"] == 0
 
