@@ -43,7 +43,9 @@ def test_pure_domain_modules_import_no_dagster():
     # find_upstream_modules lists every module reachable by imports; dagster appears only as the
     # squashed external package "dagster".
     offenders = {
-        module: chain for module, chain in offenders.items() if chain or "dagster" in graph.find_upstream_modules(module)
+        module: chain
+        for module, chain in offenders.items()
+        if chain or "dagster" in graph.find_upstream_modules(module)
     }
     assert not offenders, f"pure modules that reach Dagster: {sorted(offenders)}"
 

@@ -19,11 +19,11 @@ from finance_assets.defs.market import assets as market
 from finance_assets.defs.market.prices import validate_prices
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news.source import NewsSource
-from finance_assets.lib.holdings_file import PortfolioError, read_portfolio
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import xbrl
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.demo import source as demo
+from finance_assets.lib.holdings_file import PortfolioError, read_portfolio
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.lib.sources import SourceFailed

@@ -20,6 +20,7 @@ import pandas as pd
 
 from finance_assets.defs.news import sentiment
 from finance_assets.defs.news.headline_sources import HEADLINE_COLUMNS
+
 DECAY_WINDOW_DAYS = 7
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _WHITESPACE = re.compile(r"\s+")
