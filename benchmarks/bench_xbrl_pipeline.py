@@ -35,7 +35,8 @@ def _worker(state_dir: str, log_path: str, body: bytes, ciks: list[int], depth: 
     import httpx
 
     from finance_assets.defs.sec.xbrl import normalize_companyfacts
-    from finance_assets.lib.http import HttpClient, RequestLogTransport
+    from finance_assets.lib.fault_injection import RequestLogTransport
+    from finance_assets.lib.http import HttpClient
     from finance_assets.lib.limiter import SourceLimiter
     from finance_assets.lib.prefetch import prefetch
 

@@ -30,12 +30,8 @@ from pydantic import PrivateAttr
 
 from finance_assets.demo.source import DemoTransport
 from finance_assets.lib import config
-from finance_assets.lib.http import (
-    FaultInjectingTransport,
-    HttpClient,
-    OutageTransport,
-    RequestLogTransport,
-)
+from finance_assets.lib.fault_injection import FaultInjectingTransport, OutageTransport, RequestLogTransport
+from finance_assets.lib.http import HttpClient
 from finance_assets.lib.limiter import SourceLimiter
 from finance_assets.lib.tickers import normalize_ticker
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from finance_assets.lib.fault_injection import DEFAULT_FAULTS, FaultInjectingTransport
 from finance_assets.lib.http import (
-    DEFAULT_FAULTS,
-    FaultInjectingTransport,
     HttpClient,
     HttpStatusError,
     RetriesExhausted,

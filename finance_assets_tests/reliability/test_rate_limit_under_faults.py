@@ -18,7 +18,8 @@ SEC_LIMIT = 10
 def sec_worker(state_dir: str, log_path: str, seed: int, results: mp.Queue) -> None:
     import httpx
 
-    from finance_assets.lib.http import FaultInjectingTransport, HttpClient, RequestLogTransport
+    from finance_assets.lib.fault_injection import FaultInjectingTransport, RequestLogTransport
+    from finance_assets.lib.http import HttpClient
     from finance_assets.lib.limiter import SourceLimiter
 
     origin = httpx.MockTransport(lambda request: httpx.Response(200, json={"cik": 9900001, "filings": {}}))

@@ -17,7 +17,7 @@ from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents
 from finance_assets.defs.sec.document_store import DocumentStore, parse_filing_index
 from finance_assets.demo import source as demo
-from finance_assets.lib.http import FaultInjectingTransport, RequestLogTransport
+from finance_assets.lib.fault_injection import FaultInjectingTransport, RequestLogTransport
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.rate_windows import max_in_sliding_window
 from finance_assets.lib.run_metadata import result_metadata
