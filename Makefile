@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-EXTRAS := test,dev,scale
+EXTRAS := test,dev,scale,lm
 LOCK := requirements.lock
 
 .PHONY: install lock demo test test-fast lint dev bench catalog clean-data

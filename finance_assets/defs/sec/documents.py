@@ -244,7 +244,9 @@ def document_sections(html: bytes, doc_type: str, form: str, primary: bool) -> d
     return {doc_type.upper(): sections_lib.document_text(html)}
 
 
-def text_signal_rows(documents: pd.DataFrame, store: DocumentStore, lexicon: text_signals.Lexicon) -> pd.DataFrame:
+def text_signal_rows(
+    documents: pd.DataFrame, store: DocumentStore, lexicon: text_signals.Lexicon | None
+) -> pd.DataFrame:
     """Rows per filing x section, each compared with the same section of the company's previous filing
     of the same form (amendments count as their form)."""
     rows = []
@@ -299,7 +301,12 @@ def text_signal_rows(documents: pd.DataFrame, store: DocumentStore, lexicon: tex
 def filing_text_signals(context: dg.AssetExecutionContext, filing_documents: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
     store = DocumentStore(documents_root(sec))
-    lexicon = text_signals.lm_lexicon()
+    try:
+        lexicon = text_signals.lm_lexicon()
+        lexicon_note = Path(lexicon.source).name
+    except text_signals.LexiconError as exc:  # the word list is an optional extra (its licence: docs/sec.md)
+        lexicon, lexicon_note = None, f"unavailable, tone shares left empty: {exc}"
+        context.log.warning(f"Loughran-McDonald word list {lexicon_note}")
     out = text_signal_rows(filing_documents, store, lexicon)
     changed = out.dropna(subset=["similarity_prev"]).sort_values("similarity_prev").head(10)
     attach_metadata(
@@ -308,7 +315,7 @@ def filing_text_signals(context: dg.AssetExecutionContext, filing_documents: pd.
             "rows": len(out),
             "filings": int(out["accession_number"].nunique()) if len(out) else 0,
             "sections": dg.MetadataValue.json(out["section"].value_counts().head(20).to_dict() if len(out) else {}),
-            "lexicon": Path(lexicon.source).name,
+            "lexicon": lexicon_note,
             "most_changed": md_preview(
                 changed[["ticker", "form", "filing_date", "section", "similarity_prev", "sentences_added"]]
                 if len(changed)

@@ -141,10 +141,10 @@ def gunning_fog(text: str, lexicon: Lexicon | None = None) -> float:
     return 0.4 * (len(tokens) / count + 100 * complex_words / len(tokens))
 
 
-def tone(text: str, lexicon: Lexicon) -> dict[str, float]:
-    """Share of words in each Loughran–McDonald category (NaN for an empty text)."""
+def tone(text: str, lexicon: Lexicon | None) -> dict[str, float]:
+    """Share of words in each Loughran–McDonald category (NaN for an empty text, or without a lexicon)."""
     tokens = [token.upper() for token in words(text)]
-    if not tokens:
+    if not tokens or lexicon is None:
         return {category: math.nan for category in TONE_CATEGORIES}
     return {
         category: sum(1 for token in tokens if token in lexicon.category(category)) / len(tokens)
@@ -190,8 +190,9 @@ SIGNAL_COLUMNS = [
 ]
 
 
-def section_signals(text: str, previous: str | None, lexicon: Lexicon) -> dict:
-    """Every signal for one section; the change measures are NaN / None without a previous text."""
+def section_signals(text: str, previous: str | None, lexicon: Lexicon | None) -> dict:
+    """Every signal for one section; the change measures are NaN / None without a previous text, the tone
+    shares NaN without a lexicon (syllables then come from vowel groups)."""
     out = {"word_count": len(words(text)), "sentence_count": len(sentences(text))}
     out.update(tone(text, lexicon))
     out["fog"] = gunning_fog(text, lexicon)

@@ -119,3 +119,11 @@ def test_eight_k_item_codes():
     assert eight_k_items("2.02,9.01") == ["2.02", "9.01"]
     assert eight_k_items(["5.02", " "]) == ["5.02"]
     assert eight_k_items("") == []
+
+
+def test_without_the_word_list_only_the_tone_shares_are_empty():
+    """The LM list is an optional extra: without it every other signal is still computed."""
+    signals = section_signals(TEXT, TEXT, None)
+    assert all(math.isnan(signals[c]) for c in ("negative", "positive", "uncertainty", "litigious", "constraining"))
+    assert signals["word_count"] == 12 and signals["similarity_prev"] == pytest.approx(1.0)
+    assert signals["fog"] == gunning_fog(TEXT, None) > 0  # syllables from vowel groups
