@@ -21,7 +21,7 @@ class RunGroup:
 
 
 TICKER_MAP = RunGroup("ticker_map", ("ticker_cik_map",), "none")
-SEC = RunGroup("sec", ("filings", "xbrl_facts", "fundamentals"), "ticker")
+SEC = RunGroup("sec", ("filings", "xbrl_facts", "fundamentals", "filing_documents", "filing_text_signals"), "ticker")
 SNAPSHOTS = RunGroup("snapshots", ("fundamental_snapshots",), "none")
 MARKET = RunGroup("market", ("prices", "technicals", "headlines", "sentiment"), "ticker x month")
 PANEL = RunGroup("panel", ("market_panel", "fx_rates"), "month")  # fx_rates shares the month partitions
