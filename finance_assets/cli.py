@@ -89,7 +89,9 @@ def _month_option(name: str, raw: str | None, settings: Settings, today: dt.date
 def validate(args: argparse.Namespace, environ: dict | None = None, today: dt.date | None = None) -> Request:
     """Settings from the environment plus the options, all checked; raises SettingsError / CliError."""
     settings = Settings.from_env(environ)
-    today = today or dt.date.today()
+    if getattr(args, "as_of", None):
+        settings = settings.replace(as_of=args.as_of)  # --as-of wins over FINANCE_ASSETS_AS_OF
+    today = today or settings.now().astimezone(dt.timezone(dt.timedelta(0))).date()
     if getattr(args, "executor", None):
         settings = settings.replace(executor=args.executor)
     request = Request(args.command, settings, verbose=args.verbose)
@@ -209,7 +211,7 @@ def unknown_tickers(settings: Settings, tickers: Sequence[str], today: dt.date |
     from finance_assets.definitions import build_resources
     from finance_assets.defs.sec import edgar
 
-    today = today or dt.date.today()
+    today = today or settings.now().date()
     resources = build_resources(settings)
     with dg.build_resources({k: resources[k] for k in ("sec", "prices_source")}) as built:
         try:
@@ -400,6 +402,7 @@ def backfill(
         tickers=list(tickers) if tickers else None,
         force=force,
         chunk_tickers=chunk_tickers,
+        now=settings.now(),
     )
     if not plan:
         print("nothing to do: every partition in the range is materialized and final")
@@ -458,7 +461,7 @@ def catalog(settings: Settings) -> None:
 
 
 def demo(settings: Settings, years: int, chunk_tickers: int = 0, verbose: bool = False) -> None:
-    today = dt.date.today()
+    today = settings.now().date()
     start = f"{today.year - years:04d}-{today.month:02d}"
     print(
         f"demo: offline, simulated data (fictional tickers). Steps: 1. register the tickers in "
@@ -517,6 +520,13 @@ def quiet_console(verbose: bool) -> None:
 def parser() -> argparse.ArgumentParser:
     p0 = argparse.ArgumentParser(prog="finance-assets", description=__doc__.split("\n\n")[0])
     p0.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG logs and warnings")
+    p0.add_argument(
+        "--as-of",
+        default=None,
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="the clock of every step (New York time unless an offset is given); default FINANCE_ASSETS_AS_OF, "
+        "else now",
+    )
     sub = p0.add_subparsers(dest="command", required=True)
     p = sub.add_parser("register", help="register tickers from a portfolio file (+ benchmark)")
     p.add_argument("--portfolio", type=Path, default=None)

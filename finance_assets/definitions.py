@@ -81,10 +81,10 @@ def build_resources(settings: config.Settings | str | None = None) -> dict:
         "cache_dir": str(settings.cache_dir),
         "state_dir": str(settings.state_dir),
         "fault_rate": settings.fault_rate,
-        "demo_now": settings.demo_now,
+        "as_of": settings.as_of,
     }
     return {
-        "io_manager": ParquetWarehouseIOManager(base_path=str(settings.warehouse_dir)),
+        "io_manager": ParquetWarehouseIOManager(base_path=str(settings.warehouse_dir), as_of=settings.as_of),
         "sec": SecEdgarSource(
             **common,
             user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
@@ -149,9 +149,13 @@ def build_definitions(settings: config.Settings) -> dg.Definitions:
 defs = build_definitions(config.settings())
 
 
-def job_for(name: str, executor: str, dask_scheduler_address: str = "") -> dg.JobDefinition:
-    """A job of the environment's settings with the CLI's choices applied (see `reconstructable_job`)."""
-    settings = config.settings().replace(executor=executor, dask_scheduler_address=dask_scheduler_address)
+def job_for(name: str, executor: str, dask_scheduler_address: str = "", as_of: str | None = None) -> dg.JobDefinition:
+    """A job of the environment's settings with the CLI's choices applied (see `reconstructable_job`);
+    `as_of` is the caller's clock (None: the environment's)."""
+    changes = {"executor": executor, "dask_scheduler_address": dask_scheduler_address}
+    if as_of is not None:
+        changes["as_of"] = as_of
+    settings = config.settings().replace(**changes)
     return build_definitions(settings).resolve_job_def(name)
 
 
@@ -165,5 +169,6 @@ def reconstructable_job(name: str, settings: config.Settings) -> dg.Reconstructa
             "name": name,
             "executor": settings.executor,
             "dask_scheduler_address": settings.dask_scheduler_address,
+            "as_of": settings.as_of,
         },
     )

@@ -54,7 +54,8 @@ def last_close(now: dt.datetime) -> pd.Timestamp:
 
 
 def _materialized_at(instance: dg.DagsterInstance, asset: str, keys: Sequence[str]) -> dict[str, float]:
-    """Latest materialization timestamp per partition key (only keys that have one)."""
+    """Latest materialization time per partition key (only keys that have one), by the clock it ran at:
+    a month built as of a day before its last close is not final, whatever the machine clock said."""
     key = dg.AssetKey(asset)
     latest_ids = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys))
     if not latest_ids:
@@ -64,7 +65,10 @@ def _materialized_at(instance: dg.DagsterInstance, asset: str, keys: Sequence[st
         dg.AssetRecordsFilter(asset_key=key, storage_ids=list(latest_ids.values())), limit=len(latest_ids)
     )
     for record in result.records:
-        out[record.partition_key] = record.timestamp
+        # the clock the partition was built at (its `as_of` metadata), else when it was written
+        meta = record.asset_materialization.metadata if record.asset_materialization else {}
+        as_of = meta.get("as_of")
+        out[record.partition_key] = pd.Timestamp(as_of.value).timestamp() if as_of is not None else record.timestamp
     return out
 
 
@@ -285,7 +289,7 @@ def plan_backfill(
     sec_max_age: dt.timedelta = dt.timedelta(hours=24),
 ) -> list[RunStep]:
     """The runs that bring the selected tickers and months up to date, in the run groups' order."""
-    scope = _scope(instance, start, end, tickers, force, chunk_tickers, now or dt.datetime.now(dt.UTC), sec_max_age)
+    scope = _scope(instance, start, end, tickers, force, chunk_tickers, now or config.settings().now(), sec_max_age)
     sec_tickers = sec_tickers_to_refresh(scope)
     market = market_months_to_refresh(scope)
     panel_months = panel_months_to_refresh(scope, set().union(*market.values()) if market else set())

@@ -52,6 +52,7 @@ ENV_VARS = (
     "FINANCE_ASSETS_BASE_CURRENCY",
     "FINANCE_ASSETS_RISK_FREE",
     "FINANCE_ASSETS_HISTORY_START",
+    "FINANCE_ASSETS_AS_OF",
     "FINANCE_ASSETS_DEMO_NOW",
     "SEC_USER_AGENT",
     "ALPHAVANTAGE_API_KEY",
@@ -148,14 +149,18 @@ def parse_history_start(raw: str | None) -> str:
     return day.isoformat()
 
 
-def _demo_now(env: Mapping[str, str]) -> str:
-    raw = env.get("FINANCE_ASSETS_DEMO_NOW", "").strip()
-    if raw:
-        try:
-            dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise _bad("FINANCE_ASSETS_DEMO_NOW", raw, "expected an ISO timestamp, e.g. 2025-06-30T22:00:00Z") from None
-    return raw
+def _as_of(env: Mapping[str, str]) -> str:
+    """FINANCE_ASSETS_AS_OF (FINANCE_ASSETS_DEMO_NOW is its older name), normalized to ISO UTC; '' = now."""
+    from finance_assets.lib.clock import parse_as_of
+
+    for name in ("FINANCE_ASSETS_AS_OF", "FINANCE_ASSETS_DEMO_NOW"):
+        raw = env.get(name, "").strip()
+        if raw:
+            try:
+                return parse_as_of(raw)
+            except ValueError as exc:
+                raise _bad(name, raw, str(exc)) from None
+    return ""
 
 
 def _redis_url(env: Mapping[str, str]) -> str:
@@ -212,7 +217,7 @@ class Settings:
     base_currency: str = "USD"
     risk_free_rate: float = 0.0
     history_start: str = DEFAULT_HISTORY_START
-    demo_now: str = ""
+    as_of: str = ""  # FINANCE_ASSETS_AS_OF / --as-of as ISO UTC; '' = the machine clock (see lib/clock.py)
     # secrets: presence only (resources read the values through dagster.EnvVar)
     has_sec_user_agent: bool = False
     has_alphavantage_key: bool = False
@@ -271,7 +276,7 @@ class Settings:
                 "expected a yearly rate as a fraction between -0.1 and 0.5, e.g. 0.04 for 4 %",
             ),
             history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START")),
-            demo_now=_demo_now(env),
+            as_of=_as_of(env),
             has_sec_user_agent=bool(sec_agent),
             has_alphavantage_key=bool(env.get("ALPHAVANTAGE_API_KEY", "").strip()),
             has_finnhub_key=bool(env.get("FINNHUB_API_KEY", "").strip()),
@@ -296,12 +301,30 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         """A copy with some settings changed (e.g. the CLI's --executor), validated like the environment."""
+        if "as_of" in changes:
+            from finance_assets.lib.clock import parse_as_of
+
+            try:
+                changes["as_of"] = parse_as_of(changes["as_of"] or "")
+            except ValueError as exc:
+                raise _bad("--as-of", changes["as_of"], str(exc)) from None
         new = replace(self, **changes)
         if new.mode not in MODES:
             raise _bad("mode", new.mode, "expected one of " + ", ".join(MODES))
         if new.executor not in EXECUTORS:
             raise _bad("--executor", new.executor, "expected one of " + ", ".join(EXECUTORS))
         return new
+
+    def now(self) -> dt.datetime:
+        """The one clock of this process: the as-of instant, else the machine's UTC now."""
+        from finance_assets.lib.clock import now
+
+        return now(self.as_of)
+
+    @property
+    def demo_now(self) -> str:
+        """Older name of `as_of` (FINANCE_ASSETS_DEMO_NOW)."""
+        return self.as_of
 
     @property
     def benchmark(self) -> str:

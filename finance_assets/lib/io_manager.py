@@ -47,6 +47,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
     """Hive-style Parquet files under `base_path`, atomic writes, DuckDB reads and catalog views."""
 
     base_path: str
+    as_of: str = ""  # the clock (lib/clock.py): recorded on every materialization as `as_of`
 
     @property
     def warehouse(self) -> Warehouse:
@@ -74,9 +75,16 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                     {key: len(part) for key, part in zip(keys, parts)}
                 )
         wh.register_view(asset)
+        from finance_assets.lib.clock import now
+
         attach_metadata(
             context,
-            {**metadata, "partitions_written": written, "warehouse_path": dg.MetadataValue.path(str(wh.root / asset))},
+            {
+                **metadata,
+                "as_of": now(self.as_of).isoformat(),
+                "partitions_written": written,
+                "warehouse_path": dg.MetadataValue.path(str(wh.root / asset)),
+            },
         )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

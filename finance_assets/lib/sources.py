@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from finance_assets.demo.source import DemoTransport
-from finance_assets.lib import config
+from finance_assets.lib import clock, config
 from finance_assets.lib.fault_injection import FaultInjectingTransport, OutageTransport, RequestLogTransport
 from finance_assets.lib.http import HttpClient
 from finance_assets.lib.limiter import SourceLimiter
@@ -84,7 +84,8 @@ class HttpSource(dg.ConfigurableResource):
     cache_dir: str
     state_dir: str
     fault_rate: float = 0.0  # > 0 wraps the transport in a fault injector (reliability tests)
-    demo_now: str = ""  # ISO UTC timestamp pinning the demo's 'now'; empty = the real clock
+    as_of: str = ""  # the clock (FINANCE_ASSETS_AS_OF, lib/clock.py); empty = the machine clock
+    demo_now: str = ""  # older name of as_of (used when as_of is empty)
 
     _client: HttpClient | None = PrivateAttr(default=None)
     _limiter: SourceLimiter | None = PrivateAttr(default=None)
@@ -101,12 +102,14 @@ class HttpSource(dg.ConfigurableResource):
     def _secrets(self) -> list[str]:
         return []
 
+    def clock(self) -> pd.Timestamp:
+        """This source's "now" (UTC): the as-of instant when one is set, else the machine clock.
+        Nothing known after it is fetched or stored (docs/operations.md, "Clock, corporate actions and replay")."""
+        return pd.Timestamp(clock.now(self.as_of or self.demo_now))
+
     def _demo_transport(self) -> DemoTransport:
-        now = None
-        if self.demo_now:
-            stamp = pd.Timestamp(self.demo_now)
-            now = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
-        return DemoTransport(now=now)
+        # the demo is a pure function of its seed and this instant
+        return DemoTransport(now=self.clock().to_pydatetime())
 
     def _transport(self) -> httpx.BaseTransport | None:
         if self.mode not in ("demo", "live"):

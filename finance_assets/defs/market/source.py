@@ -29,6 +29,8 @@ class PriceSource(HttpSource):
     def daily_bars(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Bars with start <= date < end from the first provider that answers sensibly."""
         checked_ticker(ticker)
+        # nothing after the clock: no bar of a later day (the day's bar once its session closed)
+        end = min(end, self.clock().tz_convert("America/New_York").date() + dt.timedelta(days=1))
         reasons = []
         for provider in self.providers:
             if provider == "alphavantage" and not self.alphavantage_api_key:

@@ -64,9 +64,12 @@ def ticker_cik_map(context: dg.AssetExecutionContext) -> pd.DataFrame:
     return history
 
 
-def _mappings(ticker_map: pd.DataFrame, ticker: str) -> tuple[int | None, list[tuple[int, pd.Timestamp]]]:
-    """(current CIK, [(earlier CIK, last day the ticker pointed to it), ...]) for one ticker."""
-    current = edgar.resolve_cik(ticker_map, ticker, dt.date.today())
+def _mappings(
+    ticker_map: pd.DataFrame, ticker: str, today: dt.date
+) -> tuple[int | None, list[tuple[int, pd.Timestamp]]]:
+    """(current CIK, [(earlier CIK, last day the ticker pointed to it), ...]) for one ticker on `today`
+    (the clock's New York date)."""
+    current = edgar.resolve_cik(ticker_map, ticker, today)
     rows = ticker_map[(ticker_map["ticker"] == ticker) & (ticker_map["cik"] != (current or -1))]
     return current, [(int(row.cik), pd.Timestamp(row.last_seen)) for row in rows.itertuples(index=False)]
 
@@ -130,7 +133,7 @@ def _bulk_archive(
 )
 def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
-    plans = {ticker: _mappings(ticker_cik_map, ticker) for ticker in context.partition_keys}
+    plans = {ticker: _mappings(ticker_cik_map, ticker, sec.as_of_date()) for ticker in context.partition_keys}
     ciks = sorted(
         {cik for current, earlier in plans.values() for cik in ([current] if current else []) + [c for c, _ in earlier]}
     )
@@ -187,7 +190,7 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
 )
 def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
-    ciks = {ticker: _mappings(ticker_cik_map, ticker)[0] for ticker in context.partition_keys}
+    ciks = {ticker: _mappings(ticker_cik_map, ticker, sec.as_of_date())[0] for ticker in context.partition_keys}
     archive = _bulk_archive(context, sec, "companyfacts", sorted({c for c in ciks.values() if c}))
     frames, from_archive, from_api = [], 0, 0
 
@@ -332,7 +335,7 @@ def registered_tickers_resolve(
     context: dg.AssetCheckExecutionContext, ticker_cik_map: pd.DataFrame
 ) -> dg.AssetCheckResult:
     registered = list(context.instance.get_dynamic_partitions(TICKER))
-    unresolved = [t for t in registered if edgar.resolve_cik(ticker_cik_map, t, dt.date.today()) is None]
+    unresolved = [t for t in registered if edgar.resolve_cik(ticker_cik_map, t, config.settings().now().date()) is None]
     benchmark = config.benchmark_ticker()  # an index or ETF: may have no CIK (the demo's never does)
     unexpected = [t for t in unresolved if t != benchmark]
     return dg.AssetCheckResult(

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-import pandas as pd
-
 from finance_assets.defs.sec.bulk_download import Download, DownloadingHttpClient
 from finance_assets.defs.sec.document_store import archive_path, checked_accession, parse_filing_index
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, check_archive
@@ -199,7 +197,5 @@ class SecEdgarSource(HttpSource):
         return BulkArchive(download.path, ciks), download
 
     def as_of_date(self) -> dt.date:
-        """Today in New York, or the pinned demo day: the date a ticker map snapshot is 'seen on'."""
-        stamp = pd.Timestamp(self.demo_now) if (self.mode == "demo" and self.demo_now) else pd.Timestamp.now("UTC")
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-        return stamp.tz_convert("America/New_York").date()
+        """Today in New York by the clock (FINANCE_ASSETS_AS_OF, else the machine's): the date a ticker map snapshot is 'seen on'."""
+        return self.clock().tz_convert("America/New_York").date()
