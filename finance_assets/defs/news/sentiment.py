@@ -222,11 +222,16 @@ def features(text: str) -> dict[str, float]:
     return rules | dict.fromkeys(_word_keys(words), 1.0)
 
 
-def _word_keys(tokens: list[str]) -> set[str]:
-    """Unigrams and space-joined bigrams (rule keys start with '@', so they never collide)."""
-    keys = set(tokens)
-    keys.update([f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)])
-    return keys
+def _word_keys(tokens: list[str]) -> list[str]:
+    """Unigrams and space-joined bigrams, each once, in order of first occurrence (rule keys start with
+    '@', so they never collide).
+
+    A list, not a set: a headline's logit sums float weights in this order, and a set of strings
+    iterates in an order that depends on PYTHONHASHSEED, which changed the scores' last bits between
+    processes (issue #16).
+    """
+    bigrams = [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)]
+    return list(dict.fromkeys([*tokens, *bigrams]))
 
 
 # --------------------------------------------------------------------------- scoring
