@@ -19,7 +19,10 @@ from finance_assets.lib.partitions import MONTH, month_partitions, report_day_pa
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "portfolio"
-PANEL_LOOKBACK_MONTHS = 13  # a 252-session risk window plus the month being reported
+# A report day reads the panel and FX rates from the first month of the history up to its own month
+# (docs/report.md, "Which history a report day reads"): the 252-session risk window needs 13 months,
+# the tearsheet's YTD / 1 y / 3 y / 5 y / All windows the whole history. Capped at this many years.
+REPORT_HISTORY_YEARS = 20
 STALE_PRICE_DAYS = 7
 PANEL_COLUMNS = [
     "date",
@@ -51,8 +54,16 @@ FUNDAMENTAL_COLUMNS = [
 METADATA_TOP_HOLDINGS = 10
 
 _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
-_months_back = dg.TimeWindowPartitionMapping(
-    start_offset=-PANEL_LOOKBACK_MONTHS, end_offset=0, allow_nonexistent_upstream_partitions=True
+# TimeWindowPartitionMapping counts its offsets in the *downstream's* partitions (weekdays here, not
+# months: `start_offset=-13` gave a day alone ~2 months). An offset of REPORT_HISTORY_YEARS years of
+# weekdays (no calendar year has more than 262) maps every day, however it is launched (alone, first or
+# middle day of a range; UI, CLI, automation), to [first month, its own month]: Dagster clamps the start
+# to the first partition. The reverse direction, which automation follows, is every day from a month on.
+# A built-in mapping on purpose: Dagster serializes only those (a custom PartitionMapping silently falls
+# back to the default in the daemon and the UI). Resolving it walks the weekday schedule (~0.2 s a call).
+_HISTORY_WEEKDAYS = 262 * REPORT_HISTORY_YEARS
+_report_history = dg.TimeWindowPartitionMapping(
+    start_offset=-_HISTORY_WEEKDAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
 )
 
 
@@ -235,8 +246,8 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
         ),
     },
     ins={
-        "market_panel": dg.AssetIn(partition_mapping=_months_back),
-        "fx_rates": dg.AssetIn(partition_mapping=_months_back),
+        "market_panel": dg.AssetIn(partition_mapping=_report_history),
+        "fx_rates": dg.AssetIn(partition_mapping=_report_history),
         "fundamental_snapshots": dg.AssetIn(),
     },
 )

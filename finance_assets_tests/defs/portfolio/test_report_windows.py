@@ -1,0 +1,195 @@
+"""Issue #16, problem 1: every report day reads its documented window (the panel and FX history from the
+first month up to its own month), however it is launched: alone (automation, the UI), as the first day
+of a range or as a middle day of one.
+
+A synthetic warehouse (two years of XNYS sessions, a USD and a EUR holding, a benchmark) is written
+through the warehouse API; the report is materialized in process with an IO manager that records which
+upstream partitions the run was given. The expected figures are computed here from the same prices.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+import pytest
+
+from finance_assets.defs.portfolio import assets as report
+from finance_assets.defs.portfolio import holdings as book
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.partitions import month_partitions, report_day_partitions
+from finance_assets.lib.portfolio_settings import PortfolioSettings
+from finance_assets.lib.warehouse import Warehouse
+
+FIRST_SESSION, LAST_SESSION = "2023-01-03", "2025-04-30"
+PORTFOLIO = "ticker,shares,cost_basis,currency\nAAA,100,50,USD\nBBB,40,90,EUR\n"
+SINGLE_DAY = "2025-03-14"
+RANGE = ("2025-03-10", "2025-03-21")  # first day Monday 10th, a middle day the 14th
+
+
+def _sessions() -> pd.DatetimeIndex:
+    sessions = xcals.get_calendar("XNYS").sessions_in_range(FIRST_SESSION, LAST_SESSION)
+    return pd.DatetimeIndex(sessions.tz_localize(None) if sessions.tz is not None else sessions)
+
+
+def _panel() -> pd.DataFrame:
+    """Random-walk closes with a deep drawdown in mid-2024 (so a short window misses it)."""
+    sessions = _sessions()
+    rng = np.random.default_rng(16)
+    frames = []
+    for ticker, start in (("AAA", 60.0), ("BBB", 80.0), ("IDX", 100.0)):
+        returns = rng.normal(0.0004, 0.012, len(sessions))
+        crash = (sessions >= "2024-05-01") & (sessions < "2024-07-01")
+        returns[crash] -= 0.01
+        close = start * np.cumprod(1 + returns)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": sessions,
+                    "ticker": ticker,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": 1e6,
+                    "source": "synthetic",
+                }
+            )
+        )
+    panel = pd.concat(frames, ignore_index=True).reindex(columns=report.PANEL_COLUMNS)
+    return panel.sort_values(["date", "ticker"]).reset_index(drop=True)
+
+
+def _fx() -> pd.DataFrame:
+    days = pd.bdate_range(FIRST_SESSION, LAST_SESSION)
+    usd = 1.05 + 0.05 * np.sin(np.arange(len(days)) / 40.0)
+    return pd.DataFrame({"date": days, "currency": "USD", "per_eur": usd})
+
+
+def _write_months(wh: Warehouse, asset: str, frame: pd.DataFrame) -> None:
+    months = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-01")
+    wh.write_partitions(asset, [({"month": m}, part.reset_index(drop=True)) for m, part in frame.groupby(months)])
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Warehouse:
+    root = tmp_path_factory.mktemp("report_windows")
+    wh = Warehouse(root / "warehouse")
+    _write_months(wh, "market_panel", _panel())
+    _write_months(wh, "fx_rates", _fx())
+    wh.write("fundamental_snapshots", None, report._typed_empty(book.SNAPSHOT_COLUMNS))
+    (root / "portfolio.csv").write_text(PORTFOLIO)
+    return wh
+
+
+class RecordingIOManager(ParquetWarehouseIOManager):
+    """The project's IO manager, recording the upstream partition keys each input was loaded with."""
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        if context.has_asset_partitions:
+            LOADED[context.asset_key.path[-1]] = sorted(context.asset_partition_keys)
+        return super().load_input(context)
+
+
+LOADED: dict[str, list[str]] = {}
+
+
+def _run(wh: Warehouse, tmp_path, days: tuple[str, str]) -> pd.DataFrame:
+    LOADED.clear()
+    resources = {
+        "io_manager": RecordingIOManager(base_path=str(wh.root)),
+        "portfolio": PortfolioSettings(
+            path=str(wh.root.parent / "portfolio.csv"), reports_dir=str(tmp_path / "reports"), benchmark="IDX"
+        ),
+    }
+    inputs = [
+        dg.AssetSpec("market_panel", partitions_def=month_partitions),
+        dg.AssetSpec("fx_rates", partitions_def=month_partitions),
+        dg.AssetSpec("fundamental_snapshots"),
+    ]
+    tags = (
+        {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]}
+        if days[0] != days[1]
+        else {}
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*inputs, report.portfolio_report],
+            partition_key=days[0] if days[0] == days[1] else None,
+            tags=tags,
+            resources=resources,
+            instance=instance,
+            selection=[dg.AssetKey("portfolio_report"), dg.AssetKey("portfolio_holdings")],
+        )
+    assert result.success
+    return result.output_for_node("portfolio_report", "portfolio_report").set_index("date")
+
+
+def _expected(day: str) -> dict:
+    """Figures from the synthetic prices, computed here: today's holdings over the last 252 returns."""
+    panel, fx = _panel(), _fx()
+    closes = panel.pivot(index="date", columns="ticker", values="adj_close")
+    usd_per_eur = fx.set_index("date")["per_eur"].reindex(closes.index.union(fx["date"])).ffill()
+    value = 100 * closes["AAA"] + 40 * closes["BBB"] * usd_per_eur.reindex(closes.index)
+    value = value[value.index <= pd.Timestamp(day)]
+    returns = value.tail(253).pct_change().dropna()
+    wealth = (1 + returns).cumprod()
+    drawdown = (wealth / np.maximum(wealth.cummax(), 1.0) - 1).min()
+    ytd = value.iloc[-1] / value[value.index < pd.Timestamp(day[:4] + "-01-01")].iloc[-1] - 1
+    return {"observations": len(returns), "max_drawdown": drawdown, "ytd": ytd}
+
+
+def _months(first: str, last: str) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="MS")]
+
+
+def test_dagster_resolves_the_full_history_up_to_the_days_month():
+    """The mapping Dagster (UI, CLI, automation, backfills) uses: first month .. the day's month."""
+    graph = dg.Definitions(
+        assets=[
+            dg.AssetSpec("market_panel", partitions_def=month_partitions),
+            dg.AssetSpec("fx_rates", partitions_def=month_partitions),
+            dg.AssetSpec("fundamental_snapshots"),
+            report.portfolio_report,
+        ],
+        resources={"portfolio": dg.ResourceDefinition.none_resource()},
+    ).resolve_asset_graph()
+    first = month_partitions.get_first_partition_key()
+    for parent in ("market_panel", "fx_rates"):
+        for day in (SINGLE_DAY, "2025-03-03", "2025-03-31", "2024-12-02"):
+            upstream = graph.get_parent_partition_keys_for_child(
+                day, dg.AssetKey(parent), dg.AssetKey("portfolio_report")
+            )
+            assert sorted(upstream.partitions_subset.get_partition_keys()) == _months(first, day[:8] + "01")
+        # a Friday's partition window runs to Monday: a month-end Friday also maps to the next month
+        # (whose rows, all after the day, the report does not use)
+        upstream = graph.get_parent_partition_keys_for_child(
+            "2025-02-28", dg.AssetKey(parent), dg.AssetKey("portfolio_report")
+        )
+        assert sorted(upstream.partitions_subset.get_partition_keys()) == _months(first, "2025-03-01")
+        # the other direction (what automation re-runs after a month changes): every day from that month on
+        children = graph.get_child_partition_keys_of_parent(
+            "2024-06-01", dg.AssetKey(parent), dg.AssetKey("portfolio_report")
+        )
+        # (and Friday 2024-05-31, whose partition window runs to Monday 2024-06-03)
+        existing = report_day_partitions.get_partition_keys()
+        assert sorted(children) == [d for d in existing if d >= "2024-05-31"]
+
+
+@pytest.mark.parametrize(
+    "launch, days, day",
+    [
+        ("a day alone", (SINGLE_DAY, SINGLE_DAY), SINGLE_DAY),
+        ("the first day of a range", RANGE, RANGE[0]),
+        ("a middle day of a range", RANGE, SINGLE_DAY),
+    ],
+)
+def test_every_launch_reads_the_same_window(warehouse, tmp_path, launch, days, day):
+    rows = _run(warehouse, tmp_path, days)
+    first = month_partitions.get_first_partition_key()
+    for parent in ("market_panel", "fx_rates"):  # the run's input: every month up to the last day's month
+        assert LOADED[parent] == _months(first, days[1][:8] + "01"), launch
+    row = rows.loc[pd.Timestamp(day)]
+    expected = _expected(day)
+    assert row["observations"] == expected["observations"] == book.RISK_WINDOW_DAYS, launch
+    assert row["max_drawdown"] == pytest.approx(expected["max_drawdown"], rel=1e-9), launch
+    assert row["ytd"] == pytest.approx(expected["ytd"], rel=1e-9), launch
