@@ -30,12 +30,7 @@ from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec.sensors import SENSORS
 from finance_assets.defs.sec.source import (
-    SEC_DATA,
-    SEC_DATA_ENV,
-    SEC_WWW,
-    SEC_WWW_ENV,
     SecEdgarSource,
-    endpoint_from_env,
 )
 from finance_assets.lib import config
 from finance_assets.lib.automation import (
@@ -89,8 +84,8 @@ def build_resources(settings: config.Settings | str | None = None) -> dict:
             **common,
             user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",
             bulk_min_tickers=settings.sec_bulk_min_tickers,
-            www_url=endpoint_from_env(SEC_WWW_ENV, SEC_WWW),
-            data_url=endpoint_from_env(SEC_DATA_ENV, SEC_DATA),
+            www_url=settings.sec_www_url,
+            data_url=settings.sec_data_url,
         ),
         "prices_source": PriceSource(
             **common, alphavantage_api_key=_secret("ALPHAVANTAGE_API_KEY", settings.has_alphavantage_key)

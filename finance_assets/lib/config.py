@@ -34,6 +34,9 @@ FALSE_WORDS = ("", "0", "off", "false", "no")
 DEFAULT_HISTORY_START = "2016-01-01"
 DEFAULT_LOOKBACK_MONTHS = 24
 DEFAULT_SEC_BULK_MIN_TICKERS = 200
+# EDGAR's two hosts; FINANCE_ASSETS_SEC_WWW / _DATA point them at a proxy, mirror or caching gateway.
+DEFAULT_SEC_WWW = "https://www.sec.gov"
+DEFAULT_SEC_DATA = "https://data.sec.gov"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -66,6 +69,10 @@ ENV_VARS = (
     "FINANCE_ASSETS_OUTAGE_HOSTS",
     "FINANCE_ASSETS_REQUEST_LOG",
     "FINANCE_ASSETS_HTTP_BACKOFF",
+    "FINANCE_ASSETS_SEC_WWW",
+    "FINANCE_ASSETS_SEC_DATA",
+    "FINANCE_ASSETS_INDICATORS",
+    "FINANCE_ASSETS_LM_DICTIONARY",
 )
 
 
@@ -132,6 +139,47 @@ def _path(env: Mapping[str, str], name: str, default: Path, base: Path) -> Path:
         raise _bad(name, raw, "expected a file system path")
     path = Path(raw).expanduser()
     return (path if path.is_absolute() else base / path).resolve()
+
+
+def parse_base_url(value: str, name: str) -> str:
+    """`value` as a base URL (scheme, host, optional port and path prefix; no trailing slash), or a
+    SettingsError saying what is wrong with it."""
+    raw = (value or "").strip()
+    example = "e.g. https://www.sec.gov or http://edgar-mirror.internal:8080/sec"
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise SettingsError(f"{name} is not a valid URL ({exc}); {example}") from None
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "it must start with http:// or https://"
+    elif not parts.hostname:
+        problem = "it has no host name"
+    elif parts.username or parts.password:  # never echo them
+        raise SettingsError(f"{name} must not carry credentials (they would end up in logs); {example}")
+    elif parts.query or parts.fragment:
+        problem = "a base URL takes no query string or fragment"
+    elif any(ch.isspace() for ch in raw):
+        problem = "it contains white space"
+    if problem:
+        raise SettingsError(f"{name} is not a usable base URL: {problem} (got {raw!r}); {example}")
+    return raw.rstrip("/")
+
+
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    return parse_base_url(raw, name) if raw else default
+
+
+def _optional_file(env: Mapping[str, str], name: str, base: Path) -> Path | None:
+    """A file path setting that must exist when given (a data file the platform reads)."""
+    if not env.get(name, "").strip():
+        return None
+    path = _path(env, name, base, base)
+    if not path.is_file():
+        raise _bad(name, str(path), "expected an existing file")
+    return path
 
 
 def parse_history_start(raw: str | None) -> str:
@@ -226,6 +274,10 @@ class Settings:
     automation: bool = False
     automation_lookback_months: int = DEFAULT_LOOKBACK_MONTHS
     limiter_redis_url: str = field(default="", repr=False)  # may hold a password
+    sec_www_url: str = DEFAULT_SEC_WWW
+    sec_data_url: str = DEFAULT_SEC_DATA
+    indicators_file: Path | None = None  # FINANCE_ASSETS_INDICATORS: the technicals' indicator set
+    lm_dictionary: Path | None = None  # FINANCE_ASSETS_LM_DICTIONARY: a Loughran-McDonald Master Dictionary CSV
     # test seams (tests and reliability benchmarks only)
     fault_rate: float = 0.0
     transport: str = ""
@@ -286,6 +338,10 @@ class Settings:
                 env, "FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", DEFAULT_LOOKBACK_MONTHS, 1
             ),
             limiter_redis_url=_redis_url(env),
+            sec_www_url=_base_url(env, "FINANCE_ASSETS_SEC_WWW", DEFAULT_SEC_WWW),
+            sec_data_url=_base_url(env, "FINANCE_ASSETS_SEC_DATA", DEFAULT_SEC_DATA),
+            indicators_file=_optional_file(env, "FINANCE_ASSETS_INDICATORS", home),
+            lm_dictionary=_optional_file(env, "FINANCE_ASSETS_LM_DICTIONARY", home),
             fault_rate=_float(
                 env, "FINANCE_ASSETS_FAULT_RATE", 0.0, 0.0, 0.9, "expected a probability between 0 and 0.9"
             ),

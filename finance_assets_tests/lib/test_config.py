@@ -139,16 +139,14 @@ def test_history_start_bounds():
 
 
 def test_no_module_but_config_reads_the_environment():
-    """Configuration is read in lib/config.py only (the domain folders' own endpoint overrides aside)."""
+    """Configuration is read in lib/config.py only."""
     package = Path(config.__file__).resolve().parents[1]
     readers = {
         str(p.relative_to(package))
         for p in package.rglob("*.py")
         if "os.environ" in p.read_text() or "getenv(" in p.read_text()
     }
-    # domain data-file / endpoint overrides added while Settings landed; to move into Settings
-    owned_elsewhere = {"defs/sec/source.py", "defs/sec/text_signals.py", "defs/market/indicators.py"}
-    assert readers - owned_elsewhere == {"lib/config.py"}
+    assert readers == {"lib/config.py"}
 
 
 def test_default_home_is_the_checkout_whatever_the_working_directory(monkeypatch, tmp_path):

@@ -6,6 +6,7 @@ import pandas as pd
 from finance_assets.defs.market import indicators
 from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
+from finance_assets.lib import config
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
 from finance_assets.lib.run_metadata import attach_metadata
@@ -14,7 +15,7 @@ GROUP = "market"
 
 # The configured indicator set (indicators.yaml, or the file $FINANCE_ASSETS_INDICATORS names), checked
 # against the prices table's columns here, when definitions load: a bad spec fails before any run.
-INDICATOR_SET = indicators.load_indicator_set(columns=PRICE_COLUMNS)
+INDICATOR_SET = indicators.load_indicator_set(config.settings().indicators_file, columns=PRICE_COLUMNS)
 TECHNICALS_COLUMNS = tuple(name for indicator in INDICATOR_SET for name in indicator.columns)
 # A changed set (or TA-Lib version) is a new code version: Dagster shows the partitions as stale.
 TECHNICALS_CODE_VERSION = f"2-{indicators.set_version(INDICATOR_SET)}"

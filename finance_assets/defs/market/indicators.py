@@ -33,7 +33,6 @@ import difflib
 import functools
 import hashlib
 import math
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,6 @@ FloatArray = npt.NDArray[np.float64]
 PRICE_INPUTS = ("open", "high", "low", "close", "volume")
 TRADING_DAYS_PER_YEAR = 252
 DEFAULT_SET_FILE = Path(__file__).with_name("indicators.yaml")
-OVERRIDE_ENV = "FINANCE_ASSETS_INDICATORS"
 """Path of a YAML file replacing the default set (same shape as indicators.yaml)."""
 
 # A recursive filter forgets its seed once (1 - a)^n <= this.
@@ -445,10 +443,11 @@ def parse_specs(specs: Sequence[str | Indicator], columns: Sequence[str] = PRICE
 
 
 def load_indicator_set(path: str | Path | None = None, columns: Sequence[str] = PRICE_INPUTS) -> list[Indicator]:
-    """The configured set: ``path``, else $FINANCE_ASSETS_INDICATORS, else the default indicators.yaml."""
+    """The configured set: ``path`` (Settings.indicators_file, from FINANCE_ASSETS_INDICATORS), else the
+    default indicators.yaml."""
     import yaml
 
-    path = Path(path or os.environ.get(OVERRIDE_ENV) or DEFAULT_SET_FILE)
+    path = Path(path or DEFAULT_SET_FILE)
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as exc:

@@ -302,7 +302,7 @@ def filing_text_signals(context: dg.AssetExecutionContext, filing_documents: pd.
     sec: SecEdgarSource = context.resources.sec
     store = DocumentStore(documents_root(sec))
     try:
-        lexicon = text_signals.lm_lexicon()
+        lexicon = text_signals.lm_lexicon(lib_config.settings().lm_dictionary)
         lexicon_note = Path(lexicon.source).name
     except text_signals.LexiconError as exc:  # the word list is an optional extra (its licence: docs/sec.md)
         lexicon, lexicon_note = None, f"unavailable, tone shares left empty: {exc}"

@@ -3,59 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 from finance_assets.defs.sec.bulk_download import Download, DownloadingHttpClient
 from finance_assets.defs.sec.document_store import archive_path, checked_accession, parse_filing_index
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, check_archive
+from finance_assets.lib import config
 from finance_assets.lib.http import HttpClient, HttpStatusError
 from finance_assets.lib.sources import DEMO_USER_AGENT, HttpSource, SourceConfigError, SourceFormatError, json_object
 
-SEC_WWW = "https://www.sec.gov"
-SEC_DATA = "https://data.sec.gov"
-# Base URLs of the two EDGAR hosts, overridable for a proxy, an internal mirror or a caching gateway.
-SEC_WWW_ENV = "FINANCE_ASSETS_SEC_WWW"
-SEC_DATA_ENV = "FINANCE_ASSETS_SEC_DATA"
+SEC_WWW = config.DEFAULT_SEC_WWW
+SEC_DATA = config.DEFAULT_SEC_DATA
 SEC_BULK_PATHS = {
     "companyfacts": "/Archives/edgar/daily-index/xbrl/companyfacts.zip",
     "submissions": "/Archives/edgar/daily-index/bulkdata/submissions.zip",
 }
 
 
-def check_base_url(value: str, name: str) -> str:
-    """`value` as a base URL (scheme, host, optional port and path prefix; no trailing slash), or a
-    SourceConfigError saying what is wrong with it."""
-    raw = (value or "").strip()
-    example = "e.g. https://www.sec.gov or http://edgar-mirror.internal:8080/sec"
+def _checked_url(value: str, field: str) -> str:
+    """A resource field set directly (not through Settings) is checked by the same rule."""
     try:
-        parts = urlsplit(raw)
-        _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
-    except ValueError as exc:
-        raise SourceConfigError(f"{name} is not a valid URL ({exc}); {example}") from None
-    problem = None
-    if parts.scheme not in ("http", "https"):
-        problem = "it must start with http:// or https://"
-    elif not parts.hostname:
-        problem = "it has no host name"
-    elif parts.username or parts.password:  # never echo them
-        raise SourceConfigError(f"{name} must not carry credentials (they would end up in logs); {example}")
-    elif parts.query or parts.fragment:
-        problem = "a base URL takes no query string or fragment"
-    elif any(ch.isspace() for ch in raw):
-        problem = "it contains white space"
-    if problem:
-        raise SourceConfigError(f"{name} is not a usable base URL: {problem} (got {raw!r}); {example}")
-    return raw.rstrip("/")
-
-
-def endpoint_from_env(env_name: str, default: str) -> str:
-    """The base URL in `env_name` (validated), else `default`."""
-    raw = os.environ.get(env_name, "").strip()
-    return check_base_url(raw, env_name) if raw else default
+        return config.parse_base_url(value, field)
+    except config.SettingsError as exc:
+        raise SourceConfigError(str(exc)) from None
 
 
 class SecEdgarSource(HttpSource):
@@ -80,11 +52,11 @@ class SecEdgarSource(HttpSource):
 
     @property
     def www(self) -> str:
-        return check_base_url(self.www_url, "www_url")
+        return _checked_url(self.www_url, "www_url")
 
     @property
     def data(self) -> str:
-        return check_base_url(self.data_url, "data_url")
+        return _checked_url(self.data_url, "data_url")
 
     def _demo_transport(self):
         """The demo answers the configured hosts as if they were EDGAR's (a mirror serves the same paths)."""

