@@ -3,8 +3,15 @@
 `DemoTransport` answers the same URLs the live sources call (SEC EDGAR JSON, Yahoo chart JSON,
 Stooq CSV, Yahoo headline RSS), so `make demo` and the tests run the real parsing code with no
 network. Every company here is fictional, every name says DEMO, and the numbers are simulated:
-geometric Brownian motion with a shared market factor (so betas mean something), one 2:1 split
-and quarterly dividends to exercise adjustment, and headlines whose tone follows the day's move.
+geometric Brownian motion with a shared market factor (so betas mean something), splits (one of
+them a reverse split), quarterly dividends and a price correction to exercise adjustment, and
+headlines whose tone follows the day's move.
+
+Point in time: `DemoTransport(now)` is a pure function of the seed and `now`. It serves nothing
+dated after `now` (no later bar, no split or dividend whose ex-date is later, no later headline or
+filing), adjusted prices are adjusted for the events known by then only, and a corrected bar shows
+its first-published value until the correction is known (`DEMO_CORRECTIONS`). `latest_served`
+records the latest date the transport served, so tests can check that nothing after `now` was read.
 """
 
 from __future__ import annotations
@@ -56,6 +63,27 @@ DEMO_COMPANIES: tuple[DemoCompany, ...] = (
     DemoCompany("KLQX", "Kelquix Software (DEMO)", 9900010, 1.15, 0.017, 120.0, 1500, 0.22, 0.30),
     DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15),
     DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55),
+)
+# Splits in recent history, beyond each company's `split_on` (ratio = new shares per old share;
+# below 1 a reverse split), effective at the open of the session given.
+DEMO_SPLITS: dict[str, tuple[tuple[dt.date, float], ...]] = {
+    "ELQX": ((dt.date(2026, 3, 16), 3.0),),
+    "HVQX": ((dt.date(2026, 4, 6), 0.25),),  # 1-for-4 reverse split
+}
+
+
+@dataclass(frozen=True)
+class DemoCorrection:
+    """A bar first published wrong and corrected by the source later (as providers do)."""
+
+    ticker: str
+    day: dt.date
+    factor: float  # first-published OHLC = true values x factor
+    corrected_on: dt.date  # from this New York day on, the source serves the true bar
+
+
+DEMO_CORRECTIONS: tuple[DemoCorrection, ...] = (
+    DemoCorrection("ACMQ", dt.date(2026, 4, 14), 1.06, dt.date(2026, 4, 17)),
 )
 DEMO_BENCHMARK = "DEMOIDX"  # the demo source's fictional index
 DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
@@ -150,14 +178,47 @@ def demo_ohlcv(ticker: str) -> pd.DataFrame:
         first_of_month = ~pd.Series(sessions.to_period("M")).duplicated().to_numpy()
         mask = first_of_month & months.isin([2, 5, 8, 11]).to_numpy()
         frame.loc[mask, "dividend"] = company.dividend_per_quarter
-    if company is not None and company.split_on is not None:
-        # The simulated path is the post-split economic path; before the split, shares traded at 2x.
-        split_idx = int(np.searchsorted(frame["date"].to_numpy(), company.split_on))
-        frame.loc[: split_idx - 1, ["open", "high", "low", "close"]] *= 2.0
-        frame.loc[: split_idx - 1, "volume"] //= 2
-        frame.loc[: split_idx - 1, "dividend"] *= 2.0
-        frame.loc[split_idx, "split_ratio"] = 2.0
+    for day, ratio in demo_splits(ticker):
+        # The simulated path is the post-split economic path; before a split of `ratio` new shares per
+        # old one, a share traded at `ratio` times the later price (a 1-for-4 reverse split: a quarter).
+        split_idx = int(np.searchsorted(frame["date"].to_numpy(), day))
+        frame.loc[: split_idx - 1, ["open", "high", "low", "close"]] *= ratio
+        if ratio >= 1:
+            frame.loc[: split_idx - 1, "volume"] //= int(ratio)
+        else:
+            frame.loc[: split_idx - 1, "volume"] *= int(round(1 / ratio))
+        frame.loc[: split_idx - 1, "dividend"] *= ratio
+        frame.loc[split_idx, "split_ratio"] = ratio
     return frame
+
+
+def demo_splits(ticker: str) -> list[tuple[dt.date, float]]:
+    """(effective session, ratio) of every split of a demo ticker, oldest first."""
+    company = COMPANIES_BY_TICKER.get(ticker)
+    splits = list(DEMO_SPLITS.get(ticker, ()))
+    if company is not None and company.split_on is not None:
+        splits.append((company.split_on, 2.0))
+    return sorted(splits)
+
+
+def demo_bars_as_of(ticker: str, until: dt.date | None) -> pd.DataFrame:
+    """The as-traded bars the source knows on New York day `until` (None: the whole simulated history):
+    sessions up to that day, events up to that day, corrections only once made."""
+    raw = demo_ohlcv(ticker)
+    if until is None:
+        return raw
+    bars = raw[raw["date"] <= until].copy()
+    for fix in DEMO_CORRECTIONS:
+        if fix.ticker == ticker and fix.day <= until < fix.corrected_on:
+            row = bars["date"] == fix.day
+            bars.loc[row, ["open", "high", "low", "close"]] *= fix.factor
+    return bars
+
+
+@functools.lru_cache(maxsize=256)
+def adjusted_bars_as_of(ticker: str, until: dt.date | None) -> pd.DataFrame:
+    """`adjust_for_splits_and_dividends` over what is known on `until`: later events never reach it."""
+    return adjust_for_splits_and_dividends(demo_bars_as_of(ticker, until))
 
 
 def adjust_for_splits_and_dividends(bars: pd.DataFrame) -> pd.DataFrame:
@@ -433,24 +494,21 @@ def _epoch_seconds(day: dt.date, hour: int = 9, minute: int = 30) -> int:
     return int(ts.timestamp())
 
 
-def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
-    """Yahoo v8 chart JSON: split-adjusted OHLCV in `quote`, split+dividend adjusted `adjclose`."""
-    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+def yahoo_chart_json(ticker: str, period1: int, period2: int, until: dt.date | None = None) -> dict:
+    """Yahoo v8 chart JSON as published on New York day `until` (None: the whole simulated history):
+    split-adjusted OHLCV in `quote`, split+dividend adjusted `adjclose`, split and dividend `events`."""
+    bars = adjusted_bars_as_of(ticker, until)
     opens = pd.to_datetime(bars["date"]) + pd.Timedelta(hours=9, minutes=30)  # 09:30 New York, as Yahoo stamps
     stamps = (opens.dt.tz_localize("America/New_York").astype("int64") // 10**9).to_numpy()
     sel = bars[(stamps >= period1) & (stamps < period2)]
     sel_stamps = stamps[(stamps >= period1) & (stamps < period2)]
     events: dict[str, dict] = {}
-    raw = demo_ohlcv(ticker)
+    raw = demo_bars_as_of(ticker, until)
     raw_sel = raw.loc[sel.index]
     divs = {
         str(s): {"amount": round(float(a), 6), "date": int(s)} for s, a in zip(sel_stamps, sel["dividend"]) if a > 0
     }
-    splits = {
-        str(s): {"date": int(s), "numerator": float(r), "denominator": 1.0, "splitRatio": f"{int(r)}:1"}
-        for s, r in zip(sel_stamps, raw_sel["split_ratio"])
-        if r != 1.0
-    }
+    splits = {str(s): _split_event(int(s), float(r)) for s, r in zip(sel_stamps, raw_sel["split_ratio"]) if r != 1.0}
     if divs:
         events["dividends"] = divs
     if splits:
@@ -480,9 +538,20 @@ def yahoo_chart_json(ticker: str, period1: int, period2: int) -> dict:
     return {"chart": {"result": [result], "error": None}}
 
 
-def stooq_csv(ticker: str) -> str:
-    """Stooq daily CSV (split and dividend adjusted), the whole history."""
-    bars = adjust_for_splits_and_dividends(demo_ohlcv(ticker))
+def _split_event(stamp: int, ratio: float) -> dict:
+    """Yahoo's split event: numerator new shares for denominator old ones (1:4 for a reverse split)."""
+    numerator, denominator = (ratio, 1.0) if ratio >= 1 else (1.0, round(1 / ratio))
+    return {
+        "date": stamp,
+        "numerator": float(numerator),
+        "denominator": float(denominator),
+        "splitRatio": f"{int(numerator)}:{int(denominator)}",
+    }
+
+
+def stooq_csv(ticker: str, until: dt.date | None = None) -> str:
+    """Stooq daily CSV (split and dividend adjusted), the whole history known on `until`."""
+    bars = adjusted_bars_as_of(ticker, until)
     factor = bars["adj_close"] / bars["close"]
     lines = ["Date,Open,High,Low,Close,Volume"]
     for row, f in zip(bars.itertuples(index=False), factor):
@@ -495,8 +564,8 @@ def stooq_csv(ticker: str) -> str:
 
 def alphavantage_daily_json(ticker: str, until: dt.date) -> dict:
     """Alpha Vantage TIME_SERIES_DAILY_ADJUSTED: as-traded OHLCV, adjusted close, dividend, split coefficient."""
-    raw = demo_ohlcv(ticker)
-    adjusted = adjust_for_splits_and_dividends(raw)
+    raw = demo_bars_as_of(ticker, until)
+    adjusted = adjusted_bars_as_of(ticker, until)
     keep = raw["date"] <= until
     series = {}
     for row, adj_close in zip(raw[keep].itertuples(index=False), adjusted.loc[keep, "adj_close"]):
@@ -1170,6 +1239,7 @@ class DemoTransport(httpx.BaseTransport):
         self.last_session = last_closed_session(self.now)
         self.today = pd.Timestamp(self.now).tz_convert("America/New_York").date()
         self.requests: list[str] = []
+        self.latest_served: dt.date | None = None  # the latest date in anything served (point-in-time tests)
         # base URL -> the live base URL it stands for (a configured mirror of EDGAR answers like EDGAR)
         self.aliases: dict[str, str] = {}
 
@@ -1223,20 +1293,28 @@ class DemoTransport(httpx.BaseTransport):
                 p1 = int(query.get("period1", ["0"])[0])
                 p2 = int(query.get("period2", [str(2**31)])[0])
                 p2 = min(p2, _epoch_seconds(self.last_session + dt.timedelta(days=1), 0, 0))
-                return self._json(request, yahoo_chart_json(ticker, p1, p2))
+                chart = yahoo_chart_json(ticker, p1, p2, until=self.today)
+                stamps = chart["chart"]["result"][0]["timestamp"]
+                if stamps:
+                    self._served(pd.Timestamp(max(stamps), unit="s", tz="UTC").tz_convert("America/New_York").date())
+                return self._json(request, chart)
             if host == "stooq.com" and path == "/q/d/l/":
                 ticker = query["s"][0].upper().removesuffix(".US")
-                lines = stooq_csv(ticker).splitlines()
+                lines = stooq_csv(ticker, until=self.today).splitlines()
                 cut = [lines[0]] + [ln for ln in lines[1:] if ln[:10] <= self.last_session.isoformat()]
+                if len(cut) > 1:
+                    self._served(dt.date.fromisoformat(cut[-1][:10]))
                 return httpx.Response(200, text="\n".join(cut) + "\n", headers={"Content-Type": "text/csv"})
             if host == "www.alphavantage.co" and path == "/query":
                 if not query.get("apikey", [""])[0]:  # what Alpha Vantage answers without a key
                     return self._json(request, {"Information": "the parameter apikey is invalid or missing."})
+                self._served(self.last_session)
                 return self._json(request, alphavantage_daily_json(query["symbol"][0].upper(), self.last_session))
             if host == "www.ecb.europa.eu" and path == "/stats/eurofxref/eurofxref-hist.zip":
                 # the ECB publishes around 16:00 CET; before 15:00 UTC today's rates are not out yet
                 published = self.now.astimezone(dt.UTC)
                 until = published.date() - dt.timedelta(days=0 if published.hour >= 15 else 1)
+                self._served(until)
                 body = ecb_hist_zip(until)
                 etag = '"' + hashlib.sha1(body).hexdigest() + '"'
                 if request.headers.get("If-None-Match") == etag:
@@ -1244,12 +1322,20 @@ class DemoTransport(httpx.BaseTransport):
                 return httpx.Response(200, content=body, headers={"Content-Type": "application/zip", "ETag": etag})
             if host == "feeds.finance.yahoo.com" and path == "/rss/2.0/headline":
                 ticker = query["s"][0].upper()
+                heads = demo_headlines(ticker)
+                published = heads["published"][heads["published"] <= pd.Timestamp(self.now)] if len(heads) else []
+                if len(published):
+                    self._served(published.max().tz_convert("America/New_York").date())
                 return httpx.Response(
                     200, text=yahoo_rss_xml(ticker, self.now), headers={"Content-Type": "application/rss+xml"}
                 )
         except KeyError:
             return httpx.Response(404, text="Not found (demo source knows only the fictional demo tickers)")
         return httpx.Response(404, text=f"Demo source has no route for {url.hostname}{url.path}")
+
+    def _served(self, day: dt.date) -> None:
+        if self.latest_served is None or day > self.latest_served:
+            self.latest_served = day
 
     @staticmethod
     def _cik(path: str) -> int:

@@ -101,9 +101,13 @@ def sessions_between(first: str, last: str) -> list:
     return [d for d in days if pd.Timestamp(first).date() <= d <= pd.Timestamp(last).date()]
 
 
-def expected_adjusted_closes(ticker: str, first: str, last: str) -> pd.Series:
-    """What the demo source serves without faults, indexed by Timestamp like `adjusted_closes`."""
-    bars = demo.adjust_for_splits_and_dividends(demo.demo_ohlcv(ticker))
+def expected_adjusted_closes(ticker: str, first: str, last: str, as_of: str | None = None) -> pd.Series:
+    """What the demo source serves without faults as of `as_of` (default: the machine clock, as a run
+    without FINANCE_ASSETS_AS_OF), indexed by Timestamp like `adjusted_closes`. The demo is point in
+    time: adjusted closes hold only the splits and dividends known by then."""
+    now = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz="UTC")
+    now = now.tz_localize("UTC") if now.tzinfo is None else now
+    bars = demo.adjusted_bars_as_of(ticker, now.tz_convert("America/New_York").date())
     keep = (bars["date"] >= pd.Timestamp(first).date()) & (bars["date"] <= pd.Timestamp(last).date())
     return bars.loc[keep].set_index(pd.DatetimeIndex(pd.to_datetime(bars.loc[keep, "date"])))["adj_close"]
 

@@ -54,7 +54,10 @@ def test_concurrent_runs_on_one_asset_lose_nothing_and_never_mix(isolated_home, 
     assert (acmq - expected).abs().max() < 1e-5
 
     blzq = adjusted_closes(prices, "BLZQ")
-    versions = {last: expected_adjusted_closes("BLZQ", "2025-03-01", last) for last in SAME_PARTITION_VERSIONS.values()}
+    versions = {
+        last: expected_adjusted_closes("BLZQ", "2025-03-01", last, as_of=now)
+        for now, last in SAME_PARTITION_VERSIONS.items()
+    }
     winner = [last for last, version in versions.items() if list(version.index) == list(blzq.index)]
     assert len(winner) == 1, f"BLZQ March holds {len(blzq)} rows: neither complete version"
     assert (blzq - versions[winner[0]]).abs().max() < 1e-5
