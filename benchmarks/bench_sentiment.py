@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finance_assets.defs.news import sentiment
+from finance_assets.defs.news import sentiment, sentiment_training
 
 GOAL_PER_SECOND = 20_000
 N_HEADLINES = 20_000
@@ -73,7 +73,7 @@ def _best_rate(scorer: Callable[[Sequence[str]], object], texts: list[str]) -> f
 def run() -> list[dict]:
     texts, origin = _headlines()
     ours = _best_rate(sentiment.score_many, texts)
-    vader = _best_rate(sentiment.vader_scores, texts)
+    vader = _best_rate(sentiment_training.vader_scores, texts)
     return [
         {
             "benchmark": "sentiment_score_many",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finance_assets.defs.news import sentiment
+from finance_assets.defs.news import sentiment, sentiment_training
 
 REALDATA = Path(
     os.environ.get("FINANCE_ASSETS_REALDATA") or Path(__file__).resolve().parents[3].parent / "shared" / "realdata"
@@ -147,7 +147,7 @@ def test_label_uses_the_neutral_band_edges():
 def test_metrics_match_a_hand_computed_case():
     true = np.array([0, 0, 1, 1, 2, 2, 2, 2])
     pred = np.array([0, 2, 1, 0, 2, 2, 1, 2])
-    result = sentiment.metrics(true, pred)
+    result = sentiment_training.metrics(true, pred)
     assert result["confusion_matrix"] == [[1, 0, 1], [1, 1, 0], [0, 1, 3]]
     assert result["accuracy"] == pytest.approx(5 / 8)
     # F1 per class: neg 2*1/(2+2)=0.5, pos 2*1/(2+2)=0.5, neutral 2*3/(4+4)=0.75
@@ -157,24 +157,24 @@ def test_metrics_match_a_hand_computed_case():
 def test_evaluate_on_clear_examples():
     texts = [t for t, _ in CLEAR_EXAMPLES]
     labels = [lbl for _, lbl in CLEAR_EXAMPLES]
-    result = sentiment.evaluate(texts, labels)
+    result = sentiment_training.evaluate(texts, labels)
     assert result["n"] == len(texts)
     assert result["labels"] == ["negative", "positive", "neutral"]
     assert np.array(result["confusion_matrix"]).sum() == len(texts)
     assert result["accuracy"] == 1.0
-    vader = sentiment.evaluate_vader(texts, labels)
+    vader = sentiment_training.evaluate_vader(texts, labels)
     assert vader["accuracy"] < result["accuracy"]
 
 
 def test_evaluate_rejects_unknown_labels_and_length_mismatch():
     with pytest.raises(ValueError, match="unknown labels"):
-        sentiment.evaluate(["a"], ["sideways"])
+        sentiment_training.evaluate(["a"], ["sideways"])
     with pytest.raises(ValueError, match="texts but"):
-        sentiment.evaluate(["a", "b"], [0])
+        sentiment_training.evaluate(["a", "b"], [0])
 
 
 def test_encode_labels_accepts_codes_and_names():
-    codes = sentiment.encode_labels([0, "1", 2.0, "Bearish", "positive", "NEUTRAL"])
+    codes = sentiment_training.encode_labels([0, "1", 2.0, "Bearish", "positive", "NEUTRAL"])
     assert codes.tolist() == [0, 1, 2, 0, 1, 2]
 
 
@@ -184,7 +184,7 @@ def test_encode_labels_accepts_codes_and_names():
 def test_cli_eval_prints_both_models(tmp_path, capsys):
     rows = [(t, {"negative": 0, "positive": 1, "neutral": 2}[lbl]) for t, lbl in CLEAR_EXAMPLES]
     path = _write_csv(tmp_path / "labelled.csv", rows)
-    assert sentiment.main(["eval", str(path)]) == 0
+    assert sentiment_training.main(["eval", str(path)]) == 0
     out = capsys.readouterr().out
     assert "finance_assets" in out and "VADER" in out and "confusion matrix" in out
 
@@ -192,7 +192,7 @@ def test_cli_eval_prints_both_models(tmp_path, capsys):
 def test_cli_eval_json_is_one_object(tmp_path, capsys):
     rows = [(t, {"negative": 0, "positive": 1, "neutral": 2}[lbl]) for t, lbl in CLEAR_EXAMPLES]
     path = _write_csv(tmp_path / "labelled.csv", rows)
-    assert sentiment.main(["eval", str(path), "--json"]) == 0
+    assert sentiment_training.main(["eval", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == len(rows)
     assert report["ours"]["accuracy"] == 1.0
@@ -214,14 +214,14 @@ def test_cli_bad_input_exits_non_zero_without_traceback(tmp_path, capsys, conten
     path = tmp_path / "input.csv"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    assert sentiment.main(["eval", str(path)]) == 2
+    assert sentiment_training.main(["eval", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
 
 
 def test_cli_usage_error_returns_non_zero(capsys):
-    assert sentiment.main(["nonsense"]) == 2
+    assert sentiment_training.main(["nonsense"]) == 2
     assert "usage" in capsys.readouterr().err
 
 
@@ -245,10 +245,10 @@ def test_derive_learns_weights_from_a_generated_train_file(tmp_path):
     ]
     train = _write_csv(tmp_path / "train.csv", rows)
     out = tmp_path / "weights.json"
-    summary = sentiment.derive(train, out)
+    summary = sentiment_training.derive(train, out)
     assert summary["cv_macro_f1"] > 0.95
     model = sentiment._model_from_json(json.loads(out.read_text()))
-    scores = sentiment._scores_from_logits(sentiment._logits(["Zeta shares jump"], model))
+    scores = sentiment.scores_from_logits(sentiment._logits(["Zeta shares jump"], model))
     assert scores[0] > model.neutral_band
 
 
@@ -270,9 +270,9 @@ def test_real_validation_split_beats_goal_and_vader():
     valid = TWITTER_SENTIMENT / "sent_valid.csv"
     if not valid.is_file():
         pytest.skip(f"real data not found at {valid}")
-    texts, codes = sentiment.read_labelled_csv(valid)
-    ours = sentiment.evaluate(texts, codes)
-    vader = sentiment.evaluate_vader(texts, codes)
+    texts, codes = sentiment_training.read_labelled_csv(valid)
+    ours = sentiment_training.evaluate(texts, codes)
+    vader = sentiment_training.evaluate_vader(texts, codes)
     assert ours["n"] == 2388
     assert ours["macro_f1"] >= 0.65
     assert ours["macro_f1"] > vader["macro_f1"]
@@ -291,6 +291,6 @@ def test_weights_were_derived_from_train_not_validation():
 
 def test_derive_refuses_held_out_splits(tmp_path, capsys):
     path = _write_csv(tmp_path / "sent_valid.csv", [("Acme profit rose", 1)])
-    assert sentiment.main(["derive", str(path), "--out", str(tmp_path / "w.json")]) == 2
+    assert sentiment_training.main(["derive", str(path), "--out", str(tmp_path / "w.json")]) == 2
     assert "held-out" in capsys.readouterr().err
     assert not (tmp_path / "w.json").exists()
