@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import finance_assets
 from finance_assets.lib import config
 from finance_assets.lib.config import Settings, SettingsError
 
@@ -508,6 +509,7 @@ def quiet_console(verbose: bool) -> None:
     """Without -v: no Dagster Beta/Preview warnings and no DEBUG/INFO log lines in this process."""
     if verbose:
         logging.getLogger("dagster").setLevel(logging.DEBUG)
+        warnings.filterwarnings("default", message=finance_assets.QUIET_DAGSTER_WARNINGS)
         return
     import dagster as dg
 

@@ -89,3 +89,17 @@ def test_installed_versions_equal_the_lock():
         if installed != version:
             drift[name] = (version, installed)
     assert not drift, f"installed packages differ from requirements.lock (locked, installed): {drift}"
+
+
+def test_loading_the_definitions_prints_no_dagster_beta_warnings():
+    """Dask workers and the code server load the definitions too, where no CLI flag reaches."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import finance_assets.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "is currently in beta" not in done.stderr and "is currently in preview" not in done.stderr
