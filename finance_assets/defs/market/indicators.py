@@ -5,7 +5,9 @@ An indicator is a *spec*: a TA-Lib function call written with TA-Lib's own param
 parameter order: ``"BBANDS(20, 2, 2)"``), optionally followed by ``as`` and one name per output
 (``"MACD(12, 26, 9) as macd, macd_signal, macd_hist"``). A spec is parsed and checked against
 ``talib.abstract.Function`` (function, parameter names and types, TA-Lib's own parameter ranges by a
-trial call, input columns); the computation calls TA-Lib's function API directly, per ticker.
+trial call, input columns); the computation calls TA-Lib per ticker: its C functions through the C
+library the ``ta-lib`` wrapper links, writing straight into the result columns, each exactly the call
+the wrapper makes (checked bit for bit against it), else the wrapper's functions.
 
 Column names, unless given with ``as``: ``{function}_{params}`` for one output (``rsi_14``) and
 ``{function}_{output}_{params}`` with TA-Lib's output name for several (``stoch_slowk_14_3_3``), in
@@ -29,6 +31,8 @@ This module is pure: no Dagster.
 from __future__ import annotations
 
 import ast
+import contextlib
+import ctypes
 import difflib
 import functools
 import hashlib
@@ -484,6 +488,183 @@ def lookback_months(indicators: Sequence[Indicator]) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
+# TA-Lib's C functions are called through the C library its wrapper uses (ctypes), writing each
+# ticker's outputs straight into the result columns: the wrapper would return fresh arrays to be
+# copied into them (~460 MB for the default set over 500 tickers x 2,520 days). Each call is the one
+# the wrapper makes (talib/_func.pxi): inputs from the first row where none is NaN (``begidx``),
+# outputs from row ``begidx + TA_<F>_Lookback(params)``, NaN before. A spec's C path is used only
+# after it gave bit-identical outputs to the wrapper on sample prices with NaNs; functions with
+# integer outputs, hand-written ones and any library without the C symbols use the wrapper.
+
+_C_SIGNATURE = re.compile(r"TA_RetCode TA_(\w+)\(int startIdx, int endIdx, (.*)\)(?: nogil)?$")
+_C_TYPES = {"int": ctypes.c_int, "TA_MAType": ctypes.c_int, "double": ctypes.c_double}
+
+
+@dataclass(frozen=True)
+class _CFunction:
+    call: Callable[..., int]
+    lookback: Callable[..., int]
+    n_inputs: int
+    params: tuple[str, ...]  # TA-Lib's parameter names, lower case without "optin" ("fastk_period")
+    n_outputs: int
+
+
+@functools.cache
+def _c_functions() -> dict[str, _CFunction]:
+    """TA-Lib C functions with double inputs and outputs, by name; empty if the C API is unreachable."""
+    try:
+        import talib._ta_lib as extension
+
+        header = Path(extension.__file__).with_name("_ta_lib.pxd").read_text()
+        # dlsym on the extension's handle also searches the libraries it links: the same TA-Lib C
+        # (bundled or system), so TA_Initialize and the unstable-period settings are shared.
+        library = ctypes.CDLL(extension.__file__)
+        library.TA_SMA  # noqa: B018 - probe: symbols exported?
+    except (ImportError, OSError, AttributeError):
+        return {}
+    functions = {}
+    for line in header.splitlines():
+        match = _C_SIGNATURE.search(line.strip())
+        if not match:
+            continue
+        name, arguments = match.group(1), [a.strip() for a in match.group(2).split(",")]
+        try:
+            marker = arguments.index("int *outBegIdx")
+        except ValueError:
+            continue
+        head, outputs = arguments[:marker], arguments[marker + 2 :]
+        inputs = [a for a in head if a.startswith("const double in") and a.endswith("[]")]
+        params = head[len(inputs) :]
+        kinds = [p.split()[0] for p in params]
+        if (
+            arguments[marker + 1] != "int *outNBElement"
+            or not outputs
+            or not all(o.startswith("double out") and o.endswith("[]") for o in outputs)
+            or not all(k in _C_TYPES and p.split()[1].startswith("optIn") for k, p in zip(kinds, params))
+        ):
+            continue
+        try:
+            call = getattr(library, f"TA_{name}")
+            lookback = getattr(library, f"TA_{name}_Lookback")
+        except AttributeError:
+            continue
+        param_types = [_C_TYPES[k] for k in kinds]
+        pointer = ctypes.c_void_p
+        call.argtypes = [ctypes.c_int, ctypes.c_int, *[pointer] * len(inputs), *param_types, pointer, pointer]
+        call.argtypes += [pointer] * len(outputs)
+        call.restype = ctypes.c_int
+        lookback.argtypes, lookback.restype = param_types, ctypes.c_int
+        names = tuple(p.split()[1][len("optIn") :].lower() for p in params)
+        functions[name] = _CFunction(call, lookback, len(inputs), names, len(outputs))
+    return functions
+
+
+@dataclass(frozen=True)
+class _CStep:
+    """One spec as a TA-Lib C call: ``call(0, end, *inputs, *params, &beg, &nb, *outputs)``."""
+
+    name: str
+    call: Callable[..., int]
+    params: tuple[int | float, ...]
+    lookback: int  # TA_<F>_Lookback(params): leading NaN rows after the inputs' first non-NaN row
+    inputs: tuple[str, ...]
+
+
+_C_EQUIVALENTS: dict[str, tuple[str, tuple[tuple[str, int | float], ...]]] = {
+    "RET_SIMPLE": ("ROCP", (("timeperiod", 1),)),  # simple_returns is TA-Lib's ROCP(1)
+}
+
+
+@functools.cache
+def _c_step(indicator: Indicator) -> _CStep | None:
+    """The spec's C call, if the C API has it and it matches the wrapper bit for bit on samples."""
+    function, params = indicator.function, indicator.params
+    if function in _C_EQUIVALENTS and not params:
+        function, params = _C_EQUIVALENTS[function]
+    c_function = _c_functions().get(function)
+    if (
+        c_function is None
+        or c_function.n_inputs != len(indicator.inputs)
+        or c_function.params != tuple(name.replace("_", "") for name, _ in params)
+        and c_function.params != tuple(name for name, _ in params)
+        or c_function.n_outputs != len(indicator.columns)
+    ):
+        return None
+    values = tuple(value for _, value in params)
+    step = _CStep(function, c_function.call, values, int(c_function.lookback(*values)), indicator.inputs)
+    if step.lookback < 0:
+        return None
+    return step if all(_c_matches_wrapper(indicator, step, days) for days in (_SAMPLE_DAYS, 7, 1)) else None
+
+
+def _c_matches_wrapper(indicator: Indicator, step: _CStep, days: int) -> bool:
+    sample = _sample_prices()
+    columns = {}
+    for k, column in enumerate(indicator.inputs):
+        values = sample.get(column, sample["close"])[:days].copy()
+        values[: min(k + 2, days)] = np.nan  # leading NaNs, different per input
+        if days > 100:
+            values[60 + k] = np.nan  # one inside the series
+        columns[column] = values
+    out = [np.full(days, 1234.5) for _ in indicator.columns]
+    try:
+        with np.errstate(all="ignore"):
+            expected = indicator.compute(columns)
+            _c_run(step, columns, out, [0, days], [_first_valid([columns[c] for c in step.inputs], [0, days])[0]])
+    except Exception:  # noqa: BLE001 - any failure means: use the wrapper
+        return False
+    return len(expected) == len(out) and all(
+        e.dtype == np.float64 and np.array_equal(e.view(np.int64), o.view(np.int64)) for e, o in zip(expected, out)
+    )
+
+
+def _first_valid(inputs: Sequence[FloatArray], starts: Sequence[int]) -> list[int]:
+    """Per series (rows starts[i]..starts[i+1]), TA-Lib's ``begidx``: the first row where no input is
+    NaN, relative to the series' start, else its last row."""
+    bounds = np.asarray(starts)
+    if not any(np.isnan(values.min()) for values in inputs):  # min is NaN iff a value is
+        return [0] * (len(bounds) - 1)
+    valid = ~np.isnan(inputs[0])
+    for values in inputs[1:]:
+        valid &= ~np.isnan(values)
+    rows = np.flatnonzero(valid)
+    position = np.searchsorted(rows, bounds[:-1])
+    first = np.append(rows, len(valid))[position]
+    first = np.where(first < bounds[1:], first, bounds[1:] - 1)
+    return (first - bounds[:-1]).tolist()
+
+
+def _c_run(
+    step: _CStep,
+    columns: Mapping[str, FloatArray],
+    out: Sequence[FloatArray],
+    starts: Sequence[int],
+    begin: Sequence[int],
+) -> None:
+    """Run one C step over every series, writing into ``out`` (one array per output, n rows)."""
+    arrays = [*(columns[name] for name in step.inputs), *out]
+    if not all(x.dtype == np.float64 and x.flags.c_contiguous and len(x) >= starts[-1] for x in arrays):
+        raise ValueError("TA-Lib C calls need contiguous float64 arrays covering every series")
+    beg, count = ctypes.c_int(), ctypes.c_int()
+    status = (ctypes.addressof(beg), ctypes.addressof(count))
+    inputs = [columns[name].ctypes.data for name in step.inputs]
+    outputs = [column.ctypes.data for column in out]
+    call, params, lookback = step.call, step.params, step.lookback
+    for a, b, first in zip(starts[:-1], starts[1:], begin):
+        skip = first + lookback  # rows before the first output
+        code = call(
+            0, b - a - first - 1, *[x + 8 * (a + first) for x in inputs], *params, *status,
+            *[x + 8 * (a + skip) for x in outputs],
+        )  # fmt: skip
+        if code:
+            talib._ta_lib._ta_check_success(f"TA_{step.name}", code)  # raises the wrapper's exception
+        end = a + skip + (count.value if skip < b - a else 0)
+        for column in out:
+            column[a : min(a + skip, b)] = np.nan
+            if end < b:
+                column[end:b] = np.nan  # the wrapper would leave these rows uninitialized
+
+
 def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -> pd.DataFrame:
     """Indicators of daily prices, one column per output, computed by TA-Lib.
 
@@ -497,38 +678,45 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     if "date" not in prices.columns:
         raise ValueError("prices needs a 'date' column")
     n = len(prices)
-    dates = pd.to_datetime(prices["date"]).to_numpy()
+    dates = prices["date"]
+    dates = (dates if dates.dtype.kind == "M" else pd.to_datetime(dates)).to_numpy()
     has_ticker = "ticker" in prices.columns
-    codes = pd.factorize(prices["ticker"])[0] if has_ticker else np.zeros(n, dtype=np.int64)
-    # Rows already grouped by ticker and sorted by date (the usual case) are used as they are.
-    step = np.diff(codes)
-    in_order = bool(np.all(step >= 0) and np.all(dates[1:][step == 0] > dates[:-1][step == 0]))
-    order = np.arange(n) if in_order else np.lexsort((dates, codes))
-    sorted_codes, sorted_dates = codes[order], dates[order]
-    same_ticker = sorted_codes[1:] == sorted_codes[:-1]
-    if np.any(same_ticker & (sorted_dates[1:] == sorted_dates[:-1])):
-        raise ValueError("prices must hold one row per date" + (" and ticker" if has_ticker else ""))
-    starts = np.r_[0, np.flatnonzero(~same_ticker) + 1, n] if n else np.array([0])
+    order, starts = _series_bounds(prices["ticker"].to_numpy() if has_ticker else None, dates)
+    in_order = order is None
 
     needed = sorted({c for i in indicators for c in i.inputs})
     arrays = {}
     for column in needed:
         values = prices[column].to_numpy(dtype=np.float64)
         arrays[column] = np.ascontiguousarray(values if in_order else values[order])
-    plan = [(*indicator.callable(), indicator.inputs) for indicator in indicators]
     names = [name for i in indicators for name in i.columns]
     # One array per column, not one 2-D block: ~10 MB arrays come from malloc's warm heap on later
     # calls, a single block is a fresh mmap each time (measured: page faults cost ~0.3 s at 500 x 2,520).
     out = [np.empty(n) for _ in names]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
-            series = {column: values[a:b] for column, values in arrays.items()}
-            row = 0
-            for function, kwargs, inputs in plan:
-                result = function(*[series[name] for name in inputs], **kwargs)
-                for values in result if isinstance(result, tuple) else (result,):
-                    out[row][a:b] = values
-                    row += 1
+    bounds = starts.tolist()
+    steps: list[tuple[_CStep | None, Indicator, list[FloatArray]]] = []
+    row = 0
+    for indicator in indicators:
+        width = len(indicator.columns)
+        steps.append((_c_step(indicator) if n else None, indicator, out[row : row + width]))
+        row += width
+    begin: dict[tuple[str, ...], list[int]] = {}
+    with _read_lease(), np.errstate(divide="ignore", invalid="ignore"):
+        wrapped = []
+        for step, indicator, columns in steps:
+            if step is None:
+                wrapped.append((*indicator.callable(), indicator.inputs, columns))
+                continue
+            if step.inputs not in begin:
+                begin[step.inputs] = _first_valid([arrays[c] for c in step.inputs], bounds)
+            _c_run(step, arrays, columns, bounds, begin[step.inputs])
+        if wrapped:
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                series = {column: values[a:b] for column, values in arrays.items()}
+                for function, kwargs, inputs, columns in wrapped:
+                    result = function(*[series[name] for name in inputs], **kwargs)
+                    for column, values in zip(columns, result if isinstance(result, tuple) else (result,)):
+                        column[a:b] = values
     if not in_order:
         for row, values in enumerate(out):
             out[row] = np.empty(n)
@@ -536,6 +724,36 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     keys = {"ticker": prices["ticker"].to_numpy()} if has_ticker else {}
     keys["date"] = prices["date"].to_numpy()
     return pd.DataFrame({**keys, **dict(zip(names, out))}, index=pd.RangeIndex(n), copy=False)
+
+
+def _read_lease():
+    """TA-Lib's read lease (no settings change while computing), as the wrapper takes per call."""
+    lease = getattr(talib._ta_lib, "_TA_ReadLease", None)
+    return lease() if lease is not None else contextlib.nullcontext()
+
+
+def _series_bounds(tickers: np.ndarray | None, dates: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(row order grouping tickers by date, or None if the rows already are; series start rows + n)."""
+    n = len(dates)
+    if n == 0:
+        return None, np.array([0])
+    if tickers is None:
+        change = np.zeros(max(n - 1, 0), dtype=bool)
+    else:
+        change = np.asarray(tickers[1:] != tickers[:-1], dtype=bool)
+    runs = np.r_[0, np.flatnonzero(change) + 1]
+    same = ~change
+    # Rows already grouped by ticker (each ticker one run) and sorted by date are used as they are.
+    grouped = tickers is None or len(set(tickers[runs].tolist())) == len(runs)
+    if grouped and bool(np.all(dates[1:][same] > dates[:-1][same])):
+        return None, np.r_[runs, n]
+    codes = pd.factorize(tickers)[0] if tickers is not None else np.zeros(n, dtype=np.int64)
+    order = np.lexsort((dates, codes))
+    sorted_codes, sorted_dates = codes[order], dates[order]
+    same = sorted_codes[1:] == sorted_codes[:-1]
+    if np.any(same & (sorted_dates[1:] == sorted_dates[:-1])):
+        raise ValueError("prices must hold one row per date" + (" and ticker" if tickers is not None else ""))
+    return order, np.r_[0, np.flatnonzero(~same) + 1, n]
 
 
 def adjusted_prices(prices: pd.DataFrame) -> pd.DataFrame:
