@@ -49,6 +49,7 @@ ALL_ASSETS = [
     sec.xbrl_facts,
     sec.fundamentals,
     *sec_documents.DOCUMENT_ASSETS,
+    market.corporate_actions,
     market.prices,
     market.technicals,
     news.headlines,

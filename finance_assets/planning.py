@@ -27,7 +27,7 @@ from finance_assets.lib.partitions import (
     month_partitions,
     report_day_partitions,
 )
-from finance_assets.lib.selections import MARKET, PANEL, REPORT, SEC, SNAPSHOTS, TICKER_MAP
+from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, SEC, SNAPSHOTS, TICKER_MAP
 
 NY = "America/New_York"
 
@@ -194,6 +194,21 @@ def snapshot_steps(scope: _Scope, sec_refreshed: bool) -> list[RunStep]:
     return [RunStep("fundamental_snapshots", SNAPSHOTS.job, None, None, 1)]
 
 
+def actions_tickers_to_refresh(scope: _Scope) -> list[str]:
+    """Tickers whose corporate actions were not read after the latest close (splits and dividends are
+    listed from their ex-date's session)."""
+    stamps = _materialized_at(scope.instance, ACTIONS.assets[0], scope.selected)
+    return [t for t in scope.selected if scope.force or not _final(stamps, t, None, scope.closed)]
+
+
+def actions_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
+    return [
+        RunStep(f"corporate actions {part[0]}..{part[-1]}", ACTIONS.job, part[0], part[-1], len(part))
+        for run in _contiguous(tickers, scope.registered)
+        for part in _chunks(run, scope.chunk)
+    ]
+
+
 def _market_key(ticker: str, month: str) -> str:
     return str(dg.MultiPartitionKey({TICKER: ticker, MONTH: month}))
 
@@ -297,6 +312,7 @@ def plan_backfill(
         *ticker_map_steps(scope),
         *sec_steps(scope, sec_tickers),
         *snapshot_steps(scope, bool(sec_tickers)),
+        *actions_steps(scope, actions_tickers_to_refresh(scope)),
         *market_steps(scope, market),
         *panel_steps(scope, panel_months),
         *report_steps(scope, report_days_to_refresh(scope, panel_months)),

@@ -48,6 +48,7 @@ def materialize_everything(instance, skip: tuple[str, str] | None = None) -> Non
     for asset in SEC.assets:
         materialize(instance, asset, TICKERS)
     materialize(instance, "fundamental_snapshots", None)
+    materialize(instance, "corporate_actions", TICKERS)
     for asset in MARKET.assets:
         keys = [market_key(t, m) for t in TICKERS for m in MONTHS]
         materialize(instance, asset, [k for k in keys if (asset, k) != skip])

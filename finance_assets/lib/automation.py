@@ -13,7 +13,9 @@ that read them, and never touch a partition that is already in progress or whose
 | filings, xbrl_facts | ticker | missing; weekly safety refresh (new filings arrive through the `new_sec_filings` sensor) |
 | fundamentals | ticker | missing; its ticker's xbrl_facts / filings updated |
 | fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated |
-| prices, headlines | ticker x month | missing in the lookback; the open month after each close (16:30 New York) |
+| corporate_actions | ticker | missing; after each close (16:30 New York) |
+| prices | ticker x month | as headlines, plus every stored month of a ticker whose corporate_actions data version changed |
+| prices, headlines, fx_rates | ticker x month / month | missing in the lookback; the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
 | technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated |
 | portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals updated) refreshes the latest report day only |
@@ -40,6 +42,9 @@ AVERAGE_MONTH_DAYS = 365.2425 / 12
 
 # US close is 16:00 New York (13:00 on early-close days); give the providers 30 minutes.
 AFTER_CLOSE_CRON = "30 16 * * 1-5"
+# The month just closed is fetched once more after its end: a month last built before its final
+# session closed (a mid-month run, a skipped day) is completed, however the days were launched.
+MONTH_CLOSED_CRON = "30 16 1 * *"
 CIK_MAP_CRON = "0 6 * * *"  # SEC rebuilds company_tickers*.json overnight
 SEC_SAFETY_CRON = "0 3 * * 6"  # Saturday 03:00: catch filings the sensor missed while the daemon was down
 FAILED_RETRY_CRON = "0 5 * * *"  # a partition whose last run failed is retried once a day, not every tick
@@ -126,11 +131,43 @@ def fundamentals_condition() -> dg.AutomationCondition:
     ).with_label("missing or its filings / facts updated")
 
 
-def daily_bar_root_condition(months: int) -> dg.AutomationCondition:
-    """prices / headlines: history inside the lookback, and the open month after every close."""
+def daily_bar_root_condition(months: int, wait_for: dg.AssetSelection | None = None) -> dg.AutomationCondition:
+    """prices / headlines / fx: history inside the lookback, the open month after every close, and the
+    month just closed once after its end (open periods are refreshed until complete). A missing
+    partition waits until the `wait_for` inputs (prices: its ticker's corporate actions) exist."""
     open_month_refresh = AC.in_latest_time_window() & _refresh_after(AFTER_CLOSE_CRON)
-    return (_in_lookback(months) & (_retryable_missing() | open_month_refresh) & ~AC.in_progress()).with_label(
-        f"daily bars: missing within {months} months, open month after the close"
+    just_closed = (AC.in_latest_time_window(lookback_delta(1)) & ~AC.in_latest_time_window()).with_label(
+        "the month just closed"
+    )
+    closed_month_refresh = just_closed & ~AC.missing() & _refresh_after(MONTH_CLOSED_CRON)
+    missing = _retryable_missing()
+    if wait_for is not None:
+        missing = missing & ~AC.any_deps_match(AC.missing()).allow(wait_for).with_label("waits for its inputs")
+    return (
+        _in_lookback(months) & (missing | open_month_refresh | closed_month_refresh) & ~AC.in_progress()
+    ).with_label(f"daily bars: missing within {months} months, open month after the close, closed month once")
+
+
+ACTIONS = dg.AssetSelection.key_prefixes(["corporate_actions"])
+
+
+def corporate_actions_condition() -> dg.AutomationCondition:
+    """corporate_actions per ticker: missing, and after every close (new splits and dividends)."""
+    return ((_retryable_missing() | _refresh_after(AFTER_CLOSE_CRON)) & ~AC.in_progress()).with_label(
+        "corporate actions: missing or after each close"
+    )
+
+
+def prices_condition(months: int) -> dg.AutomationCondition:
+    """prices: as the other daily bars, plus every stored month of a ticker whose corporate actions
+    changed (their data version: a hash of the rows), because a split or dividend rescales all earlier
+    adjusted prices. technicals, the panel and the report then follow their updated inputs."""
+    actions_changed = (
+        AC.any_deps_match(AC.data_version_changed()).allow(ACTIONS).with_label("its ticker's corporate actions changed")
+    )
+    restated = _in_lookback(months) & ~AC.missing() & actions_changed & ~AC.in_progress()
+    return (daily_bar_root_condition(months, wait_for=ACTIONS) | restated).with_label(
+        f"prices: daily bars within {months} months, and all months after a corporate action"
     )
 
 
@@ -180,9 +217,11 @@ def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCon
         "fundamentals": fundamentals_condition(),
         "fundamental_snapshots": fundamentals_condition(),  # missing, or a ticker's fundamentals updated
         "market_panel": derived_condition(months),
+        "corporate_actions": corporate_actions_condition(),
     }
     for name in DAILY_BAR_ROOTS:
         out[name] = daily_bar_root_condition(months)
+    out["prices"] = prices_condition(months)
     for name in DAILY_BAR_DERIVED:
         out[name] = derived_condition(months)
     for name in REPORT_OUTPUTS:
@@ -208,7 +247,10 @@ SEC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8),
 FRESHNESS_BY_ASSET: dict[str, dg.FreshnessPolicy] = {
     "ticker_cik_map": CIK_MAP_FRESHNESS,
     **{name: SEC_FRESHNESS for name in ("filings", "xbrl_facts", "fundamentals", "fundamental_snapshots")},
-    **{name: DAILY_BAR_FRESHNESS for name in (*DAILY_BAR_ROOTS, *DAILY_BAR_DERIVED, "market_panel")},
+    **{
+        name: DAILY_BAR_FRESHNESS
+        for name in (*DAILY_BAR_ROOTS, *DAILY_BAR_DERIVED, "market_panel", "corporate_actions")
+    },
     **{name: REPORT_FRESHNESS for name in REPORT_OUTPUTS},
 }
 

@@ -214,10 +214,13 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
         **{asset: set(months) for asset in MONTH_ASSETS},
         **{asset: set(days) for asset in REPORT_ASSETS},
         "fundamental_snapshots": {None},  # one table of every ticker's point-in-time fundamentals
+        "corporate_actions": set(TICKERS),
     }
     assert {a: {str(k) if k is not None else None for k in keys} for a, keys in everything.items()} == expected
-    assert set(fresh[0]) == {"ticker_cik_map", "prices", "headlines", "fx_rates"}  # roots before what reads them
+    # roots before what reads them; prices wait for their ticker's corporate actions
+    assert set(fresh[0]) == {"ticker_cik_map", "corporate_actions", "headlines", "fx_rates"}
     first_tick_of = {asset: next(i for i, t in enumerate(fresh) if asset in t) for asset in everything}
+    assert first_tick_of["prices"] > first_tick_of["corporate_actions"]
     assert first_tick_of["technicals"] > first_tick_of["prices"]
     assert first_tick_of["market_panel"] > first_tick_of["technicals"]
     assert first_tick_of["portfolio_report"] > first_tick_of["market_panel"]
@@ -236,6 +239,7 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
         == _multi_keys(TICKERS, ["2025-06-01"])
     )
     assert close["market_panel"] == close["fx_rates"] == {"2025-06-01"}
+    assert close["corporate_actions"] == set(TICKERS)  # unchanged actions: no earlier month is re-fetched
     # report days that read the June panel: June's, and Friday 05-30 (its window runs to Monday 06-02)
     reads_june = {
         d
@@ -252,7 +256,7 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     ticker.instance.add_dynamic_partitions(TICKER, ["CRXQ"])
     added_ticks = ticker.until_quiet()
     added = _union(added_ticks)
-    for asset in TICKER_ASSETS:
+    for asset in (*TICKER_ASSETS, "corporate_actions"):
         assert added[asset] == {"CRXQ"}, asset
     for asset in TICKER_MONTH_ASSETS:
         assert added[asset] == _multi_keys(["CRXQ"], months), asset
@@ -291,6 +295,7 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
 
 def test_a_partition_in_progress_is_never_requested_again(ticker: Ticker):
     """Automation never starts a second writer: a partition held by a queued or running run is left alone."""
+    ticker.materialize({"corporate_actions": set(TICKERS)})  # prices wait for their ticker's actions
     first = ticker.tick(materialize=False)
     held = str(dg.MultiPartitionKey({TICKER: "ACMQ", MONTH: "2025-06-01"}))
     assert held in first["prices"]

@@ -1,14 +1,18 @@
 """Market data assets: daily prices (ticker x month) and technical indicators."""
 
+import datetime as dt
+
 import dagster as dg
 import pandas as pd
 
+from finance_assets.defs.market import corporate_actions as actions
 from finance_assets.defs.market import indicators
 from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
+from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
-from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
+from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions, ticker_partitions
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "market"
@@ -30,10 +34,50 @@ TECHNICALS_LOOKBACK_MONTHS = indicators.lookback_months(INDICATOR_SET) or WHOLE_
 
 @dg.asset(
     group_name=GROUP,
+    partitions_def=ticker_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    required_resource_keys={"prices_source"},
+    code_version="1",
+    description="Splits, reverse splits and cash dividends per ticker as of the clock (ticker, ex_date, "
+    "kind, ratio or amount, source, known_at), from the price providers' event fields. Its data version "
+    "is a hash of the rows: when it changes, automation re-fetches every stored month of that ticker's "
+    "prices, so adjusted prices, technicals, the panel and the report follow (docs/operations.md).",
+)
+def corporate_actions(context: dg.AssetExecutionContext) -> dg.Output:
+    source: PriceSource = context.resources.prices_source
+    tickers = sorted(context.partition_keys)
+    per_ticker = {ticker: source.corporate_actions(ticker, dt.date.fromisoformat(HISTORY_START)) for ticker in tickers}
+    versions = {ticker: actions.actions_version(frame) for ticker, frame in per_ticker.items()}
+    frames = [frame for frame in per_ticker.values() if len(frame)]
+    out = actions.normalized(pd.concat(frames, ignore_index=True)) if frames else actions.empty_actions()
+    attach_metadata(
+        context,
+        {
+            "actions": dg.MetadataValue.json(out["kind"].value_counts().to_dict()),
+            "preview": md_preview(out.tail(8)),
+            "http": source.http_stats(),
+        },
+    )
+    # One data version per run (Dagster 1.13 takes no per-partition versions on materializations): a
+    # ticker's own hash in a one-ticker run; in a range run a hash of all of them, so a new action of
+    # one ticker re-fetches the run's other tickers too (more work, never a stale month).
+    version = versions[tickers[0]] if len(tickers) == 1 else actions.combined_version(versions)
+    return dg.Output(out, data_version=dg.DataVersion(version))
+
+
+@dg.asset(
+    group_name=GROUP,
     partitions_def=ticker_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"prices_source"},
     code_version="1",
+    # not read: a new or changed action re-fetches the ticker's months (lib/automation.py)
+    deps=[
+        dg.AssetDep(
+            "corporate_actions",
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TICKER),
+        )
+    ],
     description="Daily bars: split-adjusted OHLC, split+dividend adjusted close, volume, events and "
     "the provider each row came from. One request per ticker covers the run's whole date range.",
 )

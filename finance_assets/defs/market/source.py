@@ -53,6 +53,14 @@ class PriceSource(HttpSource):
             return bars
         raise SourceFailed(f"all price providers failed for {ticker}: " + " | ".join(reasons))
 
+    def corporate_actions(self, ticker: str, start: dt.date) -> pd.DataFrame:
+        """Splits and cash dividends from `start` to the clock, from the first provider that answers
+        (its event fields: Yahoo's events, Alpha Vantage's split coefficient and dividend)."""
+        from finance_assets.defs.market.corporate_actions import actions_from_bars
+
+        bars = self.daily_bars(ticker, start, self.clock().tz_convert("America/New_York").date() + dt.timedelta(days=1))
+        return actions_from_bars(ticker, bars, str(bars["source"].iloc[0]) if len(bars) else "")
+
     def _fetch_yahoo(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         params = {
             "period1": int(pd.Timestamp(start, tz="UTC").timestamp()),

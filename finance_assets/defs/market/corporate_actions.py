@@ -1,0 +1,103 @@
+"""Corporate actions as data: splits, reverse splits and cash dividends per ticker, read from the
+providers' own event fields (Yahoo chart `events.splits` / `events.dividends`, Alpha Vantage's split
+coefficient and dividend amount), with the day each became known.
+
+The `corporate_actions` asset stores this table per ticker as of the clock; its data version is a
+hash of the rows, so it changes exactly when an action appears, changes or disappears. Automation
+re-fetches every stored month of that ticker's prices when it changes (a split or dividend rescales
+all earlier adjusted prices), and technicals, the panel and the report follow their inputs, so after
+any action every derived figure equals a fresh build as of the same day (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+ACTION_COLUMNS = ["ticker", "ex_date", "kind", "ratio", "amount", "source", "known_at"]
+KINDS = ("split", "reverse_split", "cash_dividend")
+NEW_YORK = "America/New_York"
+# A provider lists an event from its ex-date on (Yahoo stamps it at that session's 09:30 open): the
+# conservative known-at, and the same whichever day the table was built (so replays equal fresh builds).
+KNOWN_AT_TIME = pd.Timedelta(hours=9, minutes=30)
+
+
+def actions_from_bars(ticker: str, bars: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The splits (split_ratio != 1) and cash dividends (dividend > 0) in parsed daily bars."""
+    if bars.empty:
+        return empty_actions()
+    dates = pd.to_datetime(bars["date"]).dt.normalize()
+    ratio = bars["split_ratio"].to_numpy(dtype=np.float64)
+    dividend = bars["dividend"].to_numpy(dtype=np.float64)
+    splits = pd.DataFrame(
+        {
+            "ex_date": dates[ratio != 1.0].to_numpy(),
+            "kind": np.where(ratio[ratio != 1.0] > 1.0, "split", "reverse_split"),
+            "ratio": ratio[ratio != 1.0],
+            "amount": np.nan,
+        }
+    )
+    dividends = pd.DataFrame(
+        {
+            "ex_date": dates[dividend > 0].to_numpy(),
+            "kind": "cash_dividend",
+            "ratio": np.nan,
+            "amount": dividend[dividend > 0],
+        }
+    )
+    frames = [f for f in (splits, dividends) if len(f)]
+    if not frames:
+        return empty_actions()
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "ticker", ticker)
+    out["source"] = source
+    out["known_at"] = (pd.DatetimeIndex(out["ex_date"]) + KNOWN_AT_TIME).tz_localize(NEW_YORK).tz_convert("UTC")
+    return normalized(out)
+
+
+def empty_actions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ticker": pd.Series(dtype="object"),
+            "ex_date": pd.Series(dtype="datetime64[ns]"),
+            "kind": pd.Series(dtype="object"),
+            "ratio": pd.Series(dtype="float64"),
+            "amount": pd.Series(dtype="float64"),
+            "source": pd.Series(dtype="object"),
+            "known_at": pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def normalized(actions: pd.DataFrame) -> pd.DataFrame:
+    """Typed columns in a fixed row order (ticker, ex_date, kind): the same actions give the same bytes."""
+    out = actions.reindex(columns=ACTION_COLUMNS).copy()
+    out["ex_date"] = pd.to_datetime(out["ex_date"]).astype("datetime64[ns]")
+    out["known_at"] = pd.to_datetime(out["known_at"], utc=True).astype("datetime64[ns, UTC]")
+    for column in ("ratio", "amount"):
+        out[column] = out[column].astype("float64")
+    return out.sort_values(["ticker", "ex_date", "kind"], ignore_index=True)
+
+
+def actions_version(actions: pd.DataFrame) -> str:
+    """A hash of the rows: equal tables give equal versions (the asset's Dagster data version)."""
+    text = normalized(actions).to_csv(index=False, float_format="%.12g", date_format="%Y-%m-%dT%H:%M:%S")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def combined_version(versions: dict[str, str]) -> str:
+    """One version for several tickers' tables (a range run): changes when any of them changes."""
+    text = ";".join(f"{ticker}={version}" for ticker, version in sorted(versions.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def split_factor_after(dates: pd.Series, actions: pd.DataFrame) -> np.ndarray:
+    """Per date, the product of the ratios of splits with a later ex-date: as traded = split-adjusted x this."""
+    splits = actions[actions["kind"].isin(("split", "reverse_split"))]
+    day = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    factor = np.ones(len(day))
+    for ex_date, ratio in zip(pd.to_datetime(splits["ex_date"]).to_numpy(dtype="datetime64[ns]"), splits["ratio"]):
+        factor = np.where(day < ex_date, factor * ratio, factor)
+    return factor
