@@ -36,6 +36,7 @@ import ctypes
 import difflib
 import functools
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -641,28 +642,35 @@ def _c_run(
     starts: Sequence[int],
     begin: Sequence[int],
 ) -> None:
-    """Run one C step over every series, writing into ``out`` (one array per output, n rows)."""
+    """Run one C step over every series, writing into ``out`` (one array per output, n rows).
+
+    Series i is rows starts[i]..starts[i+1] and its inputs start at row ``begin[i]`` of it. The
+    arguments of every call are built at once and the calls made by ``starmap``: no Python code
+    per call, only ctypes' own (~1.5-2 us, TA-Lib's Python wrapper costs ~2.6 us a call)."""
     arrays = [*(columns[name] for name in step.inputs), *out]
     if not all(x.dtype == np.float64 and x.flags.c_contiguous and len(x) >= starts[-1] for x in arrays):
         raise ValueError("TA-Lib C calls need contiguous float64 arrays covering every series")
-    beg, count = ctypes.c_int(), ctypes.c_int()
-    status = (ctypes.addressof(beg), ctypes.addressof(count))
-    inputs = [columns[name].ctypes.data for name in step.inputs]
-    outputs = [column.ctypes.data for column in out]
-    call, params, lookback = step.call, step.params, step.lookback
-    for a, b, first in zip(starts[:-1], starts[1:], begin):
-        skip = first + lookback  # rows before the first output
-        code = call(
-            0, b - a - first - 1, *[x + 8 * (a + first) for x in inputs], *params, *status,
-            *[x + 8 * (a + skip) for x in outputs],
-        )  # fmt: skip
-        if code:
-            talib._ta_lib._ta_check_success(f"TA_{step.name}", code)  # raises the wrapper's exception
-        end = a + skip + (count.value if skip < b - a else 0)
-        for column in out:
-            column[a : min(a + skip, b)] = np.nan
-            if end < b:
-                column[end:b] = np.nan  # the wrapper would leave these rows uninitialized
+    bounds = np.asarray(starts, dtype=np.int64)
+    first, a, length = np.asarray(begin, dtype=np.int64), bounds[:-1], np.diff(bounds)
+    skip = first + step.lookback  # rows before a series' first output
+    status = (ctypes.c_int * 2)()  # outBegIdx, outNBElement (the wrapper ignores them too)
+    address = ctypes.addressof(status)
+    arguments = [
+        itertools.repeat(0),
+        (length - first - 1).tolist(),
+        *[(columns[name].ctypes.data + 8 * (a + first)).tolist() for name in step.inputs],
+        *map(itertools.repeat, step.params),
+        itertools.repeat(address),
+        itertools.repeat(address + ctypes.sizeof(ctypes.c_int)),
+        *[(column.ctypes.data + 8 * (a + skip)).tolist() for column in out],
+    ]
+    failed = [code for code in itertools.starmap(step.call, zip(*arguments)) if code]
+    if failed:
+        talib._ta_lib._ta_check_success(f"TA_{step.name}", failed[0])  # raises the wrapper's exception
+    head = np.minimum(skip, length)
+    rows = np.arange(head.sum()) + np.repeat(a - (np.cumsum(head) - head), head)
+    for column in out:
+        column[rows] = np.nan
 
 
 def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -> pd.DataFrame:
@@ -681,7 +689,10 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     dates = prices["date"]
     dates = (dates if dates.dtype.kind == "M" else pd.to_datetime(dates)).to_numpy()
     has_ticker = "ticker" in prices.columns
-    order, starts = _series_bounds(prices["ticker"].to_numpy() if has_ticker else None, dates)
+    tickers = prices["ticker"] if has_ticker else None
+    if isinstance(tickers, pd.Series) and isinstance(tickers.dtype, pd.CategoricalDtype):
+        tickers = tickers.cat.codes  # equal codes, equal tickers
+    order, starts = _series_bounds(None if tickers is None else tickers.to_numpy(), dates)
     in_order = order is None
 
     needed = sorted({c for i in indicators for c in i.inputs})
@@ -737,10 +748,7 @@ def _series_bounds(tickers: np.ndarray | None, dates: np.ndarray) -> tuple[np.nd
     n = len(dates)
     if n == 0:
         return None, np.array([0])
-    if tickers is None:
-        change = np.zeros(max(n - 1, 0), dtype=bool)
-    else:
-        change = np.asarray(tickers[1:] != tickers[:-1], dtype=bool)
+    change = np.zeros(n - 1, dtype=bool) if tickers is None else np.asarray(tickers[1:] != tickers[:-1], dtype=bool)
     runs = np.r_[0, np.flatnonzero(change) + 1]
     same = ~change
     # Rows already grouped by ticker (each ticker one run) and sorted by date are used as they are.

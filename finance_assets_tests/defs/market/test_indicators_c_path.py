@@ -200,3 +200,14 @@ def test_a_bad_parameter_raises_the_wrappers_error():
         indicators._c_run(step, {"close": close}, [np.empty(10)], [0, 10], [0])
     with pytest.raises(ValueError, match="contiguous float64"):
         indicators._c_run(step, {"close": close[::2]}, [np.empty(10)], [0, 5], [0])
+
+
+def test_categorical_tickers():
+    frame = awkward_panel()
+    specs = ["SMA(5)", "RSI(3)", "RV(5)"]
+    plain = compute_indicators(frame, specs)
+    categorical = compute_indicators(frame.astype({"ticker": "category"}), specs)
+    pd.testing.assert_frame_equal(plain, categorical.astype({"ticker": object}), check_exact=True)
+    shuffled = frame.sample(frac=1.0, random_state=5).astype({"ticker": "category"})
+    out = compute_indicators(shuffled, specs).astype({"ticker": object}).set_index(["ticker", "date"])
+    pd.testing.assert_frame_equal(out, plain.set_index(["ticker", "date"]).loc[out.index], check_exact=True)
