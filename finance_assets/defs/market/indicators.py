@@ -562,43 +562,115 @@ def _c_functions() -> dict[str, _CFunction]:
 
 @dataclass(frozen=True)
 class _CStep:
-    """One spec as a TA-Lib C call: ``call(0, end, *inputs, *params, &beg, &nb, *outputs)``."""
+    """One TA-Lib C function with its parameters: ``call(0, end, *inputs, *params, &beg, &nb, *outputs)``."""
 
     name: str
     call: Callable[..., int]
     params: tuple[int | float, ...]
     lookback: int  # TA_<F>_Lookback(params): leading NaN rows after the inputs' first non-NaN row
-    inputs: tuple[str, ...]
 
 
-_C_EQUIVALENTS: dict[str, tuple[str, tuple[tuple[str, int | float], ...]]] = {
-    "RET_SIMPLE": ("ROCP", (("timeperiod", 1),)),  # simple_returns is TA-Lib's ROCP(1)
+@functools.cache
+def _c_step(function: str, params: tuple[int | float, ...]) -> _CStep | None:
+    c_function = _c_functions().get(function)
+    if c_function is None or len(params) != len(c_function.params):
+        return None
+    lookback = int(c_function.lookback(*params))
+    return _CStep(function, c_function.call, params, lookback) if lookback >= 0 else None
+
+
+class _CRun:
+    """The series of one computation (rows starts[i]..starts[i+1]) and the TA-Lib C calls over them;
+    the inputs' first rows without NaN are computed once per set of price columns."""
+
+    def __init__(self, starts: Sequence[int], prices: Sequence[FloatArray] = ()) -> None:
+        self.starts = starts
+        self._prices = {id(x) for x in prices}  # unchanged during the run: their begidx is cached
+        self._begin: dict[tuple[int, ...], list[int]] = {}
+
+    def __call__(self, function: str, params: Sequence[int | float], inputs: list[FloatArray], out: list) -> None:
+        step = _c_step(function, tuple(params))
+        if step is None:
+            raise LookupError(f"no TA-Lib C function {function}{tuple(params)}")
+        key = tuple(id(x) for x in inputs)
+        begin = self._begin.get(key)
+        if begin is None:
+            begin = _first_valid(inputs, self.starts)
+            if self._prices.issuperset(key):
+                self._begin[key] = begin
+        _c_run(step, inputs, out, self.starts, begin)
+
+
+# A plan computes one spec's outputs into the result columns: plan(run, input arrays, output arrays).
+_Plan = Callable[[_CRun, list[FloatArray], list[FloatArray]], None]
+
+
+def _talib_plan(function: str, params: tuple[int | float, ...]) -> _Plan:
+    return lambda run, inputs, out: run(function, params, inputs, out)
+
+
+def _log_returns_plan(run: _CRun, inputs: list[FloatArray], out: list[FloatArray]) -> None:
+    run("ROCR", (1,), inputs, out)  # log_returns: TA-Lib's LN of ROCR(1), here in place
+    run("LN", (), out, out)
+
+
+def _realized_volatility_plan(timeperiod: int, periods_per_year: float) -> _Plan:
+    scale = math.sqrt(timeperiod / (timeperiod - 1) * periods_per_year)  # as realized_volatility
+
+    def plan(run: _CRun, inputs: list[FloatArray], out: list[FloatArray]) -> None:
+        returns = [np.empty(len(inputs[0]))]
+        _log_returns_plan(run, inputs, returns)
+        run("STDDEV", (timeperiod, scale), returns, out)
+
+    return plan
+
+
+def _bollinger_pctb_plan(timeperiod: int, nbdevup: float, nbdevdn: float, matype: int) -> _Plan:
+    def plan(run: _CRun, inputs: list[FloatArray], out: list[FloatArray]) -> None:
+        (close,) = inputs
+        upper, middle, lower = bands = [np.empty(len(close)) for _ in range(3)]
+        run("BBANDS", (timeperiod, nbdevup, nbdevdn, matype), inputs, bands)
+        # bollinger_pctb's elementwise formula, on every series at once
+        width = np.subtract(upper, lower, out=upper)
+        defined = width > _PCTB_MIN_RELATIVE_WIDTH * np.abs(middle)
+        out[0][:] = np.where(defined, np.divide(np.subtract(close, lower, out=lower), width, out=middle), np.nan)
+
+    return plan
+
+
+# Hand-written functions as TA-Lib C calls (the same calls their Python functions make)
+_C_RECIPES: dict[str, Callable[..., _Plan]] = {
+    "RET_SIMPLE": lambda: _talib_plan("ROCP", (1,)),  # simple_returns is TA-Lib's ROCP(1)
+    "RET_LOG": lambda: _log_returns_plan,
+    "RV": _realized_volatility_plan,
+    "BB_PCTB": _bollinger_pctb_plan,
 }
 
 
 @functools.cache
-def _c_step(indicator: Indicator) -> _CStep | None:
-    """The spec's C call, if the C API has it and it matches the wrapper bit for bit on samples."""
-    function, params = indicator.function, indicator.params
-    if function in _C_EQUIVALENTS and not params:
-        function, params = _C_EQUIVALENTS[function]
-    c_function = _c_functions().get(function)
-    if (
-        c_function is None
-        or c_function.n_inputs != len(indicator.inputs)
-        or c_function.params != tuple(name.replace("_", "") for name, _ in params)
-        and c_function.params != tuple(name for name, _ in params)
-        or c_function.n_outputs != len(indicator.columns)
-    ):
-        return None
-    values = tuple(value for _, value in params)
-    step = _CStep(function, c_function.call, values, int(c_function.lookback(*values)), indicator.inputs)
-    if step.lookback < 0:
-        return None
-    return step if all(_c_matches_wrapper(indicator, step, days) for days in (_SAMPLE_DAYS, 7, 1)) else None
+def _c_plan(indicator: Indicator) -> _Plan | None:
+    """The spec's C plan, if the C API has its functions and it matches the wrapper bit for bit on
+    sample prices with NaNs (at the start, inside, in one input only) and on very short series."""
+    params = dict(indicator.params)
+    if indicator.function in _HAND_WRITTEN:
+        recipe = _C_RECIPES.get(indicator.function)
+        if recipe is None:
+            return None
+        plan = recipe(**params)
+    else:
+        c_function = _c_functions().get(indicator.function)
+        if (
+            c_function is None
+            or c_function.n_inputs != len(indicator.inputs)
+            or c_function.params != tuple(params)
+            or c_function.n_outputs != len(indicator.columns)
+        ):
+            return None
+        plan = _talib_plan(indicator.function, tuple(params.values()))
+    return plan if all(_c_matches_wrapper(indicator, plan, days) for days in (_SAMPLE_DAYS, 7, 1)) else None
 
 
-def _c_matches_wrapper(indicator: Indicator, step: _CStep, days: int) -> bool:
+def _c_matches_wrapper(indicator: Indicator, plan: _Plan, days: int) -> bool:
     sample = _sample_prices()
     columns = {}
     for k, column in enumerate(indicator.inputs):
@@ -607,11 +679,12 @@ def _c_matches_wrapper(indicator: Indicator, step: _CStep, days: int) -> bool:
         if days > 100:
             values[60 + k] = np.nan  # one inside the series
         columns[column] = values
+    inputs = [columns[c] for c in indicator.inputs]
     out = [np.full(days, 1234.5) for _ in indicator.columns]
     try:
         with np.errstate(all="ignore"):
             expected = indicator.compute(columns)
-            _c_run(step, columns, out, [0, days], [_first_valid([columns[c] for c in step.inputs], [0, days])[0]])
+            plan(_CRun([0, days], inputs), inputs, out)
     except Exception:  # noqa: BLE001 - any failure means: use the wrapper
         return False
     return len(expected) == len(out) and all(
@@ -621,23 +694,34 @@ def _c_matches_wrapper(indicator: Indicator, step: _CStep, days: int) -> bool:
 
 def _first_valid(inputs: Sequence[FloatArray], starts: Sequence[int]) -> list[int]:
     """Per series (rows starts[i]..starts[i+1]), TA-Lib's ``begidx``: the first row where no input is
-    NaN, relative to the series' start, else its last row."""
-    bounds = np.asarray(starts)
-    if not any(np.isnan(values.min()) for values in inputs):  # min is NaN iff a value is
-        return [0] * (len(bounds) - 1)
-    valid = ~np.isnan(inputs[0])
-    for values in inputs[1:]:
-        valid &= ~np.isnan(values)
-    rows = np.flatnonzero(valid)
-    position = np.searchsorted(rows, bounds[:-1])
-    first = np.append(rows, len(valid))[position]
-    first = np.where(first < bounds[1:], first, bounds[1:] - 1)
-    return (first - bounds[:-1]).tolist()
+    NaN, relative to the series' start, else its last row. Looked up row by row from the series'
+    starts for all series at once (it is nearly always one of the first rows), then per series."""
+    bounds = np.asarray(starts, dtype=np.int64)
+    a, length = bounds[:-1], np.diff(bounds)
+    first = length - 1
+    pending = np.flatnonzero(length > 0)
+    for k in range(8):
+        pending = pending[k < length[pending]]
+        rows = a[pending] + k
+        complete = np.ones(len(rows), dtype=bool)
+        for values in inputs:
+            complete &= ~np.isnan(values[rows])
+        first[pending[complete]] = k
+        pending = pending[~complete]
+        if not len(pending):
+            return first.tolist()
+    for i in pending.tolist():
+        valid = np.ones(length[i], dtype=bool)
+        for values in inputs:
+            valid &= ~np.isnan(values[a[i] : a[i] + length[i]])
+        if valid.any():
+            first[i] = int(np.argmax(valid))
+    return first.tolist()
 
 
 def _c_run(
     step: _CStep,
-    columns: Mapping[str, FloatArray],
+    inputs: Sequence[FloatArray],
     out: Sequence[FloatArray],
     starts: Sequence[int],
     begin: Sequence[int],
@@ -647,8 +731,7 @@ def _c_run(
     Series i is rows starts[i]..starts[i+1] and its inputs start at row ``begin[i]`` of it. The
     arguments of every call are built at once and the calls made by ``starmap``: no Python code
     per call, only ctypes' own (~1.5-2 us, TA-Lib's Python wrapper costs ~2.6 us a call)."""
-    arrays = [*(columns[name] for name in step.inputs), *out]
-    if not all(x.dtype == np.float64 and x.flags.c_contiguous and len(x) >= starts[-1] for x in arrays):
+    if not all(x.dtype == np.float64 and x.flags.c_contiguous and len(x) >= starts[-1] for x in [*inputs, *out]):
         raise ValueError("TA-Lib C calls need contiguous float64 arrays covering every series")
     bounds = np.asarray(starts, dtype=np.int64)
     first, a, length = np.asarray(begin, dtype=np.int64), bounds[:-1], np.diff(bounds)
@@ -658,11 +741,11 @@ def _c_run(
     arguments = [
         itertools.repeat(0),
         (length - first - 1).tolist(),
-        *[(columns[name].ctypes.data + 8 * (a + first)).tolist() for name in step.inputs],
+        *[(x.ctypes.data + 8 * (a + first)).tolist() for x in inputs],
         *map(itertools.repeat, step.params),
         itertools.repeat(address),
         itertools.repeat(address + ctypes.sizeof(ctypes.c_int)),
-        *[(column.ctypes.data + 8 * (a + skip)).tolist() for column in out],
+        *[(x.ctypes.data + 8 * (a + skip)).tolist() for x in out],
     ]
     failed = [code for code in itertools.starmap(step.call, zip(*arguments)) if code]
     if failed:
@@ -705,22 +788,17 @@ def compute_indicators(prices: pd.DataFrame, specs: Sequence[str | Indicator]) -
     # calls, a single block is a fresh mmap each time (measured: page faults cost ~0.3 s at 500 x 2,520).
     out = [np.empty(n) for _ in names]
     bounds = starts.tolist()
-    steps: list[tuple[_CStep | None, Indicator, list[FloatArray]]] = []
-    row = 0
-    for indicator in indicators:
-        width = len(indicator.columns)
-        steps.append((_c_step(indicator) if n else None, indicator, out[row : row + width]))
-        row += width
-    begin: dict[tuple[str, ...], list[int]] = {}
+    run = _CRun(bounds, list(arrays.values()))
+    wrapped = []
     with _read_lease(), np.errstate(divide="ignore", invalid="ignore"):
-        wrapped = []
-        for step, indicator, columns in steps:
-            if step is None:
+        row = 0
+        for indicator in indicators:
+            columns, row = out[row : row + len(indicator.columns)], row + len(indicator.columns)
+            plan = _c_plan(indicator) if n else None
+            if plan is None:
                 wrapped.append((*indicator.callable(), indicator.inputs, columns))
-                continue
-            if step.inputs not in begin:
-                begin[step.inputs] = _first_valid([arrays[c] for c in step.inputs], bounds)
-            _c_run(step, arrays, columns, bounds, begin[step.inputs])
+            else:
+                plan(run, [arrays[c] for c in indicator.inputs], columns)
         if wrapped:
             for a, b in zip(bounds[:-1], bounds[1:]):
                 series = {column: values[a:b] for column, values in arrays.items()}
@@ -750,10 +828,9 @@ def _series_bounds(tickers: np.ndarray | None, dates: np.ndarray) -> tuple[np.nd
         return None, np.array([0])
     change = np.zeros(n - 1, dtype=bool) if tickers is None else np.asarray(tickers[1:] != tickers[:-1], dtype=bool)
     runs = np.r_[0, np.flatnonzero(change) + 1]
-    same = ~change
     # Rows already grouped by ticker (each ticker one run) and sorted by date are used as they are.
     grouped = tickers is None or len(set(tickers[runs].tolist())) == len(runs)
-    if grouped and bool(np.all(dates[1:][same] > dates[:-1][same])):
+    if grouped and bool(np.all((dates[1:] > dates[:-1]) | change)):
         return None, np.r_[runs, n]
     codes = pd.factorize(tickers)[0] if tickers is not None else np.zeros(n, dtype=np.int64)
     order = np.lexsort((dates, codes))

@@ -91,9 +91,8 @@ def test_the_c_api_is_reachable_and_covers_the_default_set():
     functions = indicators._c_functions()
     assert len(functions) > 100, "TA-Lib's C functions should be callable through the wrapper's library"
     default = indicators.load_indicator_set(indicators.DEFAULT_SET_FILE)
-    wrapped = [i.function for i in default if indicators._c_step(i) is None]
-    # only the hand-written ones without a single-call TA-Lib equivalent take the wrapper
-    assert sorted(wrapped) == ["BB_PCTB", "RET_LOG", "RV"]
+    wrapped = [i.function for i in default if indicators._c_plan(i) is None]
+    assert wrapped == [], "every default spec, hand-written ones included, should take the C path"
 
 
 def test_every_c_function_is_bit_identical_to_the_wrapper():
@@ -101,7 +100,7 @@ def test_every_c_function_is_bit_identical_to_the_wrapper():
     specs = c_specs()
     assert len(specs) > 100
     out = compute_indicators(frame, specs)
-    missing = [s.function for s in specs if indicators._c_step(s) is None]
+    missing = [s.function for s in specs if indicators._c_plan(s) is None]
     assert not missing, f"C path not taken for {missing}"
     for spec in specs:
         for name, expected in zip(spec.columns, wrapper_reference(frame, spec)):
@@ -145,7 +144,7 @@ def test_without_the_c_api_the_wrapper_gives_the_same_table(monkeypatch):
     frame = awkward_panel()
     specs = indicators.load_indicator_set(indicators.DEFAULT_SET_FILE)
     fast = compute_indicators(frame, specs)
-    monkeypatch.setattr(indicators, "_c_step", lambda indicator: None)
+    monkeypatch.setattr(indicators, "_c_plan", lambda indicator: None)
     slow = compute_indicators(frame, specs)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     for name in fast.columns[2:]:
@@ -194,12 +193,33 @@ def test_the_unstable_period_setting_is_shared_with_the_wrapper():
 
 
 def test_a_bad_parameter_raises_the_wrappers_error():
-    step = indicators._CStep("SMA", indicators._c_functions()["SMA"].call, (0,), 0, ("close",))
+    step = indicators._CStep("SMA", indicators._c_functions()["SMA"].call, (0,), 0)
     close = np.arange(10.0)
     with pytest.raises(Exception, match="TA_SMA function failed with error code 2: Bad Parameter"):
-        indicators._c_run(step, {"close": close}, [np.empty(10)], [0, 10], [0])
+        indicators._c_run(step, [close], [np.empty(10)], [0, 10], [0])
     with pytest.raises(ValueError, match="contiguous float64"):
-        indicators._c_run(step, {"close": close[::2]}, [np.empty(10)], [0, 5], [0])
+        indicators._c_run(step, [close[::2]], [np.empty(10)], [0, 5], [0])
+    assert indicators._c_step("SMA", (0,)) is None  # TA-Lib's lookback rejects it
+
+
+def test_hand_written_plans_are_bit_identical_to_their_functions():
+    frame = awkward_panel()
+    specs = [
+        parse_spec(s)
+        for s in ("RET_SIMPLE", "RET_LOG", "RV(timeperiod=7, periods_per_year=52)", "BB_PCTB(9, 1.5, 2.5, 1)")
+    ]
+    assert all(indicators._c_plan(s) is not None for s in specs)
+    out = compute_indicators(frame, specs)
+    for spec in specs:
+        (expected,) = wrapper_reference(frame, spec)
+        assert_bit_identical(out[spec.columns[0]].to_numpy(), expected, spec.columns[0])
+    # a flat stretch: %b undefined where the bands collapse
+    flat = frame.copy()
+    flat.loc[flat["ticker"] == "LONG", ["open", "high", "low", "close"]] = 42.0
+    pctb = parse_spec("BB_PCTB(20, 2, 2)")
+    (expected,) = wrapper_reference(flat, pctb)
+    assert_bit_identical(compute_indicators(flat, [pctb])["bb_pctb_20_2_2"].to_numpy(), expected, "bb_pctb")
+    assert np.isnan(expected[:400]).all()
 
 
 def test_categorical_tickers():
