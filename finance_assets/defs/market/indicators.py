@@ -494,8 +494,10 @@ def lookback_months(indicators: Sequence[Indicator]) -> int | None:
 # copied into them (~460 MB for the default set over 500 tickers x 2,520 days). Each call is the one
 # the wrapper makes (talib/_func.pxi): inputs from the first row where none is NaN (``begidx``),
 # outputs from row ``begidx + TA_<F>_Lookback(params)``, NaN before. A spec's C path is used only
-# after it gave bit-identical outputs to the wrapper on sample prices with NaNs; functions with
-# integer outputs, hand-written ones and any library without the C symbols use the wrapper.
+# after it gave bit-identical outputs to the wrapper on sample prices with NaNs. Hand-written
+# functions run as the TA-Lib C calls their Python functions make (_C_RECIPES). Functions with
+# integer outputs (candlestick patterns, MINMAXINDEX, ...) and any TA-Lib without a reachable C API
+# use the wrapper, per ticker, and copy.
 
 _C_SIGNATURE = re.compile(r"TA_RetCode TA_(\w+)\(int startIdx, int endIdx, (.*)\)(?: nogil)?$")
 _C_TYPES = {"int": ctypes.c_int, "TA_MAType": ctypes.c_int, "double": ctypes.c_double}
@@ -749,7 +751,10 @@ def _c_run(
     ]
     failed = [code for code in itertools.starmap(step.call, zip(*arguments)) if code]
     if failed:
-        talib._ta_lib._ta_check_success(f"TA_{step.name}", failed[0])  # raises the wrapper's exception
+        check = getattr(talib._ta_lib, "_ta_check_success", None)
+        if check is not None:
+            check(f"TA_{step.name}", failed[0])  # raises the wrapper's exception
+        raise Exception(f"TA_{step.name} function failed with error code {failed[0]}")  # noqa: TRY002
     head = np.minimum(skip, length)
     rows = np.arange(head.sum()) + np.repeat(a - (np.cumsum(head) - head), head)
     for column in out:
