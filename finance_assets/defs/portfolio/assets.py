@@ -11,6 +11,7 @@ import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
+from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.portfolio.report_data import ReportData
 from finance_assets.defs.portfolio.report_render import render_html, render_markdown
@@ -50,6 +51,7 @@ FUNDAMENTAL_COLUMNS = [
     "unit",
     "filed",
     "vintage_rank",
+    "known_at",
 ]
 METADATA_TOP_HOLDINGS = 10
 
@@ -173,6 +175,11 @@ def _check_fx(rows: pd.DataFrame, base: str) -> None:
 
 def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark: bool, base: str) -> list[str]:
     notes = []
+    if rows["price"].notna().any() and not (rows["price_date"] == day).any():
+        notes.append(
+            f"No exchange session on {day.date()} (a holiday): no day P&L or day return; values are the "
+            "last closes."
+        )
     unpriced = rows[rows["price"].isna()]["ticker"].tolist()
     if unpriced:
         notes.append(f"No price on or before {day.date()} for {', '.join(unpriced)}: excluded from the totals.")
@@ -184,22 +191,31 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
     if (rows["currency"] != base).any():
         notes.append(
             f"Converted to {base} at the ECB reference rate of the day; P&L in {base} values the cost "
-            "at today's rate (FX on the cost is not tracked), P&L % is in the holding's currency."
+            "at today's rate (FX on the cost is not tracked), P&L % is in the holding's currency. Day P&L "
+            "= the price move at the previous close's rate + the FX move on today's value."
         )
     return notes
 
 
 @dg.asset(
     group_name=GROUP,
-    code_version="1",
+    code_version="2",
     ins={"fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-    description="Point-in-time valuation inputs, one row per ticker and filing date: what was known once "
-    "that day's filings were in (trailing-12-month EPS, revenue, gross profit, net income; latest balance "
-    "sheet and cover-page shares), built only from values filed on or before it. One compact table, so "
-    "the report's query never opens a file per ticker.",
+    description="Point-in-time valuation inputs, one row per ticker and knowledge date (`known_at`, the "
+    "first session whose close follows the filings' SEC acceptance time): what was known from that session "
+    "on (trailing-12-month EPS, revenue, gross profit, net income; latest balance sheet and cover-page "
+    "shares), built only from values known by then. One compact table, so the report's query never opens "
+    "a file per ticker.",
 )
 def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.DataFrame) -> pd.DataFrame:
     funds = _input(fundamentals, FUNDAMENTAL_COLUMNS)
+    # rows stored before known_at existed: the conservative rule (the next session after the filing date)
+    unknown = funds["known_at"].isna() & funds["filed"].notna()
+    if unknown.any():
+        funds.loc[unknown, "known_at"] = fundamentals_lib.first_session_known(
+            pd.Series(pd.NaT, index=range(int(unknown.sum())), dtype="datetime64[ns, UTC]"),
+            funds.loc[unknown, "filed"],
+        ).to_numpy()
     con = duckdb.connect()
     try:
         con.register("fundamentals", funds)

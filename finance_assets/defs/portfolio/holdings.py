@@ -224,6 +224,8 @@ HOLDING_COLUMNS = [
     "unrealized_pnl",
     "unrealized_pnl_pct",
     "day_change_value",
+    "day_change_price_value",
+    "day_change_fx_value",
     "weight",
     "rsi_14",
     "price_vs_sma50",
@@ -269,21 +271,23 @@ SNAPSHOT_COLUMNS = [
     "shares_outstanding",
 ]
 
-# Reads fundamentals(ticker, item, period_type, fiscal_period, period_end, value, unit, filed, vintage_rank).
-# One row per ticker and filing date (`known_at`): what was known once that filing was in, built only
-# from values filed on or before it, valid until the ticker's next filing date (`superseded_at`).
+# Reads fundamentals(ticker, item, period_type, fiscal_period, period_end, value, unit, filed, vintage_rank,
+# known_at). One row per ticker and knowledge date (`known_at`: the first session whose close follows the
+# filing's SEC acceptance time, or the next session after the filing date when there is none): what was
+# known from that session on, built only from values known by then, valid until the ticker's next
+# knowledge date (`superseded_at`).
 SNAPSHOT_SQL = f"""
 WITH
 fund AS (
     SELECT ticker, item, period_type, fiscal_period, CAST(period_end AS DATE) AS period_end, value, unit,
-           CAST(filed AS DATE) AS filed, vintage_rank
+           CAST(filed AS DATE) AS filed, CAST(known_at AS DATE) AS known_at, vintage_rank
     FROM fundamentals
     WHERE item IN ({_SQL_LIST(FLOW_ITEMS + BALANCE_ITEMS)})
 ),
-vintages AS (   -- per knowledge date: the latest vintage of each item and period filed by then
+vintages AS (   -- per knowledge date: the latest vintage of each item and period known by then
     SELECT s.ticker, s.known_at, f.item, f.period_type, f.fiscal_period, f.period_end, f.value, f.unit, f.filed
-    FROM (SELECT DISTINCT ticker, filed AS known_at FROM fund) s
-    JOIN fund f ON f.ticker = s.ticker AND f.filed <= s.known_at AND f.period_end > s.known_at - INTERVAL 3 YEAR
+    FROM (SELECT DISTINCT ticker, known_at FROM fund WHERE known_at IS NOT NULL) s
+    JOIN fund f ON f.ticker = s.ticker AND f.known_at <= s.known_at AND f.period_end > s.known_at - INTERVAL 3 YEAR
     QUALIFY row_number() OVER (PARTITION BY s.ticker, s.known_at, f.item, f.period_type, f.fiscal_period
                                ORDER BY f.vintage_rank DESC) = 1
 ),
@@ -354,10 +358,11 @@ ORDER BY i.ticker, i.known_at
 
 
 def fundamental_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Point-in-time valuation inputs per ticker and filing date from the standardized `fundamentals`.
+    """Point-in-time valuation inputs per ticker and knowledge date from the standardized `fundamentals`.
 
-    Each row is what was known once that day's filings were in, built only from values filed on or
-    before `known_at`, and holds until `superseded_at` (the next filing date, NaT for the latest):
+    Each row is what was known from the session `known_at` on (the first close after the filings' SEC
+    acceptance times; `fundamentals.known_at`), built only from values known by then, and holds until
+    `superseded_at` (the ticker's next knowledge date, NaT for the latest):
     trailing-12-month diluted EPS, revenue, gross profit and net income (FY(y-1) + YTD(y) - YTD(y-1),
     or the fiscal year right after a 10-K; NaN when a quarter is missing), and the most recent
     balance sheet and cover-page shares outstanding.
@@ -390,6 +395,7 @@ panel AS (   -- filtered on the raw column so Parquet statistics can skip row gr
 market AS (   -- the last close on or before the day (within a month), the one before it, signals, news
     SELECT k.day, k.ticker,
            max(p.date) AS price_date,
+           max_by(p.date, p.date, 2) AS dates,
            max_by(p.close, p.date, 2) AS closes,
            arg_max(p.adj_close, p.date) AS adj_close, arg_max(p.rsi_14, p.date) AS rsi_14,
            arg_max(p.sma_50, p.date) AS sma_50, arg_max(p.sma_200, p.date) AS sma_200,
@@ -401,15 +407,22 @@ market AS (   -- the last close on or before the day (within a month), the one b
     FROM keys k JOIN panel p ON p.ticker = k.ticker AND p.date <= k.day AND p.date > k.day - INTERVAL 31 DAY
     GROUP BY k.day, k.ticker
 ),
-fx_quotes AS (
+fx_quotes AS (   -- back to the previous close's fixing: 31 days of closes + 10 days of fixing age
     SELECT CAST(date AS DATE) AS date, currency, per_eur FROM fx_rates
-    WHERE date >= $first_day - INTERVAL 10 DAY AND date <= $last_day
+    WHERE date >= $first_day - INTERVAL 41 DAY AND date <= $last_day
 ),
 fx_day AS (   -- units per EUR known on the day: the last ECB fixing, at most 10 days old
     SELECT d.day, q.currency, arg_max(q.per_eur, q.date) AS per_eur
     FROM days d JOIN fx_quotes q ON q.date <= d.day AND q.date > d.day - INTERVAL 10 DAY
     GROUP BY d.day, q.currency
     UNION ALL SELECT day, 'EUR', 1.0 FROM days
+),
+prev_dates AS (SELECT DISTINCT dates[2] AS date FROM market WHERE dates[2] IS NOT NULL),
+fx_prev AS (   -- the same rule on the date of each previous close, for the FX part of the day's P&L
+    SELECT d.date, q.currency, arg_max(q.per_eur, q.date) AS per_eur
+    FROM prev_dates d JOIN fx_quotes q ON q.date <= d.date AND q.date > d.date - INTERVAL 10 DAY
+    GROUP BY d.date, q.currency
+    UNION ALL SELECT date, 'EUR', 1.0 FROM prev_dates
 ),
 known AS (   -- point in time: the snapshot valid on the day, from its filing date until the next one
     SELECT k.day, s.*
@@ -423,8 +436,11 @@ known AS (   -- point in time: the snapshot valid on the day, from its filing da
 valued AS (
     SELECT b.day, b.holding, b.ticker, b.account, b.currency, b.shares, b.cost_basis, b.purchase_date,
            m.closes[1] AS price, m.price_date, m.closes[2] AS prev_close,
-           m.closes[1] / m.closes[2] - 1 AS day_change_pct,
+           -- a day move only for a holding with a close dated the report day (none on an exchange holiday)
+           m.price_date = b.day AS traded,
+           CASE WHEN m.price_date = b.day THEN m.closes[1] / m.closes[2] - 1 END AS day_change_pct,
            CASE WHEN b.currency = $base THEN 1.0 ELSE fb.per_eur / fc.per_eur END AS fx_rate,
+           CASE WHEN b.currency = $base THEN 1.0 ELSE pb.per_eur / pc.per_eur END AS prev_fx_rate,
            m.adj_close, m.rsi_14, m.sma_50, m.sma_200, m.bb_pctb, m.sentiment_7d, m.headlines_7d,
            kn.fiscal_period, kn.fiscal_period_end, kn.fundamentals_filed, kn.reporting_currency,
            kn.ttm_eps_diluted AS ttm_eps, kn.ttm_revenue, kn.ttm_gross_profit, kn.ttm_net_income,
@@ -437,6 +453,8 @@ valued AS (
     LEFT JOIN market m ON m.day = b.day AND m.ticker = b.ticker
     LEFT JOIN fx_day fc ON fc.day = b.day AND fc.currency = b.currency
     LEFT JOIN fx_day fb ON fb.day = b.day AND fb.currency = $base
+    LEFT JOIN fx_prev pc ON pc.date = m.dates[2] AND pc.currency = b.currency
+    LEFT JOIN fx_prev pb ON pb.date = m.dates[2] AND pb.currency = $base
     LEFT JOIN known kn ON kn.day = b.day AND kn.ticker = b.ticker
     LEFT JOIN fx_day fr ON fr.day = b.day AND fr.currency = kn.reporting_currency
 )
@@ -446,7 +464,10 @@ SELECT day AS date, holding, ticker, account, currency, shares, cost_basis, purc
        shares * cost_basis * fx_rate AS cost,
        shares * (price - cost_basis) * fx_rate AS unrealized_pnl,
        CASE WHEN cost_basis > 0 THEN price / cost_basis - 1 END AS unrealized_pnl_pct,
-       shares * (price - prev_close) * fx_rate AS day_change_value,
+       -- day P&L in base = the local price move at the previous close's rate + the FX move on today's value
+       CASE WHEN traded THEN shares * (price * fx_rate - prev_close * prev_fx_rate) END AS day_change_value,
+       CASE WHEN traded THEN shares * (price - prev_close) * prev_fx_rate END AS day_change_price_value,
+       CASE WHEN traded THEN shares * price * (fx_rate - prev_fx_rate) END AS day_change_fx_value,
        shares * price * fx_rate / sum(shares * price * fx_rate) OVER (PARTITION BY day) AS weight,
        rsi_14, adj_close / sma_50 - 1 AS price_vs_sma50, adj_close / sma_200 - 1 AS price_vs_sma200, bb_pctb,
        sentiment_7d, headlines_7d, fiscal_period, fiscal_period_end, fundamentals_filed, reporting_currency,
@@ -474,9 +495,13 @@ def holdings_table(
     and `fundamental_snapshots` (warehouse views or registered DataFrames). A holding appears from its
     `purchase_date` on.
     Money columns are in `base` (the cost at the day's FX rate: FX on the cost is not tracked);
-    `unrealized_pnl_pct` and `day_change_pct` are in the holding's currency. Fundamentals use only
-    values filed on or before the day (the snapshot of the last filing date on or before it);
-    `fundamentals_filed` is the latest filing date among the values used.
+    `unrealized_pnl_pct` and `day_change_pct` are in the holding's currency. The day's P&L exists only
+    for a holding with a close dated the day (NaN on an exchange holiday, which would otherwise repeat
+    the previous session's move): `day_change_value` = shares x (price x fx - previous close x its fx),
+    split into `day_change_price_value` (the local price move at the previous close's rate) and
+    `day_change_fx_value` (the FX move on today's value); the rates are the last ECB fixing on or
+    before each close. Fundamentals use only values filed on or before the day (the snapshot of the
+    last filing date on or before it); `fundamentals_filed` is the latest filing date among the values used.
     """
     base = base.upper()
     if base not in ISO_CURRENCIES:
@@ -510,6 +535,12 @@ def holdings_table(
 
 TRADING_DAYS_PER_YEAR = 252
 RISK_WINDOW_DAYS = 252
+# report row -> holdings column summed into it: the day's P&L in base, and its local-price and FX parts
+DAY_PNL_PARTS = {
+    "day_pnl": "day_change_value",
+    "day_pnl_price": "day_change_price_value",
+    "day_pnl_fx": "day_change_fx_value",
+}
 
 
 def value_history(holdings: pd.DataFrame, closes: pd.DataFrame, fx: pd.DataFrame, base: str) -> pd.Series:
@@ -521,7 +552,11 @@ def value_history(holdings: pd.DataFrame, closes: pd.DataFrame, fx: pd.DataFrame
     priced = holdings[holdings["ticker"].isin(closes.columns)]
     if priced.empty:
         return pd.Series(dtype="float64", name="portfolio_value")
-    return portfolio_value_series(priced, closes, fx, base).dropna()
+    values = portfolio_value_series(priced, closes, fx, base)
+    # only dates on which some held ticker has a close: a date where only other tickers traded is no
+    # observation of this portfolio (no day return on it; its FX move goes into the next session's)
+    traded = _date_index(closes)[priced["ticker"].unique().tolist()].notna().any(axis=1)
+    return values[traded.reindex(values.index, fill_value=False).to_numpy()].dropna()
 
 
 def portfolio_summary(
@@ -530,7 +565,9 @@ def portfolio_summary(
     """One report row: totals of `rows` (the day's holdings) and risk of `values` (their value history).
 
     Risk uses the last `RISK_WINDOW_DAYS` daily returns up to `day`; day/MTD/YTD returns use the
-    whole history. `benchmark`: the benchmark's closes (date index) for beta. `risk_free_annual`
+    whole history. On a day without a session (no holding has a close dated it: an exchange holiday)
+    the day P&L (and its price / FX parts) and the day return are NaN, not the previous session's
+    again; MTD and YTD are those of the day's own month and year. `benchmark`: the benchmark's closes (date index) for beta. `risk_free_annual`
     becomes a daily rate (1 + r)^(1/252) - 1 for Sharpe and Sortino's required return.
     """
     values = values[values.index <= day]
@@ -549,7 +586,11 @@ def portfolio_summary(
         "holdings_unpriced": int(len(rows) - len(priced)),
         "total_value": float(priced["market_value"].sum()),
         "total_cost": float(priced["cost"].sum()),
-        "day_pnl": float(priced["day_change_value"].sum(min_count=1)) if len(priced) else float("nan"),
+        # NaN on a day without a session (no holding has a close dated the day): no day P&L, stated
+        **{
+            key: float(priced[column].sum(min_count=1)) if len(priced) and column in priced else float("nan")
+            for key, column in DAY_PNL_PARTS.items()
+        },
         "observations": int(len(returns)),
         "risk_free_annual": float(risk_free_annual),
     }
@@ -557,7 +598,7 @@ def portfolio_summary(
     summary["unrealized_pnl_pct"] = (
         summary["unrealized_pnl"] / summary["total_cost"] if summary["total_cost"] else float("nan")
     )
-    summary.update(risk.period_returns(values))
+    summary.update(risk.period_returns(values, day))
     summary.update(risk.risk_summary(returns, bench, risk_free=rf_daily))
     weights = by_ticker[by_ticker > 0]
     summary["hhi"] = risk.herfindahl(weights) if len(weights) else float("nan")

@@ -37,6 +37,8 @@ SUMMARY_FIELDS = [
     ("unrealized_pnl", "Unrealized P&L", "money"),
     ("unrealized_pnl_pct", "Unrealized P&L %", "pct"),
     ("day_pnl", "Day P&L", "money"),
+    ("day_pnl_price", "Day P&L: prices", "money"),
+    ("day_pnl_fx", "Day P&L: FX", "money"),
     ("day", "Day return", "pct"),
     ("mtd", "MTD return", "pct"),
     ("ytd", "YTD return", "pct"),
@@ -71,6 +73,9 @@ HOLDING_FIELDS = [
     ("unrealized_pnl", "P&L", "money", "Position"),
     ("unrealized_pnl_pct", "P&L %", "pct", "Position"),
     ("day_change_pct", "Day", "pct", "Position"),
+    ("day_change_value", "Day P&L", "money", "Position"),
+    ("day_change_price_value", "Day P&L: price", "money", "Position"),
+    ("day_change_fx_value", "Day P&L: FX", "money", "Position"),
     ("rsi_14", "RSI 14", "num", "Signals"),
     ("price_vs_sma50", "vs SMA 50", "pct", "Signals"),
     ("price_vs_sma200", "vs SMA 200", "pct", "Signals"),
@@ -105,11 +110,14 @@ _SIGNED_COLUMNS = {
     "unrealized_pnl",
     "unrealized_pnl_pct",
     "day_change_pct",
+    "day_change_value",
+    "day_change_price_value",
+    "day_change_fx_value",
     "price_vs_sma50",
     "price_vs_sma200",
     "sentiment_7d",
 }
-_SIGNED_CARDS = {"unrealized_pnl", "unrealized_pnl_pct", "day_pnl", "day", "mtd", "ytd"}
+_SIGNED_CARDS = {"unrealized_pnl", "unrealized_pnl_pct", "day_pnl", "day_pnl_price", "day_pnl_fx", "day", "mtd", "ytd"}
 
 
 def _missing(value) -> bool:

@@ -171,23 +171,29 @@ def sortino(returns: pd.Series, required_return: float = 0.0, periods: int = TRA
     return _ratio(excess.mean() * periods, downside_risk(returns, required_return, periods))
 
 
-def period_returns(values: pd.Series) -> dict[str, float]:
+def period_returns(values: pd.Series, day: pd.Timestamp | None = None) -> dict[str, float]:
     """Day, month-to-date and year-to-date return of a value series indexed by date.
 
     Each compares the last value with the last value before the period began (the previous
     session, the last session of the previous month / year). When the series starts inside the
     period, the first value is the base instead (return since the first observation).
+    `day`: the report day (values after it are ignored). When the series has no value dated that
+    day (an exchange holiday), there is no day return (NaN, not the previous session's again), and
+    the month and year are the day's own (so on a holiday that opens a month, MTD is 0).
     """
     clean = values.astype("float64").dropna()
     clean.index = pd.DatetimeIndex(clean.index)
     clean = clean.sort_index()
+    if day is not None:
+        clean = clean[clean.index <= pd.Timestamp(day)]
     if clean.empty:
         return {"day": float("nan"), "mtd": float("nan"), "ytd": float("nan")}
     last_date, last_value = clean.index[-1], float(clean.iloc[-1])
-    month_start = last_date.normalize().replace(day=1)
+    session = day is None or last_date.normalize() == pd.Timestamp(day).normalize()
+    month_start = (last_date if day is None else pd.Timestamp(day)).normalize().replace(day=1)
     year_start = month_start.replace(month=1)
     return {
-        "day": last_value / float(clean.iloc[-2]) - 1.0 if len(clean) > 1 else float("nan"),
+        "day": last_value / float(clean.iloc[-2]) - 1.0 if len(clean) > 1 and session else float("nan"),
         "mtd": last_value / _base_value(clean, month_start) - 1.0,
         "ytd": last_value / _base_value(clean, year_start) - 1.0,
     }

@@ -271,9 +271,11 @@ def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
     group_name=GROUP,
     partitions_def=ticker_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="2",
-    description="Standardized line items (annual and quarterly), every vintage with its filed date, "
-    "so downstream can ask what was known on any date. Fiscal periods follow the company's fiscal "
+    code_version="3",
+    description="Standardized line items (annual and quarterly), every vintage with its filed date, SEC "
+    "acceptance time and `known_at` (the first session whose close follows the acceptance; the next "
+    "session after the filed date when there is none), so downstream can ask what was known on any date. "
+    "Fiscal periods follow the company's fiscal "
     "year end from its submissions document.",
 )
 def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, filings: pd.DataFrame) -> pd.DataFrame:
@@ -283,7 +285,9 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, fi
         company = filings[filings["ticker"] == ticker] if "ticker" in filings.columns else filings
         year_ends[ticker] = _fiscal_year_end(company)
         std = fundamentals_lib.standardize(
-            facts.drop(columns=["ticker"], errors="ignore"), fiscal_year_end=year_ends[ticker]
+            facts.drop(columns=["ticker"], errors="ignore"),
+            fiscal_year_end=year_ends[ticker],
+            acceptance=fundamentals_lib.acceptance_times(company),  # known_at: SEC acceptance time
         )
         std.insert(0, "ticker", ticker)
         frames.append(std)

@@ -5,14 +5,23 @@ into standardized line items per fiscal period and per *vintage* (filing), so th
 ``as_of(std, date)`` reproduces exactly what was known on a date and ``latest(std)`` gives
 the latest restated values. Derived values (Q4 = FY - 9M, gross profit, total liabilities...)
 are computed per knowledge date from inputs filed on or before it and are marked ``derived``.
+
+Point in time is the *acceptance time*, not the filing date: ``accepted_at`` is SEC's acceptance
+time of the filing (UTC; from the submissions data, matched by accession) and ``known_at`` the first
+XNYS session whose close comes after it, the first report day that may use the value (a 10-K accepted
+at 17:30 New York time is first used on the next session). Without an acceptance time (a filing the
+submissions data does not list, bulk companyfacts) the rule is conservative: the next session after
+the filing date (see :func:`first_session_known`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Literal
 
+import exchange_calendars
 import numpy as np
 import pandas as pd
 
@@ -178,6 +187,8 @@ STANDARD_COLUMNS = [
     "form",
     "derived",
     "vintage_rank",
+    "accepted_at",
+    "known_at",
 ]
 KEY = ["item", "period_type", "fiscal_period"]
 _SERIES_COLUMNS = [
@@ -624,13 +635,18 @@ def _derive_cross_items(series: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- public API
 
 
-def standardize(facts: pd.DataFrame, fiscal_year_end: str | None = None) -> pd.DataFrame:
+def standardize(
+    facts: pd.DataFrame, fiscal_year_end: str | None = None, acceptance: pd.Series | None = None
+) -> pd.DataFrame:
     """Standardized line items for every period and every vintage (filing) that reported them.
 
     ``facts`` is the output of ``normalize_companyfacts`` for one company. ``fiscal_year_end``
     is EDGAR's 'MMDD' (submissions ``fiscalYearEnd``); inferred from annual periods when None.
-    Only periodic reports (``PERIODIC_FORMS``) count. Output columns: ``STANDARD_COLUMNS``;
-    ``vintage_rank`` is 1 for the first-filed value of an (item, period) and increases.
+    ``acceptance``: SEC acceptance times (UTC) indexed by accession number (``acceptance_times``
+    of the company's filings); a vintage without one is known from the next session after its filing
+    date. Only periodic reports (``PERIODIC_FORMS``) count. Output columns: ``STANDARD_COLUMNS``;
+    ``vintage_rank`` is 1 for the first-filed value of an (item, period) and increases; ``accepted_at``
+    and ``known_at`` as in the module docstring.
     """
     if facts["cik"].nunique() > 1:
         raise ValueError("standardize expects the facts of one company (one cik)")
@@ -642,14 +658,79 @@ def standardize(facts: pd.DataFrame, fiscal_year_end: str | None = None) -> pd.D
     series = _derive_quarters(series, [item for item, spec in LINE_ITEMS.items() if spec.additive])
     series = _derive_cross_items(series)
     output = series[series["item"].isin(LINE_ITEMS.keys()) & series["period_type"].isin(["annual", "quarterly"])]
-    return _finalize(output)
+    return _finalize(output, acceptance)
 
 
 def _empty_standard() -> pd.DataFrame:
     return _finalize(_empty_series())
 
 
-def _finalize(series: pd.DataFrame) -> pd.DataFrame:
+# ------------------------------------------------------------------------------------------ knowledge time
+
+CALENDAR = "XNYS"
+
+
+def acceptance_times(filings: pd.DataFrame) -> pd.Series:
+    """Acceptance time (UTC) per accession number from a company's ``filings`` rows (submissions data:
+    ``accession_number``, ``acceptance_datetime``); empty when the columns are absent."""
+    if filings is None or not {"accession_number", "acceptance_datetime"} <= set(filings.columns):
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    rows = filings[["accession_number", "acceptance_datetime"]].dropna().drop_duplicates("accession_number")
+    times = pd.to_datetime(rows["acceptance_datetime"], utc=True).astype("datetime64[ns, UTC]")
+    return pd.Series(times.to_numpy(), index=rows["accession_number"].astype(str).to_numpy(), name="accepted_at")
+
+
+CALENDAR_START = "1993-01-04"  # EDGAR's first electronic filings; earlier dates map to the first session
+
+
+@cache
+def _sessions_and_closes(calendar: str) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(session dates, their closes as naive UTC instants), built once per process."""
+    cal = exchange_calendars.get_calendar(calendar, start=CALENDAR_START)
+    sessions = pd.DatetimeIndex(cal.sessions)
+    sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
+    closes = pd.DatetimeIndex(cal.closes.to_numpy())
+    return sessions, closes.tz_localize(None) if closes.tz is not None else closes
+
+
+def first_session_known(accepted_at: pd.Series, filed: pd.Series, calendar: str = CALENDAR) -> pd.Series:
+    """The first session (a date) on which a value may be used: the first session whose close comes
+    after the acceptance time (accepted during a session: that day; at or after the close, on a weekend
+    or a holiday: the next session; early closes count), or, where the acceptance time is NaT, the next
+    session after the filing date (conservative: the filing may have been accepted after the close).
+    """
+    accepted = pd.to_datetime(pd.Series(accepted_at, dtype="datetime64[ns, UTC]"), utc=True).reset_index(drop=True)
+    filed = pd.to_datetime(pd.Series(filed)).dt.normalize().reset_index(drop=True)
+    out = pd.Series(pd.NaT, index=range(len(filed)), dtype="datetime64[ns]")
+    days = pd.concat([accepted.dt.tz_convert(None).dt.normalize(), filed]).dropna()
+    if days.empty:
+        return out
+    sessions, closes = _sessions_and_closes(calendar)
+    if days.max() >= sessions[-1]:
+        raise ValueError(f"{calendar} calendar ends {sessions[-1].date()}: cannot place {days.max().date()}")
+    has_time = accepted.notna()
+    at = closes.searchsorted(accepted[has_time].dt.tz_convert(None).to_numpy(), side="right")
+    out[has_time] = sessions[at].to_numpy()
+    no_time = ~has_time & filed.notna()
+    after = sessions.searchsorted(filed[no_time].to_numpy(), side="right")
+    out[no_time] = sessions[after].to_numpy()
+    return out
+
+
+def _with_knowledge_time(series: pd.DataFrame, acceptance: pd.Series | None) -> pd.DataFrame:
+    series = series.copy()
+    if acceptance is None or acceptance.empty:
+        accepted = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+    else:
+        accepted = series["accession"].astype(str).map(acceptance).astype("datetime64[ns, UTC]")
+    series["accepted_at"] = accepted
+    known = first_session_known(accepted, series["filed"])
+    series["known_at"] = known.to_numpy() if len(series) else pd.Series(dtype="datetime64[ns]")
+    series["known_at"] = series["known_at"].astype("datetime64[ns]")
+    return series
+
+
+def _finalize(series: pd.DataFrame, acceptance: pd.Series | None = None) -> pd.DataFrame:
     series = series.astype(
         {
             "period_start": "datetime64[ns]",
@@ -661,6 +742,7 @@ def _finalize(series: pd.DataFrame) -> pd.DataFrame:
     )
     series = series.sort_values([*KEY, "filed", "accession"], kind="stable").reset_index(drop=True)
     series["vintage_rank"] = series.groupby(KEY).cumcount().astype("int64") + 1
+    series = _with_knowledge_time(series, acceptance)
     item_order = {item: position for position, item in enumerate(LINE_ITEMS)}
     series = series.sort_values(
         ["period_end", "period_type", "item", "vintage_rank"],
@@ -675,8 +757,10 @@ def _last_vintage(std: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_of(std: pd.DataFrame, when: date | str | pd.Timestamp) -> pd.DataFrame:
-    """What was known on ``when``: per item and period, the latest vintage filed on or before it."""
-    known = std[std["filed"] <= pd.Timestamp(when)]
+    """What was known on ``when`` (a report day, at its close): per item and period, the latest vintage
+    with ``known_at`` on or before it (frames without ``known_at``: filed on or before it)."""
+    column = "known_at" if "known_at" in std.columns else "filed"
+    known = std[std[column] <= pd.Timestamp(when)]
     return _last_vintage(known).reset_index(drop=True)
 
 

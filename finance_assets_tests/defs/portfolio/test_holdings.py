@@ -346,15 +346,21 @@ def _panel(prices: dict[str, list[float]], **extra) -> pd.DataFrame:
     return panel
 
 
-def _fundamental_rows(ticker: str, rows: list[tuple]) -> pd.DataFrame:
-    """(item, period_type, fiscal_period, period_end, value, unit, filed) -> the standardized layout."""
+def _fundamental_rows(ticker: str, rows: list[tuple], accepted_at: str = "10:00") -> pd.DataFrame:
+    """(item, period_type, fiscal_period, period_end, value, unit, filed) -> the standardized layout.
+
+    Every filing is accepted at `accepted_at` New York time on its filing date (10:00: during the
+    session, so a filing on a session day is used in that day's report)."""
     frame = pd.DataFrame(rows, columns=["item", "period_type", "fiscal_period", "period_end", "value", "unit", "filed"])
     frame.insert(0, "ticker", ticker)
     frame["period_end"] = pd.to_datetime(frame["period_end"])
     frame["filed"] = pd.to_datetime(frame["filed"])
     frame = frame.sort_values(["item", "period_type", "fiscal_period", "filed"], kind="stable")
     frame["vintage_rank"] = frame.groupby(["item", "period_type", "fiscal_period"]).cumcount() + 1
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    accepted = (frame["filed"] + pd.Timedelta(accepted_at + ":00")).dt.tz_localize("America/New_York")
+    frame["known_at"] = fundamentals_lib.first_session_known(accepted.dt.tz_convert("UTC"), frame["filed"])
+    return frame
 
 
 def _company(ticker: str = "AAA", unit: str = "USD") -> pd.DataFrame:
@@ -512,7 +518,7 @@ def test_a_filing_after_the_report_date_changes_nothing():
         ("revenue", "quarterly", "2024Q1", "2024-03-31", 1e12, "USD", "2024-03-01"),
     ]
     restated = _fundamental_rows(
-        "AAA", [*clean.drop(columns=["ticker", "vintage_rank"]).itertuples(index=False), *poison]
+        "AAA", [*clean.drop(columns=["ticker", "vintage_rank", "known_at"]).itertuples(index=False), *poison]
     )
     days = ["2024-02-16", "2024-02-20", "2024-02-29", "2024-03-01"]
     before = run_query(days, holdings, panel, fundamentals=clean)
@@ -602,10 +608,10 @@ def test_fundamentals_match_an_independent_point_in_time_computation_on_demo_fil
 
     checked = 0
     for row in rows.itertuples(index=False):
-        assert row.fundamentals_filed <= row.date  # nothing filed after the report date
-        # what is known on a day only changes on filing dates: evaluate at the last one on or before it
-        filed = standardized[row.ticker]["filed"]
-        label, ttm, price_to_book = expected(row.ticker, filed[filed <= row.date].max())
+        assert row.fundamentals_filed < row.date  # no acceptance times here: known the session after filing
+        # what is known on a day only changes on knowledge dates: evaluate at the last one on or before it
+        known_at = standardized[row.ticker]["known_at"]
+        label, ttm, price_to_book = expected(row.ticker, known_at[known_at <= row.date].max())
         assert row.fiscal_period == label
         assert row.ttm_eps_diluted == pytest.approx(ttm, rel=1e-12), (row.ticker, row.date)
         assert row.price_to_book == pytest.approx(price_to_book, rel=1e-12)
@@ -667,3 +673,21 @@ def test_value_history_uses_priced_holdings_and_fx():
     values = value_history(holdings, closes, fx, "USD")
     assert values.index.tolist() == list(dates[1:])  # BBB has no price on day one
     assert values.tolist() == pytest.approx([2 * 11 + 3 * 5 * 1.2, 2 * 12 + 3 * 6 * 1.3])
+
+
+def test_a_10k_accepted_after_the_close_is_first_used_on_the_next_session():
+    """Issue #16, problem 5: point in time is SEC's acceptance time, not the filing date. The FY2023 10-K
+    is filed on Tuesday 2024-02-20; accepted at 17:30 New York time (after the 16:00 close) it is not in
+    that day's report but in the next session's; accepted at 10:00 it is in that day's."""
+    holdings = read_portfolio("ticker,shares,cost_basis,currency\nAAA,10,90,USD\n")
+    panel = _panel({"AAA": [100.0] * len(DAYS)})
+    rows = _company().drop(columns=["ticker", "vintage_rank", "known_at"]).itertuples(index=False)
+    rows = list(rows)
+    for accepted, first_day in (("17:30", "2024-02-21"), ("10:00", "2024-02-20")):
+        funds = _fundamental_rows("AAA", rows, accepted_at=accepted)
+        ten_k = funds[funds["filed"] == "2024-02-20"]
+        assert (ten_k["known_at"] == pd.Timestamp(first_day)).all()
+        out = run_query(["2024-02-20", "2024-02-21"], holdings, panel, fundamentals=funds).set_index("date")
+        for day in ("2024-02-20", "2024-02-21"):
+            expected = "FY2023" if day >= first_day else "2023Q3"
+            assert out.loc[day, "fiscal_period"] == expected, (accepted, day)

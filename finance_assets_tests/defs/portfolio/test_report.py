@@ -3,7 +3,7 @@ a risk-free rate), then every figure recomputed independently from the warehouse
 
 The report row of a day must equal risk figures computed here, with empyrical and plain formulas, on a
 portfolio value series rebuilt from the warehouse prices and ECB rates; fundamentals must switch on a
-10-K's filed date and never use a filing filed after the report day.
+10-K's SEC acceptance time (the first session closing after it) and never use a filing filed after the report day.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from statistics import NormalDist
 
 import dagster as dg
 import duckdb
+import exchange_calendars as xcals
 import pandas as pd
 import pytest
 
@@ -190,11 +191,25 @@ def test_fundamentals_are_point_in_time_around_a_10k_filing(backfilled):
     assert (
         holdings["fundamentals_filed"].dropna() <= holdings.loc[holdings["fundamentals_filed"].notna(), "date"]
     ).all()
+    # point in time is SEC's acceptance time (#16): the first session whose close follows it
+    filings = wh.read("filings")
+    accepted = pd.Timestamp(
+        filings[
+            (filings["ticker"] == "ACMQ")
+            & (filings["form"] == "10-K")
+            & (pd.to_datetime(filings["filing_date"]) == pd.Timestamp(TEN_K_FILED))
+        ]["acceptance_datetime"].iloc[0]
+    )
+    accepted = accepted.tz_localize("UTC") if accepted.tzinfo is None else accepted  # stored as UTC
+    closes = xcals.get_calendar("XNYS", start="2025-01-02", end="2025-06-30").closes
+    first_day = closes[closes > accepted].index[0].strftime("%Y-%m-%d")
     rows = holdings[holdings["ticker"] == "ACMQ"].set_index("date")
-    before, after = rows.loc[BEFORE_10K], rows.loc[TEN_K_FILED]
+    before, after = rows.loc[BEFORE_10K], rows.loc[first_day]
     assert before["fiscal_period"] == "2024Q3" and before["fundamentals_filed"] < pd.Timestamp(BEFORE_10K)
     assert after["fiscal_period"] == "FY2024" and after["fundamentals_filed"] == pd.Timestamp(TEN_K_FILED)
-    for day, row in ((BEFORE_10K, before), (TEN_K_FILED, after)):
+    if first_day != TEN_K_FILED:  # accepted after the close: not yet in the filing day's report
+        assert rows.loc[TEN_K_FILED, "fiscal_period"] == "2024Q3"
+    for day, row in ((BEFORE_10K, before), (first_day, after)):
         period, ttm = _ttm_eps_known_on(fundamentals, "ACMQ", pd.Timestamp(day))
         assert row["fiscal_period"] == period
         assert row["ttm_eps_diluted"] == pytest.approx(ttm, rel=1e-12)

@@ -13,7 +13,9 @@ from finance_assets.defs.sec.fundamentals import (
     KEY,
     LINE_ITEMS,
     STANDARD_COLUMNS,
+    acceptance_times,
     as_of,
+    first_session_known,
     fiscal_position,
     infer_fiscal_year_end,
     latest,
@@ -61,6 +63,9 @@ A22, A23, A23_AMENDED = "0000000123-23-000001", "0000000123-24-000001", "0000000
 Q1_22, Q2_22, Q3_22 = "0000000123-22-000001", "0000000123-22-000002", "0000000123-22-000003"
 Q1_23, Q2_23, Q3_23 = "0000000123-23-000011", "0000000123-23-000012", "0000000123-23-000013"
 TEN_K_2023_FILED, AMENDMENT_FILED = "2024-02-15", "2024-06-01"
+# companyfacts gives no acceptance time: a value is known from the next session after its filing date
+# (issue #16: conservative), so the Saturday amendment is first used on Monday
+AMENDMENT_KNOWN = "2024-06-03"
 
 
 def _fact(start: str | None, end: str, val, accn: str, fy: int, fp: str, form: str, filed: str) -> dict:
@@ -169,8 +174,9 @@ def test_prior_year_comparative_with_later_fy_is_a_vintage_of_the_right_period(h
 
 def test_amendment_changes_the_value_only_from_its_filing_date(hand_std: pd.DataFrame) -> None:
     before = _value(as_of(hand_std, "2024-05-31"), "revenue", "FY2023")
-    after = _value(as_of(hand_std, AMENDMENT_FILED), "revenue", "FY2023")
+    after = _value(as_of(hand_std, AMENDMENT_KNOWN), "revenue", "FY2023")
     assert (before["value"], before["form"]) == (1200.0, "10-K")
+    assert _value(as_of(hand_std, AMENDMENT_FILED), "revenue", "FY2023")["value"] == 1200.0  # not yet known
     assert (after["value"], after["form"], after["vintage_rank"]) == (1150.0, "10-K/A", 2)
     assert _value(latest(hand_std), "revenue", "FY2023")["value"] == 1150.0
     assert not (as_of(hand_std, "2024-02-14")["fiscal_period"] == "FY2023").any()
@@ -204,7 +210,7 @@ def test_reported_q4_replaces_the_derived_one_from_its_filing_date(hand_std: pd.
 def test_q4_from_three_quarters_is_point_in_time(hand_std: pd.DataFrame) -> None:
     """2023 has only 3-month quarters: Q4 = FY - (Q1 + Q2 + Q3), recomputed when the 10-K/A lands."""
     original = _value(as_of(hand_std, "2024-03-01"), "revenue", "2023Q4", "quarterly")
-    amended = _value(as_of(hand_std, AMENDMENT_FILED), "revenue", "2023Q4", "quarterly")
+    amended = _value(as_of(hand_std, AMENDMENT_KNOWN), "revenue", "2023Q4", "quarterly")
     assert original["value"] == 1200 - (280 + 300 + 310) and original["filed"] == pd.Timestamp(TEN_K_2023_FILED)
     assert amended["value"] == 1150 - (280 + 300 + 310) and amended["filed"] == pd.Timestamp(AMENDMENT_FILED)
     assert bool(original["derived"]) and bool(amended["derived"])
@@ -212,7 +218,7 @@ def test_q4_from_three_quarters_is_point_in_time(hand_std: pd.DataFrame) -> None
 
 
 def test_gross_profit_and_total_liabilities_are_derived_and_marked(hand_std: pd.DataFrame) -> None:
-    before, after = as_of(hand_std, "2024-03-01"), as_of(hand_std, AMENDMENT_FILED)
+    before, after = as_of(hand_std, "2024-03-01"), as_of(hand_std, AMENDMENT_KNOWN)
     gross = _value(before, "gross_profit", "FY2023")
     assert gross["value"] == 1200 - 700 and bool(gross["derived"])
     assert _value(after, "gross_profit", "FY2023")["value"] == 1150 - 700
@@ -248,10 +254,12 @@ def test_wide_pivots_one_row_per_period(hand_std: pd.DataFrame) -> None:
         wide(hand_std, "annual")
 
 
-def test_as_of_equals_standardizing_only_what_was_filed(hand_std: pd.DataFrame) -> None:
+def test_as_of_equals_standardizing_only_what_was_known(hand_std: pd.DataFrame) -> None:
     facts = normalize_companyfacts(_hand_built_document())
-    for when in ["2022-08-01", "2023-02-15", "2024-03-01", "2024-06-01"]:
-        expected = latest(standardize(facts[facts["filed"] <= when], "1231"))
+    no_time = pd.Series(pd.NaT, index=range(len(facts)), dtype="datetime64[ns, UTC]")
+    known_at = first_session_known(no_time, facts["filed"]).to_numpy()
+    for when in ["2022-08-01", "2023-02-15", "2023-02-16", "2024-03-01", "2024-06-01", "2024-06-03"]:
+        expected = latest(standardize(facts[known_at <= pd.Timestamp(when)], "1231"))
         _assert_same_view(as_of(hand_std, when), expected)
 
 
@@ -422,3 +430,51 @@ def test_real_ifrs_filer(realdata: Path) -> None:
         row = annual.loc[fiscal_period]
         assert row["total_assets"] - row["total_liabilities"] == equity[row["period_end"]]
     assert infer_fiscal_year_end(facts) == "1231"
+
+
+# ------------------------------------------------------------------------------------------ acceptance time (#16)
+
+
+def _accepted(accession: str, new_york: str) -> pd.DataFrame:
+    """A filings row (submissions data) with its acceptance time, given in New York wall time."""
+    when = pd.Timestamp(new_york, tz="America/New_York").tz_convert("UTC")
+    return pd.DataFrame({"accession_number": [accession], "acceptance_datetime": [when]})
+
+
+@pytest.mark.parametrize(
+    "accepted, first_day",
+    [
+        ("2024-02-15 17:30", "2024-02-16"),  # after the 16:00 close: the next session
+        ("2024-02-15 16:00", "2024-02-16"),  # at the close: too late for that day's close
+        ("2024-02-15 15:59", "2024-02-15"),  # during the session: that day's report uses it
+        ("2024-02-16 18:00", "2024-02-20"),  # Friday evening, Monday 19th is Presidents' Day: Tuesday
+        ("2023-11-24 13:30", "2023-11-27"),  # after the 13:00 early close on Black Friday
+    ],
+)
+def test_known_at_is_the_first_session_closing_after_the_acceptance_time(accepted, first_day):
+    facts = normalize_companyfacts(_hand_built_document())
+    std = standardize(facts, "1231", acceptance=acceptance_times(_accepted(A23, accepted)))
+    ten_k = std[std["accession"] == A23]
+    assert len(ten_k) and (ten_k["known_at"] == pd.Timestamp(first_day)).all()
+    assert (ten_k["accepted_at"] == pd.Timestamp(accepted, tz="America/New_York").tz_convert("UTC")).all()
+    day_before = (pd.Timestamp(first_day) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    assert _value(as_of(std, first_day), "revenue", "FY2023")["accession"] == A23
+    assert not (as_of(std, day_before)["fiscal_period"] == "FY2023").any()
+    # other filings have no acceptance time here: the next session after their filing date
+    other = std[std["accession"] != A23]
+    expected = first_session_known(
+        pd.Series(pd.NaT, index=range(len(other)), dtype="datetime64[ns, UTC]"), other["filed"]
+    )
+    assert other["accepted_at"].isna().all() and (other["known_at"].to_numpy() == expected.to_numpy()).all()
+    assert (other["known_at"] > other["filed"]).all()
+
+
+def test_a_filing_without_acceptance_time_is_known_the_next_session():
+    filed = pd.Series(pd.to_datetime(["2024-02-15", "2024-02-16", "2024-06-01", "2024-12-24"]))
+    no_time = pd.Series(pd.NaT, index=range(4), dtype="datetime64[ns, UTC]")
+    assert first_session_known(no_time, filed).dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-02-16",
+        "2024-02-20",  # over the weekend and Presidents' Day
+        "2024-06-03",
+        "2024-12-26",  # Christmas
+    ]
