@@ -2,6 +2,8 @@
 
   finance-assets register [--portfolio data/portfolio.csv] [--benchmark DEMOIDX]
   finance-assets backfill [--start 2024-11] [--end 2026-11] [--tickers A,B] [--force]
+  finance-assets update                   bring everything up to date as of the clock (--as-of), deciding
+                                          what to run with the automation's own conditions
   finance-assets demo                     register the demo universe and backfill two years
   finance-assets report                   where the latest report is
   finance-assets catalog                  (re)create the DuckDB views and show an example query
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib
 import logging
 import os
 import re
@@ -96,9 +99,9 @@ def validate(args: argparse.Namespace, environ: dict | None = None, today: dt.da
     if getattr(args, "executor", None):
         settings = settings.replace(executor=args.executor)
     request = Request(args.command, settings, verbose=args.verbose)
-    if args.command in ("register", "backfill", "demo", "catalog"):
+    if args.command in ("register", "backfill", "demo", "catalog", "update"):
         settings.check_writable()
-    if args.command in ("register", "backfill", "demo"):
+    if args.command in ("register", "backfill", "demo", "update"):
         settings.check_live_credentials()
     chunk = getattr(args, "chunk_tickers", 0)
     if chunk < 0:
@@ -186,7 +189,18 @@ def dask_cluster(settings: Settings) -> Iterator[Settings]:
     with LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
     ) as cluster:
+        _warm_workers(cluster)
         yield settings.replace(dask_scheduler_address=cluster.scheduler_address)
+
+
+def _warm_workers(cluster) -> None:
+    """Import the definitions on every worker now, in parallel, rather than in each worker's first step:
+    otherwise the first run's steps start seconds apart (one worker still importing) and the SEC
+    run's two fetching steps (filings, xbrl_facts) do not overlap from the start."""
+    from distributed import Client
+
+    with Client(cluster) as client, contextlib.suppress(Exception):  # an optimization only
+        client.run(importlib.import_module, "finance_assets.definitions")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +453,44 @@ def backfill(
 
 
 # ---------------------------------------------------------------------------------------------
+# update: the automation's decisions, run now
+
+
+def update(settings: Settings, verbose: bool = False) -> dict:
+    """Evaluate the automation conditions as of the clock, run what they request until they request
+    nothing, and print each run (planning.update: the same conditions the daemon evaluates)."""
+    from finance_assets.definitions import build_definitions, reconstructable_job
+    from finance_assets.lib.partitions import TICKER
+    from finance_assets.planning import update as run_update
+
+    instance = open_instance(settings)
+    if not instance.get_dynamic_partitions(TICKER):
+        raise CliError("no tickers registered: run `finance-assets register` first")
+    now = settings.now()
+    print(f"update as of {now:%Y-%m-%d %H:%M} UTC" + ("" if settings.as_of else " (now)"))
+    log_level = "DEBUG" if verbose else "WARNING"
+    t0 = time.monotonic()
+    with dask_cluster(settings) as run_settings:
+        runs, failures = run_update(
+            instance,
+            build_definitions(run_settings),
+            now,
+            job_for=lambda name: reconstructable_job(name, run_settings),
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+    elapsed = time.monotonic() - t0
+    partitions = sum(run.partition_count * len(run.assets) for run in runs)
+    print(
+        f"done: {len(runs)} run(s), {partitions} asset partitions in {elapsed:.1f}s"
+        if runs
+        else "nothing to do: the automation conditions request nothing"
+    )
+    if failures:
+        raise CliError(f"{len(failures)} run(s) failed: {', '.join(failures)}")
+    return {"runs": len(runs), "partitions": partitions, "seconds": elapsed}
+
+
+# ---------------------------------------------------------------------------------------------
 # report, catalog, demo
 
 
@@ -543,7 +595,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last month, YYYY-MM (default: the current month)")
     p.add_argument("--tickers", help="comma-separated; default all registered")
     p.add_argument("--force", action="store_true", help="re-materialize even final partitions")
-    for q in (p, sub.add_parser("demo", help="register the demo universe and backfill it")):
+    updater = sub.add_parser(
+        "update", help="bring the warehouse up to date as of the clock (the automation's conditions decide)"
+    )
+    for q in (p, sub.add_parser("demo", help="register the demo universe and backfill it"), updater):
         q.add_argument(
             "--executor", choices=config.EXECUTORS, default=None, help="default: FINANCE_ASSETS_EXECUTOR, else dask"
         )
@@ -580,6 +635,8 @@ def main(argv: list[str] | None = None) -> int:
                 request.chunk_tickers,
                 request.verbose,
             )
+        elif request.command == "update":
+            update(settings, request.verbose)
         elif request.command == "demo":
             demo(settings, request.years, request.chunk_tickers, request.verbose)
         elif request.command == "report":

@@ -124,6 +124,15 @@ def build_executor(settings: config.Settings | None = None) -> dg.ExecutorDefini
 
 # One job per run group (lib/selections.py): a run's partition range must suit every asset in it.
 JOBS = [dg.define_asset_job(group.job, selection=dg.AssetSelection.assets(*group.assets)) for group in RUN_GROUPS]
+# An asset in no run group gets a job of its own, so `finance-assets update` (planning.update) can run
+# whatever the automation conditions request.
+_GROUPED = {name for group in RUN_GROUPS for name in group.assets}
+JOBS += [
+    dg.define_asset_job(f"{key.to_user_string()}_job", selection=[key])
+    for assets_def in ALL_ASSETS
+    for key in assets_def.keys
+    if key.to_user_string() not in _GROUPED
+]
 
 
 PARTITION_FRESHNESS_CHECKS = partition_freshness_checks()

@@ -27,7 +27,7 @@ from finance_assets.lib.partitions import (
     month_partitions,
     report_day_partitions,
 )
-from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, SEC, SNAPSHOTS, TICKER_MAP
+from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
 
 NY = "America/New_York"
 
@@ -355,3 +355,158 @@ def run_plan(
         if on_done:
             on_done(step)
     return failures
+
+
+# ---------------------------------------------------------------------------------------------
+# finance-assets update: what the automation would run now, run now (one code path with the daemon)
+
+UPDATE_CURSOR_KEY = "finance_assets/update/automation_cursor"
+
+
+def job_of(asset: str) -> str:
+    """The job that runs `asset`: its run group's (lib/selections.py), else its own (definitions.py)."""
+    for group in RUN_GROUPS:
+        if asset in group.assets:
+            return group.job
+    return f"{asset}_job"
+
+
+@dataclass(frozen=True)
+class UpdateRun:
+    """One run of `update`: assets that were requested for exactly the same partitions, as one range."""
+
+    assets: tuple[str, ...]
+    job: str
+    start_key: str | None
+    end_key: str | None
+    partition_count: int
+
+    @property
+    def label(self) -> str:
+        where = (
+            ""
+            if self.start_key is None
+            else f" {self.start_key}" + (f"..{self.end_key}" if self.end_key != self.start_key else "")
+        )
+        return f"{','.join(self.assets)}{where} ({self.partition_count} partition(s))"
+
+
+def evaluate_automation(
+    defs: dg.Definitions, instance: dg.DagsterInstance, now: dt.datetime
+) -> dict[str, set[str | None]]:
+    """The automation conditions (lib/automation.py, attached to `defs`) evaluated at `now` exactly as the
+    daemon's automation sensor evaluates them: asset -> requested partition keys (None: unpartitioned).
+    The evaluation cursor is kept in the instance between calls."""
+    from dagster._serdes import deserialize_value, serialize_value
+
+    stored = instance.run_storage.get_cursor_values({UPDATE_CURSOR_KEY}).get(UPDATE_CURSOR_KEY)
+    cursor = deserialize_value(stored) if stored else None
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now, cursor=cursor)
+    instance.run_storage.set_cursor_values({UPDATE_CURSOR_KEY: serialize_value(result.cursor)})
+    requested: dict[str, set[str | None]] = {}
+    for key in defs.resolve_asset_graph().toposorted_asset_keys:
+        partitions = result.get_requested_partitions(key)
+        if partitions:
+            requested[key.to_user_string()] = {None if p is None else str(p) for p in partitions}
+    return requested
+
+
+def update_runs(
+    requested: dict[str, set[str | None]], defs: dg.Definitions, instance: dg.DagsterInstance, now: dt.datetime
+) -> list[UpdateRun]:
+    """The requests packed into runs: assets asked for the same partitions run together (so Dagster sees
+    an input and its reader updated by one run, as after a daemon backfill), each partition set as
+    ranges (rectangles of ticker range x month range), upstream asset sets first."""
+    graph = defs.resolve_asset_graph()
+    order = {key.to_user_string(): i for i, key in enumerate(graph.toposorted_asset_keys)}
+    registered = list(instance.get_dynamic_partitions(TICKER))
+    by_partitions: dict[tuple, set[str | None]] = {}
+    runs: list[UpdateRun] = []
+    for asset, keys in requested.items():
+        pdef = graph.get(dg.AssetKey(asset)).partitions_def
+        by_partitions.setdefault((id(pdef), frozenset(keys)), set()).add(asset)
+    sets: dict[tuple, tuple[tuple[str, ...], set]] = {}
+    for (pdef_id, keys), assets in by_partitions.items():
+        for job in {job_of(a) for a in assets}:  # a run is one job's
+            members = [a for a in assets if job_of(a) == job]
+            sets[(pdef_id, keys, job)] = (tuple(sorted(members, key=order.__getitem__)), set(keys))
+    for assets, keys in sorted(sets.values(), key=lambda item: [order[a] for a in item[0]]):
+        pdef = graph.get(dg.AssetKey(assets[0])).partitions_def
+        runs += _ranges(assets, keys, pdef, registered, now)
+    return runs
+
+
+def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list[UpdateRun]:
+    if pdef is None:
+        return [UpdateRun(assets, job_of(assets[0]), None, None, 1)]
+    if isinstance(pdef, dg.MultiPartitionsDefinition):
+        months_of: dict[str, set[str]] = defaultdict(set)
+        for key in keys:
+            dims = pdef.get_partition_key_from_str(key).keys_by_dimension
+            months_of[dims[TICKER]].add(dims[MONTH])
+        month_order = month_partitions.get_partition_keys(current_time=now)
+        by_months: dict[frozenset, list[str]] = defaultdict(list)
+        for ticker, months in months_of.items():
+            by_months[frozenset(months)].append(ticker)
+        out = []
+        for months, tickers in by_months.items():
+            for month_run in _contiguous(sorted(months), month_order):
+                for ticker_run in _contiguous(tickers, registered):
+                    out.append(
+                        UpdateRun(
+                            assets,
+                            job_of(assets[0]),
+                            _market_key(ticker_run[0], month_run[0]),
+                            _market_key(ticker_run[-1], month_run[-1]),
+                            len(ticker_run) * len(month_run),
+                        )
+                    )
+        return out
+    order = registered if isinstance(pdef, dg.DynamicPartitionsDefinition) else pdef.get_partition_keys(now)
+    return [UpdateRun(assets, job_of(assets[0]), run[0], run[-1], len(run)) for run in _contiguous(list(keys), order)]
+
+
+def update(
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    now: dt.datetime,
+    job_for: Callable[[str], dg.ReconstructableJob],
+    run_config: dict | None = None,
+    max_rounds: int = 12,
+    echo: Callable[[str], None] = print,
+) -> tuple[list[UpdateRun], list[str]]:
+    """Bring the warehouse up to date as of `now`: evaluate the automation conditions, run what they
+    request, and again until they request nothing (each round sees the previous round's results, as
+    the daemon's next tick would). Returns the runs and the labels of failed ones."""
+    done: list[UpdateRun] = []
+    failures: list[str] = []
+    for _ in range(max_rounds):
+        requested = evaluate_automation(defs, instance, now)
+        if not requested:
+            break
+        for run in update_runs(requested, defs, instance, now):
+            tags = {}
+            if run.start_key is not None:
+                tags = {ASSET_PARTITION_RANGE_START_TAG: run.start_key, ASSET_PARTITION_RANGE_END_TAG: run.end_key}
+            selection = [dg.AssetKey(a) for a in run.assets]
+            with dg.execute_job(
+                job_for(run.job),
+                instance=instance,
+                tags=tags,
+                run_config=run_config,
+                asset_selection=selection,
+                raise_on_error=False,
+            ) as result:
+                ok = result.success
+                if not ok:
+                    failures.append(run.label)
+                    for event in result.all_events:
+                        if event.is_step_failure:
+                            echo(f"  step failed: {event.step_key}: {_root_cause(event.event_specific_data.error)}")
+            echo(f"ran {run.label}" + ("" if ok else " FAILED"))
+            done.append(run)
+        if failures:
+            break  # failed partitions are retried by the conditions' daily rule, not in a loop here
+    else:
+        echo(f"stopped after {max_rounds} rounds: the conditions still request work")
+    return done, failures
