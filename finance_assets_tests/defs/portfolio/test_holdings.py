@@ -691,3 +691,17 @@ def test_a_10k_accepted_after_the_close_is_first_used_on_the_next_session():
         for day in ("2024-02-20", "2024-02-21"):
             expected = "FY2023" if day >= first_day else "2023Q3"
             assert out.loc[day, "fiscal_period"] == expected, (accepted, day)
+
+
+def test_snapshots_of_fundamentals_stored_without_known_at_use_the_next_session_rule():
+    """Rows stored before `known_at` existed (or from a source without acceptance times) are known from
+    the next session after their filing date, never on the filing date itself."""
+    import dagster as dg
+
+    from finance_assets.defs.portfolio import assets as report
+
+    stored = _company().drop(columns=["known_at"])
+    out = report.fundamental_snapshots(dg.build_asset_context(), stored)
+    ten_k = out[out["fundamentals_filed"] == pd.Timestamp("2024-02-20")]  # filed Tuesday 2024-02-20
+    assert ten_k["known_at"].tolist() == [pd.Timestamp("2024-02-21")]
+    assert (out["known_at"] > out["fundamentals_filed"]).all()
