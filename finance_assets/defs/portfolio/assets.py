@@ -245,7 +245,7 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     required_resource_keys={"portfolio"},
     outs={
         "portfolio_report": dg.AssetOut(
-            code_version="2",
+            code_version="3",  # full-history window, holiday and FX day P&L (#16)
             description=(
                 "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
                 "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
@@ -253,7 +253,7 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
             ),
         ),
         "portfolio_holdings": dg.AssetOut(
-            code_version="2",
+            code_version="3",  # full-history window, holiday and FX day P&L (#16)
             description=(
                 "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
                 "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
