@@ -684,9 +684,10 @@ CALENDAR_START = "1993-01-04"  # EDGAR's first electronic filings; earlier dates
 
 
 @cache
-def _sessions_and_closes(calendar: str) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    """(session dates, their closes as naive UTC instants), built once per process."""
-    cal = exchange_calendars.get_calendar(calendar, start=CALENDAR_START)
+def _sessions_and_closes(calendar: str, end_year: int | None = None) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(session dates, their closes as naive UTC instants), built once per process (and end year)."""
+    end = None if end_year is None else f"{end_year}-12-31"
+    cal = exchange_calendars.get_calendar(calendar, start=CALENDAR_START, end=end)
     sessions = pd.DatetimeIndex(cal.sessions)
     sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
     closes = pd.DatetimeIndex(cal.closes.to_numpy())
@@ -706,8 +707,8 @@ def first_session_known(accepted_at: pd.Series, filed: pd.Series, calendar: str 
     if days.empty:
         return out
     sessions, closes = _sessions_and_closes(calendar)
-    if days.max() >= sessions[-1]:
-        raise ValueError(f"{calendar} calendar ends {sessions[-1].date()}: cannot place {days.max().date()}")
+    if days.max() >= sessions[-1] - pd.Timedelta(days=10):  # dates past the default end (today + 1 year)
+        sessions, closes = _sessions_and_closes(calendar, days.max().year + 1)
     has_time = accepted.notna()
     at = closes.searchsorted(accepted[has_time].dt.tz_convert(None).to_numpy(), side="right")
     out[has_time] = sessions[at].to_numpy()

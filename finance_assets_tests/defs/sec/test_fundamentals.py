@@ -482,3 +482,9 @@ def test_a_filing_without_acceptance_time_is_known_the_next_session():
         "2024-06-03",
         "2024-12-26",  # Christmas
     ]
+
+
+def test_known_at_works_past_the_calendars_default_end():
+    """exchange_calendars ends a year after the machine's date by default; a clock set later still works."""
+    accepted = pd.Series(pd.to_datetime(["2031-06-13 21:00"], utc=True))  # Friday 17:00 New York
+    assert first_session_known(accepted, pd.Series(pd.to_datetime(["2031-06-13"])))[0] == pd.Timestamp("2031-06-16")
