@@ -39,6 +39,7 @@ ENV_CASES = [
     ("FINANCE_ASSETS_BENCHMARK", "S&P", ["register"], "expected a letter"),
     ("FINANCE_ASSETS_HISTORY_START", "2016", ["backfill"], "YYYY-MM-01"),
     ("FINANCE_ASSETS_AUTOMATION", "sometimes", ["report"], "on/off"),
+    ("FINANCE_ASSETS_AS_OF", "tomorrow", ["update"], "YYYY-MM-DD[THH:MM]"),
 ]
 
 
@@ -60,7 +61,13 @@ OPTION_CASES = [
     (["demo", "--years", "0"], "--years 0", "expected 1 to"),
     (["register", "--benchmark", "A B C"], "--benchmark 'A B C'", "expected a letter"),
     (["register", "--portfolio", "/nonexistent/holdings.csv"], "does not exist", "holdings CSV"),
+    (["--as-of", "soon", "update"], "--as-of='soon'", "YYYY-MM-DD[THH:MM]"),
+    (["--as-of", "2026-02-30", "backfill"], "--as-of='2026-02-30'", "New York time"),
 ]
+
+
+def test_update_needs_registered_tickers(home, capsys):
+    _fails(capsys, ["--as-of", "2026-04-17T18:00", "update"], "no tickers registered", "finance-assets register")
 
 
 @pytest.mark.parametrize(("argv", "named", "accepted"), OPTION_CASES)
