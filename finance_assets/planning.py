@@ -441,7 +441,7 @@ def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list
         return [UpdateRun(assets, job_of(assets[0]), None, None, 1)]
     if isinstance(pdef, dg.MultiPartitionsDefinition):
         months_of: dict[str, set[str]] = defaultdict(set)
-        for key in keys:
+        for key in sorted(keys):  # a fixed order: the same requests give the same runs
             dims = pdef.get_partition_key_from_str(key).keys_by_dimension
             months_of[dims[TICKER]].add(dims[MONTH])
         month_order = month_partitions.get_partition_keys(current_time=now)

@@ -149,3 +149,29 @@ def test_month_range_errors_name_the_option():
         planning._month_keys("2025-13", None, NOW)
     with pytest.raises(ValueError, match="no month partitions between"):
         planning._month_keys("2001-01", "2001-02", NOW)
+
+
+def test_update_packs_what_automation_requested_into_runs_upstream_first(instance):
+    """`finance-assets update` runs assets requested for the same partitions together, as ranges
+    (rectangles of ticker range x month range), upstream sets first."""
+    from finance_assets.definitions import defs
+
+    now = dt.datetime(2025, 3, 20, 22, tzinfo=dt.UTC)
+    both = {market_key(t, m) for t in ("AAA", "BBB") for m in MONTHS}
+    requested = {
+        "market_panel": set(MONTHS),
+        "technicals": both | {market_key("CCC", MONTHS[1])},
+        "prices": set(both),
+        "corporate_actions": {"AAA", "BBB"},
+        "filings": {"AAA", "BBB"},
+        "xbrl_facts": {"AAA", "BBB"},
+    }
+    runs = planning.update_runs(requested, defs, instance, now)
+    assert [(r.assets, r.job, r.start_key, r.end_key, r.partition_count) for r in runs] == [
+        (("corporate_actions",), "actions_job", "AAA", "BBB", 2),
+        (("filings", "xbrl_facts"), "sec_job", "AAA", "BBB", 2),  # same partitions, one job: one run
+        (("prices",), "market_job", market_key("AAA", MONTHS[0]), market_key("BBB", MONTHS[1]), 4),
+        (("technicals",), "market_job", market_key("AAA", MONTHS[0]), market_key("BBB", MONTHS[1]), 4),
+        (("technicals",), "market_job", market_key("CCC", MONTHS[1]), market_key("CCC", MONTHS[1]), 1),
+        (("market_panel",), "panel_job", MONTHS[0], MONTHS[1], 2),
+    ]
