@@ -193,3 +193,32 @@ def test_every_launch_reads_the_same_window(warehouse, tmp_path, launch, days, d
     assert row["observations"] == expected["observations"] == book.RISK_WINDOW_DAYS, launch
     assert row["max_drawdown"] == pytest.approx(expected["max_drawdown"], rel=1e-9), launch
     assert row["ytd"] == pytest.approx(expected["ytd"], rel=1e-9), launch
+
+
+def test_the_daemon_and_the_ui_see_the_same_mapping():
+    """The automation daemon and the UI work from the serialized repository snapshot, which keeps only
+    Dagster's built-in mappings (a custom PartitionMapping would silently become the default there)."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import deserialize_value, serialize_value
+
+    defs = dg.Definitions(
+        assets=[
+            dg.AssetSpec("market_panel", partitions_def=month_partitions),
+            dg.AssetSpec("fx_rates", partitions_def=month_partitions),
+            dg.AssetSpec("fundamental_snapshots"),
+            report.portfolio_report,
+        ],
+        resources={"portfolio": dg.ResourceDefinition.none_resource()},
+    )
+    snap = deserialize_value(serialize_value(RepositorySnap.from_def(defs.get_repository_def())), RepositorySnap)
+    [node] = [n for n in snap.asset_nodes if n.asset_key == dg.AssetKey("portfolio_report")]
+    mappings = {edge.parent_asset_key.path[-1]: edge.partition_mapping for edge in node.parent_edges}
+    for parent in ("market_panel", "fx_rates"):
+        assert mappings[parent] == report._report_history
+        resolved = mappings[parent].get_upstream_mapped_partitions_result_for_partitions(
+            report_day_partitions.empty_subset().with_partition_keys([SINGLE_DAY]),
+            report_day_partitions,
+            month_partitions,
+        )
+        first = month_partitions.get_first_partition_key()
+        assert sorted(resolved.partitions_subset.get_partition_keys()) == _months(first, "2025-03-01")
