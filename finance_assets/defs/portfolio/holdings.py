@@ -424,7 +424,7 @@ fx_prev AS (   -- the same rule on the date of each previous close, for the FX p
     GROUP BY d.date, q.currency
     UNION ALL SELECT date, 'EUR', 1.0 FROM prev_dates
 ),
-known AS (   -- point in time: the snapshot valid on the day, from its filing date until the next one
+known AS (   -- point in time: the snapshot valid on the day, from its known_at session until the next one
     SELECT k.day, s.*
     FROM keys k JOIN (
         SELECT * FROM fundamental_snapshots
@@ -500,8 +500,9 @@ def holdings_table(
     the previous session's move): `day_change_value` = shares x (price x fx - previous close x its fx),
     split into `day_change_price_value` (the local price move at the previous close's rate) and
     `day_change_fx_value` (the FX move on today's value); the rates are the last ECB fixing on or
-    before each close. Fundamentals use only values filed on or before the day (the snapshot of the
-    last filing date on or before it); `fundamentals_filed` is the latest filing date among the values used.
+    before each close. Fundamentals use only values known by the day's close (the snapshot of the last
+    `known_at` on or before it: the first session closing after SEC accepted the filing, or the next
+    session after its filing date); `fundamentals_filed` is the latest filing date among the values used.
     """
     base = base.upper()
     if base not in ISO_CURRENCIES:
