@@ -216,6 +216,8 @@ def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCon
         "xbrl_facts": sec_fetch_condition(),
         "fundamentals": fundamentals_condition(),
         "fundamental_snapshots": fundamentals_condition(),  # missing, or a ticker's fundamentals updated
+        "filing_documents": fundamentals_condition(),  # missing, or the ticker's filings updated
+        "filing_text_signals": fundamentals_condition(),  # missing, or its documents updated
         "market_panel": derived_condition(months),
         "corporate_actions": corporate_actions_condition(),
     }
@@ -246,7 +248,17 @@ SEC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8),
 
 FRESHNESS_BY_ASSET: dict[str, dg.FreshnessPolicy] = {
     "ticker_cik_map": CIK_MAP_FRESHNESS,
-    **{name: SEC_FRESHNESS for name in ("filings", "xbrl_facts", "fundamentals", "fundamental_snapshots")},
+    **{
+        name: SEC_FRESHNESS
+        for name in (
+            "filings",
+            "xbrl_facts",
+            "fundamentals",
+            "fundamental_snapshots",
+            "filing_documents",
+            "filing_text_signals",
+        )
+    },
     **{
         name: DAILY_BAR_FRESHNESS
         for name in (*DAILY_BAR_ROOTS, *DAILY_BAR_DERIVED, "market_panel", "corporate_actions")

@@ -18,11 +18,11 @@ import yaml
 
 from finance_assets.lib import automation
 from finance_assets.lib.partitions import MONTH, TICKER, month_partitions, report_day_partitions
-from finance_assets.lib.selections import REPORT
+from finance_assets.lib.selections import REPORT, SEC
 
 LOOKBACK = 2
 TICKERS = ["ACMQ", "BLZQ", "DEMOIDX"]
-TICKER_ASSETS = ("filings", "xbrl_facts", "fundamentals")
+TICKER_ASSETS = SEC.assets  # filings, xbrl_facts, fundamentals, filing_documents, filing_text_signals
 TICKER_MONTH_ASSETS = ("prices", "technicals", "headlines", "sentiment")
 MONTH_ASSETS = ("market_panel", "fx_rates")
 REPORT_ASSETS = REPORT.assets
