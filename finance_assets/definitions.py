@@ -25,7 +25,6 @@ from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news import assets as news
 from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.portfolio import assets as report
-from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec.sensors import SENSORS
@@ -41,6 +40,7 @@ from finance_assets.lib.automation import (
 )
 from finance_assets.lib.executor import dask_executor
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.selections import RUN_GROUPS
 
 ALL_ASSETS = [

@@ -6,9 +6,9 @@ import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS, FxSource
 from finance_assets.lib.holdings_file import PortfolioError
-from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.partition_mappings import in_months, md_preview
 from finance_assets.lib.partitions import month_partitions
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "fx"

@@ -11,12 +11,12 @@ import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
-from finance_assets.defs.sec import fundamentals as fundamentals_lib
-from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.portfolio.report_data import ReportData
 from finance_assets.defs.portfolio.report_render import render_html, render_markdown
+from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "portfolio"
@@ -177,8 +177,7 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
     notes = []
     if rows["price"].notna().any() and not (rows["price_date"] == day).any():
         notes.append(
-            f"No exchange session on {day.date()} (a holiday): no day P&L or day return; values are the "
-            "last closes."
+            f"No exchange session on {day.date()} (a holiday): no day P&L or day return; values are the last closes."
         )
     unpriced = rows[rows["price"].isna()]["ticker"].tolist()
     if unpriced:

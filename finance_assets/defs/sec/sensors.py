@@ -7,13 +7,13 @@ under the daemon.
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.defs.sec import assets as sec_assets
 from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec import edgar
 from finance_assets.defs.sec.document_store import wants_primary
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
+from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.lib.partitions import TICKER, ticker_partitions
 from finance_assets.lib.warehouse import Warehouse
 

@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 
 from finance_assets.defs.portfolio import assets as report
-from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import month_partitions
+from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import metadata_per_run
 from finance_assets.lib.warehouse import Warehouse
 
