@@ -84,3 +84,25 @@ def test_bad_input_gets_a_clear_error(cli_env, isolated_home):
     assert "error:" in reg.stderr and "line 2" in reg.stderr
     bad = _cli(["backfill", "--start", "2025-13"], cli_env)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_update_runs_what_automation_requests_as_of_the_clock(cli_env, isolated_home):
+    """`finance-assets --as-of T update`: the automation conditions decide, each run is printed, the data
+    ends at T, and a second update at the same clock has nothing to do."""
+    env = {**cli_env, "FINANCE_ASSETS_HISTORY_START": "2026-03", "FINANCE_ASSETS_EXECUTOR": "in_process"}
+    assert _cli(["register"], env).returncode == 0
+    first = _cli(["--as-of", "2026-04-07T18:00", "update"], env, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "update as of 2026-04-07 22:00 UTC" in first.stdout
+    for asset in ("corporate_actions", "prices", "technicals", "market_panel", "portfolio_report"):
+        assert f"ran {asset}" in first.stdout or f",{asset}" in first.stdout, (asset, first.stdout)
+    assert "done:" in first.stdout
+
+    wh = Warehouse(isolated_home / "data" / "warehouse")
+    prices = wh.read("prices")
+    assert str(pd.to_datetime(prices["date"]).max().date()) == "2026-04-07"  # nothing after the clock
+    assert str(pd.to_datetime(wh.read("portfolio_report")["date"]).max().date()) == "2026-04-06"
+
+    again = _cli(["--as-of", "2026-04-07T18:00", "update"], env, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to do" in again.stdout, again.stdout
