@@ -6,6 +6,7 @@ so a full-universe backfill is not bound by SEC's 10 requests/s.
 """
 
 import datetime as dt
+import threading
 
 import dagster as dg
 import pandas as pd
@@ -76,18 +77,22 @@ def _mappings(
 
 class _Submissions:
     """Submissions documents from the bulk archive when the run uses it, else (or when the archive
-    lacks a company, e.g. one registered after the nightly build) from the per-company API."""
+    lacks a company, e.g. one registered after the nightly build) from the per-company API. Safe to
+    call from the prefetch threads (the counters are locked)."""
 
     def __init__(self, sec: SecEdgarSource, archive: BulkArchive | None):
         self.sec, self.archive = sec, archive
         self.from_archive = self.from_api = 0
+        self._lock = threading.Lock()
 
     def document(self, cik: int) -> dict:
         data = self.archive.read_json(member_name(cik)) if self.archive is not None else None
         if data is not None:
-            self.from_archive += 1
+            with self._lock:
+                self.from_archive += 1
             return data
-        self.from_api += 1
+        with self._lock:
+            self.from_api += 1
         return self.sec.submissions(cik)
 
     def page(self, name: str) -> dict:
@@ -97,11 +102,16 @@ class _Submissions:
         return self.sec.submissions_page(name)
 
 
-def _company_filings(source: _Submissions, cik: int) -> pd.DataFrame:
+def _company_documents(source: _Submissions, cik: int) -> tuple[dict, list[dict]]:
+    """The company's submissions document and its older pages, as fetched (parsed by _company_filings)."""
     data = source.document(cik)
+    return data, [source.page(name) for name in edgar.submission_pages(data)]
+
+
+def _company_filings(documents: tuple[dict, list[dict]], cik: int) -> pd.DataFrame:
+    data, pages = documents
     info, recent = edgar.parse_submissions(data)
-    pages = [edgar.parse_submissions_page(source.page(name), cik) for name in edgar.submission_pages(data)]
-    frame = edgar.merge_filings([recent, *pages])
+    frame = edgar.merge_filings([recent, *(edgar.parse_submissions_page(page, cik) for page in pages)])
     frame["company_name"] = info["name"]
     frame["fiscal_year_end"] = info["fiscal_year_end"]
     return frame
@@ -140,13 +150,23 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     archive = _bulk_archive(context, sec, "submissions", ciks)
     source = _Submissions(sec, archive)
     frames = []
+
+    def fetch(item: tuple[str, tuple[int | None, list]]) -> dict[int, tuple[dict, list[dict]]]:
+        current, earlier = item[1]
+        wanted = ([current] if current is not None else []) + [cik for cik, _ in earlier]
+        return {cik: _company_documents(source, cik) for cik in wanted}
+
+    # Per-company API runs fetch the next tickers' submissions while this one parses (bounded:
+    # SecEdgarSource.prefetch tickers ahead), so the SEC limiter stays busy; archive runs read local members.
+    depth = sec.prefetch if archive is None else 0
     try:
-        for ticker, (current, earlier) in plans.items():
+        pipeline = prefetch(plans.items(), fetch, depth=depth, thread_name="filings")
+        for (ticker, (current, earlier)), documents in pipeline:
             if current is None:
                 context.log.info(f"{ticker}: no CIK in the EDGAR map (index, fund or foreign listing): 0 filings")
-            parts = [_company_filings(source, current)] if current is not None else []
+            parts = [_company_filings(documents[current], current)] if current is not None else []
             for old_cik, until in earlier:  # filed while the ticker still pointed to the old company
-                old = _company_filings(source, old_cik)
+                old = _company_filings(documents[old_cik], old_cik)
                 parts.append(old[old["filing_date"] <= until])
             # merge_filings keeps FILING_COLUMNS only: company fields come back by accession (each
             # row keeps its own company's, the old CIK's included)

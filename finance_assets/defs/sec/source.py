@@ -10,6 +10,7 @@ from typing import ClassVar
 from finance_assets.defs.sec.bulk_download import Download, DownloadingHttpClient
 from finance_assets.defs.sec.document_store import archive_path, checked_accession, parse_filing_index
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, check_archive
+from finance_assets.defs.sec.xbrl import loads_companyfacts
 from finance_assets.lib import config
 from finance_assets.lib.http import HttpClient, HttpStatusError
 from finance_assets.lib.sources import DEMO_USER_AGENT, HttpSource, SourceConfigError, SourceFormatError, json_object
@@ -47,7 +48,7 @@ class SecEdgarSource(HttpSource):
     www_url: str = SEC_WWW  # FINANCE_ASSETS_SEC_WWW: www.sec.gov (tickers, feeds, archives, documents)
     data_url: str = SEC_DATA  # FINANCE_ASSETS_SEC_DATA: data.sec.gov (submissions, companyfacts)
     documents_dir: str = ""  # content-addressed filing documents; '' = <data dir>/sec-documents
-    prefetch: int = 3  # companyfacts documents fetched ahead while one parses (0 = one at a time)
+    prefetch: int = 3  # submissions / companyfacts fetched ahead while one parses (0 = one at a time)
     client_class: ClassVar[type[HttpClient]] = DownloadingHttpClient
 
     @property
@@ -125,7 +126,8 @@ class SecEdgarSource(HttpSource):
             if getattr(exc, "status_code", None) == 404:
                 return None
             raise
-        return json_object(response, f"SEC companyfacts CIK{cik:010d}.json")
+        # decoded concept by concept: a prefetch thread's slot never waits on one long json.loads
+        return json_object(response, f"SEC companyfacts CIK{cik:010d}.json", loads=loads_companyfacts)
 
     def filing_document(self, cik: int, accession: str, name: str) -> bytes:
         """One document of a filing from its archive folder (not kept in the HTTP cache: the
