@@ -172,13 +172,16 @@ def prices_condition(months: int) -> dg.AutomationCondition:
 
 
 def derived_condition(months: int) -> dg.AutomationCondition:
-    """Partitions computed from other assets: missing ones, and those whose inputs changed."""
-    return (
-        _in_lookback(months)
-        & (_retryable_missing() | AC.any_deps_updated().since_last_handled())
-        & ~_inputs_missing(months)
-        & _not_busy()
-    ).with_label(f"missing or inputs updated, within {months} months")
+    """Partitions computed from other assets: missing ones, those whose inputs changed, and all of them
+    (within the lookback) when the asset's code version changed, e.g. a new indicator set."""
+    recompute = (
+        _retryable_missing()
+        | AC.any_deps_updated().since_last_handled()
+        | AC.code_version_changed().since_last_handled()
+    )
+    return (_in_lookback(months) & recompute & ~_inputs_missing(months) & _not_busy()).with_label(
+        f"missing, inputs updated or code version changed, within {months} months"
+    )
 
 
 def report_condition(months: int) -> dg.AutomationCondition:

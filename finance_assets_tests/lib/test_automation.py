@@ -388,3 +388,21 @@ def test_partition_freshness_checks_have_a_sensor_that_is_stopped_unless_automat
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("FINANCE_ASSETS_AUTOMATION", "on")
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@pytest.mark.slow
+def test_a_changed_indicator_set_recomputes_technicals_and_what_reads_them(ticker: Ticker):
+    """Changing the indicator set changes technicals' code version: automation recomputes technicals in
+    the lookback, then what reads them; prices, SEC and news are not touched."""
+    ticker.until_quiet()
+    changed = dg.map_asset_specs(
+        lambda spec: spec.replace_attributes(code_version="changed-set") if spec.key.path == ["technicals"] else spec,
+        ticker.defs.assets,
+    )
+    ticker.defs = dg.Definitions(assets=changed, resources=ticker.defs.resources)
+    after = ticker.until_quiet()
+    assert after and set(after[0]) == {"technicals"}
+    assert after[0]["technicals"] == _multi_keys(TICKERS, _lookback_months(START))
+    touched = set(_union(after))
+    assert touched <= {"technicals", "market_panel", *REPORT_ASSETS}
+    assert "market_panel" in touched
