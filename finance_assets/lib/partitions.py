@@ -31,3 +31,9 @@ report_day_partitions = dg.TimeWindowPartitionsDefinition(
     start=HISTORY_START,
     timezone="America/New_York",
 )
+
+
+def per_ticker_asset(**kwargs):
+    """`@dg.asset` for an asset partitioned by ticker; a backfill of any number of tickers is one run
+    (one provider request per ticker, not one run per partition)."""
+    return dg.asset(partitions_def=ticker_partitions, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)

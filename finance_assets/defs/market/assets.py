@@ -12,7 +12,7 @@ from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
-from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions, ticker_partitions
+from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_asset, ticker_month_partitions
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "market"
@@ -32,10 +32,8 @@ WHOLE_HISTORY_MONTHS = 12 * 100
 TECHNICALS_LOOKBACK_MONTHS = indicators.lookback_months(INDICATOR_SET) or WHOLE_HISTORY_MONTHS
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"prices_source"},
     code_version="1",
     description="Splits, reverse splits and cash dividends per ticker as of the clock (ticker, ex_date, "

@@ -17,7 +17,7 @@ from finance_assets.defs.sec.edgar_bulk import BulkArchive, member_name
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
 from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.partitions import TICKER, ticker_partitions
+from finance_assets.lib.partitions import TICKER, per_ticker_asset, ticker_partitions
 from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
 from finance_assets.lib.warehouse import Warehouse
@@ -130,10 +130,8 @@ def _bulk_archive(
     return archive
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"sec"},
     pool="sec",
     code_version="2",
@@ -198,10 +196,8 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     return out
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"sec"},
     pool="sec",
     code_version="2",
@@ -287,10 +283,8 @@ def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     code_version="3",
     description="Standardized line items (annual and quarterly), every vintage with its filed date, SEC "
     "acceptance time and `known_at` (the first session whose close follows the acceptance; the next "

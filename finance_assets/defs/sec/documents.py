@@ -37,7 +37,7 @@ from finance_assets.defs.sec.document_store import (
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config as lib_config
 from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.partitions import ticker_partitions
+from finance_assets.lib.partitions import per_ticker_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "sec"
@@ -167,10 +167,8 @@ def _filing_documents(fetcher: _Fetcher, filing, cfg: FilingDocumentsConfig) -> 
     return rows, requests
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"sec"},
     pool="sec",
     code_version="1",
@@ -288,10 +286,8 @@ def text_signal_rows(
     return out
 
 
-@dg.asset(
+@per_ticker_asset(
     group_name=GROUP,
-    partitions_def=ticker_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"sec"},
     code_version="1",
     description="Per filing and section: word count, Loughran-McDonald tone shares, Gunning fog, and the "
