@@ -9,7 +9,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 EXTRAS := test,dev,scale,lm
 LOCK := requirements.lock
 
-.PHONY: install lock demo test test-fast lint dev bench catalog clean-data
+.PHONY: install lock demo test test-replay test-fast lint dev bench catalog clean-data
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -40,7 +40,11 @@ demo: install
 	$(VENV)/bin/finance-assets demo
 
 test: install
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -m "not replay"
+
+# 60+ sessions of continuous operation replayed and compared with fresh builds (~6 min on 2 cores).
+test-replay: install
+	$(PY) -m pytest -q -ra -m replay
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"

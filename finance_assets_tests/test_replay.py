@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.replay]
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-02-02", "2026-05-01"

@@ -292,6 +292,21 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     ticker.now = dt.datetime(2025, 6, 12, 4, 1, tzinfo=dt.UTC)
     assert _union(ticker.until_quiet()) == {"portfolio_report": {"2025-06-11"}, "portfolio_holdings": {"2025-06-11"}}
 
+    # 7. A changed indicator set (technicals' code version): technicals within the lookback first, then
+    #    only what reads them; prices, SEC and news are not touched.
+    ticker.defs = dg.Definitions(
+        assets=dg.map_asset_specs(
+            lambda spec: spec.replace_attributes(code_version="changed") if spec.key.path == ["technicals"] else spec,
+            ticker.defs.assets,
+        ),
+        resources=ticker.defs.resources,
+    )
+    recomputed = ticker.until_quiet()
+    registered = list(ticker.instance.get_dynamic_partitions(TICKER))
+    assert recomputed and set(recomputed[0]) == {"technicals"}
+    assert recomputed[0]["technicals"] == _multi_keys(registered, months)
+    assert {"technicals", "market_panel"} <= set(_union(recomputed)) <= {"technicals", "market_panel", *REPORT_ASSETS}
+
 
 def test_a_partition_in_progress_is_never_requested_again(ticker: Ticker):
     """Automation never starts a second writer: a partition held by a queued or running run is left alone."""
@@ -388,21 +403,3 @@ def test_partition_freshness_checks_have_a_sensor_that_is_stopped_unless_automat
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("FINANCE_ASSETS_AUTOMATION", "on")
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.RUNNING
-
-
-@pytest.mark.slow
-def test_a_changed_indicator_set_recomputes_technicals_and_what_reads_them(ticker: Ticker):
-    """Changing the indicator set changes technicals' code version: automation recomputes technicals in
-    the lookback, then what reads them; prices, SEC and news are not touched."""
-    ticker.until_quiet()
-    changed = dg.map_asset_specs(
-        lambda spec: spec.replace_attributes(code_version="changed-set") if spec.key.path == ["technicals"] else spec,
-        ticker.defs.assets,
-    )
-    ticker.defs = dg.Definitions(assets=changed, resources=ticker.defs.resources)
-    after = ticker.until_quiet()
-    assert after and set(after[0]) == {"technicals"}
-    assert after[0]["technicals"] == _multi_keys(TICKERS, _lookback_months(START))
-    touched = set(_union(after))
-    assert touched <= {"technicals", "market_panel", *REPORT_ASSETS}
-    assert "market_panel" in touched
