@@ -37,3 +37,9 @@ def per_ticker_asset(**kwargs):
     """`@dg.asset` for an asset partitioned by ticker; a backfill of any number of tickers is one run
     (one provider request per ticker, not one run per partition)."""
     return dg.asset(partitions_def=ticker_partitions, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)
+
+
+def per_ticker_month_asset(**kwargs):
+    """`@dg.asset` for a daily-bar asset partitioned ticker x month; a backfill of any rectangle of
+    tickers and months is one run."""
+    return dg.asset(partitions_def=ticker_month_partitions, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)

@@ -12,7 +12,13 @@ from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
-from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_asset, ticker_month_partitions
+from finance_assets.lib.partitions import (
+    MONTH,
+    TICKER,
+    per_ticker_asset,
+    per_ticker_month_asset,
+    ticker_month_partitions,
+)
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "market"
@@ -63,10 +69,8 @@ def corporate_actions(context: dg.AssetExecutionContext) -> dg.Output:
     return dg.Output(out, data_version=dg.DataVersion(version))
 
 
-@dg.asset(
+@per_ticker_month_asset(
     group_name=GROUP,
-    partitions_def=ticker_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"prices_source"},
     code_version="1",
     # not read: a new or changed action re-fetches the ticker's months (lib/automation.py)
@@ -102,10 +106,8 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
     return out
 
 
-@dg.asset(
+@per_ticker_month_asset(
     group_name=GROUP,
-    partitions_def=ticker_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     code_version=TECHNICALS_CODE_VERSION,
     ins={
         "prices": dg.AssetIn(

@@ -9,7 +9,7 @@ from finance_assets.defs.news import headlines as news_lib
 from finance_assets.defs.news import sentiment as sentiment_lib
 from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
 from finance_assets.lib.partition_mappings import in_months, md_preview, ticker_month_grid
-from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
+from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_month_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
@@ -36,10 +36,8 @@ def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
     return rows if len(rows) else None
 
 
-@dg.asset(
+@per_ticker_month_asset(
     group_name=GROUP,
-    partitions_def=ticker_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"news_source"},
     code_version="2",
     ins={
@@ -93,10 +91,8 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
     return out
 
 
-@dg.asset(
+@per_ticker_month_asset(
     group_name=GROUP,
-    partitions_def=ticker_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     code_version="1",
     ins={
         "headlines": dg.AssetIn(
