@@ -8,10 +8,10 @@ subprocess can be put under faults. They sit outside the HTTP client: the client
 
 from __future__ import annotations
 
-import random
+import hashlib
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -25,34 +25,56 @@ class FaultInjectingTransport(httpx.BaseTransport):
 
     Faults: HTTP 500/503/429 (429 carries `Retry-After: 1`), a read timeout, a connection reset, and
     a truncated body (half the bytes under the original Content-Length). `injected` counts each kind.
+
+    Whether the n-th request for a URL fails depends only on (seed, URL, n), not on the order in
+    which threads or processes reach the transport, so a run under faults is reproducible. Faults
+    are transient: one URL fails at most `max_consecutive` times in a row (below the retry policy's
+    attempts), which is what retries are for; a source that stays down is `OutageTransport`.
     """
 
     def __init__(
-        self, inner: httpx.BaseTransport, failure_rate: float, seed: int, faults: Sequence[str] = DEFAULT_FAULTS
+        self,
+        inner: httpx.BaseTransport,
+        failure_rate: float,
+        seed: int,
+        faults: Sequence[str] = DEFAULT_FAULTS,
+        max_consecutive: int | None = 3,
     ):
         unknown = set(faults) - set(DEFAULT_FAULTS)
         if unknown or not faults:
             raise ValueError(f"faults must be a non-empty subset of {DEFAULT_FAULTS}, got {tuple(faults)}")
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError(f"failure_rate must be within [0, 1], got {failure_rate}")
+        if max_consecutive is not None and max_consecutive < 0:
+            raise ValueError(f"max_consecutive must be >= 0 or None, got {max_consecutive}")
         self.inner = inner
         self.failure_rate = failure_rate
+        self.seed = seed
         self.faults = tuple(faults)
+        self.max_consecutive = max_consecutive
         self.injected: Counter[str] = Counter()
         self.requests = 0
-        self._rng = random.Random(seed)
+        self._seen: defaultdict[str, int] = defaultdict(int)
+        self._streak: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
-    def _draw(self) -> str | None:
+    def _draw(self, url: str) -> str | None:
         with self._lock:
             self.requests += 1
-            fault = self._rng.choice(self.faults) if self._rng.random() < self.failure_rate else None
-            if fault is not None:
+            nth = self._seen[url]
+            self._seen[url] = nth + 1
+            digest = hashlib.blake2b(f"{self.seed}|{url}|{nth}".encode(), digest_size=8).digest()
+            uniform = int.from_bytes(digest[:6], "big") / 2**48
+            capped = self.max_consecutive is not None and self._streak[url] >= self.max_consecutive
+            fault = None
+            if uniform < self.failure_rate and not capped:
+                fault = self.faults[digest[7] % len(self.faults)]
                 self.injected[fault] += 1
+            self._streak[url] = self._streak[url] + 1 if fault else 0
             return fault
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        fault = self._draw()
+        fault = self._draw(str(request.url))
         if fault is None:
             return self.inner.handle_request(request)
         if fault.isdigit():

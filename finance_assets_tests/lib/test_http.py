@@ -479,12 +479,53 @@ def test_fault_injection_is_reproducible_per_seed():
     assert run(3) != run(4)
 
 
+def test_fault_injection_does_not_depend_on_request_order():
+    urls = [f"https://example.test/n?n={n % 40}" for n in range(120)]  # each URL asked three times
+
+    def outcomes(order: list[int]) -> dict[tuple[str, int], str]:
+        faulty = FaultInjectingTransport(httpx.MockTransport(numbered_origin), failure_rate=0.5, seed=5)
+        seen: dict[str, int] = {}
+        result = {}
+        for i in order:
+            url = urls[i]
+            nth = seen.get(url, 0)
+            seen[url] = nth + 1
+            try:
+                result[(url, nth)] = str(faulty.handle_request(httpx.Request("GET", url)).status_code)
+            except httpx.TransportError as exc:
+                result[(url, nth)] = type(exc).__name__
+        return result
+
+    forward = list(range(len(urls)))
+    assert outcomes(forward) == outcomes(forward[::-1])  # another thread interleaving, same faults
+
+
+def test_injected_faults_are_transient_per_url():
+    faulty = FaultInjectingTransport(httpx.MockTransport(numbered_origin), failure_rate=1.0, seed=1)
+    statuses = []
+    for _ in range(8):
+        try:
+            statuses.append(faulty.handle_request(httpx.Request("GET", "https://example.test/n?n=1")).status_code)
+        except httpx.TransportError:
+            statuses.append("error")
+    # three faults, then one answer gets through, then the streak starts again
+    assert [s == 200 for s in statuses] == [False, False, False, True, False, False, False, True]
+    unlimited = FaultInjectingTransport(
+        httpx.MockTransport(numbered_origin), failure_rate=1.0, seed=1, faults=("500",), max_consecutive=None
+    )
+    assert all(
+        unlimited.handle_request(httpx.Request("GET", "https://example.test/")).status_code == 500 for _ in range(8)
+    )
+
+
 def test_fault_injector_rejects_bad_configuration():
     inner = httpx.MockTransport(numbered_origin)
     with pytest.raises(ValueError):
         FaultInjectingTransport(inner, failure_rate=1.5, seed=0)
     with pytest.raises(ValueError):
         FaultInjectingTransport(inner, failure_rate=0.1, seed=0, faults=("500", "meteor"))
+    with pytest.raises(ValueError):
+        FaultInjectingTransport(inner, failure_rate=0.1, seed=0, max_consecutive=-1)
 
 
 @pytest.mark.realdata

@@ -155,8 +155,8 @@ def test_faults_during_download_lose_nothing(tmp_path, monkeypatch):
         faulty = _resources(faulty_dir, faults)
         _prepare(instance, faulty)
         faults.failure_rate = 0.3
-        # retries absorb nearly all faults; a document whose five attempts all fail (0.3**5) fails the
-        # run, and the rerun fetches what is missing
+        # faults are transient (at most three in a row per URL), so retries absorb them; the loop is
+        # the user's recourse if a document still failed: the rerun fetches only what is missing
         for _ in range(3):
             result = _run(instance, faulty, [documents.filing_documents], TICKERS, raise_on_error=False)
             if result.success:
