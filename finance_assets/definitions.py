@@ -25,6 +25,7 @@ from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news import assets as news
 from finance_assets.defs.news.source import NewsSource
 from finance_assets.defs.portfolio import assets as report
+from finance_assets.defs.portfolio import checks as report_checks
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents as sec_documents
 from finance_assets.defs.sec.sensors import SENSORS
@@ -59,7 +60,13 @@ ALL_ASSETS = [
     report.fundamental_snapshots,
     report.portfolio_report,
 ]
-ALL_CHECKS = [market.prices_are_sane, market.prices_cover_every_session, *sec.SEC_CHECKS, fx.fx_rates_are_sane]
+ALL_CHECKS = [
+    market.prices_are_sane,
+    market.prices_cover_every_session,
+    *sec.SEC_CHECKS,
+    fx.fx_rates_are_sane,
+    *report_checks.PORTFOLIO_CHECKS,
+]
 
 
 def _secret(name: str, present: bool) -> str | dg.EnvVar:

@@ -12,7 +12,7 @@ import pandas as pd
 from finance_assets.defs.market.fx_source import FX_COLUMNS
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_data import ReportData
-from finance_assets.defs.portfolio.report_render import render_html, render_markdown
+from finance_assets.defs.portfolio.report_render import fmt, render_html, render_markdown
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
@@ -54,6 +54,28 @@ FUNDAMENTAL_COLUMNS = [
     "known_at",
 ]
 METADATA_TOP_HOLDINGS = 10
+METADATA_RECENT_DAYS = 5
+# The key figures of the latest report day, as numbers on its materialization (the UI plots them per day).
+METADATA_FIGURES = (
+    "total_value",
+    "unrealized_pnl",
+    "day",
+    "ytd",
+    "annualized_volatility",
+    "var_hist_95",
+    "sharpe",
+    "max_drawdown",
+)
+# The run's last days as a small table on the latest materialization: (column, label, report_render kind).
+RECENT_DAY_COLUMNS = [
+    ("date", "day", "date"),
+    ("total_value", "value", "money"),
+    ("day", "day return", "pct"),
+    ("ytd", "YTD", "pct"),
+    ("annualized_volatility", "volatility", "pct"),
+    ("max_drawdown", "max drawdown", "pct"),
+    ("observations", "returns in risk window", "int"),
+]
 
 _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
 # TimeWindowPartitionMapping counts its offsets in the *downstream's* partitions (weekdays here, not
@@ -338,39 +360,42 @@ def portfolio_report(
     for note in notes:
         context.log.info(note)
     top = render_markdown(latest_summary, latest_rows, notes, base=base, max_holdings=METADATA_TOP_HOLDINGS)
-    attach_metadata(
+    # On the latest day's materialization, whether the run is one day or a range (see `_on_latest_day`).
+    latest_key = max(context.partition_keys)
+    launched = {
+        "run_days": len(days),
+        "run_range": f"{min(context.partition_keys)}..{latest_key}" if len(days) > 1 else latest_key,
+    }
+    _on_latest_day(
         context,
+        "portfolio_report",
+        latest_key,
         {
             "latest_day": str(latest_day.date()),
+            **launched,
             "report_html": dg.MetadataValue.path(str(paths["html"])),
+            "report_url": dg.MetadataValue.url(Path(paths["html"]).resolve().as_uri()),
             "report_markdown": dg.MetadataValue.path(str(paths["md"])),
             "summary": dg.MetadataValue.md(top),
-            **{
-                key: _metadata_float(latest_summary.get(key))
-                for key in (
-                    "total_value",
-                    "unrealized_pnl",
-                    "ytd",
-                    "annualized_volatility",
-                    "var_hist_95",
-                    "sharpe",
-                    "max_drawdown",
-                )
-            },
+            "recent_days": dg.MetadataValue.md(_recent_days(report, base)),
+            **{key: _metadata_float(latest_summary.get(key)) for key in METADATA_FIGURES},
+            "observations": int(latest_summary["observations"]),
             "holdings_unpriced": int(latest_summary["holdings_unpriced"]),
         },
-        output_name="portfolio_report",
     )
-    attach_metadata(
+    _on_latest_day(
         context,
+        "portfolio_holdings",
+        latest_key,
         {
+            "latest_day": str(latest_day.date()),
+            **launched,
             "preview": md_preview(
                 latest_rows.sort_values("weight", ascending=False)[
                     ["ticker", "market_value", "weight", "unrealized_pnl_pct", "rsi_14", "pe_ttm"]
                 ]
-            )
+            ),
         },
-        output_name="portfolio_holdings",
     )
     yield dg.Output(report, output_name="portfolio_report")
     yield dg.Output(rows, output_name="portfolio_holdings")
@@ -387,6 +412,26 @@ def _holding_values(
     matrix = rows.pivot_table(index="date", columns="ticker", values="market_value", aggfunc="sum")
     matrix.index = pd.DatetimeIndex(matrix.index)
     return matrix[matrix.index <= day].dropna(how="any")
+
+
+def _on_latest_day(context: dg.AssetExecutionContext, asset: str, latest_key: str, metadata: dict) -> None:
+    """`metadata` on the materialization of the run's latest report day, one day or a range alike.
+
+    The asset overview shows the latest materialization; a range run materializes every day in
+    partition order, so its last event is this day's. `attach_metadata` would record a range run's
+    metadata as an observation and leave the overview with "No metadata found"; the other days stay
+    bare here too (Dagster would copy output metadata onto every day's event).
+    """
+    context.add_asset_metadata(metadata, asset_key=asset, partition_key=latest_key)
+
+
+def _recent_days(report: pd.DataFrame, base: str) -> str:
+    """The run's last `METADATA_RECENT_DAYS` report rows as a Markdown table (value in `base`)."""
+    rows = report.sort_values("date").tail(METADATA_RECENT_DAYS).to_dict("records")
+    header = [label + (f" ({base})" if kind == "money" else "") for _, label, kind in RECENT_DAY_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(row.get(key), kind) for key, _, kind in RECENT_DAY_COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _metadata_float(value) -> float | None:

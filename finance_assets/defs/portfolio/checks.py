@@ -1,0 +1,244 @@
+"""Checks on the report's own figures, read back from what `portfolio_report` stored.
+
+Each check loads the run's report days through the IO manager (one day, or every day of a range run)
+and fails listing the offending days. None is blocking: nothing reads the report downstream, and a
+failed check should flag the stored figures in the UI, not hide them.
+
+The pure halves (`*_problems`) take DataFrames and return the offending rows, so tests can feed them a
+crafted bad report.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from finance_assets.defs.portfolio import holdings as book
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
+from finance_assets.lib.partition_mappings import md_preview
+from finance_assets.lib.partitions import report_day_partitions
+
+REPORT = dg.AssetKey("portfolio_report")
+HOLDINGS = dg.AssetKey("portfolio_holdings")
+REL_TOL = 1e-9
+ABS_TOL = 1e-6  # money, in the base currency
+EXAMPLES = 10
+_with_holdings = {"portfolio_holdings": dg.AssetIn(key=HOLDINGS)}
+
+
+def _close(a: pd.Series, b: pd.Series, abs_tol: float = ABS_TOL) -> pd.Series:
+    a, b = a.astype("float64"), b.astype("float64")
+    return pd.Series(np.isclose(a, b, rtol=REL_TOL, atol=abs_tol), index=a.index)
+
+
+def _days(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(frame["date"]).dt.normalize()
+
+
+def _result(problems: pd.DataFrame, checked: int, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=problems.empty,
+        metadata={
+            "days_checked": checked,
+            "days_failing": len(problems),
+            **metadata,
+            "examples": md_preview(problems.head(EXAMPLES), rows=EXAMPLES),
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------ weights
+
+
+def weights_problems(holdings: pd.DataFrame) -> pd.DataFrame:
+    """Days whose priced holdings' weights do not sum to 1 (days with no priced holding or a zero total
+    have no weights and are skipped)."""
+    if holdings.empty:
+        return pd.DataFrame(columns=["date", "weight_sum", "priced"])
+    priced = holdings[holdings["market_value"].notna()].assign(date=lambda f: _days(f))
+    per_day = priced.groupby("date").agg(
+        weight_sum=("weight", lambda w: w.sum(min_count=1)),
+        total=("market_value", "sum"),
+        priced=("ticker", "size"),
+        unweighted=("weight", lambda w: int(w.isna().sum())),
+    )
+    per_day = per_day[per_day["total"] != 0]
+    bad = ~_close(per_day["weight_sum"], pd.Series(1.0, index=per_day.index), abs_tol=1e-9)  # NaN: bad
+    bad |= per_day["unweighted"] > 0
+    return per_day[bad].reset_index()[["date", "weight_sum", "priced", "unweighted"]]
+
+
+@dg.asset_check(
+    asset=HOLDINGS,
+    partitions_def=report_day_partitions,
+    description="Per report day, the weights of the priced holdings sum to 1 (to 1e-9), and every priced "
+    "holding has one. Days with nothing priced have no weights and are skipped.",
+)
+def portfolio_weights_sum_to_one(portfolio_holdings: pd.DataFrame) -> dg.AssetCheckResult:
+    problems = weights_problems(portfolio_holdings)
+    return _result(problems, int(portfolio_holdings["date"].nunique()) if len(portfolio_holdings) else 0)
+
+
+# ------------------------------------------------------------------------------ value = sum of holdings
+
+
+def totals_problems(report: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
+    """Days whose stored total value (or cost) differs from the sum over that day's priced holdings, or whose
+    holding counts disagree with the holdings table."""
+    rows = report.assign(date=_days(report)).set_index("date")
+    if holdings.empty:
+        sums = pd.DataFrame(index=rows.index, data={"value_sum": 0.0, "cost_sum": 0.0, "rows": 0, "unpriced": 0})
+    else:
+        priced = holdings["market_value"].notna()
+        frame = holdings.assign(
+            date=_days(holdings), priced_cost=holdings["cost"].where(priced), unpriced=(~priced).astype("int64")
+        )
+        sums = frame.groupby("date").agg(
+            value_sum=("market_value", "sum"),
+            cost_sum=("priced_cost", "sum"),
+            rows=("ticker", "size"),
+            unpriced=("unpriced", "sum"),
+        )
+        sums = sums.reindex(rows.index).fillna({"value_sum": 0.0, "cost_sum": 0.0, "rows": 0, "unpriced": 0})
+    out = rows[["total_value", "total_cost", "holdings", "holdings_unpriced"]].join(sums)
+    bad = ~_close(out["total_value"], out["value_sum"]) | ~_close(out["total_cost"], out["cost_sum"])
+    bad |= (out["holdings"] != out["rows"]) | (out["holdings_unpriced"] != out["unpriced"])
+    return out[bad].reset_index()
+
+
+@dg.asset_check(
+    asset=REPORT,
+    partitions_def=report_day_partitions,
+    additional_ins=_with_holdings,
+    description="Per report day, the stored total value and cost equal the sums over that day's priced "
+    "holdings in portfolio_holdings (to 1e-9 relative), and the holding counts match.",
+)
+def portfolio_value_is_sum_of_holdings(
+    portfolio_report: pd.DataFrame, portfolio_holdings: pd.DataFrame
+) -> dg.AssetCheckResult:
+    problems = totals_problems(portfolio_report, portfolio_holdings)
+    return _result(problems, len(portfolio_report))
+
+
+# ------------------------------------------------------------------------------------ drawdown
+
+
+def drawdown_problems(report: pd.DataFrame) -> pd.DataFrame:
+    """Days whose maximum drawdown is positive or below -100 %, or missing although returns exist."""
+    drawdown = report["max_drawdown"].astype("float64")
+    bad = (drawdown > 0) | (drawdown < -1) | (drawdown.isna() & (report["observations"] > 0))
+    return report.loc[bad, ["date", "max_drawdown", "observations"]].reset_index(drop=True)
+
+
+@dg.asset_check(
+    asset=REPORT,
+    partitions_def=report_day_partitions,
+    description="Maximum drawdown is never positive (and never below -100 %); it is missing only on a day "
+    "without a single daily return.",
+)
+def portfolio_drawdown_never_positive(portfolio_report: pd.DataFrame) -> dg.AssetCheckResult:
+    problems = drawdown_problems(portfolio_report)
+    worst = portfolio_report["max_drawdown"].astype("float64").min() if len(portfolio_report) else float("nan")
+    return _result(problems, len(portfolio_report), deepest=float(worst) if np.isfinite(worst) else None)
+
+
+# ------------------------------------------------------------------------------------ risk window
+
+
+def available_returns(holdings: pd.DataFrame, closes: pd.DataFrame, fx_quotes: pd.DataFrame, base: str) -> pd.DataFrame:
+    """Per report day: the daily returns of its holdings' value history, from the stored data alone.
+
+    `holdings`: portfolio_holdings rows (date, ticker, currency); `closes`: market_panel rows with an
+    adjusted close (date, ticker); `fx_quotes`: fx_rates rows (date, currency). A day's history is the
+    sessions on or before it on which one of its holdings that has any close by then has a close, from
+    the first session on which all of those have had one and every foreign currency (and the base
+    currency, if a foreign holding needs a cross through EUR) has had an ECB rate. Its returns are the
+    sessions less one.
+    """
+    columns = ["date", "history_returns"]
+    if holdings.empty:
+        return pd.DataFrame(columns=columns)
+    closes = closes.assign(date=_days(closes)).sort_values("date")
+    first_close = closes.groupby("ticker")["date"].min()
+    quotes = fx_quotes.assign(date=_days(fx_quotes)) if len(fx_quotes) else fx_quotes
+    first_quote = quotes.groupby("currency")["date"].min() if len(quotes) else pd.Series(dtype="datetime64[ns]")
+    base = base.upper()
+    out = []
+    for day, held in holdings.assign(date=_days(holdings)).groupby("date"):
+        priced = held[held["ticker"].map(first_close).le(day).fillna(False)]
+        if priced.empty:
+            out.append((day, 0))
+            continue
+        start = first_close[priced["ticker"].unique()].max()
+        foreign = set(priced["currency"]) - {base}
+        if foreign:
+            needed = (foreign | {base}) - {"EUR"}
+            if not needed <= set(first_quote.index):
+                out.append((day, 0))  # a rate never quoted: no value at all
+                continue
+            start = max(start, first_quote[sorted(needed)].max())
+        sessions = closes.loc[closes["ticker"].isin(set(priced["ticker"])), "date"].unique()
+        count = int(((sessions >= start) & (sessions <= day)).sum())
+        out.append((day, max(count - 1, 0)))
+    return pd.DataFrame(out, columns=columns)
+
+
+def window_problems(report: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Days whose `observations` differ from min(RISK_WINDOW_DAYS, the returns their history holds)."""
+    rows = report.assign(date=_days(report))[["date", "observations"]].merge(
+        history.assign(date=_days(history)), on="date", how="left"
+    )
+    rows["history_returns"] = rows["history_returns"].fillna(0).astype("int64")
+    rows["expected"] = rows["history_returns"].clip(upper=book.RISK_WINDOW_DAYS)
+    return rows[rows["observations"] != rows["expected"]].reset_index(drop=True)
+
+
+@dg.asset_check(
+    asset=REPORT,
+    partitions_def=report_day_partitions,
+    additional_ins=_with_holdings,
+    required_resource_keys={"io_manager"},
+    description=f"The stored risk figures use the documented window (docs/report.md): the last "
+    f"{book.RISK_WINDOW_DAYS} daily returns of the day's holdings' value, or every return the stored "
+    "history holds when it is shorter (the sessions of market_panel on or before the day, from the first "
+    "one on which every held ticker has a close and every foreign currency an ECB rate, less one). Read "
+    "from the warehouse, not through the report's own partition mapping, so a report that loaded too "
+    "little history fails here.",
+)
+def portfolio_risk_window_as_documented(
+    context: dg.AssetCheckExecutionContext, portfolio_report: pd.DataFrame, portfolio_holdings: pd.DataFrame
+) -> dg.AssetCheckResult:
+    io_manager: ParquetWarehouseIOManager = context.resources.io_manager
+    history = stored_history(io_manager, portfolio_report, portfolio_holdings)
+    problems = window_problems(portfolio_report, history)
+    observations = portfolio_report["observations"] if len(portfolio_report) else pd.Series(dtype="int64")
+    return _result(
+        problems,
+        len(portfolio_report),
+        window=book.RISK_WINDOW_DAYS,
+        fewest_observations=int(observations.min()) if len(observations) else 0,
+    )
+
+
+def stored_history(io_manager: ParquetWarehouseIOManager, report: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
+    """`available_returns` of the report's days, from the warehouse's market_panel and fx_rates."""
+    if report.empty or holdings.empty:
+        return pd.DataFrame(columns=["date", "history_returns"])
+    wh = io_manager.warehouse
+    last_day = _days(report).max()
+    tickers = sorted(holdings["ticker"].unique())
+    closes = wh.read(
+        "market_panel", "adj_close IS NOT NULL AND date <= ? AND list_contains(?, ticker)", [last_day, tickers]
+    )
+    closes = closes[["date", "ticker"]] if len(closes) else pd.DataFrame(columns=["date", "ticker"])
+    quotes = wh.read("fx_rates", "date <= ? AND per_eur > 0", [last_day])
+    quotes = quotes[["date", "currency"]] if len(quotes) else pd.DataFrame(columns=["date", "currency"])
+    base = str(report["base_currency"].iloc[0])
+    return available_returns(holdings, closes, quotes, base)
+
+
+PORTFOLIO_CHECKS = [
+    portfolio_weights_sum_to_one,
+    portfolio_value_is_sum_of_holdings,
+    portfolio_drawdown_never_positive,
+    portfolio_risk_window_as_documented,
+]
