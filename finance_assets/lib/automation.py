@@ -329,7 +329,11 @@ def with_automation(assets: Sequence[dg.AssetsDefinition], months: int | None = 
 
 
 def automation_enabled() -> bool:
-    return config.settings().automation
+    """On when asked for, and never under a pinned clock: Dagster's daemon evaluates conditions at the
+    machine's now, so a point-in-time build (FINANCE_ASSETS_AS_OF) runs them through `finance-assets
+    update`, which evaluates the same conditions at the one clock."""
+    settings = config.settings()
+    return settings.automation and not settings.as_of
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
@@ -340,5 +344,5 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED,
         description="Declarative automation for every asset (finance_assets/lib/automation.py). STOPPED unless "
-        "FINANCE_ASSETS_AUTOMATION=on.",
+        "FINANCE_ASSETS_AUTOMATION=on, and while FINANCE_ASSETS_AS_OF pins the clock (use finance-assets update).",
     )

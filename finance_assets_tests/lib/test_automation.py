@@ -163,6 +163,9 @@ def test_automation_sensor_follows_the_same_switch_as_the_other_sensors(monkeypa
     assert automation.automation_sensor().default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("FINANCE_ASSETS_AUTOMATION", "on")
     assert automation.automation_sensor().default_status == dg.DefaultSensorStatus.RUNNING
+    # the daemon would evaluate at the machine's now: under a pinned clock `finance-assets update` does it
+    monkeypatch.setenv("FINANCE_ASSETS_AS_OF", "2026-03-02T18:00")
+    assert automation.automation_sensor().default_status == dg.DefaultSensorStatus.STOPPED
 
 
 def test_lookback_is_a_whole_number_of_months_all_year_round(isolated_home, tmp_path):

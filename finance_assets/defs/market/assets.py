@@ -176,7 +176,7 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
     if prices.empty:
         return {}
     cal = xcals.get_calendar("XNYS")
-    now = now or pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp(now) if now is not None else pd.Timestamp(config.settings().now())
     dates = pd.to_datetime(prices["date"])
     first = dates.min().to_period("M").start_time
     last = min(
@@ -202,7 +202,7 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
     "bar; holidays and weekends are simply absent. Warns, listing the missing days.",
 )
 def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
-    missing = missing_sessions(prices)
+    missing = missing_sessions(prices, pd.Timestamp(config.settings().now()))
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,

@@ -7,7 +7,6 @@ wheel, every window's figures precomputed as JSON in the page and switched by a 
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import math
@@ -727,7 +726,8 @@ def render_html(data: ReportData) -> str:
         for chart_id, caption in CHARTS
     )
     note_items = "".join(f"<li>{html.escape(note)}</li>" for note in data.notes)
-    generated = (data.generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    # No machine clock in the page: two builds of the same inputs give the same bytes (#16).
+    generated = f" Generated {data.generated_at:%Y-%m-%d %H:%M UTC}." if data.generated_at else ""
     no_history = "" if views else '<p class="banner">Not enough history yet: the charts need two days of values.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -760,7 +760,7 @@ annualized with 252 sessions a year; Sharpe, Sortino and Omega use the risk-free
 alpha, beta and the information ratio use raw returns. Fundamentals are the latest values filed on or before the
 report date: P/E = price / trailing-12-month diluted EPS, P/B = price x cover-page shares / equity, debt/equity =
 total liabilities / equity, ROA and ROE = trailing-12-month net income / latest assets or equity. Every formula:
-docs/report.md. Generated {generated}.</footer>
+docs/report.md.{generated}</footer>
 <script type="application/json" id="figures">{_json_for_script(payload)}</script>
 <script>{_SCRIPT}</script>
 </body></html>

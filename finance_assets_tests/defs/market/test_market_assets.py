@@ -130,3 +130,13 @@ def test_missing_session_is_reported_and_holidays_are_not():
         market.missing_sessions(bars[bars["date"] <= dt.date(2025, 7, 10)], pd.Timestamp("2025-07-10T21:00", tz="UTC"))
         == {}
     )
+
+
+def test_missing_sessions_defaults_to_the_one_clock(monkeypatch):
+    """Without an explicit now, the check's cut-off is FINANCE_ASSETS_AS_OF, not the machine clock."""
+    sessions = pd.bdate_range("2025-07-01", "2025-07-31")
+    bars = pd.DataFrame({"ticker": "ACMQ", "date": [d.date() for d in sessions if d <= pd.Timestamp("2025-07-10")]})
+    monkeypatch.setenv("FINANCE_ASSETS_AS_OF", "2025-07-10T18:00")
+    assert market.missing_sessions(bars) == {}  # as of 07-10 the month is complete so far
+    monkeypatch.setenv("FINANCE_ASSETS_AS_OF", "2025-07-16T18:00")
+    assert market.missing_sessions(bars) == {"ACMQ": ["2025-07-11", "2025-07-14", "2025-07-15", "2025-07-16"]}
