@@ -13,6 +13,7 @@ from finance_assets.defs.sec import edgar
 from finance_assets.defs.sec.document_store import wants_primary
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
+from finance_assets.lib.automation import automation_enabled
 from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.lib.partitions import TICKER, ticker_partitions
 from finance_assets.lib.warehouse import Warehouse
@@ -47,8 +48,8 @@ MAX_FEED_PAGES = 10
 
 
 def _default_status() -> dg.DefaultSensorStatus:
-    on = config.settings().automation
-    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+    # the same switch as the automation sensor: off under a pinned clock (the feed is today's)
+    return dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED
 
 
 def followed_ciks(instance: dg.DagsterInstance, warehouse: Warehouse) -> dict[int, list[str]]:
