@@ -6,8 +6,9 @@ accepted. The CLI builds Settings before any work starts and passes them on expl
 (`definitions.build_definitions(settings)`); `definitions.defs` is built from the environment for
 Dagster's own `-m finance_assets.definitions` loading.
 
-Secrets (SEC_USER_AGENT, API keys, the Redis password) are recorded as presence only: resources
-get them through `dagster.EnvVar`, so their values never reach logs or metadata.
+Secrets (SEC_USER_AGENT, API keys, the Redis password, the object store's access key) are recorded as
+presence only: resources get them through `dagster.EnvVar` (the object store client reads its
+credentials from the standard AWS chain itself), so their values never reach logs or metadata.
 
 Every process (webserver, daemon, Dask workers) resolves the same absolute paths, so a worker
 started from another working directory still writes to the same warehouse.
@@ -39,6 +40,11 @@ DEFAULT_SEC_WWW = "https://www.sec.gov"
 DEFAULT_SEC_DATA = "https://data.sec.gov"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+OBJECT_STORE_SCHEMES = ("s3",)
+# S3 bucket names: 3-63 of lower-case letters, digits, dots and hyphens, a letter or digit at each end.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=/-]{0,255}")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d+)?")
 
@@ -46,6 +52,11 @@ _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d+)?")
 ENV_VARS = (
     "FINANCE_ASSETS_HOME",
     "FINANCE_ASSETS_DATA_DIR",
+    "FINANCE_ASSETS_WAREHOUSE_URL",
+    "FINANCE_ASSETS_S3_ENDPOINT_URL",
+    "FINANCE_ASSETS_S3_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
     "FINANCE_ASSETS_PORTFOLIO",
     "FINANCE_ASSETS_MODE",
     "FINANCE_ASSETS_EXECUTOR",
@@ -238,6 +249,52 @@ def _dask_address(env: Mapping[str, str]) -> str:
     return raw
 
 
+def parse_warehouse_url(value: str, name: str = "FINANCE_ASSETS_WAREHOUSE_URL") -> str:
+    """`value` as an object-store warehouse URL, `s3://bucket[/prefix]` without a trailing slash, or a
+    SettingsError saying what is wrong with it (never echoing credentials)."""
+    raw = (value or "").strip()
+    example = "e.g. s3://my-bucket/finance/warehouse"
+    parts = urlsplit(raw)
+    if parts.scheme not in OBJECT_STORE_SCHEMES:
+        raise SettingsError(f"{name} is not an object-store URL: it must start with s3:// ({example})")
+    if "@" in parts.netloc:
+        raise SettingsError(
+            f"{name} must not carry credentials (they would end up in logs): use AWS_ACCESS_KEY_ID and "
+            f"AWS_SECRET_ACCESS_KEY ({example})"
+        )
+    if parts.query or parts.fragment:
+        raise _bad(name, raw, f"an object-store URL takes no query string or fragment ({example})")
+    bucket, prefix = parts.netloc, parts.path.strip("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise _bad(name, raw, f"expected an S3 bucket name (3-63 lower-case letters, digits, '.', '-'): {example}")
+    if prefix and (not _KEY_PREFIX.fullmatch(prefix) or "//" in prefix or ".." in prefix):
+        raise _bad(name, raw, f"expected a key prefix of letters, digits, '.', '_', '-', '=' and '/': {example}")
+    return f"{parts.scheme}://{bucket}" + (f"/{prefix}" if prefix else "")
+
+
+def _object_store(env: Mapping[str, str]) -> tuple[str, str, str, bool]:
+    """FINANCE_ASSETS_WAREHOUSE_URL, FINANCE_ASSETS_S3_ENDPOINT_URL, FINANCE_ASSETS_S3_REGION and whether
+    an access key is set (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: both or neither; values unseen)."""
+    raw = env.get("FINANCE_ASSETS_WAREHOUSE_URL", "").strip()
+    url = parse_warehouse_url(raw) if raw else ""
+    endpoint_raw = env.get("FINANCE_ASSETS_S3_ENDPOINT_URL", "").strip()
+    endpoint = parse_base_url(endpoint_raw, "FINANCE_ASSETS_S3_ENDPOINT_URL") if endpoint_raw else ""
+    region = env.get("FINANCE_ASSETS_S3_REGION", "").strip()
+    if region and not _REGION.fullmatch(region):
+        raise _bad("FINANCE_ASSETS_S3_REGION", region, "expected a region name, e.g. us-east-1")
+    key_id = bool(env.get("AWS_ACCESS_KEY_ID", "").strip())
+    secret = bool(env.get("AWS_SECRET_ACCESS_KEY", "").strip())
+    if key_id != secret:
+        present, missing = (
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if key_id else ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+        )
+        raise SettingsError(
+            f"{present} is set but {missing} is not: set both (or neither, for the other sources of the AWS "
+            "credential chain: a profile, an instance role)"
+        )
+    return url, endpoint, region, key_id and secret
+
+
 def _benchmark(env: Mapping[str, str]) -> str:
     from finance_assets.lib.tickers import TICKER_RULE, normalize_ticker
 
@@ -274,6 +331,12 @@ class Settings:
     automation: bool = False
     automation_lookback_months: int = DEFAULT_LOOKBACK_MONTHS
     limiter_redis_url: str = field(default="", repr=False)  # may hold a password
+    # FINANCE_ASSETS_WAREHOUSE_URL: the warehouse on an object store (s3://bucket/prefix) shared by every
+    # process and Dask worker; '' = the local folder data_dir/warehouse (docs/object-storage.md)
+    warehouse_url: str = ""
+    s3_endpoint_url: str = ""  # FINANCE_ASSETS_S3_ENDPOINT_URL: an S3-compatible server (MinIO, moto, ...)
+    s3_region: str = ""  # FINANCE_ASSETS_S3_REGION
+    has_s3_credentials: bool = False  # AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (presence only)
     sec_www_url: str = DEFAULT_SEC_WWW
     sec_data_url: str = DEFAULT_SEC_DATA
     indicators_file: Path | None = None  # FINANCE_ASSETS_INDICATORS: the technicals' indicator set
@@ -289,7 +352,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = _path(env, "FINANCE_ASSETS_HOME", _default_home(), Path.cwd())
+        if "://" in env.get("FINANCE_ASSETS_DATA_DIR", ""):
+            raise SettingsError(
+                "FINANCE_ASSETS_DATA_DIR is a local directory (HTTP cache, limiter state, reports); put the "
+                "warehouse on an object store with FINANCE_ASSETS_WAREHOUSE_URL=s3://bucket/prefix instead"
+            )
         data_dir = _path(env, "FINANCE_ASSETS_DATA_DIR", home / "data", home)
+        warehouse_url, s3_endpoint, s3_region, has_s3_credentials = _object_store(env)
         mode = _choice(env, "FINANCE_ASSETS_MODE", MODES, "demo")
         sec_agent = env.get("SEC_USER_AGENT", "").strip()
         if sec_agent and "@" not in sec_agent:
@@ -338,6 +407,10 @@ class Settings:
                 env, "FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", DEFAULT_LOOKBACK_MONTHS, 1
             ),
             limiter_redis_url=_redis_url(env),
+            warehouse_url=warehouse_url,
+            s3_endpoint_url=s3_endpoint,
+            s3_region=s3_region,
+            has_s3_credentials=has_s3_credentials,
             sec_www_url=_base_url(env, "FINANCE_ASSETS_SEC_WWW", DEFAULT_SEC_WWW),
             sec_data_url=_base_url(env, "FINANCE_ASSETS_SEC_DATA", DEFAULT_SEC_DATA),
             indicators_file=_optional_file(env, "FINANCE_ASSETS_INDICATORS", home),
@@ -390,7 +463,14 @@ class Settings:
     # derived paths
     @property
     def warehouse_dir(self) -> Path:
+        """The local warehouse folder (with an object-store warehouse: where its local DuckDB catalog lives)."""
         return self.data_dir / "warehouse"
+
+    @property
+    def warehouse_location(self) -> str:
+        """Where the warehouse is: FINANCE_ASSETS_WAREHOUSE_URL, else the local folder (`Warehouse(...)` takes
+        either)."""
+        return self.warehouse_url or str(self.warehouse_dir)
 
     @property
     def cache_dir(self) -> Path:
@@ -468,6 +548,10 @@ def data_dir() -> Path:
 
 def warehouse_dir() -> Path:
     return settings().warehouse_dir
+
+
+def warehouse_location() -> str:
+    return settings().warehouse_location
 
 
 def cache_dir() -> Path:

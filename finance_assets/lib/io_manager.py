@@ -44,7 +44,11 @@ def _summary_metadata(frame: pd.DataFrame) -> dict:
 
 
 class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
-    """Hive-style Parquet files under `base_path`, atomic writes, DuckDB reads and catalog views."""
+    """Hive-style Parquet files under `base_path`, atomic writes, DuckDB reads and catalog views.
+
+    `base_path` is a folder or an object-store URL (s3://bucket/prefix: every process and Dask worker
+    then writes and reads one warehouse; its endpoint and credentials come from each process's own
+    environment, never from this config, so the UI shows no secret)."""
 
     base_path: str
     as_of: str = ""  # the clock (lib/clock.py): recorded on every materialization as `as_of`
@@ -83,7 +87,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                 **metadata,
                 "as_of": now(self.as_of).isoformat(),
                 "partitions_written": written,
-                "warehouse_path": dg.MetadataValue.path(str(wh.root / asset)),
+                "warehouse_path": dg.MetadataValue.path(wh.asset_location(asset)),
             },
         )
 

@@ -15,13 +15,23 @@ under a per-file lock: read, replace that partition's rows, write a temp file, f
 killed step therefore leaves the previous version intact, and concurrent writers of different
 partitions of one file queue for a few milliseconds instead of losing each other's rows. DuckDB
 only holds views (no data), so readers such as notebooks never block a materialization.
+
+`Warehouse("s3://bucket/prefix")` is the same layout on an S3-compatible object store
+(`ObjectStoreWarehouse`, lib/object_store.py, docs/object-storage.md): each file is one object
+replaced by one atomic PUT, and a read-merge-write of a shared yearly file is committed with
+`If-Match` on the ETag it read (`If-None-Match` for a new file), retried on a conflict, instead of
+under a file lock. Every Dask worker of a cluster then writes and reads one warehouse.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import random
 import re
+import tempfile
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -134,9 +144,54 @@ def split_partitions(frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
     return [frame.iloc[positions] for positions in _partition_positions(frame, dims_list)]
 
 
+def _merged(
+    existing: pd.DataFrame | None, group: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]], bucketed: bool
+) -> pd.DataFrame:
+    """A file's new content: its rows outside the written partitions, then theirs (by date, ticker)."""
+    frames = [frame for _, frame in group]
+    if bucketed and existing is not None:
+        keep = existing[~partition_rows(existing, [d for d, _ in group])]
+        frames = [keep, *frames]
+    non_empty = [f for f in frames if len(f)]
+    combined = pd.concat(non_empty, ignore_index=True) if non_empty else frames[-1]
+    if bucketed and "date" in combined.columns and len(combined):
+        order = [c for c in ("date", "ticker") if c in combined.columns]
+        combined = combined.sort_values(order, kind="stable").reset_index(drop=True)
+    return combined
+
+
+def _is_bucketed(group: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]) -> bool:
+    return any(name in _TIME_DIMENSIONS for dims, _ in group for name in (dims or {}))
+
+
+def relative_dir(asset: str, dims: Mapping[str, str] | None = None) -> str:
+    """'prices/ticker=ACMQ/year=2025': the directory (or key prefix) of a partition's file, validated."""
+    parts = [_check_asset(asset)]
+    physical = physical_dims(dims)
+    # ticker first so one ticker's history sits together on disk
+    for name in sorted(physical, key=lambda d: (d != "ticker", d)):
+        parts.append(f"{name}={_check_value(name, physical[name])}")
+    return "/".join(parts)
+
+
 class Warehouse:
+    """The warehouse in a local folder; `Warehouse("s3://bucket/prefix")` gives an ObjectStoreWarehouse."""
+
+    def __new__(cls, root: str | os.PathLike | None = None, *args, **kwargs):
+        if cls is Warehouse and isinstance(root, str) and root.startswith("s3://"):
+            return super().__new__(ObjectStoreWarehouse)
+        return super().__new__(cls)
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+
+    @property
+    def location(self) -> str:
+        """Where the warehouse is: a folder, or an s3:// URL."""
+        return str(self.root)
+
+    def asset_location(self, asset: str) -> str:
+        return str(self.root / _check_asset(asset))
 
     @property
     def catalog_path(self) -> Path:
@@ -144,12 +199,7 @@ class Warehouse:
 
     def partition_dir(self, asset: str, dims: Mapping[str, str] | None = None) -> Path:
         """The directory of the (yearly) file that holds this partition."""
-        path = self.root / _check_asset(asset)
-        physical = physical_dims(dims)
-        # ticker first so one ticker's history sits together on disk
-        for name in sorted(physical, key=lambda d: (d != "ticker", d)):
-            path = path / f"{name}={_check_value(name, physical[name])}"
-        return path
+        return self.root.joinpath(*relative_dir(asset, dims).split("/"))
 
     def partition_file(self, asset: str, dims: Mapping[str, str] | None = None) -> Path:
         return self.partition_dir(asset, dims) / DATA_FILE
@@ -185,19 +235,10 @@ class Warehouse:
         for dims, frame in parts:
             by_file[self.partition_file(asset, dims)].append((dims, frame))
         for target, group in by_file.items():
-            bucketed = any(name in _TIME_DIMENSIONS for dims, _ in group for name in (dims or {}))
+            bucketed = _is_bucketed(group)
             with self._lock(target):
-                frames = [frame for _, frame in group]
-                if bucketed and target.exists():
-                    existing = pd.read_parquet(target)
-                    keep = existing[~partition_rows(existing, [d for d, _ in group])]
-                    frames = [keep, *frames]
-                non_empty = [f for f in frames if len(f)]
-                combined = pd.concat(non_empty, ignore_index=True) if non_empty else frames[-1]
-                if bucketed and "date" in combined.columns and len(combined):
-                    order = [c for c in ("date", "ticker") if c in combined.columns]
-                    combined = combined.sort_values(order, kind="stable").reset_index(drop=True)
-                self._atomic_write(target, combined)
+                existing = pd.read_parquet(target) if bucketed and target.exists() else None
+                self._atomic_write(target, _merged(existing, group, bucketed))
         return list(by_file)
 
     def write_split(
@@ -319,3 +360,207 @@ class Warehouse:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the catalog (views over the Parquet files)."""
         return duckdb.connect(str(self.catalog_path), read_only=True)
+
+
+# Optimistic commits on an object store: attempts before giving up, and the cap of the jittered wait.
+COMMIT_ATTEMPTS = 25
+COMMIT_MAX_WAIT = 1.0
+
+
+class ObjectStoreWarehouse(Warehouse):
+    """The same layout and API on an S3-compatible object store (`Warehouse("s3://bucket/prefix")`).
+
+    Files are objects named like the local paths (s3://bucket/prefix/prices/ticker=ACMQ/year=2025/
+    data.parquet), and the methods that return files return s3:// URLs. A write of a yearly file reads
+    it with its ETag, merges, and commits with If-Match (If-None-Match for a new file); a conflict means
+    another run committed first, so it reads again and merges again (no lock server needed). Reads
+    fetch the objects concurrently and scan them with the same DuckDB query as the local warehouse.
+
+    DuckDB's catalog cannot live in a bucket: `connect()` builds the views in memory over s3:// globs
+    (DuckDB reads them through fsspec), and `refresh_catalog()` also writes them to a local catalog
+    file (`local_dir`, default the settings' local warehouse folder) for the duckdb CLI with httpfs.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        local_dir: str | os.PathLike | None = None,
+        store=None,
+    ):
+        from finance_assets.lib.object_store import store_for
+
+        self.store = store or store_for(root, endpoint_url, region)
+        self.url = self.store.url
+        self.root = self.url  # a URL, not a Path
+        self._local_dir = Path(local_dir).resolve() if local_dir else None
+
+    def __repr__(self) -> str:
+        return f"ObjectStoreWarehouse({self.url!r})"
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    def asset_location(self, asset: str) -> str:
+        return self.store.url_of(_check_asset(asset))
+
+    @property
+    def local_dir(self) -> Path:
+        if self._local_dir is None:
+            from finance_assets.lib import config
+
+            self._local_dir = config.settings().warehouse_dir
+        return self._local_dir
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.local_dir / CATALOG_FILE
+
+    def partition_dir(self, asset: str, dims: Mapping[str, str] | None = None) -> str:  # type: ignore[override]
+        return self.store.url_of(relative_dir(asset, dims))
+
+    def partition_file(self, asset: str, dims: Mapping[str, str] | None = None) -> str:  # type: ignore[override]
+        return self.store.url_of(f"{relative_dir(asset, dims)}/{DATA_FILE}")
+
+    def _rel_file(self, asset: str, dims: Mapping[str, str] | None) -> str:
+        return f"{relative_dir(asset, dims)}/{DATA_FILE}"
+
+    # writes ------------------------------------------------------------------------------------
+    def write_partitions(  # type: ignore[override]
+        self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
+    ) -> list[str]:
+        by_file: dict[str, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
+        for dims, frame in parts:
+            by_file[self._rel_file(asset, dims)].append((dims, frame))
+        for rel, group in by_file.items():
+            self._commit(rel, group, _is_bucketed(group))
+        return [self.store.url_of(rel) for rel in by_file]
+
+    def _commit(self, rel: str, group, bucketed: bool) -> None:
+        from finance_assets.lib.object_store import WriteConflict
+
+        if not bucketed:  # the whole file is this write's: one atomic PUT, the last writer wins (as locally)
+            self.store.put(rel, _parquet_bytes(_merged(None, group, False)))
+            return
+        for attempt in range(COMMIT_ATTEMPTS):
+            current = self.store.get(rel)
+            existing = pd.read_parquet(io.BytesIO(current.data)) if current.data is not None else None
+            body = _parquet_bytes(_merged(existing, group, True))
+            try:
+                if current.etag is None:
+                    self.store.put(rel, body, if_absent=True)
+                else:
+                    self.store.put(rel, body, if_match=current.etag)
+                return
+            except WriteConflict:
+                time.sleep(random.uniform(0, min(COMMIT_MAX_WAIT, 0.02 * 2**attempt)))
+        raise WarehouseError(
+            f"{self.store.url_of(rel)}: {COMMIT_ATTEMPTS} conflicting commits in a row; too many writers of one file"
+        )
+
+    # reads -------------------------------------------------------------------------------------
+    def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[str]:  # type: ignore[override]
+        wanted = dict.fromkeys(
+            self._rel_file(asset, dict(items))
+            for items in dict.fromkeys(tuple(sorted(physical_dims(d).items())) for d in dims_list)
+        )
+        if len(wanted) == 1:  # one HEAD instead of listing the asset
+            (rel,) = wanted
+            return [self.store.url_of(rel)] if self.store.exists(rel) else []
+        present = set(self.store.list(_check_asset(asset), suffix=DATA_FILE))
+        return [self.store.url_of(rel) for rel in wanted if rel in present]
+
+    def read_latest(self, asset: str) -> pd.DataFrame | None:
+        files = self.files(asset, [None])
+        return self.read_files(files) if files else None
+
+    def all_files(self, asset: str) -> list[str]:  # type: ignore[override]
+        return [self.store.url_of(rel) for rel in self.store.list(_check_asset(asset), suffix=f"/{DATA_FILE}")]
+
+    def _fetched(self, files: Sequence[str | Path], tmp: str) -> list[Path]:
+        rels = [self.store.rel_of(str(f)) for f in files]
+        local = [Path(tmp) / f"{i:06d}.parquet" for i in range(len(rels))]
+        self.store.download(rels, [str(p) for p in local])
+        return local
+
+    def read_files(self, files: list, columns: list[str] | None = None) -> pd.DataFrame:  # type: ignore[override]
+        if not files:
+            return pd.DataFrame(columns=columns or [])
+        with tempfile.TemporaryDirectory(prefix="warehouse-read-") as tmp:
+            return Warehouse.read_files(self._fetched(files, tmp), columns)
+
+    def read(self, asset: str, where: str | None = None, params: list | None = None) -> pd.DataFrame:
+        files = self.all_files(asset)
+        if not files:
+            return pd.DataFrame()
+        with tempfile.TemporaryDirectory(prefix="warehouse-read-") as tmp:
+            local = self._fetched(files, tmp)
+            con = duckdb.connect()
+            try:
+                sql = "SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"
+                if where:
+                    sql += f" WHERE {where}"
+                return con.execute(sql, [[str(f) for f in local], *(params or [])]).df()
+            finally:
+                con.close()
+
+    # catalog -----------------------------------------------------------------------------------
+    def view_sql(self, asset: str) -> str:
+        glob = self.store.url_of(f"{_check_asset(asset)}/**/{DATA_FILE}").replace("'", "''")
+        sql = (
+            f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
+            f"hive_partitioning = false)"
+        )
+        if asset in LONG_VIEWS:
+            keys = ", ".join(LONG_VIEWS[asset])
+            sql += (
+                f"; CREATE OR REPLACE VIEW {asset}_long AS SELECT {keys}, indicator, value FROM "
+                f"(UNPIVOT {asset} ON COLUMNS(* EXCLUDE ({keys})) INTO NAME indicator VALUE value) WHERE NOT isnan(value)"
+            )
+        return sql
+
+    def assets(self) -> list[str]:
+        """The assets that have data (one listing of the warehouse's top level)."""
+        return [name for name in self.store.children() if _SAFE_ASSET.match(name)]
+
+    def register_view(self, asset: str) -> bool:
+        """Nothing to do per write: `connect()` builds the views of what the bucket holds."""
+        _check_asset(asset)
+        return True
+
+    def refresh_catalog(self) -> list[str]:
+        """Write the views to the local catalog file too (for the duckdb CLI: LOAD httpfs and an S3
+        secret first, docs/object-storage.md); returns the asset names."""
+        assets = self.assets()
+        if not assets:
+            return []
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.local_dir / ".views.lock"), timeout=30):
+            con = duckdb.connect(str(self.catalog_path))
+            try:
+                self.store.register(con)
+                for asset in assets:
+                    con.execute(self.view_sql(asset))
+            finally:
+                con.close()
+        return assets
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection whose views read the bucket through fsspec (no httpfs needed)."""
+        con = duckdb.connect()
+        try:
+            self.store.register(con)
+            for asset in self.assets():
+                con.execute(self.view_sql(asset))
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()

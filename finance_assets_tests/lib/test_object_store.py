@@ -1,0 +1,271 @@
+"""The warehouse on an S3-compatible object store: a real S3 server (moto's, in server mode, on a free
+loopback port) started by the test, not a mock of the code path. docs/object-storage.md."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finance_assets.lib import config
+from finance_assets.lib.object_store import ObjectStore, WriteConflict
+from finance_assets.lib.warehouse import ObjectStoreWarehouse, Warehouse
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret-7f3a"}
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server in a thread of this process, on a free port of 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(monkeypatch) -> None:
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+_BUCKETS = iter(range(10_000))
+
+
+@pytest.fixture
+def bucket_url(s3_endpoint, s3_env) -> str:
+    """A new empty bucket per test (moto keeps every bucket until the server stops)."""
+    url = f"s3://wh-test-{os.getpid()}-{next(_BUCKETS)}/warehouse"
+    assert ObjectStore(url, endpoint_url=s3_endpoint, region=REGION).ensure_bucket()
+    return url
+
+
+def _warehouse(url: str, endpoint: str, tmp_path: Path) -> ObjectStoreWarehouse:
+    wh = Warehouse(url, endpoint_url=endpoint, region=REGION, local_dir=tmp_path / "catalog")
+    assert isinstance(wh, ObjectStoreWarehouse)
+    return wh
+
+
+def _frame(ticker: str, month: str, n: int = 20, offset: float = 0.0) -> pd.DataFrame:
+    dates = pd.date_range(month, periods=n, freq="B")
+    return pd.DataFrame({"ticker": ticker, "date": dates.date, "close": [offset + i for i in range(n)]})
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_settings_take_a_warehouse_url_and_never_show_credentials(tmp_path):
+    env = {
+        "FINANCE_ASSETS_HOME": str(tmp_path),
+        "FINANCE_ASSETS_WAREHOUSE_URL": "s3://finance-bucket/team/warehouse/",
+        "FINANCE_ASSETS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "FINANCE_ASSETS_S3_REGION": "eu-west-1",
+        **CREDENTIALS,
+    }
+    settings = config.Settings.from_env(env)
+    assert settings.warehouse_location == "s3://finance-bucket/team/warehouse"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000" and settings.s3_region == "eu-west-1"
+    assert settings.has_s3_credentials
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in repr(settings)
+    local = config.Settings.from_env({"FINANCE_ASSETS_HOME": str(tmp_path)})
+    assert local.warehouse_location == str(tmp_path / "data" / "warehouse") and not local.warehouse_url
+
+    def error(**changes) -> str:
+        with pytest.raises(config.SettingsError) as info:
+            config.Settings.from_env({"FINANCE_ASSETS_HOME": str(tmp_path), **changes})
+        return str(info.value)
+
+    assert "must not carry credentials" in error(FINANCE_ASSETS_WAREHOUSE_URL="s3://AKIA:hunter2@bucket/x")
+    assert "hunter2" not in error(FINANCE_ASSETS_WAREHOUSE_URL="s3://AKIA:hunter2@bucket/x")
+    assert "s3://" in error(FINANCE_ASSETS_WAREHOUSE_URL="gs://bucket/x")
+    assert "bucket name" in error(FINANCE_ASSETS_WAREHOUSE_URL="s3://No_Such/x")
+    assert "key prefix" in error(FINANCE_ASSETS_WAREHOUSE_URL="s3://bucket/../x")
+    assert "FINANCE_ASSETS_WAREHOUSE_URL" in error(FINANCE_ASSETS_DATA_DIR="s3://bucket/data")
+    assert "must not carry credentials" in error(FINANCE_ASSETS_S3_ENDPOINT_URL="http://key:secret@minio:9000")
+    only_key = error(AWS_ACCESS_KEY_ID="AKIAEXAMPLE")
+    assert "AWS_SECRET_ACCESS_KEY" in only_key and "AKIAEXAMPLE" not in only_key
+
+
+# --- the store's guarantees -------------------------------------------------------------------
+
+
+def test_conditional_writes_refuse_a_stale_etag_and_an_existing_object(bucket_url, s3_endpoint):
+    store = ObjectStore(bucket_url, endpoint_url=s3_endpoint, region=REGION)
+    assert store.get("a/data.parquet").data is None
+    first = store.put("a/data.parquet", b"one", if_absent=True)
+    with pytest.raises(WriteConflict):
+        store.put("a/data.parquet", b"two", if_absent=True)
+    second = store.put("a/data.parquet", b"three", if_match=first)
+    with pytest.raises(WriteConflict):  # a writer that read "one" must not overwrite "three"
+        store.put("a/data.parquet", b"four", if_match=first)
+    got = store.get("a/data.parquet")
+    assert got.data == b"three" and got.etag == second
+    assert store.list("a") == ["a/data.parquet"] and store.children() == ["a"]
+
+
+def test_round_trip_catalog_and_the_local_api(bucket_url, s3_endpoint, tmp_path):
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    for t in ("AAA", "BBB"):
+        for m in ("2024-01-01", "2024-02-01"):
+            wh.write("prices", {"ticker": t, "month": m}, _frame(t, m))
+    wh.write("ticker_cik_map", None, pd.DataFrame({"ticker": ["AAA"], "cik": [1]}))
+    files = wh.all_files("prices")
+    assert files == [f"{bucket_url}/prices/ticker={t}/year=2024/data.parquet" for t in ("AAA", "BBB")]
+    feb = wh.read_partitions("prices", [{"ticker": "AAA", "month": "2024-02-01"}])
+    assert len(feb) == 20 and {str(d)[:7] for d in feb["date"]} == {"2024-02"}
+    wh.write("prices", {"ticker": "AAA", "month": "2024-02-01"}, _frame("AAA", "2024-02-01", n=5, offset=50))
+    aaa = wh.read("prices", where="ticker = ?", params=["AAA"])
+    assert len(aaa) == 25 and aaa["close"].max() == 54
+    assert wh.read_latest("ticker_cik_map")["cik"].tolist() == [1]
+    assert wh.read_latest("fundamental_snapshots") is None
+    assert wh.files("prices", [{"ticker": "CCC", "month": "2024-01-01"}]) == []
+    # the same frames as a local warehouse with the same writes: dtypes and values
+    local = Warehouse(tmp_path / "local")
+    for t in ("AAA", "BBB"):
+        for m in ("2024-01-01", "2024-02-01"):
+            local.write("prices", {"ticker": t, "month": m}, _frame(t, m))
+    local.write("prices", {"ticker": "AAA", "month": "2024-02-01"}, _frame("AAA", "2024-02-01", n=5, offset=50))
+    pd.testing.assert_frame_equal(wh.read("prices"), local.read("prices"))
+
+    con = wh.connect()
+    try:
+        rows = con.execute("SELECT ticker, count(*) FROM prices GROUP BY ticker ORDER BY ticker").fetchall()
+    finally:
+        con.close()
+    assert rows == [("AAA", 25), ("BBB", 40)]
+    assert wh.refresh_catalog() == ["prices", "ticker_cik_map"]
+    assert wh.catalog_path.is_file()  # the local catalog file for the duckdb CLI (with httpfs)
+
+
+def _s3_writer(url: str, endpoint: str, ticker: str, month: str, offset: float, repeats: int) -> None:
+    os.environ.update(CREDENTIALS)
+    wh = Warehouse(url, endpoint_url=endpoint, region=REGION, local_dir=os.devnull)
+    for _ in range(repeats):
+        wh.write("prices", {"ticker": ticker, "month": month}, _month_frame(ticker, month, offset))
+
+
+def _month_frame(ticker: str, month: str, offset: float) -> pd.DataFrame:
+    dates = pd.date_range(month, periods=20, freq="B").repeat(100)
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates.date,
+            "slot": list(range(100)) * 20,
+            "close": [offset + i for i in range(2000)],
+        }
+    )
+
+
+@pytest.mark.slow
+def test_concurrent_writers_of_one_yearly_object_lose_nothing(bucket_url, s3_endpoint, tmp_path):
+    """Six processes rewrite one ticker-year object at once (its months, and one month twice with
+    different content): every commit is conditional, so none overwrites a version it did not read."""
+    ctx = mp.get_context("spawn")
+    jobs = [
+        ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, "YEAR", f"2024-{m:02d}-01", 0.0, 3))
+        for m in (1, 2, 3, 4)
+    ]
+    jobs += [
+        ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, "YEAR", "2024-05-01", off, 3))
+        for off in (0.0, 1e6)
+    ]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(120)
+        assert job.exitcode == 0
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    year = wh.read("prices", where="ticker = ?", params=["YEAR"])
+    assert len(year) == 5 * 2000
+    assert sorted({str(d)[:7] for d in year["date"]}) == [f"2024-{m:02d}" for m in range(1, 6)]
+    may = year[[str(d)[:7] == "2024-05" for d in year["date"]]]
+    assert (may["close"] - may["close"].iloc[0]).tolist() == list(range(2000))  # one version, not a mix
+    assert len(wh.all_files("prices")) == 1
+
+
+# --- a writer killed mid-write ----------------------------------------------------------------
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import numpy as np, pandas as pd
+    from finance_assets.lib import object_store
+    from finance_assets.lib.warehouse import Warehouse
+
+    url, endpoint, marker = sys.argv[1:4]
+    real_upload_part = object_store.ObjectStore._upload_part
+
+    def upload_part_then_hang(self, key, upload, number, chunk):
+        part = real_upload_part(self, key, upload, number, chunk)
+        if number == 2:  # two parts are on the server; the upload is not complete
+            Path(marker).write_text("parts uploaded")
+            time.sleep(600)  # killed here
+        return part
+
+    object_store.ObjectStore._upload_part = upload_part_then_hang
+    wh = Warehouse(url, endpoint_url=endpoint, region="us-east-1", local_dir="/nonexistent")
+    wh.store.multipart_threshold = wh.store.part_size = 5 * 1024 * 1024
+    rows = 1_500_000  # ~12 MiB of random doubles: three parts
+    frame = pd.DataFrame({"id": np.arange(rows), "value": np.random.default_rng(1).random(rows), "version": 2})
+    wh.write("big_table", None, frame)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_writer_killed_mid_upload_leaves_the_previous_version(bucket_url, s3_endpoint, tmp_path):
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    wh.store.multipart_threshold = wh.store.part_size = 5 * 1024 * 1024
+    rows = 1_500_000
+    previous = pd.DataFrame({"id": np.arange(rows), "value": np.random.default_rng(0).random(rows), "version": 1})
+    wh.write("big_table", None, previous)  # itself a multipart upload (three parts)
+    marker = tmp_path / "marker"
+    env = dict(os.environ, **CREDENTIALS, PYTHONWARNINGS="ignore")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, bucket_url, s3_endpoint, str(marker)], env=env, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert writer.poll() is None, writer.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the writer never reached its second part"
+            time.sleep(0.05)
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        writer.wait(30)
+        writer.stderr.close()
+    assert writer.returncode == -signal.SIGKILL
+    # readers see the previous complete version, through every read path
+    pd.testing.assert_frame_equal(wh.read_latest("big_table"), previous)
+    con = wh.connect()
+    try:
+        assert con.execute("SELECT count(*), min(version), max(version) FROM big_table").fetchone() == (rows, 1, 1)
+    finally:
+        con.close()
+    # the orphaned upload holds parts no reader sees; maintenance deletes them
+    assert len(wh.store.incomplete_uploads()) == 1
+    assert wh.store.abort_incomplete_uploads(older_than=pd.Timedelta(0).to_pytimedelta()) == 1
+    assert wh.store.incomplete_uploads() == []
+    pd.testing.assert_frame_equal(wh.read_latest("big_table"), previous)
