@@ -502,7 +502,7 @@ def latest_report(settings: Settings) -> Path | None:
 def catalog(settings: Settings) -> None:
     from finance_assets.lib.warehouse import Warehouse
 
-    wh = Warehouse(settings.warehouse_dir)
+    wh = Warehouse(settings.warehouse_location)
     assets = wh.refresh_catalog()
     print(f"DuckDB catalog: {wh.catalog_path}")
     print(f"views: {', '.join(assets) or 'none yet (materialize something first)'}")
@@ -530,7 +530,7 @@ def demo(settings: Settings, years: int, chunk_tickers: int = 0, verbose: bool =
 def _print_summary(settings: Settings) -> None:
     from finance_assets.lib.warehouse import Warehouse
 
-    wh = Warehouse(settings.warehouse_dir)
+    wh = Warehouse(settings.warehouse_location)
     con = wh.connect()
     try:
         rows = con.execute("SELECT count(DISTINCT ticker), count(*), min(date), max(date) FROM prices").fetchone()

@@ -134,7 +134,7 @@ def filing_run_requests(feed: pd.DataFrame, followed: dict[int, list[str]]) -> l
 def new_sec_filings_sensor(context: dg.SensorEvaluationContext, sec: SecEdgarSource) -> dg.SensorResult:
     since = pd.Timestamp(context.cursor) if context.cursor else None
     feed, pages = read_latest_filings(sec, since)
-    followed = followed_ciks(context.instance, Warehouse(config.warehouse_dir()))
+    followed = followed_ciks(context.instance, Warehouse(config.warehouse_location()))
     requests = filing_run_requests(feed, followed)
     new_cursor = feed["updated"].max().isoformat() if len(feed) else context.cursor
     if not requests:
