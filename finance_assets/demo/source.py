@@ -10,7 +10,10 @@ headlines whose tone follows the day's move.
 Point in time: `DemoTransport(now)` is a pure function of the seed and `now`. It serves nothing
 dated after `now` (no later bar, no split or dividend whose ex-date is later, no later headline or
 filing), adjusted prices are adjusted for the events known by then only, and a corrected bar shows
-its first-published value until the correction is known (`DEMO_CORRECTIONS`). `latest_served`
+its first-published value until the correction is known (`DEMO_CORRECTIONS`). A filing is in the
+submissions, companyfacts and latest-filings answers from its acceptance time on (16:05 UTC on its
+filing date, or after the close for `DEMO_AFTER_CLOSE_FILINGS`); the bulk archives and filing
+documents are served by filing date. `latest_served`
 records the latest date the transport served, so tests can check that nothing after `now` was read.
 """
 
@@ -85,6 +88,12 @@ class DemoCorrection:
 DEMO_CORRECTIONS: tuple[DemoCorrection, ...] = (
     DemoCorrection("ACMQ", dt.date(2026, 4, 14), 1.06, dt.date(2026, 4, 17)),
 )
+# Filings SEC accepted after the 16:00 New York close (every other demo filing is accepted at 16:05:12
+# UTC, during the session): (ticker, form, filing date) -> acceptance time, New York. Their values are
+# known from the next session on (defs/sec/fundamentals.first_session_known).
+DEMO_AFTER_CLOSE_FILINGS: dict[tuple[str, str, dt.date], dt.time] = {
+    ("ACMQ", "10-K", dt.date(2026, 3, 2)): dt.time(16, 40, 7),
+}
 DEMO_BENCHMARK = "DEMOIDX"  # the demo source's fictional index
 DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
 EXTRA_DEMO_COUNT = 40
@@ -264,6 +273,15 @@ def _filed_on(period_end: dt.date, annual: bool) -> dt.date:
     return filed
 
 
+def _accepted(ticker: str, form: str, filed: dt.date) -> pd.Timestamp:
+    """When SEC accepted a demo filing (UTC): 16:05:12 UTC on its filing date, or after the close for
+    the filings of DEMO_AFTER_CLOSE_FILINGS."""
+    late = DEMO_AFTER_CLOSE_FILINGS.get((ticker, form, filed))
+    if late is None:
+        return pd.Timestamp(dt.datetime.combine(filed, dt.time(16, 5, 12)), tz="UTC")
+    return pd.Timestamp(dt.datetime.combine(filed, late), tz="America/New_York").tz_convert("UTC")
+
+
 def _accession(cik: int, filed: dt.date, seq: int) -> str:
     return f"{cik:010d}-{filed.year % 100:02d}-{seq:06d}"
 
@@ -302,6 +320,7 @@ def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
                         "filed": filed_on,
                         "accession": _accession(company.cik, filed_on, seq + offset),
                         "items": items,
+                        "accepted": _accepted(ticker, form, filed_on),
                     }
                 )
     return sorted(filings, key=lambda f: (f["filed"], f["accession"]))
@@ -310,14 +329,20 @@ def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
 _EVENT_8K_ITEMS = ("5.02", "1.01,9.01", "8.01,9.01", "7.01,9.01", "5.07", "2.05,9.01", "1.02", "5.02,9.01")
 
 
-def submissions_json(cik: int, until: dt.date) -> dict:
+def _accepted_by(filings: list[dict], now: dt.datetime | None) -> list[dict]:
+    """The filings SEC had accepted at `now` (None: all of them)."""
+    return filings if now is None else [f for f in filings if f["accepted"] <= pd.Timestamp(now)]
+
+
+def submissions_json(cik: int, until: dt.date, now: dt.datetime | None = None) -> dict:
     company = COMPANIES_BY_CIK[cik]
-    filings = list(reversed(_demo_filings(company.ticker, until)))  # EDGAR lists newest first
+    # EDGAR lists newest first
+    filings = list(reversed(_accepted_by(_demo_filings(company.ticker, until), now)))
     recent = {
         "accessionNumber": [f["accession"] for f in filings],
         "filingDate": [f["filed"].isoformat() for f in filings],
         "reportDate": [f["report_date"].isoformat() for f in filings],
-        "acceptanceDateTime": [f"{f['filed'].isoformat()}T16:05:12.000Z" for f in filings],
+        "acceptanceDateTime": [f"{f['accepted']:%Y-%m-%dT%H:%M:%S}.000Z" for f in filings],
         "act": ["34"] * len(filings),
         "form": [f["form"] for f in filings],
         "fileNumber": ["001-99999"] * len(filings),
@@ -405,10 +430,11 @@ _UNITS = {
 }
 
 
-def companyfacts_json(cik: int, until: dt.date) -> dict:
-    """A companyfacts document: quarterly 10-Q facts, annual 10-K facts with prior-year comparatives."""
+def companyfacts_json(cik: int, until: dt.date, now: dt.datetime | None = None) -> dict:
+    """A companyfacts document: quarterly 10-Q facts, annual 10-K facts with prior-year comparatives
+    (of the filings accepted by `now`, when given)."""
     company = COMPANIES_BY_CIK[cik]
-    reports = [f for f in _demo_filings(company.ticker, until) if f["form"] in ("10-Q", "10-K")]
+    reports = [f for f in _accepted_by(_demo_filings(company.ticker, until), now) if f["form"] in ("10-Q", "10-K")]
     facts: dict[str, dict[str, list[dict]]] = {}
 
     def add(concept: str, unit: str, fact: dict) -> None:
@@ -677,11 +703,16 @@ def getcurrent_atom(now: dt.datetime, days: int = 5, start: int = 0, count: int 
     today = pd.Timestamp(now).tz_convert("America/New_York").date()
     entries = []
     for company in DEMO_COMPANIES:
-        for f in _demo_filings(company.ticker, today):
+        for f in _accepted_by(_demo_filings(company.ticker, today), now):
             if (today - f["filed"]).days > days:
                 continue
             acc = f["accession"]
-            updated = f"{f['filed'].isoformat()}T16:05:12-05:00"
+            late = DEMO_AFTER_CLOSE_FILINGS.get((company.ticker, f["form"], f["filed"]))
+            updated = (
+                f"{f['accepted'].tz_convert('America/New_York').isoformat()}"
+                if late
+                else f"{f['filed'].isoformat()}T16:05:12-05:00"
+            )
             entries.append(
                 (
                     updated,
@@ -1285,9 +1316,9 @@ class DemoTransport(httpx.BaseTransport):
                     ),
                 )
             if host == "data.sec.gov" and path.startswith("/submissions/"):
-                return self._json(request, submissions_json(self._cik(path), self.today))
+                return self._json(request, submissions_json(self._cik(path), self.today, self.now))
             if host == "data.sec.gov" and path.startswith("/api/xbrl/companyfacts/"):
-                return self._json(request, companyfacts_json(self._cik(path), self.today))
+                return self._json(request, companyfacts_json(self._cik(path), self.today, self.now))
             if host.endswith("finance.yahoo.com") and path.startswith("/v8/finance/chart/"):
                 ticker = path.rsplit("/", 1)[-1].upper()
                 p1 = int(query.get("period1", ["0"])[0])
