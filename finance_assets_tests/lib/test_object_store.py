@@ -269,3 +269,110 @@ def test_a_writer_killed_mid_upload_leaves_the_previous_version(bucket_url, s3_e
     assert wh.store.abort_incomplete_uploads(older_than=pd.Timedelta(0).to_pytimedelta()) == 1
     assert wh.store.incomplete_uploads() == []
     pd.testing.assert_frame_equal(wh.read_latest("big_table"), previous)
+
+
+# --- end to end: the demo backfill through the Dask executor onto the S3 server -----------------
+
+
+def _cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "finance_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+@pytest.mark.slow
+def test_demo_backfill_through_dask_onto_the_object_store(isolated_home, bucket_url, s3_endpoint, tmp_path):
+    """Three holdings and the benchmark, one month, every asset, Dask workers writing the bucket; then
+    the report, `catalog` and a catalog query read it back. Nothing lands in the local warehouse
+    folder, and no credential appears in the output."""
+    data = isolated_home / "data"
+    (data / "portfolio.csv").write_text(
+        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\nCRXQ,300,30,USD\n"
+    )
+    env = dict(
+        os.environ,
+        **CREDENTIALS,
+        PYTHONWARNINGS="ignore",
+        FINANCE_ASSETS_WAREHOUSE_URL=bucket_url,
+        FINANCE_ASSETS_S3_ENDPOINT_URL=s3_endpoint,
+        FINANCE_ASSETS_S3_REGION=REGION,
+        FINANCE_ASSETS_EXECUTOR="dask",
+        FINANCE_ASSETS_HTTP_BACKOFF="0.01",
+    )
+    for name in ("DASK_SCHEDULER_ADDRESS", "FINANCE_ASSETS_FAULT_RATE", "FINANCE_ASSETS_OUTAGE_HOSTS"):
+        env.pop(name, None)
+    reg = _cli(["register"], env)
+    assert reg.returncode == 0, reg.stdout + reg.stderr
+    run = _cli(["backfill", "--start", "2025-02", "--end", "2025-02"], env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "dask scheduler: tcp://127.0.0.1:" in run.stdout and "done:" in run.stdout
+
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    prices = wh.read("prices")
+    sessions_feb_2025 = 19
+    assert set(prices["ticker"]) == {"ACMQ", "BLZQ", "CRXQ", "DEMOIDX"}
+    assert len(prices) == 4 * sessions_feb_2025 and not prices.duplicated(["ticker", "date"]).any()
+    assert len(wh.all_files("prices")) == 4  # one object per ticker-year
+    report = wh.read("portfolio_report")
+    assert len(report) == len(pd.bdate_range("2025-02-01", "2025-02-28"))
+    assert not (data / "warehouse" / "prices").exists()  # the bucket is the warehouse
+
+    shown = _cli(["report"], env)
+    assert shown.returncode == 0 and "latest.html" in shown.stdout, shown.stdout + shown.stderr
+    catalog = _cli(["catalog"], env)
+    assert catalog.returncode == 0, catalog.stdout + catalog.stderr
+    assert "prices" in catalog.stdout and "portfolio_report" in catalog.stdout
+    con = wh.connect()
+    try:
+        tickers, bars = con.execute("SELECT count(DISTINCT ticker), count(*) FROM prices").fetchone()
+        days = con.execute("SELECT count(*) FROM portfolio_report").fetchone()[0]
+        techs = con.execute("SELECT count(*) FROM technicals WHERE ticker = 'ACMQ'").fetchone()[0]
+    finally:
+        con.close()
+    assert (tickers, bars, days, techs) == (4, 4 * sessions_feb_2025, len(report), sessions_feb_2025)
+    for output in (reg, run, shown, catalog):
+        assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in output.stdout + output.stderr
+
+
+# --- the compose deployment's S3 server -------------------------------------------------------
+
+
+def test_compose_runs_the_s3_server_and_the_demo_against_it():
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    services = yaml.safe_load((repo / "docker" / "docker-compose.yml").read_text())["services"]
+    s3, bucket, demo = services["s3"], services["s3-bucket"], services["demo"]
+    venv_bin = Path(sys.executable).parent
+    assert (venv_bin / s3["command"][0]).exists()  # moto_server, from the locked test extra
+    port = s3["command"][s3["command"].index("-p") + 1]
+    for name in ("dask-worker", "user_code", "webserver", "daemon", "demo", "s3-bucket"):
+        env = services[name]["environment"]
+        assert env["FINANCE_ASSETS_WAREHOUSE_URL"].endswith("s3://finance-assets/warehouse}"), name
+        assert env["FINANCE_ASSETS_S3_ENDPOINT_URL"].endswith(f"http://s3:{port}}}"), name
+    assert bucket["command"][-3:] == ["-m", "finance_assets.lib.object_store", "ensure-bucket"]
+    for name in ("dask-worker", "user_code", "demo"):
+        assert services[name]["depends_on"]["s3-bucket"] == {"condition": "service_completed_successfully"}
+    assert demo["command"][:2] == ["finance-assets", "demo"]
+
+
+def test_ensure_bucket_command_creates_the_configured_bucket(s3_endpoint, s3_env, tmp_path):
+    url = f"s3://ensure-{os.getpid()}/wh"
+    env = dict(
+        os.environ,
+        **CREDENTIALS,
+        FINANCE_ASSETS_HOME=str(tmp_path),
+        FINANCE_ASSETS_WAREHOUSE_URL=url,
+        FINANCE_ASSETS_S3_ENDPOINT_URL=s3_endpoint,
+        FINANCE_ASSETS_S3_REGION=REGION,
+    )
+    command = [sys.executable, "-m", "finance_assets.lib.object_store", "ensure-bucket"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and "created" in first.stdout, first.stdout + first.stderr
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "exists" in again.stdout, again.stdout + again.stderr
