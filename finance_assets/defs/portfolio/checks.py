@@ -54,12 +54,16 @@ def weights_problems(holdings: pd.DataFrame) -> pd.DataFrame:
     have no weights and are skipped)."""
     if holdings.empty:
         return pd.DataFrame(columns=["date", "weight_sum", "priced"])
-    priced = holdings[holdings["market_value"].notna()].assign(date=lambda f: _days(f))
-    per_day = priced.groupby("date").agg(
-        weight_sum=("weight", lambda w: w.sum(min_count=1)),
-        total=("market_value", "sum"),
-        priced=("ticker", "size"),
-        unweighted=("weight", lambda w: int(w.isna().sum())),
+    priced = holdings[holdings["market_value"].notna()]
+    priced = priced.assign(date=_days(priced), unweighted=priced["weight"].isna().astype("int64"))
+    by_day = priced.groupby("date")
+    per_day = pd.DataFrame(
+        {
+            "weight_sum": by_day["weight"].sum(min_count=1),
+            "total": by_day["market_value"].sum(),
+            "priced": by_day.size(),
+            "unweighted": by_day["unweighted"].sum(),
+        }
     )
     per_day = per_day[per_day["total"] != 0]
     bad = ~_close(per_day["weight_sum"], pd.Series(1.0, index=per_day.index), abs_tol=1e-9)  # NaN: bad
@@ -162,23 +166,37 @@ def available_returns(holdings: pd.DataFrame, closes: pd.DataFrame, fx_quotes: p
     quotes = fx_quotes.assign(date=_days(fx_quotes)) if len(fx_quotes) else fx_quotes
     first_quote = quotes.groupby("currency")["date"].min() if len(quotes) else pd.Series(dtype="datetime64[ns]")
     base = base.upper()
+    held = holdings.assign(date=_days(holdings), first=lambda f: f["ticker"].map(first_close))
+    priced = held[held["first"].notna() & (held["first"] <= held["date"])]
+    per_day = priced.groupby("date").agg(
+        start=("first", "max"), tickers=("ticker", frozenset), currencies=("currency", frozenset)
+    )
+    sessions_of: dict[frozenset, np.ndarray] = {}  # the held set changes seldom: its sessions once
+
+    def sessions(tickers: frozenset) -> np.ndarray:
+        if tickers not in sessions_of:
+            dates = closes.loc[closes["ticker"].isin(tickers), "date"].unique()
+            sessions_of[tickers] = np.sort(np.asarray(dates, dtype="datetime64[ns]"))
+        return sessions_of[tickers]
+
+    quoted_from = first_quote.to_dict()
+    by_day = dict(zip(per_day.index, per_day.itertuples(index=False), strict=True))
     out = []
-    for day, held in holdings.assign(date=_days(holdings)).groupby("date"):
-        priced = held[held["ticker"].map(first_close).le(day).fillna(False)]
-        if priced.empty:
-            out.append((day, 0))
+    for day in sorted(pd.DatetimeIndex(held["date"].unique())):
+        if day not in by_day:
+            out.append((day, 0))  # nothing priced by the day
             continue
-        start = first_close[priced["ticker"].unique()].max()
-        foreign = set(priced["currency"]) - {base}
+        start, tickers, currencies = by_day[day]
+        foreign = set(currencies) - {base}
         if foreign:
             needed = (foreign | {base}) - {"EUR"}
-            if not needed <= set(first_quote.index):
+            if not needed <= quoted_from.keys():
                 out.append((day, 0))  # a rate never quoted: no value at all
                 continue
-            start = max(start, first_quote[sorted(needed)].max())
-        sessions = closes.loc[closes["ticker"].isin(set(priced["ticker"])), "date"].unique()
-        count = int(((sessions >= start) & (sessions <= day)).sum())
-        out.append((day, max(count - 1, 0)))
+            start = max(start, *(quoted_from[c] for c in needed))
+        dates = sessions(tickers)
+        count = int(dates.searchsorted(np.datetime64(day), "right") - dates.searchsorted(np.datetime64(start), "left"))
+        out.append((day, max(count, 1) - 1))
     return pd.DataFrame(out, columns=columns)
 
 
