@@ -53,7 +53,7 @@ def weights_problems(holdings: pd.DataFrame) -> pd.DataFrame:
     """Days whose priced holdings' weights do not sum to 1 (days with no priced holding or a zero total
     have no weights and are skipped)."""
     if holdings.empty:
-        return pd.DataFrame(columns=["date", "weight_sum", "priced"])
+        return pd.DataFrame(columns=["date", "weight_sum", "priced", "unweighted"])
     priced = holdings[holdings["market_value"].notna()]
     priced = priced.assign(date=_days(priced), unweighted=priced["weight"].isna().astype("int64"))
     by_day = priced.groupby("date")
