@@ -87,7 +87,12 @@ def build_resources(settings: config.Settings | str | None = None) -> dict:
         "as_of": settings.as_of,
     }
     return {
-        "io_manager": ParquetWarehouseIOManager(base_path=settings.warehouse_location, as_of=settings.as_of),
+        "io_manager": ParquetWarehouseIOManager(
+            base_path=settings.warehouse_location,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+            as_of=settings.as_of,
+        ),
         "sec": SecEdgarSource(
             **common,
             user_agent=dg.EnvVar("SEC_USER_AGENT") if mode == "live" else "",

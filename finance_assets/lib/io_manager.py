@@ -52,9 +52,15 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
 
     base_path: str
     as_of: str = ""  # the clock (lib/clock.py): recorded on every materialization as `as_of`
+    # an object-store warehouse's server and region ('': this process's FINANCE_ASSETS_S3_* settings), so a
+    # Dask worker writes where the run's settings say; the access key never travels in config
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     @property
     def warehouse(self) -> Warehouse:
+        if self.base_path.startswith("s3://"):
+            return Warehouse(self.base_path, endpoint_url=self.s3_endpoint_url or None, region=self.s3_region or None)
         return Warehouse(self.base_path)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:

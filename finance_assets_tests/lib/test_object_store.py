@@ -14,11 +14,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 from finance_assets.lib import config
+from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.object_store import ObjectStore, WriteConflict
 from finance_assets.lib.warehouse import ObjectStoreWarehouse, Warehouse
 
@@ -376,3 +378,32 @@ def test_ensure_bucket_command_creates_the_configured_bucket(s3_endpoint, s3_env
     assert first.returncode == 0 and "created" in first.stdout, first.stdout + first.stderr
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "exists" in again.stdout, again.stdout + again.stderr
+
+
+_MONTHS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
+
+
+@dg.asset(partitions_def=_MONTHS)
+def bars(context) -> pd.DataFrame:
+    return _frame("AAA", context.partition_key)
+
+
+@dg.asset(partitions_def=_MONTHS)
+def doubled(bars: pd.DataFrame) -> pd.DataFrame:
+    return bars.assign(close=bars["close"] * 2)
+
+
+def test_io_manager_writes_and_loads_the_bucket_with_the_runs_endpoint(bucket_url, s3_endpoint, monkeypatch):
+    # this process's settings name no S3 server: the endpoint must come from the IO manager's config
+    monkeypatch.delenv("FINANCE_ASSETS_S3_ENDPOINT_URL", raising=False)
+    io_manager = ParquetWarehouseIOManager(base_path=bucket_url, s3_endpoint_url=s3_endpoint, s3_region=REGION)
+    with dg.instance_for_test() as instance:
+        for month in ("2024-01-01", "2024-02-01"):
+            resources = {"io_manager": io_manager}
+            assert dg.materialize([bars, doubled], partition_key=month, instance=instance, resources=resources).success
+        event = instance.get_latest_materialization_event(dg.AssetKey("doubled"))
+        metadata = event.asset_materialization.metadata
+    assert metadata["warehouse_path"].value == f"{bucket_url}/doubled"
+    assert all(CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(v.value) for v in metadata.values())
+    wh = Warehouse(bucket_url, endpoint_url=s3_endpoint, region=REGION)
+    assert wh.read("doubled")["close"].tolist() == [2 * i for i in range(20)] * 2

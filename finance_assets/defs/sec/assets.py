@@ -20,7 +20,6 @@ from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import TICKER, per_ticker_asset, ticker_partitions
 from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
-from finance_assets.lib.warehouse import Warehouse
 
 GROUP = "sec"
 COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
@@ -31,7 +30,7 @@ BALANCE_TOLERANCE = 0.005
 
 
 def _previous_map(context: dg.AssetExecutionContext) -> pd.DataFrame | None:
-    return Warehouse(context.resources.io_manager.base_path).read_latest("ticker_cik_map")
+    return context.resources.io_manager.warehouse.read_latest("ticker_cik_map")
 
 
 @dg.asset(
