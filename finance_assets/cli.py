@@ -506,7 +506,12 @@ def catalog(settings: Settings) -> None:
     assets = wh.refresh_catalog()
     print(f"DuckDB catalog: {wh.catalog_path}")
     print(f"views: {', '.join(assets) or 'none yet (materialize something first)'}")
-    if "prices" in assets:
+    if settings.warehouse_url:
+        print(
+            f"the views read {settings.warehouse_url}: the duckdb CLI needs LOAD httpfs and an S3 secret first "
+            "(docs/object-storage.md); Warehouse(url).connect() reads it without them"
+        )
+    elif "prices" in assets:
         print(
             f'try: duckdb {wh.catalog_path} -c "SELECT ticker, count(*) AS days, max(date) FROM prices '
             'GROUP BY ticker ORDER BY ticker"'
