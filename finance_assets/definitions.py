@@ -63,8 +63,10 @@ ALL_ASSETS = [
 ALL_CHECKS = [
     market.prices_are_sane,
     market.prices_cover_every_session,
+    *market.SCHEMA_CHECKS,  # every stored table matches its declared schema (defs/<domain>/schemas.py)
     *sec.SEC_CHECKS,
     fx.fx_rates_are_sane,
+    *fx.SCHEMA_CHECKS,
     *report_checks.PORTFOLIO_CHECKS,
 ]
 

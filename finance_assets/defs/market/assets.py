@@ -6,11 +6,12 @@ import dagster as dg
 import pandas as pd
 
 from finance_assets.defs.market import corporate_actions as actions
-from finance_assets.defs.market import indicators
+from finance_assets.defs.market import indicators, schemas
 from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
+from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
 from finance_assets.lib.partitions import (
     MONTH,
@@ -27,6 +28,7 @@ GROUP = "market"
 # against the prices table's columns here, when definitions load: a bad spec fails before any run.
 INDICATOR_SET = indicators.load_indicator_set(config.settings().indicators_file, columns=PRICE_COLUMNS)
 TECHNICALS_COLUMNS = tuple(name for indicator in INDICATOR_SET for name in indicator.columns)
+TECHNICALS = schemas.technicals(TECHNICALS_COLUMNS)
 # A changed set (or TA-Lib version) is a new code version: Dagster shows the partitions as stale.
 TECHNICALS_CODE_VERSION = f"2-{indicators.set_version(INDICATOR_SET)}"
 # Months of earlier prices a technicals partition reads, derived from the set: enough sessions for
@@ -42,6 +44,7 @@ TECHNICALS_LOOKBACK_MONTHS = indicators.lookback_months(INDICATOR_SET) or WHOLE_
     group_name=GROUP,
     required_resource_keys={"prices_source"},
     code_version="1",
+    metadata=schema_metadata(schemas.CORPORATE_ACTIONS),
     description="Splits, reverse splits and cash dividends per ticker as of the clock (ticker, ex_date, "
     "kind, ratio or amount, source, known_at), from the price providers' event fields. Its data version "
     "is a hash of the rows: when it changes, automation re-fetches every stored month of that ticker's "
@@ -54,6 +57,7 @@ def corporate_actions(context: dg.AssetExecutionContext) -> dg.Output:
     versions = {ticker: actions.actions_version(frame) for ticker, frame in per_ticker.items()}
     frames = [frame for frame in per_ticker.values() if len(frame)]
     out = actions.normalized(pd.concat(frames, ignore_index=True)) if frames else actions.empty_actions()
+    out = schemas.CORPORATE_ACTIONS.conform(out)
     attach_metadata(
         context,
         {
@@ -73,6 +77,7 @@ def corporate_actions(context: dg.AssetExecutionContext) -> dg.Output:
     group_name=GROUP,
     required_resource_keys={"prices_source"},
     code_version="1",
+    metadata=schema_metadata(schemas.PRICES),
     # not read: a new or changed action re-fetches the ticker's months (lib/automation.py)
     deps=[
         dg.AssetDep(
@@ -92,7 +97,7 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
         bars = source.daily_bars(ticker, start, end)
         bars.insert(0, "ticker", ticker)
         frames.append(bars)
-    out = pd.concat(frames, ignore_index=True)
+    out = schemas.PRICES.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
@@ -109,6 +114,7 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
 @per_ticker_month_asset(
     group_name=GROUP,
     code_version=TECHNICALS_CODE_VERSION,
+    metadata=schema_metadata(TECHNICALS),
     ins={
         "prices": dg.AssetIn(
             partition_mapping=dg.MultiPartitionMapping(
@@ -135,10 +141,11 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
     tickers, months = ticker_month_grid(context)
     history = prices[prices["ticker"].isin(tickers)] if len(prices) else prices
     if history.empty:
-        out = pd.DataFrame(columns=["ticker", "date", *TECHNICALS_COLUMNS])
+        out = TECHNICALS.empty()
     else:
         computed = indicators.compute_indicators(indicators.adjusted_prices(history), INDICATOR_SET)
         out = computed[in_months(computed["date"], months)].sort_values(["ticker", "date"], ignore_index=True)
+        out = TECHNICALS.conform(out)
     attach_metadata(context, technicals_metadata(out, history))
     return out
 
@@ -235,3 +242,9 @@ def prices_are_sane(prices: pd.DataFrame) -> dg.AssetCheckResult:
             "duplicate_dates": duplicates,
         },
     )
+
+
+# The stored tables match their declarations (market/schemas.py); registered in definitions.py.
+SCHEMA_CHECKS = schema_checks(
+    (corporate_actions, schemas.CORPORATE_ACTIONS), (prices, schemas.PRICES), (technicals, TECHNICALS)
+)

@@ -16,7 +16,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-ACTION_COLUMNS = ["ticker", "ex_date", "kind", "ratio", "amount", "source", "known_at"]
+from finance_assets.defs.market.schemas import CORPORATE_ACTIONS
+
 KINDS = ("split", "reverse_split", "cash_dividend")
 NEW_YORK = "America/New_York"
 # A provider lists an event from its ex-date on (Yahoo stamps it at that session's 09:30 open): the
@@ -58,22 +59,12 @@ def actions_from_bars(ticker: str, bars: pd.DataFrame, source: str) -> pd.DataFr
 
 
 def empty_actions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "ticker": pd.Series(dtype="object"),
-            "ex_date": pd.Series(dtype="datetime64[ns]"),
-            "kind": pd.Series(dtype="object"),
-            "ratio": pd.Series(dtype="float64"),
-            "amount": pd.Series(dtype="float64"),
-            "source": pd.Series(dtype="object"),
-            "known_at": pd.Series(dtype="datetime64[ns, UTC]"),
-        }
-    )
+    return CORPORATE_ACTIONS.empty()
 
 
 def normalized(actions: pd.DataFrame) -> pd.DataFrame:
     """Typed columns in a fixed row order (ticker, ex_date, kind): the same actions give the same bytes."""
-    out = actions.reindex(columns=ACTION_COLUMNS).copy()
+    out = actions.reindex(columns=CORPORATE_ACTIONS.names).copy()
     out["ex_date"] = pd.to_datetime(out["ex_date"]).astype("datetime64[ns]")
     out["known_at"] = pd.to_datetime(out["known_at"], utc=True).astype("datetime64[ns, UTC]")
     for column in ("ratio", "amount"):

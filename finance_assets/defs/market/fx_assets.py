@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS, FxSource
+from finance_assets.defs.market.schemas import FX_RATES
+from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.holdings_file import PortfolioError
 from finance_assets.lib.partition_mappings import in_months, md_preview
 from finance_assets.lib.partitions import month_partitions
@@ -20,6 +22,7 @@ GROUP = "fx"
     backfill_policy=dg.BackfillPolicy.single_run(),
     required_resource_keys={"fx_source", "portfolio"},
     code_version="1",
+    metadata=schema_metadata(FX_RATES),
     description="ECB euro reference rates: per publication day and currency, units of the currency per "
     "1 EUR (any base currency is crossed through EUR). One request for the whole history per run.",
 )
@@ -28,7 +31,7 @@ def fx_rates(context: dg.AssetExecutionContext) -> pd.DataFrame:
     months = sorted(context.partition_keys)
     quotes = source.reference_rates()
     out = quotes[in_months(quotes["date"], months)].reset_index(drop=True)
-    out = out[FX_COLUMNS].assign(source="ecb (demo)" if source.mode == "demo" else "ecb")
+    out = FX_RATES.conform(out[FX_COLUMNS].assign(source="ecb (demo)" if source.mode == "demo" else "ecb"))
     meta: dict = {
         "currencies": int(out["currency"].nunique()),
         "http": source.http_stats(),
@@ -77,3 +80,6 @@ def fx_rates_are_sane(fx_rates: pd.DataFrame) -> dg.AssetCheckResult:
         passed=bad_rates == duplicates == 0,
         metadata={"rows": len(fx_rates), "bad_rates": bad_rates, "duplicates": duplicates},
     )
+
+
+SCHEMA_CHECKS = schema_checks((fx_rates, FX_RATES))

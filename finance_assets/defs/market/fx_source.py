@@ -26,6 +26,7 @@ from datetime import date
 
 import pandas as pd
 
+from finance_assets.defs.market.schemas import FX_RATES
 from finance_assets.lib.http import HttpClient
 from finance_assets.lib.limiter import SourceLimiter
 from finance_assets.lib.sources import HttpSource
@@ -34,7 +35,8 @@ ECB_HIST_ZIP_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip
 ECB_SOURCE = "ecb"
 # Not in the limiter's defaults: one file per run, so a polite budget of its own is plenty.
 ECB_RATES = {ECB_SOURCE: [(2, 1.0)]}
-FX_COLUMNS = ["date", "currency", "per_eur"]
+# What the ECB file parses to: the stored `fx_rates` table (schemas.FX_RATES) without its source.
+FX_COLUMNS = [name for name in FX_RATES.names if name != "source"]
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

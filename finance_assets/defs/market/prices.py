@@ -14,7 +14,9 @@ import json
 import numpy as np
 import pandas as pd
 
-PRICE_COLUMNS = ["date", "open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"]
+from finance_assets.defs.market.schemas import PARSED_PRICE_COLUMNS
+
+PRICE_COLUMNS = PARSED_PRICE_COLUMNS  # the stored `prices` table (schemas.PRICES) without ticker and source
 
 
 class PriceFormatError(ValueError):
