@@ -15,7 +15,7 @@ that read them, and never touch a partition that is already in progress or whose
 | fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated |
 | corporate_actions | ticker | missing; after each close (16:30 New York) |
 | prices | ticker x month | as headlines, plus every stored month of a ticker whose corporate_actions data version changed |
-| prices, headlines, fx_rates | ticker x month / month | missing in the lookback; the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
+| prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
 | technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated |
 | portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals updated) refreshes the latest report day only |
@@ -149,6 +149,9 @@ def daily_bar_root_condition(months: int, wait_for: dg.AssetSelection | None = N
 
 
 ACTIONS = dg.AssetSelection.key_prefixes(["corporate_actions"])
+# headlines read their ticker's filings (8-Ks become headlines): a month built before them would lack
+# its 8-K headlines for good once closed (only the open month is refreshed), unlike one built after
+FILINGS = dg.AssetSelection.key_prefixes(["filings"])
 
 
 def corporate_actions_condition() -> dg.AutomationCondition:
@@ -227,6 +230,7 @@ def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCon
     for name in DAILY_BAR_ROOTS:
         out[name] = daily_bar_root_condition(months)
     out["prices"] = prices_condition(months)
+    out["headlines"] = daily_bar_root_condition(months, wait_for=FILINGS)
     for name in DAILY_BAR_DERIVED:
         out[name] = derived_condition(months)
     for name in REPORT_OUTPUTS:

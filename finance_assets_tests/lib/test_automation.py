@@ -220,10 +220,12 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
         "corporate_actions": set(TICKERS),
     }
     assert {a: {str(k) if k is not None else None for k in keys} for a, keys in everything.items()} == expected
-    # roots before what reads them; prices wait for their ticker's corporate actions
-    assert set(fresh[0]) == {"ticker_cik_map", "corporate_actions", "headlines", "fx_rates"}
+    # roots before what reads them; prices wait for their ticker's corporate actions, headlines for its
+    # filings (#16: a month built before them would lack its 8-K headlines for good once closed)
+    assert set(fresh[0]) == {"ticker_cik_map", "corporate_actions", "fx_rates"}
     first_tick_of = {asset: next(i for i, t in enumerate(fresh) if asset in t) for asset in everything}
     assert first_tick_of["prices"] > first_tick_of["corporate_actions"]
+    assert first_tick_of["headlines"] > first_tick_of["filings"]
     assert first_tick_of["technicals"] > first_tick_of["prices"]
     assert first_tick_of["market_panel"] > first_tick_of["technicals"]
     assert first_tick_of["portfolio_report"] > first_tick_of["market_panel"]

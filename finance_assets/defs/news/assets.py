@@ -60,20 +60,24 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         for provider, reason in skipped_here.items():
             skipped.setdefault(provider, reason)
             context.log.info(f"{ticker}: headline provider {provider} skipped: {reason}")
-        raw = raw[_in_window(raw["published_utc"], months)]
-        if raw.empty:
-            continue
-        fetched.update(raw["source"].str.split("/").str[0])
-        kept = news_lib.dedupe_headlines(raw)
-        duplicates += len(raw) - len(kept)
-        kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
-        kept = kept[in_months(kept["date"], months)]
-        if kept.empty:
-            continue
-        scores = sentiment_lib.score_many(kept["title"].tolist())
-        kept["score"] = scores
-        kept["label"] = [sentiment_lib.label(s) for s in scores]
-        frames.append(kept[STORED_HEADLINE_COLUMNS])
+        fetched.update(raw.loc[_in_window(raw["published_utc"], months), "source"].str.split("/").str[0])
+        # Each month on its own (its window, its de-duplication): a month's rows never depend on which
+        # other months share the run (a routine title in January would otherwise hide February's copy
+        # in a January..February backfill but not in February's own after-close run).
+        for month in months:
+            in_window = raw[_in_window(raw["published_utc"], [month])]
+            if in_window.empty:
+                continue
+            kept = news_lib.dedupe_headlines(in_window)
+            duplicates += len(in_window) - len(kept)
+            kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
+            kept = kept[in_months(kept["date"], [month])]
+            if kept.empty:
+                continue
+            scores = sentiment_lib.score_many(kept["title"].tolist())
+            kept["score"] = scores
+            kept["label"] = [sentiment_lib.label(s) for s in scores]
+            frames.append(kept[STORED_HEADLINE_COLUMNS])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STORED_HEADLINE_COLUMNS)
     attach_metadata(
         context,

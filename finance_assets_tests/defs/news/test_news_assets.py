@@ -87,7 +87,9 @@ def test_every_provider_merges_into_one_deduplicated_table(sec_ready):
     provider = heads["source"].str.split("/").str[0]
     assert set(provider) == {"yahoo-rss (demo)", "sec-8k (demo)", "finnhub (demo)"}
     assert not heads["url"].duplicated().any()
-    assert not heads["title"].map(normalize_title).duplicated().any()
+    # de-duplicated within each month (a month's rows never depend on the other months of its run)
+    month = pd.to_datetime(heads["date"]).dt.to_period("M")
+    assert not heads.assign(k=heads["title"].map(normalize_title), m=month).duplicated(["k", "m"]).any()
 
     # Finnhub re-publishes some RSS stories under the same URL and re-titles others: the first copy wins
     start, end = dt.date(2025, 1, 28), dt.date(2025, 3, 31)
@@ -124,6 +126,37 @@ def test_every_provider_merges_into_one_deduplicated_table(sec_ready):
     assert f"{month_scores.min():.4g}" in sentiment["most_negative"]
     daily = Warehouse(root / "warehouse").read("sentiment")
     assert daily["headline_count"].sum() == len(heads)
+
+
+def test_a_months_headlines_do_not_depend_on_the_other_months_of_its_run(sec_ready):
+    """#16: ACMQ's "files Q1 2025 report" runs on 02-19 and again on 03-19. March's rows are the same
+    whether March is built with February (a backfill) or alone (the after-close run of the open month),
+    so continuous operation and a fresh build agree."""
+    instance, root = sec_ready
+    source = NewsSource(mode="demo", demo_now=NOW, **source_dirs(root))
+    assert _run_news(instance, root, source).success  # February and March in one run
+    together = _headlines(root)
+    alone = dg.materialize(
+        ALL,
+        selection=[news.headlines],
+        resources={
+            "io_manager": ParquetWarehouseIOManager(base_path=str(root / "warehouse")),
+            "sec": SecEdgarSource(mode="demo", demo_now=NOW, **source_dirs(root)),
+            "news_source": source,
+        },
+        instance=instance,
+        partition_key=f"{MONTHS[1]}|ACMQ",
+    )
+    assert alone.success
+    march = _headlines(root)
+    columns = ["date", "published_utc", "title", "url", "source", "score", "label"]
+
+    def in_march(frame):
+        rows = frame[pd.to_datetime(frame["date"]) >= pd.Timestamp(MONTHS[1])]
+        return rows.sort_values(["published_utc", "url"], ignore_index=True)[columns]
+
+    pd.testing.assert_frame_equal(in_march(together), in_march(march))
+    assert (in_march(march)["title"] == "[DEMO] Acme Quantum Systems files Q1 2025 report").any()
 
 
 def test_keyed_api_is_skipped_cleanly_without_a_key(sec_ready):
