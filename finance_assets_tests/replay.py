@@ -17,7 +17,7 @@ The graph replayed is the product's (`definitions.ALL_ASSETS` with the productio
 per run group of lib/selections.py as in definitions.py): ticker_cik_map, filings, xbrl_facts,
 fundamentals, corporate_actions, prices, technicals, headlines, sentiment, fx_rates, market_panel,
 fundamental_snapshots, portfolio_report and portfolio_holdings. Left out: the filing documents and
-their text signals (`DOCUMENT_ASSETS`: leaves no compared table reads; they would download every
+their text signals (`DOCUMENT_ASSETS`, while no replayed asset reads them: they would download every
 filing's documents) and the asset checks (they write no table). The real source resources run against
 the demo transport; only their rate limiter is lifted (nothing leaves the machine; the limiter is
 measured elsewhere).
@@ -52,8 +52,8 @@ HISTORY_START = "2026-01"
 BENCHMARK = "DEMOIDX"
 # ticker, shares, cost_basis (per share, in currency), currency, purchase_date
 HOLDINGS = [
-    ("ACMQ", 120, 45.0, "USD", ""),  # a price correction; its FY2025 10-K is accepted after the close
-    ("CRXQ", 300, 30.0, "EUR", ""),  # dividends; held in EUR: every ECB fixing moves its value
+    ("ACMQ", 120, 45.0, "USD", ""),  # a price correction; FY2025 10-K accepted after the close (03-02)
+    ("CRXQ", 300, 30.0, "EUR", ""),  # dividends; held in EUR; FY2025 10-K accepted during the session
     ("ELQX", 80, 55.0, "USD", ""),  # a 3:1 split
     ("HVQX", 400, 16.0, "USD", ""),  # a 1-for-4 reverse split
 ]
@@ -71,6 +71,14 @@ KEYS = {
     "portfolio_holdings": ["date", "holding"],
 }
 TOLERANCE = 1e-12
+# Columns that record the deployment's own history, which no source serves as of a clock, so a fresh
+# build cannot have them; everything else must be equal:
+# - ticker_cik_map.first_seen: the day this warehouse first saw a ticker -> CIK mapping (it keeps a
+#   ticker that moves to another CIK resolvable for its old filings);
+# - portfolio_report.report_path on any day but the latest: the HTML page a run renders is its last
+#   day's, so an earlier day keeps a path when it was once the latest day of a run (every session's
+#   newest day in continuous operation; only the last day in one backfill). The latest day's is compared.
+HISTORY_COLUMNS = {("ticker_cik_map", "first_seen")}
 
 
 def holdings_csv(as_of: str) -> str:
@@ -122,10 +130,15 @@ def _unthrottled(source_class):
 
 
 def replay_assets() -> list:
+    """ALL_ASSETS without the filing documents and their text signals while no other asset reads them."""
     from finance_assets.definitions import ALL_ASSETS
     from finance_assets.defs.sec.documents import DOCUMENT_ASSETS
 
-    return [a for a in ALL_ASSETS if not any(a is d for d in DOCUMENT_ASSETS)]
+    kept = [a for a in ALL_ASSETS if not any(a is d for d in DOCUMENT_ASSETS)]
+    read = {dep for a in kept for deps in a.asset_deps.values() for dep in deps}
+    if any(key in read for d in DOCUMENT_ASSETS for key in d.keys):
+        return list(ALL_ASSETS)
+    return kept
 
 
 @functools.cache
@@ -239,12 +252,16 @@ def tables(warehouse_dir: Path) -> list[str]:
 
 
 def _normalized(frame, table: str, home: Path):
-    """Machine paths (the report's HTML path) relative to their home: two homes hold the same file."""
-    if table == "portfolio_report" and "report_path" in frame:
+    """HISTORY_COLUMNS dropped; the report's HTML path relative to its home (two homes hold the same
+    file), kept on the latest report day only (see HISTORY_COLUMNS)."""
+    frame = frame.drop(columns=[c for t, c in HISTORY_COLUMNS if t == table and c in frame])
+    if table == "portfolio_report" and "report_path" in frame and len(frame):
         frame = frame.copy()
-        frame["report_path"] = frame["report_path"].map(
-            lambda p: None if p is None or p != p else str(Path(p).relative_to(home))
-        )
+        latest = frame["date"] == frame["date"].max()
+        frame["report_path"] = [
+            str(Path(p).relative_to(home)) if last and isinstance(p, str) else None
+            for p, last in zip(frame["report_path"], latest)
+        ]
     return frame
 
 
@@ -329,8 +346,11 @@ def events(home: Path, as_of: str) -> dict:
         out["day_pnl_fx"] = {r.date: r.day_pnl_fx for r in report.itertuples() if r.date >= "2026-02-01"}
     snapshots = wh.read("fundamental_snapshots")
     if len(snapshots):
-        late = snapshots[(snapshots["ticker"] == "ACMQ")]
-        out["acmq_known_at"] = sorted(str(pd.Timestamp(d).date()) for d in late["known_at"] if str(d)[:4] == "2026")
+        # the sessions from which each FY2025 10-K is known (ACMQ: after the close; CRXQ: during it)
+        out["known_at_2026"] = {
+            t: sorted(str(pd.Timestamp(d).date()) for d in g["known_at"] if str(d)[:4] == "2026")
+            for t, g in snapshots[snapshots["ticker"].isin(["ACMQ", "CRXQ"])].groupby("ticker")
+        }
     return out
 
 

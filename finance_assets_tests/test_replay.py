@@ -10,8 +10,9 @@ panel, the fundamental snapshots and every report day so far; see finance_assets
 The window holds every event #16 names:
 - dividends (CRXQ, 02-02 and 05-01), a 3:1 split (ELQX, 03-16), a 1-for-4 reverse split (HVQX, 04-06);
 - a source price correction (ACMQ's 04-14 bar, first published 6 % high, fixed 04-17);
-- a 10-K accepted after the close (ACMQ's FY2025 10-K, 16:40 New York on 03-02: known from 03-03;
-  the other holdings' 10-Ks are accepted that day during the session);
+- a 10-K accepted after the close (ACMQ's FY2025 10-K, 16:05 New York on 03-02, like every demo
+  filing: known from the 03-03 session), beside one accepted during that session (CRXQ's, 10:12: known
+  on 03-02);
 - an exchange holiday (Good Friday 04-03: its report day has no day P&L), and Easter Monday 04-06 and
   May Day 05-01, sessions without an ECB fixing;
 - a ticker added to the portfolio midway (KLQX, in the holdings file from 04-08, bought that day);
@@ -121,18 +122,23 @@ def test_the_end_holds_every_corporate_action_and_the_added_ticker(replay):
 
 def test_a_10k_accepted_after_the_close_reaches_the_report_of_the_next_session(replay):
     checkpoints, _ = replay
-    # accepted 16:40 New York on 03-02: known from the 03-03 session (the others' 10-Ks from 03-02)
-    assert "2026-03-03" in checkpoints[LATE_10K]["events"]["acmq_known_at"]
+    # known from the first session whose close follows the acceptance
+    assert checkpoints[LATE_10K]["events"]["known_at_2026"] == {"ACMQ": ["2026-03-03"], "CRXQ": ["2026-03-02"]}
     filed = checkpoints["2026-03-16"]["events"]["fundamentals_filed"]
     assert filed["2026-03-02 CRXQ"] == "2026-03-02"  # accepted during the session: that day's report
-    assert filed["2026-03-02 ACMQ"] != "2026-03-02"  # after the close: not in that day's report
-    assert filed["2026-03-03 ACMQ"] == "2026-03-02"  # but in the next session's
+    assert filed["2026-03-02 ACMQ"] == "2025-11-07"  # after the close: that day's report has the 10-Q
+    assert filed["2026-03-03 ACMQ"] == "2026-03-02"  # and the next session's the 10-K
 
 
 def test_the_holiday_the_added_ticker_and_the_fx_move_reach_the_report(replay):
+    from finance_assets.demo.source import demo_ecb_rates
+
     checkpoints, _ = replay
     assert "2026-04-03" in checkpoints["2026-04-06"]["events"]["no_day_pnl"]  # Good Friday
     by_day = checkpoints["2026-04-14"]["events"]["tickers_by_day"]
     assert "KLQX" not in by_day["2026-04-07"] and "KLQX" in by_day["2026-04-08"]
-    fx = checkpoints[LATE_10K]["events"]["day_pnl_fx"]
-    assert fx[FX_MOVE] != 0 and abs(fx[FX_MOVE]) == max(abs(v) for v in fx.values() if v == v)
+    # the EUR holding's FX P&L on the move's day has the move's sign (USD per EUR up: a gain in USD)
+    usd = demo_ecb_rates()["USD"]
+    move = usd.loc[FX_MOVE] - usd[usd.index < FX_MOVE].iloc[-1]
+    fx_pnl = checkpoints[LATE_10K]["events"]["day_pnl_fx"][FX_MOVE]
+    assert fx_pnl * move > 0

@@ -11,9 +11,9 @@ Point in time: `DemoTransport(now)` is a pure function of the seed and `now`. It
 dated after `now` (no later bar, no split or dividend whose ex-date is later, no later headline or
 filing), adjusted prices are adjusted for the events known by then only, and a corrected bar shows
 its first-published value until the correction is known (`DEMO_CORRECTIONS`). A filing is in the
-submissions, companyfacts and latest-filings answers from its acceptance time on (16:05 UTC on its
-filing date, or after the close for `DEMO_AFTER_CLOSE_FILINGS`); the bulk archives and filing
-documents are served by filing date. `latest_served`
+submissions, companyfacts and latest-filings answers from its acceptance time on (16:05 New York on
+its filing date, after the close, or during the session for `DEMO_ACCEPTED_IN_SESSION`); the bulk
+archives and filing documents are served by filing date. `latest_served`
 records the latest date the transport served, so tests can check that nothing after `now` was read.
 """
 
@@ -88,12 +88,13 @@ class DemoCorrection:
 DEMO_CORRECTIONS: tuple[DemoCorrection, ...] = (
     DemoCorrection("ACMQ", dt.date(2026, 4, 14), 1.06, dt.date(2026, 4, 17)),
 )
-# Filings SEC accepted after the 16:00 New York close (every other demo filing is accepted at 16:05:12
-# UTC, during the session): (ticker, form, filing date) -> acceptance time, New York. Their values are
-# known from the next session on (defs/sec/fundamentals.first_session_known).
-DEMO_AFTER_CLOSE_FILINGS: dict[tuple[str, str, dt.date], dt.time] = {
-    ("ACMQ", "10-K", dt.date(2026, 3, 2)): dt.time(16, 40, 7),
+# SEC acceptance times, New York wall time (EDGAR's acceptanceDateTime is US/Eastern although labelled
+# 'Z'): 16:05:12 (after the 16:00 close: known from the next session, defs/sec/fundamentals.
+# first_session_known), except the filings listed here, accepted during the session (known that day).
+DEMO_ACCEPTED_IN_SESSION: dict[tuple[str, str, dt.date], dt.time] = {
+    ("CRXQ", "10-K", dt.date(2026, 3, 2)): dt.time(10, 12, 30),
 }
+DEMO_ACCEPTED_AFTER_CLOSE = dt.time(16, 5, 12)
 DEMO_BENCHMARK = "DEMOIDX"  # the demo source's fictional index
 DEMO_BENCHMARK_NAME = "Demo Composite Index (DEMO)"
 EXTRA_DEMO_COUNT = 40
@@ -274,12 +275,9 @@ def _filed_on(period_end: dt.date, annual: bool) -> dt.date:
 
 
 def _accepted(ticker: str, form: str, filed: dt.date) -> pd.Timestamp:
-    """When SEC accepted a demo filing (UTC): 16:05:12 UTC on its filing date, or after the close for
-    the filings of DEMO_AFTER_CLOSE_FILINGS."""
-    late = DEMO_AFTER_CLOSE_FILINGS.get((ticker, form, filed))
-    if late is None:
-        return pd.Timestamp(dt.datetime.combine(filed, dt.time(16, 5, 12)), tz="UTC")
-    return pd.Timestamp(dt.datetime.combine(filed, late), tz="America/New_York").tz_convert("UTC")
+    """When SEC accepted a demo filing, in New York (see DEMO_ACCEPTED_IN_SESSION)."""
+    at = DEMO_ACCEPTED_IN_SESSION.get((ticker, form, filed), DEMO_ACCEPTED_AFTER_CLOSE)
+    return pd.Timestamp(dt.datetime.combine(filed, at), tz="America/New_York")
 
 
 def _accession(cik: int, filed: dt.date, seq: int) -> str:
@@ -342,7 +340,7 @@ def submissions_json(cik: int, until: dt.date, now: dt.datetime | None = None) -
         "accessionNumber": [f["accession"] for f in filings],
         "filingDate": [f["filed"].isoformat() for f in filings],
         "reportDate": [f["report_date"].isoformat() for f in filings],
-        "acceptanceDateTime": [f"{f['accepted']:%Y-%m-%dT%H:%M:%S}.000Z" for f in filings],
+        "acceptanceDateTime": [f"{f['accepted']:%Y-%m-%dT%H:%M:%S}.000Z" for f in filings],  # Eastern, as EDGAR
         "act": ["34"] * len(filings),
         "form": [f["form"] for f in filings],
         "fileNumber": ["001-99999"] * len(filings),
@@ -707,12 +705,8 @@ def getcurrent_atom(now: dt.datetime, days: int = 5, start: int = 0, count: int 
             if (today - f["filed"]).days > days:
                 continue
             acc = f["accession"]
-            late = DEMO_AFTER_CLOSE_FILINGS.get((company.ticker, f["form"], f["filed"]))
-            updated = (
-                f"{f['accepted'].tz_convert('America/New_York').isoformat()}"
-                if late
-                else f"{f['filed'].isoformat()}T16:05:12-05:00"
-            )
+            in_session = (company.ticker, f["form"], f["filed"]) in DEMO_ACCEPTED_IN_SESSION
+            updated = f["accepted"].isoformat() if in_session else f"{f['filed'].isoformat()}T16:05:12-05:00"
             entries.append(
                 (
                     updated,
