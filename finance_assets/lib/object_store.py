@@ -171,6 +171,13 @@ class ObjectStore:
         except Exception as exc:
             if conditions and is_conflict(exc):
                 raise WriteConflict(self.url_of(rel)) from exc
+            response = _client_error(exc)
+            if response is not None and response["Error"].get("Code") == "NoSuchBucket":
+                where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+                raise FileNotFoundError(
+                    f"bucket {self.bucket!r}{where} does not exist: create it, e.g. "
+                    "python -m finance_assets.lib.object_store ensure-bucket"
+                ) from exc
             raise
 
     def _put_multipart(self, rel: str, data: bytes, conditions: dict[str, str]) -> str:

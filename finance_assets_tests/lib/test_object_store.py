@@ -124,6 +124,9 @@ def test_conditional_writes_refuse_a_stale_etag_and_an_existing_object(bucket_ur
     got = store.get("a/data.parquet")
     assert got.data == b"three" and got.etag == second
     assert store.list("a") == ["a/data.parquet"] and store.children() == ["a"]
+    missing = ObjectStore("s3://no-such-bucket-here/x", endpoint_url=s3_endpoint, region=REGION)
+    with pytest.raises(FileNotFoundError, match="ensure-bucket"):
+        missing.put("a/data.parquet", b"one")
 
 
 def test_round_trip_catalog_and_the_local_api(bucket_url, s3_endpoint, tmp_path):
