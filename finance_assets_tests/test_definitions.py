@@ -44,7 +44,8 @@ def test_lineage_and_mappings():
     }
     assert parents["technicals"] == {"prices"}
     assert parents["market_panel"] == {"prices", "technicals", "sentiment"}
-    assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots"}
+    # filing_text_signals: a dependency (all ticker partitions) read through the warehouse, not an input
+    assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots", "filing_text_signals"}
     assert parents["fundamental_snapshots"] == {"fundamentals"}
     assert parents["fundamentals"] == {"xbrl_facts", "filings"}  # filings gives the fiscal year end
     assert parents["filings"] == {"ticker_cik_map"}

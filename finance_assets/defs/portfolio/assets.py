@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
+from finance_assets.defs.portfolio import filing_signals
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_data import ReportData
 from finance_assets.defs.portfolio.report_render import fmt, render_html, render_markdown
@@ -259,14 +260,30 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     return out
 
 
+# The per-ticker text signals of the holdings' filings: a dependency (lineage, automation) read through the IO
+# manager's warehouse rather than an input, so a ticker (or a deployment) without filing documents is a holding
+# without a latest filing, not a failed report: an unpartitioned snapshot would have to exist first, and the
+# documents are optional (the replay and the demo's light runs leave them out).
+TEXT_SIGNALS = "filing_text_signals"
+
+
+def _filing_text_signals(context: dg.AssetExecutionContext, tickers: list[str]) -> pd.DataFrame:
+    """The holdings' rows of filing_text_signals (every stored ticker partition of theirs; none: empty)."""
+    warehouse = getattr(context.resources.io_manager, "warehouse", None)
+    if warehouse is None or not tickers:
+        return pd.DataFrame(columns=filing_signals.SIGNAL_INPUT_COLUMNS)
+    frame = warehouse.read_partitions(TEXT_SIGNALS, [{"ticker": ticker} for ticker in sorted(set(tickers))])
+    return frame.reindex(columns=filing_signals.SIGNAL_INPUT_COLUMNS)
+
+
 @dg.multi_asset(
     group_name=GROUP,
     partitions_def=report_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    required_resource_keys={"portfolio"},
+    required_resource_keys={"portfolio", "io_manager"},
     outs={
         "portfolio_report": dg.AssetOut(
-            code_version="3",  # full-history window, holiday and FX day P&L (#16)
+            code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
             description=(
                 "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
                 "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
@@ -274,14 +291,17 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
             ),
         ),
         "portfolio_holdings": dg.AssetOut(
-            code_version="3",  # full-history window, holiday and FX day P&L (#16)
+            code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
             description=(
                 "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
                 "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
-                "ratio, ROA, ROE, margins) from filings filed on or before the day."
+                "ratio, ROA, ROE, margins) from filings filed on or before the day; the latest filing known by "
+                "the day's close (form, dates, accession, net tone of its main section, change vs the previous "
+                "same-form filing) and a marker when a filing became known that day."
             ),
         ),
     },
+    deps=[dg.AssetDep(TEXT_SIGNALS, partition_mapping=dg.AllPartitionMapping())],
     ins={
         "market_panel": dg.AssetIn(partition_mapping=_report_history),
         "fx_rates": dg.AssetIn(partition_mapping=_report_history),
@@ -311,6 +331,8 @@ def portfolio_report(
     finally:
         con.close()
     _check_fx(rows, base)
+    headlines = filing_signals.headline_signals(_filing_text_signals(context, holdings["ticker"].tolist()))
+    rows = pd.concat([rows, filing_signals.latest_filings(rows, headlines, snapshots[["ticker", "known_at"]])], axis=1)
 
     adj_closes = _matrix(panel, "adj_close") if len(panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
     fx_base = book.fx_to_base(fx_quotes, set(holdings["currency"]), base, adj_closes.index) if len(adj_closes) else None

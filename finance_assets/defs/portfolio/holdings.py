@@ -465,7 +465,10 @@ SELECT day AS date, holding, ticker, account, currency, shares, cost_basis, purc
        shares * (price - cost_basis) * fx_rate AS unrealized_pnl,
        CASE WHEN cost_basis > 0 THEN price / cost_basis - 1 END AS unrealized_pnl_pct,
        -- day P&L in base = the local price move at the previous close's rate + the FX move on today's value
-       CASE WHEN traded THEN shares * (price * fx_rate - prev_close * prev_fx_rate) END AS day_change_value,
+       -- (= shares x (price x fx - previous close x its fx)), summed from its two parts so that
+       -- day_change_price_value + day_change_fx_value == day_change_value exactly, not just to rounding
+       CASE WHEN traded THEN shares * (price - prev_close) * prev_fx_rate + shares * price * (fx_rate - prev_fx_rate)
+       END AS day_change_value,
        CASE WHEN traded THEN shares * (price - prev_close) * prev_fx_rate END AS day_change_price_value,
        CASE WHEN traded THEN shares * price * (fx_rate - prev_fx_rate) END AS day_change_fx_value,
        shares * price * fx_rate / sum(shares * price * fx_rate) OVER (PARTITION BY day) AS weight,
@@ -595,6 +598,9 @@ def portfolio_summary(
         "observations": int(len(returns)),
         "risk_free_annual": float(risk_free_annual),
     }
+    if not (np.isnan(summary["day_pnl_price"]) or np.isnan(summary["day_pnl_fx"])):
+        # the total is its two parts' sum, exactly (the holdings' day P&L sums to it within rounding)
+        summary["day_pnl"] = summary["day_pnl_price"] + summary["day_pnl_fx"]
     summary["unrealized_pnl"] = summary["total_value"] - summary["total_cost"]
     summary["unrealized_pnl_pct"] = (
         summary["unrealized_pnl"] / summary["total_cost"] if summary["total_cost"] else float("nan")

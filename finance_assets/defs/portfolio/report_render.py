@@ -29,7 +29,7 @@ from finance_assets.defs.portfolio.report_data import (
     window_views,
 )
 
-# (key, label, kind) — kinds: money, pct, num, int, text, date
+# (key, label, kind) — kinds: money, pct, num, int, text, date; holdings also marker (a new filing) and link
 SUMMARY_FIELDS = [
     ("total_value", "Total value", "money"),
     ("total_cost", "Cost", "money"),
@@ -75,6 +75,7 @@ HOLDING_FIELDS = [
     ("day_change_value", "Day P&L", "money", "Position"),
     ("day_change_price_value", "Day P&L: price", "money", "Position"),
     ("day_change_fx_value", "Day P&L: FX", "money", "Position"),
+    ("new_filing", "New filing", "marker", "Position"),
     ("rsi_14", "RSI 14", "num", "Signals"),
     ("price_vs_sma50", "vs SMA 50", "pct", "Signals"),
     ("price_vs_sma200", "vs SMA 200", "pct", "Signals"),
@@ -91,18 +92,46 @@ HOLDING_FIELDS = [
     ("roe", "ROE", "pct", "Fundamentals (as filed by the report date)"),
     ("gross_margin", "Gross margin", "pct", "Fundamentals (as filed by the report date)"),
     ("net_margin", "Net margin", "pct", "Fundamentals (as filed by the report date)"),
+    ("filing_form", "Form", "text", "Latest filing (known by the day's close)"),
+    ("filing_date", "Filing date", "date", "Latest filing (known by the day's close)"),
+    ("filing_known_at", "Known from", "date", "Latest filing (known by the day's close)"),
+    ("filing_section", "Tone section", "text", "Latest filing (known by the day's close)"),
+    ("filing_net_tone", "Net tone", "pct", "Latest filing (known by the day's close)"),
+    ("filing_change_section", "Change section", "text", "Latest filing (known by the day's close)"),
+    ("filing_change", "Change vs previous", "pct", "Latest filing (known by the day's close)"),
+    ("filing_items", "8-K items", "text", "Latest filing (known by the day's close)"),
+    ("filing_accession", "Accession", "link", "Latest filing (known by the day's close)"),
 ]
+FILINGS_GROUP = "Latest filing (known by the day's close)"
+# Columns where a missing value means "none" (no filing, no marker): shown as a dash, never n/a or NaN.
+DASH = "\u2014"
+DASH_KEYS = {key for key, _, _, group in HOLDING_FIELDS if group == FILINGS_GROUP} | {"new_filing"}
 MARKDOWN_HOLDING_KEYS = [
     "ticker",
     "market_value",
     "weight",
     "unrealized_pnl_pct",
     "day_change_pct",
+    "day_change_value",
+    "day_change_price_value",
+    "day_change_fx_value",
+    "new_filing",
     "rsi_14",
     "sentiment_7d",
     "pe_ttm",
     "price_to_book",
     "roe",
+]
+MARKDOWN_FILING_KEYS = [
+    "ticker",
+    "filing_form",
+    "filing_date",
+    "filing_known_at",
+    "filing_section",
+    "filing_net_tone",
+    "filing_change",
+    "filing_items",
+    "filing_accession",
 ]
 # Cells coloured by sign: gains and losses, and distances from the moving averages; not weights or ratios.
 _SIGNED_COLUMNS = {
@@ -115,6 +144,7 @@ _SIGNED_COLUMNS = {
     "price_vs_sma50",
     "price_vs_sma200",
     "sentiment_7d",
+    "filing_net_tone",
 }
 _SIGNED_CARDS = {"unrealized_pnl", "unrealized_pnl_pct", "day_pnl", "day_pnl_price", "day_pnl_fx", "day", "mtd", "ytd"}
 
@@ -142,7 +172,24 @@ def fmt(value, kind: str) -> str:
         return f"{float(value):,.2f}" if isinstance(value, (int, float)) else str(value)
     if kind == "date":
         return pd.Timestamp(value).date().isoformat()
+    if kind == "marker":
+        return f"new: {value}"
     return str(value)
+
+
+def show(key: str, value, kind: str) -> str:
+    """`fmt`, but a dash for a missing value of a `DASH_KEYS` column (a holding without a filing)."""
+    if key in DASH_KEYS and (_missing(value) or (isinstance(value, float) and not math.isfinite(value))):
+        return DASH
+    return fmt(value, kind)
+
+
+def _md_cell(key: str, row: dict, kind: str) -> str:
+    text = show(key, row.get(key), kind)
+    url = row.get("filing_url")
+    if kind == "link" and text != DASH and isinstance(url, str) and url.startswith("https://"):
+        text = f"[{text}]({url})"
+    return text.replace("|", "\\|")
 
 
 def _day_label(value) -> str:
@@ -177,10 +224,23 @@ def render_markdown(
         "| " + " | ".join(label for _, label, _, _ in fields) + " |",
         "|" + "---|" * len(fields),
     ]
-    for row in shown.to_dict("records"):
-        lines.append(
-            "| " + " | ".join(fmt(row.get(key), kind).replace("|", "\\|") for key, _, kind, _ in fields) + " |"
-        )
+    records = shown.to_dict("records")
+    for row in records:
+        lines.append("| " + " | ".join(_md_cell(key, row, kind) for key, _, kind, _ in fields) + " |")
+    by_key = {f[0]: f for f in HOLDING_FIELDS}
+    filing_fields = [by_key[key] for key in MARKDOWN_FILING_KEYS]
+    lines += [
+        "",
+        "## Latest filings (known by the day's close)",
+        "",
+        "Net tone = positive - negative word share of the main section; change = 1 - similarity of the "
+        "change section to the previous filing of the same form (docs/report.md).",
+        "",
+        "| " + " | ".join(label for _, label, _, _ in filing_fields) + " |",
+        "|" + "---|" * len(filing_fields),
+    ]
+    for row in records:
+        lines.append("| " + " | ".join(_md_cell(key, row, kind) for key, _, kind, _ in filing_fields) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -433,7 +493,7 @@ svg .grid{stroke:#eaeef2}svg .bar{fill:#2da44e}svg .area{opacity:.25}
 table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #d0d7de;padding:3px 7px;text-align:right;
 white-space:nowrap}th{background:#f6f8fa}td.text,th.text{text-align:left}table.risk th{text-align:left}
 table.sortable tr.columns th{cursor:pointer}table.sortable th.sorted-asc::after{content:" \\25B2"}
-table.sortable th.sorted-desc::after{content:" \\25BC"}.neg{color:#cf222e}.pos{color:#1a7f37}
+table.sortable th.sorted-desc::after{content:" \\25BC"}.neg{color:#cf222e}.pos{color:#1a7f37}td.marker{font-weight:600;color:#9a6700}
 .scroll{overflow-x:auto;max-width:100%}footer{margin-top:2rem;color:#57606a;font-size:.8rem}
 h3{font-size:.95rem;margin:.8rem 0 .3rem}.prices{color:#57606a;font-size:.85rem;margin:.2rem 0 .8rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:1.2rem;margin:1rem 0}
@@ -512,14 +572,21 @@ def _sort_value(value, kind: str) -> str:
         return ""
     if kind == "date":
         return pd.Timestamp(value).date().isoformat()
-    if kind in ("text",):
+    if kind in _TEXT_KINDS:
         return str(value)
     return repr(float(value))
 
 
-def _cell(key: str, value, kind: str) -> str:
-    text = html.escape(fmt(value, kind))
-    classes = ["text"] if kind in ("text", "date") else []
+_TEXT_KINDS = ("text", "marker", "link")
+
+
+def _cell(key: str, value, kind: str, url=None) -> str:
+    text = html.escape(show(key, value, kind))
+    if kind == "link" and not _missing(value) and isinstance(url, str) and url.startswith("https://"):
+        text = f'<a href="{html.escape(url)}" rel="noopener">{text}</a>'
+    classes = ["text"] if kind in (*_TEXT_KINDS, "date") else []
+    if kind == "marker" and not _missing(value):
+        classes.append("marker")
     if key in _SIGNED_COLUMNS and not _missing(value) and isinstance(value, (int, float)) and math.isfinite(value):
         classes.append("neg" if value < 0 else "pos" if value > 0 else "")
     attribute = f' class="{" ".join(c for c in classes if c)}"' if any(classes) else ""
@@ -539,12 +606,12 @@ def _table(table_id: str, fields: list[tuple[str, str, str, str]], holdings: pd.
             groups.append((group, 1))
     group_row = "".join(f'<th colspan="{span}" class="text">{html.escape(name)}</th>' for name, span in groups)
     head = "".join(
-        f'<th class="{"text" if kind in ("text", "date") else ""}">{html.escape(label)}</th>'
+        f'<th class="{"text" if kind in (*_TEXT_KINDS, "date") else ""}">{html.escape(label)}</th>'
         for _, label, kind, _ in fields
     )
     ordered = holdings.sort_values("weight", ascending=False, na_position="last")
     body = "".join(
-        "<tr>" + "".join(_cell(key, row.get(key), kind) for key, _, kind, _ in fields) + "</tr>"
+        "<tr>" + "".join(_cell(key, row.get(key), kind, row.get("filing_url")) for key, _, kind, _ in fields) + "</tr>"
         for row in ordered.to_dict("records")
     )
     return (
@@ -554,16 +621,20 @@ def _table(table_id: str, fields: list[tuple[str, str, str, str]], holdings: pd.
 
 
 def _holdings_tables(holdings: pd.DataFrame) -> str:
-    """Positions and signals, then the fundamentals (with the ticker and weight again to read across)."""
-    positions = [f for f in HOLDING_FIELDS if f[3] != FUNDAMENTALS_GROUP]
-    fundamentals = [
-        ("ticker", "Ticker", "text", "Holding"),
-        ("weight", "Weight", "pct", "Holding"),
-        *(f for f in HOLDING_FIELDS if f[3] == FUNDAMENTALS_GROUP),
-    ]
+    """Positions and signals, then the fundamentals and the latest filings (with the ticker and weight again
+    to read across)."""
+    positions = [f for f in HOLDING_FIELDS if f[3] not in (FUNDAMENTALS_GROUP, FILINGS_GROUP)]
+    holding = [("ticker", "Ticker", "text", "Holding"), ("weight", "Weight", "pct", "Holding")]
+    fundamentals = [*holding, *(f for f in HOLDING_FIELDS if f[3] == FUNDAMENTALS_GROUP)]
+    filings = [*holding, *(f for f in HOLDING_FIELDS if f[3] == FILINGS_GROUP)]
     return (
         f"{_table('holdings', positions, holdings)}\n<h2>Fundamentals</h2>\n"
-        f"{_table('fundamentals', fundamentals, holdings)}"
+        f"{_table('fundamentals', fundamentals, holdings)}\n<h2>Latest filings</h2>\n"
+        '<p class="sub">The latest 10-K, 10-Q or 8-K known by the close (accepted after it: from the next session '
+        "on). Net tone = positive &minus; negative Loughran&ndash;McDonald word share of its main section; change "
+        "vs previous = 1 &minus; cosine similarity of its change section (risk factors) to the previous filing of "
+        "the same form.</p>\n"
+        f"{_table('filings', filings, holdings)}"
     )
 
 

@@ -192,12 +192,16 @@ def test_markdown_has_every_figure_and_the_holdings_by_weight():
     assert "Base currency: EUR." in text and "> a note" in text
     for _, label, _ in RISK_FIELDS:
         assert f"| {label} |" in text
-    rows = [line for line in text.splitlines() if re.match(r"^\| T\d\d \|", line)]
+    holdings_part, filings_part = text.split("## Latest filings")
+    rows = [line for line in holdings_part.splitlines() if re.match(r"^\| T\d\d \|", line)]
     heaviest = holdings.sort_values("weight", ascending=False)["ticker"].tolist()
     assert [row.split("|")[1].strip() for row in rows] == heaviest
+    filing_rows = [line for line in filings_part.splitlines() if re.match(r"^\| T\d\d \|", line)]
+    assert [row.split("|")[1].strip() for row in filing_rows] == heaviest  # the same holdings, same order
     top = render_markdown(summary, holdings, max_holdings=2)
     assert "## Top 2 of 4 holdings" in top
-    assert len([line for line in top.splitlines() if re.match(r"^\| T\d\d \|", line)]) == 2
+    top_holdings = top.split("## Latest filings")[0]
+    assert len([line for line in top_holdings.splitlines() if re.match(r"^\| T\d\d \|", line)]) == 2
 
 
 def test_html_is_well_formed_and_complete():
