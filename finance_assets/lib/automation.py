@@ -18,7 +18,7 @@ that read them, and never touch a partition that is already in progress or whose
 | prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
 | technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated |
-| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals updated) refreshes the latest report day only |
+| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals or filing_text_signals updated) refreshes the latest report day only |
 
 The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
 launches backfills (one run per rectangle thanks to `BackfillPolicy.single_run()`). Like the other
@@ -53,8 +53,9 @@ SEC_FETCHING = ("ticker_cik_map", "filings", "xbrl_facts")
 DAILY_BAR_ROOTS = ("prices", "headlines", "fx_rates")  # fx_rates: ECB fixings, per month like the bars
 DAILY_BAR_DERIVED = ("technicals", "sentiment")
 REPORT_OUTPUTS = ("portfolio_report", "portfolio_holdings")
-# What a new filing reaches the report through (key prefixes: no error for a key not in the graph).
-FILING_INPUTS = dg.AssetSelection.key_prefixes(["fundamentals"], ["fundamental_snapshots"])
+# What a new filing reaches the report through (key prefixes: no error for a key not in the graph): its
+# fundamentals, and its text signals (the report's latest filing per holding, a per-ticker dependency).
+FILING_INPUTS = dg.AssetSelection.key_prefixes(["fundamentals"], ["fundamental_snapshots"], ["filing_text_signals"])
 
 AC = dg.AutomationCondition
 
@@ -203,9 +204,10 @@ def report_condition(months: int) -> dg.AutomationCondition:
     panel_present = AC.any_deps_match(~AC.missing() | AC.will_be_requested()).allow(
         dg.AssetSelection.assets("market_panel")
     )
-    # Per-ticker fundamentals may be missing for some tickers (the report reads what exists); the
-    # one-table snapshots must exist, or every earlier day would stay without fundamentals.
-    per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"])
+    # Per-ticker fundamentals and filing text signals may be missing for some tickers (the report reads what
+    # exists; the documents are optional); the one-table snapshots must exist, or every earlier day would stay
+    # without fundamentals.
+    per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"], ["filing_text_signals"])
     inputs_ready = (panel_present & ~_inputs_missing(months).ignore(per_ticker)).with_label(
         "inputs present (panel months in the lookback, FX, snapshots)"
     )
