@@ -65,6 +65,7 @@ ALL_CHECKS = [
     market.prices_cover_every_session,
     *market.SCHEMA_CHECKS,  # every stored table matches its declared schema (defs/<domain>/schemas.py)
     *sec.SEC_CHECKS,
+    *sec.SCHEMA_CHECKS,
     fx.fx_rates_are_sane,
     *fx.SCHEMA_CHECKS,
     *report_checks.PORTFOLIO_CHECKS,

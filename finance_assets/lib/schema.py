@@ -31,13 +31,15 @@ class SchemaError(ValueError):
 
 @dataclass(frozen=True)
 class Column:
+    """A declared column; `nullable=None` means: nullable unless part of the table's primary key."""
+
     name: str
     type: pa.DataType
-    nullable: bool = True
+    nullable: bool | None = None
     description: str = ""
 
 
-def column(name: str, type: pa.DataType, nullable: bool = True, description: str = "") -> Column:  # noqa: A002
+def column(name: str, type: pa.DataType, nullable: bool | None = None, description: str = "") -> Column:  # noqa: A002
     return Column(name, type, nullable, description)
 
 
@@ -83,8 +85,16 @@ class TableSchema:
     _by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "primary_key", tuple(self.primary_key))
+        keyed = set(self.primary_key)
+        object.__setattr__(
+            self,
+            "columns",
+            tuple(
+                c if c.nullable is not None else Column(c.name, c.type, c.name not in keyed, c.description)
+                for c in self.columns
+            ),
+        )
         names = [c.name for c in self.columns]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -195,10 +205,9 @@ class TableSchema:
 
 
 def table(name: str, columns: Sequence[Column], primary_key: Sequence[str] = (), description: str = "") -> TableSchema:
-    """A `TableSchema`; the non-nullable columns are the primary key's plus those declared so."""
-    keyed = set(primary_key)
-    cols = tuple(Column(c.name, c.type, c.nullable and c.name not in keyed, c.description) for c in columns)
-    return TableSchema(name, cols, tuple(primary_key), description)
+    """A `TableSchema`. A column is nullable unless declared otherwise or part of the primary key (a key
+    column may still be declared nullable, e.g. the start of an instant XBRL fact)."""
+    return TableSchema(name, tuple(columns), tuple(primary_key), description)
 
 
 # ------------------------------------------------------------------------------------------ types

@@ -55,6 +55,9 @@ def test_declaration_shape():
     # the primary key is never nullable
     assert not BARS["ticker"].nullable and not BARS["date"].nullable and BARS["close"].nullable
     assert "close" in BARS and "open" not in BARS
+    # ... unless declared nullable (the start of an instant fact)
+    facts = table("facts", [column("start", pa.timestamp("ns"), nullable=True)], primary_key=["start"])
+    assert facts["start"].nullable
     with pytest.raises(ValueError, match="declared twice: close"):
         table("t", [column("close", pa.float64()), column("close", pa.float64())])
     with pytest.raises(ValueError, match="primary key column.*not declared: date"):

@@ -11,18 +11,19 @@ import threading
 import dagster as dg
 import pandas as pd
 
-from finance_assets.defs.sec import edgar, xbrl
+from finance_assets.defs.sec import documents, edgar, schemas, xbrl
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.defs.sec.edgar_bulk import BulkArchive, member_name
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
+from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import TICKER, per_ticker_asset, ticker_partitions
 from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "sec"
-COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
+COMPANY_COLUMNS = edgar.COMPANY_COLUMNS
 # Latest annual figures shown in the fundamentals metadata.
 HEADLINE_ITEMS = ("revenue", "net_income", "total_assets")
 # Relative tolerance of assets = liabilities + equity (rounding, and items outside the three).
@@ -38,6 +39,7 @@ def _previous_map(context: dg.AssetExecutionContext) -> pd.DataFrame | None:
     required_resource_keys={"sec", "io_manager"},
     pool="sec",  # SEC-bound steps share a pool (limit in dagster.yaml)
     code_version="2",
+    metadata=schema_metadata(schemas.TICKER_CIK_MAP),
     description="Ticker -> CIK map from EDGAR company_tickers_exchange.json, with first/last seen dates "
     "so a ticker that moves to another CIK still resolves for old filings.",
 )
@@ -61,7 +63,7 @@ def ticker_cik_map(context: dg.AssetExecutionContext) -> pd.DataFrame:
             "http": sec.http_stats(),
         },
     )
-    return history
+    return schemas.TICKER_CIK_MAP.conform(history)
 
 
 def _mappings(
@@ -134,6 +136,7 @@ def _bulk_archive(
     required_resource_keys={"sec"},
     pool="sec",
     code_version="2",
+    metadata=schema_metadata(schemas.FILINGS),
     description="Every filing of the company from EDGAR submissions JSON (older pages included), with the "
     "company's name and fiscal year end. A ticker that moved to a new CIK keeps the old CIK's filings "
     "up to the move. Large runs read the nightly submissions.zip instead of the API.",
@@ -180,7 +183,7 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     finally:
         if archive is not None:
             archive.close()
-    out = pd.concat(frames, ignore_index=True)
+    out = schemas.FILINGS.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
@@ -200,6 +203,7 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     required_resource_keys={"sec"},
     pool="sec",
     code_version="2",
+    metadata=schema_metadata(schemas.XBRL_FACTS),
     description="The XBRL companyfacts document as one long table; every filed vintage kept. Large runs "
     "read the nightly companyfacts.zip instead of the API.",
 )
@@ -232,7 +236,7 @@ def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) 
     finally:
         if archive is not None:
             archive.close()
-    out = pd.concat(frames, ignore_index=True)
+    out = schemas.XBRL_FACTS.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
@@ -285,6 +289,7 @@ def latest_annual_table(std: pd.DataFrame) -> pd.DataFrame:
 @per_ticker_asset(
     group_name=GROUP,
     code_version="3",
+    metadata=schema_metadata(schemas.FUNDAMENTALS),
     description="Standardized line items (annual and quarterly), every vintage with its filed date, SEC "
     "acceptance time and `known_at` (the first session whose close follows the acceptance; the next "
     "session after the filed date when there is none), so downstream can ask what was known on any date. "
@@ -304,7 +309,7 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, fi
         )
         std.insert(0, "ticker", ticker)
         frames.append(std)
-    out = pd.concat(frames, ignore_index=True)
+    out = schemas.FUNDAMENTALS.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
@@ -465,3 +470,14 @@ SEC_CHECKS = [
     fundamentals_filed_after_period_end,
     fundamentals_balance_sheet_identity,
 ]
+
+
+# The stored tables match their declarations (sec/schemas.py); registered in definitions.py.
+SCHEMA_CHECKS = schema_checks(
+    (ticker_cik_map, schemas.TICKER_CIK_MAP),
+    (filings, schemas.FILINGS),
+    (xbrl_facts, schemas.XBRL_FACTS),
+    (fundamentals, schemas.FUNDAMENTALS),
+    (documents.filing_documents, schemas.FILING_DOCUMENTS),
+    (documents.filing_text_signals, schemas.FILING_TEXT_SIGNALS),
+)

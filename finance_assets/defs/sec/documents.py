@@ -34,42 +34,18 @@ from finance_assets.defs.sec.document_store import (
     parse_filing_index,
     wants_primary,
 )
+from finance_assets.defs.sec.schemas import FILING_DOCUMENTS, FILING_TEXT_SIGNALS
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config as lib_config
+from finance_assets.lib.dagster_schema import schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import per_ticker_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "sec"
 INDEX_TYPE = "index"  # doc_type of a stored filing index page
-DOCUMENT_COLUMNS = [
-    "ticker",
-    "cik",
-    "accession_number",
-    "form",
-    "filing_date",
-    "acceptance_datetime",
-    "items",
-    "document",
-    "doc_type",
-    "is_primary",
-    "sha256",
-    "bytes",
-    "downloaded",
-]
-SIGNAL_ROW_COLUMNS = [
-    "ticker",
-    "cik",
-    "accession_number",
-    "form",
-    "filing_date",
-    "known_at",
-    "document",
-    "section",
-    "items",
-    "previous_accession",
-    *text_signals.SIGNAL_COLUMNS,
-]
+DOCUMENT_COLUMNS = FILING_DOCUMENTS.names
+SIGNAL_ROW_COLUMNS = FILING_TEXT_SIGNALS.names  # ends with text_signals.SIGNAL_COLUMNS
 
 
 class FilingDocumentsConfig(dg.Config):
@@ -172,6 +148,7 @@ def _filing_documents(fetcher: _Fetcher, filing, cfg: FilingDocumentsConfig) -> 
     required_resource_keys={"sec"},
     pool="sec",
     code_version="1",
+    metadata=schema_metadata(FILING_DOCUMENTS),
     description="Primary documents of 10-K, 10-Q, 8-K, 20-F, 40-F and 6-K filings in a date window (default "
     "the last two years) plus selected exhibits (default EX-99 press releases), stored once by sha256 "
     "under the data dir; stored documents are never downloaded again. One row per document.",
@@ -204,7 +181,7 @@ def filing_documents(
             f"filing_documents: {len(failures)} of {len(chosen)} filings could not be fetched (the others are "
             "stored and will not be fetched again): " + "; ".join(failures[:5])
         )
-    out = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
+    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows, columns=DOCUMENT_COLUMNS))
     since, until = _window(config, sec.as_of_date())
     attach_metadata(
         context,
@@ -250,7 +227,7 @@ def text_signal_rows(
     rows = []
     previous: dict[tuple, tuple[str, str]] = {}  # (ticker, form, section) -> (accession, text)
     if documents.empty:
-        return pd.DataFrame(columns=SIGNAL_ROW_COLUMNS)
+        return FILING_TEXT_SIGNALS.empty()
     ordered = documents.assign(known_at_=[_known_at(r) for r in documents.itertuples(index=False)]).sort_values(
         ["ticker", "known_at_", "accession_number", "is_primary", "document"],
         ascending=[True, True, True, False, True],
@@ -290,6 +267,7 @@ def text_signal_rows(
     group_name=GROUP,
     required_resource_keys={"sec"},
     code_version="1",
+    metadata=schema_metadata(FILING_TEXT_SIGNALS),
     description="Per filing and section: word count, Loughran-McDonald tone shares, Gunning fog, and the "
     "'Lazy Prices' change against the same section of the previous filing of the same form (cosine "
     "similarity, sentences added / removed); 8-K item codes. known_at = the filing's acceptance time.",
@@ -303,7 +281,7 @@ def filing_text_signals(context: dg.AssetExecutionContext, filing_documents: pd.
     except text_signals.LexiconError as exc:  # the word list is an optional extra (its licence: docs/sec.md)
         lexicon, lexicon_note = None, f"unavailable, tone shares left empty: {exc}"
         context.log.warning(f"Loughran-McDonald word list {lexicon_note}")
-    out = text_signal_rows(filing_documents, store, lexicon)
+    out = FILING_TEXT_SIGNALS.conform(text_signal_rows(filing_documents, store, lexicon))
     changed = out.dropna(subset=["similarity_prev"]).sort_values("similarity_prev").head(10)
     attach_metadata(
         context,

@@ -20,6 +20,7 @@ from typing import Any
 import feedparser
 import pandas as pd
 
+from finance_assets.defs.sec.schemas import FILINGS, TICKER_CIK_MAP
 from finance_assets.lib.tickers import normalize_ticker
 
 logger = logging.getLogger(__name__)
@@ -30,22 +31,13 @@ _ACCESSION_RE = re.compile(r"(\d{10}-\d{2}-\d{6})")
 _DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _EDGAR_TZ = "America/New_York"
 
-TICKER_COLUMNS = ["ticker", "cik", "cik_str", "name", "exchange"]
-HISTORY_COLUMNS = [*TICKER_COLUMNS, "first_seen", "last_seen"]
-FILING_COLUMNS = [
-    "cik",
-    "accession_number",
-    "form",
-    "filing_date",
-    "report_date",
-    "acceptance_datetime",
-    "primary_document",
-    "primary_doc_url",
-    "is_xbrl",
-    "is_inline_xbrl",
-    "items",
-    "size",
-]
+# The stored ticker_cik_map (schemas.TICKER_CIK_MAP), and what one company_tickers file parses to.
+HISTORY_COLUMNS = TICKER_CIK_MAP.names
+TICKER_COLUMNS = [name for name in HISTORY_COLUMNS if name not in ("first_seen", "last_seen")]
+# What submissions parse to: the stored `filings` table (schemas.FILINGS) without the ticker and the
+# company fields the asset adds.
+COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
+FILING_COLUMNS = [name for name in FILINGS.names if name not in ("ticker", *COMPANY_COLUMNS)]
 
 
 # --------------------------------------------------------------------------- tickers

@@ -25,6 +25,8 @@ import exchange_calendars
 import numpy as np
 import pandas as pd
 
+from finance_assets.defs.sec.schemas import FUNDAMENTALS, without_ticker
+
 UnitKind = Literal["currency", "per_share", "shares"]
 PeriodKind = Literal["duration", "instant", "cover"]
 
@@ -172,24 +174,7 @@ _YTD_DAYS = {2: (170, 200), 3: (260, 290)}  # six and nine months year-to-date
 _DAYS_PER_QUARTER = 365.25 / 4
 _ANCHOR_SLACK_DAYS = 45  # half a quarter: absorbs 52/53-week drift around the nominal fiscal year end
 
-STANDARD_COLUMNS = [
-    "item",
-    "period_type",
-    "fiscal_period",
-    "period_start",
-    "period_end",
-    "value",
-    "unit",
-    "concept",
-    "taxonomy",
-    "filed",
-    "accession",
-    "form",
-    "derived",
-    "vintage_rank",
-    "accepted_at",
-    "known_at",
-]
+STANDARD_COLUMNS = without_ticker(FUNDAMENTALS)  # one company's standardized items: the stored table's
 KEY = ["item", "period_type", "fiscal_period"]
 _SERIES_COLUMNS = [
     *KEY,

@@ -16,24 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FACT_COLUMNS = [
-    "cik",
-    "entity_name",
-    "taxonomy",
-    "concept",
-    "label",
-    "unit",
-    "value",
-    "start",
-    "end",
-    "is_instant",
-    "fy",
-    "fp",
-    "form",
-    "filed",
-    "accession",
-    "frame",
-]
+from finance_assets.defs.sec.schemas import XBRL_FACTS, without_ticker
+
+FACT_COLUMNS = without_ticker(XBRL_FACTS)  # a companyfacts document's facts: the stored table's, no ticker
 DUPLICATE_KEY = ["accession", "taxonomy", "concept", "unit", "start", "end", "value"]
 
 
