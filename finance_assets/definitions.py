@@ -68,6 +68,7 @@ ALL_CHECKS = [
     *sec.SCHEMA_CHECKS,
     fx.fx_rates_are_sane,
     *fx.SCHEMA_CHECKS,
+    *news.SCHEMA_CHECKS,
     *report_checks.PORTFOLIO_CHECKS,
 ]
 

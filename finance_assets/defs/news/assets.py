@@ -7,15 +7,17 @@ import pandas as pd
 
 from finance_assets.defs.news import headlines as news_lib
 from finance_assets.defs.news import sentiment as sentiment_lib
+from finance_assets.defs.news.schemas import HEADLINES, SENTIMENT
 from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
+from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import in_months, md_preview, ticker_month_grid
 from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_month_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
-# The stored `headlines` table: a provider's raw columns (headline_sources.HEADLINE_COLUMNS), the trading
-# day each headline counts for, and its score.
-STORED_HEADLINE_COLUMNS = ["ticker", "date", "published_utc", "title", "url", "source", "score", "label"]
+# The stored `headlines` table (schemas.HEADLINES): a provider's raw columns (headline_sources.HEADLINE_COLUMNS),
+# the trading day each headline counts for, and its score.
+STORED_HEADLINE_COLUMNS = HEADLINES.names
 
 
 def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
@@ -40,6 +42,7 @@ def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
     group_name=GROUP,
     required_resource_keys={"news_source"},
     code_version="2",
+    metadata=schema_metadata(HEADLINES),
     ins={
         # every month of a ticker reads that ticker's filings (its 8-Ks become headlines)
         "filings": dg.AssetIn(
@@ -78,7 +81,7 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
             kept["score"] = scores
             kept["label"] = [sentiment_lib.label(s) for s in scores]
             frames.append(kept[STORED_HEADLINE_COLUMNS])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STORED_HEADLINE_COLUMNS)
+    out = HEADLINES.conform(pd.concat(frames, ignore_index=True)) if frames else HEADLINES.empty()
     attach_metadata(
         context,
         {
@@ -98,6 +101,7 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
 @per_ticker_month_asset(
     group_name=GROUP,
     code_version="1",
+    metadata=schema_metadata(SENTIMENT),
     ins={
         "headlines": dg.AssetIn(
             partition_mapping=dg.MultiPartitionMapping(
@@ -128,22 +132,7 @@ def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.
         daily = daily.rename(columns={"trading_day": "date"})
         daily.insert(0, "ticker", ticker)
         frames.append(daily[in_months(daily["date"], months)])
-    out = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            columns=[
-                "ticker",
-                "date",
-                "headline_count",
-                "mean_score",
-                "positive_count",
-                "negative_count",
-                "neutral_count",
-                "decayed_7d_score",
-            ]
-        )
-    )
+    out = SENTIMENT.conform(pd.concat(frames, ignore_index=True)) if frames else SENTIMENT.empty()
     meta: dict = {"preview": md_preview(out.tail(5))}
     if len(headlines):
         in_run = headlines[in_months(headlines["date"], months)]
@@ -153,3 +142,7 @@ def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.
             meta["most_negative"] = md_preview(worst[["ticker", "date", "title", "score"]])
     attach_metadata(context, meta)
     return out
+
+
+# The stored tables match their declarations (news/schemas.py); registered in definitions.py.
+SCHEMA_CHECKS = schema_checks((headlines, HEADLINES), (sentiment, SENTIMENT))
