@@ -96,74 +96,65 @@ def filing_url(cik, accession: str) -> str | None:
     return f"{ARCHIVES_URL}/{int(cik)}/{accession.replace('-', '')}/{accession}-index.htm"
 
 
-def _largest(sections: pd.DataFrame) -> pd.Series | None:
-    if sections.empty:
-        return None
-    return sections.loc[sections["word_count"].fillna(0).astype("float64").idxmax()]
+_FILING = ["ticker", "accession_number"]
 
 
-def _main_section(kind: str, sections: pd.DataFrame) -> pd.Series | None:
-    by_name = {row.section: row for _, row in sections.iterrows()}
-    if kind in _PERIODIC:
-        for name in _PERIODIC[kind][0]:
-            if name in by_name:
-                return by_name[name]
-        return _largest(sections)
-    releases = sections[sections["section"].str.upper().str.startswith("EX-99")]
-    if len(releases):
-        return _largest(releases)
-    items = sections[sections["section"] != "9.01"]
-    return _largest(items if len(items) else sections)
+def _first_by(frame: pd.DataFrame, priority: np.ndarray) -> pd.DataFrame:
+    """Per filing, the row of lowest `priority`, the longest section among equals (then the first)."""
+    ordered = frame.assign(_priority=priority, _words=-frame["word_count"].fillna(0).astype("float64"))
+    ordered = ordered.sort_values([*_FILING, "_priority", "_words"], kind="stable")
+    return ordered.drop_duplicates(_FILING).drop(columns=["_priority", "_words"]).set_index(_FILING)
 
 
-def _change_section(kind: str, sections: pd.DataFrame, main: pd.Series | None) -> pd.Series | None:
-    if kind in _PERIODIC:
-        by_name = {row.section: row for _, row in sections.iterrows()}
-        for name in _PERIODIC[kind][1]:
-            if name in by_name:
-                return by_name[name]
-    return main
+def _rank(sections: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+    """Position of each section in `names`, len(names) for any other."""
+    return sections.map({name: rank for rank, name in enumerate(names)}).fillna(len(names)).to_numpy()
 
 
-def _number(value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return np.nan
-    return number if np.isfinite(number) else np.nan
+def _number(values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    return numbers.where(np.isfinite(numbers))
 
 
 def headline_signals(signals: pd.DataFrame) -> pd.DataFrame:
     """One row per ticker and filing: its headline signals and the session it counts from (HEADLINE_COLUMNS)."""
     if signals is None or signals.empty:
         return _empty_headlines()
-    frame = signals.reindex(columns=SIGNAL_INPUT_COLUMNS)
-    rows = []
-    for (ticker, accession), sections in frame.groupby(["ticker", "accession_number"], sort=False):
-        first = sections.iloc[0]
-        kind = _kind(str(first["form"]))
-        main = _main_section(kind, sections)
-        change = _change_section(kind, sections, main)
-        similarity = _number(change["similarity_prev"]) if change is not None else np.nan
-        items = first["items"] if kind == "8-K" and isinstance(first["items"], str) and first["items"] else None
-        rows.append(
-            {
-                "ticker": ticker,
-                "accession_number": accession,
-                "form": first["form"],
-                "filing_date": first["filing_date"],
-                "accepted_at": first["known_at"],
-                "url": filing_url(first["cik"], accession),
-                "tone_section": main["section"] if main is not None else None,
-                "net_tone": _number(main["positive"]) - _number(main["negative"]) if main is not None else np.nan,
-                "change_section": change["section"] if change is not None and np.isfinite(similarity) else None,
-                "change_prev": 1.0 - similarity,
-                "items": items,
-            }
-        )
-    out = pd.DataFrame(rows)
-    out["filing_date"] = pd.to_datetime(out["filing_date"]).dt.normalize()
-    out["accepted_at"] = pd.to_datetime(out["accepted_at"], utc=True)
+    frame = signals.reindex(columns=SIGNAL_INPUT_COLUMNS).reset_index(drop=True)
+    frame["section"] = frame["section"].astype(str)
+    forms = frame["form"].astype(str)
+    frame["_kind"] = forms.map({form: _kind(form) for form in forms.unique()})
+    # main section: the kind's list in order (else the longest section); 8-K: a press release, an item, 9.01
+    main_rank = np.zeros(len(frame))
+    change_rank = np.full(len(frame), np.inf)  # the change section's list; inf: not in it (8-Ks: none)
+    for kind, (main_names, change_names) in _PERIODIC.items():
+        mine = (frame["_kind"] == kind).to_numpy()
+        main_rank[mine] = _rank(frame["section"][mine], main_names)
+        ranks = _rank(frame["section"][mine], change_names)
+        change_rank[mine] = np.where(ranks < len(change_names), ranks, np.inf)
+    current = (frame["_kind"] == "8-K").to_numpy()
+    release = frame["section"].str.upper().str.startswith("EX-99").to_numpy()
+    main_rank[current] = np.where(release, 0, np.where(frame["section"] == "9.01", 2, 1))[current]
+    main = _first_by(frame, main_rank)
+    # the change section: the first of the kind's list the filing has, else its main section
+    listed = np.isfinite(change_rank)
+    change = _first_by(frame[listed], change_rank[listed]).reindex(main.index)
+    change = change.where(change["section"].notna(), main)
+    similarity = _number(change["similarity_prev"])
+    out = main.reset_index()[_FILING].copy()
+    out["form"] = main["form"].to_numpy()
+    out["filing_date"] = pd.to_datetime(main["filing_date"].to_numpy()).normalize()
+    out["accepted_at"] = pd.to_datetime(main["known_at"].to_numpy(), utc=True)
+    out["url"] = [
+        filing_url(cik, accession) for cik, accession in zip(main["cik"], out["accession_number"], strict=True)
+    ]
+    out["tone_section"] = main["section"].to_numpy()
+    out["net_tone"] = (_number(main["positive"]) - _number(main["negative"])).to_numpy()
+    out["change_section"] = change["section"].where(similarity.notna(), None).to_numpy()
+    out["change_prev"] = (1.0 - similarity).to_numpy()
+    eight_k = (main["_kind"] == "8-K").to_numpy()
+    items = main["items"].where(main["items"].astype(str).str.len() > 0)
+    out["items"] = items.where(eight_k & items.notna().to_numpy(), None).to_numpy()
     out["known_session"] = fundamentals_lib.first_session_known(out["accepted_at"], out["filing_date"]).to_numpy()
     out["known_session"] = out["known_session"].astype("datetime64[ns]")
     return out[HEADLINE_COLUMNS].sort_values(["ticker", "known_session", "accepted_at", "accession_number"])
