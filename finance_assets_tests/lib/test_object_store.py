@@ -410,3 +410,31 @@ def test_io_manager_writes_and_loads_the_bucket_with_the_runs_endpoint(bucket_ur
     assert all(CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(v.value) for v in metadata.values())
     wh = Warehouse(bucket_url, endpoint_url=s3_endpoint, region=REGION)
     assert wh.read("doubled")["close"].tolist() == [2 * i for i in range(20)] * 2
+
+
+def _dask_write(url: str, endpoint: str, month: str) -> int:
+    os.environ.update(CREDENTIALS)
+    wh = Warehouse(url, endpoint_url=endpoint, region=REGION, local_dir=os.devnull)
+    for _ in range(2):
+        wh.write("prices", {"ticker": "DASK", "month": month}, _month_frame("DASK", month, 0.0))
+    return os.getpid()
+
+
+@pytest.mark.slow
+def test_two_dask_workers_write_one_yearly_object_and_lose_nothing(bucket_url, s3_endpoint, tmp_path):
+    from distributed import Client, LocalCluster
+
+    months = [f"2024-{m:02d}-01" for m in range(1, 9)]
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        workers = sorted(client.scheduler_info()["workers"])
+        futures = [
+            client.submit(_dask_write, bucket_url, s3_endpoint, month, workers=[workers[i % 2]], pure=False)
+            for i, month in enumerate(months)
+        ]
+        pids = client.gather(futures)
+    assert len(set(pids)) == 2  # both worker processes wrote
+    year = _warehouse(bucket_url, s3_endpoint, tmp_path).read("prices", where="ticker = ?", params=["DASK"])
+    assert len(year) == len(months) * 2000 and not year.duplicated(["date", "slot"]).any()
