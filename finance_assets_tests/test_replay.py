@@ -112,7 +112,7 @@ def test_the_end_holds_every_corporate_action_and_the_added_ticker(replay):
         "CRXQ 2026-02-02 cash_dividend",
         "CRXQ 2026-05-01 cash_dividend",
         "ELQX 2026-03-16 split",
-        "HVQX 2026-04-06 split",
+        "HVQX 2026-04-06 reverse_split",
     ]
     # 4 holdings + the added one + the benchmark, every session 2026-01-02 .. 05-01 (Good Friday: none)
     assert end["tables"]["prices"] == end["tables"]["technicals"] == 6 * 83
