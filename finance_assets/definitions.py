@@ -70,6 +70,7 @@ ALL_CHECKS = [
     *fx.SCHEMA_CHECKS,
     *news.SCHEMA_CHECKS,
     *report_checks.PORTFOLIO_CHECKS,
+    *report.SCHEMA_CHECKS,
 ]
 
 

@@ -8,17 +8,28 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
+from finance_assets.defs.market.schemas import FX_RATES
 from finance_assets.defs.portfolio import filing_signals
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_data import ReportData
 from finance_assets.defs.portfolio.report_render import fmt, render_html, render_markdown
+from finance_assets.defs.portfolio.schemas import (
+    FUNDAMENTAL_SNAPSHOTS,
+    MARKET_PANEL,
+    PORTFOLIO_HOLDINGS,
+    PORTFOLIO_REPORT,
+)
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
+from finance_assets.defs.sec.schemas import FUNDAMENTALS
+from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.schema import TableSchema
 
 GROUP = "portfolio"
 # A report day reads the panel and FX rates from the first month of the history up to its own month
@@ -26,22 +37,7 @@ GROUP = "portfolio"
 # the tearsheet's YTD / 1 y / 3 y / 5 y / All windows the whole history. Capped at this many years.
 REPORT_HISTORY_YEARS = 20
 STALE_PRICE_DAYS = 7
-PANEL_COLUMNS = [
-    "date",
-    "ticker",
-    "close",
-    "adj_close",
-    "volume",
-    "source",
-    "ret_simple",
-    "rsi_14",
-    "sma_50",
-    "sma_200",
-    "bb_pctb",
-    "rv_20",
-    "headline_count",
-    "decayed_7d_score",
-]
+# The columns of `fundamentals` (sec/schemas.FUNDAMENTALS) the snapshots read.
 FUNDAMENTAL_COLUMNS = [
     "ticker",
     "item",
@@ -97,6 +93,7 @@ _report_history = dg.TimeWindowPartitionMapping(
     partitions_def=month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     code_version="2",
+    metadata=schema_metadata(MARKET_PANEL),
     ins={
         "prices": dg.AssetIn(partition_mapping=_by_month),
         "technicals": dg.AssetIn(partition_mapping=_by_month),
@@ -109,7 +106,7 @@ def market_panel(
     context: dg.AssetExecutionContext, prices: pd.DataFrame, technicals: pd.DataFrame, sentiment: pd.DataFrame
 ) -> pd.DataFrame:
     if prices.empty:
-        return _typed_empty(PANEL_COLUMNS)
+        return MARKET_PANEL.empty()
     panel = prices[["date", "ticker", "close", "adj_close", "volume", "source"]].assign(
         date=lambda f: pd.to_datetime(f["date"]).dt.normalize()
     )
@@ -124,29 +121,19 @@ def market_panel(
         panel = panel.merge(
             sent.assign(date=pd.to_datetime(sent["date"]).dt.normalize()), on=["date", "ticker"], how="left"
         )
-    panel = panel.reindex(columns=PANEL_COLUMNS).sort_values(["date", "ticker"]).reset_index(drop=True)
+    panel = panel.reindex(columns=MARKET_PANEL.names).sort_values(["date", "ticker"]).reset_index(drop=True)
+    panel = MARKET_PANEL.conform(panel)
     attach_metadata(context, {"preview": md_preview(panel.tail(5))})
     return panel
 
 
-_TEXT_COLUMNS = {"ticker", "source", "currency", "item", "period_type", "fiscal_period", "unit", "reporting_currency"}
-_DATE_COLUMNS = {"date", "period_end", "filed", "known_at", "superseded_at", "fundamentals_filed", "fiscal_period_end"}
-
-
-def _typed_empty(columns: list[str]) -> pd.DataFrame:
-    def dtype(column: str) -> str:
-        return "datetime64[ns]" if column in _DATE_COLUMNS else "object" if column in _TEXT_COLUMNS else "float64"
-
-    return pd.DataFrame({column: pd.Series(dtype=dtype(column)) for column in columns})
-
-
-def _input(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """An upstream table with the columns the report reads (typed and empty when nothing is materialized)."""
-    if frame is None or frame.empty:
-        return _typed_empty(columns)
-    frame = frame.reindex(columns=columns).copy()
-    for column in _DATE_COLUMNS:
-        if column in frame:
+def _input(frame: pd.DataFrame, schema: TableSchema, columns: list[str] | None = None) -> pd.DataFrame:
+    """An upstream table with the columns the report reads (all of `schema`'s by default), its day and time
+    columns as timestamps; typed as declared, and empty, when nothing is materialized."""
+    columns = schema.names if columns is None else columns
+    frame = schema.empty()[columns] if frame is None or frame.empty else frame.reindex(columns=columns).copy()
+    for column in columns:
+        if pa.types.is_timestamp(schema[column].type) or pa.types.is_date(schema[column].type):
             frame[column] = pd.to_datetime(frame[column])
     return frame
 
@@ -222,6 +209,7 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
 @dg.asset(
     group_name=GROUP,
     code_version="2",
+    metadata=schema_metadata(FUNDAMENTAL_SNAPSHOTS),
     ins={"fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     description="Point-in-time valuation inputs, one row per ticker and knowledge date (`known_at`, the "
     "first session whose close follows the filings' SEC acceptance time): what was known from that session "
@@ -230,7 +218,7 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
     "a file per ticker.",
 )
 def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.DataFrame) -> pd.DataFrame:
-    funds = _input(fundamentals, FUNDAMENTAL_COLUMNS)
+    funds = _input(fundamentals, FUNDAMENTALS, FUNDAMENTAL_COLUMNS)
     # rows stored before known_at existed: the conservative rule (the next session after the filing date)
     unknown = funds["known_at"].isna() & funds["filed"].notna()
     if unknown.any():
@@ -241,7 +229,7 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     con = duckdb.connect()
     try:
         con.register("fundamentals", funds)
-        out = book.fundamental_snapshots(con)
+        out = FUNDAMENTAL_SNAPSHOTS.conform(book.fundamental_snapshots(con))
     finally:
         con.close()
     attach_metadata(
@@ -284,6 +272,7 @@ def _filing_text_signals(context: dg.AssetExecutionContext, tickers: list[str]) 
     outs={
         "portfolio_report": dg.AssetOut(
             code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
+            metadata=schema_metadata(PORTFOLIO_REPORT),
             description=(
                 "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
                 "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
@@ -292,6 +281,7 @@ def _filing_text_signals(context: dg.AssetExecutionContext, tickers: list[str]) 
         ),
         "portfolio_holdings": dg.AssetOut(
             code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
+            metadata=schema_metadata(PORTFOLIO_HOLDINGS),
             description=(
                 "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
                 "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
@@ -318,9 +308,9 @@ def portfolio_report(
     holdings = settings.holdings()
     base = settings.base_currency.upper()
     days = sorted(pd.Timestamp(key) for key in context.partition_keys)
-    panel = _input(market_panel, PANEL_COLUMNS)
-    fx_quotes = _input(fx_rates, FX_COLUMNS)
-    snapshots = _input(fundamental_snapshots, book.SNAPSHOT_COLUMNS)
+    panel = _input(market_panel, MARKET_PANEL)
+    fx_quotes = _input(fx_rates, FX_RATES, FX_COLUMNS)
+    snapshots = _input(fundamental_snapshots, FUNDAMENTAL_SNAPSHOTS)
     _check_currencies(fx_quotes, set(holdings["currency"]), base)
 
     con = duckdb.connect()
@@ -419,8 +409,8 @@ def portfolio_report(
             ),
         },
     )
-    yield dg.Output(report, output_name="portfolio_report")
-    yield dg.Output(rows, output_name="portfolio_holdings")
+    yield dg.Output(PORTFOLIO_REPORT.conform(report), output_name="portfolio_report")
+    yield dg.Output(PORTFOLIO_HOLDINGS.conform(rows), output_name="portfolio_holdings")
 
 
 def _holding_values(
@@ -525,3 +515,12 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+# The stored tables match their declarations (portfolio/schemas.py); registered in definitions.py.
+SCHEMA_CHECKS = schema_checks(
+    (market_panel, MARKET_PANEL),
+    (fundamental_snapshots, FUNDAMENTAL_SNAPSHOTS),
+    (portfolio_report, PORTFOLIO_REPORT),
+    (portfolio_report, PORTFOLIO_HOLDINGS),
+)

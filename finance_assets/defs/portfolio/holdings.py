@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.portfolio import risk
+from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS, HOLDING_VALUATION
 from finance_assets.lib.holdings_file import ISO_CURRENCIES
 
 # --------------------------------------------------------------------------- valuation
@@ -205,71 +206,11 @@ BALANCE_ITEMS = (
     "current_liabilities",
     "shares_outstanding",
 )
-HOLDING_COLUMNS = [
-    "date",
-    "holding",
-    "ticker",
-    "account",
-    "currency",
-    "shares",
-    "cost_basis",
-    "purchase_date",
-    "price",
-    "price_date",
-    "prev_close",
-    "day_change_pct",
-    "fx_rate",
-    "market_value",
-    "cost",
-    "unrealized_pnl",
-    "unrealized_pnl_pct",
-    "day_change_value",
-    "day_change_price_value",
-    "day_change_fx_value",
-    "weight",
-    "rsi_14",
-    "price_vs_sma50",
-    "price_vs_sma200",
-    "bb_pctb",
-    "sentiment_7d",
-    "headlines_7d",
-    "fiscal_period",
-    "fiscal_period_end",
-    "fundamentals_filed",
-    "reporting_currency",
-    "ttm_eps_diluted",
-    "market_cap",
-    "pe_ttm",
-    "price_to_book",
-    "debt_to_equity",
-    "current_ratio",
-    "roa",
-    "roe",
-    "gross_margin",
-    "net_margin",
-]
+HOLDING_COLUMNS = [c.name for c in HOLDING_VALUATION]  # the stored portfolio_holdings before its filing columns
 
 _SQL_LIST = lambda names: ", ".join(f"'{name}'" for name in names)  # noqa: E731 - constant item names only
 
-SNAPSHOT_COLUMNS = [
-    "ticker",
-    "known_at",
-    "superseded_at",
-    "fundamentals_filed",
-    "fiscal_period",
-    "fiscal_period_end",
-    "reporting_currency",
-    "ttm_eps_diluted",
-    "ttm_revenue",
-    "ttm_gross_profit",
-    "ttm_net_income",
-    "total_assets",
-    "total_liabilities",
-    "stockholders_equity",
-    "current_assets",
-    "current_liabilities",
-    "shares_outstanding",
-]
+SNAPSHOT_COLUMNS = FUNDAMENTAL_SNAPSHOTS.names
 
 # Reads fundamentals(ticker, item, period_type, fiscal_period, period_end, value, unit, filed, vintage_rank,
 # known_at). One row per ticker and knowledge date (`known_at`: the first session whose close follows the

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio import report_render
+from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
 from finance_assets.lib.warehouse import Warehouse
 from finance_assets_tests.defs.portfolio import test_report_windows as windows
 
@@ -34,7 +34,7 @@ def report_run(tmp_path_factory):
     wh = Warehouse(root / "warehouse")
     windows._write_months(wh, "market_panel", windows._panel())
     windows._write_months(wh, "fx_rates", windows._fx())
-    wh.write("fundamental_snapshots", None, windows.report._typed_empty(book.SNAPSHOT_COLUMNS))
+    wh.write("fundamental_snapshots", None, FUNDAMENTAL_SNAPSHOTS.empty())
     (root / "portfolio.csv").write_text(windows.PORTFOLIO)
     report = windows._run(wh, root, RANGE)
     holdings = pd.read_parquet(sorted((wh.root / "portfolio_holdings").rglob("*.parquet")))
@@ -119,7 +119,7 @@ def test_a_holiday_report_says_why_it_has_no_day_figures(tmp_path):
     wh = Warehouse(root / "warehouse")
     windows._write_months(wh, "market_panel", windows._panel())
     windows._write_months(wh, "fx_rates", windows._fx())
-    wh.write("fundamental_snapshots", None, windows.report._typed_empty(book.SNAPSHOT_COLUMNS))
+    wh.write("fundamental_snapshots", None, FUNDAMENTAL_SNAPSHOTS.empty())
     (root / "portfolio.csv").write_text(windows.PORTFOLIO)
     windows._run(wh, root, (str(HOLIDAY.date()),) * 2)
     markdown = (root / "reports" / "portfolio_report_2025-02-17.md").read_text()

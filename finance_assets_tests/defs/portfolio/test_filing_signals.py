@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from finance_assets.defs.portfolio import filing_signals
-from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_render import DASH, HOLDING_FIELDS, render_html, render_markdown
+from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
 from finance_assets.lib.warehouse import Warehouse
 from finance_assets_tests.defs.portfolio import test_report_windows as windows
 from finance_assets_tests.defs.portfolio.test_report_render import sample_data
@@ -219,7 +219,7 @@ def report_run(tmp_path_factory):
     wh = Warehouse(root / "warehouse")
     windows._write_months(wh, "market_panel", windows._panel())
     windows._write_months(wh, "fx_rates", windows._fx())
-    snapshots = windows.report._typed_empty(book.SNAPSHOT_COLUMNS)
+    snapshots = FUNDAMENTAL_SNAPSHOTS.empty()
     snapshots.loc[0, ["ticker", "known_at"]] = ["BBB", pd.Timestamp("2025-03-19")]  # BBB: new fundamentals
     wh.write("fundamental_snapshots", None, snapshots)
     wh.write("filing_text_signals", {"ticker": "AAA"}, _signals())

@@ -17,6 +17,7 @@ import pytest
 
 from finance_assets.defs.portfolio import assets as report
 from finance_assets.defs.portfolio import holdings as book
+from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS, MARKET_PANEL
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import month_partitions, report_day_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
@@ -55,7 +56,7 @@ def _panel() -> pd.DataFrame:
                 }
             )
         )
-    panel = pd.concat(frames, ignore_index=True).reindex(columns=report.PANEL_COLUMNS)
+    panel = pd.concat(frames, ignore_index=True).reindex(columns=MARKET_PANEL.names)
     return panel.sort_values(["date", "ticker"]).reset_index(drop=True)
 
 
@@ -76,7 +77,7 @@ def warehouse(tmp_path_factory) -> Warehouse:
     wh = Warehouse(root / "warehouse")
     _write_months(wh, "market_panel", _panel())
     _write_months(wh, "fx_rates", _fx())
-    wh.write("fundamental_snapshots", None, report._typed_empty(book.SNAPSHOT_COLUMNS))
+    wh.write("fundamental_snapshots", None, FUNDAMENTAL_SNAPSHOTS.empty())
     (root / "portfolio.csv").write_text(PORTFOLIO)
     return wh
 
