@@ -153,12 +153,18 @@ def test_round_trip_catalog_and_the_local_api(bucket_url, s3_endpoint, tmp_path)
     local.write("prices", {"ticker": "AAA", "month": "2024-02-01"}, _frame("AAA", "2024-02-01", n=5, offset=50))
     pd.testing.assert_frame_equal(wh.read("prices"), local.read("prices"))
 
-    con = wh.connect()
-    try:
-        rows = con.execute("SELECT ticker, count(*) FROM prices GROUP BY ticker ORDER BY ticker").fetchall()
-    finally:
-        con.close()
-    assert rows == [("AAA", 25), ("BBB", 40)]
+    for snapshot in (True, False):  # fetched copies, or DuckDB reading the bucket through fsspec
+        con = wh.connect(snapshot=snapshot)
+        try:
+            rows = con.execute("SELECT ticker, count(*) FROM prices GROUP BY ticker ORDER BY ticker").fetchall()
+            assert con.execute("SELECT count(*) FROM ticker_cik_map").fetchone() == (1,)
+        finally:
+            con.close()
+        assert rows == [("AAA", 25), ("BBB", 40)]
+    with wh.connect() as con:
+        folder = Path(con._folder.name)
+        assert folder.is_dir()
+    assert not folder.exists()  # the snapshot goes with the connection
     assert wh.refresh_catalog() == ["prices", "ticker_cik_map"]
     assert wh.catalog_path.is_file()  # the local catalog file for the duckdb CLI (with httpfs)
 
