@@ -149,14 +149,16 @@ class TableSchema:
             raise SchemaError(f"{self.name}: {'; '.join(parts)} (declared: {', '.join(self.names)})")
         if len(set(present)) != len(present):
             raise SchemaError(f"{self.name}: repeated column names in {present}")
-        out = {}
+        converted = {}
         for c in self.columns:
-            series = frame[c.name]
-            actual, error = _typed(series, c, strict_zone=True)
+            actual, error = _typed(frame[c.name], c, strict_zone=True)
             if error:
                 raise SchemaError(f"{self.name}: column {c.name!r} {error}")
-            out[c.name] = series if actual is None else pd.Series(_to_pandas(actual, c), index=frame.index, name=c.name)
-        return pd.DataFrame(out, index=frame.index)
+            if actual is not None:
+                converted[c.name] = pd.Series(_to_pandas(actual, c), index=frame.index, name=c.name)
+        if not converted:  # the usual case: no copy when the frame already is the declared table
+            return frame if present == self.names else frame[self.names]
+        return pd.DataFrame({n: converted.get(n, frame[n]) for n in self.names}, index=frame.index)
 
     def problems(self, frame: pd.DataFrame) -> list[str]:
         """Every way `frame` (a stored table as read back) breaks the declaration; [] when none.
@@ -214,6 +216,8 @@ def table(name: str, columns: Sequence[Column], primary_key: Sequence[str] = (),
 def _typed(series: pd.Series, c: Column, strict_zone: bool) -> tuple[pa.Array | None, str]:
     """(None, '') when `series` already holds `c.type`; (the converted array, '') when it converts
     without changing a value; (None, reason) when it does not fit."""
+    if _numpy_type(series) == c.type:  # a typed column: no need to look at the values
+        return None, ""
     try:
         actual = pa.array(series, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -235,6 +239,19 @@ def _typed(series: pd.Series, c: Column, strict_zone: bool) -> tuple[pa.Array | 
         if not back.equals(actual):
             return None, f"is {actual.type} with times of day, declared {c.type}"
     return converted, ""
+
+
+def _numpy_type(series: pd.Series) -> pa.DataType | None:
+    """The Arrow type of a column whose dtype alone says it (numbers, timestamps), else None."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return pa.timestamp(dtype.unit, tz=str(dtype.tz))
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype.kind == "O":
+        return None
+    try:
+        return pa.from_numpy_dtype(dtype)
+    except (pa.ArrowNotImplementedError, TypeError):
+        return None
 
 
 def _to_pandas(array: pa.Array, c: Column):
