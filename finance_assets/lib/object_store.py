@@ -213,7 +213,9 @@ class ObjectStore:
             found = self.fs.find(base)
         except FileNotFoundError:
             return []
-        return sorted(self.rel_of(p) for p in found if p.endswith(suffix))
+        head = f"{rel_prefix.strip('/')}/" if rel_prefix else ""
+        rels = (self.rel_of(p) for p in found if p.endswith(suffix))
+        return sorted(r for r in rels if r.startswith(head))  # 'prices' never matches 'prices_x/...'
 
     def children(self) -> list[str]:
         """The top-level 'folders' (common prefixes) under the root."""

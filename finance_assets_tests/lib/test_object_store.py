@@ -123,7 +123,8 @@ def test_conditional_writes_refuse_a_stale_etag_and_an_existing_object(bucket_ur
         store.put("a/data.parquet", b"four", if_match=first)
     got = store.get("a/data.parquet")
     assert got.data == b"three" and got.etag == second
-    assert store.list("a") == ["a/data.parquet"] and store.children() == ["a"]
+    store.put("ab/data.parquet", b"x")
+    assert store.list("a") == ["a/data.parquet"] and store.children() == ["a", "ab"]
     missing = ObjectStore("s3://no-such-bucket-here/x", endpoint_url=s3_endpoint, region=REGION)
     with pytest.raises(FileNotFoundError, match="ensure-bucket"):
         missing.put("a/data.parquet", b"one")
