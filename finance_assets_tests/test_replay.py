@@ -113,6 +113,8 @@ def test_the_end_holds_every_corporate_action_and_the_added_ticker(replay):
         "CRXQ 2026-05-01 cash_dividend",
         "ELQX 2026-03-16 split",
         "HVQX 2026-04-06 reverse_split",
+        "KLQX 2026-02-02 cash_dividend",  # the added ticker's history, from the history start
+        "KLQX 2026-05-01 cash_dividend",
     ]
     # 4 holdings + the added one + the benchmark, every session 2026-01-02 .. 05-01 (Good Friday: none)
     assert end["tables"]["prices"] == end["tables"]["technicals"] == 6 * 83
