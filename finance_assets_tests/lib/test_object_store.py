@@ -445,3 +445,122 @@ def test_two_dask_workers_write_one_yearly_object_and_lose_nothing(bucket_url, s
     assert len(set(pids)) == 2  # both worker processes wrote
     year = _warehouse(bucket_url, s3_endpoint, tmp_path).read("prices", where="ticker = ?", params=["DASK"])
     assert len(year) == len(months) * 2000 and not year.duplicated(["date", "slot"]).any()
+
+
+# --- a Dagster run killed mid-write ------------------------------------------------------------
+
+_STOPS_AT_PUT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from finance_assets.lib import object_store
+
+    asset, nth = os.environ["STOP_AT_PUT"].split(":")
+    marker = Path(os.environ["STOP_MARKER"])
+    real_put = object_store.ObjectStore.put
+    seen = []
+
+    def put(self, rel, data, **kwargs):
+        if rel.startswith(asset + "/"):
+            seen.append(rel)
+            if len(seen) == int(nth):  # the new bytes are built; the PUT never completes
+                marker.write_text(self.url_of(rel))
+                while True:
+                    time.sleep(1)
+        return real_put(self, rel, data, **kwargs)
+
+    object_store.ObjectStore.put = put
+    from dagster._cli import main
+    sys.argv = ["dagster", *sys.argv[1:]]
+    sys.exit(main())
+    """
+)
+_MATERIALIZE = [
+    "asset",
+    "materialize",
+    "-m",
+    "finance_assets.definitions",
+    "--select",
+    "prices,technicals",
+    "--partition-range",
+    "2025-02-01|ACMQ...2025-03-01|BLZQ",
+]
+
+
+def _months(prices: pd.DataFrame) -> dict[tuple[str, str], int]:
+    months = pd.to_datetime(prices["date"]).dt.strftime("%Y-%m")
+    return prices.groupby([prices["ticker"], months]).size().to_dict()
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
+    isolated_home, bucket_url, s3_endpoint, tmp_path
+):
+    """A range run of prices and technicals (2 tickers x Feb-Mar 2025) is re-materialized as of a later
+    day and SIGKILLed after its first prices object is committed and before its second: readers see
+    the first object's new version and the second's previous version, each whole; the re-run is exact."""
+    import dagster as dg
+
+    from finance_assets.demo import source as demo
+
+    env = dict(
+        os.environ,
+        **CREDENTIALS,
+        PYTHONWARNINGS="ignore",
+        FINANCE_ASSETS_EXECUTOR="in_process",
+        FINANCE_ASSETS_HTTP_BACKOFF="0.01",
+        FINANCE_ASSETS_WAREHOUSE_URL=bucket_url,
+        FINANCE_ASSETS_S3_ENDPOINT_URL=s3_endpoint,
+        FINANCE_ASSETS_S3_REGION=REGION,
+    )
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        instance.add_dynamic_partitions("ticker", ["ACMQ", "BLZQ"])
+    dagster = [str(Path(sys.executable).parent / "dagster"), *_MATERIALIZE]
+    old_now, new_now = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
+    first = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": old_now}, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    sessions = pd.Index(demo.demo_sessions().date)
+
+    def between(a: str, b: str) -> int:
+        return int(((sessions >= pd.Timestamp(a).date()) & (sessions <= pd.Timestamp(b).date())).sum())
+
+    old = {
+        (t, m): n
+        for t in ("ACMQ", "BLZQ")
+        for m, n in (("2025-02", between("2025-02-01", "2025-02-28")), ("2025-03", between("2025-03-01", "2025-03-14")))
+    }
+    new = {**old, **{(t, "2025-03"): between("2025-03-01", "2025-03-31") for t in ("ACMQ", "BLZQ")}}
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    assert _months(wh.read("prices")) == old
+
+    marker = tmp_path / "stopped"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STOPS_AT_PUT, *_MATERIALIZE],
+        env={**env, "FINANCE_ASSETS_AS_OF": new_now, "STOP_AT_PUT": "prices:2", "STOP_MARKER": str(marker)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before its second prices write"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    stopped = marker.read_text()
+    files = wh.all_files("prices")
+    assert len(files) == 2 and stopped in files
+    for url in files:  # each object whole: the committed one new, the one being written still the old
+        counts = _months(wh.read_files([url]))
+        assert counts == {k: (old if url == stopped else new)[k] for k in counts}, url
+    with wh.connect() as con:
+        assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == len(wh.read("prices"))
+
+    again = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": new_now}, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    prices = wh.read("prices")
+    assert _months(prices) == new and not prices.duplicated(["ticker", "date"]).any()
