@@ -15,9 +15,6 @@ from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_month_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
-# The stored `headlines` table (schemas.HEADLINES): a provider's raw columns (headline_sources.HEADLINE_COLUMNS),
-# the trading day each headline counts for, and its score.
-STORED_HEADLINE_COLUMNS = HEADLINES.names
 
 
 def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
@@ -80,7 +77,8 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
             scores = sentiment_lib.score_many(kept["title"].tolist())
             kept["score"] = scores
             kept["label"] = [sentiment_lib.label(s) for s in scores]
-            frames.append(kept[STORED_HEADLINE_COLUMNS])
+            # the stored table (schemas.HEADLINES): a provider's raw columns, the trading day, the score
+            frames.append(kept[HEADLINES.names])
     out = HEADLINES.conform(pd.concat(frames, ignore_index=True)) if frames else HEADLINES.empty()
     attach_metadata(
         context,

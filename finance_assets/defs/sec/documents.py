@@ -44,8 +44,6 @@ from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "sec"
 INDEX_TYPE = "index"  # doc_type of a stored filing index page
-DOCUMENT_COLUMNS = FILING_DOCUMENTS.names
-SIGNAL_ROW_COLUMNS = FILING_TEXT_SIGNALS.names  # ends with text_signals.SIGNAL_COLUMNS
 
 
 class FilingDocumentsConfig(dg.Config):
@@ -181,7 +179,7 @@ def filing_documents(
             f"filing_documents: {len(failures)} of {len(chosen)} filings could not be fetched (the others are "
             "stored and will not be fetched again): " + "; ".join(failures[:5])
         )
-    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows, columns=DOCUMENT_COLUMNS))
+    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows, columns=FILING_DOCUMENTS.names))
     since, until = _window(config, sec.as_of_date())
     attach_metadata(
         context,
@@ -257,7 +255,7 @@ def text_signal_rows(
                 }
             )
             previous[key] = (doc.accession_number, text)
-    out = pd.DataFrame(rows, columns=SIGNAL_ROW_COLUMNS)
+    out = pd.DataFrame(rows, columns=FILING_TEXT_SIGNALS.names)  # ends with text_signals.SIGNAL_COLUMNS
     for column in ("sentences_added", "sentences_removed"):
         out[column] = out[column].astype("Int64")
     return out
