@@ -61,6 +61,7 @@ ENV_VARS = (
     "FINANCE_ASSETS_MODE",
     "FINANCE_ASSETS_EXECUTOR",
     "DASK_SCHEDULER_ADDRESS",
+    "FINANCE_ASSETS_DASK_ADDRESS",
     "DAGSTER_HOME",
     "FINANCE_ASSETS_BENCHMARK",
     "FINANCE_ASSETS_BASE_CURRENCY",
@@ -238,14 +239,20 @@ def _redis_url(env: Mapping[str, str]) -> str:
 
 
 def _dask_address(env: Mapping[str, str]) -> str:
-    raw = env.get("DASK_SCHEDULER_ADDRESS", "").strip()
+    """FINANCE_ASSETS_DASK_ADDRESS, else DASK_SCHEDULER_ADDRESS (Dask's own name for it)."""
+    name = (
+        "FINANCE_ASSETS_DASK_ADDRESS"
+        if env.get("FINANCE_ASSETS_DASK_ADDRESS", "").strip()
+        else "DASK_SCHEDULER_ADDRESS"
+    )
+    raw = env.get(name, "").strip()
     if not raw:
         return ""
     scheme, sep, rest = raw.partition("://")
     if not sep:
         scheme, rest = "tcp", raw
     if scheme not in DASK_SCHEMES or not _HOST.fullmatch(rest):
-        raise _bad("DASK_SCHEDULER_ADDRESS", raw, "expected a Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+        raise _bad(name, raw, "expected a Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     return raw
 
 

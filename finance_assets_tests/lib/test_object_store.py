@@ -105,6 +105,11 @@ def test_settings_take_a_warehouse_url_and_never_show_credentials(tmp_path):
     assert "key prefix" in error(FINANCE_ASSETS_WAREHOUSE_URL="s3://bucket/../x")
     assert "FINANCE_ASSETS_WAREHOUSE_URL" in error(FINANCE_ASSETS_DATA_DIR="s3://bucket/data")
     assert "must not carry credentials" in error(FINANCE_ASSETS_S3_ENDPOINT_URL="http://key:secret@minio:9000")
+    both = {"DASK_SCHEDULER_ADDRESS": "tcp://10.0.0.5:8786", "FINANCE_ASSETS_DASK_ADDRESS": "tcp://10.0.0.6:8786"}
+    assert config.Settings.from_env({"FINANCE_ASSETS_HOME": str(tmp_path), **both}).dask_scheduler_address == (
+        "tcp://10.0.0.6:8786"
+    )
+    assert "FINANCE_ASSETS_DASK_ADDRESS" in error(FINANCE_ASSETS_DASK_ADDRESS="http://nope")
     only_key = error(AWS_ACCESS_KEY_ID="AKIAEXAMPLE")
     assert "AWS_SECRET_ACCESS_KEY" in only_key and "AKIAEXAMPLE" not in only_key
 
