@@ -3,6 +3,7 @@ loopback port) started by the test, not a mock of the code path. docs/object-sto
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -302,11 +303,58 @@ def _cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.Complet
     )
 
 
+@contextlib.contextmanager
+def _existing_dask_cluster(env: dict, tmp_path: Path) -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers started from the venv's `dask` CLI (the
+    "existing cluster" of a deployment); yields its address."""
+    import socket
+
+    from distributed import Client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    log = (tmp_path / "dask.log").open("w")
+    common = ["--dashboard-address", ":0"]
+    procs = [
+        subprocess.Popen(
+            [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), *common, "--no-show"],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+    ]
+    try:
+        time.sleep(1)
+        for _ in range(2):
+            worker = [dask_cli, "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1"]
+            procs.append(subprocess.Popen([*worker, *common, "--no-nanny"], stdout=log, stderr=log, env=env))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        with contextlib.suppress(OSError), Client(address, timeout=10) as client:
+            client.shutdown()
+        for proc in procs[::-1]:
+            if proc.poll() is None:
+                proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(20)
+            if proc.poll() is None:
+                proc.kill()
+        log.close()
+
+
 @pytest.mark.slow
 def test_demo_backfill_through_dask_onto_the_object_store(isolated_home, bucket_url, s3_endpoint, tmp_path):
-    """Three holdings and the benchmark, one month, every asset, Dask workers writing the bucket; then
-    the report, `catalog` and a catalog query read it back. Nothing lands in the local warehouse
+    """Three holdings and the benchmark, one month, every asset, on an existing Dask cluster
+    (FINANCE_ASSETS_DASK_ADDRESS) whose two workers write the bucket; then the report, `catalog` and a
+    catalog query read it back. Every step ran in a worker, nothing lands in the local warehouse
     folder, and no credential appears in the output."""
+    import dagster as dg
+
     data = isolated_home / "data"
     (data / "portfolio.csv").write_text(
         "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,USD\nCRXQ,300,30,USD\n"
@@ -323,6 +371,24 @@ def test_demo_backfill_through_dask_onto_the_object_store(isolated_home, bucket_
     )
     for name in ("DASK_SCHEDULER_ADDRESS", "FINANCE_ASSETS_FAULT_RATE", "FINANCE_ASSETS_OUTAGE_HOSTS"):
         env.pop(name, None)
+    with _existing_dask_cluster(env, tmp_path) as address:
+        _demo_backfill_and_read_back(
+            {**env, "FINANCE_ASSETS_DASK_ADDRESS": address}, data, bucket_url, s3_endpoint, tmp_path
+        )
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            worker_pids = set(client.run(os.getpid).values())
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        step_pids = {
+            entry.dagster_event.pid
+            for record in instance.get_run_records()
+            for entry in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START)
+        }
+    assert len(worker_pids) == 2 and step_pids and step_pids <= worker_pids  # every step ran in a worker
+
+
+def _demo_backfill_and_read_back(env: dict, data: Path, bucket_url: str, s3_endpoint: str, tmp_path: Path) -> None:
     reg = _cli(["register"], env)
     assert reg.returncode == 0, reg.stdout + reg.stderr
     run = _cli(["backfill", "--start", "2025-02", "--end", "2025-02"], env)
