@@ -101,7 +101,7 @@ def test_continuous_operation_equals_a_fresh_build_at_every_checkpoint(replay):
     assert list(checkpoints) == CHECKPOINTS
     for day, checkpoint in checkpoints.items():
         assert checkpoint["mismatches"] == [], day
-        assert set(checkpoint["tables"]) == TABLES, day
+        assert TABLES <= set(checkpoint["tables"]), day  # + the filing documents once the report reads them
         assert all(rows > 0 for rows in checkpoint["tables"].values()), (day, checkpoint["tables"])
 
 
