@@ -39,8 +39,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install
 	$(VENV)/bin/finance-assets demo
 
+# Test files are spread over the machine's cores (pytest-xdist; a file's tests stay on one worker so
+# module fixtures are built once). TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest -q -ra -m "not replay"
+	$(PY) -m pytest -q -ra -m "not replay" -n $(TEST_WORKERS) --dist loadfile
 
 # 60+ sessions of continuous operation replayed and compared with fresh builds (~6 min on 2 cores).
 test-replay: install
