@@ -176,6 +176,7 @@ def relative_dir(asset: str, dims: Mapping[str, str] | None = None) -> str:
 
 def _view_sql(asset: str, glob: str) -> str:
     """The asset's view (and long view) over every data file under `glob`."""
+    _check_asset(asset)  # the name is spliced into DDL (DuckDB takes no parameters there)
     glob = glob.replace("'", "''")
     sql = (
         f"CREATE OR REPLACE VIEW {asset} AS SELECT * FROM read_parquet('{glob}', union_by_name = true, "
