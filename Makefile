@@ -45,7 +45,8 @@ TEST_WORKERS ?= auto
 test: install
 	$(PY) -m pytest -q -ra -m "not replay" -n $(TEST_WORKERS) --dist loadfile
 
-# 60+ sessions of continuous operation replayed and compared with fresh builds (~6 min on 2 cores).
+# 63 sessions of continuous operation over the whole graph, compared with fresh builds at 9 checkpoints
+# (~55 min CPU on 2 cores; see finance_assets_tests/replay.py).
 test-replay: install
 	$(PY) -m pytest -q -ra -m replay
 
