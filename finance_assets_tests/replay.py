@@ -97,7 +97,9 @@ def holdings_csv(as_of: str) -> str:
 
 def tickers_as_of(as_of: str) -> list[str]:
     """What `finance-assets register` adds for the holdings file as of the clock: its tickers, the benchmark."""
-    return list(dict.fromkeys([*(row[0] for row in HOLDINGS), BENCHMARK, *([ADDED[0]] if as_of[:10] >= ADDED_ON else [])]))
+    return list(
+        dict.fromkeys([*(row[0] for row in HOLDINGS), BENCHMARK, *([ADDED[0]] if as_of[:10] >= ADDED_ON else [])])
+    )
 
 
 def _env(home: Path, as_of: str) -> dict[str, str]:
@@ -291,7 +293,9 @@ def compare(a_home: Path, b_home: Path, as_of: str) -> tuple[dict, list[str]]:
         b = b.sort_values(keys, ignore_index=True, kind="stable") if keys else b
         rows[table] = len(b)
         if list(a.columns) != list(b.columns) or len(a) != len(b):
-            problems.append(f"{table}: shape {a.shape} vs fresh {b.shape}; columns {list(a.columns)} vs {list(b.columns)}")
+            problems.append(
+                f"{table}: shape {a.shape} vs fresh {b.shape}; columns {list(a.columns)} vs {list(b.columns)}"
+            )
             continue
         for column in a.columns:
             x, y = a[column], b[column]
@@ -342,7 +346,9 @@ def events(home: Path, as_of: str) -> dict:
             if r.ticker in ("ACMQ", "CRXQ") and pd.Timestamp(r.date) <= pd.Timestamp("2026-03-05")
         }
         out["tickers_by_day"] = {
-            str(pd.Timestamp(d).date()): sorted(g["ticker"]) for d, g in holdings.groupby("date") if str(d)[:7] >= "2026-04"
+            str(pd.Timestamp(d).date()): sorted(g["ticker"])
+            for d, g in holdings.groupby("date")
+            if str(d)[:7] >= "2026-04"
         }
         eur = holdings[holdings["currency"] == "EUR"]
         out["eur_fx_rates"] = int(eur["fx_rate"].nunique())
