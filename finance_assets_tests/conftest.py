@@ -37,3 +37,12 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("FINANCE_ASSETS_MODE", "demo")
     return tmp_path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files holding slow tests run first, the end-to-end ones at the root and in reliability/ before the
+    rest: under `make test`'s pytest-xdist `--dist loadfile` the longest files start early instead of
+    leaving one worker alone with them at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    # stable sort: files keep their order within a group and each file's tests stay together, in order
+    items.sort(key=lambda item: (item.path not in slow_files, len(item.path.parts)))
