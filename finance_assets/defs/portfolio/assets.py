@@ -24,6 +24,8 @@ from finance_assets.defs.portfolio.schemas import (
 )
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.defs.sec.schemas import FUNDAMENTALS
+from finance_assets.lib import config
+from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
@@ -34,8 +36,7 @@ from finance_assets.lib.schema import TableSchema
 GROUP = "portfolio"
 # A report day reads the panel and FX rates from the first month of the history up to its own month
 # (docs/report.md, "Which history a report day reads"): the 252-session risk window needs 13 months,
-# the tearsheet's YTD / 1 y / 3 y / 5 y / All windows the whole history. Capped at this many years.
-REPORT_HISTORY_YEARS = 20
+# the tearsheet's YTD / 1 y / 3 y / 5 y / All windows the whole history.
 STALE_PRICE_DAYS = 7
 # The columns of `fundamentals` (sec/schemas.FUNDAMENTALS) the snapshots read.
 FUNDAMENTAL_COLUMNS = [
@@ -76,13 +77,32 @@ RECENT_DAY_COLUMNS = [
 
 _by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
 # TimeWindowPartitionMapping counts its offsets in the *downstream's* partitions (weekdays here, not
-# months: `start_offset=-13` gave a day alone ~2 months). An offset of REPORT_HISTORY_YEARS years of
-# weekdays (no calendar year has more than 262) maps every day, however it is launched (alone, first or
-# middle day of a range; UI, CLI, automation), to [first month, its own month]: Dagster clamps the start
-# to the first partition. The reverse direction, which automation follows, is every day from a month on.
+# months: `start_offset=-13` gave a day alone ~2 months). An offset of every weekday from the first month
+# to a year past the clock maps every day up to then, however it is launched (alone, first or middle day
+# of a range; UI, CLI, automation), to [first month, its own month]: Dagster clamps the start to the first
+# partition. The reverse direction, which automation follows, is every day from a month on.
 # A built-in mapping on purpose: Dagster serializes only those (a custom PartitionMapping silently falls
-# back to the default in the daemon and the UI). Resolving it walks the weekday schedule (~0.2 s a call).
-_HISTORY_WEEKDAYS = 262 * REPORT_HISTORY_YEARS
+# back to the default in the daemon and the UI). Resolving it walks the weekday schedule, in time
+# proportional to the offset (a fixed 20 years cost ~1 s a call; #16), hence the offset from the history.
+HISTORY_MARGIN_DAYS = 366
+
+
+def history_weekdays(history_start: str, now: dt.datetime) -> int:
+    """Weekdays from the first month of the history to a year past `now`: the report's mapping offset."""
+    horizon = pd.Timestamp(now)
+    if horizon.tzinfo is not None:
+        horizon = horizon.tz_convert(None)
+    return len(pd.bdate_range(history_start, horizon.normalize() + pd.Timedelta(days=HISTORY_MARGIN_DAYS)))
+
+
+def _clock() -> dt.datetime:
+    try:
+        return config.settings().now()
+    except config.SettingsError:  # a bad setting is reported where settings are checked, not at import
+        return dt.datetime.now(dt.UTC)
+
+
+_HISTORY_WEEKDAYS = history_weekdays(HISTORY_START, _clock())
 _report_history = dg.TimeWindowPartitionMapping(
     start_offset=-_HISTORY_WEEKDAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
 )

@@ -223,3 +223,15 @@ def test_the_daemon_and_the_ui_see_the_same_mapping():
         )
         first = month_partitions.get_first_partition_key()
         assert sorted(resolved.partitions_subset.get_partition_keys()) == _months(first, "2025-03-01")
+
+
+def test_the_history_offset_reaches_the_first_month_from_any_day_up_to_a_year_past_the_clock():
+    import datetime as dt
+
+    now = dt.datetime(2026, 12, 6, 15, tzinfo=dt.UTC)
+    weekdays = report.history_weekdays("2016-01-01", now)
+    assert weekdays == len(pd.bdate_range("2016-01-01", "2027-12-07"))
+    # the last day covered is a year past the clock; its window still starts at the first month
+    assert pd.bdate_range(end="2027-12-07", periods=weekdays)[0] == pd.Timestamp("2016-01-01")
+    # a shorter history costs a shorter walk (the replay's 2026-01 start: about a sixth of 2016's offset)
+    assert report.history_weekdays("2026-01-01", now) == 504 < weekdays / 6
