@@ -274,9 +274,39 @@ def _normalized(frame, table: str, home: Path):
     return frame
 
 
+def frame_mismatches(table: str, a, b, keys: list[str]) -> list[str]:
+    """Cell-by-cell differences of two sorted frames of one table (floats within TOLERANCE, NaN == NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return [f"{table}: shape {a.shape} vs fresh {b.shape}; columns {list(a.columns)} vs {list(b.columns)}"]
+    problems = []
+    for column in a.columns:
+        x, y = a[column], b[column]
+        if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
+            xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+            both_nan = np.isnan(xv) & np.isnan(yv)
+            bad = ~(np.where(both_nan, 0.0, np.abs(xv - yv)) <= TOLERANCE)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                problems.append(
+                    f"{table}.{column}: {int(bad.sum())} cells differ, first {a.loc[i, keys].tolist()}: "
+                    f"{xv[i]!r} vs fresh {yv[i]!r}"
+                )
+        else:
+            xs, ys = x.astype(str).to_numpy(), y.astype(str).to_numpy()
+            if (xs != ys).any():
+                i = int(np.flatnonzero(xs != ys)[0])
+                problems.append(
+                    f"{table}.{column}: {int((xs != ys).sum())} cells differ, first {a.loc[i, keys].tolist()}: "
+                    f"{x[i]!r} vs fresh {y[i]!r}"
+                )
+    return problems
+
+
 def compare(a_home: Path, b_home: Path, as_of: str) -> tuple[dict, list[str]]:
     """Every table of the two warehouses, cell by cell: (rows per table, mismatches)."""
-    import numpy as np
     import pandas as pd
 
     from finance_assets.lib.warehouse import Warehouse
@@ -292,32 +322,7 @@ def compare(a_home: Path, b_home: Path, as_of: str) -> tuple[dict, list[str]]:
         a = a.sort_values(keys, ignore_index=True, kind="stable") if keys else a
         b = b.sort_values(keys, ignore_index=True, kind="stable") if keys else b
         rows[table] = len(b)
-        if list(a.columns) != list(b.columns) or len(a) != len(b):
-            problems.append(
-                f"{table}: shape {a.shape} vs fresh {b.shape}; columns {list(a.columns)} vs {list(b.columns)}"
-            )
-            continue
-        for column in a.columns:
-            x, y = a[column], b[column]
-            if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
-                xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
-                both_nan = np.isnan(xv) & np.isnan(yv)
-                diff = np.where(both_nan, 0.0, np.abs(xv - yv))
-                bad = ~(diff <= TOLERANCE)
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[0])
-                    problems.append(
-                        f"{table}.{column}: {int(bad.sum())} cells differ, first {a.loc[i, keys].tolist()}: "
-                        f"{xv[i]!r} vs fresh {yv[i]!r}"
-                    )
-            else:
-                xs, ys = x.astype(str).to_numpy(), y.astype(str).to_numpy()
-                if (xs != ys).any():
-                    i = int(np.flatnonzero(xs != ys)[0])
-                    problems.append(
-                        f"{table}.{column}: {int((xs != ys).sum())} cells differ, first {a.loc[i, keys].tolist()}: "
-                        f"{x[i]!r} vs fresh {y[i]!r}"
-                    )
+        problems += frame_mismatches(table, a, b, keys)
     return rows, problems
 
 

@@ -32,7 +32,6 @@ TABLES = {
     "prices": ["ticker", "date"],
     "technicals": ["ticker", "date"],
 }
-TOLERANCE = 1e-12
 
 
 def _settings(home: Path, as_of: str):
@@ -119,35 +118,15 @@ def build_as_of(home: Path, instance, as_of: str) -> list:
 
 def compare(a_dir: Path, b_dir: Path) -> tuple[dict, list[str]]:
     """Every table of the two warehouses, cell by cell: (rows per table, mismatches)."""
-    import numpy as np
-    import pandas as pd
-
     from finance_assets.lib.warehouse import Warehouse
+    from finance_assets_tests.replay import frame_mismatches
 
     problems, rows = [], {}
     for table, keys in TABLES.items():
         a = Warehouse(a_dir).read(table).sort_values(keys, ignore_index=True)
         b = Warehouse(b_dir).read(table).sort_values(keys, ignore_index=True)
         rows[table] = len(b)
-        if list(a.columns) != list(b.columns) or len(a) != len(b):
-            problems.append(f"{table}: shape {a.shape} vs fresh {b.shape}")
-            continue
-        for column in a.columns:
-            x, y = a[column], b[column]
-            if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
-                xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
-                both_nan = np.isnan(xv) & np.isnan(yv)
-                diff = np.where(both_nan, 0.0, np.abs(xv - yv))
-                bad = ~(diff <= TOLERANCE)
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[0])
-                    problems.append(
-                        f"{table}.{column}: {int(bad.sum())} cells differ, first {a.loc[i, keys].tolist()}: "
-                        f"{xv[i]!r} vs fresh {yv[i]!r}"
-                    )
-            elif not x.astype(str).equals(y.astype(str)):
-                i = int(np.flatnonzero(x.astype(str).to_numpy() != y.astype(str).to_numpy())[0])
-                problems.append(f"{table}.{column}: first {a.loc[i, keys].tolist()}: {x[i]!r} vs fresh {y[i]!r}")
+        problems += frame_mismatches(table, a, b, keys)
     return rows, problems
 
 
