@@ -24,6 +24,8 @@ from finance_assets.lib import config
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.object_store import ObjectStore, WriteConflict
 from finance_assets.lib.warehouse import ObjectStoreWarehouse, Warehouse
+from finance_assets_tests.lib.test_warehouse import _month_frame
+from finance_assets_tests.reliability.conftest import MATERIALIZE, NEW_NOW, OLD_NOW, cli
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret-7f3a"}
 REGION = "us-east-1"
@@ -183,18 +185,6 @@ def _s3_writer(url: str, endpoint: str, ticker: str, month: str, offset: float, 
         wh.write("prices", {"ticker": ticker, "month": month}, _month_frame(ticker, month, offset))
 
 
-def _month_frame(ticker: str, month: str, offset: float) -> pd.DataFrame:
-    dates = pd.date_range(month, periods=20, freq="B").repeat(100)
-    return pd.DataFrame(
-        {
-            "ticker": ticker,
-            "date": dates.date,
-            "slot": list(range(100)) * 20,
-            "close": [offset + i for i in range(2000)],
-        }
-    )
-
-
 @pytest.mark.slow
 def test_concurrent_writers_of_one_yearly_object_lose_nothing(bucket_url, s3_endpoint, tmp_path):
     """Six processes rewrite one ticker-year object at once (its months, and one month twice with
@@ -292,17 +282,6 @@ def test_a_writer_killed_mid_upload_leaves_the_previous_version(bucket_url, s3_e
 # --- end to end: the demo backfill through the Dask executor onto the S3 server -----------------
 
 
-def _cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "finance_assets.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
 @contextlib.contextmanager
 def _existing_dask_cluster(env: dict, tmp_path: Path) -> Iterator[str]:
     """A Dask scheduler and two single-threaded workers started from the venv's `dask` CLI (the
@@ -389,9 +368,9 @@ def test_demo_backfill_through_dask_onto_the_object_store(isolated_home, bucket_
 
 
 def _demo_backfill_and_read_back(env: dict, data: Path, bucket_url: str, s3_endpoint: str, tmp_path: Path) -> None:
-    reg = _cli(["register"], env)
+    reg = cli(["register"], env)
     assert reg.returncode == 0, reg.stdout + reg.stderr
-    run = _cli(["backfill", "--start", "2025-02", "--end", "2025-02"], env)
+    run = cli(["backfill", "--start", "2025-02", "--end", "2025-02"], env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "dask scheduler: tcp://127.0.0.1:" in run.stdout and "done:" in run.stdout
 
@@ -405,9 +384,9 @@ def _demo_backfill_and_read_back(env: dict, data: Path, bucket_url: str, s3_endp
     assert len(report) == len(pd.bdate_range("2025-02-01", "2025-02-28"))
     assert not (data / "warehouse" / "prices").exists()  # the bucket is the warehouse
 
-    shown = _cli(["report"], env)
+    shown = cli(["report"], env)
     assert shown.returncode == 0 and "latest.html" in shown.stdout, shown.stdout + shown.stderr
-    catalog = _cli(["catalog"], env)
+    catalog = cli(["catalog"], env)
     assert catalog.returncode == 0, catalog.stdout + catalog.stderr
     assert "prices" in catalog.stdout and "portfolio_report" in catalog.stdout
     con = wh.connect()
@@ -546,16 +525,6 @@ _STOPS_AT_PUT = textwrap.dedent(
     sys.exit(main())
     """
 )
-_MATERIALIZE = [
-    "asset",
-    "materialize",
-    "-m",
-    "finance_assets.definitions",
-    "--select",
-    "prices,technicals",
-    "--partition-range",
-    "2025-02-01|ACMQ...2025-03-01|BLZQ",
-]
 
 
 def _months(prices: pd.DataFrame) -> dict[tuple[str, str], int]:
@@ -586,9 +555,8 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
     )
     with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("ticker", ["ACMQ", "BLZQ"])
-    dagster = [str(Path(sys.executable).parent / "dagster"), *_MATERIALIZE]
-    old_now, new_now = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
-    first = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": old_now}, capture_output=True, text=True)
+    dagster = [str(Path(sys.executable).parent / "dagster"), *MATERIALIZE]
+    first = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": OLD_NOW}, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-3000:]
 
     sessions = pd.Index(demo.demo_sessions().date)
@@ -607,8 +575,8 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
 
     marker = tmp_path / "stopped"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _STOPS_AT_PUT, *_MATERIALIZE],
-        env={**env, "FINANCE_ASSETS_AS_OF": new_now, "STOP_AT_PUT": "prices:2", "STOP_MARKER": str(marker)},
+        [sys.executable, "-c", _STOPS_AT_PUT, *MATERIALIZE],
+        env={**env, "FINANCE_ASSETS_AS_OF": NEW_NOW, "STOP_AT_PUT": "prices:2", "STOP_MARKER": str(marker)},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -631,7 +599,7 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
     with wh.connect() as con:
         assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == len(wh.read("prices"))
 
-    again = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": new_now}, capture_output=True, text=True)
+    again = subprocess.run(dagster, env={**env, "FINANCE_ASSETS_AS_OF": NEW_NOW}, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     prices = wh.read("prices")
     assert _months(prices) == new and not prices.duplicated(["ticker", "date"]).any()

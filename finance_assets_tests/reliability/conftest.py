@@ -29,6 +29,21 @@ def write_portfolio(data_dir: Path, tickers: list[str]) -> None:
     (data_dir / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\n" + rows)
 
 
+# `dagster asset materialize` of prices and technicals, 2 tickers x Feb-Mar 2025, as one range run; the
+# crash tests run it as of OLD_NOW, then again as of NEW_NOW (new bars to write) and kill it mid-write.
+MATERIALIZE = [
+    "asset",
+    "materialize",
+    "-m",
+    "finance_assets.definitions",
+    "--select",
+    "prices,technicals",
+    "--partition-range",
+    "2025-02-01|ACMQ...2025-03-01|BLZQ",
+]
+OLD_NOW, NEW_NOW = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
+
+
 def base_env(**extra: str) -> dict[str, str]:
     """The test's environment (isolated_home already set the data dir, DAGSTER_HOME and demo mode)."""
     env = dict(

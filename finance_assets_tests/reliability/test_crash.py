@@ -25,22 +25,11 @@ import pytest
 
 from finance_assets.lib.warehouse import CATALOG_FILE, DATA_FILE, Warehouse
 
-from .conftest import BIN, REPO, base_env, cli, sessions_between
+from .conftest import BIN, MATERIALIZE, NEW_NOW, OLD_NOW, REPO, base_env, cli, sessions_between
 
 pytestmark = pytest.mark.slow
 
 TICKERS = ["ACMQ", "BLZQ"]
-MATERIALIZE = [
-    "asset",
-    "materialize",
-    "-m",
-    "finance_assets.definitions",
-    "--select",
-    "prices,technicals",
-    "--partition-range",
-    "2025-02-01|ACMQ...2025-03-01|BLZQ",
-]
-OLD_NOW, NEW_NOW = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
 
 # Runs the `dagster` CLI (first argument "dagster") or `finance_assets.cli` with a write that stops half-way. CRASH_TARGET=parquet:<asset>:<n> stops
 # in the n-th Parquet write under that asset's folder; CRASH_TARGET=duckdb stops right after the
