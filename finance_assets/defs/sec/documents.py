@@ -47,9 +47,18 @@ INDEX_TYPE = "index"  # doc_type of a stored filing index page
 
 
 class FilingDocumentsConfig(dg.Config):
-    since: str = Field(default="", description="First filing date (YYYY-MM-DD); '' = lookback_days before today")
-    until: str = Field(default="", description="Last filing date (YYYY-MM-DD); '' = today")
-    lookback_days: int = Field(default=730, ge=1, description="Window length when `since` is empty")
+    since: str = Field(
+        default="",
+        description="First filing date (YYYY-MM-DD); '' = lookback_days before `until` when lookback_days is "
+        "set, else the configured history start (FINANCE_ASSETS_HISTORY_START)",
+    )
+    until: str = Field(default="", description="Last filing date (YYYY-MM-DD); '' = the clock's date")
+    lookback_days: int = Field(
+        default=0,
+        ge=0,
+        description="Window length when `since` is empty; 0 = from the history start. A window that moves "
+        "with the clock makes a warehouse kept current differ from one built fresh (documents that left it stay)",
+    )
     forms: list[str] = Field(default=list(DOCUMENT_FORMS), description="Forms whose primary document is fetched")
     exhibits: list[str] = Field(
         default=list(DEFAULT_EXHIBITS), description="Exhibit types to fetch ('EX-99' takes EX-99.1, EX-99.2 ...)"
@@ -64,19 +73,31 @@ def documents_root(sec: SecEdgarSource) -> Path:
     return Path(sec.documents_dir) if sec.documents_dir else lib_config.data_dir() / "sec-documents"
 
 
-def _window(cfg: FilingDocumentsConfig, today: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _window(
+    cfg: FilingDocumentsConfig, today: dt.date, history_start: str | None = None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The filing dates fetched. By default from the history start to the clock's date: a start fixed by
+    configuration, so a warehouse kept current session by session holds exactly the documents a fresh
+    build as of the same clock holds (a window of the last N days would keep documents that left it)."""
     until = pd.Timestamp(cfg.until) if cfg.until else pd.Timestamp(today)
-    since = pd.Timestamp(cfg.since) if cfg.since else until - pd.Timedelta(days=cfg.lookback_days)
+    if cfg.since:
+        since = pd.Timestamp(cfg.since)
+    elif cfg.lookback_days:
+        since = until - pd.Timedelta(days=cfg.lookback_days)
+    else:
+        since = pd.Timestamp(history_start or lib_config.settings().history_start)
     if since > until:
         raise ValueError(f"filing_documents: since {since.date()} is after until {until.date()}")
     return since.normalize(), until.normalize()
 
 
-def select_filings(filings: pd.DataFrame, cfg: FilingDocumentsConfig, today: dt.date) -> pd.DataFrame:
+def select_filings(
+    filings: pd.DataFrame, cfg: FilingDocumentsConfig, today: dt.date, history_start: str | None = None
+) -> pd.DataFrame:
     """Filings of the wanted forms in the window that have a CIK and a primary document, oldest first."""
     if filings.empty:
         return filings
-    since, until = _window(cfg, today)
+    since, until = _window(cfg, today, history_start)
     dates = pd.to_datetime(filings["filing_date"])
     wanted = (
         filings["form"].map(lambda form: wants_primary(form, cfg.forms))
@@ -148,7 +169,7 @@ def _filing_documents(fetcher: _Fetcher, filing, cfg: FilingDocumentsConfig) -> 
     code_version="1",
     metadata=schema_metadata(FILING_DOCUMENTS),
     description="Primary documents of 10-K, 10-Q, 8-K, 20-F, 40-F and 6-K filings in a date window (default "
-    "the last two years) plus selected exhibits (default EX-99 press releases), stored once by sha256 "
+    "from the history start, FINANCE_ASSETS_HISTORY_START, to the clock) plus selected exhibits (default EX-99 press releases), stored once by sha256 "
     "under the data dir; stored documents are never downloaded again. One row per document.",
 )
 def filing_documents(
@@ -158,7 +179,8 @@ def filing_documents(
     store = DocumentStore(documents_root(sec))
     tickers = set(context.partition_keys)
     mine = filings[filings["ticker"].isin(tickers)] if "ticker" in filings.columns else filings
-    chosen = select_filings(mine, config, sec.as_of_date())
+    history_start = lib_config.settings().history_start
+    chosen = select_filings(mine, config, sec.as_of_date(), history_start)
     fetcher = _Fetcher(sec, store)
     rows: list[dict] = []
     failures: list[str] = []
@@ -180,7 +202,7 @@ def filing_documents(
             "stored and will not be fetched again): " + "; ".join(failures[:5])
         )
     out = FILING_DOCUMENTS.conform(pd.DataFrame(rows, columns=FILING_DOCUMENTS.names))
-    since, until = _window(config, sec.as_of_date())
+    since, until = _window(config, sec.as_of_date(), history_start)
     attach_metadata(
         context,
         {
