@@ -4,7 +4,8 @@
   finance-assets backfill [--start 2024-11] [--end 2026-11] [--tickers A,B] [--force]
   finance-assets update                   bring everything up to date as of the clock (--as-of), deciding
                                           what to run with the automation's own conditions
-  finance-assets demo                     register the demo universe and backfill two years
+  finance-assets demo                     register the demo universe and backfill its history (from
+                                          FINANCE_ASSETS_HISTORY_START; demo mode: 2025-01)
   finance-assets report                   where the latest report is
   finance-assets catalog                  (re)create the DuckDB views and show an example query
 
@@ -63,7 +64,7 @@ class Request:
     tickers: tuple[str, ...] | None = None
     force: bool = False
     chunk_tickers: int = 0
-    years: int = 2
+    years: int | None = None  # demo: only the last N years of the history (default: all of it)
 
 
 def _ticker_option(name: str, raw: str) -> str:
@@ -133,10 +134,15 @@ def validate(args: argparse.Namespace, environ: dict | None = None, today: dt.da
                 "FINANCE_ASSETS_MODE='live': `finance-assets demo` runs on the offline demo source; "
                 "expected FINANCE_ASSETS_MODE=demo (or unset)"
             )
-        most = today.year - int(settings.history_start[:4])
-        if not 1 <= args.years <= most:
+        most = max(1, today.year - int(settings.history_start[:4]))
+        if args.years is not None and not 1 <= args.years <= most:
             raise CliError(
                 f"--years {args.years} is not valid: expected 1 to {most} (history starts {settings.history_start[:7]})"
+            )
+        if demo_start(settings, args.years, today) > f"{today.year:04d}-{today.month:02d}":
+            raise CliError(
+                f"the clock ({today}) is before the history start {settings.history_start[:7]} "
+                "(FINANCE_ASSETS_HISTORY_START): expected a clock (--as-of) in or after that month"
             )
         return _with(
             request,
@@ -518,9 +524,16 @@ def catalog(settings: Settings) -> None:
         )
 
 
-def demo(settings: Settings, years: int, chunk_tickers: int = 0, verbose: bool = False) -> None:
+def demo_start(settings: Settings, years: int | None, today: dt.date) -> str:
+    """The demo's first month: the history start, so that every partition the UI shows gets
+    materialized; with --years N only the last N years of it."""
+    first = settings.history_start[:7]
+    return first if years is None else max(first, f"{today.year - years:04d}-{today.month:02d}")
+
+
+def demo(settings: Settings, years: int | None = None, chunk_tickers: int = 0, verbose: bool = False) -> None:
     today = settings.now().date()
-    start = f"{today.year - years:04d}-{today.month:02d}"
+    start = demo_start(settings, years, today)
     print(
         f"demo: offline, simulated data (fictional tickers). Steps: 1. register the tickers in "
         f"{settings.portfolio.name} and {settings.benchmark}; 2. backfill {start}..{today:%Y-%m} "
@@ -610,7 +623,9 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument(
             "--chunk-tickers", type=int, default=0, help="tickers per run (0 = automatic: ~4 progress steps)"
         )
-    sub.choices["demo"].add_argument("--years", type=int, default=2)
+    sub.choices["demo"].add_argument(
+        "--years", type=int, default=None, help="only the last N years of the history (default: from its start)"
+    )
     sub.add_parser("report", help="print the path of the latest portfolio report")
     sub.add_parser("catalog", help="(re)create the DuckDB views over the warehouse")
     return p0

@@ -9,6 +9,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The suite's partitioned tests address months since 2016 (the live default); demo mode's own default
+# (config.DEMO_HISTORY_START, 2025-01) starts later. Partitions are defined when the package is imported,
+# so this is set before any test module imports it; subprocesses inherit it. The demo default itself is
+# tested in a subprocess without it (lib/test_partitions_demo_start.py).
+os.environ.setdefault("FINANCE_ASSETS_HISTORY_START", "2016-01-01")
+
 
 def realdata_dir() -> Path | None:
     env = os.environ.get("FINANCE_ASSETS_REALDATA")
