@@ -53,6 +53,8 @@ def _backfill(root: Path, fault_rate: float) -> dict:
         FINANCE_ASSETS_DATA_DIR=str(data),
         DAGSTER_HOME=str(home),
         FINANCE_ASSETS_MODE="demo",
+        # the fault injector is test code: the CLI loads it through the product's transport seam, by name
+        FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER="finance_assets_tests.fault_injection:faults_from_env",
         FINANCE_ASSETS_FAULT_RATE=str(fault_rate),
         FINANCE_ASSETS_HTTP_BACKOFF="0.01",
         PYTHONWARNINGS="ignore",

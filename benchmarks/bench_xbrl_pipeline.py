@@ -35,10 +35,10 @@ def _worker(state_dir: str, log_path: str, body: bytes, ciks: list[int], depth: 
     import httpx
 
     from finance_assets.defs.sec.xbrl import normalize_companyfacts
-    from finance_assets.lib.fault_injection import RequestLogTransport
     from finance_assets.lib.http import HttpClient
     from finance_assets.lib.limiter import SourceLimiter
     from finance_assets.lib.prefetch import prefetch
+    from finance_assets.lib.request_log import RequestLogTransport
 
     def origin(request: httpx.Request) -> httpx.Response:
         time.sleep(LATENCY_S)

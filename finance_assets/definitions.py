@@ -88,7 +88,6 @@ def build_resources(settings: config.Settings | str | None = None) -> dict:
         "mode": mode,
         "cache_dir": str(settings.cache_dir),
         "state_dir": str(settings.state_dir),
-        "fault_rate": settings.fault_rate,
         "as_of": settings.as_of,
     }
     return {

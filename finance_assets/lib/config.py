@@ -17,11 +17,13 @@ started from another working directory still writes to the same warehouse.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from finance_assets.demo.source import DEMO_BENCHMARK
@@ -32,11 +34,7 @@ MODES = ("demo", "live")
 EXECUTORS = ("dask", "in_process")
 TRUE_WORDS = ("1", "on", "true", "yes")
 FALSE_WORDS = ("", "0", "off", "false", "no")
-DEFAULT_HISTORY_START = "2016-01-01"  # live mode
-# Demo mode's first month: where `finance-assets demo` starts its backfill, so that after the demo every
-# partition the UI shows is materialized. A constant, not "N years before the clock": a start that moved
-# with the clock would change every partition key set and drop materialized partitions from the UI.
-DEMO_HISTORY_START = "2025-01-01"
+DEFAULT_HISTORY_START = "2016-01-01"
 DEFAULT_LOOKBACK_MONTHS = 24
 DEFAULT_SEC_BULK_MIN_TICKERS = 200
 # EDGAR's two hosts; FINANCE_ASSETS_SEC_WWW / _DATA point them at a proxy, mirror or caching gateway.
@@ -51,6 +49,7 @@ _KEY_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=/-]{0,255}")
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d+)?")
+_WRAPPER_SPEC = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 # Every variable Settings reads; the cache key of `settings()`.
 ENV_VARS = (
@@ -80,9 +79,8 @@ ENV_VARS = (
     "FINANCE_ASSETS_AUTOMATION",
     "FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS",
     "FINANCE_ASSETS_LIMITER_REDIS_URL",
-    "FINANCE_ASSETS_FAULT_RATE",
     "FINANCE_ASSETS_TRANSPORT",
-    "FINANCE_ASSETS_OUTAGE_HOSTS",
+    "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER",
     "FINANCE_ASSETS_REQUEST_LOG",
     "FINANCE_ASSETS_HTTP_BACKOFF",
     "FINANCE_ASSETS_SEC_WWW",
@@ -198,15 +196,10 @@ def _optional_file(env: Mapping[str, str], name: str, base: Path) -> Path | None
     return path
 
 
-def default_history_start(mode_name: str) -> str:
-    """The first month when FINANCE_ASSETS_HISTORY_START is unset: the demo's own start in demo mode."""
-    return DEMO_HISTORY_START if mode_name == "demo" else DEFAULT_HISTORY_START
-
-
-def parse_history_start(raw: str | None, default: str = DEFAULT_HISTORY_START) -> str:
+def parse_history_start(raw: str | None) -> str:
     """FINANCE_ASSETS_HISTORY_START as 'YYYY-MM-01' (a month start: the first month partition)."""
     name = "FINANCE_ASSETS_HISTORY_START"
-    text = (raw or "").strip() or default
+    text = (raw or "").strip() or DEFAULT_HISTORY_START
     accepted = "expected the first day of a month between 1990 and today, YYYY-MM-01 (or YYYY-MM)"
     candidate = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text
     try:
@@ -230,6 +223,26 @@ def _as_of(env: Mapping[str, str]) -> str:
             except ValueError as exc:
                 raise _bad(name, raw, str(exc)) from None
     return ""
+
+
+def load_transport_wrapper(spec: str) -> Callable[..., Any]:
+    """The factory FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER names, imported: 'package.module:factory'.
+
+    `HttpSource` calls it as `factory(transport, source_name)` and sends its requests through the
+    transport it returns (source_name: the resource's class name, e.g. 'SecEdgarSource').
+    """
+    name = "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER"
+    accepted = "expected package.module:factory naming an importable callable"
+    if not _WRAPPER_SPEC.fullmatch(spec):
+        raise _bad(name, spec, accepted)
+    module_name, attribute = spec.split(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:  # noqa: BLE001 - any import failure is one bad setting
+        raise _bad(name, spec, f"{accepted} ({type(exc).__name__})") from None
+    if not callable(factory):
+        raise _bad(name, spec, accepted)
+    return factory
 
 
 def _redis_url(env: Mapping[str, str]) -> str:
@@ -337,7 +350,7 @@ class Settings:
     benchmark_override: str = ""  # FINANCE_ASSETS_BENCHMARK; empty: the mode's default (see .benchmark)
     base_currency: str = "USD"
     risk_free_rate: float = 0.0
-    history_start: str = DEMO_HISTORY_START  # the default mode's; from_env: default_history_start(mode)
+    history_start: str = DEFAULT_HISTORY_START
     as_of: str = ""  # FINANCE_ASSETS_AS_OF / --as-of as ISO UTC; '' = the machine clock (see lib/clock.py)
     # secrets: presence only (resources read the values through dagster.EnvVar)
     has_sec_user_agent: bool = False
@@ -357,11 +370,12 @@ class Settings:
     sec_data_url: str = DEFAULT_SEC_DATA
     indicators_file: Path | None = None  # FINANCE_ASSETS_INDICATORS: the technicals' indicator set
     lm_dictionary: Path | None = None  # FINANCE_ASSETS_LM_DICTIONARY: a Loughran-McDonald Master Dictionary CSV
+    # FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER: 'package.module:factory' wrapping every source's transport
+    # (load_transport_wrapper); the reliability tests put their fault injector there
+    http_transport_wrapper: str = ""
+    request_log: str = ""  # FINANCE_ASSETS_REQUEST_LOG: the request audit log (lib/request_log.py)
     # test seams (tests and reliability benchmarks only)
-    fault_rate: float = 0.0
     transport: str = ""
-    outage_hosts: tuple[str, ...] = ()
-    request_log: str = ""
     http_backoff: float | None = None
 
     @classmethod
@@ -385,10 +399,9 @@ class Settings:
         transport = env.get("FINANCE_ASSETS_TRANSPORT", "").strip().lower()
         if transport not in ("", "demo"):
             raise _bad("FINANCE_ASSETS_TRANSPORT", env.get("FINANCE_ASSETS_TRANSPORT", ""), "expected 'demo' or unset")
-        outage = tuple(h.strip() for h in env.get("FINANCE_ASSETS_OUTAGE_HOSTS", "").split(",") if h.strip())
-        for host in outage:
-            if not _HOST.fullmatch(host):
-                raise _bad("FINANCE_ASSETS_OUTAGE_HOSTS", host, "expected comma-separated host names")
+        wrapper = env.get("FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER", "").strip()
+        if wrapper:
+            load_transport_wrapper(wrapper)  # fails here, in one line, rather than in the first step
         backoff_raw = env.get("FINANCE_ASSETS_HTTP_BACKOFF", "").strip()
         currency_raw = env.get("FINANCE_ASSETS_BASE_CURRENCY", "")
         currency = currency_raw.strip().upper() or "USD"
@@ -412,7 +425,7 @@ class Settings:
                 0.5,
                 "expected a yearly rate as a fraction between -0.1 and 0.5, e.g. 0.04 for 4 %",
             ),
-            history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START"), default_history_start(mode)),
+            history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START")),
             as_of=_as_of(env),
             has_sec_user_agent=bool(sec_agent),
             has_alphavantage_key=bool(env.get("ALPHAVANTAGE_API_KEY", "").strip()),
@@ -431,11 +444,8 @@ class Settings:
             sec_data_url=_base_url(env, "FINANCE_ASSETS_SEC_DATA", DEFAULT_SEC_DATA),
             indicators_file=_optional_file(env, "FINANCE_ASSETS_INDICATORS", home),
             lm_dictionary=_optional_file(env, "FINANCE_ASSETS_LM_DICTIONARY", home),
-            fault_rate=_float(
-                env, "FINANCE_ASSETS_FAULT_RATE", 0.0, 0.0, 0.9, "expected a probability between 0 and 0.9"
-            ),
+            http_transport_wrapper=wrapper,
             transport=transport,
-            outage_hosts=outage,
             request_log=env.get("FINANCE_ASSETS_REQUEST_LOG", "").strip(),
             http_backoff=(
                 _float(env, "FINANCE_ASSETS_HTTP_BACKOFF", 0.0, 0.0, 60.0, "expected seconds between 0 and 60")
@@ -600,13 +610,9 @@ def benchmark_ticker(mode_name: str | None = None) -> str:
 # First month of history any partition can address. Changing it changes every partition key set,
 # so it is a deployment-level setting, not a per-run one. Read on its own at import (partitions
 # are module-level definitions); Settings.history_start validates the same variable.
-# Unset, it is the mode's default (default_history_start), with the mode read as Settings reads it.
 # A bad value falls back here so that importing stays quiet; Settings.from_env() (run by the CLI first
 # and by definitions.py at import) reports it, so no process runs with the fallback.
-_IMPORT_MODE = os.environ.get("FINANCE_ASSETS_MODE", "").strip().lower() or "demo"
 try:
-    HISTORY_START = parse_history_start(
-        os.environ.get("FINANCE_ASSETS_HISTORY_START"), default_history_start(_IMPORT_MODE)
-    )
+    HISTORY_START = parse_history_start(os.environ.get("FINANCE_ASSETS_HISTORY_START"))
 except SettingsError:
-    HISTORY_START = default_history_start(_IMPORT_MODE)
+    HISTORY_START = DEFAULT_HISTORY_START

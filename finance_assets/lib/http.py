@@ -9,7 +9,8 @@ One place enforces the rules the data sources need:
 - SEC's 403 answer turned into an explanation of its fair-access rule;
 - a circuit breaker per source;
 - redacted logs and errors, and counters for run metadata.
-Transports that inject faults for the reliability tests live apart, in `lib/fault_injection.py`.
+The transports that inject faults for the reliability tests are test code
+(`finance_assets_tests/fault_injection.py`); the client never knows they are there.
 
 Why the validator cache is hand-written and not hishel (checked against hishel 2.0.0, the current
 release): hishel cannot keep three semantics this cache has and the tests require.

@@ -5,21 +5,22 @@ Each source has a live mode (real endpoints, formats, headers and limits) and a 
 serves the same formats offline through `DemoTransport`; both go through the one `HttpClient`, so
 the parsing code is the same. Mode comes from config (FINANCE_ASSETS_MODE in definitions.py).
 
-Reliability-test seams, read from the environment when a step builds its HTTP client (they never
-change the URLs, headers, limits or parsing of the mode in force):
-- FINANCE_ASSETS_TRANSPORT=demo: answer requests with `DemoTransport` even in live mode, so a test
-  runs the live code path (live User-Agent, API keys in URLs) offline.
-- FINANCE_ASSETS_OUTAGE_HOSTS=host1,host2: every request to those hosts fails as a refused connection.
-- FINANCE_ASSETS_HTTP_BACKOFF=seconds: base of the retry backoff (default 0.5); it also caps waits,
-  Retry-After included, at 60x that base, so tests with injected 429s stay fast.
-- FINANCE_ASSETS_REQUEST_LOG=path: append "time host path" per request that reaches the transport.
-- fault_rate > 0 (FINANCE_ASSETS_FAULT_RATE): seeded fault injection (see `FaultInjectingTransport`).
+Transport settings, read (validated, lib/config.py) when a step builds its HTTP client; none changes
+the URLs, headers, limits or parsing of the mode in force:
+- FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER=package.module:factory: the transport is replaced by
+  `factory(transport, source_name)`; the one extension point for what sits between the client and the
+  network (the reliability tests put `finance_assets_tests.fault_injection` there).
+- FINANCE_ASSETS_REQUEST_LOG=path: the request audit log, "time host path" per request that leaves
+  the process (`lib/request_log.py`), outside the wrapper.
+- FINANCE_ASSETS_TRANSPORT=demo (test seam): answer requests with `DemoTransport` even in live mode,
+  so a test runs the live code path (live User-Agent, API keys in URLs) offline.
+- FINANCE_ASSETS_HTTP_BACKOFF=seconds (test seam): base of the retry backoff (default 0.5); it also
+  caps waits, Retry-After included, at 60x that base, so tests with injected 429s stay fast.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,18 +32,15 @@ from pydantic import PrivateAttr
 
 from finance_assets.demo.source import DemoTransport
 from finance_assets.lib import clock, config
-from finance_assets.lib.fault_injection import FaultInjectingTransport, OutageTransport, RequestLogTransport
 from finance_assets.lib.http import HttpClient
 from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.lib.request_log import RequestLogTransport
 from finance_assets.lib.tickers import normalize_ticker
 
 log = logging.getLogger("finance_assets.sources")
 
-# EDGAR's nightly bulk archives (paths under SEC_WWW)
-
 DEMO_USER_AGENT = "finance_assets-demo (offline demo source; no requests leave the machine)"
 TRANSPORT_ENV = "FINANCE_ASSETS_TRANSPORT"
-OUTAGE_ENV = "FINANCE_ASSETS_OUTAGE_HOSTS"
 BACKOFF_ENV = "FINANCE_ASSETS_HTTP_BACKOFF"
 REQUEST_LOG_ENV = "FINANCE_ASSETS_REQUEST_LOG"
 DEFAULT_BACKOFF_BASE = 0.5
@@ -85,7 +83,6 @@ class HttpSource(dg.ConfigurableResource):
     mode: str = "demo"
     cache_dir: str
     state_dir: str
-    fault_rate: float = 0.0  # > 0 wraps the transport in a fault injector (reliability tests)
     as_of: str = ""  # the clock (FINANCE_ASSETS_AS_OF, lib/clock.py); empty = the machine clock
     demo_now: str = ""  # older name of as_of (used when as_of is empty)
 
@@ -116,8 +113,8 @@ class HttpSource(dg.ConfigurableResource):
     def _transport(self) -> httpx.BaseTransport | None:
         if self.mode not in ("demo", "live"):
             raise SourceConfigError(f"mode must be 'demo' or 'live', got {self.mode!r}")
-        seams = config.settings()  # the test seams below, validated there
-        override = seams.transport
+        settings = config.settings()  # the transport settings above, validated there
+        override = settings.transport
         transport: httpx.BaseTransport | None = (
             self._demo_transport() if self.mode == "demo" or override == "demo" else None
         )
@@ -127,19 +124,12 @@ class HttpSource(dg.ConfigurableResource):
                 "a test seam, not for real use)",
                 TRANSPORT_ENV,
             )
-        if self.fault_rate > 0:
-            # crc32, not hash(): str hashes are salted per process, and the faults must be reproducible.
-            transport = FaultInjectingTransport(
-                transport or httpx.HTTPTransport(),
-                failure_rate=self.fault_rate,
-                seed=zlib.crc32(type(self).__name__.encode()),
-            )
-        outage = list(seams.outage_hosts)
-        if outage:
-            transport = OutageTransport(transport or httpx.HTTPTransport(), outage)
-        request_log = seams.request_log
-        if request_log:
-            transport = RequestLogTransport(transport or httpx.HTTPTransport(), request_log)
+        if settings.http_transport_wrapper:
+            wrap = config.load_transport_wrapper(settings.http_transport_wrapper)
+            transport = wrap(transport or httpx.HTTPTransport(), type(self).__name__)
+        if settings.request_log:
+            # outermost: a request the wrapper fails (an injected 503, a refused host) was still sent
+            transport = RequestLogTransport(transport or httpx.HTTPTransport(), settings.request_log)
         return transport
 
     @staticmethod

@@ -18,10 +18,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert s.portfolio == tmp_path.resolve() / "data" / "portfolio.csv"
     assert s.dagster_home == tmp_path.resolve() / ".dagster_home"
     assert (s.mode, s.executor, s.benchmark, s.base_currency) == ("demo", "dask", "DEMOIDX", "USD")
-    # demo mode's history starts where the demo's backfill does; live mode's in 2016
-    assert (s.risk_free_rate, s.history_start, s.sec_bulk_min_tickers) == (0.0, "2025-01-01", 200)
-    live = Settings.from_env({"FINANCE_ASSETS_HOME": str(tmp_path), "FINANCE_ASSETS_MODE": "live"})
-    assert live.history_start == "2016-01-01"
+    assert (s.risk_free_rate, s.history_start, s.sec_bulk_min_tickers) == (0.0, "2016-01-01", 200)
     assert (s.automation, s.automation_lookback_months, s.limiter_redis_url) == (False, 24, "")
     assert s.replace(mode="live").benchmark == "SPY"
 
@@ -38,7 +35,7 @@ def test_values_are_parsed_and_normalized(tmp_path):
             "FINANCE_ASSETS_RISK_FREE": "0.04",
             "FINANCE_ASSETS_HISTORY_START": "2020-03",
             "FINANCE_ASSETS_AUTOMATION": "on",
-            "FINANCE_ASSETS_OUTAGE_HOSTS": "www.sec.gov, data.sec.gov",
+            "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER": " finance_assets_tests.fault_injection:faults_from_env ",
             "SEC_USER_AGENT": "Example Corp admin@example.com",
             "ALPHAVANTAGE_API_KEY": "k3y",
         }
@@ -46,7 +43,7 @@ def test_values_are_parsed_and_normalized(tmp_path):
     assert s.data_dir == tmp_path.resolve() / "elsewhere"  # relative to the project home
     assert (s.mode, s.executor, s.benchmark, s.base_currency) == ("live", "in_process", "BRK-B", "EUR")
     assert (s.risk_free_rate, s.history_start, s.automation) == (0.04, "2020-03-01", True)
-    assert s.outage_hosts == ("www.sec.gov", "data.sec.gov")
+    assert s.http_transport_wrapper == "finance_assets_tests.fault_injection:faults_from_env"
     assert s.has_sec_user_agent and s.has_alphavantage_key and not s.has_finnhub_key
     assert "k3y" not in repr(s) and "admin@example.com" not in repr(s)  # presence only
 
@@ -64,7 +61,10 @@ BAD = [
     ("SEC_BULK_MIN_TICKERS", "lots", "whole number >= 0"),
     ("FINANCE_ASSETS_AUTOMATION", "maybe", "on/off"),
     ("FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS", "0", "whole number >= 1"),
-    ("FINANCE_ASSETS_FAULT_RATE", "1.5", "probability between 0 and 0.9"),
+    ("FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER", "faults.py", "package.module:factory"),
+    ("FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER", "no_such_module:wrap", "importable callable (ModuleNotFoundError)"),
+    ("FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER", "finance_assets.lib.config:no_such", "(AttributeError)"),
+    ("FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER", "finance_assets.lib.config:ENV_VARS", "importable callable"),
     ("FINANCE_ASSETS_TRANSPORT", "offline", "'demo' or unset"),
     ("FINANCE_ASSETS_HTTP_BACKOFF", "-1", "seconds between 0 and 60"),
     ("DASK_SCHEDULER_ADDRESS", "http://x:1", "Dask scheduler address"),

@@ -55,6 +55,7 @@ def base_env(**extra: str) -> dict[str, str]:
     for name in (
         "FINANCE_ASSETS_FAULT_RATE",
         "FINANCE_ASSETS_OUTAGE_HOSTS",
+        "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER",
         "FINANCE_ASSETS_TRANSPORT",
         "FINANCE_ASSETS_REQUEST_LOG",
         "SEC_USER_AGENT",

@@ -20,6 +20,7 @@ from finance_assets.lib.http import RetriesExhausted, SourceUnavailable
 from finance_assets.lib.limiter import SourceLimiter
 from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.lib.warehouse import Warehouse
+from finance_assets_tests.fault_injection import fault_env
 
 from .conftest import (
     MARKET_ASSETS,
@@ -45,7 +46,7 @@ FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "truncated"}
 def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_nothing(isolated_home, instance):
     data = isolated_home / "data"
     write_portfolio(data, TWENTY_TICKERS)
-    env = base_env(FINANCE_ASSETS_FAULT_RATE="0.2")
+    env = base_env(**fault_env(fault_rate=0.2))
     registered = cli(["register"], env)
     assert registered.returncode == 0, registered.stderr
     tickers = [*TWENTY_TICKERS, demo.DEMO_BENCHMARK]
@@ -115,7 +116,8 @@ def _price_source(tmp_path, **fields) -> PriceSource:
 
 def test_dead_provider_opens_its_circuit_and_prices_fall_back(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_ASSETS_HTTP_BACKOFF", "0.001")
-    monkeypatch.setenv("FINANCE_ASSETS_OUTAGE_HOSTS", "query1.finance.yahoo.com")
+    for name, value in fault_env(outage_hosts=["query1.finance.yahoo.com"]).items():
+        monkeypatch.setenv(name, value)
     source = _price_source(tmp_path)
     # the circuit is under test here, not the providers' 2 requests/s (25 attempts would take 12 s)
     source.client.limiter = SourceLimiter(tmp_path / "fast", rates={"yahoo": [(1000, 1.0)], "stooq": [(1000, 1.0)]})
@@ -137,7 +139,8 @@ def test_dead_provider_opens_its_circuit_and_prices_fall_back(tmp_path, monkeypa
 
 def test_sec_down_fails_with_an_error_naming_sec_and_then_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_ASSETS_HTTP_BACKOFF", "0.001")
-    monkeypatch.setenv("FINANCE_ASSETS_OUTAGE_HOSTS", "data.sec.gov,www.sec.gov")
+    for name, value in fault_env(outage_hosts=["data.sec.gov", "www.sec.gov"]).items():
+        monkeypatch.setenv(name, value)
     sec = SecEdgarSource(mode="demo", cache_dir=str(tmp_path / "cache"), state_dir=str(tmp_path / "state"))
     threshold = sec.client.circuit_threshold
     for _ in range(threshold):
@@ -160,7 +163,7 @@ def test_sec_down_fails_with_an_error_naming_sec_and_then_fails_fast(tmp_path, m
 def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_home, instance):
     data = isolated_home / "data"
     write_portfolio(data, ["ACMQ", "BLZQ"])
-    env = base_env(FINANCE_ASSETS_OUTAGE_HOSTS="www.sec.gov,data.sec.gov,query1.finance.yahoo.com")
+    env = base_env(**fault_env(outage_hosts=["www.sec.gov", "data.sec.gov", "query1.finance.yahoo.com"]))
     assert cli(["register"], env).returncode == 0
     run = cli(["backfill", "--start", "2025-03", "--end", "2025-03", "--executor", "in_process"], env)
 

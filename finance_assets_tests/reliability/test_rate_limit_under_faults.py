@@ -18,9 +18,10 @@ SEC_LIMIT = 10
 def sec_worker(state_dir: str, log_path: str, seed: int, results: mp.Queue) -> None:
     import httpx
 
-    from finance_assets.lib.fault_injection import FaultInjectingTransport, RequestLogTransport
     from finance_assets.lib.http import HttpClient
     from finance_assets.lib.limiter import SourceLimiter
+    from finance_assets.lib.request_log import RequestLogTransport
+    from finance_assets_tests.fault_injection import FaultInjectingTransport
 
     origin = httpx.MockTransport(lambda request: httpx.Response(200, json={"cik": 9900001, "filings": {}}))
     # the log sits outside the fault injector: an injected 503 or reset still counts as a request sent

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from finance_assets.lib.warehouse import Warehouse
+from finance_assets_tests.fault_injection import fault_env
 
 from .conftest import base_env, cli, http_stats_per_run, write_portfolio
 
@@ -80,7 +81,7 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
         FINANCE_ASSETS_MODE="live",
         FINANCE_ASSETS_TRANSPORT="demo",
         FINANCE_ASSETS_BENCHMARK="DEMOIDX",
-        FINANCE_ASSETS_FAULT_RATE="0.2",
+        **fault_env(fault_rate=0.2),
         SEC_USER_AGENT=SEC_USER_AGENT,
         ALPHAVANTAGE_API_KEY=API_KEY,
     )

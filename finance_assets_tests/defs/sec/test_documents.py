@@ -17,11 +17,12 @@ from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import documents
 from finance_assets.defs.sec.document_store import DocumentStore, parse_filing_index
 from finance_assets.demo import source as demo
-from finance_assets.lib.fault_injection import FaultInjectingTransport, RequestLogTransport
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.rate_windows import max_in_sliding_window
+from finance_assets.lib.request_log import RequestLogTransport
 from finance_assets.lib.run_metadata import result_metadata
 from finance_assets.lib.sources import BACKOFF_ENV
+from finance_assets_tests.fault_injection import FaultInjectingTransport
 from finance_assets_tests.scripted_sources import Recorder, ScriptedSec, register_transport, source_dirs
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

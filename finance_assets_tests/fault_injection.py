@@ -1,21 +1,32 @@
-"""Transports that break, stop or record requests on purpose: the reliability test seams.
+"""Transports that break or stop requests on purpose: the reliability tests' fault seams.
 
-Tests and `benchmarks/bench_reliability.py` use them directly, and `lib/sources.HttpSource` wraps a
-source's transport in them when the seam settings ask for it (FINANCE_ASSETS_FAULT_RATE,
-FINANCE_ASSETS_OUTAGE_HOSTS, FINANCE_ASSETS_REQUEST_LOG; docs/configuration.md), so a CLI run in a
-subprocess can be put under faults. They sit outside the HTTP client: the client never knows.
+Tests use them directly around an `httpx.MockTransport`. A CLI run in a subprocess is put under
+faults through the product's one generic seam, FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER
+(docs/configuration.md): `fault_env()` returns the environment that points it at `faults_from_env`,
+which reads this module's own two variables:
+- FINANCE_ASSETS_FAULT_RATE: seeded fault injection at that rate (`FaultInjectingTransport`);
+- FINANCE_ASSETS_OUTAGE_HOSTS=host1,host2: every request to those hosts is refused (`OutageTransport`).
+The product knows neither variable: it only calls the wrapper.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import threading
-import time
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 
 import httpx
+
+FAULT_RATE_ENV = "FINANCE_ASSETS_FAULT_RATE"
+OUTAGE_HOSTS_ENV = "FINANCE_ASSETS_OUTAGE_HOSTS"
+WRAPPER_ENV = "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER"
+WRAPPER = "finance_assets_tests.fault_injection:faults_from_env"
+MAX_FAULT_RATE = 0.9  # above it a URL would rarely get through within the retry budget
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d+)?")
 
 DEFAULT_FAULTS = ("500", "503", "429", "timeout", "reset", "truncated")
 
@@ -128,23 +139,39 @@ class OutageTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-class RequestLogTransport(httpx.BaseTransport):
-    """Appends one line per request that reaches it: wall-clock time, host, path (no query, no headers).
+def fault_env(*, fault_rate: float | None = None, outage_hosts: Iterable[str] = ()) -> dict[str, str]:
+    """The environment variables that put a process's sources under these faults."""
+    env = {WRAPPER_ENV: WRAPPER}
+    if fault_rate is not None:
+        env[FAULT_RATE_ENV] = str(fault_rate)
+    hosts = ",".join(outage_hosts)
+    if hosts:
+        env[OUTAGE_HOSTS_ENV] = hosts
+    return env
 
-    Lets a test check from the outside how requests were spaced, across processes: each line is
-    written with one `write` call to a file opened in append mode. Queries are left out because
-    they may carry credentials.
+
+def faults_from_env(
+    transport: httpx.BaseTransport, source: str, environ: Mapping[str, str] | None = None
+) -> httpx.BaseTransport:
+    """The FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER factory: `transport` under the faults the environment asks for.
+
+    `source` (the resource's class name) seeds the injector with crc32, not hash(): str hashes are
+    salted per process, and the faults must be the same in every run.
     """
-
-    def __init__(self, inner: httpx.BaseTransport, path: str | Path):
-        self.inner = inner
-        self.path = Path(path)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        line = f"{time.time():.6f} {request.url.host} {request.url.path}\n"
-        with open(self.path, "a", encoding="utf-8") as log_file:
-            log_file.write(line)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
+    env = os.environ if environ is None else environ
+    raw_rate = env.get(FAULT_RATE_ENV, "").strip()
+    try:
+        fault_rate = float(raw_rate or 0)
+    except ValueError:
+        fault_rate = -1.0
+    if not 0.0 <= fault_rate <= MAX_FAULT_RATE:
+        raise ValueError(f"{FAULT_RATE_ENV}={raw_rate!r} is not valid: expected a probability between 0 and 0.9")
+    hosts = [host.strip() for host in env.get(OUTAGE_HOSTS_ENV, "").split(",") if host.strip()]
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ValueError(f"{OUTAGE_HOSTS_ENV}={host!r} is not valid: expected comma-separated host names")
+    if fault_rate > 0:
+        transport = FaultInjectingTransport(transport, failure_rate=fault_rate, seed=zlib.crc32(source.encode()))
+    if hosts:
+        transport = OutageTransport(transport, hosts)
+    return transport
