@@ -34,7 +34,11 @@ MODES = ("demo", "live")
 EXECUTORS = ("dask", "in_process")
 TRUE_WORDS = ("1", "on", "true", "yes")
 FALSE_WORDS = ("", "0", "off", "false", "no")
-DEFAULT_HISTORY_START = "2016-01-01"
+DEFAULT_HISTORY_START = "2016-01-01"  # live mode
+# Demo mode's first month: where `finance-assets demo` starts its backfill, so that after the demo every
+# partition the UI shows is materialized. A constant, not "N years before the clock": a start that moved
+# with the clock would change every partition key set and drop materialized partitions from the UI.
+DEMO_HISTORY_START = "2025-01-01"
 DEFAULT_LOOKBACK_MONTHS = 24
 DEFAULT_SEC_BULK_MIN_TICKERS = 200
 # EDGAR's two hosts; FINANCE_ASSETS_SEC_WWW / _DATA point them at a proxy, mirror or caching gateway.
@@ -196,10 +200,15 @@ def _optional_file(env: Mapping[str, str], name: str, base: Path) -> Path | None
     return path
 
 
-def parse_history_start(raw: str | None) -> str:
+def default_history_start(mode_name: str) -> str:
+    """The first month when FINANCE_ASSETS_HISTORY_START is unset: the demo's own start in demo mode."""
+    return DEMO_HISTORY_START if mode_name == "demo" else DEFAULT_HISTORY_START
+
+
+def parse_history_start(raw: str | None, default: str = DEFAULT_HISTORY_START) -> str:
     """FINANCE_ASSETS_HISTORY_START as 'YYYY-MM-01' (a month start: the first month partition)."""
     name = "FINANCE_ASSETS_HISTORY_START"
-    text = (raw or "").strip() or DEFAULT_HISTORY_START
+    text = (raw or "").strip() or default
     accepted = "expected the first day of a month between 1990 and today, YYYY-MM-01 (or YYYY-MM)"
     candidate = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text
     try:
@@ -350,7 +359,7 @@ class Settings:
     benchmark_override: str = ""  # FINANCE_ASSETS_BENCHMARK; empty: the mode's default (see .benchmark)
     base_currency: str = "USD"
     risk_free_rate: float = 0.0
-    history_start: str = DEFAULT_HISTORY_START
+    history_start: str = DEMO_HISTORY_START  # the default mode's; from_env: default_history_start(mode)
     as_of: str = ""  # FINANCE_ASSETS_AS_OF / --as-of as ISO UTC; '' = the machine clock (see lib/clock.py)
     # secrets: presence only (resources read the values through dagster.EnvVar)
     has_sec_user_agent: bool = False
@@ -425,7 +434,7 @@ class Settings:
                 0.5,
                 "expected a yearly rate as a fraction between -0.1 and 0.5, e.g. 0.04 for 4 %",
             ),
-            history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START")),
+            history_start=parse_history_start(env.get("FINANCE_ASSETS_HISTORY_START"), default_history_start(mode)),
             as_of=_as_of(env),
             has_sec_user_agent=bool(sec_agent),
             has_alphavantage_key=bool(env.get("ALPHAVANTAGE_API_KEY", "").strip()),
@@ -610,9 +619,13 @@ def benchmark_ticker(mode_name: str | None = None) -> str:
 # First month of history any partition can address. Changing it changes every partition key set,
 # so it is a deployment-level setting, not a per-run one. Read on its own at import (partitions
 # are module-level definitions); Settings.history_start validates the same variable.
+# Unset, it is the mode's default (default_history_start), with the mode read as Settings reads it.
 # A bad value falls back here so that importing stays quiet; Settings.from_env() (run by the CLI first
 # and by definitions.py at import) reports it, so no process runs with the fallback.
+_IMPORT_MODE = os.environ.get("FINANCE_ASSETS_MODE", "").strip().lower() or "demo"
 try:
-    HISTORY_START = parse_history_start(os.environ.get("FINANCE_ASSETS_HISTORY_START"))
+    HISTORY_START = parse_history_start(
+        os.environ.get("FINANCE_ASSETS_HISTORY_START"), default_history_start(_IMPORT_MODE)
+    )
 except SettingsError:
-    HISTORY_START = DEFAULT_HISTORY_START
+    HISTORY_START = default_history_start(_IMPORT_MODE)

@@ -18,7 +18,10 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert s.portfolio == tmp_path.resolve() / "data" / "portfolio.csv"
     assert s.dagster_home == tmp_path.resolve() / ".dagster_home"
     assert (s.mode, s.executor, s.benchmark, s.base_currency) == ("demo", "dask", "DEMOIDX", "USD")
-    assert (s.risk_free_rate, s.history_start, s.sec_bulk_min_tickers) == (0.0, "2016-01-01", 200)
+    # demo mode's history starts where the demo's backfill does; live mode's in 2016
+    assert (s.risk_free_rate, s.history_start, s.sec_bulk_min_tickers) == (0.0, "2025-01-01", 200)
+    live = Settings.from_env({"FINANCE_ASSETS_HOME": str(tmp_path), "FINANCE_ASSETS_MODE": "live"})
+    assert live.history_start == "2016-01-01"
     assert (s.automation, s.automation_lookback_months, s.limiter_redis_url) == (False, 24, "")
     assert s.replace(mode="live").benchmark == "SPY"
 
