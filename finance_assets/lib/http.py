@@ -5,30 +5,31 @@ One place enforces the rules the data sources need:
 - retries for 429/5xx, timeouts, resets and truncated bodies, run by the one `RetryPolicy`
   (`lib/retry.py`, on tenacity: jittered exponential backoff, Retry-After honoured and capped),
   which `DownloadingHttpClient.download` shares;
-- validator caching (ETag / Last-Modified → 304), so an unchanged file costs one conditional request;
+- validator caching (ETag / Last-Modified → 304) on hishel, so an unchanged file costs one
+  conditional request;
 - SEC's 403 answer turned into an explanation of its fair-access rule;
 - a circuit breaker per source;
 - redacted logs and errors, and counters for run metadata.
 The transports that inject faults for the reliability tests are test code
 (`finance_assets_tests/fault_injection.py`); the client never knows they are there.
 
-Why the validator cache is hand-written and not hishel (checked against hishel 2.0.0, the current
-release): hishel cannot keep three semantics this cache has and the tests require.
-1. Secrets on disk. hishel's storages pack the *request* into every entry (its URL, query
-   included, and its headers), so API keys in query strings and the contact e-mail in the
-   User-Agent would be written into the cache database; `reliability/test_secrets.py` scans every
-   file a run writes, the cache included. Here the file name is a SHA-256 of the URL and only the
-   response's headers and body are stored.
-2. Revalidate every time. In RFC 9111 mode hishel treats a response with Last-Modified but no
-   Cache-Control/Expires (what SEC and the price sources send) as heuristically fresh for up to a
-   week and serves it without asking the origin; `CacheOptions` has no switch to turn heuristics
-   off, and its non-RFC mode never revalidates at all. The only per-request override, a
-   `Cache-Control: no-cache` request header, would also be sent to the origin and its CDN.
-   `test_validator_round_trip_returns_cached_body_on_304[last_modified]` needs the changed body.
-3. Never store a cut body. hishel stores the body while it streams through, without checking
-   Content-Length; a body cut short without a transport error (what `_is_truncated` catches and
-   the "truncated" fault injects) would be stored and later served on 304. Here a body is stored
-   only after it passed that check.
+The cache is hishel's RFC 9111 state machine (`hishel.httpx.CacheClient`, checked against hishel
+2.0.0) over `ResponseOnlyStorage`, a hishel storage that keeps three rules of this project:
+1. No secret on disk. hishel hands a storage the whole request (URL with its query, headers with
+   the contact e-mail of the User-Agent); this storage writes only the response's headers and body,
+   in a file named by the SHA-256 of the URL (an `httpx` request hook makes the URL each request's
+   cache key, redirects included). `reliability/test_secrets.py` scans every file a run writes.
+2. Revalidate every time. hishel would treat a response with Last-Modified and no Cache-Control /
+   Expires (what SEC and the price sources send) as heuristically fresh for up to a week, and no
+   `CacheOptions` switch turns that off; the storage hands every stored response back marked
+   `Cache-Control: no-cache`, which RFC 9111 (5.2.2.4) says must be validated before each reuse, so
+   every call asks the origin (a conditional request; 304 → the stored body). Nothing is added to
+   the request that goes to the origin.
+3. Never store a cut body. hishel stores a body while it streams through; this storage writes it
+   only once complete, and only when its length equals Content-Length, so a body cut short without
+   a transport error (what `_is_truncated` catches and retries) is never served later.
+Only 200 answers that carry an ETag or Last-Modified are stored; `use_cache=False` requests and
+`DownloadingHttpClient.download` (which keeps its own validators next to the file) go around it.
 """
 
 from __future__ import annotations
@@ -41,29 +42,31 @@ import re
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, quote_plus
 
+import hishel
 import httpx
+from hishel.httpx import CacheClient, CacheTransport
 
 from finance_assets.lib.limiter import SourceLimiter
-from finance_assets.lib.retry import Retryable
-from finance_assets.lib.retry import RetryPolicy as RetryPolicy  # re-exported for callers
-from finance_assets.lib.retry import parse_retry_after as parse_retry_after  # re-exported for callers
+from finance_assets.lib.retry import Retryable, RetryPolicy
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDACTED = "***"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Query parameters whose value is a credential: apikey, api_key, api-key, token, access_token, key, ...
 _SECRET_PARAM = re.compile(r"(?i)(?<![\w-])([\w-]*(?:api[_-]?key|token|key)=)[^&#\s\"'<>]*")
-# Response headers not worth caching: they describe the transfer, not the content.
-_UNCACHED_HEADERS = frozenset(
-    {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie", "x-cache"}
-)
+# Response headers not stored: they describe the transfer or the session, not the content.
+_UNCACHED_HEADERS = frozenset({"transfer-encoding", "connection", "keep-alive", "set-cookie", "x-cache"})
+_VALIDATORS = ("etag", "last-modified")
+# A private cache (this machine's runs), RFC 9111 otherwise; revalidation is forced by the storage.
+CACHE_OPTIONS = hishel.CacheOptions(shared=False, allow_stale=False)
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 T = TypeVar("T")
@@ -122,6 +125,12 @@ class _TruncatedBody(Exception):
     pass
 
 
+def _served_after_304(response: httpx.Response) -> bool:
+    """hishel answered with the stored body after the origin's 304."""
+    status = response.extensions.get("caching")
+    return bool(status and status["from_cache"])
+
+
 def _is_truncated(response: httpx.Response) -> bool:
     """Fewer body bytes arrived than Content-Length announced (a cut connection that went unnoticed)."""
     declared = response.headers.get("Content-Length")
@@ -155,58 +164,119 @@ def _transport_error_kind(exc: Exception) -> str:
 # ----------------------------------------------------------------------------------------- cache
 
 
-@dataclass(frozen=True)
-class CachedResponse:
-    body: bytes
-    headers: dict[str, str]
+class ResponseOnlyStorage(hishel.BaseStorage):
+    """A hishel storage of complete 200 responses, one file per URL: a JSON header line, then the body.
 
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-
-class ValidatorCache:
-    """Bodies and their validators on disk, one file per URL: a JSON header line, then the raw body.
-
-    Each file is replaced atomically, so concurrent writers never leave a body paired with the
-    wrong ETag.
+    The file is `<sha256(url)[:2]>/<sha256(url)>.http` and holds the response's headers and its body
+    as received (still Content-Encoded), nothing of the request; the cache key hishel passes is the
+    URL (`_key_by_url`). Files are replaced atomically, so concurrent writers never leave a body
+    paired with the wrong ETag. See the module docstring for why each rule is here.
     """
 
     def __init__(self, directory: str | Path):
+        super().__init__()
         self.directory = Path(directory)
+        self._paths: dict[uuid.UUID, Path] = {}  # entry ids handed to hishel -> their files
+        self._lock = threading.Lock()
 
-    @staticmethod
-    def key(url: str) -> str:
-        return hashlib.sha256(url.encode()).hexdigest()
+    def _path(self, url: str) -> Path:
+        digest = hashlib.sha256(url.encode()).hexdigest()
+        return self.directory / digest[:2] / f"{digest}.http"
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.http"
+    def _entry(self, url: str, path: Path, response: hishel.Response) -> hishel.Entry:
+        entry_id = uuid.uuid5(uuid.NAMESPACE_URL, url)
+        with self._lock:
+            self._paths[entry_id] = path
+        # only the method and URL: hishel matches entries on them, and the request's headers may hold secrets
+        return hishel.Entry(entry_id, hishel.Request("GET", url), response)
 
-    def load(self, key: str) -> CachedResponse | None:
-        try:
-            raw = self._path(key).read_bytes()
-            header_line, body = raw.split(b"\n", 1)
-            headers = json.loads(header_line)
-        except (OSError, ValueError):
-            return None
-        return CachedResponse(body, headers)
-
-    def store(self, key: str, body: bytes, headers: httpx.Headers) -> None:
-        kept = {name.lower(): value for name, value in headers.items() if name.lower() not in _UNCACHED_HEADERS}
+    def get_entries(self, key: str) -> list[hishel.Entry]:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(json.dumps(kept).encode() + b"\n" + body)
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+            headers, body = _read_cache_file(path)
+        except (OSError, ValueError):
+            return []
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) != len(body):
+            return []  # damaged on disk: ask the origin again
+        cache_control = headers.get("cache-control")
+        if cache_control is None or "no-cache" not in cache_control.lower():
+            headers["cache-control"] = "no-cache"  # revalidate before every reuse (rule 2)
+        return [self._entry(key, path, hishel.Response(200, headers, iter([body])))]
+
+    def create_entry(
+        self,
+        request: hishel.Request,
+        response: hishel.Response,
+        key: str,
+        *,
+        ttl: float | None = None,
+        tti: float | None = None,
+    ) -> hishel.Entry:
+        path = self._path(key)
+        stream = response.stream
+        storable = response.status_code == 200 and any(name in response.headers for name in _VALIDATORS)
+        if storable and isinstance(stream, Iterator):
+            stream = self._store_when_complete(stream, path, response.headers)
+        return self._entry(key, path, hishel.Response(response.status_code, response.headers, stream))
+
+    def _store_when_complete(self, chunks: Iterator[bytes], path: Path, headers: hishel.Headers) -> Iterator[bytes]:
+        """Yields the body on to the client; writes it only after the last chunk, if it is all there."""
+        body = bytearray()
+        for chunk in chunks:
+            body += chunk
+            yield chunk
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) != len(body)):
+            return  # cut short (rule 3): the client sees it too and retries
+        try:
+            _write_cache_file(path, headers, bytes(body))
+        except OSError as exc:  # a cache that cannot write must not fail the request
+            logging.getLogger("finance_assets.http").warning("HTTP cache: could not store %s: %s", path.name, exc)
+
+    def update_headers(self, id: uuid.UUID, headers: hishel.Headers) -> None:
+        """After a 304: the body is rewritten with the new headers only when a validator changed."""
+        with self._lock:
+            path = self._paths.get(id)
+        if path is None:
+            return
+        try:
+            stored, body = _read_cache_file(path)
+            if all(headers.get(name) in (None, stored.get(name)) for name in _VALIDATORS):
+                return
+            _write_cache_file(path, headers, body)
+        except (OSError, ValueError):
+            return
+
+    def remove_entry(self, id: uuid.UUID) -> None:
+        with self._lock:
+            path = self._paths.pop(id, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _read_cache_file(path: Path) -> tuple[hishel.Headers, bytes]:
+    header_line, body = path.read_bytes().split(b"\n", 1)
+    return hishel.Headers(json.loads(header_line)), body
+
+
+def _write_cache_file(path: Path, headers: hishel.Headers, body: bytes) -> None:
+    kept = {name: headers.get_list(name) for name in headers if name not in _UNCACHED_HEADERS}
+    kept = {name: values[0] if len(values) == 1 else values for name, values in kept.items() if values}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(json.dumps(kept).encode() + b"\n" + body)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _key_by_url(request: httpx.Request) -> None:
+    """httpx request hook (every hop of a redirect too): the URL is the request's cache key."""
+    request.extensions = {**request.extensions, "caching": {"key": str(request.url)}}
 
 
 # ------------------------------------------------------------------------------ stats and circuit
@@ -287,8 +357,20 @@ class HttpClient:
         self._log = logger or logging.getLogger("finance_assets.http")
         self._sleep = sleep
         self._clock = clock
-        self._cache = ValidatorCache(cache_dir) if cache_dir is not None else None
+        # `_client` sends uncached (use_cache=False, downloads); `_caching_client` puts hishel in front
+        # of the same transport (hishel's CacheClient also wraps proxy transports from the environment).
         self._client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+        self._caching_client: httpx.Client | None = None
+        if cache_dir is not None:
+            storage = ResponseOnlyStorage(cache_dir)
+            self._caching_client = CacheClient(
+                storage=storage,
+                rfc=CACHE_OPTIONS,
+                transport=CacheTransport(transport, storage, CACHE_OPTIONS) if transport is not None else None,
+                timeout=timeout,
+                follow_redirects=True,
+                event_hooks={"request": [_key_by_url]},
+            )
         self._lock = threading.Lock()
         self._totals = _Counters()
         self._per_source: dict[str, _Counters] = {}
@@ -355,6 +437,8 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+        if self._caching_client is not None:
+            self._caching_client.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -392,24 +476,24 @@ class HttpClient:
     def _get_with_retries(
         self, full_url: str, safe_url: str, source: str, extra_headers: dict, use_cache: bool
     ) -> httpx.Response:
-        cache_key = ValidatorCache.key(full_url)
-        caching = use_cache and self._cache is not None
-        cached = self._cache.load(cache_key) if caching else None
-        request_headers = self._request_headers(extra_headers, cached)
+        caching = use_cache and self._caching_client is not None
+        client = self._caching_client if caching else self._client
+        request_headers = self._request_headers(extra_headers)
         attempts = self.retry_policy.attempts
 
         def attempt(number: int) -> httpx.Response:
             self._start_attempt(source)
             started = time.perf_counter()
-            response, problem = self._attempt(full_url, request_headers, safe_url, source)
+            response, problem = self._attempt(client, full_url, request_headers, safe_url, source)
             elapsed_ms = (time.perf_counter() - started) * 1000
-            status = problem or str(response.status_code)
+            hit = response is not None and _served_after_304(response)
+            status = problem or ("304" if hit else str(response.status_code))
             self._count_status(source, status)
-            cache_outcome = self._cache_outcome(caching, cached, response if problem is None else None)
+            cache_outcome = self._cache_outcome(caching, response)
             self._log_attempt(safe_url, source, number, attempts, status, elapsed_ms, cache_outcome, problem)
             if problem is not None:
                 raise Retryable(problem)
-            result = self._handle_response(response, safe_url, source, cache_key if caching else None, cached)
+            result = self._handle_response(response, safe_url, source, hit)
             if result is None:
                 raise Retryable(
                     f"HTTP {response.status_code}",
@@ -421,11 +505,11 @@ class HttpClient:
         return self._with_retries(source, safe_url, attempt)
 
     def _attempt(
-        self, full_url: str, request_headers: dict[str, str], safe_url: str, source: str
+        self, client: httpx.Client, full_url: str, request_headers: dict[str, str], safe_url: str, source: str
     ) -> tuple[httpx.Response | None, str | None]:
         """One request: (response, None), or (None, kind of transient failure)."""
         try:
-            response = self._client.get(full_url, headers=request_headers)
+            response = client.get(full_url, headers=request_headers)
             if _is_truncated(response):
                 raise _TruncatedBody()
             return response, None
@@ -438,27 +522,20 @@ class HttpClient:
             return None, _transport_error_kind(exc)
 
     def _handle_response(
-        self, response: httpx.Response, safe_url: str, source: str, cache_key: str | None, cached: CachedResponse | None
+        self, response: httpx.Response, safe_url: str, source: str, hit: bool
     ) -> httpx.Response | None:
-        """The final response, None when the status deserves a retry, or raises a non-retryable error."""
+        """The final response, None when the status deserves a retry, or raises a non-retryable error.
+
+        A bare 304 means no stored body matched the origin's validators (hishel has dropped the entry):
+        the retry asks again, unconditionally.
+        """
         status = response.status_code
-        if status == 304 and cached is not None:
-            self._count(source, "cache_hits_304")
-            if cache_key is not None and self._cache is not None and self._validators_changed(response, cached):
-                self._cache.store(cache_key, cached.body, httpx.Headers({**cached.headers, **response.headers}))
-            return httpx.Response(
-                200, headers={**cached.headers, "X-Cache": "HIT-304"}, content=cached.body, request=response.request
-            )
         if 200 <= status < 300:
-            if (
-                cache_key is not None
-                and self._cache is not None
-                and ("ETag" in response.headers or "Last-Modified" in response.headers)
-            ):
-                self._cache.store(cache_key, response.content, response.headers)
-            response.headers["X-Cache"] = "MISS"
+            if hit:
+                self._count(source, "cache_hits_304")
+            response.headers["X-Cache"] = "HIT-304" if hit else "MISS"
             return response
-        if status in RETRYABLE_STATUSES:
+        if status in RETRYABLE_STATUSES or status == 304:
             return None
         if status == 403 and source == "sec":
             raise SecAccessDenied(self._sec_denied_message(safe_url), source=source, url=safe_url, status_code=403)
@@ -469,20 +546,8 @@ class HttpClient:
             status_code=status,
         )
 
-    @staticmethod
-    def _validators_changed(response: httpx.Response, cached: CachedResponse) -> bool:
-        return any(
-            response.headers.get(name) not in (None, cached.headers.get(name)) for name in ("etag", "last-modified")
-        )
-
-    def _request_headers(self, extra_headers: dict, cached: CachedResponse | None) -> dict[str, str]:
-        request_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **extra_headers}
-        if cached is not None:
-            if cached.etag:
-                request_headers["If-None-Match"] = cached.etag
-            if cached.last_modified:
-                request_headers["If-Modified-Since"] = cached.last_modified
-        return request_headers
+    def _request_headers(self, extra_headers: dict) -> dict[str, str]:
+        return {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **extra_headers}
 
     def _sec_denied_message(self, safe_url: str) -> str:
         message = (
@@ -535,14 +600,17 @@ class HttpClient:
                 counters.by_status[status] += 1
 
     @staticmethod
-    def _cache_outcome(caching: bool, cached: CachedResponse | None, response: httpx.Response | None) -> str:
+    def _cache_outcome(caching: bool, response: httpx.Response | None) -> str:
+        """off (not cached), miss (nothing stored), hit-304 (stored body still current), changed
+        (revalidated, a new body came), or unknown (the attempt failed before an answer)."""
         if not caching:
             return "off"
-        if cached is None:
+        status = response.extensions.get("caching") if response is not None else None
+        if status is None:
+            return "unknown"
+        if not status["revalidated"]:
             return "miss"
-        if response is None:
-            return "conditional"
-        return "hit-304" if response.status_code == 304 else "changed"
+        return "hit-304" if status["from_cache"] else "changed"
 
     def _log_attempt(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -20,10 +21,10 @@ from finance_assets.lib.http import (
     RetriesExhausted,
     SecAccessDenied,
     SourceUnavailable,
-    parse_retry_after,
     redact,
 )
 from finance_assets.lib.limiter import RateLimitTimeout, SourceLimiter
+from finance_assets.lib.retry import parse_retry_after
 from finance_assets_tests.fault_injection import DEFAULT_FAULTS, FaultInjectingTransport
 
 CONTACT_EMAIL = "ops.team@acme-research.example"
@@ -49,7 +50,8 @@ class Server:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        # a copy: the cache layer sends its conditional headers on the caller's request object, then restores it
+        self.requests.append(httpx.Request(request.method, request.url, headers=request.headers))
         step = self.script.pop(0) if self.script else self.default
         if isinstance(step, Exception):
             raise step
@@ -324,6 +326,93 @@ def test_without_cache_dir_nothing_is_cached():
         client.get("https://example.test/x", source="news")
         client.get("https://example.test/x", source="news")
     assert all("If-None-Match" not in request.headers for request in server.requests)
+
+
+def test_a_fresh_looking_response_is_still_revalidated_every_time(tmp_path):
+    # max-age would let a standard cache answer without asking; this cache always asks (rule 2)
+    origin = ValidatingOrigin(b'{"v": 1}')
+    server = Server(default=lambda request: _with_headers(origin(request), {"Cache-Control": "max-age=3600"}))
+    with make_client(server, cache_dir=tmp_path) as client:
+        client.get("https://example.test/x.json", source="news")
+        second = client.get("https://example.test/x.json", source="news")
+    assert len(server.requests) == 2 and server.requests[1].headers["If-None-Match"] == '"v1"'
+    assert second.headers["X-Cache"] == "HIT-304" and second.content == b'{"v": 1}'
+
+
+def _with_headers(response: httpx.Response, headers: dict[str, str]) -> httpx.Response:
+    response.headers.update(headers)
+    return response
+
+
+def test_the_cache_writes_the_response_only_in_a_file_named_by_the_url_hash(tmp_path):
+    origin = ValidatingOrigin(b"a,b\n1,2\n")
+    url = "https://www.alphavantage.co/query?function=TIME_SERIES_DAILY&symbol=ACMQ"
+    with make_client(Server(default=origin), cache_dir=tmp_path, secrets=[API_KEY]) as client:
+        client.get(url, source="alphavantage", params={"apikey": API_KEY})
+        hit = client.get(url, source="alphavantage", params={"apikey": API_KEY})
+    assert hit.headers["X-Cache"] == "HIT-304"
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    full_url = f"{url}&apikey={API_KEY}"
+    assert [path.name for path in files] == [hashlib.sha256(full_url.encode()).hexdigest() + ".http"]
+    stored = files[0].read_bytes()
+    header_line, body = stored.split(b"\n", 1)
+    assert body == b"a,b\n1,2\n" and json.loads(header_line)["etag"] == '"v1"'
+    for secret in (API_KEY, CONTACT_EMAIL, "alphavantage", "ACMQ"):  # nothing of the request
+        assert secret.encode() not in stored
+
+
+def test_a_body_cut_short_is_never_stored_and_the_retry_stores_the_whole_one(tmp_path):
+    origin = ValidatingOrigin(b'{"rows": [1, 2, 3]}')
+
+    def cut(request: httpx.Request) -> httpx.Response:
+        whole = origin(request)
+        headers = {"ETag": whole.headers["ETag"], "Content-Length": str(len(whole.content))}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(whole.content[:7]))
+
+    server = Server(cut, default=origin)
+    url = "https://data.sec.gov/submissions/CIK0000320193.json"
+    with make_client(server, cache_dir=tmp_path) as client:
+        first = client.get(url, source="sec")
+        second = client.get(url, source="sec")
+        stats = client.stats
+    assert first.json() == {"rows": [1, 2, 3]} and stats["by_status"]["truncated"] == 1
+    # the retry after the cut asked unconditionally: the cut body had not been stored
+    assert [request.headers.get("If-None-Match") for request in server.requests] == [None, None, '"v1"']
+    assert second.headers["X-Cache"] == "HIT-304" and second.content == b'{"rows": [1, 2, 3]}'
+
+
+def test_a_redirect_target_is_cached_under_its_own_url(tmp_path):
+    origin = ValidatingOrigin(b'{"v": 1}')
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old.json":
+            return httpx.Response(301, headers={"Location": "https://example.test/new.json"})
+        return origin(request)
+
+    server = Server(default=moved)
+    with make_client(server, cache_dir=tmp_path) as client:
+        client.get("https://example.test/old.json", source="news")
+        second = client.get("https://example.test/old.json", source="news")
+    assert [(request.url.path, request.headers.get("If-None-Match")) for request in server.requests] == [
+        ("/old.json", None),
+        ("/new.json", None),
+        ("/old.json", None),
+        ("/new.json", '"v1"'),
+    ]
+    assert second.headers["X-Cache"] == "HIT-304" and second.json() == {"v": 1}
+
+
+def test_a_304_that_matches_no_stored_body_is_asked_again_unconditionally(tmp_path):
+    origin = ValidatingOrigin(b'{"v": 1}')
+    url = "https://example.test/x.json"
+    server = Server(default=origin)
+    with make_client(server, cache_dir=tmp_path) as client:
+        client.get(url, source="news")
+        # the origin answers 304 with another strong ETag than the one stored: nothing to serve
+        server.script = [httpx.Response(304, headers={"ETag": '"other"'})]
+        again = client.get(url, source="news")
+    assert again.headers["X-Cache"] == "MISS" and again.json() == {"v": 1}
+    assert [request.headers.get("If-None-Match") for request in server.requests] == [None, '"v1"', None]
 
 
 # ----------------------------------------------------------------------------------------- circuit

@@ -101,7 +101,7 @@ class DownloadingHttpClient(HttpClient):
             extra["If-None-Match"] = validators["etag"]
         if validators.get("last_modified"):
             extra["If-Modified-Since"] = validators["last_modified"]
-        headers = self._request_headers(extra, None)
+        headers = self._request_headers(extra)
         attempts = self.retry_policy.attempts
 
         def attempt(number: int) -> Download:
