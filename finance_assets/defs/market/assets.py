@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from finance_assets.defs.market import corporate_actions as actions
-from finance_assets.defs.market import indicators, schemas
+from finance_assets.defs.market import indicator_chart, indicators, schemas
 from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
@@ -146,12 +146,20 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
         computed = indicators.compute_indicators(indicators.adjusted_prices(history), INDICATOR_SET)
         out = computed[in_months(computed["date"], months)].sort_values(["ticker", "date"], ignore_index=True)
         out = TECHNICALS.conform(out)
-    attach_metadata(context, technicals_metadata(out, history))
+    metadata = technicals_metadata(out, history)
+    attach_metadata(context, metadata)
+    if "latest_month_chart" in metadata and context.has_partition_key_range and len(context.partition_keys) > 1:
+        # a range run's summary is an observation (attach_metadata); the chart also goes on the
+        # materialization of the partition it shows, so that partition's page shows the picture
+        key = metadata["chart_partition"]
+        if key in context.partition_keys:
+            context.add_asset_metadata({"latest_month_chart": metadata["latest_month_chart"]}, partition_key=key)
     return out
 
 
 def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
-    """The indicators and parameters used, a preview, and a text plot of the latest month."""
+    """The indicators and parameters used, a preview, and a chart of the latest month of the last
+    ticker (an SVG image the UI renders: indicator_chart)."""
     used = pd.DataFrame(
         [{"columns": ", ".join(i.columns), "spec": i.normalized.split(" as ")[0]} for i in INDICATOR_SET]
     )
@@ -171,8 +179,19 @@ def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
         closes = prices.loc[prices["ticker"] == ticker, ["date", "adj_close" if "adj_close" in prices else "close"]]
         closes.columns = ["date", "close"]
         frame = latest.merge(closes.assign(date=closes["date"].astype(latest["date"].dtype)), on="date", how="left")
-        chart = indicators.text_chart(frame, "close", overlay, oscillator)
-        metadata["latest_month_chart"] = dg.MetadataValue.md(f"**{ticker}**\n\n```text\n{chart}\n```")
+        frame = frame.dropna(subset=["close"])
+        if len(frame):
+            first, last = (pd.Timestamp(frame["date"].iloc[i]).date() for i in (0, -1))
+            title = f"{ticker}, {first:%Y-%m}: adjusted close, {overlay}; {oscillator}"
+            svg = indicator_chart.svg_chart(frame, "close", overlay, oscillator, title)
+            caption = (
+                f"**{ticker}, {first} .. {last}**: adjusted close (solid) and {overlay} (dashed) above "
+                f"{oscillator} (levels 30/70), last {frame[oscillator].iloc[-1]:.1f}"
+            )
+            metadata["latest_month_chart"] = dg.MetadataValue.md(
+                f"{caption}\n\n{indicator_chart.markdown_image(svg, title)}"
+            )
+            metadata["chart_partition"] = str(dg.MultiPartitionKey({TICKER: ticker, MONTH: f"{first:%Y-%m-01}"}))
     return metadata
 
 
