@@ -47,25 +47,88 @@ class DemoCompany:
     beta: float
     idio_vol: float
     start_price: float
-    revenue_base_musd: float  # annual revenue at the epoch, $M
-    net_margin: float
+    revenue_base_musd: float  # annual revenue at the epoch, $M (with the price, it sets the share count)
+    net_margin: float  # the company's typical net margin (its statements swing around it)
     dividend_per_quarter: float = 0.0
     split_on: dt.date | None = None  # 2:1 split effective on this session
+    industry: str = "computers"  # a key of DEMO_INDUSTRIES: sector, SIC code and the shape of its statements
+
+
+@dataclass(frozen=True)
+class DemoIndustry:
+    """What a demo company's statements look like: the shapes of real filers of the industry."""
+
+    sector: str  # GICS-like sector, as the product maps the SIC code (defs/sec/sectors.py)
+    sic: str  # SEC Standard Industrial Classification code and its EDGAR description
+    sic_description: str
+    revenue_growth: float  # typical annual revenue growth
+    gross_margin: float | None  # None: no cost of revenue in the filings (insurers)
+    pe: float  # the trailing P/E the market typically pays: with the price, it sets the share count
+    liabilities_to_equity: float  # total liabilities / stockholders' equity (the report's D/E)
+    current_ratio: float | None  # None: an unclassified balance sheet (insurers report no current items)
+    current_share: float  # current assets / total assets
+    asset_turnover: float  # annual revenue / total assets
+    capex_share: float  # capital expenditure / revenue
+    cyclical: float = 0.1  # amplitude of the margin cycle, as a share of the typical margin
+    seasonality: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # revenue by calendar quarter, mean 1
+
+
+# fmt: off
+DEMO_INDUSTRIES: dict[str, DemoIndustry] = {
+    # key: sector, SIC, EDGAR's SIC description, growth, gross margin, P/E, liabilities/equity, current ratio,
+    #      current assets/assets, asset turnover, capex/revenue, margin cycle, seasonality (calendar Q1..Q4)
+    "computers": DemoIndustry("Information Technology", "3571", "ELECTRONIC COMPUTERS",
+                              0.08, 0.42, 24, 1.0, 1.6, 0.55, 0.8, 0.04, 0.1, (0.97, 0.94, 0.98, 1.11)),
+    "machinery": DemoIndustry("Industrials", "3559", "SPECIAL INDUSTRY MACHINERY, NEC",
+                              0.07, 0.36, 21, 1.2, 1.9, 0.5, 0.75, 0.04, 0.35),
+    "pharma": DemoIndustry("Health Care", "2834", "PHARMACEUTICAL PREPARATIONS",
+                           0.05, 0.72, 17, 1.3, 1.5, 0.35, 0.45, 0.05),
+    "utility": DemoIndustry("Utilities", "4911", "ELECTRIC SERVICES",
+                            0.03, 0.45, 17, 2.6, 0.8, 0.1, 0.3, 0.25, 0.05, (0.97, 0.93, 1.18, 0.92)),
+    "semis": DemoIndustry("Information Technology", "3674", "SEMICONDUCTORS & RELATED DEVICES",
+                          0.12, 0.56, 27, 0.45, 3.4, 0.5, 0.6, 0.12, 0.4),
+    "foods": DemoIndustry("Consumer Staples", "2000", "FOOD AND KINDRED PRODUCTS",
+                          0.03, 0.33, 19, 1.7, 1.0, 0.3, 0.8, 0.04, 0.05, (0.96, 0.98, 1.0, 1.06)),
+    "logistics": DemoIndustry("Industrials", "4731", "ARRANGEMENT OF TRANSPORTATION OF FREIGHT & CARGO",
+                              0.05, 0.2, 16, 1.5, 1.3, 0.45, 1.6, 0.03, 0.25, (0.94, 0.98, 1.0, 1.08)),
+    "mining": DemoIndustry("Materials", "1000", "METAL MINING",
+                           0.04, 0.3, 12, 0.9, 2.1, 0.25, 0.55, 0.15, 0.6),
+    "airline": DemoIndustry("Industrials", "4512", "AIR TRANSPORTATION, SCHEDULED",
+                            0.05, 0.25, 9, 4.0, 0.7, 0.2, 0.8, 0.1, 0.5, (0.9, 1.05, 1.1, 0.95)),
+    "software": DemoIndustry("Information Technology", "7372", "SERVICES-PREPACKAGED SOFTWARE",
+                             0.14, 0.78, 33, 0.9, 1.7, 0.45, 0.55, 0.03),
+    "retail": DemoIndustry("Consumer Discretionary", "5331", "RETAIL-VARIETY STORES",
+                           0.04, 0.3, 17, 2.3, 1.1, 0.45, 1.9, 0.03, 0.15, (0.92, 0.97, 0.96, 1.15)),
+    "insurance": DemoIndustry("Financials", "6331", "FIRE, MARINE & CASUALTY INSURANCE",
+                              0.05, None, 12, 3.6, None, 0.0, 0.3, 0.01, 0.3),
+}
+# fmt: on
 
 
 DEMO_COMPANIES: tuple[DemoCompany, ...] = (
-    DemoCompany("ACMQ", "Acme Quantum Systems (DEMO)", 9900001, 1.25, 0.018, 48.0, 1200, 0.12),
-    DemoCompany("BLZQ", "Blaze Robotics (DEMO)", 9900002, 1.45, 0.022, 91.0, 800, 0.09, split_on=dt.date(2025, 6, 2)),
-    DemoCompany("CRXQ", "Crux Pharmaceuticals (DEMO)", 9900003, 0.75, 0.020, 33.0, 2500, 0.15, 0.21),
-    DemoCompany("DYNQ", "Dynamo Utilities (DEMO)", 9900004, 0.55, 0.010, 27.0, 5200, 0.08, 0.35),
-    DemoCompany("ELQX", "Elque Semiconductors (DEMO)", 9900005, 1.60, 0.024, 62.0, 1900, 0.18),
-    DemoCompany("FRNQ", "Fernquist Foods (DEMO)", 9900006, 0.65, 0.011, 54.0, 7400, 0.05, 0.42),
-    DemoCompany("GLQX", "Glaqix Logistics (DEMO)", 9900007, 1.05, 0.015, 40.0, 3100, 0.06, 0.12),
-    DemoCompany("HVQX", "Heavex Mining (DEMO)", 9900008, 1.30, 0.026, 18.0, 950, 0.04),
-    DemoCompany("JETQ", "Jetquill Airlines (DEMO)", 9900009, 1.35, 0.021, 22.0, 6100, 0.03),
-    DemoCompany("KLQX", "Kelquix Software (DEMO)", 9900010, 1.15, 0.017, 120.0, 1500, 0.22, 0.30),
-    DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15),
-    DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55),
+    DemoCompany("ACMQ", "Acme Quantum Systems (DEMO)", 9900001, 1.25, 0.018, 48.0, 1200, 0.12, industry="computers"),
+    DemoCompany(
+        "BLZQ",
+        "Blaze Robotics (DEMO)",
+        9900002,
+        1.45,
+        0.022,
+        91.0,
+        800,
+        0.09,
+        split_on=dt.date(2025, 6, 2),
+        industry="machinery",
+    ),
+    DemoCompany("CRXQ", "Crux Pharmaceuticals (DEMO)", 9900003, 0.75, 0.020, 33.0, 2500, 0.15, 0.21, industry="pharma"),
+    DemoCompany("DYNQ", "Dynamo Utilities (DEMO)", 9900004, 0.55, 0.010, 27.0, 5200, 0.08, 0.35, industry="utility"),
+    DemoCompany("ELQX", "Elque Semiconductors (DEMO)", 9900005, 1.60, 0.024, 62.0, 1900, 0.18, industry="semis"),
+    DemoCompany("FRNQ", "Fernquist Foods (DEMO)", 9900006, 0.65, 0.011, 54.0, 7400, 0.05, 0.42, industry="foods"),
+    DemoCompany("GLQX", "Glaqix Logistics (DEMO)", 9900007, 1.05, 0.015, 40.0, 3100, 0.06, 0.12, industry="logistics"),
+    DemoCompany("HVQX", "Heavex Mining (DEMO)", 9900008, 1.30, 0.026, 18.0, 950, 0.11, industry="mining"),
+    DemoCompany("JETQ", "Jetquill Airlines (DEMO)", 9900009, 1.35, 0.021, 22.0, 6100, 0.03, industry="airline"),
+    DemoCompany("KLQX", "Kelquix Software (DEMO)", 9900010, 1.15, 0.017, 120.0, 1500, 0.22, 0.30, industry="software"),
+    DemoCompany("LUMQ", "Lumquist Retail (DEMO)", 9900011, 0.95, 0.014, 35.0, 9800, 0.04, 0.15, industry="retail"),
+    DemoCompany("MRQX", "Marquix Insurance (DEMO)", 9900012, 0.85, 0.012, 71.0, 4300, 0.10, 0.55, industry="insurance"),
 )
 # Splits in recent history, beyond each company's `split_on` (ratio = new shares per old share;
 # below 1 a reverse split), effective at the open of the session given.
@@ -118,6 +181,7 @@ def extra_demo_companies(count: int = EXTRA_DEMO_COUNT) -> tuple[DemoCompany, ..
             revenue_base_musd=round(float(rng.uniform(500, 9000))),
             net_margin=round(float(rng.uniform(0.03, 0.2)), 3),
             dividend_per_quarter=round(float(rng.uniform(0.1, 0.5)), 2) if i % 3 == 0 else 0.0,
+            industry=sorted(DEMO_INDUSTRIES)[_seed("extra-industry", i) % len(DEMO_INDUSTRIES)],
         )
         for i in range(1, count + 1)
     )
@@ -267,8 +331,34 @@ def _quarters(until: dt.date) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
-def _filed_on(period_end: dt.date, annual: bool) -> dt.date:
-    filed = period_end + dt.timedelta(days=60 if annual else 38)
+# Days from the period end to the 10-Q and to the 10-K, per filer: the SEC's deadlines are 40 days for a
+# 10-Q and 60 (large accelerated filers) or 75 (accelerated) for a 10-K, and filers keep to their habit.
+DEMO_FILING_LAGS: dict[str, tuple[int, int]] = {
+    "ACMQ": (38, 60),
+    "BLZQ": (35, 57),
+    "CRXQ": (38, 60),
+    "DYNQ": (34, 52),
+    "ELQX": (33, 54),
+    "FRNQ": (37, 63),
+    "GLQX": (40, 72),
+    "HVQX": (40, 74),
+    "JETQ": (32, 50),
+    "KLQX": (36, 58),
+    "LUMQ": (40, 68),
+    "MRQX": (36, 59),
+}
+
+
+def filing_lags(ticker: str) -> tuple[int, int]:
+    """(10-Q, 10-K) days after the period end a demo company files (a weekend moves it to Monday)."""
+    if ticker in DEMO_FILING_LAGS:
+        return DEMO_FILING_LAGS[ticker]
+    draw = _seed("filing-lags", ticker)
+    return 30 + draw % 11, 50 + (draw >> 8) % 26
+
+
+def _filed_on(ticker: str, period_end: dt.date, annual: bool) -> dt.date:
+    filed = period_end + dt.timedelta(days=filing_lags(ticker)[1 if annual else 0])
     while filed.weekday() >= 5:
         filed += dt.timedelta(days=1)
     return filed
@@ -292,7 +382,7 @@ def _demo_filings(ticker: str, until: dt.date) -> list[dict]:
     for number, (start, end) in enumerate(_quarters(until)):
         seq = 3 * number  # three accession numbers per quarter: stable whatever `until` is
         annual = end.month == 12
-        filed = _filed_on(end, annual)
+        filed = _filed_on(ticker, end, annual)
         earnings = filed - dt.timedelta(days=7)
         while earnings.weekday() >= 5:
             earnings -= dt.timedelta(days=1)
@@ -353,66 +443,47 @@ def submissions_json(cik: int, until: dt.date, now: dt.datetime | None = None) -
         "primaryDocument": [f"{company.ticker.lower()}-{f['report_date']:%Y%m%d}.htm" for f in filings],
         "primaryDocDescription": [f["form"] for f in filings],
     }
+    industry = DEMO_INDUSTRIES[company.industry]
     return {
         "cik": str(cik),
         "entityType": "operating",
-        "sic": "9999",
-        "sicDescription": "DEMO (fictional)",
+        "sic": industry.sic,
+        "sicDescription": industry.sic_description,
         "name": company.name,
         "tickers": [company.ticker],
         "exchanges": ["DEMO"],
         "fiscalYearEnd": "1231",
+        # a 10-K within 60 days is a large accelerated filer's deadline, within 75 an accelerated filer's
+        "category": "Large accelerated filer" if filing_lags(company.ticker)[1] <= 60 else "Accelerated filer",
         "stateOfIncorporation": "DE",
         "filings": {"recent": recent, "files": []},
     }
 
 
-def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
-    """Deterministic quarterly fundamentals in USD for the quarter starting at `start`."""
-    years = (start - DEMO_EPOCH).days / 365.25
-    rng = np.random.default_rng(_seed("fund", company.ticker, start.isoformat()))
-    revenue = company.revenue_base_musd * 1e6 / 4 * (1.06**years) * (1 + rng.normal(0, 0.03))
-    margin = company.net_margin * (1 + rng.normal(0, 0.1))
-    cost = revenue * (0.55 + 0.1 * (1 - company.net_margin))
-    net_income = revenue * margin
-    shares = 1e8 * (company.cik % 7 + 2)
-    assets = revenue * 3.2
-    equity = assets * 0.45
-    return {
-        "Revenues": round(revenue),
-        "CostOfRevenue": round(cost),
-        "GrossProfit": round(revenue - cost),
-        "OperatingIncomeLoss": round(net_income * 1.3),
-        "NetIncomeLoss": round(net_income),
-        "EarningsPerShareBasic": round(net_income / shares, 2),
-        "EarningsPerShareDiluted": round(net_income / (shares * 1.02), 2),
-        "WeightedAverageNumberOfDilutedSharesOutstanding": round(shares * 1.02),
-        "NetCashProvidedByUsedInOperatingActivities": round(net_income * 1.4),
-        "PaymentsToAcquirePropertyPlantAndEquipment": round(revenue * 0.05),
-        "Assets": round(assets),
-        "Liabilities": round(assets - equity),
-        "StockholdersEquity": round(equity),
-        "AssetsCurrent": round(assets * 0.35),
-        "LiabilitiesCurrent": round(assets * 0.2),
-        "CashAndCashEquivalentsAtCarryingValue": round(assets * 0.1),
-        "LongTermDebtNoncurrent": round(assets * 0.25),
-        "shares": shares,
-    }
+# ------------------------------------------------------------------------- financial statements
+# Each company's quarterly statements follow its industry (DEMO_INDUSTRIES): margins, leverage,
+# liquidity, asset turnover, seasonality and a margin cycle, with noise drawn from the seed. Revenue
+# grows at the industry's rate but leans on what the price implies at the industry's P/E, so P/E, P/B
+# and the rest stay in the ranges real companies show while the numbers evolve quarter by quarter.
 
+_TAX_RATE = 0.21
+_INTEREST_RATE = 0.05  # a year, on long-term debt
+# Loss-making stretches: (first quarter start, last quarter start, net margin, revenue factor).
+DEMO_LOSSES: dict[str, tuple[tuple[dt.date, dt.date, float, float], ...]] = {
+    "JETQ": (  # airlines in the pandemic
+        (dt.date(2020, 4, 1), dt.date(2020, 10, 1), -0.35, 0.45),
+        (dt.date(2021, 1, 1), dt.date(2021, 4, 1), -0.12, 0.75),
+    ),
+    "HVQX": ((dt.date(2025, 1, 1), dt.date(2026, 4, 1), -0.07, 0.85),),  # a commodity downturn, impairments
+}
+# A restatement: from the 10-K for this fiscal year on, the company presents a freight-brokerage line net
+# of purchased transportation (agent, not principal), and its comparatives are restated the same way:
+# revenue and cost of revenue both lower by this share of revenue; gross profit and net income unchanged.
+DEMO_NET_PRESENTATION: dict[str, tuple[int, float]] = {"GLQX": (2025, 0.05)}
 
-_FLOW = (
-    "Revenues",
-    "CostOfRevenue",
-    "GrossProfit",
-    "OperatingIncomeLoss",
-    "NetIncomeLoss",
-    "EarningsPerShareBasic",
-    "EarningsPerShareDiluted",
-    "WeightedAverageNumberOfDilutedSharesOutstanding",
-    "NetCashProvidedByUsedInOperatingActivities",
-    "PaymentsToAcquirePropertyPlantAndEquipment",
-)
-_INSTANT = (
+_FLOW_CONCEPTS = ("Revenues", "CostOfRevenue", "GrossProfit", "OperatingIncomeLoss", "NetIncomeLoss")
+_CASH_FLOW_CONCEPTS = ("NetCashProvidedByUsedInOperatingActivities", "PaymentsToAcquirePropertyPlantAndEquipment")
+_INSTANT_CONCEPTS = (
     "Assets",
     "Liabilities",
     "StockholdersEquity",
@@ -421,96 +492,242 @@ _INSTANT = (
     "CashAndCashEquivalentsAtCarryingValue",
     "LongTermDebtNoncurrent",
 )
-_UNITS = {
-    "EarningsPerShareBasic": "USD/shares",
-    "EarningsPerShareDiluted": "USD/shares",
-    "WeightedAverageNumberOfDilutedSharesOutstanding": "shares",
-}
+
+
+def _thousands(values: np.ndarray) -> np.ndarray:
+    """Filers report in thousands (or millions): values rounded to whole thousands of dollars."""
+    return np.round(values / 1000.0) * 1000.0
+
+
+@functools.lru_cache(maxsize=64)
+def demo_statements(ticker: str) -> pd.DataFrame:
+    """A demo company's quarterly statements, one row per calendar quarter from the epoch year to the
+    price calendar's last complete quarter, as first reported (`DEMO_NET_PRESENTATION` applies later).
+
+    Columns: start, end (dates), the us-gaap concepts of `_FLOW_CONCEPTS`, `_CASH_FLOW_CONCEPTS` and
+    `_INSTANT_CONCEPTS` in USD (NaN where the industry reports no such line), and on today's share basis
+    (after every split): shares (weighted average, basic), shares_diluted, dividend (declared per share).
+    """
+    company = COMPANIES_BY_TICKER[ticker]
+    industry = DEMO_INDUSTRIES[company.industry]
+    rng = np.random.default_rng(_seed("statements", ticker))
+    bars = adjusted_bars_as_of(ticker, None)  # split-adjusted closes: the price path on today's share basis
+    days = pd.DatetimeIndex(pd.to_datetime(bars["date"]))
+    starts = pd.date_range(f"{DEMO_EPOCH.year}-01-01", days[-1], freq="QS")
+    ends = starts + pd.offsets.QuarterEnd(0)
+    starts, ends = starts[ends <= days[-1]], ends[ends <= days[-1]]
+    n = len(starts)
+    closes = bars["close"].to_numpy()
+    price = closes[np.maximum(days.searchsorted(ends, side="right") - 1, 0)]
+    years = np.asarray((ends - pd.Timestamp(DEMO_EPOCH)).days, dtype="float64") / 365.25
+
+    pe = industry.pe * np.exp(rng.normal(0.0, 0.12))
+    margin = company.net_margin
+    base_revenue = company.revenue_base_musd * 1e6
+    shares = base_revenue * margin * pe / closes[0] * (1 + rng.uniform(-0.02, 0.01)) ** years
+    implied = np.log(price * shares / (pe * margin))  # the annual revenue the price implies
+    trend = np.log(base_revenue) + years * np.log1p(industry.revenue_growth) + np.cumsum(rng.normal(0, 0.02, n))
+    smoothed = np.empty(n)
+    smoothed[0] = implied[0]
+    for k in range(1, n):  # revenue follows the market's view with a lag, not day by day
+        smoothed[k] = 0.55 * smoothed[k - 1] + 0.45 * implied[k]
+    level = np.exp(0.7 * smoothed + 0.3 * trend)  # annual revenue run rate
+    season = np.asarray(industry.seasonality)[starts.quarter - 1]
+    revenue = level / 4 * season * np.exp(rng.normal(0.0, 0.015, n))
+    cycle = industry.cyclical * np.sin(2 * np.pi * years / 5 + rng.uniform(0, 2 * np.pi))  # a five-year cycle
+    net_margin = margin * (1 + cycle) + rng.normal(0.0, 0.08 * margin, n)
+    for first, last, loss_margin, revenue_factor in DEMO_LOSSES.get(ticker, ()):
+        hit = (starts >= pd.Timestamp(first)) & (starts <= pd.Timestamp(last))
+        net_margin[hit] = loss_margin * (1 + rng.normal(0.0, 0.2, int(hit.sum())))
+        revenue[hit] *= revenue_factor
+    net_income = revenue * net_margin
+
+    assets = level / (industry.asset_turnover * np.exp(rng.normal(0.0, 0.1))) * np.exp(rng.normal(0.0, 0.01, n))
+    drift = np.cumsum(rng.normal(0.0, 0.03, n))
+    leverage = industry.liabilities_to_equity * np.exp(rng.normal(0.0, 0.12) + drift - drift.mean())
+    equity = assets / (1 + leverage)
+    liabilities = assets - equity
+    if industry.current_ratio is not None:
+        current_assets = assets * industry.current_share * np.exp(rng.normal(0.0, 0.05, n))
+        ratio = industry.current_ratio * np.exp(rng.normal(0.0, 0.1) + rng.normal(0.0, 0.04, n))
+        current_liabilities = np.minimum(current_assets / ratio, 0.9 * liabilities)
+        cash = current_assets * 0.3
+        noncurrent = liabilities - current_liabilities
+    else:  # an insurer: no current items; cash and a little debt
+        current_assets = current_liabilities = np.full(n, np.nan)
+        cash = assets * 0.04
+        noncurrent = liabilities * 0.15
+    long_term_debt = noncurrent * 0.55
+    pretax = np.where(net_income > 0, net_income / (1 - _TAX_RATE), net_income)
+    operating = pretax + long_term_debt * _INTEREST_RATE / 4
+    if industry.gross_margin is not None:
+        gross_margin = industry.gross_margin * np.exp(rng.normal(0.0, 0.06)) + rng.normal(0.0, 0.005, n)
+        gross = revenue * np.maximum(gross_margin, operating / revenue + 0.05)
+        cost = revenue - gross
+    else:
+        gross = cost = np.full(n, np.nan)
+    capex = revenue * industry.capex_share * np.exp(rng.normal(0.0, 0.1, n))
+    operating_cash = net_income + capex * 0.8 + revenue * rng.normal(0.0, 0.01, n)  # + depreciation, working capital
+
+    columns = {
+        "Revenues": revenue,
+        "CostOfRevenue": cost,
+        "GrossProfit": gross,
+        "OperatingIncomeLoss": operating,
+        "NetIncomeLoss": net_income,
+        "NetCashProvidedByUsedInOperatingActivities": operating_cash,
+        "PaymentsToAcquirePropertyPlantAndEquipment": capex,
+        "Assets": assets,
+        "Liabilities": liabilities,
+        "StockholdersEquity": equity,
+        "AssetsCurrent": current_assets,
+        "LiabilitiesCurrent": current_liabilities,
+        "CashAndCashEquivalentsAtCarryingValue": cash,
+        "LongTermDebtNoncurrent": long_term_debt,
+    }
+    frame = pd.DataFrame({name: _thousands(values) for name, values in columns.items()})
+    frame["GrossProfit"] = frame["Revenues"] - frame["CostOfRevenue"]  # the rounded lines still add up
+    frame["Liabilities"] = frame["Assets"] - frame["StockholdersEquity"]
+    frame.insert(0, "start", starts.date)
+    frame.insert(1, "end", ends.date)
+    frame["shares"] = np.round(shares, -3)
+    frame["shares_diluted"] = np.round(shares * (1 + rng.uniform(0.005, 0.03)), -3)
+    frame["dividend"] = company.dividend_per_quarter
+    return frame
+
+
+def _share_basis(ticker: str, day: dt.date) -> float:
+    """Shares on `day`'s basis per share on today's: the ratios of the splits effective after `day`."""
+    return float(np.prod([ratio for effective, ratio in demo_splits(ticker) if effective > day]))
+
+
+def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
+    """The quarter starting at `start` as first reported (for the filing documents' narrative)."""
+    statements = demo_statements(company.ticker)
+    return statements[statements["start"] == start].iloc[0].to_dict()
+
+
+@functools.lru_cache(maxsize=64)
+def _statement_columns(ticker: str) -> dict[str, np.ndarray]:
+    """`demo_statements` as plain arrays: companyfacts sums thousands of small slices of them."""
+    statements = demo_statements(ticker)
+    return {column: statements[column].to_numpy() for column in statements.columns}
+
+
+def _period_facts(ticker: str, span: slice, filing: dict, restated: bool) -> dict[tuple[str, str], float]:
+    """(concept, unit) -> value over the quarters `span` of the statements, as `filing` reports it:
+    per-share figures and share counts on the basis of its filing date."""
+    columns = _statement_columns(ticker)
+    values = {(concept, "USD"): float(columns[concept][span].sum()) for concept in _FLOW_CONCEPTS}
+    if restated:
+        _, share = DEMO_NET_PRESENTATION[ticker]
+        moved = float(_thousands(columns["Revenues"][span] * share).sum())
+        values[("Revenues", "USD")] -= moved
+        values[("CostOfRevenue", "USD")] -= moved
+    basis = _share_basis(ticker, filing["filed"])
+    weighted, diluted = columns["shares"][span].mean() / basis, columns["shares_diluted"][span].mean() / basis
+    income = values[("NetIncomeLoss", "USD")]
+    values[("EarningsPerShareBasic", "USD/shares")] = round(float(income / weighted), 2)
+    values[("EarningsPerShareDiluted", "USD/shares")] = round(float(income / (diluted if income > 0 else weighted)), 2)
+    values[("WeightedAverageNumberOfDilutedSharesOutstanding", "shares")] = float(np.round(diluted, -3))
+    if columns["dividend"][span.start]:
+        dividends = float(columns["dividend"][span].sum()) * basis
+        values[("CommonStockDividendsPerShareDeclared", "USD/shares")] = round(dividends, 4)
+    return {key: value for key, value in values.items() if value == value}  # NaN: a line the filer has not
+
+
+def _frame_label(start: str | None, end: str) -> str | None:
+    """The calendar frame of a period (CY2024, CY2024Q3, CY2024Q3I), None for a 6- or 9-month one."""
+    last = dt.date.fromisoformat(end)
+    quarter = f"CY{last.year}Q{(last.month - 1) // 3 + 1}"
+    if start is None:
+        return quarter + "I"
+    days = (last - dt.date.fromisoformat(start)).days
+    return f"CY{last.year}" if 350 <= days <= 380 else quarter if 80 <= days <= 100 else None
 
 
 def companyfacts_json(cik: int, until: dt.date, now: dt.datetime | None = None) -> dict:
-    """A companyfacts document: quarterly 10-Q facts, annual 10-K facts with prior-year comparatives
-    (of the filings accepted by `now`, when given)."""
-    company = COMPANIES_BY_CIK[cik]
-    reports = [f for f in _accepted_by(_demo_filings(company.ticker, until), now) if f["form"] in ("10-Q", "10-K")]
-    facts: dict[str, dict[str, list[dict]]] = {}
+    """A companyfacts document as EDGAR serves it, of the 10-Qs and 10-Ks filed by `until` (and accepted
+    by `now`, when given).
 
-    def add(concept: str, unit: str, fact: dict) -> None:
-        facts.setdefault(concept, {}).setdefault(unit, []).append(fact)
+    Like a real filer's: a 10-Q reports its quarter and the same quarter a year before, the year to date
+    and its comparative (cash flows year to date only), the balance sheet at the quarter's end and at the
+    last year end; a 10-K three years of income and cash flows and two balance sheets; the cover page the
+    shares outstanding a few days before filing. Every fact carries its filing's accn/fy/fp/form/filed,
+    and the calendar `frame` goes to the latest filed fact of each period (as the frames API assigns it).
+    """
+    company = COMPANIES_BY_CIK[cik]
+    ticker = company.ticker
+    columns = _statement_columns(ticker)
+    index_of = {start: i for i, start in enumerate(columns["start"])}
+    reports = [f for f in _accepted_by(_demo_filings(ticker, until), now) if f["form"] in ("10-Q", "10-K")]
+    net_from = DEMO_NET_PRESENTATION.get(ticker)
+    restating_filed = next(
+        (f["filed"] for f in reports if net_from and f["form"] == "10-K" and f["report_date"].year == net_from[0]),
+        None,
+    )
+    facts: dict[tuple[str, str, str], list[dict]] = {}
+
+    def add(taxonomy: str, concept: str, unit: str, fact: dict) -> None:
+        if unit in ("USD", "shares"):  # whole dollars and shares, as EDGAR's JSON has them
+            fact["val"] = int(fact["val"])
+        facts.setdefault((taxonomy, concept, unit), []).append(fact)
 
     for f in reports:
         end, annual = f["report_date"], f["form"] == "10-K"
-        fy, fp = end.year, "FY" if annual else f"Q{(end.month - 1) // 3 + 1}"
-        base = {"accn": f["accession"], "fy": fy, "fp": fp, "form": f["form"], "filed": f["filed"].isoformat()}
-        years = [end.year, end.year - 1] if annual else [end.year]  # 10-K carries a comparative year
-        for year in years:
-            if annual:
-                if year < DEMO_EPOCH.year:
-                    continue
-                quarters = [(s, e) for s, e in _quarters(dt.date(year, 12, 31)) if s.year == year]
-                figs = [_quarter_figures(company, s) for s, _ in quarters]
-                period = {"start": f"{year}-01-01", "end": f"{year}-12-31"}
-                frame = f"CY{year}" if year == end.year else None
-                for concept in _FLOW:
-                    values = [q[concept] for q in figs]
-                    value = (
-                        round(sum(values), 2)
-                        if "PerShare" in concept
-                        else (round(sum(values) / 4) if concept.startswith("Weighted") else sum(values))
-                    )
-                    add(
-                        concept,
-                        _UNITS.get(concept, "USD"),
-                        {**period, "val": value, **base, **({"frame": frame} if frame else {})},
-                    )
-                for concept in _INSTANT:
-                    add(
-                        concept,
-                        "USD",
-                        {
-                            "end": f"{year}-12-31",
-                            "val": figs[-1][concept],
-                            **base,
-                            **({"frame": f"CY{year}Q4I"} if frame else {}),
-                        },
-                    )
-            else:
-                figs = _quarter_figures(company, f["period_start"])
-                q = (end.month - 1) // 3 + 1
-                for concept in _FLOW:
-                    add(
-                        concept,
-                        _UNITS.get(concept, "USD"),
-                        {
-                            "start": f["period_start"].isoformat(),
-                            "end": end.isoformat(),
-                            "val": figs[concept],
-                            **base,
-                            "frame": f"CY{end.year}Q{q}",
-                        },
-                    )
-                for concept in _INSTANT:
-                    add(
-                        concept,
-                        "USD",
-                        {"end": end.isoformat(), "val": figs[concept], **base, "frame": f"CY{end.year}Q{q}I"},
-                    )
-        cover = _quarter_figures(company, f["period_start"])
+        quarter = (end.month - 1) // 3 + 1
+        base = {"accn": f["accession"], "fy": end.year, "fp": "FY" if annual else f"Q{quarter}"}
+        base |= {"form": f["form"], "filed": f["filed"].isoformat()}
+        last = index_of[f["period_start"]]
+        if annual:  # three fiscal years
+            durations = [(last - 3 - 4 * back, last - 4 * back, True) for back in range(3)]
+        else:  # the quarter, the year to date, and each a year before
+            durations = [(last, last, quarter == 1), (last - 4, last - 4, quarter == 1)]
+            if quarter > 1:
+                durations += [(last - quarter + 1, last, True), (last - 3 - quarter, last - 4, True)]
+        restated = restating_filed is not None and f["filed"] >= restating_filed
+        for first, final, year_to_date in durations:
+            if first < 0:
+                continue
+            span = slice(first, final + 1)
+            period = {"start": columns["start"][first].isoformat(), "end": columns["end"][final].isoformat()}
+            for (concept, unit), value in _period_facts(ticker, span, f, restated).items():
+                add("us-gaap", concept, unit, {**period, "val": value, **base})
+            if year_to_date:  # the cash-flow statement is year to date
+                for concept in _CASH_FLOW_CONCEPTS:
+                    add("us-gaap", concept, "USD", {**period, "val": float(columns[concept][span].sum()), **base})
+        for position in (last, last - quarter):  # the period's end and the last year end
+            if position < 0:
+                continue
+            day = columns["end"][position].isoformat()
+            for concept in _INSTANT_CONCEPTS:
+                value = float(columns[concept][position])
+                if value == value:  # NaN: a line the filer has not
+                    add("us-gaap", concept, "USD", {"end": day, "val": value, **base})
+        cover_day = f["filed"] - dt.timedelta(days=10)
+        cover_shares = columns["shares"][last] / _share_basis(ticker, cover_day)
         add(
-            "dei:EntityCommonStockSharesOutstanding",
+            "dei",
+            "EntityCommonStockSharesOutstanding",
             "shares",
-            {"end": f["filed"].isoformat(), "val": cover["shares"], **base},
+            {"end": cover_day.isoformat(), "val": float(np.round(cover_shares, -3)), **base},
         )
 
-    us_gaap = {
-        c: {"label": c, "description": f"{c} (DEMO)", "units": u} for c, u in facts.items() if not c.startswith("dei:")
-    }
-    dei = {
-        c.split(":", 1)[1]: {"label": c, "description": "(DEMO)", "units": u}
-        for c, u in facts.items()
-        if c.startswith("dei:")
-    }
-    return {"cik": cik, "entityName": company.name, "facts": {"dei": dei, "us-gaap": us_gaap}}
+    document: dict[str, dict] = {"dei": {}, "us-gaap": {}}
+    for (taxonomy, concept, unit), rows in sorted(facts.items()):
+        rows = sorted(rows, key=lambda fact: (fact["end"], fact.get("start", ""), fact["filed"], fact["accn"]))
+        latest: dict[str, dict] = {}
+        for fact in rows:  # the latest filed fact of each calendar frame carries it
+            label = _frame_label(fact.get("start"), fact["end"])
+            if label is not None:
+                latest[label] = fact
+        for label, fact in latest.items():
+            fact["frame"] = label
+        entry = document[taxonomy].setdefault(
+            concept, {"label": concept, "description": f"{concept} (DEMO)", "units": {}}
+        )
+        entry["units"][unit] = rows
+    return {"cik": cik, "entityName": company.name, "facts": document}
 
 
 def _epoch_seconds(day: dt.date, hour: int = 9, minute: int = 30) -> int:
