@@ -604,7 +604,10 @@ def _share_basis(ticker: str, day: dt.date) -> float:
 def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
     """The quarter starting at `start` as first reported (for the filing documents' narrative)."""
     statements = demo_statements(company.ticker)
-    return statements[statements["start"] == start].iloc[0].to_dict()
+    quarter = statements[statements["start"] == start]
+    if quarter.empty:
+        raise KeyError(f"{company.ticker}: no demo statements for the quarter starting {start}")
+    return quarter.iloc[0].to_dict()
 
 
 @functools.lru_cache(maxsize=64)
@@ -1068,7 +1071,8 @@ def _period_numbers(company: DemoCompany, filing: dict) -> dict:
     end = filing["report_date"]
     start = (pd.Timestamp(end) - pd.offsets.QuarterBegin(startingMonth=1)).date()
     now = _quarter_figures(company, start)
-    before = _quarter_figures(company, dt.date(start.year - 1, start.month, 1))
+    first_year = start.year == DEMO_EPOCH.year  # the statements start at the epoch: no year before to compare
+    before = now if first_year else _quarter_figures(company, dt.date(start.year - 1, start.month, 1))
     change = (now["Revenues"] / before["Revenues"] - 1) * 100
     return {
         "name": company.name,

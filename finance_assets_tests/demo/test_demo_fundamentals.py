@@ -267,3 +267,14 @@ def test_companyfacts_as_of_t_hold_only_facts_filed_by_t_and_are_the_same_bytes_
     demo._statement_columns.cache_clear()
     demo._demo_filings.cache_clear()
     assert json.dumps(demo.companyfacts_json(cik, now.date(), now)) == body
+
+
+def test_filing_documents_quote_the_statements_from_the_first_year_on():
+    """The 10-Q's narrative quotes its quarter's revenue, also in the epoch year (no year before it)."""
+    company = demo.COMPANIES_BY_TICKER["ACMQ"]
+    statements = demo.demo_statements("ACMQ").set_index("end")
+    for filing in demo._demo_filings("ACMQ", dt.date(2016, 6, 1)):
+        if filing["form"] == "10-Q":
+            html = next(iter(demo.filing_documents(company, filing).values()))[2]
+            revenue = statements.loc[filing["report_date"], "Revenues"] / 1e6
+            assert f"Revenue was ${revenue:,.0f} million" in html
