@@ -14,11 +14,11 @@ that read them, and never touch a partition that is already in progress or whose
 | fundamentals | ticker | missing; its ticker's xbrl_facts / filings updated |
 | fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated |
 | corporate_actions | ticker | missing; after each close (16:30 New York) |
-| prices | ticker x month | as headlines, plus every stored month of a ticker whose corporate_actions data version changed |
+| prices | ticker x month | as headlines, plus every stored month (inside the lookback or not) of a ticker whose corporate_actions data version changed |
 | prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
-| technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated |
-| market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated |
-| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated; a new filing (fundamentals or filing_text_signals updated) refreshes the latest report day only |
+| technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated (a stored month at any age) |
+| market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated (at any age) |
+| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age); a new filing (fundamentals or filing_text_signals updated) refreshes the latest report day only |
 
 The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
 launches backfills (one run per rectangle thanks to `BackfillPolicy.single_run()`). Like the other
@@ -169,22 +169,27 @@ def prices_condition(months: int) -> dg.AutomationCondition:
     actions_changed = (
         AC.any_deps_match(AC.data_version_changed()).allow(ACTIONS).with_label("its ticker's corporate actions changed")
     )
-    restated = _in_lookback(months) & ~AC.missing() & actions_changed & ~AC.in_progress()
+    # every stored month, inside the lookback or not: a fresh build as of the same clock has them all
+    # adjusted for the new action (~missing first: only stored months are looked at)
+    restated = ~AC.missing() & actions_changed & ~AC.in_progress()
     return (daily_bar_root_condition(months, wait_for=ACTIONS) | restated).with_label(
-        f"prices: daily bars within {months} months, and all months after a corporate action"
+        f"prices: daily bars within {months} months, and every stored month after a corporate action"
     )
+
+
+def _stored_and_inputs_updated() -> dg.AutomationCondition:
+    """A stored partition whose inputs were updated, at any age: a corporate action re-fetches every
+    stored month of its ticker (prices_condition), and what reads those months must follow, or an old
+    month would keep figures a fresh build no longer has."""
+    return (~AC.missing() & AC.any_deps_updated().since_last_handled()).with_label("stored, inputs updated")
 
 
 def derived_condition(months: int) -> dg.AutomationCondition:
-    """Partitions computed from other assets: missing ones, those whose inputs changed, and all of them
-    (within the lookback) when the asset's code version changed, e.g. a new indicator set."""
-    recompute = (
-        _retryable_missing()
-        | AC.any_deps_updated().since_last_handled()
-        | AC.code_version_changed().since_last_handled()
-    )
-    return (_in_lookback(months) & recompute & ~_inputs_missing(months) & _not_busy()).with_label(
-        f"missing, inputs updated or code version changed, within {months} months"
+    """Partitions computed from other assets: missing ones and all of them when the asset's code version
+    changed (e.g. a new indicator set), within the lookback; stored ones whose inputs changed, at any age."""
+    in_lookback = _in_lookback(months) & (_retryable_missing() | AC.code_version_changed().since_last_handled())
+    return ((in_lookback | _stored_and_inputs_updated()) & ~_inputs_missing(months) & _not_busy()).with_label(
+        f"missing or code version changed within {months} months; inputs updated"
     )
 
 
@@ -195,7 +200,8 @@ def report_condition(months: int) -> dg.AutomationCondition:
     latest one can change; later days are created as missing and computed with it.
     """
     # the report reads filings through fundamental_snapshots (point in time, one row per filing date)
-    panel_updated = AC.any_deps_updated().ignore(FILING_INPUTS).since_last_handled()
+    # at any age for a stored day (a corporate action re-derives old panel months: see derived_condition)
+    panel_updated = ~AC.missing() & AC.any_deps_updated().ignore(FILING_INPUTS).since_last_handled()
     # The window goes inside the SINCE on purpose: Dagster 1.13 keys a SINCE's cursor by the shape of its
     # trigger and ignores allow()/ignore() selections, so two bare any_deps_updated() triggers would share state.
     filing_arrived = (AC.in_latest_time_window() & AC.any_deps_updated().allow(FILING_INPUTS)).since_last_handled()
@@ -212,8 +218,8 @@ def report_condition(months: int) -> dg.AutomationCondition:
         "inputs present (panel months in the lookback, FX, snapshots)"
     )
     return (
-        _in_lookback(months) & (_retryable_missing() | panel_updated | filing_arrived) & inputs_ready & _not_busy()
-    ).with_label(f"report: missing, panel or filings updated, within {months} months")
+        (_in_lookback(months) & (_retryable_missing() | filing_arrived) | panel_updated) & inputs_ready & _not_busy()
+    ).with_label(f"report: missing or a filing arrived within {months} months; panel updated")
 
 
 def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCondition]:

@@ -408,3 +408,49 @@ def test_partition_freshness_checks_have_a_sensor_that_is_stopped_unless_automat
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("FINANCE_ASSETS_AUTOMATION", "on")
     assert automation.partition_freshness_sensor(checks).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _actions_version(ticker: Ticker, symbol: str, version: str) -> None:
+    """A corporate_actions materialization of one ticker with its data version (a hash of its rows)."""
+    ticker.instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="corporate_actions", partition=symbol, tags={"dagster/data_version": version})
+    )
+
+
+@pytest.mark.slow
+def test_a_corporate_action_reaches_stored_months_older_than_the_lookback(ticker: Ticker):
+    """A split rescales every earlier adjusted price: automation re-fetches every stored month of that
+    ticker, however old, and what reads them follows (#16: a fresh build as of the same clock has them
+    all adjusted). Other tickers and missing old months are left alone."""
+    months = _lookback_months(START)
+    for symbol in TICKERS:
+        _actions_version(ticker, symbol, "v1")
+    ticker.until_quiet()
+    # a month before the lookback, stored by an earlier backfill (e.g. `finance-assets backfill --start`)
+    old = "2025-02-01"
+    assert old < months[0]
+    old_days = [d for d in report_day_partitions.get_partition_keys(current_time=START) if d[:7] == old[:7]]
+    ticker.materialize(
+        {
+            **{asset: _multi_keys(TICKERS, [old]) for asset in TICKER_MONTH_ASSETS},
+            "market_panel": {old},
+            "fx_rates": {old},
+            **{asset: set(old_days) for asset in REPORT_ASSETS},
+        }
+    )
+    ticker.until_quiet()  # what reads the old month inside the lookback follows (later technicals, report days)
+    assert ticker.until_quiet() == []
+
+    _actions_version(ticker, "ACMQ", "v1")  # re-read, unchanged: nothing follows
+    assert ticker.until_quiet() == []
+
+    _actions_version(ticker, "ACMQ", "v2")  # a new split of ACMQ
+    followed = _union(ticker.until_quiet())
+    assert followed["prices"] == _multi_keys(["ACMQ"], [old, *months])
+    assert followed["technicals"] == _multi_keys(["ACMQ"], [old, *months])
+    assert old in followed["market_panel"] and set(months) <= followed["market_panel"]
+    for asset in REPORT_ASSETS:
+        assert set(old_days) <= followed[asset]
+    assert "headlines" not in followed and "sentiment" not in followed and "fx_rates" not in followed
+    # the months in between were never stored: they stay missing (the lookback bounds what is filled)
+    assert "2025-03-01" not in {k.split("|")[0] for k in map(str, followed["prices"])}
