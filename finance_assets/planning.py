@@ -11,6 +11,7 @@ per rectangle, and tickers are ranged in their registration order.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -391,6 +392,31 @@ class UpdateRun:
         return f"{','.join(self.assets)}{where} ({self.partition_count} partition(s))"
 
 
+@contextlib.contextmanager
+def _dynamic_partitions_read_once(instance: dg.DagsterInstance):
+    """Within the block, the instance reads each dynamic partition list (the tickers) once.
+
+    Speed only: while it builds its cursor, `evaluate_automation_conditions` asks the instance for the
+    ticker list for every condition node, each time over a new SQLite connection (~4,000 reads and half
+    of an evaluation's time on a 6-ticker graph). Nothing adds partitions during an evaluation."""
+    own = vars(instance).get("get_dynamic_partitions")  # an instance may already wrap it (tests do)
+    read, cache = instance.get_dynamic_partitions, {}
+
+    def read_once(partitions_def_name: str):
+        if partitions_def_name not in cache:
+            cache[partitions_def_name] = read(partitions_def_name)
+        return cache[partitions_def_name]
+
+    instance.get_dynamic_partitions = read_once
+    try:
+        yield instance
+    finally:
+        if own is None:
+            del instance.get_dynamic_partitions
+        else:
+            instance.get_dynamic_partitions = own
+
+
 def evaluate_automation(
     defs: dg.Definitions, instance: dg.DagsterInstance, now: dt.datetime
 ) -> dict[str, set[str | None]]:
@@ -401,7 +427,8 @@ def evaluate_automation(
 
     stored = instance.run_storage.get_cursor_values({UPDATE_CURSOR_KEY}).get(UPDATE_CURSOR_KEY)
     cursor = deserialize_value(stored) if stored else None
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now, cursor=cursor)
+    with _dynamic_partitions_read_once(instance):
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now, cursor=cursor)
     instance.run_storage.set_cursor_values({UPDATE_CURSOR_KEY: serialize_value(result.cursor)})
     requested: dict[str, set[str | None]] = {}
     for key in defs.resolve_asset_graph().toposorted_asset_keys:

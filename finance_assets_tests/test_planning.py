@@ -175,3 +175,23 @@ def test_update_packs_what_automation_requested_into_runs_upstream_first(instanc
         (("technicals",), "market_job", market_key("CCC", MONTHS[1]), market_key("CCC", MONTHS[1]), 1),
         (("market_panel",), "panel_job", MONTHS[0], MONTHS[1], 2),
     ]
+
+
+def test_an_evaluation_reads_each_ticker_list_once_and_leaves_the_instance_as_it_was(instance):
+    reads = []
+    read = instance.get_dynamic_partitions
+
+    def counting(name: str):
+        reads.append(name)
+        return read(name)
+
+    instance.get_dynamic_partitions = counting
+    with planning._dynamic_partitions_read_once(instance):
+        assert [instance.get_dynamic_partitions(TICKER) for _ in range(3)] == [TICKERS] * 3
+    assert reads == [TICKER]
+    assert instance.get_dynamic_partitions is counting  # the caller's own wrapper is back
+    del instance.get_dynamic_partitions
+    with planning._dynamic_partitions_read_once(instance):
+        instance.get_dynamic_partitions(TICKER)
+    assert "get_dynamic_partitions" not in vars(instance)  # the class's method again
+    assert instance.get_dynamic_partitions(TICKER) == TICKERS
