@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from finance_assets.lib.warehouse import Warehouse
@@ -114,3 +115,126 @@ def test_dagster_dev_serves_the_asset_graph(env):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# What the UI shows after a small demo (issue #20), read through the webserver's GraphQL: the queries
+# are the fields the asset pages use (FreshnessPolicySection: instance.freshnessEvaluationEnabled and
+# freshnessStatusInfo; the status dots: partitionStats; the lineage page: groupName).
+_UI_ASSETS = """{
+  instance { freshnessEvaluationEnabled }
+  assetNodes {
+    assetKey { path } groupName tags { key value }
+    freshnessStatusInfo { freshnessStatus freshnessStatusMetadata { lastMaterializedTimestamp } }
+    partitionStats { numMaterialized numPartitions numFailed }
+    assetPartitionStatuses { ... on TimePartitionStatuses { ranges { status startKey endKey } } }
+    assetMaterializations(limit: 1) { timestamp }
+  }
+}"""
+_CHART = """{
+  assetNodes(assetKeys: [{path: ["technicals"]}]) {
+    assetMaterializations(limit: 100) {
+      partition metadataEntries { label ... on MarkdownMetadataEntry { mdStr } }
+    }
+  }
+}"""
+SMALL_DEMO_MONTH = "2025-03"
+
+
+def _start_dagster_dev(env: dict, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # its own process group: webserver, daemon, code server
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _ui_once_freshness_is_evaluated(port: int, assets: tuple[str, ...], timeout: float = 240) -> tuple[dict, dict]:
+    """(instance, asset nodes by name) as the UI reads them, once the daemon has evaluated the freshness
+    of `assets` (its first pass comes ~30 s after it starts; until then the panel says "Not evaluated")."""
+    deadline, nodes = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        try:
+            data = _graphql(port, _UI_ASSETS)["data"]
+            nodes = {n["assetKey"]["path"][-1]: n for n in data["assetNodes"]}
+            states = [(nodes[name]["freshnessStatusInfo"] or {}).get("freshnessStatus") for name in assets]
+            if all(state not in (None, "UNKNOWN") for state in states):
+                return data["instance"], nodes
+        except (OSError, KeyError, TypeError):
+            pass
+        time.sleep(2)
+    raise AssertionError(f"freshness not evaluated within {timeout} s: {[nodes.get(name) for name in assets]}")
+
+
+def test_the_ui_after_a_small_demo_shows_what_is_materialized(env):
+    """One month backfilled (in process), then `dagster dev` on the instance `make install` configures
+    (the project's dagster.yaml: freshness evaluation on): the freshness panel is evaluated and shows the
+    latest materialization; the partition counts behind the status dots of `fx_rates` and `market_panel`
+    are what was materialized; one asset group, so the lineage page opens on the whole graph; the
+    technicals chart is an image in the Markdown of the partition it shows."""
+    # demo mode's own history start, as `make demo` and `make dev` have it (not the suite's 2016 pin)
+    env = {name: value for name, value in env.items() if name != "FINANCE_ASSETS_HISTORY_START"}
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    month = ["--start", SMALL_DEMO_MONTH, "--end", SMALL_DEMO_MONTH]
+    done = subprocess.run(
+        [sys.executable, "-m", "finance_assets.cli", "backfill", *month],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        materialized = {
+            name: instance.get_materialized_partitions(dg.AssetKey(name))
+            for name in ("fx_rates", "market_panel", "portfolio_report")
+        }
+    report_days = sorted(materialized["portfolio_report"])
+    assert materialized["fx_rates"] == materialized["market_panel"] == {f"{SMALL_DEMO_MONTH}-01"}
+    assert (report_days[0], report_days[-1], len(report_days)) == ("2025-03-03", "2025-03-31", 21)
+
+    port = _free_port()
+    proc = _start_dagster_dev(env, port)
+    try:
+        instance_info, nodes = _ui_once_freshness_is_evaluated(port, tuple(materialized))
+        chart_events = _graphql(port, _CHART)["data"]["assetNodes"][0]["assetMaterializations"]
+    finally:
+        _stop(proc)
+
+    assert instance_info["freshnessEvaluationEnabled"] is True
+    for name, partitions in materialized.items():
+        node = nodes[name]
+        info = node["freshnessStatusInfo"]
+        # evaluated, and beside it the latest materialization (not "No materializations")
+        assert info["freshnessStatus"] in ("HEALTHY", "WARNING", "DEGRADED"), (name, info)
+        latest_ms = float(node["assetMaterializations"][0]["timestamp"])
+        assert info["freshnessStatusMetadata"]["lastMaterializedTimestamp"] * 1000 == pytest.approx(latest_ms, abs=1)
+        # the counts the status dot and the partitions bar are drawn from: exactly what was materialized
+        stats = node["partitionStats"]
+        assert (stats["numMaterialized"], stats["numFailed"]) == (len(partitions), 0), (name, stats)
+        ranges = [(r["status"], r["startKey"], r["endKey"]) for r in node["assetPartitionStatuses"]["ranges"]]
+        assert ranges == [("MATERIALIZED", min(partitions), max(partitions))], name
+
+    assert {node["groupName"] for node in nodes.values()} == {"finance_assets"}
+    domains = {name: {t["key"]: t["value"] for t in node["tags"]}.get("domain") for name, node in nodes.items()}
+    assert (domains["prices"], domains["fx_rates"], domains["portfolio_report"]) == ("market", "fx", "portfolio")
+
+    charts = {
+        event["partition"]: entry["mdStr"]
+        for event in chart_events
+        for entry in event["metadataEntries"]
+        if entry["label"] == "latest_month_chart"
+    }
+    chart_partition = f"{SMALL_DEMO_MONTH}-01|DEMOIDX"  # the last ticker's month, on that partition only
+    assert list(charts) == [chart_partition]
+    assert "](data:image/svg+xml;base64," in charts[chart_partition]
