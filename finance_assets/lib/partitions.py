@@ -6,6 +6,9 @@
 - SEC assets (filings, xbrl_facts, fundamentals): ticker. One companyfacts/submissions document holds
   a company's whole history, so there is nothing to gain from a date dimension.
 - market_panel: month (all tickers); portfolio_report: one partition per weekday (~2,600 in 10 years).
+
+Every time dimension starts at HISTORY_START (FINANCE_ASSETS_HISTORY_START; unset: 2025-01 in demo mode,
+where `finance-assets demo` starts its backfill, so the demo fills every partition; 2016-01 in live mode).
 """
 
 from __future__ import annotations
