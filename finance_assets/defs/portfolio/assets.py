@@ -24,6 +24,7 @@ from finance_assets.defs.portfolio.schemas import (
 )
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.defs.sec.schemas import FUNDAMENTALS
+from finance_assets.defs.sec.sectors import sector_for_sic
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
@@ -284,6 +285,23 @@ def _filing_text_signals(context: dg.AssetExecutionContext, tickers: list[str]) 
     return frame.reindex(columns=filing_signals.SIGNAL_INPUT_COLUMNS)
 
 
+# The holdings' sectors: each company's SEC industry code (SIC, stored with its filings) mapped to a GICS-like
+# sector (defs/sec/sectors.py). Company metadata, not a figure of a day: read from the stored filings as they are.
+SECTOR_SOURCE = "filings"
+
+
+def _sectors(warehouse, tickers: list[str]) -> dict[str, str]:
+    """ticker -> sector from the SIC code of its latest filing in `warehouse` (the report's); a ticker without
+    one is left out, so the report's contribution by sector shows it as Unclassified."""
+    if warehouse is None or not tickers:
+        return {}
+    frame = warehouse.read_partitions(SECTOR_SOURCE, [{"ticker": ticker} for ticker in sorted(set(tickers))])
+    frame = frame.reindex(columns=["ticker", "filing_date", "sic"]).dropna(subset=["sic"])
+    latest = frame.sort_values("filing_date").drop_duplicates("ticker", keep="last")
+    sectors = {row.ticker: sector_for_sic(row.sic) for row in latest.itertuples(index=False)}
+    return {ticker: sector for ticker, sector in sectors.items() if sector}
+
+
 @dg.multi_asset(
     group_name=GROUP,
     partitions_def=report_day_partitions,
@@ -381,6 +399,7 @@ def portfolio_report(
         benchmark_name=settings.benchmark,
         notes=notes,
         holding_values=latest_by_holding,
+        sectors=_sectors(getattr(context.resources.io_manager, "warehouse", None), holdings["ticker"].tolist()),
         risk_free_annual=settings.risk_free_rate,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
         if demo

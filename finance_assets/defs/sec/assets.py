@@ -115,6 +115,7 @@ def _company_filings(documents: tuple[dict, list[dict]], cik: int) -> pd.DataFra
     frame = edgar.merge_filings([recent, *(edgar.parse_submissions_page(page, cik) for page in pages)])
     frame["company_name"] = info["name"]
     frame["fiscal_year_end"] = info["fiscal_year_end"]
+    frame["sic"] = info["sic"]  # the industry code, which the report's sectors come from
     return frame
 
 

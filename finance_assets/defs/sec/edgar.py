@@ -36,7 +36,7 @@ HISTORY_COLUMNS = TICKER_CIK_MAP.names
 TICKER_COLUMNS = [name for name in HISTORY_COLUMNS if name not in ("first_seen", "last_seen")]
 # What submissions parse to: the stored `filings` table (schemas.FILINGS) without the ticker and the
 # company fields the asset adds.
-COMPANY_COLUMNS = ["company_name", "fiscal_year_end"]
+COMPANY_COLUMNS = ["company_name", "fiscal_year_end", "sic"]
 FILING_COLUMNS = [name for name in FILINGS.names if name not in ("ticker", *COMPANY_COLUMNS)]
 
 

@@ -47,6 +47,7 @@ FILINGS = table(
         column("size", INT),
         column("company_name", TEXT),
         column("fiscal_year_end", TEXT, description="MMDD"),
+        column("sic", TEXT, description="SEC Standard Industrial Classification code (sectors.sector_for_sic)"),
     ],
     primary_key=["ticker", "accession_number"],
 )
