@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.lib import config
@@ -214,8 +215,43 @@ def _market_key(ticker: str, month: str) -> str:
     return str(dg.MultiPartitionKey({TICKER: ticker, MONTH: month}))
 
 
+def actions_changed_at(instance: dg.DagsterInstance, oldest_build: dict[str, int]) -> dict[str, int]:
+    """Ticker -> storage id of the `corporate_actions` materialization that first recorded the ticker's
+    current data version (a hash of its actions), for tickers whose version changed after storage id
+    `oldest_build[ticker]` (its oldest stored prices month: an earlier change is in every month)."""
+    key = dg.AssetKey(ACTIONS.assets[0])
+    changed: dict[str, int] = {}
+    for ticker, oldest in oldest_build.items():
+        newest, first_of_current, cursor, done = [], None, None, False  # newest: [the current version]
+        while not done:
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[ticker]),
+                limit=100,
+                cursor=cursor,
+                ascending=False,
+            )
+            for record in result.records:  # newest first
+                tags = (record.asset_materialization.tags if record.asset_materialization else None) or {}
+                version = tags.get(DATA_VERSION_TAG)
+                if version is None:  # reported without a version (by hand): says nothing about the actions
+                    continue
+                newest = newest or [version]
+                if version != newest[0]:
+                    changed[ticker], done = first_of_current, True
+                    break
+                first_of_current = record.storage_id
+                if record.storage_id < oldest:  # the version its oldest month was built with: the current one
+                    done = True
+                    break
+            done = done or not result.has_more
+            cursor = result.cursor
+    return changed
+
+
 def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
-    """Ticker -> months whose market partitions are missing or not final."""
+    """Ticker -> months whose market partitions are missing or not final, and the stored months of a
+    ticker whose corporate actions changed after they were built (a split or dividend rescales all
+    earlier adjusted prices; automation re-fetches them the same way: lib/automation.prices_condition)."""
     keys = {(t, m): _market_key(t, m) for t in scope.selected for m in scope.months}
     needed: dict[str, set[str]] = defaultdict(set)
     for asset in MARKET.assets:
@@ -223,6 +259,17 @@ def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
         for (t, m), key in keys.items():
             if scope.force or not _final(stamps, key, scope.month_end(m), scope.closed):
                 needed[t].add(m)
+    built = scope.instance.get_latest_storage_id_by_partition(
+        dg.AssetKey("prices"), dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys.values())
+    )
+    oldest_build: dict[str, int] = {}
+    for (t, _), key in keys.items():
+        if key in built:
+            oldest_build[t] = min(oldest_build.get(t, built[key]), built[key])
+    changed = actions_changed_at(scope.instance, oldest_build)
+    for (t, m), key in keys.items():
+        if t in changed and key in built and built[key] < changed[t]:
+            needed[t].add(m)
     return needed
 
 
@@ -266,12 +313,13 @@ def panel_steps(scope: _Scope, months: Sequence[str]) -> list[RunStep]:
 
 
 def report_days_to_refresh(scope: _Scope, panel_months: Sequence[str]) -> list[str]:
-    """Weekdays up to the last completed session whose report is missing, not final, or whose panel
-    month was refreshed."""
+    """Weekdays up to the last completed session whose report is missing, not final, or reads a panel
+    month that was refreshed: every day from that month on (a report day reads every panel month from
+    the history start to its own, as automation follows it)."""
     last_day = scope.closed.tz_convert(NY).strftime("%Y-%m-%d")
     all_days = report_day_partitions.get_partition_keys(current_time=scope.now)
     days = [d for d in all_days if scope.months[0] <= d <= last_day and d[:7] <= scope.months[-1][:7]]
-    refreshed = {m[:7] for m in panel_months}
+    first_refreshed = min((m[:7] for m in panel_months), default=None)
     need: set[str] = set()
     for asset in REPORT.assets:
         stamps = _materialized_at(scope.instance, asset, days)
@@ -279,7 +327,7 @@ def report_days_to_refresh(scope: _Scope, panel_months: Sequence[str]) -> list[s
             d
             for d in days
             if scope.force
-            or d[:7] in refreshed
+            or (first_refreshed is not None and d[:7] >= first_refreshed)
             or not _final(stamps, d, pd.Timestamp(d, tz=NY) + pd.Timedelta(days=1), scope.closed)
         }
     return [d for d in days if d in need]

@@ -103,7 +103,38 @@ def test_one_missing_market_partition_refreshes_exactly_its_month_downstream(ins
     market, panel, report = steps
     assert (market.start_key, market.end_key) == (market_key("BBB", "2025-02-01"),) * 2
     assert (panel.start_key, panel.end_key) == ("2025-02-01", "2025-02-01")
-    assert (report.start_key, report.end_key) == ("2025-02-03", "2025-02-28")
+    # every report day from February on: a day reads every panel month up to its own
+    assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
+
+
+def _actions(instance, ticker: str, version: str) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="corporate_actions", partition=ticker, tags={"dagster/data_version": version})
+    )
+
+
+def test_a_corporate_action_after_a_month_was_built_refreshes_that_tickers_stored_months(instance):
+    for ticker in TICKERS:
+        _actions(instance, ticker, "v1")
+    materialize_everything(instance)
+    _actions(instance, "AAA", "v1")  # read again, unchanged
+    assert plan(instance) == []
+    _actions(instance, "BBB", "v2")  # a split of BBB: its adjusted history changes
+    steps = plan(instance)
+    assert [s.job for s in steps] == [MARKET.job, PANEL.job, REPORT.job]
+    market, panel, report = steps
+    assert (market.start_key, market.end_key) == (market_key("BBB", "2025-02-01"), market_key("BBB", "2025-03-01"))
+    assert (panel.start_key, panel.end_key) == ("2025-02-01", "2025-03-01")
+    assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
+    # once its months are built again after the action, nothing is left to do
+    for m in MONTHS:
+        materialize(instance, "prices", [market_key("BBB", m)])
+    assert (
+        planning.market_months_to_refresh(
+            planning._scope(instance, "2025-02", "2025-03", None, False, 0, NOW, dt.timedelta(hours=24))
+        )
+        == {}
+    )
 
 
 def test_tickers_needing_different_months_get_separate_rectangles(instance):
