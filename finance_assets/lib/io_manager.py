@@ -8,7 +8,8 @@ hundreds); the IO manager splits it by the partition columns and rewrites each y
 - report-day assets   -> column `date`
 
 Loading reads every mapped upstream partition that exists in one DuckDB scan, filtered to exactly
-the requested partitions.
+the requested partitions. An input annotated `StoredPartitions` gets those partitions unread instead, for
+an asset that queries several inputs in one DuckDB connection (`warehouse.connect_stored`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from finance_assets.lib.run_metadata import attach_metadata
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.warehouse import StoredPartitions, Warehouse
 
 
 def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[str, str]:
@@ -97,9 +98,10 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             },
         )
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame | StoredPartitions:
         asset = context.asset_key.path[-1]
         wh = self.warehouse
+        unread = getattr(context.dagster_type, "typing_type", None) is StoredPartitions
         if not context.has_asset_partitions:
             files = wh.files(asset, [None])
             if not files:
@@ -108,6 +110,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                     f"input {asset!r} has never been materialized (no {wh.partition_file(asset)}); "
                     f"materialize {asset} first (its last run may have failed)"
                 )
-            return wh.read_files(files)
+            return StoredPartitions(wh, asset, (None,)) if unread else wh.read_files(files)
         pdef = context.asset_partitions_def
-        return wh.read_partitions(asset, [partition_dims(pdef, k) for k in context.asset_partition_keys])
+        dims_list = [partition_dims(pdef, k) for k in context.asset_partition_keys]
+        return StoredPartitions(wh, asset, tuple(dims_list)) if unread else wh.read_partitions(asset, dims_list)

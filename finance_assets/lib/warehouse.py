@@ -34,8 +34,10 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -52,6 +54,9 @@ DATA_FILE = "data.parquet"
 # Partition values become directory names: allow only what our partition keys can contain.
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _SAFE_ASSET = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+_File = TypeVar("_File", bound=Hashable)  # a local Path or an object store's key
 
 
 class WarehouseError(ValueError):
@@ -160,6 +165,16 @@ def _merged(
     return combined
 
 
+def _by_file(
+    parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]], file_of: Callable[[Mapping[str, str] | None], _File]
+) -> dict[_File, list[tuple[Mapping[str, str] | None, pd.DataFrame]]]:
+    """The written partitions grouped by the (yearly) file that holds them, so each file is rewritten once."""
+    by_file: dict[_File, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
+    for dims, frame in parts:
+        by_file[file_of(dims)].append((dims, frame))
+    return by_file
+
+
 def _is_bucketed(group: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]) -> bool:
     return any(name in _TIME_DIMENSIONS for dims, _ in group for name in (dims or {}))
 
@@ -189,6 +204,75 @@ def _view_sql(asset: str, glob: str) -> str:
             f"(UNPIVOT {asset} ON COLUMNS(* EXCLUDE ({keys})) INTO NAME indicator VALUE value) WHERE NOT isnan(value)"
         )
     return sql
+
+
+def _read_where(files: Sequence[str | Path], where: str | None, params: list | None) -> pd.DataFrame:
+    """Every row of these local files, optionally filtered with a parameterized SQL predicate."""
+    con = duckdb.connect()
+    try:
+        sql = "SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"
+        if where:
+            sql += f" WHERE {where}"
+        return con.execute(sql, [[str(f) for f in files], *(params or [])]).df()
+    finally:
+        con.close()
+
+
+def _label_sql(name: str) -> str:
+    """A row's partition value for one dimension, in SQL: what `_row_labels` computes in pandas."""
+    if name in _TIME_DIMENSIONS:
+        return "strftime(\"date\", '%Y-%m')" if name == "month" else "strftime(\"date\", '%Y-%m-%d')"
+    if not _SAFE_ASSET.match(name):  # spliced into SQL as a column name
+        raise WarehouseError(f"invalid partition dimension name: {name!r}")
+    return f'CAST("{name}" AS VARCHAR)'
+
+
+def _partition_predicate(dims_list: Sequence[Mapping[str, str] | None]) -> str | None:
+    """A SQL predicate selecting exactly the rows `read_partitions` keeps from these partitions' files (None:
+    every row, when no partition is a time partition sharing a yearly file)."""
+    bucketed = [d for d in dims_list if d and any(name in _TIME_DIMENSIONS for name in d)]
+    if not bucketed:
+        return None
+    terms = []
+    for names, members in _by_dimension_names(bucketed).items():
+        # '|' cannot occur in a partition value (_SAFE_VALUE), so joined labels stay unambiguous
+        label = " || '|' || ".join(_label_sql(name) for name in names)
+        wanted = sorted(
+            {"|".join(_wanted_label(n, _check_value(n, str(bucketed[i][n]))) for n in names) for i in members}
+        )
+        quoted = ", ".join(f"'{value}'" for value in wanted)
+        terms.append(f"({label}) IN ({quoted})")
+    return " OR ".join(terms)
+
+
+def _partition_predicates(tables: Mapping[str, Sequence[Mapping[str, str] | None]]) -> dict[str, str | None]:
+    """Each asset's row predicate (`_partition_predicate`), every name and value checked before anything is read."""
+    return {_check_asset(asset): _partition_predicate(dims_list) for asset, dims_list in tables.items()}
+
+
+def _partitions_connection(
+    files: Mapping[str, Sequence[str | Path]],
+    predicates: Mapping[str, str | None],
+    empty: Mapping[str, pd.DataFrame] | None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with a view per asset over its files, filtered by its predicate (an asset
+    without files: its `empty` frame, else no view)."""
+    con = duckdb.connect()
+    try:
+        for asset, predicate in predicates.items():
+            if files[asset]:
+                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files[asset])
+                sql = (
+                    f"CREATE VIEW {asset} AS SELECT * FROM read_parquet([{paths}], union_by_name = true, "
+                    "hive_partitioning = false)"
+                )
+                con.execute(f"{sql} WHERE {predicate}" if predicate else sql)
+            elif empty is not None and asset in empty:
+                con.register(asset, empty[asset])
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 class Warehouse:
@@ -248,9 +332,7 @@ class Warehouse:
         self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
     ) -> list[Path]:
         """Replace several partitions, rewriting each physical file once."""
-        by_file: dict[Path, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
-        for dims, frame in parts:
-            by_file[self.partition_file(asset, dims)].append((dims, frame))
+        by_file = _by_file(parts, lambda dims: self.partition_file(asset, dims))
         for target, group in by_file.items():
             bucketed = _is_bucketed(group)
             with self._lock(target):
@@ -280,6 +362,20 @@ class Warehouse:
             frame = frame[partition_rows(frame, bucketed)].reset_index(drop=True)
         return frame
 
+    def connect_partitions(
+        self,
+        tables: Mapping[str, Sequence[Mapping[str, str] | None]],
+        empty: Mapping[str, pd.DataFrame] | None = None,
+    ) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with a view per asset over exactly the rows of its partitions in
+        `tables` (asset -> partitions, `[None]` for an unpartitioned asset): what `read_partitions` returns,
+        not read yet, so one connection queries several stored tables straight from their files instead of
+        each being loaded into pandas and registered again. An asset with none of these partitions stored
+        is its frame in `empty` (e.g. its declared empty table), else has no view. Close it (or use `with`).
+        """
+        predicates = _partition_predicates(tables)
+        return _partitions_connection({a: self.files(a, dims) for a, dims in tables.items()}, predicates, empty)
+
     def read_latest(self, asset: str) -> pd.DataFrame | None:
         """An unpartitioned asset's stored table, or None before its first materialization."""
         path = self.partition_file(asset)
@@ -304,16 +400,7 @@ class Warehouse:
     def read(self, asset: str, where: str | None = None, params: list | None = None) -> pd.DataFrame:
         """Read a whole asset, optionally filtered with a parameterized SQL predicate."""
         files = self.all_files(asset)
-        if not files:
-            return pd.DataFrame()
-        con = duckdb.connect()
-        try:
-            sql = "SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"
-            if where:
-                sql += f" WHERE {where}"
-            return con.execute(sql, [[str(f) for f in files], *(params or [])]).df()
-        finally:
-            con.close()
+        return _read_where(files, where, params) if files else pd.DataFrame()
 
     def view_sql(self, asset: str) -> str:
         return _view_sql(asset, str(self.root / _check_asset(asset) / "**" / DATA_FILE))
@@ -437,9 +524,7 @@ class ObjectStoreWarehouse(Warehouse):
     def write_partitions(  # type: ignore[override]
         self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
     ) -> list[str]:
-        by_file: dict[str, list[tuple[Mapping[str, str] | None, pd.DataFrame]]] = defaultdict(list)
-        for dims, frame in parts:
-            by_file[self._rel_file(asset, dims)].append((dims, frame))
+        by_file = _by_file(parts, lambda dims: self._rel_file(asset, dims))
         for rel, group in by_file.items():
             self._commit(rel, group, _is_bucketed(group))
         return [self.store.url_of(rel) for rel in by_file]
@@ -497,20 +582,33 @@ class ObjectStoreWarehouse(Warehouse):
         with tempfile.TemporaryDirectory(prefix="warehouse-read-") as tmp:
             return Warehouse.read_files(self._fetched(files, tmp), columns)
 
+    def connect_partitions(  # type: ignore[override]
+        self,
+        tables: Mapping[str, Sequence[Mapping[str, str] | None]],
+        empty: Mapping[str, pd.DataFrame] | None = None,
+    ) -> duckdb.DuckDBPyConnection:
+        """The same views over local copies of the partitions' objects, fetched concurrently into a
+        temporary folder that is deleted when the connection is closed."""
+        predicates = _partition_predicates(tables)
+        tmp = tempfile.TemporaryDirectory(prefix="warehouse-partitions-")
+        try:
+            local = {}
+            for asset, dims_list in tables.items():
+                folder = Path(tmp.name, asset)
+                folder.mkdir()
+                local[asset] = self._fetched(self.files(asset, dims_list), str(folder))
+            con = _partitions_connection(local, predicates, empty)
+        except BaseException:
+            tmp.cleanup()
+            raise
+        return _SnapshotConnection(con, tmp)  # type: ignore[return-value]
+
     def read(self, asset: str, where: str | None = None, params: list | None = None) -> pd.DataFrame:
         files = self.all_files(asset)
         if not files:
             return pd.DataFrame()
         with tempfile.TemporaryDirectory(prefix="warehouse-read-") as tmp:
-            local = self._fetched(files, tmp)
-            con = duckdb.connect()
-            try:
-                sql = "SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"
-                if where:
-                    sql += f" WHERE {where}"
-                return con.execute(sql, [[str(f) for f in local], *(params or [])]).df()
-            finally:
-                con.close()
+            return _read_where(self._fetched(files, tmp), where, params)
 
     # catalog -----------------------------------------------------------------------------------
     def view_sql(self, asset: str) -> str:
@@ -595,3 +693,29 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class StoredPartitions:
+    """Partitions of a stored asset, not read yet: what the IO manager hands an input annotated with this
+    type (instead of a DataFrame), so an asset queries several inputs in one DuckDB connection (`connect_stored`)."""
+
+    warehouse: Warehouse
+    asset: str
+    partitions: tuple[Mapping[str, str] | None, ...]
+
+
+def connect_stored(tables: Sequence[StoredPartitions], empty: Mapping[str, pd.DataFrame] | None = None):
+    """One DuckDB connection with a view per table over exactly its partitions (`Warehouse.connect_partitions`);
+    the tables must be distinct assets of one warehouse."""
+    if not tables:
+        raise WarehouseError("connect_stored needs at least one table")
+    warehouse = tables[0].warehouse
+    if any(t.warehouse.location != warehouse.location for t in tables):
+        raise WarehouseError(
+            "connect_stored reads one warehouse: " + ", ".join(sorted({t.warehouse.location for t in tables}))
+        )
+    by_asset = {t.asset: t.partitions for t in tables}
+    if len(by_asset) != len(tables):
+        raise WarehouseError(f"connect_stored takes each asset once: {[t.asset for t in tables]}")
+    return warehouse.connect_partitions(by_asset, empty)

@@ -7,7 +7,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import MONTH, TICKER, ticker_month_partitions
-from finance_assets.lib.warehouse import Warehouse, partition_rows, split_partitions
+from finance_assets.lib.warehouse import StoredPartitions, Warehouse, connect_stored, partition_rows, split_partitions
 
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01"]
 
@@ -53,3 +53,62 @@ def test_range_run_reports_rows_per_partition_and_round_trips(tmp_path):
         stored = Warehouse(tmp_path / "warehouse").read("bars")
         assert len(stored) == sum(by_partition.values())
         assert set(instance.get_materialized_partitions(dg.AssetKey("bars"))) == set(by_partition)
+
+
+LOADED: dict[str, object] = {}
+
+
+@dg.asset(
+    partitions_def=ticker_month_partitions,
+    ins={"bars": dg.AssetIn(partition_mapping=dg.IdentityPartitionMapping())},
+)
+def bars_both_ways(context: dg.AssetExecutionContext, bars: pd.DataFrame) -> None:
+    LOADED["frame"] = bars
+
+
+@dg.asset(
+    partitions_def=ticker_month_partitions,
+    ins={"bars": dg.AssetIn(partition_mapping=dg.IdentityPartitionMapping())},
+)
+def bars_unread(context: dg.AssetExecutionContext, bars: StoredPartitions) -> None:
+    LOADED["unread"] = bars
+    with connect_stored([bars]) as con:
+        LOADED["queried"] = con.execute("SELECT * FROM bars").df()
+
+
+@dg.asset
+def needs_snapshot(snapshot: StoredPartitions) -> None:
+    LOADED["snapshot"] = snapshot
+
+
+def test_an_input_annotated_stored_partitions_arrives_unread(tmp_path):
+    """The same partitions as the DataFrame input, not read until the asset queries them (`connect_stored`); an
+    unpartitioned input that was never materialized still fails at load, with the same message."""
+    io_manager = ParquetWarehouseIOManager(base_path=str(tmp_path / "warehouse"))
+    resources = {"io_manager": io_manager}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TICKER, ["AAA", "BBB"])
+        tags = {ASSET_PARTITION_RANGE_START_TAG: f"{MONTHS[0]}|AAA", ASSET_PARTITION_RANGE_END_TAG: f"{MONTHS[-1]}|BBB"}
+        assert dg.materialize([bars], instance=instance, tags=tags, resources=resources).success
+        key = f"{MONTHS[1]}|BBB"
+        for reader in (bars_both_ways, bars_unread):
+            assert dg.materialize(
+                [bars, reader], instance=instance, partition_key=key, resources=resources, selection=[reader]
+            ).success
+        unread = LOADED["unread"]
+        assert isinstance(unread, StoredPartitions)
+        assert (unread.asset, unread.partitions) == ("bars", ({TICKER: "BBB", MONTH: MONTHS[1]},))
+        assert unread.warehouse.location == io_manager.warehouse.location
+        assert len(LOADED["frame"]) == 20 and set(LOADED["frame"]["ticker"]) == {"BBB"}
+        pd.testing.assert_frame_equal(LOADED["queried"], LOADED["frame"])
+
+        result = dg.materialize(
+            [dg.AssetSpec("snapshot"), needs_snapshot],
+            instance=instance,
+            resources=resources,
+            selection=[needs_snapshot],
+            raise_on_error=False,
+        )
+        assert not result.success and "snapshot" not in LOADED
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "input 'snapshot' has never been materialized" in str(failure.event_specific_data.error)

@@ -33,6 +33,7 @@ from finance_assets.lib.partitions import MONTH, month_partitions, report_day_pa
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 from finance_assets.lib.schema import TableSchema
+from finance_assets.lib.warehouse import StoredPartitions, connect_stored
 
 GROUP = "portfolio"
 # A report day reads the panel and FX rates from the first month of the history up to its own month
@@ -149,14 +150,24 @@ def market_panel(
 
 
 def _input(frame: pd.DataFrame, schema: TableSchema, columns: list[str] | None = None) -> pd.DataFrame:
-    """An upstream table with the columns the report reads (all of `schema`'s by default), its day and time
+    """An upstream table with the columns an asset reads (all of `schema`'s by default), its day and time
     columns as timestamps; typed as declared, and empty, when nothing is materialized."""
     columns = schema.names if columns is None else columns
     frame = schema.empty()[columns] if frame is None or frame.empty else frame.reindex(columns=columns).copy()
-    for column in columns:
+    return _timestamps(frame, schema)
+
+
+def _timestamps(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """`frame` with its columns that `schema` declares as days or times converted to timestamps."""
+    for column in frame.columns:
         if pa.types.is_timestamp(schema[column].type) or pa.types.is_date(schema[column].type):
             frame[column] = pd.to_datetime(frame[column])
     return frame
+
+
+def _query(con: duckdb.DuckDBPyConnection, table: str, schema: TableSchema, columns: list[str]) -> pd.DataFrame:
+    """`columns` of a table of the report's connection, its day and time columns as timestamps."""
+    return _timestamps(con.execute(f"SELECT {', '.join(columns)} FROM {table}").df(), schema)
 
 
 def _matrix(panel: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -269,20 +280,33 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     return out
 
 
-# The per-ticker text signals of the holdings' filings: a dependency (lineage, automation) read through the IO
-# manager's warehouse rather than an input, so a ticker (or a deployment) without filing documents is a holding
-# without a latest filing, not a failed report: an unpartitioned snapshot would have to exist first, and the
-# documents are optional (the replay and the demo's light runs leave them out).
+# The per-ticker text signals of the holdings' filings: a dependency (lineage, automation) read from the inputs'
+# warehouse rather than an input, so a ticker (or a deployment) without filing documents is a holding without a
+# latest filing, not a failed report: an unpartitioned snapshot would have to exist first, and the documents are
+# optional (the replay and the demo's light runs leave them out).
 TEXT_SIGNALS = "filing_text_signals"
 
 
-def _filing_text_signals(context: dg.AssetExecutionContext, tickers: list[str]) -> pd.DataFrame:
-    """The holdings' rows of filing_text_signals (every stored ticker partition of theirs; none: empty)."""
-    warehouse = getattr(context.resources.io_manager, "warehouse", None)
-    if warehouse is None or not tickers:
-        return pd.DataFrame(columns=filing_signals.SIGNAL_INPUT_COLUMNS)
-    frame = warehouse.read_partitions(TEXT_SIGNALS, [{"ticker": ticker} for ticker in sorted(set(tickers))])
-    return frame.reindex(columns=filing_signals.SIGNAL_INPUT_COLUMNS)
+def _report_tables(
+    market_panel: StoredPartitions,
+    fx_rates: StoredPartitions,
+    fundamental_snapshots: StoredPartitions,
+    tickers: list[str],
+) -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection over the report's stored inputs, straight from their files: the panel and FX
+    months the day's mapping resolved, the snapshots, and the holdings' filing_text_signals (every stored
+    ticker partition of theirs). A table with nothing stored is its empty declared table."""
+    signals = StoredPartitions(
+        market_panel.warehouse, TEXT_SIGNALS, tuple({"ticker": ticker} for ticker in sorted(set(tickers)))
+    )
+    return connect_stored(
+        [market_panel, fx_rates, fundamental_snapshots, signals],
+        empty={
+            "market_panel": MARKET_PANEL.empty(),
+            "fx_rates": FX_RATES.empty(),
+            TEXT_SIGNALS: pd.DataFrame(columns=filing_signals.SIGNAL_INPUT_COLUMNS),
+        },
+    )
 
 
 # The holdings' sectors: each company's SEC industry code (SIC, stored with its filings) mapped to a GICS-like
@@ -302,31 +326,31 @@ def _sectors(warehouse, tickers: list[str]) -> dict[str, str]:
     return {ticker: sector for ticker, sector in sectors.items() if sector}
 
 
+def _report_out(schema: TableSchema, description: str) -> dg.AssetOut:
+    """One of the report's two outputs: computed together, so they share one code version."""
+    # "4": the latest filing's text signals and the new-filing marker (#19, #20)
+    return dg.AssetOut(code_version="4", metadata=schema_metadata(schema), description=description)
+
+
 @dg.multi_asset(
     group_name=GROUP,
     partitions_def=report_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    required_resource_keys={"portfolio", "io_manager"},
+    required_resource_keys={"portfolio"},
     outs={
-        "portfolio_report": dg.AssetOut(
-            code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
-            metadata=schema_metadata(PORTFOLIO_REPORT),
-            description=(
-                "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
-                "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
-                "is in the metadata."
-            ),
+        "portfolio_report": _report_out(
+            PORTFOLIO_REPORT,
+            "One row per report day: value, cost, P&L, day/MTD/YTD return, volatility, VaR/CVaR, beta, "
+            "Sharpe, Sortino, max drawdown, concentration. The latest day's HTML/Markdown report path "
+            "is in the metadata.",
         ),
-        "portfolio_holdings": dg.AssetOut(
-            code_version="4",  # the latest filing's text signals and the new-filing marker (#19, #20)
-            metadata=schema_metadata(PORTFOLIO_HOLDINGS),
-            description=(
-                "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
-                "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
-                "ratio, ROA, ROE, margins) from filings filed on or before the day; the latest filing known by "
-                "the day's close (form, dates, accession, net tone of its main section, change vs the previous "
-                "same-form filing) and a marker when a filing became known that day."
-            ),
+        "portfolio_holdings": _report_out(
+            PORTFOLIO_HOLDINGS,
+            "Per report day and holding: price, value in the base currency, weight, P&L, day change, "
+            "RSI/SMA/Bollinger, 7-day sentiment and point-in-time fundamentals (P/E, P/B, D/E, current "
+            "ratio, ROA, ROE, margins) from filings filed on or before the day; the latest filing known by "
+            "the day's close (form, dates, accession, net tone of its main section, change vs the previous "
+            "same-form filing) and a marker when a filing became known that day.",
         ),
     },
     deps=[dg.AssetDep(TEXT_SIGNALS, partition_mapping=dg.AllPartitionMapping())],
@@ -338,31 +362,28 @@ def _sectors(warehouse, tickers: list[str]) -> dict[str, str]:
 )
 def portfolio_report(
     context: dg.AssetExecutionContext,
-    market_panel: pd.DataFrame,
-    fx_rates: pd.DataFrame,
-    fundamental_snapshots: pd.DataFrame,
+    market_panel: StoredPartitions,
+    fx_rates: StoredPartitions,
+    fundamental_snapshots: StoredPartitions,
 ):
     settings: PortfolioSettings = context.resources.portfolio
     holdings = settings.holdings()
     base = settings.base_currency.upper()
     days = sorted(pd.Timestamp(key) for key in context.partition_keys)
-    panel = _input(market_panel, MARKET_PANEL)
-    fx_quotes = _input(fx_rates, FX_RATES, FX_COLUMNS)
-    snapshots = _input(fundamental_snapshots, FUNDAMENTAL_SNAPSHOTS)
-    _check_currencies(fx_quotes, set(holdings["currency"]), base)
-
-    con = duckdb.connect()
-    try:
-        for name, frame in {"market_panel": panel, "fx_rates": fx_quotes, "fundamental_snapshots": snapshots}.items():
-            con.register(name, frame)
+    # the inputs arrive unread: every query below reads the stored files in this one connection (#15)
+    with _report_tables(market_panel, fx_rates, fundamental_snapshots, holdings["ticker"].tolist()) as con:
+        fx_quotes = _query(con, "fx_rates", FX_RATES, FX_COLUMNS)
+        _check_currencies(fx_quotes, set(holdings["currency"]), base)
         rows = book.holdings_table(con, days, holdings, base)
-    finally:
-        con.close()
-    _check_fx(rows, base)
-    headlines = filing_signals.headline_signals(_filing_text_signals(context, holdings["ticker"].tolist()))
-    rows = pd.concat([rows, filing_signals.latest_filings(rows, headlines, snapshots[["ticker", "known_at"]])], axis=1)
+        _check_fx(rows, base)
+        signals = con.execute(f"SELECT * FROM {TEXT_SIGNALS}").df()
+        known = _query(con, "fundamental_snapshots", FUNDAMENTAL_SNAPSHOTS, ["ticker", "known_at"])
+        closes = _query(con, "market_panel", MARKET_PANEL, ["date", "ticker", "adj_close"])
+        sources = con.execute("SELECT DISTINCT source FROM market_panel").df()["source"]
+    headlines = filing_signals.headline_signals(signals.reindex(columns=filing_signals.SIGNAL_INPUT_COLUMNS))
+    rows = pd.concat([rows, filing_signals.latest_filings(rows, headlines, known)], axis=1)
 
-    adj_closes = _matrix(panel, "adj_close") if len(panel) else pd.DataFrame(index=pd.DatetimeIndex([]))
+    adj_closes = _matrix(closes, "adj_close") if len(closes) else pd.DataFrame(index=pd.DatetimeIndex([]))
     fx_base = book.fx_to_base(fx_quotes, set(holdings["currency"]), base, adj_closes.index) if len(adj_closes) else None
     benchmark = adj_closes[settings.benchmark] if settings.benchmark in adj_closes else None
     summaries, histories = [], {}
@@ -388,7 +409,7 @@ def portfolio_report(
     latest_values = latest_values[latest_values.index <= latest_day]  # the tearsheet's windows cut it
     latest_by_holding = _holding_values(_held_on(holdings, latest_day), adj_closes, fx_base, base, latest_day)
     notes = _notes(latest_rows, latest_day, settings.benchmark, benchmark is not None, base)
-    demo = panel["source"].astype(str).str.contains("demo").any()
+    demo = sources.astype(str).str.contains("demo").any()
     paths = write_report_files(
         Path(settings.reports_dir),
         latest_summary,
@@ -399,7 +420,7 @@ def portfolio_report(
         benchmark_name=settings.benchmark,
         notes=notes,
         holding_values=latest_by_holding,
-        sectors=_sectors(getattr(context.resources.io_manager, "warehouse", None), holdings["ticker"].tolist()),
+        sectors=_sectors(market_panel.warehouse, holdings["ticker"].tolist()),
         risk_free_annual=settings.risk_free_rate,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
         if demo

@@ -1,0 +1,116 @@
+"""`Warehouse.connect_partitions` (and `connect_stored` over `StoredPartitions`): one DuckDB connection whose views
+hold exactly the rows `read_partitions` returns, in a local folder and on an object store (moto's S3 server,
+as in test_object_store)."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pandas as pd
+import pytest
+
+from finance_assets.lib.warehouse import StoredPartitions, Warehouse, WarehouseError, connect_stored
+from finance_assets_tests.lib.test_object_store import _warehouse, bucket_url, s3_endpoint, s3_env  # noqa: F401
+from finance_assets_tests.lib.test_warehouse import _frame
+
+MONTHS = ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]
+
+
+def _fill(wh: Warehouse) -> None:
+    """Tables of every partition shape: ticker x month (yearly files), month, report day, ticker, none."""
+    for ticker in ("AAA", "BBB"):
+        wh.write_partitions("prices", [({"ticker": ticker, "month": m}, _frame(ticker, m)) for m in MONTHS])
+        wh.write("filings", {"ticker": ticker}, _frame(ticker, MONTHS[0], n=3))
+    panel = pd.concat([_frame(t, m) for t in ("AAA", "BBB") for m in MONTHS], ignore_index=True)
+    panel["date"] = pd.to_datetime(panel["date"])  # a timestamp column, as market_panel stores it
+    wh.write_split("market_panel", panel, [{"month": m} for m in MONTHS])
+    days = sorted(panel["date"].dt.strftime("%Y-%m-%d").unique())
+    wh.write_split("report", panel[panel["ticker"] == "AAA"], [{"date": d} for d in days])
+    wh.write("snapshots", None, _frame("AAA", MONTHS[0], n=4))
+
+
+# the partitions a reader asks for: a sample of each shape, with gaps, a year boundary and missing partitions
+SELECTIONS = {
+    "prices": [{"ticker": "AAA", "month": "2024-12-01"}, {"ticker": "AAA", "month": "2025-02-01"}]
+    + [{"ticker": "BBB", "month": "2025-01-01"}, {"ticker": "CCC", "month": "2025-01-01"}],
+    "market_panel": [{"month": "2024-12-01"}, {"month": "2025-01-01"}, {"month": "2025-03-01"}],
+    "report": [{"date": "2024-12-02"}, {"date": "2025-01-02"}, {"date": "2025-01-03"}, {"date": "2025-01-04"}],
+    "filings": [{"ticker": "BBB"}, {"ticker": "ZZZ"}],
+    "snapshots": [None],
+}
+
+
+def _assert_views_equal_read_partitions(wh: Warehouse) -> None:
+    _fill(wh)
+    with wh.connect_partitions(SELECTIONS) as con:
+        for asset, dims_list in SELECTIONS.items():
+            expected = wh.read_partitions(asset, dims_list)
+            assert len(expected), asset  # every shape has rows to compare
+            pd.testing.assert_frame_equal(con.execute(f"SELECT * FROM {asset}").df(), expected, obj=asset)
+    # the rows really are the selection: two of prices' four stored months for AAA, one for BBB
+    with wh.connect_partitions({"prices": SELECTIONS["prices"]}) as con:
+        months = con.execute(
+            "SELECT ticker, strftime(date, '%Y-%m') AS month FROM prices GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    assert months == [("AAA", "2024-12"), ("AAA", "2025-02"), ("BBB", "2025-01")]
+
+
+def test_views_hold_exactly_what_read_partitions_returns(tmp_path):
+    _assert_views_equal_read_partitions(Warehouse(tmp_path / "warehouse"))
+
+
+def test_views_hold_exactly_what_read_partitions_returns_on_an_object_store(bucket_url, s3_endpoint, tmp_path):  # noqa: F811
+    _assert_views_equal_read_partitions(_warehouse(bucket_url, s3_endpoint, tmp_path))
+
+
+def test_object_store_copies_are_deleted_with_the_connection(bucket_url, s3_endpoint, tmp_path, monkeypatch):  # noqa: F811
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    wh.write("snapshots", None, _frame("AAA", MONTHS[0], n=4))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    with wh.connect_partitions({"snapshots": [None]}) as con:
+        assert con.execute("SELECT count(*) FROM snapshots").fetchone() == (4,)
+        assert list((tmp_path / "tmp").iterdir())  # the local copy the view reads
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_nothing_stored_is_the_given_empty_table_else_no_view(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse")
+    _fill(wh)
+    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[us]"), "close": pd.Series(dtype="float64")})
+    tables = {"market_panel": [{"month": "2030-01-01"}], "absent": [None], "prices": []}
+    with wh.connect_partitions(tables, empty={"market_panel": empty}) as con:
+        frame = con.execute("SELECT date, close FROM market_panel").df()
+        assert frame.empty and list(frame.columns) == ["date", "close"]
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert "absent" not in views and "prices" not in views
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        {"prices": [{"ticker": "AAA", "month": "2025-01-01' OR 1=1 --"}]},  # a value that would escape the quotes
+        {"prices": [{"ticker": "AAA", "month": "2025-01-01", 'x" OR 1=1 --': "a"}]},  # a hostile dimension name
+        {"../prices": [None]},
+    ],
+)
+def test_hostile_partitions_never_reach_sql(tmp_path, tables):
+    wh = Warehouse(tmp_path / "warehouse")
+    _fill(wh)
+    with pytest.raises(WarehouseError):
+        wh.connect_partitions(tables)
+
+
+def test_connect_takes_distinct_assets_of_one_warehouse(tmp_path):
+    one, other = Warehouse(tmp_path / "one"), Warehouse(tmp_path / "other")
+    _fill(one)
+    prices = StoredPartitions(one, "prices", tuple(SELECTIONS["prices"]))
+    with connect_stored([prices, StoredPartitions(one, "snapshots", (None,))]) as con:
+        assert con.execute("SELECT count(*) FROM snapshots").fetchone() == (4,)
+        assert con.execute("SELECT count(*) FROM prices").fetchone()[0] == len(
+            one.read_partitions("prices", SELECTIONS["prices"])
+        )
+    with pytest.raises(WarehouseError, match="one warehouse"):
+        connect_stored([prices, StoredPartitions(other, "snapshots", (None,))])
+    with pytest.raises(WarehouseError, match="each asset once"):
+        connect_stored([prices, prices])
