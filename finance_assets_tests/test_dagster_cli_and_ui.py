@@ -238,3 +238,71 @@ def test_the_ui_after_a_small_demo_shows_what_is_materialized(env):
     chart_partition = f"{SMALL_DEMO_MONTH}-01|DEMOIDX"  # the last ticker's month, on that partition only
     assert list(charts) == [chart_partition]
     assert "](data:image/svg+xml;base64," in charts[chart_partition]
+
+
+def _serve_dev(env: dict, port: int) -> subprocess.Popen:
+    """`dagster dev` as `make dev` starts it, in its own process group with Ctrl-C's SIGINT at its default
+    (a shell running this in the background would have it ignored, and nothing would stop)."""
+    return subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: (os.setsid(), signal.signal(signal.SIGINT, signal.SIG_DFL)),
+    )
+
+
+def _wait_for_graphql(port: int, query: str, done, seconds: float = 180) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data = _graphql(port, query)
+            if done(data):
+                return data
+        except (OSError, KeyError, TypeError):
+            pass
+        time.sleep(1)
+    raise AssertionError(f"no answer within {seconds:.0f} s to {query}")
+
+
+def test_dagster_dev_stops_on_ctrl_c_without_tracebacks(env):
+    """A run under the Dask executor (a local cluster of its own, as `make dev` launches them), then
+    Ctrl-C: the log holds no traceback, neither from the run's cluster closing nor from the shutdown."""
+    env = dict(env, FINANCE_ASSETS_EXECUTOR="dask")
+    port = _free_port()
+    proc = _serve_dev(env, port)
+    try:
+        location = _wait_for_graphql(
+            port,
+            "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }",
+            lambda d: d["data"]["workspaceOrError"]["locationEntries"],
+        )["data"]["workspaceOrError"]["locationEntries"][0]["name"]
+        launched = _graphql(
+            port,
+            "mutation { launchRun(executionParams: {selector: {repositoryLocationName: "
+            f'"{location}", repositoryName: "__repository__", jobName: "actions_job"}}, '
+            'executionMetadata: {tags: [{key: "dagster/partition", value: "ACMQ"}]}}) '
+            "{ __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+        )["data"]["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        status = _wait_for_graphql(
+            port,
+            f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}',
+            lambda d: d["data"]["runOrError"]["status"] in ("SUCCESS", "FAILURE", "CANCELED"),
+            seconds=300,
+        )["data"]["runOrError"]["status"]
+        assert status == "SUCCESS"
+        time.sleep(3)  # the run process's own exit (its cluster closing) is logged after the run's end
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, output[-3000:]
+    assert "Dagster services shut down" in output
+    assert "Traceback" not in output, output[-6000:]
+    assert "Sizeof calculation" not in output  # dask measuring a step's events (lib/executor.py)

@@ -6,6 +6,15 @@ forbids iterating its `@record` classes (`Exception: Iteration is not allowed on
 TimeWindowPartitionsDefinition`), so every run of a time-partitioned asset failed under Dask. We pass
 the step's arguments inside an opaque holder that dask does not look into; everything else
 (clusters, config schema, step ordering, event streaming) is dagster-dask's own code.
+
+Two more changes keep a run's log free of tracebacks and warnings that report nothing wrong:
+- the local cluster a run starts is closed when the run ends. dagster-dask leaves it to the interpreter's
+  exit, where a nanny sees its worker go, starts a replacement, and the replacement dies unpickling a
+  semaphore of the parent that is already gone (`FileNotFoundError` in `SemLock._rebuild`, printed
+  with its traceback in `make dev`'s log after every run).
+- a step's events come back in the same opaque holder: dask measures every result it keeps
+  (`sizeof`), which iterates the list of events, and logged "Sizeof calculation ... failed" three
+  times per step.
 """
 
 from __future__ import annotations
@@ -35,8 +44,8 @@ class _Opaque:
         self.value = value
 
 
-def _run_step_on_worker(dependencies, packed: _Opaque):
-    return query_on_dask_worker(dependencies, *packed.value)
+def _run_step_on_worker(dependencies, packed: _Opaque) -> _Opaque:
+    return _Opaque(query_on_dask_worker(dependencies, *packed.value))
 
 
 class RecordSafeDaskExecutor(DaskExecutor):
@@ -44,13 +53,15 @@ class RecordSafeDaskExecutor(DaskExecutor):
         check.invariant(plan_context.instance.is_persistent, "Dask execution requires a persistent DagsterInstance")
         job_name = plan_context.job_name
         if self.cluster_type == "existing":
-            cluster = self.cluster_configuration["address"]
+            yield from self._execute_on(self.cluster_configuration["address"], plan_context, execution_plan)
         elif self.cluster_type == "local":
-            cluster = dask.distributed.LocalCluster(**self.build_dict(job_name))
+            with dask.distributed.LocalCluster(**self.build_dict(job_name)) as cluster:
+                yield from self._execute_on(cluster, plan_context, execution_plan)
         else:  # yarn, ssh, pbs, ...: dagster-dask's own code path builds those clusters
             yield from super().execute(plan_context, execution_plan)
-            return
 
+    def _execute_on(self, cluster, plan_context, execution_plan):
+        job_name = plan_context.job_name
         with dask.distributed.Client(cluster) as client:
             futures, by_step = [], {}
             for step_level in execution_plan.get_steps_to_execute_by_level():
@@ -79,7 +90,7 @@ class RecordSafeDaskExecutor(DaskExecutor):
                     by_step[step.key] = future
             completed = dask.distributed.as_completed(futures, with_results=True)
             for _future, result in iterate_with_context(raise_execution_interrupts, completed):
-                for step_event in result:
+                for step_event in result.value:
                     yield check.inst(step_event, DagsterEvent)
 
 
