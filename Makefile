@@ -9,7 +9,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 EXTRAS := test,dev,scale,lm
 LOCK := requirements.lock
 
-.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench catalog clean-data
+.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench catalog screenshots clean-data
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -71,6 +71,19 @@ bench: install
 
 catalog: install
 	$(VENV)/bin/finance-assets catalog
+
+# docs/images/report-1280.png and report-390.png: the demo report, full page, in headless Chromium
+# (finance_assets_tests/screenshots.py). The demo is built once in its own home (tmp-screenshots/, data
+# and Dagster instance) as of a fixed clock, so the pictures change only when the report does; delete
+# that folder to rebuild it.
+SCREENSHOT_HOME := $(CURDIR)/tmp-screenshots
+SCREENSHOT_AS_OF := 2026-11-30T18:00
+screenshots: install
+	test -f $(SCREENSHOT_HOME)/data/reports/latest.html || ( \
+		mkdir -p $(SCREENSHOT_HOME)/data && cp data/portfolio.csv $(SCREENSHOT_HOME)/data/ && \
+		FINANCE_ASSETS_DATA_DIR=$(SCREENSHOT_HOME)/data DAGSTER_HOME=$(SCREENSHOT_HOME)/dagster_home \
+		FINANCE_ASSETS_AS_OF=$(SCREENSHOT_AS_OF) FINANCE_ASSETS_MODE=demo $(VENV)/bin/finance-assets demo)
+	$(PY) -m finance_assets_tests.screenshots $(SCREENSHOT_HOME)/data/reports/latest.html docs/images
 
 clean-data:
 	rm -rf data/warehouse data/cache data/state data/reports $(DAGSTER_HOME)
