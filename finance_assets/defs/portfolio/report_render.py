@@ -435,25 +435,34 @@ def window_figures(data: ReportData, view: WindowView) -> dict[str, dict]:
         figures[f"chart-rolling-{key}"] = _figure(traces, "Date", axis, yaxis=y_axis)
 
     table = view.contributions.table
-    labels, values = _bar_rows(table, "return_contribution") if len(table) else ([], [])
-    figures["chart-contrib-return"] = _figure(
-        [_hbar("Contribution to return", labels[::-1], values[::-1], PORTFOLIO_COLOUR)] if labels else [],
-        "",
-        "Holding",
-        xaxis={"title": {"text": "Contribution to the window's return (percentage points)"}},
-        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
-        hovermode="closest",
+    figures["chart-contrib-return"] = _contribution_figure(
+        table,
+        "return_contribution",
+        "Contribution to return",
+        PORTFOLIO_COLOUR,
+        "Contribution to the window's return (percentage points)",
     )
-    labels, values = _bar_rows(table, "risk_contribution") if len(table) else ([], [])
-    figures["chart-contrib-risk"] = _figure(
-        [_hbar("Contribution to volatility", labels[::-1], values[::-1], RISK_COLOUR)] if labels else [],
-        "",
-        "Holding",
-        xaxis={"title": {"text": "Contribution to annualized volatility (percentage points)"}},
-        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
-        hovermode="closest",
+    figures["chart-contrib-risk"] = _contribution_figure(
+        table,
+        "risk_contribution",
+        "Contribution to volatility",
+        RISK_COLOUR,
+        "Contribution to annualized volatility (percentage points)",
     )
     return figures
+
+
+def _contribution_figure(table: pd.DataFrame, column: str, name: str, colour: str, axis: str) -> dict:
+    """One contribution per holding as horizontal bars, the largest on top (no bars: an empty chart)."""
+    labels, values = _bar_rows(table, column) if len(table) else ([], [])
+    return _figure(
+        [_hbar(name, labels[::-1], values[::-1], colour)] if labels else [],
+        "",
+        "Holding",
+        xaxis={"title": {"text": axis}},
+        height=max(CHART_HEIGHT, 26 * len(labels) + 90),
+        hovermode="closest",
+    )
 
 
 def weights_figure(holdings: pd.DataFrame) -> dict:

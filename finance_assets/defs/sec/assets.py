@@ -5,6 +5,7 @@ EDGAR's nightly bulk archives instead (one conditional download each, then only 
 so a full-universe backfill is not bound by SEC's 10 requests/s.
 """
 
+import contextlib
 import datetime as dt
 import threading
 
@@ -132,6 +133,19 @@ def _bulk_archive(
     return archive
 
 
+def _closing(archive: BulkArchive | None) -> contextlib.AbstractContextManager:
+    """Closes the run's bulk archive when its reading ends (nothing to close on the per-company API)."""
+    return archive if archive is not None else contextlib.nullcontext()
+
+
+def _retrieval(kind: str, archive: BulkArchive | None, from_archive: int, from_api: int) -> dict:
+    """Run metadata: where the run's documents came from (the nightly archive or the API), and how many each."""
+    return {
+        "retrieval": f"bulk {kind}.zip" if archive is not None else "per-company API",
+        "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
+    }
+
+
 @per_ticker_asset(
     group_name=GROUP,
     required_resource_keys={"sec"},
@@ -160,7 +174,7 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     # Per-company API runs fetch the next tickers' submissions while this one parses (bounded:
     # SecEdgarSource.prefetch tickers ahead), so the SEC limiter stays busy; archive runs read local members.
     depth = sec.prefetch if archive is None else 0
-    try:
+    with _closing(archive):
         pipeline = prefetch(plans.items(), fetch, depth=depth, thread_name="filings")
         for (ticker, (current, earlier)), documents in pipeline:
             if current is None:
@@ -181,15 +195,11 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
             )
             frame.insert(0, "ticker", ticker)
             frames.append(frame)
-    finally:
-        if archive is not None:
-            archive.close()
     out = schemas.FILINGS.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
-            "retrieval": "bulk submissions.zip" if archive is not None else "per-company API",
-            "documents": dg.MetadataValue.json({"from_archive": source.from_archive, "from_api": source.from_api}),
+            **_retrieval("submissions", archive, source.from_archive, source.from_api),
             "forms": dg.MetadataValue.json(out["form"].value_counts().head(10).to_dict() if len(out) else {}),
             "latest_filing": str(out["filing_date"].max()) if len(out) else "none",
             "preview": md_preview(out[["ticker", "form", "filing_date", "accession_number"]] if len(out) else out),
@@ -227,22 +237,18 @@ def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) 
     # Per-company API runs fetch the next companies while this one parses, so the SEC limiter stays
     # busy; archive runs read local members one at a time.
     depth = sec.prefetch if archive is None else 0
-    try:
+    with _closing(archive):
         for (ticker, cik), (document, origin) in prefetch(ciks.items(), fetch, depth=depth, thread_name="xbrl"):
             from_archive += origin == "archive"
             from_api += origin == "api"
             frame = xbrl.normalize_companyfacts(document or {"cik": cik or 0, "entityName": "", "facts": {}})
             frame.insert(0, "ticker", ticker)
             frames.append(frame)
-    finally:
-        if archive is not None:
-            archive.close()
     out = schemas.XBRL_FACTS.conform(pd.concat(frames, ignore_index=True))
     attach_metadata(
         context,
         {
-            "retrieval": "bulk companyfacts.zip" if archive is not None else "per-company API",
-            "documents": dg.MetadataValue.json({"from_archive": from_archive, "from_api": from_api}),
+            **_retrieval("companyfacts", archive, from_archive, from_api),
             "taxonomies": dg.MetadataValue.json(out["taxonomy"].value_counts().to_dict() if len(out) else {}),
             "concepts": int(out["concept"].nunique()) if len(out) else 0,
             "http": sec.http_stats(),
