@@ -860,38 +860,3 @@ def adjusted_prices(prices: pd.DataFrame) -> pd.DataFrame:
             out[column] = out[column].to_numpy(dtype=np.float64) * factor
     out["close"] = prices["adj_close"].to_numpy(dtype=np.float64)
     return out
-
-
-def text_chart(
-    frame: pd.DataFrame, price: str, overlay: str, oscillator: str, height: int = 10, levels: tuple = (30, 70)
-) -> str:
-    """A small text plot of `price` with `overlay` ('*' and '-') above an `oscillator` strip.
-
-    Cheap enough for run metadata: one character column per row of `frame`.
-    """
-    frame = frame.dropna(subset=[price])
-    if frame.empty:
-        return "(no prices)"
-    lines = frame[[price, overlay]].to_numpy(dtype=float)
-    low, high = np.nanmin(lines), np.nanmax(lines)
-    span = (high - low) or 1.0
-    grid = [[" "] * len(frame) for _ in range(height)]
-    for x, (p, o) in enumerate(lines):
-        for value, mark in ((o, "-"), (p, "*")):
-            if not np.isnan(value):
-                grid[height - 1 - int(round((value - low) / span * (height - 1)))][x] = mark
-    blocks = " ▁▂▃▄▅▆▇█"
-    strip = "".join(
-        " " if np.isnan(v) else blocks[min(8, max(1, int(round(v / 100 * 8))))]
-        for v in frame[oscillator].to_numpy(dtype=float)
-    )
-    first, last = pd.Timestamp(frame["date"].iloc[0]).date(), pd.Timestamp(frame["date"].iloc[-1]).date()
-    rows = [f"{high:10.2f} |{''.join(grid[0])}"]
-    rows += [f"{'':10} |{''.join(row)}" for row in grid[1:-1]]
-    rows += [f"{low:10.2f} |{''.join(grid[-1])}", f"{oscillator:>10} |{strip}"]
-    last_osc = frame[oscillator].iloc[-1]
-    legend = (
-        f"{first} .. {last}: * {price}, - {overlay}; {oscillator} strip 0..100 "
-        f"(levels {levels[0]}/{levels[1]}), last {last_osc:.1f}"
-    )
-    return "\n".join([legend, *rows])

@@ -465,13 +465,3 @@ def test_adjusted_prices_scale_ohlc_to_the_adjusted_close():
         frame["high"].to_numpy() * factor, frame["low"].to_numpy() * factor, frame["adj_close"].to_numpy(), 14
     )
     assert_matches(out["atr_14"].to_numpy(), expected, "atr_14")
-
-
-def test_text_chart_of_the_latest_month():
-    frame = compute_indicators(random_frame(300, seed=30), ["SMA(50)", "RSI(14)"]).iloc[-21:]
-    frame["close"] = random_frame(300, seed=30)["close"].to_numpy()[-21:]
-    chart = indicators.text_chart(frame, "close", "sma_50", "rsi_14")
-    lines = chart.splitlines()
-    assert "close" in lines[0] and "sma_50" in lines[0] and "rsi_14" in lines[-1]
-    assert all(len(line.split("|", 1)[1]) == 21 for line in lines[1:])
-    assert sum(line.count("*") for line in lines[1:-1]) == 21
