@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from finance_assets.defs.market import corporate_actions
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.sec import edgar, xbrl
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
@@ -41,14 +42,22 @@ def _standardized(ticker: str) -> pd.DataFrame:
     return fundamentals_lib.standardize(facts, "1231", fundamentals_lib.acceptance_times(_filings(ticker)))
 
 
+@functools.cache
+def _actions(ticker: str) -> pd.DataFrame:
+    """The ticker's corporate_actions as the product parses them from the demo's bars, as of TODAY."""
+    return corporate_actions.actions_from_bars(ticker, demo.demo_bars_as_of(ticker, TODAY), "demo")
+
+
 @pytest.fixture(scope="module")
 def snapshots() -> pd.DataFrame:
-    """The report's point-in-time fundamentals (fundamental_snapshots) of the demo portfolio."""
+    """The report's point-in-time fundamentals (fundamental_snapshots) of the demo portfolio, on the share
+    basis of the corporate actions known TODAY (the basis of the stored split-adjusted prices)."""
     funds = pd.concat([_standardized(c.ticker).assign(ticker=c.ticker) for c in demo.DEMO_COMPANIES])
+    actions = pd.concat([_actions(c.ticker) for c in demo.DEMO_COMPANIES])
     con = duckdb.connect()
     try:
         con.register("fundamentals", funds)
-        return book.fundamental_snapshots(con)
+        return book.fundamental_snapshots(con, actions)
     finally:
         con.close()
 
@@ -63,9 +72,16 @@ def _profitable_quarters(ticker: str, day: pd.Timestamp) -> bool:
     return bool((fundamentals_lib.wide(known, "quarterly")["net_income"].tail(4) > 0).all())
 
 
+@functools.cache
+def _adjusted_closes(ticker: str) -> pd.Series:
+    bars = demo.adjusted_bars_as_of(ticker, TODAY)
+    return pd.Series(bars["close"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(bars["date"])))
+
+
 def _close(ticker: str, day: pd.Timestamp) -> float:
-    bars = demo.demo_bars_as_of(ticker, day.date())
-    return float(bars["close"].iloc[-1])
+    """The day's close as the report values it: split-adjusted as of TODAY (the stored prices)."""
+    closes = _adjusted_closes(ticker)
+    return float(closes[closes.index <= day].iloc[-1])
 
 
 def test_every_demo_ticker_has_a_sector_from_its_sic_code():
@@ -97,13 +113,9 @@ def test_ratios_are_plausible_and_differ_by_company(snapshots):
                 assert 0.5 < current < 5, (company.ticker, day)
             margin = known["ttm_net_income"] / known["ttm_revenue"]
             assert -0.3 < margin < 0.35, (company.ticker, day)
-            # after a split the trailing EPS mixes the last 10-K's old share basis with the 10-Qs' new one
-            # until the next 10-K (as real companyfacts do): the report's P/E is off by the ratio meanwhile
-            filings = _filings(company.ticker)
-            last_10k = filings[(filings["form"] == "10-K") & (filings["filing_date"] <= day)]["filing_date"].max()
-            splits_since_10k = [d for d, _ in demo.demo_splits(company.ticker) if last_10k.date() < d <= day.date()]
-            # P/E of a firm profitable in each of the last four quarters (one turning to loss has any P/E)
-            if _profitable_quarters(company.ticker, day) and not splits_since_10k:
+            # P/E of a firm profitable in each of the last four quarters (one turning to loss has any P/E);
+            # every split included: the snapshots' EPS is on the share basis of the split-adjusted closes
+            if _profitable_quarters(company.ticker, day):
                 assert 5 <= _close(company.ticker, day) / known["ttm_eps_diluted"] <= 60, (company.ticker, day)
         last[company.ticker] = known
     end = pd.DataFrame(last).T
@@ -121,6 +133,29 @@ def test_ratios_are_plausible_and_differ_by_company(snapshots):
     assert end["fundamentals_filed"].nunique() >= 5  # filers keep their own schedules
     ten_ks = [_filings(t).query("form == '10-K'")["filing_date"].max() for t in end.index]
     assert len(set(ten_ks)) >= 8
+
+
+def test_pe_and_market_cap_stay_on_one_share_basis_across_the_demo_splits(snapshots):
+    """ELQX (3:1, 2026-03-16) and HVQX (1-for-4, 2026-04-06): every month-end around the split, the report's
+    P/E (split-adjusted close / trailing EPS) stays in range and its market cap moves with the price, not by
+    the ratio; HVQX's trailing EPS has the sign of its trailing net income (it was +0.32 while losing money
+    when FY2025 came on the old basis)."""
+    months = pd.date_range("2025-12-31", "2026-11-30", freq="ME")
+    for ticker, split_day in (("ELQX", "2026-03-16"), ("HVQX", "2026-04-06")):
+        assert [str(day) for day, _ in demo.demo_splits(ticker)] == [split_day]
+        caps = []
+        for day in months:
+            known = _known_on(snapshots, ticker, day)
+            price = _close(ticker, day)
+            caps.append(price * known["shares_outstanding"])
+            assert np.sign(known["ttm_eps_diluted"]) == np.sign(known["ttm_net_income"]), (ticker, day)
+            if ticker == "ELQX":
+                assert 8 <= price / known["ttm_eps_diluted"] <= 40, (ticker, day)
+        moves = pd.Series(caps).pct_change().abs().dropna()
+        assert moves.max() < 0.4, (ticker, moves.round(2).tolist())  # a 3x or 4x jump would be a basis change
+    hvqx = snapshots[(snapshots["ticker"] == "HVQX") & (snapshots["known_at"] >= pd.Timestamp("2026-04-06"))]
+    losing = hvqx[hvqx["ttm_net_income"] < 0]
+    assert len(losing) >= 3 and (losing["ttm_eps_diluted"] < 0).all()
 
 
 def test_statements_evolve_with_growth_and_seasonality():

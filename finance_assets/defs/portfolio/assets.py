@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from finance_assets.defs.market.fx_source import FX_COLUMNS
-from finance_assets.defs.market.schemas import FX_RATES
+from finance_assets.defs.market.schemas import CORPORATE_ACTIONS, FX_RATES
 from finance_assets.defs.portfolio import filing_signals
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_data import ReportData
@@ -240,17 +240,24 @@ def _notes(rows: pd.DataFrame, day: pd.Timestamp, benchmark: str, has_benchmark:
 
 @dg.asset(
     group_name=GROUP,
-    code_version="2",
+    code_version="3",  # "3": EPS and shares on the share basis of the stored splits (#16, #20)
     metadata=schema_metadata(FUNDAMENTAL_SNAPSHOTS),
-    ins={"fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    ins={
+        "fundamentals": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "corporate_actions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+    },
     description="Point-in-time valuation inputs, one row per ticker and knowledge date (`known_at`, the "
     "first session whose close follows the filings' SEC acceptance time): what was known from that session "
     "on (trailing-12-month EPS, revenue, gross profit, net income; latest balance sheet and cover-page "
-    "shares), built only from values known by then. One compact table, so the report's query never opens "
-    "a file per ticker.",
+    "shares), built only from values known by then. EPS and shares are on the share basis of every stored "
+    "split (corporate_actions), the basis of the split-adjusted prices, so P/E, P/B and market cap stay "
+    "right across a split. One compact table, so the report's query never opens a file per ticker.",
 )
-def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.DataFrame) -> pd.DataFrame:
+def fundamental_snapshots(
+    context: dg.AssetExecutionContext, fundamentals: pd.DataFrame, corporate_actions: pd.DataFrame
+) -> pd.DataFrame:
     funds = _input(fundamentals, FUNDAMENTALS, FUNDAMENTAL_COLUMNS)
+    actions = _input(corporate_actions, CORPORATE_ACTIONS)
     # rows stored before known_at existed: the conservative rule (the next session after the filing date)
     unknown = funds["known_at"].isna() & funds["filed"].notna()
     if unknown.any():
@@ -261,7 +268,8 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
     con = duckdb.connect()
     try:
         con.register("fundamentals", funds)
-        out = FUNDAMENTAL_SNAPSHOTS.conform(book.fundamental_snapshots(con))
+        # every stored split: the prices the report values with are adjusted for exactly these
+        out = FUNDAMENTAL_SNAPSHOTS.conform(book.fundamental_snapshots(con, actions))
     finally:
         con.close()
     attach_metadata(
@@ -270,6 +278,7 @@ def fundamental_snapshots(context: dg.AssetExecutionContext, fundamentals: pd.Da
             "tickers": int(out["ticker"].nunique()),
             "filing_dates": len(out),
             "latest_filing": str(out["known_at"].max().date()) if len(out) else "none",
+            "splits": int(len(book.known_splits(actions))),
             "preview": md_preview(
                 out.sort_values("known_at").tail(5)[
                     ["ticker", "known_at", "fiscal_period", "ttm_eps_diluted", "stockholders_equity"]

@@ -211,19 +211,45 @@ HOLDING_COLUMNS = [c.name for c in HOLDING_VALUATION]  # the stored portfolio_ho
 _SQL_LIST = lambda names: ", ".join(f"'{name}'" for name in names)  # noqa: E731 - constant item names only
 
 SNAPSHOT_COLUMNS = FUNDAMENTAL_SNAPSHOTS.names
+# Figures that depend on the share count: a split of r new shares per old one divides the first by r and
+# multiplies the second by r.
+PER_SHARE_ITEMS = ("eps_diluted",)
+SHARE_COUNT_ITEMS = ("shares_outstanding",)
+SPLIT_KINDS = ("split", "reverse_split")
+SNAPSHOT_SPLITS = "snapshot_splits"  # the relation SNAPSHOT_SQL reads the splits from (ticker, ex_date, ratio)
 
 # Reads fundamentals(ticker, item, period_type, fiscal_period, period_end, value, unit, filed, vintage_rank,
-# known_at). One row per ticker and knowledge date (`known_at`: the first session whose close follows the
-# filing's SEC acceptance time, or the next session after the filing date when there is none): what was
-# known from that session on, built only from values known by then, valid until the ticker's next
-# knowledge date (`superseded_at`).
+# known_at) and snapshot_splits(ticker, ex_date, ratio). One row per ticker and knowledge date (`known_at`:
+# the first session whose close follows the filing's SEC acceptance time, or the next session after the
+# filing date when there is none): what was known from that session on, built only from values known by
+# then, valid until the ticker's next knowledge date (`superseded_at`).
+# Share basis: a filing states EPS and share counts on the basis of its filing date (SEC requires EPS in
+# statements issued after a split to be restated, comparatives included, so a fact filed on or after the
+# ex-date is post-split). Each such fact is divided (EPS) or multiplied (shares) by the product of the ratios
+# of the splits with a later ex-date, which puts every row on the basis of the latest split given: the
+# basis of the stored split-adjusted prices, so P/E, P/B and market cap compare like with like.
 SNAPSHOT_SQL = f"""
 WITH
-fund AS (
+raw AS (
     SELECT ticker, item, period_type, fiscal_period, CAST(period_end AS DATE) AS period_end, value, unit,
            CAST(filed AS DATE) AS filed, CAST(known_at AS DATE) AS known_at, vintage_rank
     FROM fundamentals
     WHERE item IN ({_SQL_LIST(FLOW_ITEMS + BALANCE_ITEMS)})
+),
+basis AS (   -- per ticker and filing date: new shares per share of that date (the splits after it)
+    SELECT d.ticker, d.filed, product(s.ratio) AS shares_per_share
+    FROM (SELECT DISTINCT ticker, filed FROM raw WHERE filed IS NOT NULL) d
+    JOIN (SELECT ticker, CAST(ex_date AS DATE) AS ex_date, ratio FROM {SNAPSHOT_SPLITS}) s
+      ON s.ticker = d.ticker AND s.ex_date > d.filed
+    GROUP BY d.ticker, d.filed
+),
+fund AS (
+    SELECT r.ticker, r.item, r.period_type, r.fiscal_period, r.period_end,
+           CASE WHEN r.item IN ({_SQL_LIST(PER_SHARE_ITEMS)}) THEN r.value / coalesce(b.shares_per_share, 1.0)
+                WHEN r.item IN ({_SQL_LIST(SHARE_COUNT_ITEMS)}) THEN r.value * coalesce(b.shares_per_share, 1.0)
+                ELSE r.value END AS value,
+           r.unit, r.filed, r.known_at, r.vintage_rank
+    FROM raw r LEFT JOIN basis b USING (ticker, filed)
 ),
 vintages AS (   -- per knowledge date: the latest vintage of each item and period known by then
     SELECT s.ticker, s.known_at, f.item, f.period_type, f.fiscal_period, f.period_end, f.value, f.unit, f.filed
@@ -298,7 +324,39 @@ ORDER BY i.ticker, i.known_at
 """
 
 
-def fundamental_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def known_splits(actions: pd.DataFrame | None, as_of=None) -> pd.DataFrame:
+    """The splits and reverse splits of `actions` (corporate_actions rows: ticker, ex_date, kind, ratio,
+    known_at; ratio = new shares per old share, 3.0 for 3:1, 0.25 for 1-for-4) known by `as_of` (all of
+    them when None), as (ticker, ex_date, ratio)."""
+    columns = ["ticker", "ex_date", "ratio"]
+    if actions is None or actions.empty:
+        return pd.DataFrame(
+            {
+                "ticker": pd.Series(dtype="object"),
+                "ex_date": pd.Series(dtype="datetime64[ns]"),
+                "ratio": pd.Series(dtype="float64"),
+            }
+        )
+    splits = actions[actions["kind"].isin(SPLIT_KINDS)]
+    ratio = pd.to_numeric(splits["ratio"], errors="coerce")
+    splits = splits[np.isfinite(ratio) & (ratio > 0)]
+    if as_of is not None:
+        known_at = pd.to_datetime(splits["known_at"], utc=True)
+        splits = splits[known_at.notna() & (known_at <= _utc(as_of))]
+    out = splits[columns].copy()
+    out["ex_date"] = pd.to_datetime(out["ex_date"]).astype("datetime64[ns]")
+    out["ratio"] = out["ratio"].astype("float64")
+    return out.reset_index(drop=True)
+
+
+def _utc(stamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def fundamental_snapshots(
+    con: duckdb.DuckDBPyConnection, actions: pd.DataFrame | None = None, as_of=None
+) -> pd.DataFrame:
     """Point-in-time valuation inputs per ticker and knowledge date from the standardized `fundamentals`.
 
     Each row is what was known from the session `known_at` on (the first close after the filings' SEC
@@ -307,8 +365,17 @@ def fundamental_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     trailing-12-month diluted EPS, revenue, gross profit and net income (FY(y-1) + YTD(y) - YTD(y-1),
     or the fiscal year right after a 10-K; NaN when a quarter is missing), and the most recent
     balance sheet and cover-page shares outstanding.
+
+    Per-share figures and share counts are on one share basis: that of every split in `actions`
+    (corporate_actions rows) known by `as_of` (all of them when None; `known_splits`), which is the basis
+    of prices adjusted for those splits. A fact filed before a split's ex-date is rescaled by its ratio;
+    one filed on or after it is already restated. Without `actions`, every figure is as filed.
     """
-    frame = con.execute(SNAPSHOT_SQL).df()
+    con.register(SNAPSHOT_SPLITS, known_splits(actions, as_of))
+    try:
+        frame = con.execute(SNAPSHOT_SQL).df()
+    finally:
+        con.unregister(SNAPSHOT_SPLITS)
     for column in ("known_at", "superseded_at", "fundamentals_filed", "fiscal_period_end"):
         frame[column] = pd.to_datetime(frame[column])
     return frame[SNAPSHOT_COLUMNS]

@@ -698,10 +698,11 @@ def test_snapshots_of_fundamentals_stored_without_known_at_use_the_next_session_
     the next session after their filing date, never on the filing date itself."""
     import dagster as dg
 
+    from finance_assets.defs.market.schemas import CORPORATE_ACTIONS
     from finance_assets.defs.portfolio import assets as report
 
     stored = _company().drop(columns=["known_at"])
-    out = report.fundamental_snapshots(dg.build_asset_context(), stored)
+    out = report.fundamental_snapshots(dg.build_asset_context(), stored, CORPORATE_ACTIONS.empty())
     ten_k = out[out["fundamentals_filed"] == pd.Timestamp("2024-02-20")]  # filed Tuesday 2024-02-20
     assert ten_k["known_at"].tolist() == [pd.Timestamp("2024-02-21")]
     assert (out["known_at"] > out["fundamentals_filed"]).all()
