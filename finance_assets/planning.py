@@ -190,7 +190,8 @@ def sec_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
 
 
 def snapshot_steps(scope: _Scope, sec_refreshed: bool) -> list[RunStep]:
-    """Point-in-time snapshots of every ticker's filings (one table), after any SEC refresh."""
+    """Point-in-time snapshots of every ticker's filings (one table), after any SEC or corporate actions
+    refresh (`sec_refreshed`: a split rebases their per-share figures)."""
     if not (sec_refreshed or _stale_unpartitioned(scope, SNAPSHOTS.assets[0], None)):
         return []
     return [RunStep("fundamental_snapshots", SNAPSHOTS.job, None, None, 1)]
@@ -355,13 +356,14 @@ def plan_backfill(
     """The runs that bring the selected tickers and months up to date, in the run groups' order."""
     scope = _scope(instance, start, end, tickers, force, chunk_tickers, now or config.settings().now(), sec_max_age)
     sec_tickers = sec_tickers_to_refresh(scope)
+    actions_tickers = actions_tickers_to_refresh(scope)
     market = market_months_to_refresh(scope)
     panel_months = panel_months_to_refresh(scope, set().union(*market.values()) if market else set())
     return [
         *ticker_map_steps(scope),
         *sec_steps(scope, sec_tickers),
-        *snapshot_steps(scope, bool(sec_tickers)),
-        *actions_steps(scope, actions_tickers_to_refresh(scope)),
+        *actions_steps(scope, actions_tickers),
+        *snapshot_steps(scope, bool(sec_tickers or actions_tickers)),  # EPS on the basis of the splits read
         *market_steps(scope, market),
         *panel_steps(scope, panel_months),
         *report_steps(scope, report_days_to_refresh(scope, panel_months)),

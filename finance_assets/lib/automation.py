@@ -12,7 +12,7 @@ that read them, and never touch a partition that is already in progress or whose
 | ticker_cik_map | none | missing; daily at 06:00 New York (SEC rebuilds the file nightly) |
 | filings, xbrl_facts | ticker | missing; weekly safety refresh (new filings arrive through the `new_sec_filings` sensor) |
 | fundamentals | ticker | missing; its ticker's xbrl_facts / filings updated |
-| fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated |
+| fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated; a ticker's corporate_actions data version changed (a split rebases its EPS and shares) |
 | corporate_actions | ticker | missing; after each close (16:30 New York) |
 | prices | ticker x month | as headlines, plus every stored month (inside the lookback or not) of a ticker whose corporate_actions data version changed |
 | prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
@@ -162,6 +162,17 @@ def corporate_actions_condition() -> dg.AutomationCondition:
     )
 
 
+def snapshots_condition() -> dg.AutomationCondition:
+    """fundamental_snapshots: as fundamentals_condition, and when a ticker's corporate actions changed (their
+    data version): a split rebases its per-share figures in every row. corporate_actions is read after each
+    close; an unchanged table re-derives nothing."""
+    actions_changed = AC.any_deps_match(AC.data_version_changed()).allow(ACTIONS)
+    changed = (AC.any_deps_updated().ignore(ACTIONS) | actions_changed).since_last_handled()
+    return ((_retryable_missing() | changed) & ~_inputs_missing(None) & _not_busy()).with_label(
+        "missing, its fundamentals updated or a ticker's corporate actions changed"
+    )
+
+
 def prices_condition(months: int) -> dg.AutomationCondition:
     """prices: as the other daily bars, plus every stored month of a ticker whose corporate actions
     changed (their data version: a hash of the rows), because a split or dividend rescales all earlier
@@ -229,7 +240,7 @@ def conditions_by_asset(months: int | None = None) -> dict[str, dg.AutomationCon
         "filings": sec_fetch_condition(),
         "xbrl_facts": sec_fetch_condition(),
         "fundamentals": fundamentals_condition(),
-        "fundamental_snapshots": fundamentals_condition(),  # missing, or a ticker's fundamentals updated
+        "fundamental_snapshots": snapshots_condition(),  # missing, fundamentals updated, or a split
         "filing_documents": fundamentals_condition(),  # missing, or the ticker's filings updated
         "filing_text_signals": fundamentals_condition(),  # missing, or its documents updated
         "market_panel": derived_condition(months),

@@ -23,11 +23,11 @@ class RunGroup:
 TICKER_MAP = RunGroup("ticker_map", ("ticker_cik_map",), "none")
 SEC = RunGroup("sec", ("filings", "xbrl_facts", "fundamentals", "filing_documents", "filing_text_signals"), "ticker")
 SNAPSHOTS = RunGroup("snapshots", ("fundamental_snapshots",), "none")
-ACTIONS = RunGroup("actions", ("corporate_actions",), "ticker")  # before the prices they rescale
+ACTIONS = RunGroup("actions", ("corporate_actions",), "ticker")  # before the snapshots and prices they rescale
 MARKET = RunGroup("market", ("prices", "technicals", "headlines", "sentiment"), "ticker x month")
 PANEL = RunGroup("panel", ("market_panel", "fx_rates"), "month")  # fx_rates shares the month partitions
 REPORT = RunGroup("report", ("portfolio_report", "portfolio_holdings"), "weekday")
 
 # In the order a backfill runs them: each group's inputs come from groups before it.
-RUN_GROUPS = (TICKER_MAP, SEC, SNAPSHOTS, ACTIONS, MARKET, PANEL, REPORT)
+RUN_GROUPS = (TICKER_MAP, SEC, ACTIONS, SNAPSHOTS, MARKET, PANEL, REPORT)
 GROUP_BY_JOB = {group.job: group for group in RUN_GROUPS}

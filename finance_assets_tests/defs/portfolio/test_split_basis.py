@@ -172,3 +172,70 @@ def test_the_snapshots_asset_reads_corporate_actions_from_the_graph():
         "known_at"
     )
     assert nothing.loc["2026-05-11", "ttm_eps_diluted"] == pytest.approx(3.05)
+
+
+def test_a_new_split_re_derives_the_snapshots_and_an_unchanged_read_does_not():
+    """Automation (lib/automation.snapshots_condition): corporate_actions is read after every close; the
+    snapshots follow when its data version (a hash of the rows) changes, not on every read."""
+    import datetime as dt
+
+    from finance_assets.lib import automation
+    from finance_assets.lib.partitions import TICKER, ticker_partitions
+
+    every_ticker = dg.AllPartitionMapping()
+
+    @dg.asset(name="corporate_actions", partitions_def=ticker_partitions)
+    def actions_stub() -> None: ...
+
+    @dg.asset(name="fundamentals", partitions_def=ticker_partitions)
+    def fundamentals_stub() -> None: ...
+
+    @dg.asset(
+        name="fundamental_snapshots",
+        ins={
+            "fundamentals": dg.AssetIn(partition_mapping=every_ticker),
+            "corporate_actions": dg.AssetIn(partition_mapping=every_ticker),
+        },
+        automation_condition=automation.snapshots_condition(),
+    )
+    def snapshots_stub(fundamentals, corporate_actions) -> None: ...
+
+    defs = dg.Definitions(assets=[actions_stub, fundamentals_stub, snapshots_stub])
+    now = dt.datetime(2026, 3, 16, 21, 0, tzinfo=dt.UTC)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TICKER, ["ELQX", "HVQX"])
+
+        def read_actions(ticker: str, version: str) -> None:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key="corporate_actions", partition=ticker, tags={"dagster/data_version": version}
+                )
+            )
+
+        cursor = None
+
+        def requested() -> set[str]:
+            nonlocal cursor, now
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now, cursor=cursor)
+            cursor, now = result.cursor, now + dt.timedelta(minutes=1)
+            asked = {
+                key.to_user_string()
+                for key in [dg.AssetKey("fundamental_snapshots")]
+                if result.get_requested_partitions(key)
+            }
+            for key in asked:
+                instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+            return asked
+
+        for ticker in ("ELQX", "HVQX"):
+            read_actions(ticker, "v1")
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="fundamentals", partition=ticker))
+        assert requested() == {"fundamental_snapshots"}  # missing
+        assert requested() == set()
+        read_actions("ELQX", "v1")  # the after-close read, nothing new
+        assert requested() == set()
+        read_actions("ELQX", "v2")  # the 3:1 split is listed
+        assert requested() == {"fundamental_snapshots"}
+        assert requested() == set()
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="fundamentals", partition="HVQX"))
+        assert requested() == {"fundamental_snapshots"}  # a new filing, as before
