@@ -288,10 +288,11 @@ ttm AS (   -- trailing 12 months: FY(y-1) + YTD(y) - YTD(y-1), or FY(y) right af
               AND count(*) FILTER (WHERE f.period_type = 'quarterly' AND f.fiscal_year = l.fiscal_year - 1
                                    AND f.quarter <= l.quarter) = l.quarter
                  THEN max(f.value) FILTER (WHERE f.period_type = 'annual' AND f.fiscal_year = l.fiscal_year - 1)
-                    + sum(f.value) FILTER (WHERE f.period_type = 'quarterly' AND f.fiscal_year = l.fiscal_year
-                                           AND f.quarter <= l.quarter)
-                    - sum(f.value) FILTER (WHERE f.period_type = 'quarterly' AND f.fiscal_year = l.fiscal_year - 1
-                                           AND f.quarter <= l.quarter)
+                    -- the quarters add in their order, not in the order the threads meet them (same bits every run)
+                    + sum(f.value ORDER BY f.quarter) FILTER (WHERE f.period_type = 'quarterly'
+                                                             AND f.fiscal_year = l.fiscal_year AND f.quarter <= l.quarter)
+                    - sum(f.value ORDER BY f.quarter) FILTER (WHERE f.period_type = 'quarterly'
+                                                             AND f.fiscal_year = l.fiscal_year - 1 AND f.quarter <= l.quarter)
         END AS ttm
     FROM latest_flow l JOIN flows f USING (ticker, known_at, item)
     WHERE f.fiscal_year IN (l.fiscal_year, l.fiscal_year - 1)
@@ -479,7 +480,9 @@ SELECT day AS date, holding, ticker, account, currency, shares, cost_basis, purc
        END AS day_change_value,
        CASE WHEN traded THEN shares * (price - prev_close) * prev_fx_rate END AS day_change_price_value,
        CASE WHEN traded THEN shares * price * (fx_rate - prev_fx_rate) END AS day_change_fx_value,
-       shares * price * fx_rate / sum(shares * price * fx_rate) OVER (PARTITION BY day) AS weight,
+       -- the day's total adds the holdings in their order (not the threads'): the same bits every run
+       shares * price * fx_rate / sum(shares * price * fx_rate) OVER (
+           PARTITION BY day ORDER BY holding ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS weight,
        rsi_14, adj_close / sma_50 - 1 AS price_vs_sma50, adj_close / sma_200 - 1 AS price_vs_sma200, bb_pctb,
        sentiment_7d, headlines_7d, fiscal_period, fiscal_period_end, fundamentals_filed, reporting_currency,
        ttm_eps AS ttm_eps_diluted,

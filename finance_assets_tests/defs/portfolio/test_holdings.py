@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from finance_assets.defs.portfolio.holdings import (
+    FLOW_ITEMS,
     HOLDING_COLUMNS,
     fundamental_snapshots,
     fx_to_base,
@@ -431,6 +432,42 @@ def run_query(
         return holdings_table(con, days, holdings, base)
     finally:
         con.close()
+
+
+def test_the_query_gives_the_same_bits_whatever_the_order_of_its_input_rows():
+    """Float sums (a day's total behind the weights, a TTM's quarters) add in a fixed order, not in the order
+    DuckDB's threads meet the rows: the same inputs give bit-identical tables run after run (#15: a build
+    before and after a change compares cell by cell)."""
+    rng = np.random.default_rng(7)
+    tickers = [f"T{i:03d}" for i in range(150)]
+    closes = {t: list(10.0 ** rng.uniform(-1, 4) * np.cumprod(1 + rng.normal(0, 0.02, len(DAYS)))) for t in tickers}
+    panel = _panel(closes)
+    holdings = pd.DataFrame(
+        {
+            "ticker": tickers,
+            "shares": rng.integers(1, 10_000, len(tickers)).astype(float),
+            "cost_basis": 10.0,
+            "currency": "USD",
+            "account": "",
+            "purchase_date": pd.NaT,
+        }
+    )
+    fundamentals = pd.concat([_company(t) for t in tickers[:40]], ignore_index=True)
+    flows = fundamentals["item"].isin(FLOW_ITEMS)  # (a balance item's FY and Q4 rows stay equal, as filed)
+    fundamentals.loc[flows, "value"] *= rng.uniform(0.9, 1.1, int(flows.sum()))  # sums that depend on their order
+    tables = [
+        run_query(
+            DAYS[5:],
+            holdings,
+            panel.sample(frac=1.0, random_state=seed),
+            None,
+            fundamentals.sample(frac=1.0, random_state=seed),
+        )
+        for seed in range(5)
+    ]
+    assert tables[0]["weight"].notna().all() and tables[0]["ttm_eps_diluted"].notna().any()
+    for table in tables[1:]:
+        pd.testing.assert_frame_equal(table, tables[0], check_exact=True)
 
 
 def test_valuation_and_signals_by_hand():
