@@ -18,7 +18,7 @@ that read them, and never touch a partition that is already in progress or whose
 | prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
 | technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated (a stored month at any age) |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated (at any age) |
-| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age); a new filing (fundamentals or filing_text_signals updated) refreshes the latest report day only |
+| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age); a new filing (filings, fundamentals or filing_text_signals updated) refreshes the latest report day only |
 
 The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
 launches backfills (one run per rectangle thanks to `BackfillPolicy.single_run()`). Like the other
@@ -54,8 +54,11 @@ DAILY_BAR_ROOTS = ("prices", "headlines", "fx_rates")  # fx_rates: ECB fixings, 
 DAILY_BAR_DERIVED = ("technicals", "sentiment")
 REPORT_OUTPUTS = ("portfolio_report", "portfolio_holdings")
 # What a new filing reaches the report through (key prefixes: no error for a key not in the graph): its
-# fundamentals, and its text signals (the report's latest filing per holding, a per-ticker dependency).
-FILING_INPUTS = dg.AssetSelection.key_prefixes(["fundamentals"], ["fundamental_snapshots"], ["filing_text_signals"])
+# fundamentals, its text signals (the report's latest filing per holding) and the filings themselves (the
+# holdings' sectors, from the SIC code of the latest filing known by the day), per-ticker dependencies.
+FILING_INPUTS = dg.AssetSelection.key_prefixes(
+    ["fundamentals"], ["fundamental_snapshots"], ["filing_text_signals"], ["filings"]
+)
 
 AC = dg.AutomationCondition
 
@@ -224,7 +227,7 @@ def report_condition(months: int) -> dg.AutomationCondition:
     # Per-ticker fundamentals and filing text signals may be missing for some tickers (the report reads what
     # exists; the documents are optional); the one-table snapshots must exist, or every earlier day would stay
     # without fundamentals.
-    per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"], ["filing_text_signals"])
+    per_ticker = dg.AssetSelection.key_prefixes(["fundamentals"], ["filing_text_signals"], ["filings"])
     inputs_ready = (panel_present & ~_inputs_missing(months).ignore(per_ticker)).with_label(
         "inputs present (panel months in the lookback, FX, snapshots)"
     )

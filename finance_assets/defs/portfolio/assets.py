@@ -319,18 +319,34 @@ def _report_tables(
 
 
 # The holdings' sectors: each company's SEC industry code (SIC, stored with its filings) mapped to a GICS-like
-# sector (defs/sec/sectors.py). Company metadata, not a figure of a day: read from the stored filings as they are.
+# sector (defs/sec/sectors.py). A dependency on every ticker partition of `filings` (lineage, automation), read
+# from the warehouse for the holdings only, like TEXT_SIGNALS: a holding without stored filings is Unclassified.
 SECTOR_SOURCE = "filings"
+SECTOR_COLUMNS = ["ticker", "filing_date", "acceptance_datetime", "sic"]
 
 
-def _sectors(warehouse, tickers: list[str]) -> dict[str, str]:
-    """ticker -> sector from the SIC code of its latest filing in `warehouse` (the report's); a ticker without
-    one is left out, so the report's contribution by sector shows it as Unclassified."""
+def _sectors(warehouse, tickers: list[str], day: pd.Timestamp) -> dict[str, str]:
+    """ticker -> sector from the SIC code of its latest filing known by `day`'s close in `warehouse` (the
+    report's): point in time, a filing counts from the first session whose close follows its SEC acceptance
+    (filing_signals' and the fundamentals' rule), so a later filing with another SIC code moves the sector
+    only from that session on. A ticker without one is left out (the report shows it as Unclassified); a
+    partition stored before filings had a `sic` column gives no sector, not an error."""
     if warehouse is None or not tickers:
         return {}
     frame = warehouse.read_partitions(SECTOR_SOURCE, [{"ticker": ticker} for ticker in sorted(set(tickers))])
-    frame = frame.reindex(columns=["ticker", "filing_date", "sic"]).dropna(subset=["sic"])
-    latest = frame.sort_values("filing_date").drop_duplicates("ticker", keep="last")
+    frame = frame.reindex(columns=SECTOR_COLUMNS).dropna(subset=["sic"]).reset_index(drop=True)
+    if frame.empty:
+        return {}
+    frame["known_session"] = fundamentals_lib.first_session_known(
+        pd.to_datetime(frame["acceptance_datetime"], utc=True), frame["filing_date"]
+    ).to_numpy()
+    known = frame[frame["known_session"] <= pd.Timestamp(day).normalize()]
+    accepted = pd.to_datetime(known["acceptance_datetime"], utc=True)
+    latest = (
+        known.assign(_accepted=accepted)
+        .sort_values(["known_session", "_accepted", "filing_date"], kind="stable", na_position="first")
+        .drop_duplicates("ticker", keep="last")
+    )
     sectors = {row.ticker: sector_for_sic(row.sic) for row in latest.itertuples(index=False)}
     return {ticker: sector for ticker, sector in sectors.items() if sector}
 
@@ -362,7 +378,10 @@ def _report_out(schema: TableSchema, description: str) -> dg.AssetOut:
             "same-form filing) and a marker when a filing became known that day.",
         ),
     },
-    deps=[dg.AssetDep(TEXT_SIGNALS, partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep(TEXT_SIGNALS, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(SECTOR_SOURCE, partition_mapping=dg.AllPartitionMapping()),
+    ],
     ins={
         "market_panel": dg.AssetIn(partition_mapping=_report_history),
         "fx_rates": dg.AssetIn(partition_mapping=_report_history),
@@ -429,7 +448,7 @@ def portfolio_report(
         benchmark_name=settings.benchmark,
         notes=notes,
         holding_values=latest_by_holding,
-        sectors=_sectors(market_panel.warehouse, holdings["ticker"].tolist()),
+        sectors=_sectors(market_panel.warehouse, holdings["ticker"].tolist(), latest_day),
         risk_free_annual=settings.risk_free_rate,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
         if demo
