@@ -276,47 +276,28 @@ def register(settings: Settings, portfolio: Path, benchmark: str | None, check_k
 # ---------------------------------------------------------------------------------------------
 # backfill with progress
 
-# Cost of a run in seconds: a fixed part plus one per asset partition, measured on `make demo` (2 cores,
-# Dask: ticker map 12.6 s, SEC 39 partitions 12.5 s, snapshots 0.8 s, market 1,300 partitions 54.6 s,
-# panel 50 partitions 4.8 s, report 1,040 partitions 46.4 s). Only the ratios matter: the ETA scales
-# this model by how fast the finished work actually went on this machine.
-RUN_SECONDS = {
-    "ticker_map_job": (12.0, 0.0),
-    "sec_job": (5.0, 0.19),
-    "snapshots_job": (1.0, 0.0),
-    "market_job": (6.0, 0.038),
-    "panel_job": (3.0, 0.036),
-    "report_job": (6.0, 0.039),
-}
-
-
-def _modeled_seconds(step) -> float:
-    fixed, per_partition = RUN_SECONDS.get(step.job, (5.0, 0.05))
-    return fixed + per_partition * step.partition_count
-
 
 class Progress:
     """One line per run (updated in place while it runs) and a total with done/total partitions and an
-    ETA: the remaining work in modeled seconds (RUN_SECONDS), scaled by actual/modeled time so far."""
+    ETA (lib/progress.py: each run group's measured cost, rescaled by the speed of the runs finished,
+    the SEC documents' rate-limited wait kept apart)."""
 
-    def __init__(self, plan, instance, console=None):
+    def __init__(self, plan, instance, history_years: float, console=None, clock=time.monotonic):
         from rich.console import Console
 
-        self.plan, self.instance = list(plan), instance
+        from finance_assets.lib.progress import EtaEstimator
+
+        self.plan, self.instance, self.clock = list(plan), instance, clock
         self.console = console or Console(stderr=False, highlight=False)
         self.total = sum(s.partition_count for s in self.plan)
-        self.model_total = sum(_modeled_seconds(s) for s in self.plan)
-        self.done_model = 0.0
+        self.estimator = EtaEstimator([(s.job, s.partition_count) for s in self.plan], history_years)
         self.done = 0
-        self.started = time.monotonic()
+        self.finished_runs = 0
         self._progress = None
 
-    def eta(self, step=None, step_fraction: float = 0.0) -> float | None:
-        done_model = self.done_model + (_modeled_seconds(step) * step_fraction if step else 0.0)
-        if done_model < 0.2 * self.model_total and self.done < 0.2 * self.total:
-            return None  # too early to say anything honest
-        elapsed = time.monotonic() - self.started
-        return elapsed / done_model * (self.model_total - done_model) if done_model else None
+    def eta(self) -> float | None:
+        """Seconds left, once a run has finished (before that there is no measured speed)."""
+        return self.estimator.remaining(self.clock()) if self.finished_runs else None
 
     @contextlib.contextmanager
     def live(self) -> Iterator[Progress]:
@@ -342,6 +323,8 @@ class Progress:
         import threading
 
         task = self._progress.add_task(step.label, total=step.partition_count, eta="")
+        index = self.plan.index(step)
+        self.estimator.start(index, self.clock())
         stop = threading.Event()
         cursor = self._latest_storage_id()
 
@@ -349,6 +332,7 @@ class Progress:
             while not stop.wait(1.0):
                 with contextlib.suppress(Exception):  # progress is best effort, the run is not
                     n = min(self._materialized_since(cursor), step.partition_count)
+                    self.estimator.progress(index, n, self.clock())
                     self._update(step, task, n)
 
         watcher = threading.Thread(target=poll, daemon=True)
@@ -358,14 +342,14 @@ class Progress:
         finally:
             stop.set()
             watcher.join()
+            self.estimator.finish(index, self.clock())
             self.done += step.partition_count
-            self.done_model += _modeled_seconds(step)
+            self.finished_runs += 1
             self._update(None, task, step.partition_count)
 
     def _update(self, step, task, n: int) -> None:
         self._progress.update(task, completed=n)
-        fraction = n / step.partition_count if step and step.partition_count else 0.0
-        remaining = self.eta(step, fraction)
+        remaining = self.eta()
         self._progress.update(
             self._overall,
             completed=self.done + (n if step else 0),
@@ -388,6 +372,12 @@ class Progress:
             limit=100_000,
         )
         return len(records)
+
+
+def _history_years(settings: Settings) -> float:
+    """Years from the history start to the clock: the SEC documents' window (lib/progress.py)."""
+    start = dt.datetime.fromisoformat(settings.history_start).replace(tzinfo=dt.UTC)
+    return max((settings.now() - start).days / 365.25, 0.0)
 
 
 def _seconds(seconds: float) -> str:
@@ -432,7 +422,7 @@ def backfill(
     print(_describe_plan(plan))
     log_level = "DEBUG" if verbose else "WARNING"
     t0 = time.monotonic()
-    progress = Progress(plan, instance)
+    progress = Progress(plan, instance, history_years=_history_years(settings))
     failures: list[str] = []
     with dask_cluster(settings) as run_settings:
         if run_settings.dask_scheduler_address:
