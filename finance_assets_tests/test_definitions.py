@@ -44,9 +44,16 @@ def test_lineage_and_mappings():
     }
     assert parents["technicals"] == {"prices"}
     assert parents["market_panel"] == {"prices", "technicals", "sentiment"}
-    # filing_text_signals: a dependency (all ticker partitions) read through the warehouse, not an input
-    assert parents["portfolio_report"] == {"market_panel", "fx_rates", "fundamental_snapshots", "filing_text_signals"}
-    assert parents["fundamental_snapshots"] == {"fundamentals"}
+    # filing_text_signals and filings (sectors): dependencies (all ticker partitions) read through the
+    # warehouse, not inputs
+    assert parents["portfolio_report"] == {
+        "market_panel",
+        "fx_rates",
+        "fundamental_snapshots",
+        "filing_text_signals",
+        "filings",
+    }
+    assert parents["fundamental_snapshots"] == {"fundamentals", "corporate_actions"}  # splits: one share basis
     assert parents["fundamentals"] == {"xbrl_facts", "filings"}  # filings gives the fiscal year end
     assert parents["filings"] == {"ticker_cik_map"}
 
