@@ -27,6 +27,7 @@ import pandas as pd
 
 from finance_assets.defs.market.fx_source import parse_eurofxref_hist
 from finance_assets.defs.portfolio.holdings import BALANCE_ITEMS, FLOW_ITEMS, fundamental_snapshots, holdings_table
+from finance_assets.defs.sec.fundamentals import first_session_known
 from finance_assets.demo.source import ecb_hist_zip
 from finance_assets.lib.warehouse import Warehouse
 
@@ -129,7 +130,11 @@ def make_fundamentals(names: list[str], rng: np.random.Generator) -> pd.DataFram
     out = pd.concat(frames, ignore_index=True).drop(columns="scale")
     out = out.sort_values(["ticker", "item", "period_type", "fiscal_period", "filed"], kind="stable")
     out["vintage_rank"] = out.groupby(["ticker", "item", "period_type", "fiscal_period"]).cumcount() + 1
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    # the knowledge date the snapshots need: no acceptance times here, so the next session after the filing
+    # date (no filing is within a session of REPORT_DAY, so the pandas reference's `filed <= day` agrees)
+    out["known_at"] = first_session_known(pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]"), out["filed"])
+    return out
 
 
 def make_holdings(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
