@@ -45,16 +45,16 @@ TEST_WORKERS ?= auto
 test: install
 	$(PY) -m pytest -q -ra -m "not replay and not replay_full" -n $(TEST_WORKERS) --dist loadfile
 
-# 63 sessions of continuous operation of the market graph (corporate actions, prices, technicals),
-# compared with fresh builds at 5 checkpoints (~5 min on 2 cores; finance_assets_tests/replay_market.py).
-# CI runs it.
+# 63 sessions of continuous operation of the market graph only (corporate actions, prices, technicals),
+# compared with fresh builds at 5 checkpoints (~5 min on 2 cores; finance_assets_tests/replay_market.py):
+# a quicker check while working on the market assets. CI runs test-replay-full instead.
 test-replay: install
 	$(PY) -m pytest -q -ra -m replay
 
-# The same over the whole graph with every #16 event, at 9 checkpoints (~55 min CPU on 2 cores;
-# finance_assets_tests/replay.py). Not in CI: see its docstring for where it stands.
+# The whole graph over 63 sessions with every #16 event, compared with fresh builds at 9 checkpoints
+# (finance_assets_tests/replay.py; ~20 min CPU on 2 cores, what an idle runner takes). CI runs it (.ci/run).
 test-replay-full: install
-	$(PY) -m pytest -q -ra -m replay_full
+	$(PY) -m pytest -q -ra -s -m replay_full
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"

@@ -9,18 +9,21 @@ Every session's clock is 18:00 New York. Each session does what the daemon does 
 `new_sec_filings` sensor ticks once (EDGAR's latest-filings feed; its run requests are executed), then
 `planning.update` (what `finance-assets update` runs: the automation conditions of lib/automation.py
 decide, round after round until they request nothing) on one long-lived warehouse. At each checkpoint
-a fresh warehouse is built from nothing by the same function as of the same clock (with the holdings
-file as of that clock), and every table of the two warehouses is compared cell by cell (floats within
-1e-12).
+a fresh warehouse is built from nothing as of the same clock (with the holdings file as of that clock)
+the way `finance-assets backfill` builds one (`fresh_build`: `planning.plan_backfill` from the history
+start, one range run per run group), and every table of the two warehouses is compared cell by cell
+(floats within 1e-12). The two sides share no code path above the assets: continuous operation is
+decided by the automation conditions, the fresh build by the backfill planner.
 
 The graph replayed is the product's (`definitions.ALL_ASSETS` with the production conditions, one job
 per run group of lib/selections.py as in definitions.py): ticker_cik_map, filings, xbrl_facts,
 fundamentals, corporate_actions, prices, technicals, headlines, sentiment, fx_rates, market_panel,
-fundamental_snapshots, portfolio_report and portfolio_holdings. Left out: the filing documents and
-their text signals (`DOCUMENT_ASSETS`, while no replayed asset reads them: they would download every
-filing's documents) and the asset checks (they write no table). The real source resources run against
-the demo transport; only their rate limiter is lifted (nothing leaves the machine; the limiter is
-measured elsewhere).
+fundamental_snapshots, portfolio_report, portfolio_holdings, and the filing documents and their text
+signals (the report reads them; `replay_assets` would leave them out only if nothing read them). Left
+out: the asset checks (they write no table). The real source resources run against the demo transport;
+only their rate limiter is lifted (nothing leaves the machine; the limiter is measured elsewhere).
+The Dagster instances are in-memory (`DagsterInstance.ephemeral()`: the same SQL run and event-log
+storage as a file-backed SQLite instance, on one connection instead of one per call).
 
 The portfolio (HOLDINGS): four tickers, one of them held in EUR (valued through the ECB demo rates),
 and the benchmark DEMOIDX registered beside them. "Added midway" (ADDED) means: from the session
@@ -35,11 +38,14 @@ sessions of prices, so its 252-session risk figures (volatility, VaR, beta, ...)
 returns it has (the `observations` column says how many), not over a full year.
 
 Cost (measured 2026-12-06 on the shared 2-core machine, CPU seconds of this process, which is what an
-idle runner's wall clock comes to): a steady session ~40 s, half of it the 4 automation evaluations
-(~5 s each; the report's full-history partition mapping, an offset of 5,240 weekdays that Dagster walks
-one cron tick at a time, costs ~0.05 s per call with a one-year offset and ~1 s with this one, and was
-41 % of a profiled session), half the ~9 runs; a build from nothing 55-120 s. The 63 sessions and 9
-checkpoints come to ~55 min on an idle 2-core machine (more on a loaded one: 1.5-2.5 min a session).
+idle runner's wall clock comes to; `python -m finance_assets_tests.replay` over the test's 63 sessions and
+9 checkpoints): 1,225 s CPU in all (20.4 min; 42 min wall on the machine shared with other work, load
+5-12). The 63 sessions took 1,032 s (a steady session 11.5-30 s, median 15.2 s: ~5 automation evaluations
+and ~9 runs), the 9 fresh builds 171 s (15-24 s each). What made it fit CI (it was ~55 min): the
+evaluation reads the ticker list once instead of once per condition node over a new SQLite connection
+(planning._dynamic_partitions_read_once; a steady session 27 -> 19 s), in-memory instances (19 -> 13 s),
+and the fresh builds through the backfill planner instead of round after round of evaluations
+(55-120 s -> 15-24 s).
 
 Prints one JSON line per checkpoint: {"as_of", "tables": {name: rows}, "mismatches": [...],
 "events": {...}, "seconds"} and a final {"sessions", "seconds", "cpu_seconds", "session_seconds",
@@ -84,8 +90,11 @@ TOLERANCE = 1e-12
 #   ticker that moves to another CIK resolvable for its old filings);
 # - portfolio_report.report_path on any day but the latest: the HTML page a run renders is its last
 #   day's, so an earlier day keeps a path when it was once the latest day of a run (every session's
-#   newest day in continuous operation; only the last day in one backfill). The latest day's is compared.
-HISTORY_COLUMNS = {("ticker_cik_map", "first_seen")}
+#   newest day in continuous operation; only the last day in one backfill). The latest day's is compared;
+# - filing_documents.downloaded: whether the run that wrote the row fetched the document or found it
+#   already stored (every re-run of a ticker's documents, e.g. after the weekly SEC refresh, finds them
+#   stored). The document itself (sha256, bytes) is compared.
+HISTORY_COLUMNS = {("ticker_cik_map", "first_seen"), ("filing_documents", "downloaded")}
 
 
 def holdings_csv(as_of: str) -> str:
@@ -184,6 +193,7 @@ def replay_job(name: str, home: str, as_of: str):
     return replay_definitions(home, as_of).resolve_job_def(name)
 
 
+NEW_YORK = "America/New_York"
 SENSOR_CURSOR_KEY = "finance_assets_tests/replay/new_sec_filings"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -245,15 +255,55 @@ def build_as_of(home: Path, instance, as_of: str) -> list[str]:
             reconstructable_kwargs={"name": name, "home": str(home), "as_of": as_of},
         )
 
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     labels = _tick_filings_sensor(home, instance, as_of, job_for)
     runs, failures = update(instance, defs, now, job_for=job_for, run_config=QUIET, echo=lambda line: None)
     labels += [r.label for r in runs]
     if os.environ.get("REPLAY_VERBOSE"):
-        print(f"{as_of} {home.name}: {time.monotonic() - t0:.1f}s", *labels, sep="\n  ", file=sys.stderr)
+        took = f"{time.monotonic() - t0:.1f}s ({time.process_time() - c0:.1f}s CPU)"
+        print(f"{as_of} {home.name}: {took}", *labels, sep="\n  ", file=sys.stderr)
     if failures:
         raise RuntimeError(f"update as of {as_of} failed: {failures}")
     return labels
+
+
+def fresh_build(home: Path, instance, as_of: str) -> list[str]:
+    """A warehouse built from nothing as of `as_of` the way `finance-assets backfill` builds one: the
+    holdings file and registered tickers as of the clock, then `planning.plan_backfill` from the history
+    start to the clock's month and `planning.run_plan`, one range run per run group (lib/selections.py).
+    A second code path beside continuous operation's `update`, and about a tenth of its evaluations."""
+    import dagster as dg
+    import pandas as pd
+
+    from finance_assets.lib.partitions import TICKER
+    from finance_assets.planning import plan_backfill, run_plan
+
+    home.mkdir(parents=True, exist_ok=True)
+    _use(home, as_of)
+    (home / "portfolio.csv").write_text(holdings_csv(as_of))
+    instance.add_dynamic_partitions(TICKER, tickers_as_of(as_of))
+    now = _settings(home, as_of).now()
+
+    def job_for(name: str):
+        return dg.build_reconstructable_job(
+            "finance_assets_tests.replay",
+            "replay_job",
+            reconstructable_kwargs={"name": name, "home": str(home), "as_of": as_of},
+        )
+
+    t0, c0 = time.monotonic(), time.process_time()
+    plan = plan_backfill(instance, start=HISTORY_START, end=f"{pd.Timestamp(now).tz_convert(NEW_YORK):%Y-%m}", now=now)
+    failures = run_plan(instance, plan, job_for=job_for, run_config=QUIET)
+    if os.environ.get("REPLAY_VERBOSE"):
+        print(
+            f"{as_of} {home.name}: {time.monotonic() - t0:.1f}s ({time.process_time() - c0:.1f}s CPU)",
+            *[s.label for s in plan],
+            sep="\n  ",
+            file=sys.stderr,
+        )
+    if failures:
+        raise RuntimeError(f"fresh build as of {as_of} failed: {failures}")
+    return [step.label for step in plan]
 
 
 def tables(warehouse_dir: Path) -> list[str]:
@@ -384,9 +434,9 @@ def main(workdir: str, first: str, last: str, checkpoints: str) -> None:
     t0 = time.monotonic()
     live_home = root / "continuous"
     session_seconds = fresh_seconds = 0.0
-    for sub in ("continuous-dagster", *(f"fresh-dagster-{c.replace('-', '')}" for c in wanted)):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(root / "continuous-dagster")) as instance:
+    # In-memory Dagster instances (run and event storage in one SQLite connection each): the same
+    # storage code as a file-backed instance without a connection per call, which was a third of a session
+    with dg.DagsterInstance.ephemeral() as instance:
         for session in sessions:
             as_of = f"{session:%Y-%m-%d}T18:00"
             t1 = time.monotonic()
@@ -395,8 +445,8 @@ def main(workdir: str, first: str, last: str, checkpoints: str) -> None:
             if f"{session:%Y-%m-%d}" in wanted:
                 t2 = time.monotonic()
                 fresh_home = root / f"fresh-{session:%Y%m%d}"
-                with dg.instance_for_test(temp_dir=str(root / f"fresh-dagster-{session:%Y%m%d}")) as fresh:
-                    build_as_of(fresh_home, fresh, as_of)
+                with dg.DagsterInstance.ephemeral() as fresh:
+                    fresh_build(fresh_home, fresh, as_of)
                 fresh_seconds += time.monotonic() - t2
                 rows, problems = compare(live_home, fresh_home, as_of)
                 line = {
