@@ -26,9 +26,10 @@ times theirs; the speed measured on the SEC run made every later run look slower
 20 % of the partitions were done, 346 of the 378 ETAs printed were off by more than 50 %, up to 3.7
 times the real time left (counting partitions alike: 375 of 378, up to 5.6 times; a SEC partition cost
 17 times a market one). Here the waiting is kept apart from the speed, the table holds each run group's
-measured cost, and a run's own rate corrects its countdown. Replayed over that same run (an older
-version of the code, so the table is not fitted to it), 2 of 664 ETAs after 20 % of the time are off
-by more than 50 %, both in the last 13 s (finance_assets_tests/lib/test_progress.py).
+measured cost, and a run's own rate corrects its countdown. Replayed over the run the table was measured
+on, 3 of the 266 ETAs after 20 % of the time are off by more than 50 % (at most 1.56 times, while the
+market run waits on its headlines); over the runs recorded on older code that day, whose report run cost
+2.7 times more, up to half of them are: a stale table entry is the error left (see RUN_COSTS).
 """
 
 from __future__ import annotations
@@ -55,21 +56,22 @@ class RunCost:
 
 
 # Measured on `finance-assets demo` (13 tickers, 2025-01..2026-11: 2,318 asset partitions, 1.9 years of
-# SEC documents; 2 cores shared with other work, two runs on 2026-12-06): ticker map 10.9 / 10.5 s; SEC 65
-# partitions 84.7 / 84.0 s, of which ~56 s waiting on SEC's 10 requests/s for 565 documents; snapshots
-# 3.4 / 3.3 s; corporate actions 13 partitions 12.6 / 12.4 s; market 1,196 partitions 311 / 313 s (its
-# first step starts ~60 s in); panel 46 partitions 12.6 / 14.0 s; report 996 partitions 148 / 137 s (first
-# step ~55 s in). Only the scaled parts' ratios matter: the estimate rescales them by the speed of the
-# runs already finished.
+# SEC documents; 2 cores shared with other work; 2026-12-06 17:00, after the report run started reading
+# its inputs in one DuckDB connection, which made it 2.7 times faster): ticker map 6.7 s; SEC 65 partitions
+# 91 s, of which ~56 s waiting on SEC's 10 requests/s for 565 documents; corporate actions 13 partitions
+# 11.6 s; snapshots 3.1 s; market 1,196 partitions 227 s (first partition 59 s in); panel 46 partitions
+# 11.4 s; report 996 partitions 53 s (first partition 31 s in). Only the scaled parts' ratios matter: the
+# estimate rescales them by the speed of the runs already finished. A run group whose cost changes
+# (new assets, faster code) needs its entry measured again: a stale entry is the largest error left.
 RUN_COSTS: dict[str, RunCost] = {
-    "ticker_map_job": RunCost(fixed=10.7),
+    "ticker_map_job": RunCost(fixed=6.7),
     # 22.6 documents per ticker and year at 10 requests/s, over the run's 5 partitions per ticker
-    "sec_job": RunCost(fixed=8.0, compute=0.31, waiting_per_year=0.45),
-    "snapshots_job": RunCost(fixed=3.4),
-    "actions_job": RunCost(fixed=5.0, compute=0.58),
-    "market_job": RunCost(fixed=60.0, compute=0.21),
-    "panel_job": RunCost(fixed=6.0, compute=0.16),
-    "report_job": RunCost(fixed=55.0, compute=0.088),
+    "sec_job": RunCost(fixed=8.0, compute=0.42, waiting_per_year=0.45),
+    "snapshots_job": RunCost(fixed=3.1),
+    "actions_job": RunCost(fixed=5.0, compute=0.5),
+    "market_job": RunCost(fixed=58.0, compute=0.141),
+    "panel_job": RunCost(fixed=6.0, compute=0.117),
+    "report_job": RunCost(fixed=30.0, compute=0.023),
 }
 UNKNOWN_RUN = RunCost(fixed=10.0, compute=0.3)  # a job not in the table (update's single-asset jobs)
 
