@@ -303,38 +303,37 @@ def _report_tables(
     tickers: list[str],
 ) -> duckdb.DuckDBPyConnection:
     """One DuckDB connection over the report's stored inputs, straight from their files: the panel and FX
-    months the day's mapping resolved, the snapshots, and the holdings' filing_text_signals (every stored
-    ticker partition of theirs). A table with nothing stored is its empty declared table."""
-    signals = StoredPartitions(
-        market_panel.warehouse, TEXT_SIGNALS, tuple({"ticker": ticker} for ticker in sorted(set(tickers)))
-    )
+    months the day's mapping resolved, the snapshots, and the holdings' filing_text_signals and filings (every
+    stored ticker partition of theirs). A table with nothing stored is its empty declared table."""
+    by_ticker = tuple({"ticker": ticker} for ticker in sorted(set(tickers)))
+    signals = StoredPartitions(market_panel.warehouse, TEXT_SIGNALS, by_ticker)
+    filings = StoredPartitions(market_panel.warehouse, SECTOR_SOURCE, by_ticker)
     return connect_stored(
-        [market_panel, fx_rates, fundamental_snapshots, signals],
+        [market_panel, fx_rates, fundamental_snapshots, signals, filings],
         empty={
             "market_panel": MARKET_PANEL.empty(),
             "fx_rates": FX_RATES.empty(),
             TEXT_SIGNALS: pd.DataFrame(columns=filing_signals.SIGNAL_INPUT_COLUMNS),
+            SECTOR_SOURCE: pd.DataFrame(columns=SECTOR_COLUMNS),
         },
     )
 
 
 # The holdings' sectors: each company's SEC industry code (SIC, stored with its filings) mapped to a GICS-like
 # sector (defs/sec/sectors.py). A dependency on every ticker partition of `filings` (lineage, automation), read
-# from the warehouse for the holdings only, like TEXT_SIGNALS: a holding without stored filings is Unclassified.
+# in the report's connection for the holdings only, like TEXT_SIGNALS: a holding without stored filings is
+# Unclassified.
 SECTOR_SOURCE = "filings"
 SECTOR_COLUMNS = ["ticker", "filing_date", "acceptance_datetime", "sic"]
 
 
-def _sectors(warehouse, tickers: list[str], day: pd.Timestamp) -> dict[str, str]:
-    """ticker -> sector from the SIC code of its latest filing known by `day`'s close in `warehouse` (the
-    report's): point in time, a filing counts from the first session whose close follows its SEC acceptance
-    (filing_signals' and the fundamentals' rule), so a later filing with another SIC code moves the sector
-    only from that session on. A ticker without one is left out (the report shows it as Unclassified); a
-    partition stored before filings had a `sic` column gives no sector, not an error."""
-    if warehouse is None or not tickers:
-        return {}
-    frame = warehouse.read_partitions(SECTOR_SOURCE, [{"ticker": ticker} for ticker in sorted(set(tickers))])
-    frame = frame.reindex(columns=SECTOR_COLUMNS).dropna(subset=["sic"]).reset_index(drop=True)
+def _sectors(filings: pd.DataFrame, day: pd.Timestamp) -> dict[str, str]:
+    """ticker -> sector from the SIC code of its latest filing known by `day`'s close among `filings` (the
+    holdings' stored rows): point in time, a filing counts from the first session whose close follows its SEC
+    acceptance (filing_signals' and the fundamentals' rule), so a later filing with another SIC code moves the
+    sector only from that session on. A ticker without one is left out (the report shows it as Unclassified);
+    a partition stored before filings had a `sic` column gives no sector, not an error."""
+    frame = filings.reindex(columns=SECTOR_COLUMNS).dropna(subset=["sic"]).reset_index(drop=True)
     if frame.empty:
         return {}
     frame["known_session"] = fundamentals_lib.first_session_known(
@@ -408,6 +407,7 @@ def portfolio_report(
         known = _query(con, "fundamental_snapshots", FUNDAMENTAL_SNAPSHOTS, ["ticker", "known_at"])
         closes = _query(con, "market_panel", MARKET_PANEL, ["date", "ticker", "adj_close"])
         sources = con.execute("SELECT DISTINCT source FROM market_panel").df()["source"]
+        filings = con.execute(f"SELECT * FROM {SECTOR_SOURCE}").df()
     headlines = filing_signals.headline_signals(signals.reindex(columns=filing_signals.SIGNAL_INPUT_COLUMNS))
     rows = pd.concat([rows, filing_signals.latest_filings(rows, headlines, known)], axis=1)
 
@@ -448,7 +448,7 @@ def portfolio_report(
         benchmark_name=settings.benchmark,
         notes=notes,
         holding_values=latest_by_holding,
-        sectors=_sectors(market_panel.warehouse, holdings["ticker"].tolist(), latest_day),
+        sectors=_sectors(filings, latest_day),
         risk_free_annual=settings.risk_free_rate,
         banner="DEMO DATA: simulated prices, filings, headlines and FX for fictional companies; not market data."
         if demo

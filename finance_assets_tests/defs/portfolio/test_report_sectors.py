@@ -12,7 +12,7 @@ from finance_assets.defs.portfolio import assets as portfolio
 from finance_assets.defs.sec import assets as sec
 from finance_assets.defs.sec import schemas
 from finance_assets.demo import source as demo
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.warehouse import StoredPartitions, Warehouse
 
 
 def _stored_filings(ticker: str) -> object:
@@ -21,6 +21,14 @@ def _stored_filings(ticker: str) -> object:
     frame = sec._company_filings((demo.submissions_json(company.cik, dt.date(2025, 6, 2)), []), company.cik)
     frame.insert(0, "ticker", ticker)
     return schemas.FILINGS.conform(frame)
+
+
+def _sectors(warehouse: Warehouse, tickers: list[str], day: pd.Timestamp) -> dict[str, str]:
+    """The report's sectors from `warehouse`'s filings of `tickers`, read as the report reads them (its one
+    connection, `_report_tables`, with empty panel, FX and snapshot inputs)."""
+    inputs = [StoredPartitions(warehouse, name, ()) for name in ("market_panel", "fx_rates", "fundamental_snapshots")]
+    with portfolio._report_tables(*inputs, tickers) as con:
+        return portfolio._sectors(con.execute(f"SELECT * FROM {portfolio.SECTOR_SOURCE}").df(), day)
 
 
 DAY = pd.Timestamp("2025-06-02")  # the submissions' date: every stored filing is known by then
@@ -38,11 +46,11 @@ def test_holdings_get_the_sector_of_their_sic_code(tmp_path):
     # a partition stored before filings had a `sic` column: no sector, not an error
     old = _stored_filings("FRNQ").drop(columns=["sic"])
     warehouse.write_partitions("filings", [({"ticker": "FRNQ"}, old)])
-    sectors = portfolio._sectors(warehouse, [*tickers, "FRNQ", "NOPE"], DAY)
+    sectors = _sectors(warehouse, [*tickers, "FRNQ", "NOPE"], DAY)
     assert sectors == {"KLQX": "Information Technology", "MRQX": "Financials", "DYNQ": "Utilities"}
-    assert portfolio._sectors(None, tickers, DAY) == {} and portfolio._sectors(warehouse, [], DAY) == {}
+    assert _sectors(warehouse, [], DAY) == {}
     # before any of their filings was known: no sector yet
-    assert portfolio._sectors(warehouse, tickers, pd.Timestamp("2000-01-03")) == {}
+    assert _sectors(warehouse, tickers, pd.Timestamp("2000-01-03")) == {}
 
 
 def test_a_sic_change_moves_the_sector_only_from_the_session_its_filing_became_known(tmp_path):
@@ -60,10 +68,7 @@ def test_a_sic_change_moves_the_sector_only_from_the_session_its_filing_became_k
     )
     assert (stored["filing_date"] < pd.Timestamp("2025-06-10")).all()
     warehouse.write_partitions("filings", [({"ticker": "KLQX"}, schemas.FILINGS.conform(pd.concat([stored, later])))])
-    on = {
-        day: portfolio._sectors(warehouse, ["KLQX"], pd.Timestamp(day))
-        for day in ("2025-06-09", "2025-06-10", "2025-06-11")
-    }
+    on = {day: _sectors(warehouse, ["KLQX"], pd.Timestamp(day)) for day in ("2025-06-09", "2025-06-10", "2025-06-11")}
     assert on == {
         "2025-06-09": {"KLQX": "Information Technology"},
         "2025-06-10": {"KLQX": "Information Technology"},  # accepted after Tuesday's close
