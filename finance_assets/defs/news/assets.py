@@ -71,7 +71,8 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
             kept = news_lib.dedupe_headlines(in_window)
             duplicates += len(in_window) - len(kept)
             kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
-            kept = kept[in_months(kept["date"], [month])]
+            # a copy: the score columns are added to this month's rows, not to a view of them
+            kept = kept[in_months(kept["date"], [month])].copy()
             if kept.empty:
                 continue
             scores = sentiment_lib.score_many(kept["title"].tolist())
