@@ -73,3 +73,22 @@ def result_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict:
     for event in events:
         merged.update(_unwrapped(event.metadata))
     return merged
+
+
+def attach_partition_metadata(
+    context: dg.AssetExecutionContext, metadata: Mapping[str, Any], partition_key: str, asset_key: str | None = None
+) -> None:
+    """`metadata` on the materialization of one partition of the run (a range run's summary goes to an
+    observation, see above, which the asset's overview does not show).
+
+    A directly invoked asset (`dagster.build_asset_context`, as tests and benchmarks call it) records no
+    materializations, and Dagster 1.13's direct context has no per-partition metadata: nothing to do there.
+    """
+    from dagster._core.execution.context.invocation import BaseDirectExecutionContext
+
+    if isinstance(context, BaseDirectExecutionContext):
+        return
+    if asset_key is None:
+        context.add_asset_metadata(dict(metadata), partition_key=partition_key)
+    else:
+        context.add_asset_metadata(dict(metadata), asset_key=asset_key, partition_key=partition_key)

@@ -20,7 +20,7 @@ from finance_assets.lib.partitions import (
     per_ticker_month_asset,
     ticker_month_partitions,
 )
-from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 
 GROUP = "market"
 
@@ -153,7 +153,7 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
         # materialization of the partition it shows, so that partition's page shows the picture
         key = metadata["chart_partition"]
         if key in context.partition_keys:
-            context.add_asset_metadata({"latest_month_chart": metadata["latest_month_chart"]}, partition_key=key)
+            attach_partition_metadata(context, {"latest_month_chart": metadata["latest_month_chart"]}, key)
     return out
 
 

@@ -31,7 +31,7 @@ from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
-from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 from finance_assets.lib.schema import TableSchema
 from finance_assets.lib.warehouse import StoredPartitions, connect_stored
 
@@ -522,7 +522,7 @@ def _on_latest_day(context: dg.AssetExecutionContext, asset: str, latest_key: st
     metadata as an observation and leave the overview with "No metadata found"; the other days stay
     bare here too (Dagster would copy output metadata onto every day's event).
     """
-    context.add_asset_metadata(metadata, asset_key=asset, partition_key=latest_key)
+    attach_partition_metadata(context, metadata, latest_key, asset_key=asset)
 
 
 def _recent_days(report: pd.DataFrame, base: str) -> str:
