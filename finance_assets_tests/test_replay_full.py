@@ -38,7 +38,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.replay_full]
+# The replay runs once, in the first test's setup (~20 min on 2 cores): past the suite's 600 s default,
+# within the subprocess's own 3,600 s limit.
+pytestmark = [pytest.mark.slow, pytest.mark.replay_full, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2026-02-02", "2026-05-01"
