@@ -140,15 +140,19 @@ _CHART = """{
 SMALL_DEMO_MONTH = "2025-03"
 
 
-def _start_dagster_dev(env: dict, port: int) -> subprocess.Popen:
+def _start_dagster_dev(env: dict, port: int, capture: bool = False) -> subprocess.Popen:
+    """`dagster dev` as `make dev` starts it, in its own process group (webserver, daemon, code server) with
+    Ctrl-C's SIGINT at its default (a shell running this in the background would have it ignored, and
+    nothing would stop); `capture` pipes its log to `proc.stdout`."""
     return subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # its own process group: webserver, daemon, code server
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        text=capture,
+        preexec_fn=lambda: (os.setsid(), signal.signal(signal.SIGINT, signal.SIG_DFL)),
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -240,20 +244,6 @@ def test_the_ui_after_a_small_demo_shows_what_is_materialized(env):
     assert "](data:image/svg+xml;base64," in charts[chart_partition]
 
 
-def _serve_dev(env: dict, port: int) -> subprocess.Popen:
-    """`dagster dev` as `make dev` starts it, in its own process group with Ctrl-C's SIGINT at its default
-    (a shell running this in the background would have it ignored, and nothing would stop)."""
-    return subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: (os.setsid(), signal.signal(signal.SIGINT, signal.SIG_DFL)),
-    )
-
-
 def _wait_for_graphql(port: int, query: str, done, seconds: float = 180) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -272,7 +262,7 @@ def test_dagster_dev_stops_on_ctrl_c_without_tracebacks(env):
     Ctrl-C: the log holds no traceback, neither from the run's cluster closing nor from the shutdown."""
     env = dict(env, FINANCE_ASSETS_EXECUTOR="dask")
     port = _free_port()
-    proc = _serve_dev(env, port)
+    proc = _start_dagster_dev(env, port, capture=True)
     try:
         location = _wait_for_graphql(
             port,
