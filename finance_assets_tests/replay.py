@@ -90,11 +90,8 @@ TOLERANCE = 1e-12
 #   ticker that moves to another CIK resolvable for its old filings);
 # - portfolio_report.report_path on any day but the latest: the HTML page a run renders is its last
 #   day's, so an earlier day keeps a path when it was once the latest day of a run (every session's
-#   newest day in continuous operation; only the last day in one backfill). The latest day's is compared;
-# - filing_documents.downloaded: whether the run that wrote the row fetched the document or found it
-#   already stored (every re-run of a ticker's documents, e.g. after the weekly SEC refresh, finds them
-#   stored). The document itself (sha256, bytes) is compared.
-HISTORY_COLUMNS = {("ticker_cik_map", "first_seen"), ("filing_documents", "downloaded")}
+#   newest day in continuous operation; only the last day in one backfill). The latest day's is compared.
+HISTORY_COLUMNS = {("ticker_cik_map", "first_seen")}
 
 
 def holdings_csv(as_of: str) -> str:

@@ -166,7 +166,7 @@ def _filing_documents(fetcher: _Fetcher, filing, cfg: FilingDocumentsConfig) -> 
     group_name=GROUP,
     required_resource_keys={"sec"},
     pool="sec",
-    code_version="1",
+    code_version="2",  # 2: `downloaded` left the table for the run's metadata
     metadata=schema_metadata(FILING_DOCUMENTS),
     description="Primary documents of 10-K, 10-Q, 8-K, 20-F, 40-F and 6-K filings in a date window (default "
     "from the history start, FINANCE_ASSETS_HISTORY_START, to the clock) plus selected exhibits (default EX-99 press releases), stored once by sha256 "
@@ -201,7 +201,10 @@ def filing_documents(
             f"filing_documents: {len(failures)} of {len(chosen)} filings could not be fetched (the others are "
             "stored and will not be fetched again): " + "; ".join(failures[:5])
         )
-    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows, columns=FILING_DOCUMENTS.names))
+    fetched = sum(bool(row["downloaded"]) for row in rows)
+    # Whether this run fetched a document is run history, not data: it goes to the run's metadata, so
+    # the stored table is the same however many runs built it (a fresh build equals a kept-current one).
+    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows).reindex(columns=FILING_DOCUMENTS.names))
     since, until = _window(config, sec.as_of_date(), history_start)
     attach_metadata(
         context,
@@ -209,8 +212,8 @@ def filing_documents(
             "window": f"{since.date()} .. {until.date()}",
             "filings": len(chosen),
             "documents": len(out),
-            "downloaded": int(out["downloaded"].sum()) if len(out) else 0,
-            "already_stored": int((~out["downloaded"]).sum()) if len(out) else 0,
+            "downloaded": fetched,
+            "already_stored": len(rows) - fetched,
             "document_requests": requests,
             "bytes": int(out["bytes"].sum()) if len(out) else 0,
             "store": str(store.root),

@@ -115,7 +115,6 @@ FILING_DOCUMENTS = table(
         column("is_primary", BOOL),
         column("sha256", TEXT),
         column("bytes", INT),
-        column("downloaded", BOOL),
     ],
     primary_key=["ticker", "accession_number", "document"],
 )
