@@ -204,7 +204,7 @@ def filing_documents(
     fetched = sum(bool(row["downloaded"]) for row in rows)
     # Whether this run fetched a document is run history, not data: it goes to the run's metadata, so
     # the stored table is the same however many runs built it (a fresh build equals a kept-current one).
-    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows).reindex(columns=FILING_DOCUMENTS.names))
+    out = FILING_DOCUMENTS.conform(pd.DataFrame(rows)[FILING_DOCUMENTS.names]) if rows else FILING_DOCUMENTS.empty()
     since, until = _window(config, sec.as_of_date(), history_start)
     attach_metadata(
         context,
