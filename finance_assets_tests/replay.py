@@ -190,6 +190,20 @@ def replay_job(name: str, home: str, as_of: str):
     return replay_definitions(home, as_of).resolve_job_def(name)
 
 
+def _job_getter(home: Path, as_of: str):
+    """name -> the run-group job of `replay_definitions(home, as_of)`, reconstructable in a run's process."""
+    import dagster as dg
+
+    def job_for(name: str):
+        return dg.build_reconstructable_job(
+            "finance_assets_tests.replay",
+            "replay_job",
+            reconstructable_kwargs={"name": name, "home": str(home), "as_of": as_of},
+        )
+
+    return job_for
+
+
 NEW_YORK = "America/New_York"
 SENSOR_CURSOR_KEY = "finance_assets_tests/replay/new_sec_filings"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -230,7 +244,6 @@ def _tick_filings_sensor(home: Path, instance, as_of: str, job_for) -> list[str]
 def build_as_of(home: Path, instance, as_of: str) -> list[str]:
     """One daemon instant on `home`'s warehouse as of `as_of`: the holdings file and registered tickers
     as of the clock, the filings sensor's tick, then `planning.update` (the clock of every run)."""
-    import dagster as dg
 
     from finance_assets.lib.partitions import TICKER
     from finance_assets.planning import update
@@ -244,13 +257,7 @@ def build_as_of(home: Path, instance, as_of: str) -> list[str]:
         instance.add_dynamic_partitions(TICKER, new)
     now = _settings(home, as_of).now()
     defs = replay_definitions(str(home), as_of)
-
-    def job_for(name: str):
-        return dg.build_reconstructable_job(
-            "finance_assets_tests.replay",
-            "replay_job",
-            reconstructable_kwargs={"name": name, "home": str(home), "as_of": as_of},
-        )
+    job_for = _job_getter(home, as_of)
 
     t0, c0 = time.monotonic(), time.process_time()
     labels = _tick_filings_sensor(home, instance, as_of, job_for)
@@ -269,7 +276,6 @@ def fresh_build(home: Path, instance, as_of: str) -> list[str]:
     holdings file and registered tickers as of the clock, then `planning.plan_backfill` from the history
     start to the clock's month and `planning.run_plan`, one range run per run group (lib/selections.py).
     A second code path beside continuous operation's `update`, and about a tenth of its evaluations."""
-    import dagster as dg
     import pandas as pd
 
     from finance_assets.lib.partitions import TICKER
@@ -280,13 +286,7 @@ def fresh_build(home: Path, instance, as_of: str) -> list[str]:
     (home / "portfolio.csv").write_text(holdings_csv(as_of))
     instance.add_dynamic_partitions(TICKER, tickers_as_of(as_of))
     now = _settings(home, as_of).now()
-
-    def job_for(name: str):
-        return dg.build_reconstructable_job(
-            "finance_assets_tests.replay",
-            "replay_job",
-            reconstructable_kwargs={"name": name, "home": str(home), "as_of": as_of},
-        )
+    job_for = _job_getter(home, as_of)
 
     t0, c0 = time.monotonic(), time.process_time()
     plan = plan_backfill(instance, start=HISTORY_START, end=f"{pd.Timestamp(now).tz_convert(NEW_YORK):%Y-%m}", now=now)
