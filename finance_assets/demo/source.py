@@ -198,6 +198,21 @@ COMPANIES_BY_TICKER = {c.ticker: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPAN
 COMPANIES_BY_CIK = {c.cik: c for c in (*DEMO_COMPANIES, *DEMO_EXTRA_COMPANIES)}
 
 
+def serve_extra_companies(count: int) -> tuple[DemoCompany, ...]:
+    """Serve `count` generated companies (DQX01 ... DQX<count>) from now on in this process: the SEC
+    ticker map, submissions, facts, bulk archives, prices and headlines then know them (the scale
+    benchmark's universe). Deterministic, and the first 40 are the default extras, drawn from the same
+    stream in the same order; the demo companies, the benchmark and every default extra answer exactly
+    as before. Never serves fewer companies than already served."""
+    global DEMO_EXTRA_COMPANIES
+    extras = extra_demo_companies(max(count, len(DEMO_EXTRA_COMPANIES)))
+    for company in extras:
+        COMPANIES_BY_TICKER.setdefault(company.ticker, company)
+        COMPANIES_BY_CIK.setdefault(company.cik, company)
+    DEMO_EXTRA_COMPANIES = extras
+    return extras
+
+
 @functools.lru_cache(maxsize=1)
 def demo_sessions() -> pd.DatetimeIndex:
     """XNYS sessions from the demo epoch to the calendar's end: the demo never invents a holiday."""
