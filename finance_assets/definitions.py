@@ -21,6 +21,7 @@ import dagster as dg
 from finance_assets.defs.market import assets as market
 from finance_assets.defs.market import fx_assets as fx
 from finance_assets.defs.market.fx_source import FxSource
+from finance_assets.defs.market.sensors import SENSORS as MARKET_SENSORS
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.news import assets as news
 from finance_assets.defs.news.source import NewsSource
@@ -175,7 +176,12 @@ def build_definitions(settings: config.Settings) -> dg.Definitions:
         resources=build_resources(settings),
         executor=build_executor(settings),
         jobs=JOBS,
-        sensors=[*SENSORS, automation_sensor(), partition_freshness_sensor(PARTITION_FRESHNESS_CHECKS)],
+        sensors=[
+            *SENSORS,
+            *MARKET_SENSORS,
+            automation_sensor(),
+            partition_freshness_sensor(PARTITION_FRESHNESS_CHECKS),
+        ],
     )
 
 

@@ -5,8 +5,10 @@ its time window, or after the latest exchange close for the open month/day. Fina
 skipped, so re-running a backfill repeats no work. SEC (per-ticker) partitions are refreshed when
 older than `sec_max_age` (a new filing is picked up by the filings sensor in between).
 
-Work is packed into rectangles (ticker range x month range): Dagster runs one single-run backfill
-per rectangle, and tickers are ranged in their registration order.
+Work is packed into ranges: per-ticker assets in ticker ranges (registration order), month assets in
+month ranges. A month run of the daily bars processes every registered ticker, or, tagged with
+`finance_assets/tickers`, only the tickers that need it (a ticker added later, or one whose corporate
+actions changed: lib/coverage.py); `finance-assets update` runs those targeted runs too (`market_sync`).
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from finance_assets.defs.market import sensors as market_sync
 from finance_assets.lib import config
 from finance_assets.lib.partitions import (
-    MONTH,
     TICKER,
     month_partitions,
     report_day_partitions,
+    tickers_tag,
 )
 from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
+from finance_assets.lib.warehouse import Warehouse
 
 NY = "America/New_York"
 
@@ -41,6 +44,17 @@ class RunStep:
     start_key: str | None
     end_key: str | None
     partition_count: int
+    tickers: tuple[str, ...] | None = None  # a month run for these tickers only (None: every registered one)
+    assets: tuple[str, ...] | None = None  # a subset of the job's assets (None: all of them)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags = {}
+        if self.start_key is not None:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: self.start_key, ASSET_PARTITION_RANGE_END_TAG: self.end_key}
+        if self.tickers is not None:
+            tags.update(tickers_tag(self.tickers))
+        return tags
 
 
 def last_close(now: dt.datetime) -> pd.Timestamp:
@@ -212,87 +226,46 @@ def actions_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
     ]
 
 
-def _market_key(ticker: str, month: str) -> str:
-    return str(dg.MultiPartitionKey({TICKER: ticker, MONTH: month}))
-
-
-def actions_changed_at(instance: dg.DagsterInstance, oldest_build: dict[str, int]) -> dict[str, int]:
-    """Ticker -> storage id of the `corporate_actions` materialization that first recorded the ticker's
-    current data version (a hash of its actions), for tickers whose version changed after storage id
-    `oldest_build[ticker]` (its oldest stored prices month: an earlier change is in every month)."""
-    key = dg.AssetKey(ACTIONS.assets[0])
-    changed: dict[str, int] = {}
-    for ticker, oldest in oldest_build.items():
-        newest, first_of_current, cursor, done = [], None, None, False  # newest: [the current version]
-        while not done:
-            result = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[ticker]),
-                limit=100,
-                cursor=cursor,
-                ascending=False,
-            )
-            for record in result.records:  # newest first
-                tags = (record.asset_materialization.tags if record.asset_materialization else None) or {}
-                version = tags.get(DATA_VERSION_TAG)
-                if version is None:  # reported without a version (by hand): says nothing about the actions
-                    continue
-                newest = newest or [version]
-                if version != newest[0]:
-                    changed[ticker], done = first_of_current, True
-                    break
-                first_of_current = record.storage_id
-                if record.storage_id < oldest:  # the version its oldest month was built with: the current one
-                    done = True
-                    break
-            done = done or not result.has_more
-            cursor = result.cursor
-    return changed
-
-
 def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
-    """Ticker -> months whose market partitions are missing or not final, and the stored months of a
-    ticker whose corporate actions changed after they were built (a split or dividend rescales all
-    earlier adjusted prices; automation re-fetches them the same way: lib/automation.prices_condition)."""
-    keys = {(t, m): _market_key(t, m) for t in scope.selected for m in scope.months}
+    """Ticker -> months to build: months whose market partitions are missing or not final (for every
+    selected ticker), and what the market sync finds for a ticker alone (lib/coverage.py)."""
     needed: dict[str, set[str]] = defaultdict(set)
     for asset in MARKET.assets:
-        stamps = _materialized_at(scope.instance, asset, list(keys.values()))
-        for (t, m), key in keys.items():
-            if scope.force or not _final(stamps, key, scope.month_end(m), scope.closed):
-                needed[t].add(m)
-    built = scope.instance.get_latest_storage_id_by_partition(
-        dg.AssetKey("prices"), dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys.values())
-    )
-    oldest_build: dict[str, int] = {}
-    for (t, _), key in keys.items():
-        if key in built:
-            oldest_build[t] = min(oldest_build.get(t, built[key]), built[key])
-    changed = actions_changed_at(scope.instance, oldest_build)
-    for (t, m), key in keys.items():
-        if t in changed and key in built and built[key] < changed[t]:
-            needed[t].add(m)
+        stamps = _materialized_at(scope.instance, asset, scope.months)
+        for m in scope.months:
+            if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed):
+                for t in scope.selected:
+                    needed[t].add(m)
+    warehouse = Warehouse(config.settings().warehouse_location)
+    for ticker, by_asset in market_sync.sync_need(scope.instance, warehouse, scope.selected).items():
+        needed[ticker] |= set().union(*by_asset.values())
     return needed
 
 
 def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
-    """Rectangles of ticker range x month range: tickers needing the same months share runs."""
+    """Month ranges, each run for the tickers needing the same months (untagged when that is every
+    registered ticker), in chunks of `scope.chunk` tickers when only some need them."""
     by_months: dict[frozenset, list[str]] = defaultdict(list)
     for ticker, months in needed.items():
         by_months[frozenset(months)].append(ticker)
+    order = month_partitions.get_partition_keys(current_time=scope.now)
     steps = []
-    for months, group in by_months.items():
-        for month_run in _contiguous(sorted(months), scope.months):
-            for ticker_run in _contiguous(group, scope.registered):
-                for part in _chunks(ticker_run, scope.chunk):
-                    steps.append(
-                        RunStep(
-                            f"market {part[0]}..{part[-1]} {month_run[0][:7]}..{month_run[-1][:7]}",
-                            MARKET.job,
-                            _market_key(part[0], month_run[0]),
-                            _market_key(part[-1], month_run[-1]),
-                            len(part) * len(month_run) * len(MARKET.assets),
-                        )
+    for months, group in sorted(by_months.items(), key=lambda item: sorted(item[0])):
+        everyone = set(group) == set(scope.registered)
+        parts = [None] if everyone else _chunks(sorted(group), scope.chunk)
+        for month_run in _contiguous(sorted(months), order):
+            for part in parts:
+                who = "all tickers" if part is None else (part[0] if len(part) == 1 else f"{part[0]}..{part[-1]}")
+                steps.append(
+                    RunStep(
+                        f"market {who} {month_run[0][:7]}..{month_run[-1][:7]}",
+                        MARKET.job,
+                        month_run[0],
+                        month_run[-1],
+                        len(month_run) * len(MARKET.assets),
+                        tickers=None if part is None else tuple(part),
                     )
+                )
     return steps
 
 
@@ -393,11 +366,16 @@ def run_plan(
 
     failures = []
     for step in plan:
-        tags = {}
-        if step.start_key is not None:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: step.start_key, ASSET_PARTITION_RANGE_END_TAG: step.end_key}
         job = job_for(step.job) if job_for else definitions.reconstructable_job(step.job, config.settings())
-        with dg.execute_job(job, instance=instance, tags=tags, run_config=run_config, raise_on_error=False) as result:
+        selection = None if step.assets is None else [dg.AssetKey(a) for a in step.assets]
+        with dg.execute_job(
+            job,
+            instance=instance,
+            tags=step.tags,
+            run_config=run_config,
+            asset_selection=selection,
+            raise_on_error=False,
+        ) as result:
             if not result.success:
                 failures.append(step.label)
                 for event in result.all_events:
@@ -431,6 +409,16 @@ class UpdateRun:
     start_key: str | None
     end_key: str | None
     partition_count: int
+    tickers: tuple[str, ...] | None = None  # a targeted month run (the market sync)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags = {}
+        if self.start_key is not None:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: self.start_key, ASSET_PARTITION_RANGE_END_TAG: self.end_key}
+        if self.tickers is not None:
+            tags.update(tickers_tag(self.tickers))
+        return tags
 
     @property
     def label(self) -> str:
@@ -439,7 +427,10 @@ class UpdateRun:
             if self.start_key is None
             else f" {self.start_key}" + (f"..{self.end_key}" if self.end_key != self.start_key else "")
         )
-        return f"{','.join(self.assets)}{where} ({self.partition_count} partition(s))"
+        who = (
+            "" if self.tickers is None else f" for {','.join(self.tickers[:3])}{'...' if len(self.tickers) > 3 else ''}"
+        )
+        return f"{','.join(self.assets)}{where}{who} ({self.partition_count} partition(s))"
 
 
 @contextlib.contextmanager
@@ -493,7 +484,7 @@ def update_runs(
 ) -> list[UpdateRun]:
     """The requests packed into runs: assets asked for the same partitions run together (so Dagster sees
     an input and its reader updated by one run, as after a daemon backfill), each partition set as
-    ranges (rectangles of ticker range x month range), upstream asset sets first."""
+    ranges, upstream asset sets first. Month runs process every registered ticker (no tickers tag)."""
     graph = defs.resolve_asset_graph()
     order = {key.to_user_string(): i for i, key in enumerate(graph.toposorted_asset_keys)}
     registered = list(instance.get_dynamic_partitions(TICKER))
@@ -507,7 +498,9 @@ def update_runs(
         for job in {job_of(a) for a in assets}:  # a run is one job's
             members = [a for a in assets if job_of(a) == job]
             sets[(pdef_id, keys, job)] = (tuple(sorted(members, key=order.__getitem__)), set(keys))
-    for assets, keys in sorted(sets.values(), key=lambda item: [order[a] for a in item[0]]):
+    # after every run holding an input of theirs: by their most downstream asset (fx_rates shares the panel's
+    # run, which must come after the prices it reads, or the panel's update would mask the prices')
+    for assets, keys in sorted(sets.values(), key=lambda item: (max(order[a] for a in item[0]), item[0])):
         pdef = graph.get(dg.AssetKey(assets[0])).partitions_def
         runs += _ranges(assets, keys, pdef, registered, now)
     return runs
@@ -516,31 +509,38 @@ def update_runs(
 def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list[UpdateRun]:
     if pdef is None:
         return [UpdateRun(assets, job_of(assets[0]), None, None, 1)]
-    if isinstance(pdef, dg.MultiPartitionsDefinition):
-        months_of: dict[str, set[str]] = defaultdict(set)
-        for key in sorted(keys):  # a fixed order: the same requests give the same runs
-            dims = pdef.get_partition_key_from_str(key).keys_by_dimension
-            months_of[dims[TICKER]].add(dims[MONTH])
-        month_order = month_partitions.get_partition_keys(current_time=now)
-        by_months: dict[frozenset, list[str]] = defaultdict(list)
-        for ticker, months in months_of.items():
-            by_months[frozenset(months)].append(ticker)
-        out = []
-        for months, tickers in by_months.items():
-            for month_run in _contiguous(sorted(months), month_order):
-                for ticker_run in _contiguous(tickers, registered):
-                    out.append(
-                        UpdateRun(
-                            assets,
-                            job_of(assets[0]),
-                            _market_key(ticker_run[0], month_run[0]),
-                            _market_key(ticker_run[-1], month_run[-1]),
-                            len(ticker_run) * len(month_run),
-                        )
-                    )
-        return out
     order = registered if isinstance(pdef, dg.DynamicPartitionsDefinition) else pdef.get_partition_keys(now)
     return [UpdateRun(assets, job_of(assets[0]), run[0], run[-1], len(run)) for run in _contiguous(list(keys), order)]
+
+
+def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.datetime) -> list[RunStep]:
+    """The market sync's targeted month runs (defs/market/sensors.py), as run steps."""
+    return [
+        RunStep(
+            run.label,
+            MARKET.job,
+            run.months[0],
+            run.months[-1],
+            len(run.months) * len(run.assets),
+            tickers=run.tickers,
+            assets=run.assets,
+        )
+        for run in market_sync.sync_runs(instance, warehouse, now)
+    ]
+
+
+def _execute(instance, job, tags, assets, run_config, label, echo) -> bool:
+    selection = [dg.AssetKey(a) for a in assets]
+    with dg.execute_job(
+        job, instance=instance, tags=tags, run_config=run_config, asset_selection=selection, raise_on_error=False
+    ) as result:
+        ok = result.success
+        if not ok:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    echo(f"  step failed: {event.step_key}: {_root_cause(event.event_specific_data.error)}")
+    echo(f"ran {label}" + ("" if ok else " FAILED"))
+    return ok
 
 
 def update(
@@ -557,33 +557,25 @@ def update(
     the daemon's next tick would). Returns the runs and the labels of failed ones."""
     done: list[UpdateRun] = []
     failures: list[str] = []
+    warehouse = Warehouse(config.settings().warehouse_location)
     for _ in range(max_rounds):
         requested = evaluate_automation(defs, instance, now)
-        if not requested:
-            break
-        for run in update_runs(requested, defs, instance, now):
-            tags = {}
-            if run.start_key is not None:
-                tags = {ASSET_PARTITION_RANGE_START_TAG: run.start_key, ASSET_PARTITION_RANGE_END_TAG: run.end_key}
-            selection = [dg.AssetKey(a) for a in run.assets]
-            with dg.execute_job(
-                job_for(run.job),
-                instance=instance,
-                tags=tags,
-                run_config=run_config,
-                asset_selection=selection,
-                raise_on_error=False,
-            ) as result:
-                ok = result.success
-                if not ok:
-                    failures.append(run.label)
-                    for event in result.all_events:
-                        if event.is_step_failure:
-                            echo(f"  step failed: {event.step_key}: {_root_cause(event.event_specific_data.error)}")
-            echo(f"ran {run.label}" + ("" if ok else " FAILED"))
+        runs = update_runs(requested, defs, instance, now) if requested else []
+        for run in runs:
+            if not _execute(instance, job_for(run.job), run.tags, run.assets, run_config, run.label, echo):
+                failures.append(run.label)
             done.append(run)
         if failures:
             break  # failed partitions are retried by the conditions' daily rule, not in a loop here
+        # then what a month lacks for single tickers (a new ticker, changed corporate actions)
+        synced = market_sync_runs(instance, warehouse, now)
+        for step in synced:
+            run = UpdateRun(step.assets, step.job, step.start_key, step.end_key, step.partition_count, step.tickers)
+            if not _execute(instance, job_for(run.job), run.tags, run.assets, run_config, run.label, echo):
+                failures.append(run.label)
+            done.append(run)
+        if failures or not (runs or synced):
+            break
     else:
         echo(f"stopped after {max_rounds} rounds: the conditions still request work")
     return done, failures

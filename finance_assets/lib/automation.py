@@ -14,15 +14,17 @@ that read them, and never touch a partition that is already in progress or whose
 | fundamentals | ticker | missing; its ticker's xbrl_facts / filings updated |
 | fundamental_snapshots | none | missing (once every ticker's fundamentals exist); any fundamentals updated; a ticker's corporate_actions data version changed (a split rebases its EPS and shares) |
 | corporate_actions | ticker | missing; after each close (16:30 New York) |
-| prices | ticker x month | as headlines, plus every stored month (inside the lookback or not) of a ticker whose corporate_actions data version changed |
-| prices, headlines, fx_rates | ticker x month / month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
-| technicals, sentiment | ticker x month | missing in the lookback; the same ticker's input months updated (a stored month at any age) |
+| prices, headlines, fx_rates | month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
+| technicals, sentiment | month | missing in the lookback; the same ticker's input months updated (a stored month at any age) |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated (at any age) |
 | portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age); a new filing (filings, fundamentals or filing_text_signals updated) refreshes the latest report day only |
 
 The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
-launches backfills (one run per rectangle thanks to `BackfillPolicy.single_run()`). Like the other
-sensors it is STOPPED unless FINANCE_ASSETS_AUTOMATION=on.
+launches backfills (one run per range thanks to `BackfillPolicy.single_run()`). Month partitions of the
+daily bars hold every ticker; what a month lacks for one ticker (a ticker registered later, a ticker whose
+corporate actions changed) is the market sync's work: `market_sync` (lib/coverage.py, planning.py), a
+sensor beside this one, launches runs for those tickers alone. Like the other sensors they are STOPPED
+unless FINANCE_ASSETS_AUTOMATION=on.
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ def daily_bar_root_condition(months: int, wait_for: dg.AssetSelection | None = N
     closed_month_refresh = just_closed & ~AC.missing() & _refresh_after(MONTH_CLOSED_CRON)
     missing = _retryable_missing()
     if wait_for is not None:
-        missing = missing & ~AC.any_deps_match(AC.missing()).allow(wait_for).with_label("waits for its inputs")
+        # a month reads every ticker's input: it waits while one is missing, unless that one's last run failed
+        pending = AC.missing() & ~AC.execution_failed()
+        missing = missing & ~AC.any_deps_match(pending).allow(wait_for).with_label("waits for its inputs")
     return (
         _in_lookback(months) & (missing | open_month_refresh | closed_month_refresh) & ~AC.in_progress()
     ).with_label(f"daily bars: missing within {months} months, open month after the close, closed month once")
@@ -177,18 +181,10 @@ def snapshots_condition() -> dg.AutomationCondition:
 
 
 def prices_condition(months: int) -> dg.AutomationCondition:
-    """prices: as the other daily bars, plus every stored month of a ticker whose corporate actions
-    changed (their data version: a hash of the rows), because a split or dividend rescales all earlier
-    adjusted prices. technicals, the panel and the report then follow their updated inputs."""
-    actions_changed = (
-        AC.any_deps_match(AC.data_version_changed()).allow(ACTIONS).with_label("its ticker's corporate actions changed")
-    )
-    # every stored month, inside the lookback or not: a fresh build as of the same clock has them all
-    # adjusted for the new action (~missing first: only stored months are looked at)
-    restated = ~AC.missing() & actions_changed & ~AC.in_progress()
-    return (daily_bar_root_condition(months, wait_for=ACTIONS) | restated).with_label(
-        f"prices: daily bars within {months} months, and every stored month after a corporate action"
-    )
+    """prices: as the other daily bars, waiting for the corporate actions. A ticker whose actions changed
+    gets its stored months again from the market sync (lib/coverage.py), for that ticker alone;
+    technicals, the panel and the report then follow their updated inputs."""
+    return daily_bar_root_condition(months, wait_for=ACTIONS).with_label(f"prices: daily bars within {months} months")
 
 
 def _stored_and_inputs_updated() -> dg.AutomationCondition:

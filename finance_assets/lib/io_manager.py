@@ -6,6 +6,11 @@ hundreds); the IO manager splits it by the partition columns and rewrites each y
 - `ticker` dimension  -> column `ticker`
 - `month` dimension   -> month of column `date`
 - report-day assets   -> column `date`
+- month-partitioned daily bars (definition metadata `ROWS_BY_TICKER`) are also stored by ticker: a
+  run writes exactly its tickers' months (the tickers the asset's frame names in its attrs, else the run's
+  tickers), leaving every other ticker's files untouched, then records them in `<asset>_coverage`
+  (lib/coverage.py). An input of such an asset is read for the run's tickers only, and so is an input
+  partitioned by ticker read by such an asset (headlines read their tickers' filings).
 
 Loading reads every mapped upstream partition that exists in one DuckDB scan, filtered to exactly
 the requested partitions. An input annotated `StoredPartitions` gets those partitions unread instead, for
@@ -17,6 +22,8 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from finance_assets.lib import coverage
+from finance_assets.lib.partitions import ROWS_BY_TICKER, TICKER, TICKERS_TAG, tickers_of_run
 from finance_assets.lib.run_metadata import attach_metadata
 from finance_assets.lib.warehouse import StoredPartitions, Warehouse
 
@@ -31,6 +38,26 @@ def partition_dims(partitions_def: dg.PartitionsDefinition, key: str) -> dict[st
     if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
         return {partitions_def.name or "partition": key}
     return {"partition": key}
+
+
+def _run_tickers(context: dg.InputContext | dg.OutputContext) -> list[str] | None:
+    """The run's tickers (its tag, else every registered ticker); None outside a run (direct invocation)."""
+    try:
+        step = context.step_context
+    except Exception:  # noqa: BLE001 - built contexts (tests, direct invocation) have no step
+        return None
+    return tickers_of_run(step.dagster_run.tags, step.instance.get_dynamic_partitions(TICKER))
+
+
+def _is_targeted(context: dg.InputContext) -> bool:
+    try:
+        return bool(context.step_context.dagster_run.tags.get(TICKERS_TAG))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _rows_by_ticker(metadata) -> bool:
+    return bool((metadata or {}).get(ROWS_BY_TICKER))
 
 
 def _summary_metadata(frame: pd.DataFrame) -> dict:
@@ -79,12 +106,20 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             pdef = context.asset_partitions_def
             keys = context.asset_partition_keys
             dims_list = [partition_dims(pdef, key) for key in keys]
+            tickers = None
+            if _rows_by_ticker(context.definition_metadata):
+                tickers = self._output_tickers(context, obj)
+                dims_list = [{TICKER: ticker, **dims} for dims in dims_list for ticker in tickers]
             parts = wh.write_split(asset, obj, dims_list)
+            if tickers is not None:
+                coverage.record(wh, asset, list(keys), tickers, obj.attrs.get(coverage.ACTIONS_VERSIONS_ATTR))
+                metadata["run_tickers"] = len(tickers)
+                parts = [sum(len(p) for p in parts[i : i + len(tickers)]) for i in range(0, len(parts), len(tickers))]
+            else:
+                parts = [len(part) for part in parts]
             written = len(keys)
             if written > 1:  # a range run's one summary still shows each partition's rows (0 = a gap)
-                metadata["rows_by_partition"] = dg.MetadataValue.json(
-                    {key: len(part) for key, part in zip(keys, parts)}
-                )
+                metadata["rows_by_partition"] = dg.MetadataValue.json(dict(zip(keys, parts)))
         wh.register_view(asset)
         from finance_assets.lib.clock import now
 
@@ -97,6 +132,20 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                 "warehouse_path": dg.MetadataValue.path(wh.asset_location(asset)),
             },
         )
+
+    @staticmethod
+    def _output_tickers(context: dg.OutputContext, frame: pd.DataFrame) -> list[str]:
+        tickers = coverage.run_tickers_of(frame)
+        if tickers is None:
+            tickers = _run_tickers(context)
+        if tickers is None:
+            tickers = sorted(frame["ticker"].unique()) if len(frame) else []
+        extra = set(frame["ticker"].unique()) - set(tickers) if len(frame) else set()
+        if extra:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()} returned rows for tickers outside its run: {sorted(extra)[:5]}"
+            )
+        return list(tickers)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | StoredPartitions:
         asset = context.asset_key.path[-1]
@@ -112,5 +161,15 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
                 )
             return StoredPartitions(wh, asset, (None,)) if unread else wh.read_files(files)
         pdef = context.asset_partitions_def
-        dims_list = [partition_dims(pdef, k) for k in context.asset_partition_keys]
+        keys = list(context.asset_partition_keys)
+        upstream_meta = context.upstream_output.definition_metadata if context.upstream_output else None
+        if isinstance(pdef, dg.DynamicPartitionsDefinition) and pdef.name == TICKER and _is_targeted(context):
+            wanted = set(_run_tickers(context) or [])
+            keys = [key for key in keys if key in wanted]  # a targeted run reads its tickers' rows only
+        dims_list = [partition_dims(pdef, k) for k in keys]
+        if _rows_by_ticker(upstream_meta):
+            tickers = _run_tickers(context)
+            if tickers is None:  # outside a run: every ticker stored
+                tickers = wh.stored_tickers(asset)
+            dims_list = [{TICKER: ticker, **dims} for dims in dims_list for ticker in tickers]
         return StoredPartitions(wh, asset, tuple(dims_list)) if unread else wh.read_partitions(asset, dims_list)

@@ -7,18 +7,17 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.lib.partitions import TICKER, tickers_of_run
+
+
+def run_tickers(context: dg.AssetExecutionContext) -> list[str]:
+    """The tickers this month-partitioned run processes: its tickers tag, else every registered one."""
+    return tickers_of_run(context.run.tags, context.instance.get_dynamic_partitions(TICKER))
 
 
 def ticker_month_grid(context: dg.AssetExecutionContext) -> tuple[list[str], list[str]]:
-    """(tickers, month starts) covered by this run; a range run is a rectangle of the two."""
-    tickers, months = set(), set()
-    partitions_def = context.assets_def.partitions_def
-    for key in context.partition_keys:
-        dims = partitions_def.get_partition_key_from_str(key).keys_by_dimension
-        tickers.add(dims[TICKER])
-        months.add(dims[MONTH])
-    return sorted(tickers), sorted(months)
+    """(tickers, month starts) covered by this run: the run's tickers x its month partitions."""
+    return run_tickers(context), sorted(context.partition_keys)
 
 
 def month_bounds(months: list[str]) -> tuple[dt.date, dt.date]:

@@ -1,11 +1,14 @@
 """Partition scheme (reasoning and measurements in docs/operations.md, "Partition scheme").
 
-- Daily-bar assets (prices, technicals, sentiment): ticker x month. 500 tickers x 10 years = 60,000
-  partitions per asset (Dagster's guidance: <= 100,000), and a two-year backfill of one ticker is 24
-  partitions (~1 s of Dagster bookkeeping) instead of ~500 daily ones (~21 s).
-- SEC assets (filings, xbrl_facts, fundamentals): ticker. One companyfacts/submissions document holds
-  a company's whole history, so there is nothing to gain from a date dimension.
-- market_panel: month (all tickers); portfolio_report: one partition per weekday (~2,600 in 10 years).
+- Daily-bar assets (prices, technicals, headlines, sentiment): month. A run processes every registered
+  ticker for its months at once, or the tickers its run tag `finance_assets/tickers` names (how one ticker
+  is added or rebuilt without recomputing the others). 10 years = 132 partitions per asset, whatever the
+  number of tickers (ticker x month was 792,000 at 6,000 tickers; Dagster's guidance is <= 100,000).
+  Which tickers a month holds, and with which corporate actions, is recorded per (ticker, month) in the
+  warehouse's coverage tables (lib/coverage.py); the market sync fills the gaps.
+- SEC assets and corporate_actions: ticker (6,000 partitions at the whole SEC universe). One
+  companyfacts/submissions document holds a company's whole history, so a date dimension gains nothing.
+- market_panel, fx_rates: month; portfolio_report: one partition per weekday (~2,700 in 10 years).
 
 Every time dimension starts at HISTORY_START (FINANCE_ASSETS_HISTORY_START; unset: 2025-01 in demo mode,
 where `finance-assets demo` starts its backfill, so the demo fills every partition; 2016-01 in live mode).
@@ -13,19 +16,25 @@ where `finance-assets demo` starts its backfill, so the demo fills every partiti
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import dagster as dg
 
 from finance_assets.lib.config import HISTORY_START
+from finance_assets.lib.tickers import normalize_ticker
 
 TICKER = "ticker"
 MONTH = "month"
+# A run tag naming the tickers a month-partitioned run processes (comma separated); absent: every
+# registered ticker. Set by `finance-assets backfill --tickers`, the market sync, or a UI launch.
+TICKERS_TAG = "finance_assets/tickers"
+# Definition metadata of an asset stored by ticker inside month partitions (the IO manager reads it).
+ROWS_BY_TICKER = "finance_assets/rows_by_ticker"
 
 ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKER)
 
 # end_offset=1 keeps the open (current) month addressable; it is refreshed as sessions close.
 month_partitions = dg.MonthlyPartitionsDefinition(start_date=HISTORY_START, end_offset=1, timezone="America/New_York")
-
-ticker_month_partitions = dg.MultiPartitionsDefinition({TICKER: ticker_partitions, MONTH: month_partitions})
 
 # One report per weekday, for completed days only (exchange holidays value at the last close).
 report_day_partitions = dg.TimeWindowPartitionsDefinition(
@@ -36,13 +45,46 @@ report_day_partitions = dg.TimeWindowPartitionsDefinition(
 )
 
 
+class RunTickersError(ValueError):
+    pass
+
+
+def tickers_of_run(tags: Mapping[str, str], registered: Iterable[str]) -> list[str]:
+    """The tickers a month-partitioned run processes: its `finance_assets/tickers` tag, else every
+    registered ticker (sorted: a run's rows never depend on registration order)."""
+    registered = set(registered)
+    value = (tags or {}).get(TICKERS_TAG, "").strip()
+    if not value:
+        return sorted(registered)
+    named = []
+    for raw in value.split(","):
+        if raw.strip():
+            try:
+                named.append(normalize_ticker(raw))
+            except ValueError as err:
+                raise RunTickersError(f"run tag {TICKERS_TAG}: {err}") from None
+    unknown = sorted(set(named) - registered)
+    if unknown:
+        raise RunTickersError(
+            f"run tag {TICKERS_TAG}: not registered: {', '.join(unknown)} (run `finance-assets register` first)"
+        )
+    return sorted(set(named))
+
+
+def tickers_tag(tickers: Iterable[str]) -> dict[str, str]:
+    return {TICKERS_TAG: ",".join(sorted(tickers))}
+
+
 def per_ticker_asset(**kwargs):
     """`@dg.asset` for an asset partitioned by ticker; a backfill of any number of tickers is one run
     (one provider request per ticker, not one run per partition)."""
     return dg.asset(partitions_def=ticker_partitions, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)
 
 
-def per_ticker_month_asset(**kwargs):
-    """`@dg.asset` for a daily-bar asset partitioned ticker x month; a backfill of any rectangle of
-    tickers and months is one run."""
-    return dg.asset(partitions_def=ticker_month_partitions, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)
+def per_month_asset(**kwargs):
+    """`@dg.asset` for a daily-bar asset: month partitions, each run processing the run's tickers
+    (tickers_of_run) and stored by ticker; a backfill of any month range is one run."""
+    metadata = {**kwargs.pop("metadata", {}), ROWS_BY_TICKER: True}
+    return dg.asset(
+        partitions_def=month_partitions, backfill_policy=dg.BackfillPolicy.single_run(), metadata=metadata, **kwargs
+    )

@@ -384,6 +384,11 @@ class Warehouse:
     def all_files(self, asset: str) -> list[Path]:
         return sorted((self.root / _check_asset(asset)).rglob(DATA_FILE))
 
+    def stored_tickers(self, asset: str) -> list[str]:
+        """The tickers an asset stored by ticker has files for (from the layout, no data read)."""
+        found = {m.group(1) for f in self.all_files(asset) if (m := re.search(r"/ticker=([^/]+)/", str(f)))}
+        return sorted(found)
+
     @staticmethod
     def read_files(files: list[Path], columns: list[str] | None = None) -> pd.DataFrame:
         if not files:

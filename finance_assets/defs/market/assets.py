@@ -11,15 +11,10 @@ from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
+from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
-from finance_assets.lib.partitions import (
-    MONTH,
-    TICKER,
-    per_ticker_asset,
-    per_ticker_month_asset,
-    ticker_month_partitions,
-)
+from finance_assets.lib.partitions import month_partitions, per_month_asset, per_ticker_asset
 from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 
 GROUP = "market"
@@ -73,22 +68,19 @@ def corporate_actions(context: dg.AssetExecutionContext) -> dg.Output:
     return dg.Output(out, data_version=dg.DataVersion(version))
 
 
-@per_ticker_month_asset(
+@per_month_asset(
     group_name=GROUP,
     required_resource_keys={"prices_source"},
-    code_version="1",
+    code_version="2",
     metadata=schema_metadata(schemas.PRICES),
-    # not read: a new or changed action re-fetches the ticker's months (lib/automation.py)
-    deps=[
-        dg.AssetDep(
-            "corporate_actions",
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TICKER),
-        )
-    ],
+    # read for its version only: the hash of each ticker's actions these adjusted prices reflect goes into
+    # the coverage table, and a ticker whose actions change gets its stored months again (lib/coverage.py)
+    ins={"corporate_actions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     description="Daily bars: split-adjusted OHLC, split+dividend adjusted close, volume, events and "
-    "the provider each row came from. One request per ticker covers the run's whole date range.",
+    "the provider each row came from. A month partition holds every ticker the runs that wrote it "
+    "processed (the coverage table says which); one request per ticker covers the run's whole date range.",
 )
-def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
+def prices(context: dg.AssetExecutionContext, corporate_actions: pd.DataFrame) -> pd.DataFrame:
     source: PriceSource = context.resources.prices_source
     tickers, months = ticker_month_grid(context)
     start, end = month_bounds(months)
@@ -97,7 +89,7 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
         bars = source.daily_bars(ticker, start, end)
         bars.insert(0, "ticker", ticker)
         frames.append(bars)
-    out = schemas.PRICES.conform(pd.concat(frames, ignore_index=True))
+    out = schemas.PRICES.conform(pd.concat(frames, ignore_index=True)) if frames else schemas.PRICES.empty()
     attach_metadata(
         context,
         {
@@ -108,27 +100,17 @@ def prices(context: dg.AssetExecutionContext) -> pd.DataFrame:
             "http": source.http_stats(),
         },
     )
-    return out
+    return with_run_tickers(out, tickers, actions.versions_by_ticker(corporate_actions, tickers))
 
 
-@per_ticker_month_asset(
+@per_month_asset(
     group_name=GROUP,
     code_version=TECHNICALS_CODE_VERSION,
     metadata=schema_metadata(TECHNICALS),
     ins={
         "prices": dg.AssetIn(
-            partition_mapping=dg.MultiPartitionMapping(
-                {
-                    TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
-                    MONTH: dg.DimensionPartitionMapping(
-                        MONTH,
-                        dg.TimeWindowPartitionMapping(
-                            start_offset=-TECHNICALS_LOOKBACK_MONTHS,
-                            end_offset=0,
-                            allow_nonexistent_upstream_partitions=True,
-                        ),
-                    ),
-                }
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-TECHNICALS_LOOKBACK_MONTHS, end_offset=0, allow_nonexistent_upstream_partitions=True
             )
         )
     },
@@ -154,7 +136,7 @@ def technicals(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.Da
         key = metadata["chart_partition"]
         if key in context.partition_keys:
             attach_partition_metadata(context, {"latest_month_chart": metadata["latest_month_chart"]}, key)
-    return out
+    return with_run_tickers(out, tickers)
 
 
 def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
@@ -191,7 +173,7 @@ def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
             metadata["latest_month_chart"] = dg.MetadataValue.md(
                 f"{caption}\n\n{indicator_chart.markdown_image(svg, title)}"
             )
-            metadata["chart_partition"] = str(dg.MultiPartitionKey({TICKER: ticker, MONTH: f"{first:%Y-%m-01}"}))
+            metadata["chart_partition"] = f"{first:%Y-%m-01}"
     return metadata
 
 
@@ -223,7 +205,7 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
 
 @dg.asset_check(
     asset=prices,
-    partitions_def=ticker_month_partitions,
+    partitions_def=month_partitions,
     description="Every exchange session (XNYS calendar) of the month up to the last close has a "
     "bar; holidays and weekends are simply absent. Warns, listing the missing days.",
 )
@@ -241,7 +223,7 @@ def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=prices,
-    partitions_def=ticker_month_partitions,
+    partitions_def=month_partitions,
     blocking=True,
     description="low <= open, close <= high; volume >= 0; prices > 0; one row per date.",
 )

@@ -92,3 +92,12 @@ def split_factor_after(dates: pd.Series, actions: pd.DataFrame) -> np.ndarray:
     for ex_date, ratio in zip(pd.to_datetime(splits["ex_date"]).to_numpy(dtype="datetime64[ns]"), splits["ratio"]):
         factor = np.where(day < ex_date, factor * ratio, factor)
     return factor
+
+
+def versions_by_ticker(table: pd.DataFrame, tickers) -> dict[str, str]:
+    """Each ticker's actions_version over its rows of the stored table (no rows: the empty table's)."""
+    if table is None or table.empty or "ticker" not in table.columns:
+        empty = actions_version(empty_actions())
+        return dict.fromkeys(tickers, empty)
+    groups = {ticker: rows for ticker, rows in table.groupby("ticker", sort=False)}
+    return {ticker: actions_version(groups.get(ticker, empty_actions())) for ticker in tickers}

@@ -9,9 +9,10 @@ from finance_assets.defs.news import headlines as news_lib
 from finance_assets.defs.news import sentiment as sentiment_lib
 from finance_assets.defs.news.schemas import HEADLINES, SENTIMENT
 from finance_assets.defs.news.source import NEWS_LEAD_DAYS, NewsSource
+from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import in_months, md_preview, ticker_month_grid
-from finance_assets.lib.partitions import MONTH, TICKER, per_ticker_month_asset
+from finance_assets.lib.partitions import per_month_asset
 from finance_assets.lib.run_metadata import attach_metadata
 
 GROUP = "news"
@@ -35,16 +36,14 @@ def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
     return rows if len(rows) else None
 
 
-@per_ticker_month_asset(
+@per_month_asset(
     group_name=GROUP,
     required_resource_keys={"news_source"},
-    code_version="2",
+    code_version="3",
     metadata=schema_metadata(HEADLINES),
     ins={
-        # every month of a ticker reads that ticker's filings (its 8-Ks become headlines)
-        "filings": dg.AssetIn(
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TICKER)
-        ),
+        # every month reads its tickers' filings (their 8-Ks become headlines)
+        "filings": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
     },
     description="Headlines per ticker from every news provider (Yahoo Finance RSS, the company's 8-K "
     "filings with their item titles, Finnhub when FINNHUB_API_KEY is set), deduplicated by URL and "
@@ -94,26 +93,18 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
             "http": source.http_stats(),
         },
     )
-    return out
+    return with_run_tickers(out, tickers)
 
 
-@per_ticker_month_asset(
+@per_month_asset(
     group_name=GROUP,
-    code_version="1",
+    code_version="2",
     metadata=schema_metadata(SENTIMENT),
     ins={
+        # the decayed 7-day score at the start of a month needs the end of the previous one
         "headlines": dg.AssetIn(
-            partition_mapping=dg.MultiPartitionMapping(
-                {
-                    TICKER: dg.DimensionPartitionMapping(TICKER, dg.IdentityPartitionMapping()),
-                    # the decayed 7-day score at the start of a month needs the end of the previous one
-                    MONTH: dg.DimensionPartitionMapping(
-                        MONTH,
-                        dg.TimeWindowPartitionMapping(
-                            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-                        ),
-                    ),
-                }
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
             )
         )
     },
@@ -140,7 +131,7 @@ def sentiment(context: dg.AssetExecutionContext, headlines: pd.DataFrame) -> pd.
             meta["most_positive"] = md_preview(best[["ticker", "date", "title", "score"]])
             meta["most_negative"] = md_preview(worst[["ticker", "date", "title", "score"]])
     attach_metadata(context, meta)
-    return out
+    return with_run_tickers(out, tickers)
 
 
 # The stored tables match their declarations (news/schemas.py); registered in definitions.py.

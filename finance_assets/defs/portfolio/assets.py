@@ -29,7 +29,7 @@ from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.partitions import MONTH, month_partitions, report_day_partitions
+from finance_assets.lib.partitions import month_partitions, report_day_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 from finance_assets.lib.schema import TableSchema
@@ -77,7 +77,7 @@ RECENT_DAY_COLUMNS = [
     ("observations", "returns in risk window", "int"),
 ]
 
-_by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=MONTH)
+_by_month = dg.IdentityPartitionMapping()  # a panel month reads every ticker of that month
 # TimeWindowPartitionMapping counts its offsets in the *downstream's* partitions (weekdays here, not
 # months: `start_offset=-13` gave a day alone ~2 months). An offset of every weekday from the first month
 # to a year past the clock maps every day up to then, however it is launched (alone, first or middle day
