@@ -146,12 +146,13 @@ class _Scope:
     sec_fresh_after: pd.Timestamp
     force: bool
     chunk: int
+    warehouse: Warehouse  # where the coverage and corporate actions the market sync compares are
 
     def month_end(self, month: str) -> pd.Timestamp:
         return pd.Timestamp(month, tz=NY) + pd.offsets.MonthBegin(1)
 
 
-def _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age) -> _Scope:
+def _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age, warehouse=None) -> _Scope:
     registered = list(instance.get_dynamic_partitions(TICKER))
     if not registered:
         raise ValueError("no tickers registered: run `finance-assets register` first")
@@ -169,6 +170,7 @@ def _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age
         sec_fresh_after=pd.Timestamp(now) - sec_max_age,
         force=force,
         chunk=chunk_tickers or max(25, -(-len(selected) // 8)),  # >= 8 progress steps on big universes
+        warehouse=warehouse or Warehouse(config.settings().warehouse_location),
     )
 
 
@@ -236,8 +238,7 @@ def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
             if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed):
                 for t in scope.selected:
                     needed[t].add(m)
-    warehouse = Warehouse(config.settings().warehouse_location)
-    for ticker, by_asset in market_sync.sync_need(scope.instance, warehouse, scope.selected).items():
+    for ticker, by_asset in market_sync.sync_need(scope.instance, scope.warehouse, scope.selected).items():
         needed[ticker] |= set().union(*by_asset.values())
     return needed
 
@@ -325,9 +326,11 @@ def plan_backfill(
     chunk_tickers: int = 0,
     now: dt.datetime | None = None,
     sec_max_age: dt.timedelta = dt.timedelta(hours=24),
+    warehouse: Warehouse | None = None,
 ) -> list[RunStep]:
     """The runs that bring the selected tickers and months up to date, in the run groups' order."""
-    scope = _scope(instance, start, end, tickers, force, chunk_tickers, now or config.settings().now(), sec_max_age)
+    now = now or config.settings().now()
+    scope = _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age, warehouse)
     sec_tickers = sec_tickers_to_refresh(scope)
     actions_tickers = actions_tickers_to_refresh(scope)
     market = market_months_to_refresh(scope)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from finance_assets import planning
-from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.defs.market import corporate_actions as actions_lib
+from finance_assets.lib import coverage
+from finance_assets.lib.partitions import TICKER, TICKERS_TAG
 from finance_assets.lib.selections import MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
+from finance_assets.lib.warehouse import Warehouse
 
 NOW = dt.datetime(2025, 3, 14, 21, 0, tzinfo=dt.UTC)  # a Friday, after the close
 MONTHS = ["2025-02-01", "2025-03-01"]
@@ -23,17 +27,22 @@ def instance():
         yield instance
 
 
-def plan(instance, **kwargs):
-    return planning.plan_backfill(instance, start="2025-02", end="2025-03", now=NOW, **kwargs)
+@pytest.fixture
+def warehouse(tmp_path):
+    return Warehouse(tmp_path / "warehouse")
+
+
+def plan(instance, warehouse=None, **kwargs):
+    return planning.plan_backfill(instance, start="2025-02", end="2025-03", now=NOW, warehouse=warehouse, **kwargs)
+
+
+def scope(instance, warehouse, chunk=0, now=NOW):
+    return planning._scope(instance, "2025-02", "2025-03", None, False, chunk, now, dt.timedelta(hours=24), warehouse)
 
 
 def materialize(instance, asset: str, partitions) -> None:
     for partition in partitions or [None]:
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
-
-
-def market_key(ticker: str, month: str) -> str:
-    return str(dg.MultiPartitionKey({TICKER: ticker, MONTH: month}))
 
 
 def report_days() -> list[str]:
@@ -42,16 +51,21 @@ def report_days() -> list[str]:
     return [d for d in days if dt.date.fromisoformat(d).weekday() < 5]
 
 
-def materialize_everything(instance, skip: tuple[str, str] | None = None) -> None:
-    """Every partition of the plan's scope, except `skip` = (asset, partition key)."""
+NO_ACTIONS = actions_lib.actions_version(actions_lib.empty_actions())
+
+
+def materialize_everything(instance, warehouse, skip: tuple[str, str] | None = None, tickers=TICKERS) -> None:
+    """Every partition of the plan's scope, except `skip` = (asset, month), each month holding `tickers`
+    (their prices with no corporate actions, as the warehouse's empty corporate_actions table says)."""
     materialize(instance, "ticker_cik_map", None)
     for asset in SEC.assets:
         materialize(instance, asset, TICKERS)
     materialize(instance, "fundamental_snapshots", None)
     materialize(instance, "corporate_actions", TICKERS)
     for asset in MARKET.assets:
-        keys = [market_key(t, m) for t in TICKERS for m in MONTHS]
-        materialize(instance, asset, [k for k in keys if (asset, k) != skip])
+        months = [m for m in MONTHS if (asset, m) != skip]
+        materialize(instance, asset, months)
+        coverage.record(warehouse, asset, months, tickers, dict.fromkeys(tickers, NO_ACTIONS))
     for asset in PANEL.assets:
         materialize(instance, asset, MONTHS)
     for asset in REPORT.assets:
@@ -67,111 +81,116 @@ def test_every_group_has_a_job_in_the_definitions():
         assert selected == set(group.assets), group
 
 
-def test_refuses_an_empty_universe_and_unknown_tickers():
+def test_refuses_an_empty_universe_and_unknown_tickers(warehouse):
     with dg.instance_for_test() as empty:
         with pytest.raises(ValueError, match="no tickers registered"):
-            plan(empty)
+            plan(empty, warehouse)
     with dg.instance_for_test() as some:
         some.add_dynamic_partitions(TICKER, ["AAA"])
         with pytest.raises(ValueError, match="not registered: ZZZ"):
-            plan(some, tickers=["ZZZ"])
+            plan(some, warehouse, tickers=["ZZZ"])
 
 
-def test_a_fresh_instance_plans_every_group_once_in_order(instance):
-    steps = plan(instance)
+def test_a_fresh_instance_plans_every_group_once_in_order(instance, warehouse):
+    steps = plan(instance, warehouse)
     assert [s.job for s in steps] == [g.job for g in RUN_GROUPS]
     by_job = {s.job: s for s in steps}
     assert (by_job[SEC.job].start_key, by_job[SEC.job].end_key) == ("AAA", "CCC")
     market = by_job[MARKET.job]
-    assert (market.start_key, market.end_key) == (market_key("AAA", MONTHS[0]), market_key("CCC", MONTHS[1]))
-    assert market.partition_count == 3 * 2 * len(MARKET.assets)
+    # one month range for every registered ticker: no tickers tag
+    assert (market.start_key, market.end_key, market.tickers) == (MONTHS[0], MONTHS[1], None)
+    assert TICKERS_TAG not in market.tags and market.tags["dagster/asset_partition_range_start"] == MONTHS[0]
+    assert market.partition_count == 2 * len(MARKET.assets)
     assert (by_job[PANEL.job].start_key, by_job[PANEL.job].end_key) == tuple(MONTHS)
     assert (by_job[REPORT.job].start_key, by_job[REPORT.job].end_key) == ("2025-02-03", "2025-03-13")
     assert by_job[REPORT.job].partition_count == len(report_days()) * len(REPORT.assets)
 
 
-def test_nothing_to_do_once_everything_is_final(instance):
-    materialize_everything(instance)
-    assert plan(instance) == []
-    assert [s.job for s in plan(instance, force=True)] == [g.job for g in RUN_GROUPS]
+def test_nothing_to_do_once_everything_is_final(instance, warehouse):
+    materialize_everything(instance, warehouse)
+    assert plan(instance, warehouse) == []
+    assert [s.job for s in plan(instance, warehouse, force=True)] == [g.job for g in RUN_GROUPS]
 
 
-def test_one_missing_market_partition_refreshes_exactly_its_month_downstream(instance):
-    materialize_everything(instance, skip=("technicals", market_key("BBB", "2025-02-01")))
-    steps = plan(instance)
+def test_one_missing_market_partition_refreshes_exactly_its_month_downstream(instance, warehouse):
+    materialize_everything(instance, warehouse, skip=("technicals", "2025-02-01"))
+    steps = plan(instance, warehouse)
     assert [s.job for s in steps] == [MARKET.job, PANEL.job, REPORT.job]
     market, panel, report = steps
-    assert (market.start_key, market.end_key) == (market_key("BBB", "2025-02-01"),) * 2
+    assert (market.start_key, market.end_key, market.tickers) == ("2025-02-01", "2025-02-01", None)
     assert (panel.start_key, panel.end_key) == ("2025-02-01", "2025-02-01")
     # every report day from February on: a day reads every panel month up to its own
     assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
 
 
-def _actions(instance, ticker: str, version: str) -> None:
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key="corporate_actions", partition=ticker, tags={"dagster/data_version": version})
+def test_a_ticker_registered_after_the_months_were_built_gets_them_alone(instance, warehouse):
+    materialize_everything(instance, warehouse, tickers=["AAA", "BBB"])
+    [market] = plan(instance, warehouse)[:1]
+    assert (market.job, market.start_key, market.end_key, market.tickers) == (MARKET.job, *MONTHS, ("CCC",))
+    assert market.tags[TICKERS_TAG] == "CCC"
+    steps = plan(instance, warehouse, tickers=["AAA"])  # the others are complete
+    assert MARKET.job not in [s.job for s in steps]
+
+
+def test_a_corporate_action_after_a_month_was_built_refreshes_that_tickers_stored_months(instance, warehouse):
+    materialize_everything(instance, warehouse)
+    assert plan(instance, warehouse) == []
+    split = actions_lib.normalized(
+        pd.DataFrame(
+            [
+                {
+                    "ticker": "BBB",
+                    "ex_date": "2025-03-10",
+                    "kind": "split",
+                    "ratio": 3.0,
+                    "amount": 0.0,
+                    "source": "test",
+                    "known_at": "2025-03-10T13:30:00Z",
+                }
+            ]
+        )
     )
-
-
-def test_a_corporate_action_after_a_month_was_built_refreshes_that_tickers_stored_months(instance):
-    for ticker in TICKERS:
-        _actions(instance, ticker, "v1")
-    materialize_everything(instance)
-    _actions(instance, "AAA", "v1")  # read again, unchanged
-    assert plan(instance) == []
-    _actions(instance, "BBB", "v2")  # a split of BBB: its adjusted history changes
-    steps = plan(instance)
+    warehouse.write("corporate_actions", {"ticker": "BBB"}, split)  # a split of BBB: its adjusted history changes
+    steps = plan(instance, warehouse)
     assert [s.job for s in steps] == [MARKET.job, PANEL.job, REPORT.job]
     market, panel, report = steps
-    assert (market.start_key, market.end_key) == (market_key("BBB", "2025-02-01"), market_key("BBB", "2025-03-01"))
+    assert (market.start_key, market.end_key, market.tickers) == ("2025-02-01", "2025-03-01", ("BBB",))
     assert (panel.start_key, panel.end_key) == ("2025-02-01", "2025-03-01")
     assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
-    # once its months are built again after the action, nothing is left to do
-    for m in MONTHS:
-        materialize(instance, "prices", [market_key("BBB", m)])
-    assert (
-        planning.market_months_to_refresh(
-            planning._scope(instance, "2025-02", "2025-03", None, False, 0, NOW, dt.timedelta(hours=24))
-        )
-        == {}
+    # once its months are built again with the split, nothing is left to do
+    new_version = actions_lib.versions_by_ticker(split, ["BBB"])["BBB"]
+    coverage.record(warehouse, "prices", MONTHS, ["BBB"], {"BBB": new_version})
+    assert planning.market_months_to_refresh(scope(instance, warehouse)) == {}
+
+
+def test_tickers_needing_different_months_get_separate_runs(instance, warehouse):
+    steps = planning.market_steps(
+        scope(instance, warehouse), {"AAA": {"2025-02-01", "2025-03-01"}, "CCC": {"2025-03-01"}}
     )
-
-
-def test_tickers_needing_different_months_get_separate_rectangles(instance):
-    scope = planning._scope(instance, "2025-02", "2025-03", None, False, 0, NOW, dt.timedelta(hours=24))
-    steps = planning.market_steps(scope, {"AAA": {"2025-02-01", "2025-03-01"}, "CCC": {"2025-03-01"}})
-    ranges = sorted((s.start_key, s.end_key) for s in steps)
-    assert ranges == [
-        (market_key("AAA", "2025-02-01"), market_key("AAA", "2025-03-01")),
-        (market_key("CCC", "2025-03-01"), market_key("CCC", "2025-03-01")),
+    assert sorted((s.start_key, s.end_key, s.tickers) for s in steps) == [
+        ("2025-02-01", "2025-03-01", ("AAA",)),
+        ("2025-03-01", "2025-03-01", ("CCC",)),
     ]
+    everyone = planning.market_steps(scope(instance, warehouse, chunk=1), dict.fromkeys(TICKERS, {"2025-03-01"}))
+    assert [(s.start_key, s.tickers) for s in everyone] == [("2025-03-01", None)]  # never chunked: one untagged run
 
 
-def test_sec_runs_follow_registration_order_and_chunk(instance):
-    scope = planning._scope(instance, "2025-02", "2025-03", None, False, 2, NOW, dt.timedelta(hours=24))
-    steps = planning.sec_steps(scope, ["AAA", "BBB", "CCC"])
+def test_sec_runs_follow_registration_order_and_chunk(instance, warehouse):
+    chunked = scope(instance, warehouse, chunk=2)
+    steps = planning.sec_steps(chunked, ["AAA", "BBB", "CCC"])
     assert [(s.start_key, s.end_key) for s in steps] == [("AAA", "BBB"), ("CCC", "CCC")]
-    gap = planning.sec_steps(scope, ["AAA", "CCC"])  # not contiguous: a range would include BBB
+    gap = planning.sec_steps(chunked, ["AAA", "CCC"])  # not contiguous: a range would include BBB
     assert [(s.start_key, s.end_key) for s in gap] == [("AAA", "AAA"), ("CCC", "CCC")]
 
 
-def test_the_ticker_map_and_snapshots_refresh_by_age_and_after_sec(instance):
+def test_the_ticker_map_and_snapshots_refresh_by_age_and_after_sec(instance, warehouse):
     materialize(instance, "ticker_cik_map", None)
     materialize(instance, "fundamental_snapshots", None)
-    scope = planning._scope(instance, "2025-02", "2025-03", None, False, 0, NOW, dt.timedelta(hours=24))
-    assert planning.ticker_map_steps(scope) == []
-    assert planning.snapshot_steps(scope, sec_refreshed=False) == []
-    assert [s.job for s in planning.snapshot_steps(scope, sec_refreshed=True)] == [SNAPSHOTS.job]
-    later = planning._scope(
-        instance,
-        "2025-02",
-        "2025-03",
-        None,
-        False,
-        0,
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
-        dt.timedelta(hours=24),
-    )
+    now = scope(instance, warehouse)
+    assert planning.ticker_map_steps(now) == []
+    assert planning.snapshot_steps(now, sec_refreshed=False) == []
+    assert [s.job for s in planning.snapshot_steps(now, sec_refreshed=True)] == [SNAPSHOTS.job]
+    later = scope(instance, warehouse, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
     assert [s.job for s in planning.ticker_map_steps(later)] == [TICKER_MAP.job]
 
 
@@ -183,16 +202,16 @@ def test_month_range_errors_name_the_option():
 
 
 def test_update_packs_what_automation_requested_into_runs_upstream_first(instance):
-    """`finance-assets update` runs assets requested for the same partitions together, as ranges
-    (rectangles of ticker range x month range), upstream sets first."""
+    """`finance-assets update` runs assets requested for the same partitions together, as ranges, upstream
+    sets first (a set after every set holding an input of its assets)."""
     from finance_assets.definitions import defs
 
     now = dt.datetime(2025, 3, 20, 22, tzinfo=dt.UTC)
-    both = {market_key(t, m) for t in ("AAA", "BBB") for m in MONTHS}
     requested = {
         "market_panel": set(MONTHS),
-        "technicals": both | {market_key("CCC", MONTHS[1])},
-        "prices": set(both),
+        "fx_rates": set(MONTHS),  # in the panel's run, which must come after the prices it reads
+        "technicals": {MONTHS[1]},
+        "prices": set(MONTHS),
         "corporate_actions": {"AAA", "BBB"},
         "filings": {"AAA", "BBB"},
         "xbrl_facts": {"AAA", "BBB"},
@@ -200,12 +219,17 @@ def test_update_packs_what_automation_requested_into_runs_upstream_first(instanc
     runs = planning.update_runs(requested, defs, instance, now)
     assert [(r.assets, r.job, r.start_key, r.end_key, r.partition_count) for r in runs] == [
         (("corporate_actions",), "actions_job", "AAA", "BBB", 2),
+        (("prices",), "market_job", MONTHS[0], MONTHS[1], 2),
         (("filings", "xbrl_facts"), "sec_job", "AAA", "BBB", 2),  # same partitions, one job: one run
-        (("prices",), "market_job", market_key("AAA", MONTHS[0]), market_key("BBB", MONTHS[1]), 4),
-        (("technicals",), "market_job", market_key("AAA", MONTHS[0]), market_key("BBB", MONTHS[1]), 4),
-        (("technicals",), "market_job", market_key("CCC", MONTHS[1]), market_key("CCC", MONTHS[1]), 1),
-        (("market_panel",), "panel_job", MONTHS[0], MONTHS[1], 2),
+        (("technicals",), "market_job", MONTHS[1], MONTHS[1], 1),
+        (("fx_rates", "market_panel"), "panel_job", MONTHS[0], MONTHS[1], 2),
     ]
+    assert all(TICKERS_TAG not in r.tags for r in runs)  # automation's month runs hold every ticker
+    graph = defs.resolve_asset_graph()
+    for i, run in enumerate(runs):  # every run after the runs holding its assets' inputs
+        inputs = {p.to_user_string() for a in run.assets for p in graph.get(dg.AssetKey(a)).parent_keys}
+        later = {a for other in runs[i + 1 :] for a in other.assets}
+        assert not inputs & later, run
 
 
 def test_an_evaluation_reads_each_ticker_list_once_and_leaves_the_instance_as_it_was(instance):
