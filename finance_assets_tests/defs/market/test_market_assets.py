@@ -1,4 +1,5 @@
-"""prices and technicals as Dagster assets: range runs, partition boundaries, checks."""
+"""prices and technicals as Dagster assets: month range runs (every registered ticker, or those the run's tickers
+tag names), partition boundaries, checks."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from finance_assets.defs.market import assets as market
 from finance_assets.defs.market.source import PriceSource
+from finance_assets.lib import coverage
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.partitions import TICKER
+from finance_assets.lib.partitions import TICKER, tickers_tag
 from finance_assets.lib.warehouse import Warehouse
 
 NOW = "2025-07-15T22:00:00+00:00"
@@ -28,14 +30,22 @@ def _resources(root) -> dict:
     }
 
 
-def _run(assets, instance, resources, start: str, end: str, selection=None) -> dg.ExecuteInProcessResult:
+def _run(assets, instance, resources, start: str, end: str, selection=None, tickers=None) -> dg.ExecuteInProcessResult:
+    """A month range run, for every registered ticker or only `tickers` (the run's tickers tag)."""
+    tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
     return dg.materialize(
         assets,
         instance=instance,
         resources=resources,
         selection=selection,
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        tags={**tags, **(tickers_tag(tickers) if tickers else {})},
     )
+
+
+def _actions(instance, resources, tickers=("ACMQ", "BLZQ")) -> None:
+    """The tickers' corporate actions, which prices read (the version each ticker's adjusted prices reflect)."""
+    tags = {ASSET_PARTITION_RANGE_START_TAG: tickers[0], ASSET_PARTITION_RANGE_END_TAG: tickers[-1]}
+    assert dg.materialize([market.corporate_actions], instance=instance, resources=resources, tags=tags).success
 
 
 @pytest.fixture
@@ -46,20 +56,27 @@ def instance():
 
 
 def test_technicals_partition_by_partition_equal_one_run(tmp_path, instance):
-    assets = [market.prices, market.technicals]
+    assets = [market.corporate_actions, market.prices, market.technicals]
     # one run: prices 2022-07..2025-06, technicals for 2024-07..2025-06 in one range
     whole = _resources(tmp_path / "whole")
-    assert _run(assets, instance, whole, "2022-07-01|ACMQ", "2025-06-01|BLZQ", ["prices"]).success
-    assert _run(assets, instance, whole, "2024-07-01|ACMQ", "2025-06-01|BLZQ", ["technicals"]).success
+    _actions(instance, whole)
+    assert _run(assets, instance, whole, "2022-07-01", "2025-06-01", ["prices"]).success
+    assert _run(assets, instance, whole, "2024-07-01", "2025-06-01", ["technicals"]).success
     # the same technicals one month at a time, each reading only its own 24-month look-back
     parts = _resources(tmp_path / "parts")
-    assert _run(assets, instance, parts, "2022-07-01|ACMQ", "2025-06-01|BLZQ", ["prices"]).success
+    _actions(instance, parts)
+    assert _run(assets, instance, parts, "2022-07-01", "2025-06-01", ["prices"]).success
     for month in pd.date_range("2024-07-01", "2025-06-01", freq="MS").strftime("%Y-%m-01"):
-        assert _run(assets, instance, parts, f"{month}|ACMQ", f"{month}|BLZQ", ["technicals"]).success
+        assert _run(assets, instance, parts, month, month, ["technicals"]).success
 
     a = Warehouse(tmp_path / "whole" / "wh").read("technicals").sort_values(["ticker", "date"]).reset_index(drop=True)
     b = Warehouse(tmp_path / "parts" / "wh").read("technicals").sort_values(["ticker", "date"]).reset_index(drop=True)
     assert len(a) == len(b) == 2 * 250  # two tickers, Jul 2024 - Jun 2025 sessions
+    # untagged runs processed every registered ticker, and each month says so
+    months = pd.date_range("2024-07-01", "2025-06-01", freq="MS").strftime("%Y-%m-01")
+    for root in ("whole", "parts"):
+        held = coverage.read(Warehouse(tmp_path / root / "wh"), "technicals")
+        assert sorted(zip(held["month"], held["ticker"])) == [(m, t) for m in months for t in ("ACMQ", "BLZQ")]
     for col in market.TECHNICALS_COLUMNS:
         np.testing.assert_allclose(a[col], b[col], rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=col)
     assert (
@@ -92,25 +109,35 @@ def test_technicals_partition_by_partition_equal_one_run(tmp_path, instance):
 
 
 def test_technicals_metadata_names_the_indicators_and_plots_the_latest_month(tmp_path, instance):
-    assets = [market.prices, market.technicals]
+    assets = [market.corporate_actions, market.prices, market.technicals]
     resources = _resources(tmp_path)
-    assert _run(assets, instance, resources, "2024-01-01|ACMQ", "2025-06-01|ACMQ", ["prices"]).success
-    result = _run(assets, instance, resources, "2025-06-01|ACMQ", "2025-06-01|ACMQ", ["technicals"])
+    _actions(instance, resources, ["ACMQ"])
+    assert _run(assets, instance, resources, "2024-01-01", "2025-06-01", ["prices"], tickers=["ACMQ"]).success
+    result = _run(assets, instance, resources, "2025-06-01", "2025-06-01", ["technicals"], tickers=["ACMQ"])
     (materialization,) = result.asset_materializations_for_node("technicals")
     metadata = materialization.metadata
     assert metadata["indicator_set"].value == market.TECHNICALS_CODE_VERSION
     assert "STOCH(fastk_period=14, slowk_period=3, slowk_matype=0" in metadata["indicators"].value
     chart = metadata["latest_month_chart"].value
     assert "ACMQ" in chart and "2025-06-02 .. 2025-06-30" in chart and "rsi_14" in chart
+    # the runs tagged ACMQ wrote ACMQ alone: BLZQ, registered too, has no files and no coverage rows
+    wh = Warehouse(tmp_path / "wh")
+    assert wh.stored_tickers("prices") == wh.stored_tickers("technicals") == ["ACMQ"]
+    held = coverage.read(wh, "technicals")
+    assert list(zip(held["month"], held["ticker"])) == [("2025-06-01", "ACMQ")]
 
 
 def test_price_checks_run_per_partition_and_pass_on_demo(tmp_path, instance):
+    resources = _resources(tmp_path)
+    _actions(instance, resources, ["ACMQ"])
     result = _run(
-        [market.prices, market.prices_are_sane, market.prices_cover_every_session],
+        [market.corporate_actions, market.prices, market.prices_are_sane, market.prices_cover_every_session],
         instance,
-        _resources(tmp_path),
-        "2025-05-01|ACMQ",
-        "2025-06-01|ACMQ",
+        resources,
+        "2025-05-01",
+        "2025-06-01",
+        dg.AssetSelection.assets(market.prices),  # and its checks, not the corporate actions already stored
+        tickers=["ACMQ"],
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
