@@ -73,8 +73,8 @@ def test_correction_changes_a_published_bar_from_the_day_it_is_known():
 
 
 def test_a_build_as_of_t_reads_nothing_dated_after_t(tmp_path, monkeypatch):
-    """prices and FX rates through the real assets and resources: the transports record the
-    latest date they served, and none is after the clock's New York day."""
+    """corporate actions, prices and FX rates through the real assets and resources: the transports record
+    the latest date they served, and none is after the clock's New York day."""
     from finance_assets.definitions import build_resources
     from finance_assets.defs.market import assets as market
     from finance_assets.defs.market import fx_assets
@@ -94,11 +94,21 @@ def test_a_build_as_of_t_reads_nothing_dated_after_t(tmp_path, monkeypatch):
     resources = build_resources(settings)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(TICKER, ["ACMQ", "CRXQ"])
-        result = dg.materialize(
-            [market.prices],
+        # the tickers' corporate actions first: prices read the version of each ticker's actions they reflect
+        actions = dg.materialize(
+            [market.corporate_actions],
             instance=instance,
             resources=resources,
-            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-03-01|ACMQ", ASSET_PARTITION_RANGE_END_TAG: "2026-04-01|CRXQ"},
+            tags={ASSET_PARTITION_RANGE_START_TAG: "ACMQ", ASSET_PARTITION_RANGE_END_TAG: "CRXQ"},
+        )
+        assert actions.success
+        # one month range run for every registered ticker
+        result = dg.materialize(
+            [market.corporate_actions, market.prices],
+            selection=[market.prices],
+            instance=instance,
+            resources=resources,
+            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-03-01", ASSET_PARTITION_RANGE_END_TAG: "2026-04-01"},
         )
         assert result.success
         price_days = [t.latest_served for t in transports if t.latest_served is not None]
@@ -112,3 +122,8 @@ def test_a_build_as_of_t_reads_nothing_dated_after_t(tmp_path, monkeypatch):
     assert fx.output_for_node("fx_rates")["date"].astype(str).max() <= "2026-04-15"
     prices = result.output_for_node("prices")
     assert prices["date"].max() == dt.date(2026, 4, 14)
+    assert set(prices["ticker"]) == {"ACMQ", "CRXQ"}
+    known = actions.output_for_node("corporate_actions")
+    assert known.empty or pd.to_datetime(known["known_at"]).max() <= pd.Timestamp(
+        "2026-04-15T12:00", tz="America/New_York"
+    )
