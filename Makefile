@@ -9,7 +9,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 EXTRAS := test,dev,scale,lm
 LOCK := requirements.lock
 
-.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench catalog screenshots clean-data
+.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench bench-scale catalog screenshots clean-data
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -68,6 +68,12 @@ lint: install
 
 bench: install
 	$(PY) -m benchmarks.run
+
+# Issue #17's scale benchmark (benchmarks/bench_scale.py, docs/measurements.md): demo universes of N tickers
+# registered in temporary instances, every measure in a fresh process within SCALE_BUDGET_S (600 s each).
+# SCALE_N=100,1000 picks the sizes (default 100,1000,6000); writes benchmarks/results/scale-<N>.json and scale.md.
+bench-scale: install
+	$(PY) -m benchmarks.bench_scale
 
 catalog: install
 	$(VENV)/bin/finance-assets catalog
