@@ -3,6 +3,7 @@ the fictional universe (12 demo companies, the extra DQXnn companies and DEMOIDX
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from finance_assets.demo import source as demo
+from finance_assets.lib.partitions import tickers_tag
 from finance_assets.lib.selections import MARKET, SEC
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +32,9 @@ def write_portfolio(data_dir: Path, tickers: list[str]) -> None:
     (data_dir / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\n" + rows)
 
 
-# `dagster asset materialize` of prices and technicals, 2 tickers x Feb-Mar 2025, as one range run; the
-# crash tests run it as of OLD_NOW, then again as of NEW_NOW (new bars to write) and kill it mid-write.
+# `dagster asset materialize` of prices and technicals, Feb-Mar 2025, as one range run of every registered
+# ticker (the crash tests register 2); they run it as of OLD_NOW, then again as of NEW_NOW (new bars to
+# write) and kill it mid-write.
 MATERIALIZE = [
     "asset",
     "materialize",
@@ -39,7 +43,7 @@ MATERIALIZE = [
     "--select",
     "prices,technicals",
     "--partition-range",
-    "2025-02-01|ACMQ...2025-03-01|BLZQ",
+    "2025-02-01...2025-03-01",
 ]
 OLD_NOW, NEW_NOW = "2025-03-14T22:00:00Z", "2025-04-10T22:00:00Z"
 
@@ -78,9 +82,15 @@ def cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.Complete
     )
 
 
-def dagster_materialize(args: list[str], env: dict) -> subprocess.Popen:
+def dagster_market_run(asset: str, month: str, tickers: list[str], env: dict) -> subprocess.Popen:
+    """`dagster job execute` of one market asset for one month and only `tickers` (the run's tickers tag,
+    which `dagster asset materialize` cannot set)."""
+    tags = {PARTITION_NAME_TAG: month, **tickers_tag(tickers)}
     return subprocess.Popen(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "finance_assets.definitions", *args],
+        [
+            *(str(BIN / "dagster"), "job", "execute", "-m", "finance_assets.definitions"),
+            *("-j", MARKET.job, "-o", asset, "--tags", json.dumps(tags)),
+        ],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
