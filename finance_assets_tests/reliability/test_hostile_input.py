@@ -25,7 +25,7 @@ from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.demo import source as demo
 from finance_assets.lib.holdings_file import PortfolioError, read_portfolio
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.partitions import MONTH, TICKER
+from finance_assets.lib.partitions import TICKER, TICKERS_TAG, tickers_tag
 from finance_assets.lib.sources import SourceFailed
 from finance_assets.lib.warehouse import Warehouse, WarehouseError
 
@@ -126,11 +126,12 @@ def test_hostile_partition_key_added_behind_the_cli_never_reaches_a_url_or_a_pat
     warehouse = isolated_home / "data" / "warehouse"
     with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
         inst.add_dynamic_partitions(TICKER, [ticker])
-        result = dg.materialize(
-            [market.prices],
+        result = dg.materialize(  # a month run processes every registered ticker: the hostile one too
+            [market.corporate_actions, market.prices],
+            selection=[market.prices],
             instance=inst,
             raise_on_error=False,
-            partition_key=dg.MultiPartitionKey({TICKER: ticker, MONTH: "2025-03-01"}),
+            partition_key="2025-03-01",
             resources={
                 "prices_source": PriceSource(**_source_fields(tmp_path)),
                 "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
@@ -145,6 +146,33 @@ def test_hostile_partition_key_added_behind_the_cli_never_reaches_a_url_or_a_pat
     with pytest.raises(ValueError, match="ticker"):
         NewsSource(**_source_fields(tmp_path)).headlines_feed(ticker)
     assert not request_log.exists()
+
+
+@pytest.mark.parametrize("tag", ["../../etc/passwd", "ACMQ,A';DROP TABLE prices;--", "\u0410CMQ"])
+def test_hostile_tickers_tag_never_reaches_a_url_or_a_path(isolated_home, tmp_path, request_log, tag):
+    """A month run's tickers tag (set by hand in the UI's launchpad) is refused before any request or write."""
+    warehouse = isolated_home / "data" / "warehouse"
+    with dg.DagsterInstance.from_config(str(isolated_home / "dagster_home")) as inst:
+        inst.add_dynamic_partitions(TICKER, ["ACMQ"])
+        result = dg.materialize(
+            [market.corporate_actions, market.prices],
+            selection=[market.prices],
+            instance=inst,
+            raise_on_error=False,
+            partition_key="2025-03-01",
+            tags={TICKERS_TAG: tag},
+            resources={
+                "prices_source": PriceSource(**_source_fields(tmp_path)),
+                "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
+            },
+        )
+        assert not inst.get_materialized_partitions(dg.AssetKey("prices"))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+    text = failure.message + (failure.cause.message if failure.cause else "")
+    assert f"run tag {TICKERS_TAG}" in text and "ticker" in text
+    assert not request_log.exists()  # no URL was ever built from it
+    assert not list(warehouse.rglob("*.parquet")) and not (tmp_path / "etc").exists()
 
 
 def test_hostile_values_are_only_ever_data_in_sql(tmp_path):
@@ -258,10 +286,12 @@ def _materialize_prices(tmp_path, instance, transport) -> tuple[dg.ExecuteInJobR
     warehouse = tmp_path / "warehouse"
     instance.add_dynamic_partitions(TICKER, ["ACMQ"])
     result = dg.materialize(
-        [market.prices],
+        [market.corporate_actions, market.prices],
+        selection=[market.prices],
         instance=instance,
         raise_on_error=False,
-        partition_key=dg.MultiPartitionKey({TICKER: "ACMQ", MONTH: "2025-03-01"}),
+        partition_key="2025-03-01",
+        tags=tickers_tag(["ACMQ"]),
         resources={
             "prices_source": _with_transport(PriceSource, transport)(**_source_fields(tmp_path)),
             "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
