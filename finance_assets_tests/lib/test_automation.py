@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from finance_assets.lib import automation
-from finance_assets.lib.partitions import MONTH, TICKER, month_partitions, report_day_partitions
+from finance_assets.lib.partitions import TICKER, month_partitions, report_day_partitions
 from finance_assets.lib.selections import REPORT, SEC
 
 LOOKBACK = 2
 TICKERS = ["ACMQ", "BLZQ", "DEMOIDX"]
 TICKER_ASSETS = SEC.assets  # filings, xbrl_facts, fundamentals, filing_documents, filing_text_signals
-TICKER_MONTH_ASSETS = ("prices", "technicals", "headlines", "sentiment")
+DAILY_BAR_ASSETS = ("prices", "technicals", "headlines", "sentiment")  # month partitions, every ticker
 MONTH_ASSETS = ("market_panel", "fx_rates")
 REPORT_ASSETS = REPORT.assets
 # Wednesday 2025-06-11, 14:00 New York: the open month is June, the latest report day Tuesday 06-10.
@@ -113,10 +113,6 @@ def _requested_more_than_once(ticks: list[Requests]) -> list:
         (asset, key) for requested in ticks for asset, keys in requested.items() for key in keys
     )
     return [item for item, n in counts.items() if n > 1]
-
-
-def _multi_keys(tickers: list[str], months: list[str]) -> set[str]:
-    return {str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t in tickers for m in months}
 
 
 def _lookback_months(now: dt.datetime) -> list[str]:
@@ -213,7 +209,7 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     expected = {
         "ticker_cik_map": {None},
         **{asset: set(TICKERS) for asset in TICKER_ASSETS},
-        **{asset: _multi_keys(TICKERS, months) for asset in TICKER_MONTH_ASSETS},
+        **{asset: set(months) for asset in DAILY_BAR_ASSETS},
         **{asset: set(months) for asset in MONTH_ASSETS},
         **{asset: set(days) for asset in REPORT_ASSETS},
         "fundamental_snapshots": {None},  # one table of every ticker's point-in-time fundamentals
@@ -226,7 +222,8 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     first_tick_of = {asset: next(i for i, t in enumerate(fresh) if asset in t) for asset in everything}
     assert first_tick_of["prices"] > first_tick_of["corporate_actions"]
     assert first_tick_of["headlines"] > first_tick_of["filings"]
-    assert first_tick_of["technicals"] > first_tick_of["prices"]
+    # a reader may be asked in its input's tick (the input will be requested): one run computes both in order
+    assert first_tick_of["technicals"] >= first_tick_of["prices"]
     assert first_tick_of["market_panel"] > first_tick_of["technicals"]
     assert first_tick_of["portfolio_report"] > first_tick_of["market_panel"]
 
@@ -236,13 +233,7 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     #    what reads it follows (report days of June, which read the June panel).
     ticker.now = dt.datetime(2025, 6, 11, 20, 31, tzinfo=dt.UTC)
     close = _union(ticker.until_quiet())
-    assert (
-        close["prices"]
-        == close["headlines"]
-        == close["technicals"]
-        == close["sentiment"]
-        == _multi_keys(TICKERS, ["2025-06-01"])
-    )
+    assert close["prices"] == close["headlines"] == close["technicals"] == close["sentiment"] == {"2025-06-01"}
     assert close["market_panel"] == close["fx_rates"] == {"2025-06-01"}
     assert close["corporate_actions"] == set(TICKERS)  # unchanged actions: no earlier month is re-fetched
     # report days that read the June panel: June's, and Friday 05-30 (its window runs to Monday 06-02)
@@ -257,20 +248,21 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     assert not {"ticker_cik_map", *TICKER_ASSETS} & set(close)
 
     # 4. A new ticker (what the portfolio_tickers sensor registers): only its partitions of the
-    #    per-ticker assets; the cross-sectional panel and report follow because they now include it.
+    #    per-ticker assets. Its months of the daily bars are the market sync's (stored months hold every
+    #    ticker a run processed: lib/coverage.py; test_planning.py and the replay cover it), so automation
+    #    recomputes no month for everyone; once the sync wrote them, the panel and report follow.
     ticker.instance.add_dynamic_partitions(TICKER, ["CRXQ"])
     added_ticks = ticker.until_quiet()
     added = _union(added_ticks)
     for asset in (*TICKER_ASSETS, "corporate_actions"):
         assert added[asset] == {"CRXQ"}, asset
-    for asset in TICKER_MONTH_ASSETS:
-        assert added[asset] == _multi_keys(["CRXQ"], months), asset
-    assert added["market_panel"] == set(months)
-    assert added["portfolio_report"] == set(days)
+    assert not set(DAILY_BAR_ASSETS) & set(added)
     assert added["fundamental_snapshots"] == {None}
-    assert "fx_rates" not in added and "ticker_cik_map" not in added
-    # the latest report day is the only partition computed twice: once its fundamentals land, once its panel
-    assert {key for asset, key in _requested_more_than_once(added_ticks)} <= {days[-1]}
+    assert "fx_rates" not in added and "ticker_cik_map" not in added and "market_panel" not in added
+    ticker.materialize({asset: set(months) for asset in DAILY_BAR_ASSETS})  # the sync's run for CRXQ
+    synced = _union(ticker.until_quiet())
+    assert synced["market_panel"] == set(months)
+    assert synced["portfolio_report"] == set(days)
 
     # 5. A new filing of BLZQ, as the new_sec_filings sensor runs it: that ticker's SEC assets, then only
     #    the latest report day (fundamentals are point in time: no earlier day can see the filing).
@@ -308,8 +300,8 @@ def test_automation_keeps_the_universe_current_with_exactly_the_runs_needed(tick
     )
     recomputed = ticker.until_quiet()
     registered = list(ticker.instance.get_dynamic_partitions(TICKER))
-    assert recomputed and set(recomputed[0]) == {"technicals"}
-    assert recomputed[0]["technicals"] == _multi_keys(registered, months)
+    assert recomputed and "technicals" in recomputed[0]  # the panel may be asked in the same tick (one run each)
+    assert recomputed[0]["technicals"] == set(months) and len(registered) == 4  # a month run: every ticker
     assert {"technicals", "market_panel"} <= set(_union(recomputed)) <= {"technicals", "market_panel", *REPORT_ASSETS}
 
 
@@ -317,7 +309,7 @@ def test_a_partition_in_progress_is_never_requested_again(ticker: Ticker):
     """Automation never starts a second writer: a partition held by a queued or running run is left alone."""
     ticker.materialize({"corporate_actions": set(TICKERS)})  # prices wait for their ticker's actions
     first = ticker.tick(materialize=False)
-    held = str(dg.MultiPartitionKey({TICKER: "ACMQ", MONTH: "2025-06-01"}))
+    held = "2025-06-01"
     assert held in first["prices"]
     job = dg.define_asset_job("prices_only", selection=["prices"]).resolve(
         asset_graph=ticker.defs.resolve_asset_graph()
@@ -334,7 +326,7 @@ def test_a_partition_in_progress_is_never_requested_again(ticker: Ticker):
 def test_concurrency_limits_in_dagster_yaml():
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     limits = {item["key"]: item for item in config["concurrency"]["runs"]["tag_concurrency_limits"]}
-    for tag in ("finance_assets/ticker", "dagster/partition/ticker"):
+    for tag in ("finance_assets/ticker", "finance_assets/tickers", "dagster/partition"):
         assert limits[tag]["limit"] == 1 and limits[tag]["value"] == {"applyLimitPerUniqueValue": True}
     assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
 
@@ -346,19 +338,6 @@ def test_sec_bound_assets_share_the_sec_pool():
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
     assert pools["ticker_cik_map"] == pools["filings"] == pools["xbrl_facts"] == {"sec"}
     assert not pools["prices"] and not pools["fundamentals"]  # no SEC request: no reason to queue behind it
-
-
-def test_one_ticker_runs_carry_a_ticker_tag(isolated_home, tmp_path):
-    """Dagster tags a one-partition run of a ticker x month asset with the ticker (the tag dagster.yaml limits)."""
-    from finance_assets.lib.partitions import ticker_month_partitions
-
-    @dg.asset(partitions_def=ticker_month_partitions)
-    def trivial() -> None: ...
-
-    with _temp_instance(tmp_path) as instance:
-        instance.add_dynamic_partitions(TICKER, ["ACMQ"])
-        result = dg.materialize([trivial], instance=instance, partition_key="2025-03-01|ACMQ")
-    assert result.dagster_run.tags["dagster/partition/ticker"] == "ACMQ"
 
 
 # ----------------------------------------------------------------------------- partition freshness checks
@@ -419,9 +398,10 @@ def _actions_version(ticker: Ticker, symbol: str, version: str) -> None:
 
 @pytest.mark.slow
 def test_a_corporate_action_reaches_stored_months_older_than_the_lookback(ticker: Ticker):
-    """A split rescales every earlier adjusted price: automation re-fetches every stored month of that
-    ticker, however old, and what reads them follows (#16: a fresh build as of the same clock has them
-    all adjusted). Other tickers and missing old months are left alone."""
+    """A split rescales every earlier adjusted price. Finding the months is the market sync's (the prices'
+    coverage records the actions each ticker's months reflect: test_planning.py); automation re-derives the
+    snapshots (per-share figures on the new basis) and, once the sync re-wrote the ticker's months however
+    old, what reads them follows (#16: a fresh build as of the same clock has them all adjusted)."""
     months = _lookback_months(START)
     for symbol in TICKERS:
         _actions_version(ticker, symbol, "v1")
@@ -432,7 +412,7 @@ def test_a_corporate_action_reaches_stored_months_older_than_the_lookback(ticker
     old_days = [d for d in report_day_partitions.get_partition_keys(current_time=START) if d[:7] == old[:7]]
     ticker.materialize(
         {
-            **{asset: _multi_keys(TICKERS, [old]) for asset in TICKER_MONTH_ASSETS},
+            **{asset: {old} for asset in DAILY_BAR_ASSETS},
             "market_panel": {old},
             "fx_rates": {old},
             **{asset: set(old_days) for asset in REPORT_ASSETS},
@@ -445,12 +425,14 @@ def test_a_corporate_action_reaches_stored_months_older_than_the_lookback(ticker
     assert ticker.until_quiet() == []
 
     _actions_version(ticker, "ACMQ", "v2")  # a new split of ACMQ
+    latest = _report_days(START, months[0])[-1]  # the snapshots reach the latest report day, as a filing does
+    assert _union(ticker.until_quiet()) == {
+        "fundamental_snapshots": {None},
+        **{asset: {latest} for asset in REPORT_ASSETS},
+    }
+    ticker.materialize({"prices": {old, *months}, "technicals": {old, *months}})  # the sync's run for ACMQ
     followed = _union(ticker.until_quiet())
-    assert followed["prices"] == _multi_keys(["ACMQ"], [old, *months])
-    assert followed["technicals"] == _multi_keys(["ACMQ"], [old, *months])
     assert old in followed["market_panel"] and set(months) <= followed["market_panel"]
     for asset in REPORT_ASSETS:
         assert set(old_days) <= followed[asset]
-    assert "headlines" not in followed and "sentiment" not in followed and "fx_rates" not in followed
-    # the months in between were never stored: they stay missing (the lookback bounds what is filled)
-    assert "2025-03-01" not in {k.split("|")[0] for k in map(str, followed["prices"])}
+    assert not {"prices", "headlines", "sentiment", "fx_rates"} & set(followed)
