@@ -13,7 +13,7 @@ Every setting (environment, docs/configuration.md) and every option is checked b
 starts; a bad one ends the command with one line naming it, the value and what is accepted. The
 settings are then passed explicitly: the CLI never writes environment variables.
 
-Backfills run as few Dagster runs as possible (one per partition scheme and rectangle, in chunks of
+Backfills run as few Dagster runs as possible (one per partition scheme and range, in chunks of
 tickers for a progress line), skip partitions already materialized after their data was final,
 and share one warm Dask cluster across all runs of the invocation.
 """
@@ -28,9 +28,10 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,8 +206,18 @@ def _warm_workers(cluster) -> None:
     run's two fetching steps (filings, xbrl_facts) do not overlap from the start."""
     from distributed import Client
 
-    with Client(cluster) as client, contextlib.suppress(Exception):  # an optimization only
-        client.run(importlib.import_module, "finance_assets.definitions")
+    with Client(cluster) as client:
+        with contextlib.suppress(Exception):  # an optimization only
+            client.run(importlib.import_module, "finance_assets.definitions")
+        with contextlib.suppress(Exception):  # without it, Ctrl-C prints a traceback per worker
+            client.run(_leave_terminal_process_group)
+
+
+def _leave_terminal_process_group() -> None:
+    """On each Dask worker: a process group of its own (and of the processes its steps start), so Ctrl-C
+    at the terminal, which signals the whole foreground group, reaches only the CLI; the CLI stops and
+    closes the cluster. Otherwise every worker dies of its own KeyboardInterrupt and prints it."""
+    os.setpgid(0, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,25 +290,44 @@ def register(settings: Settings, portfolio: Path, benchmark: str | None, check_k
 
 class Progress:
     """One line per run (updated in place while it runs) and a total with done/total partitions and an
-    ETA (lib/progress.py: each run group's measured cost, rescaled by the speed of the runs finished,
-    the SEC documents' rate-limited wait kept apart)."""
+    ETA (lib/progress.py: each job's cost learned from this instance's earlier runs of it, else the
+    hand-fitted table; rescaled by the speed of the runs finished; shown as a countdown that never
+    reads 0:00 while a run goes on: "finishing" when only the last run's checks are left)."""
 
-    def __init__(self, plan, instance, history_years: float, console=None, clock=time.monotonic):
+    def __init__(
+        self, plan, instance, history_years: float, past_runs=(), console=None, clock=time.monotonic, interrupted=None
+    ):
         from rich.console import Console
 
-        from finance_assets.lib.progress import EtaEstimator
+        from finance_assets.lib.progress import Countdown, EtaEstimator, learned_costs
 
         self.plan, self.instance, self.clock = list(plan), instance, clock
         self.console = console or Console(stderr=False, highlight=False)
         self.total = sum(s.partition_count for s in self.plan)
-        self.estimator = EtaEstimator([(s.job, s.partition_count) for s in self.plan], history_years)
+        self.estimator = EtaEstimator(
+            [(s.job, s.partition_count) for s in self.plan], history_years, learned_costs(past_runs)
+        )
+        # with every job's cost learned from this machine, an ETA is worth showing from the start
+        self.learned = {s.job for s in self.plan} <= {run.job for run in past_runs}
+        self.countdown = Countdown()
+        self.interrupted = interrupted or (lambda: False)
         self.done = 0
         self.finished_runs = 0
         self._progress = None
 
     def eta(self) -> float | None:
-        """Seconds left, once a run has finished (before that there is no measured speed)."""
-        return self.estimator.remaining(self.clock()) if self.finished_runs else None
+        """Seconds left as shown, once a run has finished or every job has run before (before that there
+        is no measured speed)."""
+        if not (self.finished_runs or self.learned):
+            return None
+        now = self.clock()
+        return self.countdown.show(self.estimator.remaining(now), now)
+
+    def eta_text(self) -> str:
+        remaining = self.eta()
+        if remaining is None:
+            return "ETA --"
+        return "ETA finishing" if self.estimator.finishing() else f"ETA {_seconds(remaining, at_least=1)}"
 
     @contextlib.contextmanager
     def live(self) -> Iterator[Progress]:
@@ -314,14 +344,21 @@ class Progress:
             console=self.console,
             transient=False,
         )
-        self._overall = self._progress.add_task("total", total=self.total, eta="ETA --")
+        self._overall = self._progress.add_task("total", total=self.total, eta=self.eta_text())
         with self._progress:
-            yield self
+            # Once Ctrl-C is pressed, what the run writes to stderr is dropped: Dagster's console logger
+            # would print the interrupted run's failure with a traceback (its event keeps it in the
+            # instance: the UI shows it). Above rich's own stderr proxy, which prints to the console.
+            console_stderr = sys.stderr
+            sys.stderr = _SilencedOnce(console_stderr, self.interrupted)
+            try:
+                yield self
+            finally:
+                sys.stderr = console_stderr
 
     def run_step(self, step, run):
-        """Run `step` via `run()`, moving its line as its partitions are materialized."""
-        import threading
-
+        """Run `step` via `run()`, moving its line as its partitions are materialized. A run that Ctrl-C
+        interrupted is not marked done: KeyboardInterrupt instead of its result."""
         task = self._progress.add_task(step.label, total=step.partition_count, eta="")
         index = self.plan.index(step)
         self.estimator.start(index, self.clock())
@@ -338,23 +375,21 @@ class Progress:
         watcher = threading.Thread(target=poll, daemon=True)
         watcher.start()
         try:
-            return run()
+            failures = run()
         finally:
             stop.set()
             watcher.join()
-            self.estimator.finish(index, self.clock())
-            self.done += step.partition_count
-            self.finished_runs += 1
-            self._update(None, task, step.partition_count)
+        if self.interrupted():
+            raise KeyboardInterrupt
+        self.estimator.finish(index, self.clock())
+        self.done += step.partition_count
+        self.finished_runs += 1
+        self._update(None, task, step.partition_count)
+        return failures
 
     def _update(self, step, task, n: int) -> None:
         self._progress.update(task, completed=n)
-        remaining = self.eta()
-        self._progress.update(
-            self._overall,
-            completed=self.done + (n if step else 0),
-            eta="ETA --" if remaining is None else f"ETA {_seconds(remaining)}",
-        )
+        self._progress.update(self._overall, completed=self.done + (n if step else 0), eta=self.eta_text())
 
     def _latest_storage_id(self) -> int:
         import dagster as dg
@@ -374,14 +409,105 @@ class Progress:
         return len(records)
 
 
+def _key_form(key: str | None) -> tuple[str, ...]:
+    """The form of a run's partition key: per dimension, a month/day or a name ("2025-01|ACMQ" ->
+    ("date", "name")). Costs are learned only from runs whose keys have the plan's form: a job whose
+    partition scheme changed starts afresh."""
+    if key is None:
+        return ()
+    return tuple("date" if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", part) else "name" for part in key.split("|"))
+
+
+def past_runs(instance, plan) -> list:
+    """progress.PastRun for the newest successful runs (progress.HISTORY_RUNS) of each job in `plan`
+    whose partition keys have the plan's form: what the ETA learns each job's cost from."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
+
+    from finance_assets.lib.progress import HISTORY_RUNS, PastRun
+
+    forms: dict[str, tuple[str, ...]] = {}
+    for step in plan:
+        forms.setdefault(step.job, _key_form(step.start_key))
+    found = []
+    for job, form in forms.items():
+        records = instance.get_run_records(
+            dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=4 * HISTORY_RUNS
+        )
+        kept = 0
+        for record in records:  # newest first
+            tags = record.dagster_run.tags
+            key = tags.get(ASSET_PARTITION_RANGE_START_TAG, tags.get(PARTITION_NAME_TAG))
+            if kept == HISTORY_RUNS or record.end_time is None or _key_form(key) != form:
+                continue
+            materialized = instance.get_records_for_run(
+                record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1_000_000
+            ).records
+            if materialized:
+                # from its creation, as the progress line counts: a big run spends half a minute before
+                # it starts (the market run: 29 s of 202)
+                created = record.create_timestamp.timestamp()
+                first = min(event.timestamp for event in materialized)
+                found.append(PastRun(job, len(materialized), record.end_time - created, first - created))
+                kept += 1
+    return found
+
+
+INTERRUPTED = "interrupted; the warehouse keeps every completed run; re-run to continue"
+
+
+@contextlib.contextmanager
+def _interrupt_watch() -> Iterator[Callable[[], bool]]:
+    """Yields `interrupted()`: whether Ctrl-C was pressed since. Dagster catches SIGINT during a run (it
+    ends the run as failed and returns), so KeyboardInterrupt never reaches the CLI from there; the
+    signal wakeup fd records every SIGINT whichever Python handler is installed."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous = signal.set_wakeup_fd(write_end)
+    pressed = False
+
+    def interrupted() -> bool:
+        nonlocal pressed
+        with contextlib.suppress(BlockingIOError):
+            pressed = pressed or signal.SIGINT in os.read(read_end, 1024)
+        return pressed
+
+    try:
+        yield interrupted
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+
+
+class _SilencedOnce:
+    """A stream that forwards to `stream` until `silenced()` is true, then drops what is written
+    (Dagster's coloredlogs handler looks up sys.stderr at each record, so this reaches it)."""
+
+    def __init__(self, stream, silenced: Callable[[], bool]):
+        self._stream, self._silenced = stream, silenced
+
+    def write(self, text: str) -> int:
+        return len(text) if self._silenced() else self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _history_years(settings: Settings) -> float:
     """Years from the history start to the clock: the SEC documents' window (lib/progress.py)."""
     start = dt.datetime.fromisoformat(settings.history_start).replace(tzinfo=dt.UTC)
     return max((settings.now() - start).days / 365.25, 0.0)
 
 
-def _seconds(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+def _seconds(seconds: float, at_least: int = 0) -> str:
+    seconds = max(at_least, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
@@ -422,22 +548,29 @@ def backfill(
     print(_describe_plan(plan))
     log_level = "DEBUG" if verbose else "WARNING"
     t0 = time.monotonic()
-    progress = Progress(plan, instance, history_years=_history_years(settings))
-    failures: list[str] = []
-    with dask_cluster(settings) as run_settings:
-        if run_settings.dask_scheduler_address:
-            print(f"dask scheduler: {run_settings.dask_scheduler_address}")
-        with progress.live():
-            for step in plan:
-                failures += progress.run_step(
-                    step,
-                    lambda step=step: run_plan(
-                        instance,
-                        [step],
-                        job_for=lambda name: reconstructable_job(name, run_settings),
-                        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                    ),
-                )
+    with _interrupt_watch() as interrupted:
+        progress = Progress(
+            plan,
+            instance,
+            history_years=_history_years(settings),
+            past_runs=past_runs(instance, plan),
+            interrupted=interrupted,
+        )
+        failures: list[str] = []
+        with dask_cluster(settings) as run_settings:
+            if run_settings.dask_scheduler_address:
+                print(f"dask scheduler: {run_settings.dask_scheduler_address}")
+            with progress.live():
+                for step in plan:
+                    failures += progress.run_step(
+                        step,
+                        lambda step=step: run_plan(
+                            instance,
+                            [step],
+                            job_for=lambda name: reconstructable_job(name, run_settings),
+                            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                        ),
+                    )
     elapsed = time.monotonic() - t0
     print(
         f"done: {len(plan)} run(s), {total} asset partitions in {elapsed:.1f}s"
@@ -661,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     return 0
 

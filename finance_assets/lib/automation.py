@@ -359,7 +359,7 @@ def automation_enabled() -> bool:
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
-    """Evaluates every condition each minute; emits backfills, which the daemon splits into rectangles."""
+    """Evaluates every condition each minute; emits backfills, which the daemon splits into ranges."""
     return dg.AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR_NAME,
         target=dg.AssetSelection.all(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class RunGroup:
     name: str
     assets: tuple[str, ...]
-    partitioning: str  # "none", "ticker", "ticker x month", "month" or "weekday"
+    partitioning: str  # "none", "ticker", "month" or "weekday"
 
     @property
     def job(self) -> str:
@@ -24,7 +24,8 @@ TICKER_MAP = RunGroup("ticker_map", ("ticker_cik_map",), "none")
 SEC = RunGroup("sec", ("filings", "xbrl_facts", "fundamentals", "filing_documents", "filing_text_signals"), "ticker")
 SNAPSHOTS = RunGroup("snapshots", ("fundamental_snapshots",), "none")
 ACTIONS = RunGroup("actions", ("corporate_actions",), "ticker")  # before the snapshots and prices they rescale
-MARKET = RunGroup("market", ("prices", "technicals", "headlines", "sentiment"), "ticker x month")
+# month runs over every registered ticker, or the tickers a run's finance_assets/tickers tag names
+MARKET = RunGroup("market", ("prices", "technicals", "headlines", "sentiment"), "month")
 PANEL = RunGroup("panel", ("market_panel", "fx_rates"), "month")  # fx_rates shares the month partitions
 REPORT = RunGroup("report", ("portfolio_report", "portfolio_holdings"), "weekday")
 

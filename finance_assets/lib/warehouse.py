@@ -2,7 +2,7 @@
 
 Layout under the warehouse root::
 
-    prices/ticker=ACMQ/year=2025/data.parquet             ticker x month partitions, a file per year
+    prices/ticker=ACMQ/year=2025/data.parquet             month partitions stored by ticker, a file per year
     filings/ticker=ACMQ/data.parquet                      ticker partitions
     market_panel/year=2025/data.parquet                   month partitions
     portfolio_report/year=2025/data.parquet               report-day partitions

@@ -1,4 +1,5 @@
-"""Market data assets: daily prices (ticker x month) and technical indicators."""
+"""Market data assets: corporate actions (per ticker), daily prices and technical indicators (month partitions
+holding every ticker a run processed)."""
 
 import datetime as dt
 
