@@ -1,4 +1,5 @@
-"""Dagster's own entry points on this code location: `dagster asset materialize` and `dagster dev`."""
+"""Dagster's own entry points on this code location: `dagster asset materialize`, `dagster job execute` (a
+month run for named tickers: the tickers tag) and `dagster dev`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from finance_assets.lib import coverage
+from finance_assets.lib.partitions import TICKER, TICKERS_TAG
+from finance_assets.lib.selections import MARKET
 from finance_assets.lib.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -45,21 +49,53 @@ def _materialize(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_asset_materialize_partition_and_range(env, isolated_home):
-    one = _materialize(env, "--select", "prices", "--partition", "2025-03-01|ACMQ")
-    assert one.returncode == 0, one.stderr[-2000:]
-    wh = Warehouse(isolated_home / "data" / "warehouse")
-    assert [p.parent.name for p in wh.all_files("prices")] == ["year=2025"]
-    assert {str(d)[:7] for d in wh.read("prices")["date"]} == {"2025-03"}
+def _execute_for_tickers(env: dict, asset: str, month: str, tickers: str) -> subprocess.CompletedProcess:
+    """One month of one market asset for `tickers` only, as a UI launch with the tickers tag does it."""
+    tags = json.dumps({"dagster/partition": month, TICKERS_TAG: tickers})
+    return subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "finance_assets.definitions", "-j", MARKET.job, "-o", asset]
+        + ["--tags", tags],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
-    rng = _materialize(env, "--select", "prices,technicals", "--partition-range", "2025-01-01|ACMQ...2025-02-01|BLZQ")
+
+def test_asset_materialize_partition_and_range(env, isolated_home):
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        registered = sorted(instance.get_dynamic_partitions(TICKER))
+    assert {"ACMQ", "BLZQ"} <= set(registered)  # the portfolio's tickers (and the benchmark)
+    wh = Warehouse(isolated_home / "data" / "warehouse")
+
+    # one month for ACMQ alone: its files only, that month's rows only
+    one = _execute_for_tickers(env, "prices", "2025-03-01", "ACMQ")
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert [(p.parent.parent.name, p.parent.name) for p in wh.all_files("prices")] == [("ticker=ACMQ", "year=2025")]
+    assert {str(d)[:7] for d in wh.read("prices")["date"]} == {"2025-03"}
+    held = coverage.read(wh, "prices")
+    assert list(zip(held["month"], held["ticker"])) == [("2025-03-01", "ACMQ")]
+
+    # a month of every registered ticker, then a range of months (one run) of every registered ticker
+    every = _materialize(env, "--select", "prices", "--partition", "2025-03-01")
+    assert every.returncode == 0, every.stderr[-2000:]
+    assert wh.stored_tickers("prices") == registered
+    rng = _materialize(env, "--select", "prices,technicals", "--partition-range", "2025-01-01...2025-02-01")
     assert rng.returncode == 0, rng.stderr[-2000:]
     tech = wh.read("technicals")
-    assert sorted(tech["ticker"].unique()) == ["ACMQ", "BLZQ"]
+    assert sorted(tech["ticker"].unique()) == registered
     assert sorted({str(d)[:7] for d in tech["date"]}) == ["2025-01", "2025-02"]
+    held = coverage.read(wh, "technicals")
+    assert sorted(zip(held["month"], held["ticker"])) == [
+        (m, t) for m in ("2025-01-01", "2025-02-01") for t in registered
+    ]
 
-    unknown = _materialize(env, "--select", "prices", "--partition", "2025-03-01|NOPE")
-    assert unknown.returncode != 0 and "NOPE" in unknown.stderr
+    # an unregistered ticker in the tag and a key that is no month are refused, naming them
+    unknown = _execute_for_tickers(env, "prices", "2025-03-01", "NOPE")
+    assert unknown.returncode != 0 and "not registered: NOPE" in unknown.stderr
+    not_a_month = _materialize(env, "--select", "prices", "--partition", "2025-03-01|ACMQ")
+    assert not_a_month.returncode != 0 and "2025-03-01|ACMQ" in not_a_month.stderr
 
 
 def _free_port() -> int:
@@ -104,7 +140,7 @@ def test_dagster_dev_serves_the_asset_graph(env):
             time.sleep(1)
         assert nodes, "dagster dev did not serve the asset graph within 120 s"
         kinds = {n["assetKey"]["path"][-1]: (n["partitionDefinition"] or {}).get("type") for n in nodes}
-        assert kinds["prices"] == "MULTIPARTITIONED"
+        assert kinds["prices"] == "TIME_WINDOW"  # months; a run's tickers come from its tags
         assert kinds["filings"] == "DYNAMIC"
         assert kinds["portfolio_report"] == "TIME_WINDOW"
         assert kinds["ticker_cik_map"] is None
@@ -239,7 +275,7 @@ def test_the_ui_after_a_small_demo_shows_what_is_materialized(env):
         for entry in event["metadataEntries"]
         if entry["label"] == "latest_month_chart"
     }
-    chart_partition = f"{SMALL_DEMO_MONTH}-01|DEMOIDX"  # the last ticker's month, on that partition only
+    chart_partition = f"{SMALL_DEMO_MONTH}-01"  # the month it plots (the last ticker's), on that partition only
     assert list(charts) == [chart_partition]
     assert "](data:image/svg+xml;base64," in charts[chart_partition]
 
