@@ -447,8 +447,8 @@ def past_runs(instance, plan) -> list:
                 # from its creation, as the progress line counts: a big run spends half a minute before
                 # it starts (the market run: 29 s of 202)
                 created = record.create_timestamp.timestamp()
-                first = min(event.timestamp for event in materialized)
-                found.append(PastRun(job, len(materialized), record.end_time - created, first - created))
+                seconds = [event.timestamp - created for event in materialized]
+                found.append(PastRun.from_times(job, record.end_time - created, seconds))
                 kept += 1
     return found
 

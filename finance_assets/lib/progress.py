@@ -5,36 +5,36 @@ cost is modeled as
 
     seconds = fixed + compute * partitions + waiting_per_year * partitions * years of history
 
-`fixed` is the run's start-up (launch, loading the job on the workers, the first step), `compute`
-the work per asset partition and `waiting_per_year` the time per partition and year of history spent
-waiting on a rate limit: the SEC run's `filing_documents` fetches every document filed since the
-history start (FINANCE_ASSETS_HISTORY_START) through SEC's 10 requests/s, however fast the machine
-is (the demo: 22.6 documents per ticker and year, 3,171 documents in 5.7 min from 2016, 565 in 64 s
-from 2025). Compute and start-up are scaled by the speed this machine shows on the runs already
-finished; waiting is not.
+`fixed` is the run's start-up, `compute` the work per asset partition and `waiting_per_year` the time
+per partition and year of history spent waiting on SEC's 10 requests/s (the SEC run's
+`filing_documents` fetches every document filed since the history start, however fast the machine).
 
-Within a run, its expected duration counts down; once half its partitions are in, the estimate is the
-mean of that countdown and what the run's own rate since its first partition says (before that, the
-partitions that came first are the cheap ones: filings before documents, prices before headlines), and
-the rate alone once the run is past its expected end.
+Where the costs come from: the Dagster instance's own earlier successful runs of the same job
+(`learned_costs` over `PastRun`s the CLI reads from the instance: each run's length, partitions and
+when each tenth of its partitions came in), so they follow the code and the machine without anyone
+refitting them; RUN_COSTS, fitted by hand once, only for a job the instance has never run. A learned
+cost already holds the run's waiting at the history length it ran with.
 
-Why the estimate before this was off (`finance-assets demo` on 2 cores shared with other work,
-2026-12-06, every printed ETA against the real time left): it scaled one fixed table (fitted before
-`filing_documents` existed, the SEC run at 17 s) by a single machine-speed factor. The SEC run took
-368 s, 21 times its table entry, almost all of it waiting on SEC, while the other runs took 5 to 8
-times theirs; the speed measured on the SEC run made every later run look slower than it was: once
-20 % of the partitions were done, 346 of the 378 ETAs printed were off by more than 50 %, up to 3.7
-times the real time left (counting partitions alike: 375 of 378, up to 5.6 times; a SEC partition cost
-17 times a market one). Here the waiting is kept apart from the speed, the table holds each run group's
-measured cost, and a run's own rate corrects its countdown. Replayed over the run the table was measured
-on, 3 of the 266 ETAs after 20 % of the time are off by more than 50 % (at most 1.56 times, while the
-market run waits on its headlines); over the runs recorded on older code that day, whose report run cost
-2.7 times more, up to half of them are: a stale table entry is the error left (see RUN_COSTS).
+How the estimate moves during a backfill (`EtaEstimator`): runs not yet started add their cost at the
+speed the finished runs showed against their modeled cost (an earlier run on this machine counts as
+evidence too: LEARNED_PRIOR). The run in progress: with learned costs, its length is the expected one
+blended with its own pace (when its latest tenth of partitions came in, against when the earlier runs
+had it) and kept between what its tenths so far allow; with the table, its expected length counts
+down, corrected by its own partition rate past half its partitions. Past its expected end it is judged
+by its own progress alone: never 0 while it runs. `Countdown` is what the progress line shows: it falls
+with the clock at once and follows a rising estimate only gradually.
+
+Measured on two recorded `finance-assets demo` runs (finance_assets_tests/lib/test_progress.py): after
+20 % of the time, 97.8 % and 96.0 % of the ETAs within 50 % of the real time left with the costs learned
+from the other run; 36.2 % and 86.2 % with the table alone; the estimator before (table only, no
+countdown) 34.0 % and 88.0 %, and it showed 0:00 for 31 and 9 s while the last run still went on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -46,6 +46,10 @@ class RunCost:
     fixed: float
     compute: float = 0.0
     waiting_per_year: float = 0.0
+    # learned from this many earlier runs (0: the hand-fitted table), and the share of their time by
+    # which each tenth of their partitions was in (PastRun.progress, averaged)
+    runs: int = 0
+    progress: tuple[float, ...] = ()
 
     def scaled_seconds(self, partitions: int) -> float:
         """The part that follows the machine's speed."""
@@ -55,14 +59,10 @@ class RunCost:
         return self.waiting_per_year * partitions * history_years
 
 
-# Measured on `finance-assets demo` (13 tickers, 2025-01..2026-11: 2,318 asset partitions, 1.9 years of
-# SEC documents; 2 cores shared with other work; 2026-12-06 17:00, after the report run started reading
-# its inputs in one DuckDB connection, which made it 2.7 times faster): ticker map 6.7 s; SEC 65 partitions
-# 91 s, of which ~56 s waiting on SEC's 10 requests/s for 565 documents; corporate actions 13 partitions
-# 11.6 s; snapshots 3.1 s; market 1,196 partitions 227 s (first partition 59 s in); panel 46 partitions
-# 11.4 s; report 996 partitions 53 s (first partition 31 s in). Only the scaled parts' ratios matter: the
-# estimate rescales them by the speed of the runs already finished. A run group whose cost changes
-# (new assets, faster code) needs its entry measured again: a stale entry is the largest error left.
+# The fallback for a job this instance has never run: measured by hand on `finance-assets demo`
+# (13 tickers, 2025-01..2026-11: 2,318 asset partitions, 1.9 years of SEC documents; 2 cores shared
+# with other work; 2026-12-06 17:00). It goes stale whenever a run group's code changes; the costs
+# learned from the instance's own runs (learned_costs) do not.
 RUN_COSTS: dict[str, RunCost] = {
     "ticker_map_job": RunCost(fixed=6.7),
     # 22.6 documents per ticker and year at 10 requests/s, over the run's 5 partitions per ticker
@@ -73,18 +73,89 @@ RUN_COSTS: dict[str, RunCost] = {
     "panel_job": RunCost(fixed=6.0, compute=0.117),
     "report_job": RunCost(fixed=30.0, compute=0.023),
 }
-UNKNOWN_RUN = RunCost(fixed=10.0, compute=0.3)  # a job not in the table (update's single-asset jobs)
+UNKNOWN_RUN = RunCost(fixed=10.0, compute=0.3)  # a job neither in the table nor run before
+
+
+# ---------------------------------------------------------------------------------------------
+# Costs learned from the instance's earlier runs
+
+HISTORY_RUNS = 3  # the newest successful runs of a job its cost is learned from
+
+
+TENTHS = 10
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """An earlier successful run of a job, as the Dagster instance recorded it."""
+
+    job: str
+    partitions: int  # asset partitions it materialized
+    seconds: float  # from its start to its end
+    first_partition_after: float  # seconds from its start to its first materialization
+    # the share of its time by which each tenth of its partitions was in: a run's partitions come in
+    # batches (the market run's prices, a quarter of them, at a third of its time; its sentiment last)
+    progress: tuple[float, ...] = ()
+
+    @classmethod
+    def from_times(cls, job: str, seconds: float, partition_seconds: Sequence[float]) -> PastRun:
+        """From its length and when (seconds from its start) each partition was materialized."""
+        times = sorted(partition_seconds)
+        progress = tuple(
+            min(times[max(math.ceil(tenth * len(times) / TENTHS) - 1, 0)] / seconds, 1.0)
+            for tenth in range(1, TENTHS + 1)
+        )
+        return cls(job, len(times), seconds, times[0], progress)
+
+
+def learned_costs(history: Iterable[PastRun], table: Mapping[str, RunCost] = RUN_COSTS) -> dict[str, RunCost]:
+    """Each job's cost from its own earlier runs (`history`: the newest HISTORY_RUNS per job); the
+    table's entry for a job with none. Only runs like the coming ones belong in `history` (the CLI
+    passes runs whose partition keys have the same form: a new partition scheme starts afresh)."""
+    by_job: dict[str, list[PastRun]] = {}
+    for run in history:
+        if run.partitions > 0 and run.seconds > 0:
+            by_job.setdefault(run.job, []).append(run)
+    costs = dict(table)
+    costs.update({job: _fit(runs) for job, runs in by_job.items()})
+    return costs
+
+
+def _fit(runs: Sequence[PastRun]) -> RunCost:
+    """Start-up plus a cost per partition. Runs of different sizes give both by least squares;
+    runs of one size split at the first materialization (the time before it does not grow with
+    the partitions left)."""
+    profiles = [run.progress for run in runs if len(run.progress) == TENTHS]
+    progress = tuple(statistics.fmean(shares) for shares in zip(*profiles, strict=True)) if profiles else ()
+    if len({run.partitions for run in runs}) > 1:
+        mean_p = statistics.fmean(run.partitions for run in runs)
+        mean_s = statistics.fmean(run.seconds for run in runs)
+        spread = sum((run.partitions - mean_p) ** 2 for run in runs)
+        compute = sum((run.partitions - mean_p) * (run.seconds - mean_s) for run in runs) / spread
+        fixed = mean_s - compute * mean_p
+        if compute >= 0 and fixed >= 0:
+            return RunCost(fixed=fixed, compute=compute, runs=len(runs), progress=progress)
+    fixed = statistics.median(min(run.first_partition_after, run.seconds) for run in runs)
+    per_partition = [(run.seconds - fixed) / run.partitions for run in runs]
+    return RunCost(fixed=fixed, compute=max(statistics.fmean(per_partition), 0.0), runs=len(runs), progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimate during a backfill
 
 # How many reference seconds of evidence the reference speed (1.0) counts for while the finished runs'
-# modeled seconds are fewer: the ticker-map run alone (start-up only: 3.6 s on one version of the code,
-# 10.7 s on the next) does not set the speed of everything after it.
+# modeled seconds are fewer: the ticker-map run alone does not set the speed of everything after it.
 PRIOR_SECONDS = 30.0
-
+# An earlier run's modeled seconds count as this share of evidence for the speed: a run slowed by a
+# passing load should not rescale all the rest, nor the history hide a machine busier now. Chosen on the
+# two recorded runs (0.25 to 0.5 keep both >= 90 %; 0 and 1 do not: 87 % and 80 % in one direction).
+LEARNED_PRIOR = 0.5
 
 # A run's own partition rate is trusted once this share of its partitions is in: before that, the
 # partitions that come first (prices before headlines, filings before documents) are the cheap ones.
 RATE_FROM = 0.5
 CHECKS_SHARE = 0.1  # of a run's expected length, for its asset checks after the last partition
+FLOOR_SECONDS = 1.0  # the least a run still going is said to have left
 
 
 @dataclass
@@ -96,6 +167,9 @@ class _Run:
     finished: float | None = None
     done: int = 0  # partitions materialized so far
     first_done: float | None = None  # when the first one was
+    last_change: float | None = None  # when `done` last grew
+    tenths: int = 0  # tenths of its partitions in
+    tenths_at: float | None = None  # when the last of them came in
 
 
 class EtaEstimator:
@@ -105,11 +179,12 @@ class EtaEstimator:
     The speed factor is (actual - waiting) / (modeled start-up + compute) over the finished runs,
     pulled toward 1.0 by PRIOR_SECONDS at first; a run still going past its expected end raises it (the
     machine is slower than measured so far). The run in progress counts down from its expected
-    duration, corrected by its own rate past half its partitions (_left_in_run); runs not yet started
-    add their modeled cost at that speed plus their waiting."""
+    duration, corrected by its own rate (_left_in_run); runs not yet started add their modeled cost at
+    that speed plus their waiting."""
 
     def __init__(self, runs: Sequence[tuple[str, int]], history_years: float, costs: Mapping[str, RunCost] = RUN_COSTS):
-        """`runs`: (job, asset partitions) in order; `history_years`: from the history start to the clock."""
+        """`runs`: (job, asset partitions) in order; `history_years`: from the history start to the clock;
+        `costs`: RUN_COSTS, or learned_costs(the instance's earlier runs)."""
         self.runs = [_Run(job, partitions, costs.get(job, UNKNOWN_RUN)) for job, partitions in runs]
         self.history_years = history_years
 
@@ -124,7 +199,13 @@ class EtaEstimator:
         run = self.runs[index]
         if done_partitions > 0 and run.first_done is None:
             run.first_done = now
-        run.done = min(done_partitions, run.partitions)
+        done = min(done_partitions, run.partitions)
+        if done > run.done:
+            run.last_change = now
+        run.done = done
+        tenths = min(done * TENTHS // run.partitions, TENTHS) if run.partitions else 0
+        if tenths > run.tenths:
+            run.tenths, run.tenths_at = tenths, now
 
     def finish(self, index: int, now: float) -> None:
         run = self.runs[index]
@@ -133,7 +214,7 @@ class EtaEstimator:
         run.finished = now
 
     def speed(self, now: float) -> float:
-        """Seconds per reference second of the scaled work (1.0: as fast as the table)."""
+        """Seconds per reference second of the scaled work (1.0: as fast as the costs say)."""
         actual = modeled = 0.0
         for run in self.runs:
             if run.finished is not None:
@@ -141,6 +222,10 @@ class EtaEstimator:
                 modeled += run.cost.scaled_seconds(run.partitions)
         if modeled < PRIOR_SECONDS:  # the prior only while the evidence is smaller than it
             actual, modeled = actual + PRIOR_SECONDS, modeled + PRIOR_SECONDS
+        # costs learned on this machine are evidence of the same kind: a whole earlier run of the plan
+        # counts as much as this one (a run slowed by a passing load does not rescale all the rest)
+        learned = LEARNED_PRIOR * sum(run.cost.scaled_seconds(run.partitions) for run in self.runs if run.cost.runs)
+        actual, modeled = actual + learned, modeled + learned
         speed = actual / modeled
         current = self._current()
         if current is not None:
@@ -164,16 +249,58 @@ class EtaEstimator:
                 left += self._left_in_run(run, expected, now)
         return left
 
+    def finishing(self) -> bool:
+        """Only the last run's asset checks are left: every run started, the last one's partitions in."""
+        unfinished = [run for run in self.runs if run.finished is None]
+        return (
+            len(unfinished) == 1
+            and unfinished[0].started is not None
+            and unfinished[0].done >= unfinished[0].partitions
+        )
+
     @staticmethod
     def _left_in_run(run: _Run, expected: float, now: float) -> float:
         """The run's expected duration counted down; once RATE_FROM of its partitions are in, the mean of
-        that and what its own rate since the first one says; past its expected end, the rate alone."""
-        countdown = max(expected - (now - run.started), 0.0)
-        if run.first_done is None or run.done < RATE_FROM * run.partitions:
-            return countdown
-        # after its last partition a run still evaluates its asset checks: up to a tenth of its length
-        by_rate = (now - run.first_done) * (run.partitions - run.done) / run.done + CHECKS_SHARE * expected
-        return (countdown + by_rate) / 2 if countdown > 0 else by_rate
+        that and what its own rate since the first one says. Past its expected end: its own rate (since
+        its start while fewer than RATE_FROM are in: the cheap partitions come first), or with nothing
+        in yet, as long again as it has taken. Never below FLOOR_SECONDS: the run is still going."""
+        elapsed = now - run.started
+        if run.cost.progress:
+            return EtaEstimator._left_by_progress(run, expected, elapsed)
+        countdown = expected - elapsed
+        checks = CHECKS_SHARE * expected  # asset checks after the last partition
+        if run.done >= run.partitions:
+            since_last = now - (run.last_change if run.last_change is not None else now)
+            return max(checks - since_last, FLOOR_SECONDS)
+        if run.first_done is None or run.done == 0:
+            return countdown if countdown > FLOOR_SECONDS else max(elapsed, FLOOR_SECONDS)
+        trusted = run.done >= RATE_FROM * run.partitions
+        measured_over = now - run.first_done if trusted else elapsed
+        by_rate = measured_over * (run.partitions - run.done) / run.done + checks
+        if countdown > FLOOR_SECONDS:
+            return (countdown + by_rate) / 2 if trusted else countdown
+        return max(by_rate, FLOOR_SECONDS)
+
+    @staticmethod
+    def _left_by_progress(run: _Run, expected: float, elapsed: float) -> float:
+        """A run whose earlier runs showed when each tenth of their partitions came in: its length is
+        the expected one, kept between what its partitions so far say. With k tenths in, it is at least
+        at the share of its time where the earlier runs had k tenths (length <= elapsed / that share)
+        and short of where they had the next tenth (length > elapsed / that share)."""
+        tenths = run.tenths
+        reached = run.cost.progress[tenths - 1] if tenths else 0.0
+        next_share = run.cost.progress[tenths] if tenths < TENTHS else 1.0
+        length = expected
+        if reached > 0 and run.tenths_at is not None:
+            # its own pace (when its last tenth came in, against when the earlier runs had it) counts for
+            # as much as the run is through
+            own = (run.tenths_at - run.started) / reached
+            length = reached * own + (1 - reached) * expected
+        if next_share > 0:
+            length = max(length, elapsed / next_share)
+        if reached > 0:
+            length = min(length, elapsed / reached)
+        return max(length - elapsed, FLOOR_SECONDS)
 
     def fraction_done(self, now: float) -> float:
         """Share of the modeled time behind us, at the current speed (for deciding when to show an ETA)."""
@@ -183,3 +310,33 @@ class EtaEstimator:
 
     def _current(self) -> _Run | None:
         return next((r for r in self.runs if r.started is not None and r.finished is None), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the progress line shows
+
+RISE_PER_SECOND = 0.2  # a rising estimate is followed by at most this share of the shown value a second
+
+
+class Countdown:
+    """The ETA as shown: it falls with the clock, drops at once to a lower estimate, and follows a
+    higher one by at most RISE_PER_SECOND of itself per second (plus a second), so one late poll or
+    one batch of partitions does not make it jump up; an estimate that stays higher is reached within
+    seconds. It is never 0 while the estimate is not."""
+
+    def __init__(self) -> None:
+        self.shown: float | None = None
+        self.at: float | None = None
+
+    def show(self, estimate: float, now: float) -> float:
+        if self.shown is None:
+            shown = estimate
+        else:
+            step = max(now - self.at, 0.0)
+            counted = max(self.shown - step, 0.0)
+            ceiling = counted + (RISE_PER_SECOND * counted + 1.0) * step
+            shown = min(estimate, max(ceiling, counted))
+            if estimate > 0:
+                shown = max(shown, min(estimate, FLOOR_SECONDS))
+        self.shown, self.at = shown, now
+        return shown
