@@ -169,8 +169,8 @@ def test_dagster_cli_materializes_on_an_existing_dask_cluster(isolated_home, das
             "finance_assets.definitions",
             "--select",
             "prices,technicals",
-            "--partition-range",
-            "2025-02-01|ACMQ...2025-02-01|BLZQ",
+            "--partition",
+            "2025-02-01",  # every registered ticker: ACMQ and BLZQ
         ],
         env=env,
         capture_output=True,
@@ -411,23 +411,25 @@ def test_dagster_instance_on_postgres(postgres, isolated_home, tmp_path, monkeyp
     monkeypatch.setenv("DAGSTER_PG_DB", postgres["db_name"])
     monkeypatch.setenv("DAGSTER_PG_PORT", str(postgres["port"]))
 
-    from finance_assets.lib.partitions import TICKER, ticker_month_partitions
+    from finance_assets.lib.partitions import TICKER, TICKERS_TAG, month_partitions, tickers_tag
 
-    @dg.asset(partitions_def=ticker_month_partitions)
+    @dg.asset(partitions_def=month_partitions)
     def trivial() -> None: ...
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         instance.add_dynamic_partitions(TICKER, ["ACMQ", "BLZQ"])
-        result = dg.materialize([trivial], instance=instance, partition_key="2025-03-01|BLZQ")
+        result = dg.materialize([trivial], instance=instance, partition_key="2025-03-01", tags=tickers_tag(["BLZQ"]))
         assert result.success
     # a second process (another machine in a deployment) sees the same runs, events and partitions
     probe = textwrap.dedent(f"""
         import dagster as dg
         with dg.DagsterInstance.from_config({str(home)!r}) as instance:
-            print(instance.get_dynamic_partitions("ticker"), len(instance.get_run_records()),
-                  sorted(instance.get_materialized_partitions(dg.AssetKey("trivial"))))
+            records = instance.get_run_records()
+            print(instance.get_dynamic_partitions("ticker"), len(records),
+                  sorted(instance.get_materialized_partitions(dg.AssetKey("trivial"))),
+                  records[0].dagster_run.tags.get({TICKERS_TAG!r}))
     """)
     seen = subprocess.run(
         [sys.executable, "-c", probe],
@@ -437,4 +439,4 @@ def test_dagster_instance_on_postgres(postgres, isolated_home, tmp_path, monkeyp
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert seen.returncode == 0, seen.stderr[-2000:]
-    assert seen.stdout.strip() == "['ACMQ', 'BLZQ'] 1 ['2025-03-01|BLZQ']"
+    assert seen.stdout.strip() == "['ACMQ', 'BLZQ'] 1 ['2025-03-01'] BLZQ"  # and the run's tickers tag
