@@ -37,7 +37,7 @@ print(json.dumps({
     "demo_start": start,
     "months": month_partitions.get_partition_keys(current_time=now),
     "report_days": report_day_partitions.get_partition_keys(current_time=now),
-    "steps": [[s.job, s.start_key, s.end_key, s.partition_count] for s in plan],
+    "steps": [[s.job, s.start_key, s.end_key, s.partition_count, s.tickers] for s in plan],
 }))
 """
 
@@ -66,12 +66,12 @@ def test_demo_partitions_start_at_the_demos_first_month_and_its_backfill_covers_
     assert months[0] == config.DEMO_HISTORY_START and months[-1] == "2026-06-01" and len(months) == 18
     assert days[0] == "2025-01-01" and days[-1] == "2026-06-09"
 
-    steps = {job: (first, last, count) for job, first, last, count in out["steps"]}
-    per_month = 2 * len(MARKET.assets)  # two tickers
-    assert steps["market_job"] == (f"{months[0]}|ACMQ", f"{months[-1]}|DEMOIDX", len(months) * per_month)
-    assert steps["panel_job"] == (months[0], months[-1], len(months) * len(PANEL.assets))
-    assert steps["report_job"] == (days[0], days[-1], len(days) * len(REPORT.assets))
-    assert [job for job, *_ in out["steps"]].count("market_job") == 1  # one rectangle: every month, every ticker
+    steps = {job: (first, last, count, tickers) for job, first, last, count, tickers in out["steps"]}
+    # one month range for every registered ticker (no tickers tag: ACMQ and DEMOIDX both)
+    assert steps["market_job"] == (months[0], months[-1], len(months) * len(MARKET.assets), None)
+    assert steps["panel_job"] == (months[0], months[-1], len(months) * len(PANEL.assets), None)
+    assert steps["report_job"] == (days[0], days[-1], len(days) * len(REPORT.assets), None)
+    assert [job for job, *_ in out["steps"]].count("market_job") == 1  # one run: every month, every ticker
 
 
 def test_live_partitions_still_start_in_2016(tmp_path):
