@@ -1,0 +1,106 @@
+"""Adding a ticker to a built warehouse (#17), run in a subprocess by test_add_ticker.py:
+
+    python -m finance_assets_tests.add_ticker <workdir>
+
+Builds the replay's universe from nothing as of AS_OF (planning.plan_backfill + run_plan, what
+`finance-assets backfill` runs), registers ADDED, brings the warehouse up to date (planning.update: the
+automation conditions, then the market sync's runs for ADDED alone), and prints one JSON line:
+- the runs `update` made and its seconds;
+- per table, the rows of every other ticker that changed (cell by cell, exact) and ADDED's row count;
+- the daily-bar files (stored by ticker and year) of other tickers whose bytes changed;
+- the mismatches against a fresh build with ADDED registered from the start (replay.compare).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from finance_assets_tests import replay
+
+AS_OF = "2026-03-17T18:00"  # the day after ELQX's 3:1 split: one ticker's history restated already
+ADDED = "KLQX"
+DAILY_BARS = ("prices", "technicals", "headlines", "sentiment")
+
+
+def _rows_by_table(home: Path) -> dict:
+    import pandas as pd
+
+    from finance_assets.lib.warehouse import Warehouse
+
+    wh = Warehouse(home / "data" / "warehouse")
+    out = {}
+    for table in replay.tables(wh.root):
+        frame = wh.read(table)
+        if "ticker" in frame.columns and len(frame):
+            frame = frame.drop(columns=[c for c in ("year",) if c in frame.columns])
+            order = [c for c in frame.columns if frame[c].dtype != object or c in ("ticker", "date")]
+            out[table] = frame.sort_values([c for c in ("ticker", "date") if c in frame] or order, kind="stable")
+            out[table] = out[table].reset_index(drop=True)
+    return (
+        out,
+        {
+            str(f.relative_to(wh.root)): f.read_bytes()
+            for asset in DAILY_BARS
+            for f in wh.all_files(asset)
+            if f"/ticker={ADDED}/" not in str(f)
+        },
+        pd,
+    )
+
+
+def _changed_rows(before, after, pd) -> dict:
+    changed = {}
+    for table, old in before.items():
+        new = after.get(table)
+        others_old = old[old["ticker"] != ADDED].reset_index(drop=True)
+        others_new = new[new["ticker"] != ADDED].reset_index(drop=True)
+        try:
+            pd.testing.assert_frame_equal(others_old, others_new, check_exact=True)
+        except AssertionError as err:
+            changed[table] = str(err).splitlines()[:3]
+    return changed
+
+
+def main(workdir: str) -> None:
+    import dagster as dg
+
+    from finance_assets.lib.partitions import TICKER
+
+    root = Path(workdir)
+    home = root / "kept"
+    with dg.DagsterInstance.ephemeral() as instance:
+        replay.fresh_build(home, instance, AS_OF)
+        before, files_before, pd = _rows_by_table(home)
+        instance.add_dynamic_partitions(TICKER, [ADDED])
+        t0 = time.monotonic()
+        runs = replay.build_as_of(home, instance, AS_OF)
+        seconds = round(time.monotonic() - t0, 1)
+    after, files_after, _ = _rows_by_table(home)
+    fresh = root / "fresh"
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(TICKER, [ADDED])
+        replay.fresh_build(fresh, instance, AS_OF)
+    _, mismatches = replay.compare(home, fresh, AS_OF)
+    print(
+        json.dumps(
+            {
+                "update_runs": runs,
+                "update_seconds": seconds,
+                "changed_rows_of_other_tickers": _changed_rows(before, after, pd),
+                "added_rows": {t: int((f["ticker"] == ADDED).sum()) for t, f in after.items()},
+                "other_files": len(files_before),
+                "other_files_changed": sorted(f for f, b in files_before.items() if files_after.get(f) != b),
+                "mismatches_vs_fresh": mismatches,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    os.environ["FINANCE_ASSETS_HISTORY_START"] = replay.HISTORY_START
+    main(sys.argv[1])
