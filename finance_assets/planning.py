@@ -244,15 +244,16 @@ def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
 
 
 def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
-    """Month ranges, each run for the tickers needing the same months (untagged when that is every
-    registered ticker), in chunks of `scope.chunk` tickers when only some need them."""
+    """Month ranges, each run for the tickers needing the same months: one untagged run when that is every
+    registered ticker and they fit one chunk, else tagged runs of `scope.chunk` tickers (a run's memory
+    grows with its tickers; the coverage tables say which tickers each month holds either way)."""
     by_months: dict[frozenset, list[str]] = defaultdict(list)
     for ticker, months in needed.items():
         by_months[frozenset(months)].append(ticker)
     order = month_partitions.get_partition_keys(current_time=scope.now)
     steps = []
     for months, group in sorted(by_months.items(), key=lambda item: sorted(item[0])):
-        everyone = set(group) == set(scope.registered)
+        everyone = set(group) == set(scope.registered) and len(group) <= scope.chunk
         parts = [None] if everyone else _chunks(sorted(group), scope.chunk)
         for month_run in _contiguous(sorted(months), order):
             for part in parts:

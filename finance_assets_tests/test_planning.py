@@ -171,8 +171,10 @@ def test_tickers_needing_different_months_get_separate_runs(instance, warehouse)
         ("2025-02-01", "2025-03-01", ("AAA",)),
         ("2025-03-01", "2025-03-01", ("CCC",)),
     ]
-    everyone = planning.market_steps(scope(instance, warehouse, chunk=1), dict.fromkeys(TICKERS, {"2025-03-01"}))
-    assert [(s.start_key, s.tickers) for s in everyone] == [("2025-03-01", None)]  # never chunked: one untagged run
+    everyone = planning.market_steps(scope(instance, warehouse), dict.fromkeys(TICKERS, {"2025-03-01"}))
+    assert [(s.start_key, s.tickers) for s in everyone] == [("2025-03-01", None)]  # one untagged run
+    chunked = planning.market_steps(scope(instance, warehouse, chunk=2), dict.fromkeys(TICKERS, {"2025-03-01"}))
+    assert [(s.start_key, s.tickers) for s in chunked] == [("2025-03-01", ("AAA", "BBB")), ("2025-03-01", ("CCC",))]
 
 
 def test_sec_runs_follow_registration_order_and_chunk(instance, warehouse):
