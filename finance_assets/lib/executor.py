@@ -7,6 +7,12 @@ TimeWindowPartitionsDefinition`), so every run of a time-partitioned asset faile
 the step's arguments inside an opaque holder that dask does not look into; everything else
 (clusters, config schema, step ordering, event streaming) is dagster-dask's own code.
 
+The step also runs in the run's asset subset: dagster-dask subsets the job on the worker by op selection
+only, so a run launched with an asset selection (`dagster asset materialize --select prices`) planned the
+whole asset job there, and an input from an unselected asset with other partitions (prices read the
+per-ticker corporate_actions) got the run's month key on the ticker partitions. This is what Dagster's own
+step workers do (`dagster api execute_step`).
+
 Two more changes keep a run's log free of tracebacks and warnings that report nothing wrong:
 - the local cluster a run starts is closed when the run ends. dagster-dask leaves it to the interpreter's
   exit, where a nanny sees its worker go, starts a replacement, and the replacement dies unpickling a
@@ -24,12 +30,10 @@ import dask.distributed
 from dagster import _check as check
 from dagster._core.errors import raise_execution_interrupts
 from dagster._core.events import DagsterEvent
+from dagster._core.execution.api import create_execution_plan, execute_plan
+from dagster._core.instance import DagsterInstance
 from dagster._utils import iterate_with_context
-from dagster_dask.executor import (
-    DaskExecutor,
-    get_dask_resource_requirements,
-    query_on_dask_worker,
-)
+from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements
 from dagster_dask.executor import (
     dask_executor as _upstream_dask_executor,
 )
@@ -44,8 +48,24 @@ class _Opaque:
         self.value = value
 
 
+def _query_on_worker(recon_job, dagster_run, run_config, step_keys, instance_ref, known_state) -> list:
+    """dagster_dask.executor.query_on_dask_worker, subsetting the job as the run was (assets and checks too)."""
+    with DagsterInstance.from_ref(instance_ref) as instance:
+        if dagster_run.asset_selection is not None or dagster_run.asset_check_selection is not None:
+            subset_job = recon_job.get_subset(
+                asset_selection=dagster_run.asset_selection, asset_check_selection=dagster_run.asset_check_selection
+            )
+        else:
+            subset_job = recon_job.get_subset(op_selection=dagster_run.resolved_op_selection)
+        plan = create_execution_plan(
+            subset_job, run_config=run_config, step_keys_to_execute=step_keys, known_state=known_state
+        )
+        return execute_plan(plan, subset_job, instance, dagster_run, run_config=run_config)
+
+
 def _run_step_on_worker(dependencies, packed: _Opaque) -> _Opaque:
-    return _Opaque(query_on_dask_worker(dependencies, *packed.value))
+    # `dependencies` only orders the futures (as in dagster-dask)
+    return _Opaque(_query_on_worker(*packed.value))
 
 
 class RecordSafeDaskExecutor(DaskExecutor):
