@@ -327,7 +327,9 @@ class Progress:
         remaining = self.eta()
         if remaining is None:
             return "ETA --"
-        return "ETA finishing" if self.estimator.finishing() else f"ETA {_seconds(remaining, at_least=1)}"
+        if self.estimator.finishing():
+            return "ETA finishing"
+        return f"ETA {_seconds(remaining, at_least=1 if remaining > 0 else 0)}"  # 0:00 once all have finished
 
     @contextlib.contextmanager
     def live(self) -> Iterator[Progress]:
