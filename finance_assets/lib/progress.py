@@ -80,9 +80,7 @@ UNKNOWN_RUN = RunCost(fixed=10.0, compute=0.3)  # a job neither in the table nor
 # Costs learned from the instance's earlier runs
 
 HISTORY_RUNS = 3  # the newest successful runs of a job its cost is learned from
-
-
-TENTHS = 10
+TENTHS = 10  # a run's progress is kept as the share of its time by which each tenth of its partitions was in
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,9 @@ def learned_costs(history: Iterable[PastRun], table: Mapping[str, RunCost] = RUN
 
 
 def _fit(runs: Sequence[PastRun]) -> RunCost:
-    """Start-up plus a cost per partition. Runs of different sizes give both by least squares;
-    runs of one size split at the first materialization (the time before it does not grow with
-    the partitions left)."""
+    """Start-up plus a cost per partition, and the runs' progress averaged. Runs of different sizes
+    give both costs by least squares; runs of one size split at the first materialization (the time
+    before it does not grow with the partitions left)."""
     profiles = [run.progress for run in runs if len(run.progress) == TENTHS]
     progress = tuple(statistics.fmean(shares) for shares in zip(*profiles, strict=True)) if profiles else ()
     if len({run.partitions for run in runs}) > 1:
@@ -177,10 +175,11 @@ class EtaEstimator:
     in seconds.
 
     The speed factor is (actual - waiting) / (modeled start-up + compute) over the finished runs,
-    pulled toward 1.0 by PRIOR_SECONDS at first; a run still going past its expected end raises it (the
-    machine is slower than measured so far). The run in progress counts down from its expected
-    duration, corrected by its own rate (_left_in_run); runs not yet started add their modeled cost at
-    that speed plus their waiting."""
+    pulled toward 1.0 by PRIOR_SECONDS at first and by the learned costs' own runs (LEARNED_PRIOR); a
+    run still going past its expected end raises it (the machine is slower than measured so far). The
+    run in progress: with learned costs, its own pace against its earlier runs' (_left_by_progress);
+    with the table, its expected duration counted down and corrected by its own rate (_left_in_run).
+    Runs not yet started add their modeled cost at that speed plus their waiting."""
 
     def __init__(self, runs: Sequence[tuple[str, int]], history_years: float, costs: Mapping[str, RunCost] = RUN_COSTS):
         """`runs`: (job, asset partitions) in order; `history_years`: from the history start to the clock;
@@ -222,8 +221,9 @@ class EtaEstimator:
                 modeled += run.cost.scaled_seconds(run.partitions)
         if modeled < PRIOR_SECONDS:  # the prior only while the evidence is smaller than it
             actual, modeled = actual + PRIOR_SECONDS, modeled + PRIOR_SECONDS
-        # costs learned on this machine are evidence of the same kind: a whole earlier run of the plan
-        # counts as much as this one (a run slowed by a passing load does not rescale all the rest)
+        # costs learned on this machine are evidence of the same kind: the earlier runs count for
+        # LEARNED_PRIOR of the plan's modeled seconds (a run slowed by a passing load does not rescale
+        # all the rest at once)
         learned = LEARNED_PRIOR * sum(run.cost.scaled_seconds(run.partitions) for run in self.runs if run.cost.runs)
         actual, modeled = actual + learned, modeled + learned
         speed = actual / modeled
@@ -335,7 +335,7 @@ class Countdown:
             step = max(now - self.at, 0.0)
             counted = max(self.shown - step, 0.0)
             ceiling = counted + (RISE_PER_SECOND * counted + 1.0) * step
-            shown = min(estimate, max(ceiling, counted))
+            shown = min(estimate, ceiling)
             if estimate > 0:
                 shown = max(shown, min(estimate, FLOOR_SECONDS))
         self.shown, self.at = shown, now
