@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,9 @@ def test_the_measure_tells_a_good_model_from_a_bad_one():
     than its history is what the speed factor corrects; one job off is not. So the test above can fail,
     and so does the hand-fitted table on these runs (the report's figures)."""
     stale = [
-        PastRun(r.job, r.partitions, r.seconds / 3, r.first_partition_after / 3) if r.job == "market_job" else r
+        replace(r, seconds=r.seconds / 3, first_partition_after=r.first_partition_after / 3)
+        if r.job == "market_job"
+        else r
         for r in past_runs(FIRST)
     ]
     within, count = share_within_half(replay(SECOND, learned_costs(stale), shown_from_start=True))
@@ -128,7 +131,11 @@ def test_never_zero_while_a_run_goes_on_and_never_jumps_up_twofold(demo, learned
 def test_recorded_runs_are_whole():
     """The fixture holds what the CLI plans for the demo: the seven run groups, every partition in."""
     for demo in (FIRST, SECOND):
-        assert [r["job"] for r in demo] == list(RUN_COSTS)[:2] + ["actions_job", "snapshots_job"] + [
+        assert [r["job"] for r in demo] == [
+            "ticker_map_job",
+            "sec_job",
+            "actions_job",
+            "snapshots_job",
             "market_job",
             "panel_job",
             "report_job",
