@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import itertools
 
-import dagster as dg
 import pandas as pd
 import pytest
 
 from finance_assets.defs.market.source import PriceSource
 from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.demo import source as demo
+from finance_assets.lib import coverage
 from finance_assets.lib.http import RetriesExhausted, SourceUnavailable
 from finance_assets.lib.limiter import SourceLimiter
-from finance_assets.lib.partitions import MONTH, TICKER
 from finance_assets.lib.warehouse import Warehouse
 from finance_assets_tests.fault_injection import fault_env
 
@@ -35,6 +34,13 @@ from .conftest import (
     sessions_between,
     write_portfolio,
 )
+
+
+def _held(wh: Warehouse, asset: str) -> set[tuple[str, str]]:
+    """(month, ticker) pairs a month-partitioned asset holds (lib/coverage.py)."""
+    rows = coverage.read(wh, asset)
+    return set(zip(rows["month"], rows["ticker"]))
+
 
 FIRST, LAST = "2025-02-01", "2025-02-28"
 MONTHS = ["2025-02-01"]
@@ -58,10 +64,12 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
     run = cli(["backfill", "--start", FIRST[:7], "--end", LAST[:7], "--executor", "in_process"], env, timeout=540)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
-    # 0 missing partitions, per asset, against the exact expected key sets
-    month_keys = {str(dg.MultiPartitionKey({TICKER: t, MONTH: m})) for t, m in itertools.product(tickers, MONTHS)}
+    # 0 missing partitions, per asset, against the exact expected key sets: each month materialized and
+    # holding every ticker (its coverage rows)
+    wh = Warehouse(data / "warehouse")
     for asset in MARKET_ASSETS:
-        assert materialized(instance, asset) == month_keys, asset
+        assert materialized(instance, asset) == set(MONTHS), asset
+        assert _held(wh, asset) == set(itertools.product(MONTHS, tickers)), asset
     for asset in SEC_ASSETS:
         assert materialized(instance, asset) == set(tickers), asset
     assert materialized(instance, "market_panel") == set(MONTHS)
@@ -69,7 +77,6 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
     assert materialized(instance, "portfolio_report") == weekdays
 
     # 0 duplicate rows, and every price equal to what the source served without faults
-    wh = Warehouse(data / "warehouse")
     prices = wh.read("prices")
     sessions = sessions_between(FIRST, LAST)
     assert len(prices) == 20 * len(sessions)
@@ -181,10 +188,11 @@ def test_sec_and_yahoo_down_through_the_cli_market_and_report_carry_on(isolated_
         assert materialized(instance, asset) == set(), asset
 
     tickers = ["ACMQ", "BLZQ", demo.DEMO_BENCHMARK]
-    keys = {str(dg.MultiPartitionKey({TICKER: t, MONTH: "2025-03-01"})) for t in tickers}
+    wh = Warehouse(data / "warehouse")
     for asset in MARKET_ASSETS:
-        assert materialized(instance, asset) == keys, asset
-    prices = Warehouse(data / "warehouse").read("prices")
+        assert materialized(instance, asset) == {"2025-03-01"}, asset
+        assert _held(wh, asset) == {("2025-03-01", t) for t in tickers}, asset
+    prices = wh.read("prices")
     assert (prices["source"] == "stooq (demo)").all()  # Yahoo down: the next provider served every ticker
     assert len(prices) == 3 * len(sessions_between("2025-03-01", "2025-03-31"))
     assert materialized(instance, "portfolio_report") == {
