@@ -11,8 +11,13 @@ from finance_assets.lib.partitions import TICKER, tickers_of_run
 
 
 def run_tickers(context: dg.AssetExecutionContext) -> list[str]:
-    """The tickers this month-partitioned run processes: its tickers tag, else every registered one."""
-    return tickers_of_run(context.run.tags, context.instance.get_dynamic_partitions(TICKER))
+    """The tickers this month-partitioned run processes: its tickers tag, else every registered one (an
+    asset invoked directly, with no run, processes every registered one)."""
+    try:
+        tags = context.run.tags
+    except dg.DagsterInvalidPropertyError:
+        tags = {}
+    return tickers_of_run(tags, context.instance.get_dynamic_partitions(TICKER))
 
 
 def ticker_month_grid(context: dg.AssetExecutionContext) -> tuple[list[str], list[str]]:
