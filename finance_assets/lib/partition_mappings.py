@@ -6,6 +6,7 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
+from dagster._core.errors import DagsterInvalidPropertyError
 
 from finance_assets.lib.partitions import TICKER, tickers_of_run
 
@@ -15,7 +16,7 @@ def run_tickers(context: dg.AssetExecutionContext) -> list[str]:
     asset invoked directly, with no run, processes every registered one)."""
     try:
         tags = context.run.tags
-    except dg.DagsterInvalidPropertyError:
+    except DagsterInvalidPropertyError:
         tags = {}
     return tickers_of_run(tags, context.instance.get_dynamic_partitions(TICKER))
 
