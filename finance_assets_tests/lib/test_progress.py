@@ -9,8 +9,8 @@ while other tests loaded the machine: its market run took 360 s against the firs
 
 The learned model estimates each run with the costs learned from the other's runs (what the instance
 would hold had the other run there before) and is held to >= 90 % of its ETAs within 50 % after the
-first 20 % of the time. Measured (2026-12-06): first -> second 490 of 501 (97.8 %), second -> first
-316 of 329 (96.0 %). The hand-fitted table on the same runs: 119 of 329 (36.2 %) and 432 of 501
+first 20 % of the time. Measured (2026-12-06): first -> second 454 of 501 (90.6 %), second -> first
+328 of 329 (99.7 %). The hand-fitted table on the same runs: 119 of 329 (36.2 %) and 432 of 501
 (86.2 %); the estimator before this change (table, no countdown): 112 of 329 (34.0 %) and 441 of 501
 (88.0 %), and it printed 0:00 for 31 and 9 seconds while a run still went on.
 """
