@@ -564,22 +564,25 @@ def update(
     warehouse = Warehouse(config.settings().warehouse_location)
     for _ in range(max_rounds):
         requested = evaluate_automation(defs, instance, now)
-        runs = update_runs(requested, defs, instance, now) if requested else []
+        if requested:
+            runs = update_runs(requested, defs, instance, now)
+        else:
+            # Once the conditions are quiet: what a month lacks for single tickers (a new ticker, changed
+            # corporate actions). Not in the same round as the conditions' runs: Dagster's "since last
+            # handled" cannot tell an input updated after its reader from one updated before it when both
+            # happened since the previous evaluation, so a reader built earlier in the round would miss it.
+            runs = [
+                UpdateRun(step.assets, step.job, step.start_key, step.end_key, step.partition_count, step.tickers)
+                for step in market_sync_runs(instance, warehouse, now)
+            ]
+            if not runs:
+                break
         for run in runs:
             if not _execute(instance, job_for(run.job), run.tags, run.assets, run_config, run.label, echo):
                 failures.append(run.label)
             done.append(run)
         if failures:
             break  # failed partitions are retried by the conditions' daily rule, not in a loop here
-        # then what a month lacks for single tickers (a new ticker, changed corporate actions)
-        synced = market_sync_runs(instance, warehouse, now)
-        for step in synced:
-            run = UpdateRun(step.assets, step.job, step.start_key, step.end_key, step.partition_count, step.tickers)
-            if not _execute(instance, job_for(run.job), run.tags, run.assets, run_config, run.label, echo):
-                failures.append(run.label)
-            done.append(run)
-        if failures or not (runs or synced):
-            break
     else:
         echo(f"stopped after {max_rounds} rounds: the conditions still request work")
     return done, failures

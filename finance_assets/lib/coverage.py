@@ -122,7 +122,8 @@ def needed(
     """ticker -> asset -> months to (re)build for that ticker alone.
 
     A stored month of an asset that does not hold the ticker; and, when the ticker's current corporate
-    actions differ from those its stored prices reflect, those months of the prices and their followers."""
+    actions differ from those some of its stored prices reflect, every stored month of the prices and
+    their followers."""
     out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     tickers = list(tickers)
     wanted = set(tickers)
@@ -140,11 +141,17 @@ def needed(
     if current_versions and versioned in coverage and versioned in stored_months:
         rows = coverage[versioned]
         rows = rows[rows["ticker"].isin(wanted) & rows["month"].isin(stored_months[versioned])]
-        for ticker, month, version in zip(rows["ticker"], rows["month"], rows["actions_version"]):
-            if ticker in current_versions and (pd.isna(version) or version != current_versions[ticker]):
-                for asset in (versioned, *version_followers):
-                    if asset in stored_months:
-                        out[ticker][asset].add(month)
+        stale = {
+            ticker
+            for ticker, version in zip(rows["ticker"], rows["actions_version"])
+            if ticker in current_versions and (pd.isna(version) or version != current_versions[ticker])
+        }
+        # every stored month of a stale ticker, the months already on the new actions too: the followers
+        # (technicals) of those read the restated earlier months, and are recomputed in the same run
+        for ticker in stale:
+            for asset in (versioned, *version_followers):
+                if asset in stored_months:
+                    out[ticker][asset] |= stored_months[asset]
     return {ticker: dict(assets) for ticker, assets in out.items() if assets}
 
 

@@ -35,12 +35,13 @@ def test_changed_corporate_actions_rebuild_prices_and_technicals_of_every_stored
         [_everyone(["AAA"], MONTHS, "v1"), _everyone(["BBB"], MONTHS[:-1], "v1"), _held([(MONTHS[-1], "BBB")], "v2")]
     )
     need = coverage.needed(["AAA", "BBB"], stored, held, {"AAA": "v1", "BBB": "v2"})
-    # BBB's split reached the open month only: its older months still reflect the old actions
-    assert need == {"BBB": {"prices": set(MONTHS[:-1]), "technicals": set(MONTHS[:-1])}}
+    # BBB's split reached the open month only: its older months still reflect the old actions, and the open
+    # month's technicals read them, so every stored month is rebuilt
+    assert need == {"BBB": {"prices": set(MONTHS), "technicals": set(MONTHS)}}
     [run] = coverage.plan_sync(need, ASSETS, MONTHS)
-    assert run.assets == ("prices", "technicals") and run.tickers == ("BBB",)
+    assert run.assets == ("prices", "technicals") and run.tickers == ("BBB",) and run.months == tuple(MONTHS)
     assert coverage.needed(["AAA", "BBB"], stored, held, {"AAA": "v1", "BBB": "v1"}) == {
-        "BBB": {"prices": {MONTHS[-1]}, "technicals": {MONTHS[-1]}}
+        "BBB": {"prices": set(MONTHS), "technicals": set(MONTHS)}
     }
 
 
