@@ -190,10 +190,10 @@ def dask_cluster(settings: Settings) -> Iterator[Settings]:
     if settings.executor != "dask" or settings.dask_scheduler_address:
         yield settings
         return
-    from distributed import LocalCluster
+    from finance_assets.lib.executor import local_cluster
 
     workers = max(1, min(os.cpu_count() or 1, 8))
-    with LocalCluster(
+    with local_cluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
     ) as cluster:
         _warm_workers(cluster)

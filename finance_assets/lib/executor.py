@@ -26,6 +26,7 @@ Two more changes keep a run's log free of tracebacks and warnings that report no
 from __future__ import annotations
 
 import dagster as dg
+import dask
 import dask.distributed
 from dagster import _check as check
 from dagster._core.errors import raise_execution_interrupts
@@ -37,6 +38,17 @@ from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements
 from dagster_dask.executor import (
     dask_executor as _upstream_dask_executor,
 )
+
+# Dask workers of the local clusters we start do not run the statistical profiler: on Python 3.11.7 its
+# sampling thread can deadlock with the garbage collector (cpython gh-106883, fixed in 3.11.9); a demo hung
+# for good in the SEC run twice in five tries here. Nothing reads the profiles. (A Nanny copies the dask
+# config it was created under to its worker process.)
+NO_WORKER_PROFILING = {"distributed.worker.profile.enabled": False}
+
+
+def local_cluster(**kwargs) -> dask.distributed.LocalCluster:
+    with dask.config.set(NO_WORKER_PROFILING):
+        return dask.distributed.LocalCluster(**kwargs)
 
 
 class _Opaque:
@@ -75,7 +87,7 @@ class RecordSafeDaskExecutor(DaskExecutor):
         if self.cluster_type == "existing":
             yield from self._execute_on(self.cluster_configuration["address"], plan_context, execution_plan)
         elif self.cluster_type == "local":
-            with dask.distributed.LocalCluster(**self.build_dict(job_name)) as cluster:
+            with local_cluster(**self.build_dict(job_name)) as cluster:
                 yield from self._execute_on(cluster, plan_context, execution_plan)
         else:  # yarn, ssh, pbs, ...: dagster-dask's own code path builds those clusters
             yield from super().execute(plan_context, execution_plan)
