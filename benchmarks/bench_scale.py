@@ -753,7 +753,11 @@ def summary_rows(result: dict) -> dict[str, str]:
     window = m.get("backfill_window")
     r = (window or {}).get("result") or {}
     rows[f"window backfill ({result['window']})"] = _cell(
-        window, f"{r.get('seconds')} s, {r.get('asset_partitions'):,} partitions" if r else None
+        window,
+        f"{r.get('seconds')} s, {r.get('asset_partitions'):,} partitions"
+        + (f", {len(r['failed'])} runs failed" if r.get("failed") else "")
+        if r
+        else None,
     )
     rows["update right after it"] = _cell(m.get("update_catch_up"))
     ratio = (m.get("orchestration_ratio") or {}).get("result") or {}
@@ -776,7 +780,12 @@ def summary_rows(result: dict) -> dict[str, str]:
     )
     cross = m.get("cross_section")
     r = (cross or {}).get("result") or {}
-    rows["cross-sectional query"] = _cell(cross, f"{r.get('median_ms')} ms ({r.get('tickers')} tickers)" if r else None)
+    rows["cross-sectional query"] = _cell(
+        cross,
+        f"{r.get('median_ms')} ms ({r.get('tickers')} tickers, SMA-50 for {r.get('with_sma_50')}, P/E for {r.get('with_pe')})"
+        if r
+        else None,
+    )
     peaks = [v.get("peak_rss_mib") for v in m.values() if isinstance(v, dict) and v.get("peak_rss_mib")]
     rows["peak RSS of any process"] = f"{max(peaks):,.0f} MiB" if peaks else "-"
     return rows
