@@ -663,10 +663,7 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
             measures["backfill_full"]["reached"] = reached["result"]
         shutil.rmtree(full, ignore_errors=True)
     else:
-        out["notes"].append(
-            f"full 10-year backfill not run at N={n} (SCALE_FULL_BACKFILL_MAX_N={full_max_n}): see the N=100 figure "
-            "and the window backfill below"
-        )
+        out["notes"].append(f"full 10-year backfill not run at N={n} (SCALE_FULL_BACKFILL_MAX_N={full_max_n})")
     if n > expensive_max_n:
         out["notes"].append(
             f"end-to-end measures (window backfill, update, GraphQL, cross-section, new session, add ticker, ratio) "
