@@ -139,7 +139,7 @@ def _decayed_mean(per_day: pd.DataFrame, halflife_days: float) -> np.ndarray:
     sums = per_day["score_sum"].reindex(calendar_days, fill_value=0.0).to_numpy()
     counts = per_day["headline_count"].reindex(calendar_days, fill_value=0).to_numpy(np.float64)
     weighted_sum, weight_total = np.zeros_like(sums), np.zeros_like(sums)
-    for age in range(DECAY_WINDOW_DAYS):
+    for age in range(min(DECAY_WINDOW_DAYS, sums.size)):  # headlines spanning fewer days than the window
         weight = 0.5 ** (age / halflife_days)
         weighted_sum[age:] += weight * sums[: sums.size - age]
         weight_total[age:] += weight * counts[: counts.size - age]

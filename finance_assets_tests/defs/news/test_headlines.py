@@ -209,3 +209,13 @@ def test_headline_pipeline_end_to_end():
     assert daily.index.tolist() == [date(2024, 7, 5)]
     assert daily["headline_count"].tolist() == [2]
     assert daily[["positive_count", "negative_count"]].iloc[0].tolist() == [1, 1]
+
+
+def test_daily_sentiment_of_headlines_spanning_fewer_days_than_the_window():
+    """Two to six calendar days of headlines (a thinly covered ticker's month): the window is longer than
+    the days it covers; before the fix the decay loop sliced past the start and raised a broadcast error."""
+    for span in range(1, 7):
+        days = pd.to_datetime(["2024-06-03", str(pd.Timestamp("2024-06-03") + pd.Timedelta(days=span))[:10]])
+        daily = news.daily_sentiment(pd.DataFrame({"trading_day": days, "score": [1.0, 0.0]}), 2.0)
+        older = 0.5 ** (span / 2.0)
+        np.testing.assert_allclose(daily["decayed_7d_score"], [1.0, older / (older + 1.0)])
