@@ -502,12 +502,39 @@ def update_runs(
         for job in {job_of(a) for a in assets}:  # a run is one job's
             members = [a for a in assets if job_of(a) == job]
             sets[(pdef_id, keys, job)] = (tuple(sorted(members, key=order.__getitem__)), set(keys))
-    # after every run holding an input of theirs: by their most downstream asset (fx_rates shares the panel's
-    # run, which must come after the prices it reads, or the panel's update would mask the prices')
-    for assets, keys in sorted(sets.values(), key=lambda item: (max(order[a] for a in item[0]), item[0])):
+    for assets, keys in _upstream_first(list(sets.values()), graph, order):
         pdef = graph.get(dg.AssetKey(assets[0])).partitions_def
         runs += _ranges(assets, keys, pdef, registered, now)
     return runs
+
+
+def _upstream_first(sets: list, graph, order: dict[str, int]) -> list:
+    """The asset sets ordered so that each comes after every set holding an ancestor of one of its assets
+    (fx_rates shares the panel's run, which must come after the prices the panel reads; the SEC run
+    before the headlines that read its filings), else by the graph's order. Running a reader before its
+    input would also hide the input's update from automation's next evaluation."""
+    ancestors: dict[str, set[str]] = {}
+
+    def of(asset: str) -> set[str]:
+        if asset not in ancestors:
+            parents = {p.to_user_string() for p in graph.get(dg.AssetKey(asset)).parent_keys}
+            ancestors[asset] = parents.union(*(of(p) for p in parents)) if parents else set()
+        return ancestors[asset]
+
+    pending = sorted(sets, key=lambda item: [order[a] for a in item[0]])
+    done: list = []
+    while pending:
+        ready = [
+            item
+            for item in pending
+            if not any(
+                other is not item and set(other[0]) & set().union(*(of(a) for a in item[0])) for other in pending
+            )
+        ]
+        chosen = ready[0] if ready else pending[0]  # a cycle between sets: the graph's order decides
+        done.append(chosen)
+        pending.remove(chosen)
+    return done
 
 
 def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list[UpdateRun]:

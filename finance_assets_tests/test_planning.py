@@ -213,6 +213,7 @@ def test_update_packs_what_automation_requested_into_runs_upstream_first(instanc
         "market_panel": set(MONTHS),
         "fx_rates": set(MONTHS),  # in the panel's run, which must come after the prices it reads
         "technicals": {MONTHS[1]},
+        "headlines": {MONTHS[1]},  # reads the filings: after the SEC run
         "prices": set(MONTHS),
         "corporate_actions": {"AAA", "BBB"},
         "filings": {"AAA", "BBB"},
@@ -221,9 +222,9 @@ def test_update_packs_what_automation_requested_into_runs_upstream_first(instanc
     runs = planning.update_runs(requested, defs, instance, now)
     assert [(r.assets, r.job, r.start_key, r.end_key, r.partition_count) for r in runs] == [
         (("corporate_actions",), "actions_job", "AAA", "BBB", 2),
-        (("prices",), "market_job", MONTHS[0], MONTHS[1], 2),
         (("filings", "xbrl_facts"), "sec_job", "AAA", "BBB", 2),  # same partitions, one job: one run
-        (("technicals",), "market_job", MONTHS[1], MONTHS[1], 1),
+        (("prices",), "market_job", MONTHS[0], MONTHS[1], 2),
+        (("headlines", "technicals"), "market_job", MONTHS[1], MONTHS[1], 1),
         (("fx_rates", "market_panel"), "panel_job", MONTHS[0], MONTHS[1], 2),
     ]
     assert all(TICKERS_TAG not in r.tags for r in runs)  # automation's month runs hold every ticker

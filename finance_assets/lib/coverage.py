@@ -121,7 +121,8 @@ def needed(
 ) -> dict[str, dict[str, set[str]]]:
     """ticker -> asset -> months to (re)build for that ticker alone.
 
-    A stored month of an asset that does not hold the ticker; and, when the ticker's current corporate
+    A stored month of an asset that does not hold the ticker, and every stored month after it (a month
+    reads earlier months, so one built while they lacked the ticker is stale); and, when the ticker's current corporate
     actions differ from those some of its stored prices reflect, every stored month of the prices and
     their followers."""
     out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -137,7 +138,9 @@ def needed(
         for ticker in tickers:
             gap = months - held[ticker]
             if gap:
-                out[ticker][asset] |= gap
+                # and every stored month after the first gap: a later month reads earlier ones (technicals'
+                # lookback, sentiment's decay over the previous month), so one built without them is redone
+                out[ticker][asset] |= {month for month in months if month >= min(gap)}
     if current_versions and versioned in coverage and versioned in stored_months:
         rows = coverage[versioned]
         rows = rows[rows["ticker"].isin(wanted) & rows["month"].isin(stored_months[versioned])]

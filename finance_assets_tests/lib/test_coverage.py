@@ -23,9 +23,21 @@ def test_a_ticker_registered_later_needs_every_stored_month_of_every_asset():
     # the open month's after-close run already took NEW in (it processes every registered ticker)
     held = {asset: pd.concat([frame, _held([(MONTHS[-1], "NEW")])]) for asset, frame in held.items()}
     need = coverage.needed(["AAA", "NEW"], stored, held, {"AAA": "v1", "NEW": "v1"})
-    assert need == {"NEW": {asset: set(MONTHS[:-1]) for asset in ASSETS}}
+    # the open month too: it was built while the earlier months lacked NEW (technicals' lookback and
+    # sentiment's decay read them)
+    assert need == {"NEW": {asset: set(MONTHS) for asset in ASSETS}}
     [run] = coverage.plan_sync(need, ASSETS, MONTHS)
-    assert (run.assets, run.tickers, run.months) == (ASSETS, ("NEW",), tuple(MONTHS[:-1]))
+    assert (run.assets, run.tickers, run.months) == (ASSETS, ("NEW",), tuple(MONTHS))
+    # a gap in the middle: that month and every one after it, not the ones before
+    held_but_february = {
+        asset: frame[~((frame["ticker"] == "NEW") & (frame["month"] == MONTHS[1]))] for asset, frame in held.items()
+    }
+    held_but_february = {
+        asset: pd.concat([frame, _held([(m, "NEW") for m in MONTHS if m != MONTHS[1] and m != MONTHS[-1]])])
+        for asset, frame in held_but_february.items()
+    }
+    need = coverage.needed(["AAA", "NEW"], stored, held_but_february, {"AAA": "v1", "NEW": "v1"})
+    assert need == {"NEW": {asset: set(MONTHS[1:]) for asset in ASSETS}}
 
 
 def test_changed_corporate_actions_rebuild_prices_and_technicals_of_every_stored_month():
