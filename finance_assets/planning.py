@@ -25,6 +25,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from finance_assets.defs.market import sensors as market_sync
 from finance_assets.lib import config
+from finance_assets.lib.coverage import contiguous
 from finance_assets.lib.partitions import (
     TICKER,
     month_partitions,
@@ -35,6 +36,16 @@ from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GR
 from finance_assets.lib.warehouse import Warehouse
 
 NY = "America/New_York"
+
+
+def run_tags(start_key: str | None, end_key: str | None, tickers: Sequence[str] | None = None) -> dict[str, str]:
+    """A run's tags: its partition range (none: unpartitioned) and, for a month run of some tickers, them."""
+    tags = {}
+    if start_key is not None:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start_key, ASSET_PARTITION_RANGE_END_TAG: end_key}
+    if tickers is not None:
+        tags.update(tickers_tag(tickers))
+    return tags
 
 
 @dataclass(frozen=True)
@@ -49,12 +60,7 @@ class RunStep:
 
     @property
     def tags(self) -> dict[str, str]:
-        tags = {}
-        if self.start_key is not None:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: self.start_key, ASSET_PARTITION_RANGE_END_TAG: self.end_key}
-        if self.tickers is not None:
-            tags.update(tickers_tag(self.tickers))
-        return tags
+        return run_tags(self.start_key, self.end_key, self.tickers)
 
 
 def last_close(now: dt.datetime) -> pd.Timestamp:
@@ -96,18 +102,6 @@ def _final(
         return False
     at = pd.Timestamp(stamp, unit="s", tz="UTC")
     return at >= final_after or (window_end is not None and at >= window_end)
-
-
-def _contiguous(items: Sequence[str], order: Sequence[str]) -> list[list[str]]:
-    """Split `items` into runs that are consecutive in `order`."""
-    position = {v: i for i, v in enumerate(order)}
-    runs: list[list[str]] = []
-    for item in sorted(items, key=position.__getitem__):
-        if runs and position[item] == position[runs[-1][-1]] + 1:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -200,7 +194,7 @@ def sec_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
     """Per-ticker SEC runs: contiguous ticker ranges in registration order, chunked."""
     return [
         RunStep(f"sec {part[0]}..{part[-1]}", SEC.job, part[0], part[-1], len(part) * len(SEC.assets))
-        for run in _contiguous(tickers, scope.registered)
+        for run in contiguous(tickers, scope.registered)
         for part in _chunks(run, scope.chunk)
     ]
 
@@ -223,7 +217,7 @@ def actions_tickers_to_refresh(scope: _Scope) -> list[str]:
 def actions_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
     return [
         RunStep(f"corporate actions {part[0]}..{part[-1]}", ACTIONS.job, part[0], part[-1], len(part))
-        for run in _contiguous(tickers, scope.registered)
+        for run in contiguous(tickers, scope.registered)
         for part in _chunks(run, scope.chunk)
     ]
 
@@ -255,7 +249,7 @@ def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
     for months, group in sorted(by_months.items(), key=lambda item: sorted(item[0])):
         everyone = set(group) == set(scope.registered) and len(group) <= scope.chunk
         parts = [None] if everyone else _chunks(sorted(group), scope.chunk)
-        for month_run in _contiguous(sorted(months), order):
+        for month_run in contiguous(sorted(months), order):
             for part in parts:
                 who = "all tickers" if part is None else (part[0] if len(part) == 1 else f"{part[0]}..{part[-1]}")
                 steps.append(
@@ -284,7 +278,7 @@ def panel_months_to_refresh(scope: _Scope, market_months: set[str]) -> list[str]
 def panel_steps(scope: _Scope, months: Sequence[str]) -> list[RunStep]:
     return [
         RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", PANEL.job, run[0], run[-1], len(run) * len(PANEL.assets))
-        for run in _contiguous(months, scope.months)
+        for run in contiguous(months, scope.months)
     ]
 
 
@@ -313,7 +307,7 @@ def report_steps(scope: _Scope, days: Sequence[str]) -> list[RunStep]:
     order = report_day_partitions.get_partition_keys(current_time=scope.now)
     return [
         RunStep(f"report {run[0]}..{run[-1]}", REPORT.job, run[0], run[-1], len(run) * len(REPORT.assets))
-        for run in _contiguous(days, order)
+        for run in contiguous(days, order)
     ]
 
 
@@ -417,12 +411,7 @@ class UpdateRun:
 
     @property
     def tags(self) -> dict[str, str]:
-        tags = {}
-        if self.start_key is not None:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: self.start_key, ASSET_PARTITION_RANGE_END_TAG: self.end_key}
-        if self.tickers is not None:
-            tags.update(tickers_tag(self.tickers))
-        return tags
+        return run_tags(self.start_key, self.end_key, self.tickers)
 
     @property
     def label(self) -> str:
@@ -541,7 +530,7 @@ def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list
     if pdef is None:
         return [UpdateRun(assets, job_of(assets[0]), None, None, 1)]
     order = registered if isinstance(pdef, dg.DynamicPartitionsDefinition) else pdef.get_partition_keys(now)
-    return [UpdateRun(assets, job_of(assets[0]), run[0], run[-1], len(run)) for run in _contiguous(list(keys), order)]
+    return [UpdateRun(assets, job_of(assets[0]), run[0], run[-1], len(run)) for run in contiguous(list(keys), order)]
 
 
 def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.datetime) -> list[RunStep]:

@@ -158,14 +158,16 @@ def needed(
     return {ticker: dict(assets) for ticker, assets in out.items() if assets}
 
 
-def _contiguous(months: Sequence[str], order: Sequence[str]) -> list[list[str]]:
-    position = {month: i for i, month in enumerate(order)}
+def contiguous(items: Sequence[str], order: Sequence[str]) -> list[list[str]]:
+    """Split `items` into runs that are consecutive in `order` (a Dagster range run covers every key between
+    its first and last)."""
+    position = {v: i for i, v in enumerate(order)}
     runs: list[list[str]] = []
-    for month in sorted(months, key=position.__getitem__):
-        if runs and position[month] == position[runs[-1][-1]] + 1:
-            runs[-1].append(month)
+    for item in sorted(items, key=position.__getitem__):
+        if runs and position[item] == position[runs[-1][-1]] + 1:
+            runs[-1].append(item)
         else:
-            runs.append([month])
+            runs.append([item])
     return runs
 
 
@@ -185,7 +187,7 @@ def plan_sync(
         by_shape[(assets, months)].append(ticker)
     runs = []
     for (assets, months), tickers in sorted(by_shape.items(), key=lambda item: (item[1][0], item[0][0])):
-        for month_run in _contiguous(sorted(months), month_order):
+        for month_run in contiguous(sorted(months), month_order):
             for i in range(0, len(tickers), chunk):
                 runs.append(SyncRun(assets, tuple(tickers[i : i + chunk]), tuple(month_run)))
     return runs
