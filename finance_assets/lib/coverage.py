@@ -10,8 +10,8 @@ prices reflect, prices only). Coverage is a catalog view like any table.
 `plan_sync` turns it into the targeted runs that make the warehouse equal to a fresh build: a ticker
 registered after months were built gets those months (and only it is computed), and a ticker whose
 corporate actions changed gets every stored month of its prices and technicals again (a split or a
-dividend rescales all its earlier adjusted prices). Losing a coverage row (two runs recording one month
-at once) only costs a rebuild of that ticker-month; it never hides stale data.
+dividend rescales all its earlier adjusted prices). Runs recording one month at once never lose each
+other's rows: each file's read-merge-write holds the warehouse's lock (or conditional PUT).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse, split_partitions
 
 COVERAGE_SUFFIX = "_coverage"
 COVERAGE_COLUMNS = ("date", "ticker", "actions_version")
@@ -70,15 +70,12 @@ def record(
 ) -> None:
     """Record that `tickers` x `months` of `asset` were just written (after the data)."""
     table = coverage_table(asset)
-    dims = [{"month": month} for month in sorted(months)]
-    existing = warehouse.read_partitions(table, dims)
-    new = coverage_rows(months, tickers, actions_versions)
-    if len(existing):
-        existing = existing[~existing["ticker"].isin(set(tickers))]
-        existing["date"] = pd.to_datetime(existing["date"]).astype("datetime64[ns]")
-        existing["actions_version"] = existing["actions_version"].astype("string")
-        new = pd.concat([existing, new], ignore_index=True)
-    warehouse.write_split(table, new, dims)
+    rows = coverage_rows(months, tickers, actions_versions)
+    # (month, ticker) selects the rows replaced; the file is the month's year: one read-merge-write per
+    # file under the warehouse's lock (or conditional PUT), so concurrent runs never lose each other's rows
+    dims = [{"month": month, "ticker": ticker} for month in sorted(months) for ticker in sorted(tickers)]
+    parts = split_partitions(rows, dims)
+    warehouse.write_partitions(table, list(zip(dims, parts)), path_dims=("month",))
     warehouse.register_view(table)
 
 

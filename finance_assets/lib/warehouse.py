@@ -179,6 +179,12 @@ def _is_bucketed(group: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]])
     return any(name in _TIME_DIMENSIONS for dims, _ in group for name in (dims or {}))
 
 
+def _path_part(dims: Mapping[str, str] | None, path_dims: Sequence[str] | None) -> Mapping[str, str] | None:
+    if dims is None or path_dims is None:
+        return dims
+    return {name: value for name, value in dims.items() if name in path_dims}
+
+
 def relative_dir(asset: str, dims: Mapping[str, str] | None = None) -> str:
     """'prices/ticker=ACMQ/year=2025': the directory (or key prefix) of a partition's file, validated."""
     parts = [_check_asset(asset)]
@@ -329,10 +335,15 @@ class Warehouse:
         return self.write_partitions(asset, [(dims, frame)])[0]
 
     def write_partitions(
-        self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
+        self,
+        asset: str,
+        parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]],
+        path_dims: Sequence[str] | None = None,
     ) -> list[Path]:
-        """Replace several partitions, rewriting each physical file once."""
-        by_file = _by_file(parts, lambda dims: self.partition_file(asset, dims))
+        """Replace several partitions, rewriting each physical file once. `path_dims`: the dimensions that
+        name the file (default all); the others only select the rows replaced inside it (a table of
+        (month, ticker) rows kept in one file per year), under the same lock."""
+        by_file = _by_file(parts, lambda dims: self.partition_file(asset, _path_part(dims, path_dims)))
         for target, group in by_file.items():
             bucketed = _is_bucketed(group)
             with self._lock(target):
@@ -527,9 +538,12 @@ class ObjectStoreWarehouse(Warehouse):
 
     # writes ------------------------------------------------------------------------------------
     def write_partitions(  # type: ignore[override]
-        self, asset: str, parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]]
+        self,
+        asset: str,
+        parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]],
+        path_dims: Sequence[str] | None = None,
     ) -> list[str]:
-        by_file = _by_file(parts, lambda dims: self._rel_file(asset, dims))
+        by_file = _by_file(parts, lambda dims: self._rel_file(asset, _path_part(dims, path_dims)))
         for rel, group in by_file.items():
             self._commit(rel, group, _is_bucketed(group))
         return [self.store.url_of(rel) for rel in by_file]

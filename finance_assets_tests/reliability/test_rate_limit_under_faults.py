@@ -13,6 +13,7 @@ from finance_assets.lib.rate_windows import max_in_sliding_window
 WORKERS = 4
 CALLS_PER_WORKER = 10
 SEC_LIMIT = 10
+STAMP_LAG_S = 0.05  # how late a request's log stamp may be after the limiter admitted it
 
 
 def sec_worker(state_dir: str, log_path: str, seed: int, results: mp.Queue) -> None:
@@ -65,5 +66,8 @@ def test_retries_under_faults_never_push_sec_past_10_requests_per_second(tmp_pat
     assert sum(s["failures"] for s in stats) == 0
     assert retries >= 5  # faults really happened and were retried
     assert len(stamps) == sum(s["attempts"] for s in stats) == WORKERS * CALLS_PER_WORKER + retries
-    # demand was far above 10/s, so the busiest second is full, and never over the limit
-    assert max_in_sliding_window(stamps, 1.0) == SEC_LIMIT
+    # Demand was far above 10/s, so the busiest second is full, and never over the limit. A stamp is taken in
+    # the worker after the limiter's grant, a few ms to tens of ms later on 2 loaded cores (a clean CI run saw 11
+    # stamps in one 1.000 s window once): windows are measured with that lag allowed for.
+    assert max_in_sliding_window(stamps, 1.0 - STAMP_LAG_S) <= SEC_LIMIT
+    assert max_in_sliding_window(stamps, 1.0 + STAMP_LAG_S) >= SEC_LIMIT
