@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.defs.market import sensors as market_sync
 from finance_assets.lib import config
@@ -30,22 +29,12 @@ from finance_assets.lib.partitions import (
     TICKER,
     month_partitions,
     report_day_partitions,
-    tickers_tag,
+    run_tags,
 )
 from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
 from finance_assets.lib.warehouse import Warehouse
 
 NY = "America/New_York"
-
-
-def run_tags(start_key: str | None, end_key: str | None, tickers: Sequence[str] | None = None) -> dict[str, str]:
-    """A run's tags: its partition range (none: unpartitioned) and, for a month run of some tickers, them."""
-    tags = {}
-    if start_key is not None:
-        tags = {ASSET_PARTITION_RANGE_START_TAG: start_key, ASSET_PARTITION_RANGE_END_TAG: end_key}
-    if tickers is not None:
-        tags.update(tickers_tag(tickers))
-    return tags
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.tickers import normalize_ticker
@@ -73,6 +74,16 @@ def tickers_of_run(tags: Mapping[str, str], registered: Iterable[str]) -> list[s
 
 def tickers_tag(tickers: Iterable[str]) -> dict[str, str]:
     return {TICKERS_TAG: ",".join(sorted(tickers))}
+
+
+def run_tags(start_key: str | None, end_key: str | None, tickers: Iterable[str] | None = None) -> dict[str, str]:
+    """A run's tags: its partition range (none: unpartitioned) and, for a month run of some tickers, them."""
+    tags = {}
+    if start_key is not None:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start_key, ASSET_PARTITION_RANGE_END_TAG: end_key}
+    if tickers is not None:
+        tags.update(tickers_tag(tickers))
+    return tags
 
 
 def per_ticker_asset(**kwargs):

@@ -13,12 +13,11 @@ import datetime as dt
 import hashlib
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from finance_assets.defs.market import corporate_actions as actions_lib
 from finance_assets.lib import config, coverage
 from finance_assets.lib.automation import automation_enabled
-from finance_assets.lib.partitions import TICKER, month_partitions, tickers_tag
+from finance_assets.lib.partitions import TICKER, month_partitions, run_tags
 from finance_assets.lib.selections import MARKET
 from finance_assets.lib.warehouse import Warehouse
 
@@ -57,14 +56,6 @@ def sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.dateti
     return coverage.plan_sync(need, MARKET.assets, month_partitions.get_partition_keys(current_time=now))
 
 
-def run_tags(run: coverage.SyncRun) -> dict[str, str]:
-    return {
-        ASSET_PARTITION_RANGE_START_TAG: run.months[0],
-        ASSET_PARTITION_RANGE_END_TAG: run.months[-1],
-        **tickers_tag(run.tickers),
-    }
-
-
 @dg.sensor(
     name=SYNC_SENSOR_NAME,
     job_name=MARKET.job,
@@ -84,7 +75,11 @@ def market_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult |
         # one request per need and day: a failed run is retried the next day, not every tick
         key = hashlib.sha256(f"{now:%Y-%m-%d}|{run.label}|{run.assets}|{run.tickers}".encode()).hexdigest()[:24]
         requests.append(
-            dg.RunRequest(run_key=key, asset_selection=[dg.AssetKey(a) for a in run.assets], tags=run_tags(run))
+            dg.RunRequest(
+                run_key=key,
+                asset_selection=[dg.AssetKey(a) for a in run.assets],
+                tags=run_tags(run.months[0], run.months[-1], run.tickers),
+            )
         )
     return dg.SensorResult(run_requests=requests)
 
