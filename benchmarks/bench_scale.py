@@ -496,7 +496,55 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
     }
 
 
+def inner_runs(root: Path, since: str) -> dict:
+    """Where an end-to-end measure's time went: every run created after `since` (a Unix time), oldest
+    first, with its job, partition range, tickers tag, wall time and its slowest steps."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from finance_assets.lib.partitions import TICKERS_TAG
+
+    instance = _instance()
+    after = dt.datetime.fromtimestamp(float(since), dt.UTC)
+    records = instance.get_run_records(dg.RunsFilter(created_after=after), ascending=True)
+    runs = []
+    for record in records:
+        run, tags = record.dagster_run, record.dagster_run.tags
+        tickers = tags.get(TICKERS_TAG, "")
+        steps = [
+            (stat.step_key, round(stat.end_time - stat.start_time, 1))
+            for stat in instance.get_run_step_stats(run.run_id)
+            if stat.start_time and stat.end_time
+        ]
+        runs.append(
+            {
+                "job": run.job_name,
+                "range": "..".join(
+                    dict.fromkeys(
+                        t
+                        for t in (tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG))
+                        if t
+                    )
+                ),
+                "tickers": (f"{len(tickers.split(','))}: {tickers[:40]}" if tickers else "all"),
+                "assets": len(run.asset_selection or ()) or None,
+                "status": run.status.value,
+                "seconds": round(record.end_time - record.create_timestamp.timestamp(), 1) if record.end_time else None,
+                "slowest_steps": sorted(steps, key=lambda s: -s[1])[:4],
+            }
+        )
+    return {
+        "runs": runs,
+        "run_seconds": round(sum(r["seconds"] or 0 for r in runs), 1),
+        "by_job": {
+            job: round(sum(r["seconds"] or 0 for r in runs if r["job"] == job), 1)
+            for job in dict.fromkeys(r["job"] for r in runs)
+        },
+    }
+
+
 INNER = {
+    "runs": inner_runs,
     "definitions": inner_definitions,
     "planning": inner_planning,
     "automation": inner_automation,
@@ -632,10 +680,19 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
     }
     measures = out["measures"]
 
-    def record(name: str, cmd: list[str], environ: dict | None = None, allowed: float = budget) -> dict:
+    def record(
+        name: str, cmd: list[str], environ: dict | None = None, allowed: float = budget, profile: Path | None = None
+    ) -> dict:
+        """Run one measure; with `profile` (the measure's root), also record the runs it launched."""
         print(f"[N={n}] {name} ...", file=sys.stderr, flush=True)
+        since = time.time()
         measured = run_process(cmd, environ or env, allowed, logs / f"{name}.log")
         measures[name] = measured
+        if profile is not None:
+            runs = run_process(
+                measure_script("runs", profile, str(since)), environ or env, budget, logs / f"{name}-runs.log"
+            )
+            measured["runs"] = runs["result"] or runs["log_tail"]
         print(
             f"[N={n}] {name}: {measured['status']} in {measured['seconds']} s, peak RSS {measured['peak_rss_mib']} MiB "
             f"{json.dumps(measured['result'])[:300] if measured['result'] else ''}",
@@ -657,7 +714,7 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
         full = work / f"n{n}-full"
         copy_home(root, full)
         full_env = environment(full, n)
-        record("backfill_full", cli("backfill", "--start", HISTORY_START[:7]), full_env)
+        record("backfill_full", cli("backfill", "--start", HISTORY_START[:7]), full_env, profile=full)
         if measures["backfill_full"]["status"] != "ok":
             reached = run_process(measure_script("materialized", full), full_env, budget, logs / "materialized.log")
             measures["backfill_full"]["reached"] = reached["result"]
@@ -672,8 +729,8 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
         return out
 
     # the base of every later measure: three budgets, so that the measures after it have a universe
-    record("backfill_window", measure_script("window_backfill", root, start), allowed=3 * budget)
-    record("update_catch_up", cli("update"))
+    record("backfill_window", measure_script("window_backfill", root, start), allowed=3 * budget, profile=root)
+    record("update_catch_up", cli("update"), profile=root)
     record("planning_built", measure_script("planning", root))
     copy_home(root, work / f"n{n}-automation")
     record(
@@ -694,11 +751,11 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
     )
     shutil.rmtree(work / f"n{n}-ratio", ignore_errors=True)
     next_env = environment(root, n, as_of=NEXT_SESSION)
-    record("new_session", cli("update"), next_env)
+    record("new_session", cli("update"), next_env, profile=root)
     added = extra_ticker(n)
     write_portfolio(root / "added.csv", [added])
     record("add_ticker_register", cli("register", "--portfolio", str(root / "added.csv")), next_env)
-    record("add_ticker", cli("backfill", "--tickers", added, "--start", HISTORY_START[:7]), next_env)
+    record("add_ticker", cli("backfill", "--tickers", added, "--start", HISTORY_START[:7]), next_env, profile=root)
     measures["add_ticker"]["ticker"] = added
     if measures["add_ticker"]["status"] != "ok":
         reached = run_process(measure_script("materialized", root), next_env, budget, logs / "materialized-add.log")
