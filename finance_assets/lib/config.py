@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from finance_assets.demo.source import DEMO_BENCHMARK
@@ -123,30 +123,37 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise _bad(name, raw, "expected on/off (also 1/0, true/false, yes/no)")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: _Number,
+    parse: Callable[[str], _Number],
+    fits: Callable[[_Number], bool],
+    accepted: str,
+) -> _Number:
+    """The variable parsed by `parse` (`default` when unset or blank); unparsable or not `fits`: an error."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise _bad(name, raw, f"expected a whole number >= {minimum}") from None
-    if value < minimum:
-        raise _bad(name, raw, f"expected a whole number >= {minimum}")
+        raise _bad(name, raw, accepted) from None
+    if not fits(value):
+        raise _bad(name, raw, accepted)
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    return _number(env, name, default, int, lambda v: v >= minimum, f"expected a whole number >= {minimum}")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float, accepted: str) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _bad(name, raw, accepted) from None
-    if not low <= value <= high:  # NaN fails both comparisons
-        raise _bad(name, raw, accepted)
-    return value
+    # NaN fails both comparisons, so it is rejected too
+    return _number(env, name, default, float, lambda v: low <= v <= high, accepted)
 
 
 def _path(env: Mapping[str, str], name: str, default: Path, base: Path) -> Path:
@@ -571,12 +578,8 @@ def settings() -> Settings:
     return found
 
 
-# Shorthands for modules that run inside Dagster (sensors, assets) and read the deployment's settings.
-def project_home() -> Path:
-    """FINANCE_ASSETS_HOME, else the checkout this package lives in, else the working directory."""
-    return settings().home
-
-
+# Shorthands for modules that run inside Dagster (sensors, assets) and read the deployment's settings
+# (only those something calls; anything else reads `settings()` directly).
 def data_dir() -> Path:
     return settings().data_dir
 
@@ -589,25 +592,8 @@ def warehouse_location() -> str:
     return settings().warehouse_location
 
 
-def cache_dir() -> Path:
-    return settings().cache_dir
-
-
-def state_dir() -> Path:
-    return settings().state_dir
-
-
-def reports_dir() -> Path:
-    return settings().reports_dir
-
-
 def portfolio_path() -> Path:
     return settings().portfolio
-
-
-def mode() -> str:
-    """'demo' (offline, fictional tickers) or 'live' (real endpoints; needs SEC_USER_AGENT)."""
-    return settings().mode
 
 
 def benchmark_ticker(mode_name: str | None = None) -> str:
