@@ -19,7 +19,8 @@ evaluate_automation, Dagster's GraphQL, the warehouse catalog), so it runs on an
   cross_section        every ticker's latest close, SMA-50 and P/E as of a day, in DuckDB over the catalog
   new_session          `finance-assets update` after the clock moves on by one session
   add_ticker           one more ticker registered, then `finance-assets backfill --tickers X` (10 years)
-  orchestration_ratio  prices + technicals over the window: Dagster runs (dg.materialize, range runs as
+  orchestration_ratio  prices + technicals over the whole history (over the window above
+                       SCALE_FULL_BACKFILL_MAX_N): Dagster runs (dg.materialize, range runs as
                        planned) against the same asset functions called directly, the same IO manager
 
 Every measure runs in a fresh process; its wall time and peak RSS (the largest process of its tree,
@@ -397,11 +398,12 @@ def inner_cross_section(root: Path, day: str) -> dict:
 
 
 def inner_orchestration_ratio(root: Path, start: str) -> dict:
-    """prices + technicals over the window's planned market runs: dg.materialize (Dagster: runs, events,
-    partition mapping) against the same asset functions called directly, each on its own instance copy
-    and warehouse, the price source's demo rate limit lifted on both sides (computation, not waiting)."""
+    """prices + technicals from `start`: the planned market runs, each a dg.materialize with the run's tags
+    (Dagster: runs, events, partition mapping, the tickers tag of a chunked run) against the same asset
+    functions called directly once per month range for every ticker (bare compute has no reason to
+    chunk), each into its own warehouse, the price source's demo rate limit lifted on both sides
+    (computation, not waiting)."""
     import dagster as dg
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from finance_assets import definitions
     from finance_assets.lib.io_manager import ParquetWarehouseIOManager
@@ -423,6 +425,7 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
     instance = _instance()
     plan = plan_backfill(instance, start=start, now=settings.now(), force=True)  # as a fresh build plans them
     steps = [s for s in plan if s.job == MARKET.job]
+    month_ranges = list(dict.fromkeys((s.start_key, s.end_key) for s in steps))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
     def needed(asset_def) -> dict:
@@ -433,8 +436,8 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
         io = ParquetWarehouseIOManager(base_path=str(base))
         src = UnthrottledPriceSource(**{**fields, "state_dir": str(base / "state")})
         started = time.perf_counter()
-        for step in steps:
-            key_range = dg.PartitionKeyRange(step.start_key, step.end_key)
+        for start_key, end_key in month_ranges:
+            key_range = dg.PartitionKeyRange(start_key, end_key)
             for asset_def, inputs in ((prices_def, ()), (technicals_def, ("prices",))):
                 key = asset_def.key
                 pdef = asset_def.partitions_def
@@ -478,19 +481,22 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
                     "prices_source": src,
                     "io_manager": ParquetWarehouseIOManager(base_path=str(base)),
                 },
-                tags={ASSET_PARTITION_RANGE_START_TAG: step.start_key, ASSET_PARTITION_RANGE_END_TAG: step.end_key},
+                tags=step.tags,
                 run_config=quiet,
             )
             assert result.success
         return time.perf_counter() - started
 
     bare_s = bare(root / "ratio-bare")
+    print(f"bare compute: {bare_s:.1f} s over {len(month_ranges)} month range(s)", flush=True)
     orchestrated_s = orchestrated(root / "ratio-orchestrated")
     return {
         "bare_seconds": round(bare_s, 2),
         "orchestrated_seconds": round(orchestrated_s, 2),
         "ratio": round(orchestrated_s / bare_s, 2),
+        "start": start,
         "runs": len(steps),
+        "bare_calls": len(month_ranges),
         "asset_partitions": sum(s.partition_count for s in steps) // len(MARKET.assets) * 2,
         "peak_rss_mib": round(_peak_rss_mib(), 1),
     }
@@ -746,7 +752,7 @@ def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dic
     copy_home(root, work / f"n{n}-ratio")
     record(
         "orchestration_ratio",
-        measure_script("orchestration_ratio", work / f"n{n}-ratio", start),
+        measure_script("orchestration_ratio", work / f"n{n}-ratio", HISTORY_START[:7] if n <= full_max_n else start),
         environment(work / f"n{n}-ratio", n),
     )
     shutil.rmtree(work / f"n{n}-ratio", ignore_errors=True)
@@ -817,7 +823,8 @@ def summary_rows(result: dict) -> dict[str, str]:
     ratio = (m.get("orchestration_ratio") or {}).get("result") or {}
     rows["orchestrated / bare compute"] = _cell(
         m.get("orchestration_ratio"),
-        f"{ratio.get('ratio')}x ({ratio.get('orchestrated_seconds')} / {ratio.get('bare_seconds')} s, prices+technicals, window)"
+        f"{ratio.get('ratio')}x ({ratio.get('orchestrated_seconds')} / {ratio.get('bare_seconds')} s, prices+technicals "
+        f"from {ratio.get('start')}, {ratio.get('runs')} runs)"
         if ratio
         else None,
     )
