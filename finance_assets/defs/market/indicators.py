@@ -298,18 +298,24 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SAMPLE_DAYS = 400
 
 
-@functools.cache
-def _sample_prices() -> dict[str, FloatArray]:
-    rng = np.random.default_rng(0)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, _SAMPLE_DAYS)))
-    spread = np.abs(rng.normal(0.0, 0.01, _SAMPLE_DAYS))
+def random_ohlcv(days: int, seed: int) -> dict[str, FloatArray]:
+    """Random-walk daily bars (low <= open, close <= high; volume > 0), reproducible by `seed`: the
+    prices indicator specs are tried on, and test series."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, days)))
+    spread = np.abs(rng.normal(0.0, 0.01, days))
     return {
-        "open": close * (1 + rng.normal(0.0, 0.005, _SAMPLE_DAYS)).clip(1 - spread, 1 + spread),
+        "open": close * (1 + rng.normal(0.0, 0.005, days)).clip(1 - spread, 1 + spread),
         "high": close * (1 + spread),
         "low": close * (1 - spread),
         "close": close,
-        "volume": rng.uniform(1e5, 1e6, _SAMPLE_DAYS).round(),
+        "volume": rng.uniform(1e5, 1e6, days).round(),
     }
+
+
+@functools.cache
+def _sample_prices() -> dict[str, FloatArray]:
+    return random_ohlcv(_SAMPLE_DAYS, seed=0)
 
 
 def parse_spec(spec: str, columns: Sequence[str] = PRICE_INPUTS) -> Indicator:

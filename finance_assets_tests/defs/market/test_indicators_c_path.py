@@ -10,36 +10,23 @@ import pytest
 import talib
 
 from finance_assets.defs.market import indicators
-from finance_assets.defs.market.indicators import compute_indicators, parse_spec
+from finance_assets.defs.market.indicators import compute_indicators, parse_spec, random_ohlcv
 
 PRICES = ("open", "high", "low", "close", "volume")
-
-
-def ohlcv(n_days: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n_days)))
-    spread = np.abs(rng.normal(0.0, 0.01, n_days))
-    return {
-        "open": close * (1 + rng.normal(0.0, 0.004, n_days)).clip(1 - spread, 1 + spread),
-        "high": close * (1 + spread),
-        "low": close * (1 - spread),
-        "close": close,
-        "volume": rng.lognormal(12.0, 0.5, n_days).round(),
-    }
 
 
 def awkward_panel() -> pd.DataFrame:
     """Tickers of many lengths, with NaNs leading, inside the series and in only one input."""
     series = {
-        "LONG": ohlcv(400, 1),
-        "LEADNAN": ohlcv(120, 2),
-        "INSIDE": ohlcv(150, 3),
-        "VOLGAP": ohlcv(90, 4),
-        "ONE": ohlcv(1, 5),
-        "TWO": ohlcv(2, 6),
-        "FIVE": ohlcv(5, 7),
+        "LONG": random_ohlcv(400, 1),
+        "LEADNAN": random_ohlcv(120, 2),
+        "INSIDE": random_ohlcv(150, 3),
+        "VOLGAP": random_ohlcv(90, 4),
+        "ONE": random_ohlcv(1, 5),
+        "TWO": random_ohlcv(2, 6),
+        "FIVE": random_ohlcv(5, 7),
         "ALLNAN": {k: np.full(30, np.nan) for k in PRICES},
-        "NANTAIL": ohlcv(60, 8),
+        "NANTAIL": random_ohlcv(60, 8),
     }
     for k in PRICES:
         series["LEADNAN"][k][:7] = np.nan
