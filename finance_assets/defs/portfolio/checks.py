@@ -8,6 +8,8 @@ The pure halves (`*_problems`) take DataFrames and return the offending rows, so
 crafted bad report.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -23,6 +25,11 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-6  # money, in the base currency
 EXAMPLES = 10
 _with_holdings = {"portfolio_holdings": dg.AssetIn(key=HOLDINGS)}
+
+
+def _per_report_day(asset: dg.AssetKey, description: str, **kwargs) -> Callable:
+    """`@dg.asset_check` of one of the report's tables, over the run's report days (non-blocking)."""
+    return dg.asset_check(asset=asset, partitions_def=report_day_partitions, description=description, **kwargs)
 
 
 def _close(a: pd.Series, b: pd.Series, abs_tol: float = ABS_TOL) -> pd.Series:
@@ -71,15 +78,14 @@ def weights_problems(holdings: pd.DataFrame) -> pd.DataFrame:
     return per_day[bad].reset_index()[["date", "weight_sum", "priced", "unweighted"]]
 
 
-@dg.asset_check(
-    asset=HOLDINGS,
-    partitions_def=report_day_partitions,
-    description="Per report day, the weights of the priced holdings sum to 1 (to 1e-9), and every priced "
+@_per_report_day(
+    HOLDINGS,
+    "Per report day, the weights of the priced holdings sum to 1 (to 1e-9), and every priced "
     "holding has one. Days with nothing priced have no weights and are skipped.",
 )
 def portfolio_weights_sum_to_one(portfolio_holdings: pd.DataFrame) -> dg.AssetCheckResult:
-    problems = weights_problems(portfolio_holdings)
-    return _result(problems, int(portfolio_holdings["date"].nunique()) if len(portfolio_holdings) else 0)
+    days = int(portfolio_holdings["date"].nunique()) if len(portfolio_holdings) else 0  # a row per holding and day
+    return _result(weights_problems(portfolio_holdings), days)
 
 
 # ------------------------------------------------------------------------------ value = sum of holdings
@@ -109,12 +115,11 @@ def totals_problems(report: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFram
     return out[bad].reset_index()
 
 
-@dg.asset_check(
-    asset=REPORT,
-    partitions_def=report_day_partitions,
-    additional_ins=_with_holdings,
-    description="Per report day, the stored total value and cost equal the sums over that day's priced "
+@_per_report_day(
+    REPORT,
+    "Per report day, the stored total value and cost equal the sums over that day's priced "
     "holdings in portfolio_holdings (to 1e-9 relative), and the holding counts match.",
+    additional_ins=_with_holdings,
 )
 def portfolio_value_is_sum_of_holdings(
     portfolio_report: pd.DataFrame, portfolio_holdings: pd.DataFrame
@@ -133,10 +138,9 @@ def drawdown_problems(report: pd.DataFrame) -> pd.DataFrame:
     return report.loc[bad, ["date", "max_drawdown", "observations"]].reset_index(drop=True)
 
 
-@dg.asset_check(
-    asset=REPORT,
-    partitions_def=report_day_partitions,
-    description="Maximum drawdown is never positive (and never below -100 %); it is missing only on a day "
+@_per_report_day(
+    REPORT,
+    "Maximum drawdown is never positive (and never below -100 %); it is missing only on a day "
     "without a single daily return.",
 )
 def portfolio_drawdown_never_positive(portfolio_report: pd.DataFrame) -> dg.AssetCheckResult:
@@ -210,17 +214,16 @@ def window_problems(report: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame
     return rows[rows["observations"] != rows["expected"]].reset_index(drop=True)
 
 
-@dg.asset_check(
-    asset=REPORT,
-    partitions_def=report_day_partitions,
-    additional_ins=_with_holdings,
-    required_resource_keys={"io_manager"},
-    description=f"The stored risk figures use the documented window (docs/report.md): the last "
+@_per_report_day(
+    REPORT,
+    f"The stored risk figures use the documented window (docs/report.md): the last "
     f"{book.RISK_WINDOW_DAYS} daily returns of the day's holdings' value, or every return the stored "
     "history holds when it is shorter (the sessions of market_panel on or before the day, from the first "
     "one on which every held ticker has a close and every foreign currency an ECB rate, less one). Read "
     "from the warehouse, not through the report's own partition mapping, so a report that loaded too "
     "little history fails here.",
+    additional_ins=_with_holdings,
+    required_resource_keys={"io_manager"},
 )
 def portfolio_risk_window_as_documented(
     context: dg.AssetCheckExecutionContext, portfolio_report: pd.DataFrame, portfolio_holdings: pd.DataFrame
