@@ -8,6 +8,7 @@ so a full-universe backfill is not bound by SEC's 10 requests/s.
 import contextlib
 import datetime as dt
 import threading
+from collections.abc import Callable
 
 import dagster as dg
 import pandas as pd
@@ -22,6 +23,7 @@ from finance_assets.lib.partition_mappings import md_preview
 from finance_assets.lib.partitions import TICKER, per_ticker_asset, ticker_partitions
 from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
+from finance_assets.lib.schema import TableSchema
 
 GROUP = "sec"
 COMPANY_COLUMNS = edgar.COMPANY_COLUMNS
@@ -104,6 +106,19 @@ class _Submissions:
         return self.sec.submissions_page(name)
 
 
+def _per_company(schema: TableSchema, description: str, code_version: str) -> Callable:
+    """`@per_ticker_asset` of a table read from EDGAR company by company (the nightly archives on large
+    runs): the SEC source, in the pool that SEC-bound steps share (its limit in dagster.yaml)."""
+    return per_ticker_asset(
+        group_name=GROUP,
+        required_resource_keys={"sec"},
+        pool="sec",
+        code_version=code_version,
+        metadata=schema_metadata(schema),
+        description=description,
+    )
+
+
 def _company_documents(source: _Submissions, cik: int) -> tuple[dict, list[dict]]:
     """The company's submissions document and its older pages, as fetched (parsed by _company_filings)."""
     data = source.document(cik)
@@ -146,15 +161,12 @@ def _retrieval(kind: str, archive: BulkArchive | None, from_archive: int, from_a
     }
 
 
-@per_ticker_asset(
-    group_name=GROUP,
-    required_resource_keys={"sec"},
-    pool="sec",
-    code_version="2",
-    metadata=schema_metadata(schemas.FILINGS),
-    description="Every filing of the company from EDGAR submissions JSON (older pages included), with the "
+@_per_company(
+    schemas.FILINGS,
+    "Every filing of the company from EDGAR submissions JSON (older pages included), with the "
     "company's name and fiscal year end. A ticker that moved to a new CIK keeps the old CIK's filings "
     "up to the move. Large runs read the nightly submissions.zip instead of the API.",
+    code_version="2",
 )
 def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
@@ -209,14 +221,11 @@ def filings(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> 
     return out
 
 
-@per_ticker_asset(
-    group_name=GROUP,
-    required_resource_keys={"sec"},
-    pool="sec",
-    code_version="2",
-    metadata=schema_metadata(schemas.XBRL_FACTS),
-    description="The XBRL companyfacts document as one long table; every filed vintage kept. Large runs "
+@_per_company(
+    schemas.XBRL_FACTS,
+    "The XBRL companyfacts document as one long table; every filed vintage kept. Large runs "
     "read the nightly companyfacts.zip instead of the API.",
+    code_version="2",
 )
 def xbrl_facts(context: dg.AssetExecutionContext, ticker_cik_map: pd.DataFrame) -> pd.DataFrame:
     sec: SecEdgarSource = context.resources.sec
@@ -331,6 +340,20 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, fi
 # ------------------------------------------------------------------------------------------ checks
 
 
+def _per_ticker_check(asset: dg.AssetsDefinition, description: str) -> Callable:
+    """`@dg.asset_check` of a per-ticker table, over the run's ticker partitions."""
+    return dg.asset_check(asset=asset, partitions_def=ticker_partitions, description=description)
+
+
+def _offending_rows(offending: pd.DataFrame, severity: dg.AssetCheckSeverity, **counts) -> dg.AssetCheckResult:
+    """Passes when no row offends; else fails at `severity`. Metadata: `counts`, then the first ten rows."""
+    return dg.AssetCheckResult(
+        passed=offending.empty,
+        severity=severity,
+        metadata={**counts, "examples": md_preview(offending.head(10), rows=10)},
+    )
+
+
 @dg.asset_check(
     asset=ticker_cik_map,
     blocking=True,
@@ -378,10 +401,9 @@ def registered_tickers_resolve(
     )
 
 
-@dg.asset_check(
-    asset=xbrl_facts,
-    partitions_def=ticker_partitions,
-    description="No two facts share accession, taxonomy, concept, unit and period with different "
+@_per_ticker_check(
+    xbrl_facts,
+    "No two facts share accession, taxonomy, concept, unit and period with different "
     "values (exact repeats are already dropped); every fact was filed on or after its period end.",
 )
 def xbrl_facts_are_unique(xbrl_facts: pd.DataFrame) -> dg.AssetCheckResult:
@@ -397,10 +419,9 @@ def xbrl_facts_are_unique(xbrl_facts: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=fundamentals,
-    partitions_def=ticker_partitions,
-    description="Point in time: no standardized value was filed before its period ended. A failure "
+@_per_ticker_check(
+    fundamentals,
+    "Point in time: no standardized value was filed before its period ended. A failure "
     "lists the rows: a mislabelled period would leak future numbers into backtests.",
 )
 def fundamentals_filed_after_period_end(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
@@ -413,39 +434,30 @@ def fundamentals_filed_after_period_end(fundamentals: pd.DataFrame) -> dg.AssetC
         if len(fundamentals)
         else fundamentals
     )
-    sample = (
-        early.head(10)[["ticker", "item", "fiscal_period", "period_end", "filed", "accession"]] if len(early) else early
-    )
-    return dg.AssetCheckResult(
-        passed=early.empty,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "rows": len(fundamentals),
-            "filed_before_period_end": len(early),
-            "examples": md_preview(sample, rows=10),
-        },
+    shown = ["ticker", "item", "fiscal_period", "period_end", "filed", "accession"]
+    return _offending_rows(
+        early[shown] if len(early) else early,
+        dg.AssetCheckSeverity.ERROR,
+        rows=len(fundamentals),
+        filed_before_period_end=len(early),
     )
 
 
-@dg.asset_check(
-    asset=fundamentals,
-    partitions_def=ticker_partitions,
-    description=f"Balance sheet identity on the latest reported values: total assets within "
+@_per_ticker_check(
+    fundamentals,
+    f"Balance sheet identity on the latest reported values: total assets within "
     f"{BALANCE_TOLERANCE:.1%} of liabilities + stockholders' equity (derived liabilities excluded, "
     "they satisfy it by construction). Minority interest or temporary equity shows up here.",
 )
 def fundamentals_balance_sheet_identity(fundamentals: pd.DataFrame) -> dg.AssetCheckResult:
     gaps = _balance_gaps(fundamentals)
     off = gaps[gaps["relative_gap"].abs() > BALANCE_TOLERANCE]
-    return dg.AssetCheckResult(
-        passed=off.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "periods_checked": len(gaps),
-            "periods_off": len(off),
-            "max_relative_gap": float(gaps["relative_gap"].abs().max()) if len(gaps) else 0.0,
-            "examples": md_preview(off.head(10), rows=10),
-        },
+    return _offending_rows(
+        off,
+        dg.AssetCheckSeverity.WARN,
+        periods_checked=len(gaps),
+        periods_off=len(off),
+        max_relative_gap=float(gaps["relative_gap"].abs().max()) if len(gaps) else 0.0,
     )
 
 
