@@ -15,7 +15,7 @@ from finance_assets.defs.market.schemas import CORPORATE_ACTIONS, FX_RATES
 from finance_assets.defs.portfolio import filing_signals
 from finance_assets.defs.portfolio import holdings as book
 from finance_assets.defs.portfolio.report_data import ReportData
-from finance_assets.defs.portfolio.report_render import fmt, render_html, render_markdown
+from finance_assets.defs.portfolio.report_render import FIGURE_KINDS, fmt, render_html, render_markdown
 from finance_assets.defs.portfolio.schemas import (
     FUNDAMENTAL_SNAPSHOTS,
     MARKET_PANEL,
@@ -66,16 +66,17 @@ METADATA_FIGURES = (
     "sharpe",
     "max_drawdown",
 )
-# The run's last days as a small table on the latest materialization: (column, label, report_render kind).
-RECENT_DAY_COLUMNS = [
-    ("date", "day", "date"),
-    ("total_value", "value", "money"),
-    ("day", "day return", "pct"),
-    ("ytd", "YTD", "pct"),
-    ("annualized_volatility", "volatility", "pct"),
-    ("max_drawdown", "max drawdown", "pct"),
-    ("observations", "returns in risk window", "int"),
-]
+# The run's last days as a small table on the latest materialization: column -> label, each figure
+# formatted as the report formats it (report_render.FIGURE_KINDS).
+RECENT_DAY_COLUMNS = {
+    "date": "day",
+    "total_value": "value",
+    "day": "day return",
+    "ytd": "YTD",
+    "annualized_volatility": "volatility",
+    "max_drawdown": "max drawdown",
+    "observations": "returns in risk window",
+}
 
 _by_month = dg.IdentityPartitionMapping()  # a panel month reads every ticker of that month
 # TimeWindowPartitionMapping counts its offsets in the *downstream's* partitions (weekdays here, not
@@ -528,9 +529,10 @@ def _on_latest_day(context: dg.AssetExecutionContext, asset: str, latest_key: st
 def _recent_days(report: pd.DataFrame, base: str) -> str:
     """The run's last `METADATA_RECENT_DAYS` report rows as a Markdown table (value in `base`)."""
     rows = report.sort_values("date").tail(METADATA_RECENT_DAYS).to_dict("records")
-    header = [label + (f" ({base})" if kind == "money" else "") for _, label, kind in RECENT_DAY_COLUMNS]
+    kinds = {"date": "date", **FIGURE_KINDS}
+    header = [label + (f" ({base})" if kinds[key] == "money" else "") for key, label in RECENT_DAY_COLUMNS.items()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(fmt(row.get(key), kind) for key, _, kind in RECENT_DAY_COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(fmt(row.get(key), kinds[key]) for key in RECENT_DAY_COLUMNS) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -59,6 +59,8 @@ RISK_FIELDS = [
     ("risk_free_annual", "Risk-free rate (annual)", "pct"),
     ("observations", "Daily returns in the window", "int"),
 ]
+# How each figure of the report is formatted (a kind of `fmt`), for other views of the same figures.
+FIGURE_KINDS = {key: kind for key, _, kind in SUMMARY_FIELDS + RISK_FIELDS}
 # Holdings table: (key, label, kind, group)
 HOLDING_FIELDS = [
     ("ticker", "Ticker", "text", "Position"),
