@@ -16,11 +16,14 @@ other's rows: each file's read-merge-write holds the warehouse's lock (or condit
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from finance_assets.lib.warehouse import Warehouse, split_partitions
 
@@ -121,38 +124,187 @@ def needed(
     A stored month of an asset that does not hold the ticker, and every stored month after it (a month
     reads earlier months, so one built while they lacked the ticker is stale); and, when the ticker's current corporate
     actions differ from those some of its stored prices reflect, every stored month of the prices and
-    their followers."""
-    out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    tickers = list(tickers)
-    wanted = set(tickers)
-    for asset, months in stored_months.items():
-        rows = coverage.get(asset)
-        held: dict[str, set[str]] = defaultdict(set)
-        if rows is not None and len(rows):
-            rows = rows[rows["ticker"].isin(wanted)]
-            for ticker, month in zip(rows["ticker"], rows["month"]):
-                held[ticker].add(month)
-        for ticker in tickers:
-            gap = months - held[ticker]
-            if gap:
-                # and every stored month after the first gap: a later month reads earlier ones (technicals'
-                # lookback, sentiment's decay over the previous month), so one built without them is redone
-                out[ticker][asset] |= {month for month in months if month >= min(gap)}
-    if current_versions and versioned in coverage and versioned in stored_months:
-        rows = coverage[versioned]
-        rows = rows[rows["ticker"].isin(wanted) & rows["month"].isin(stored_months[versioned])]
-        stale = {
-            ticker
-            for ticker, version in zip(rows["ticker"], rows["actions_version"])
-            if ticker in current_versions and (pd.isna(version) or version != current_versions[ticker])
+    their followers. `coverage`: asset -> its rows as `read` returns them (month, ticker, actions_version);
+    `needed_in_warehouse` answers the same from the stored files without loading them into pandas."""
+    with duckdb.connect() as con:
+        relations = {}
+        for asset, rows in coverage.items():
+            if asset in stored_months and rows is not None:
+                relations[asset] = f"coverage_{len(relations)}"
+                con.register(relations[asset], _as_coverage_rows(rows))
+        keys = {asset: {month: month for month in months} for asset, months in stored_months.items()}
+        return _needed_sql(con, tickers, keys, relations, current_versions, versioned, version_followers, pa.string())
+
+
+def needed_in_warehouse(
+    warehouse: Warehouse,
+    tickers: Iterable[str],
+    stored_months: Mapping[str, set[str]],
+    current_versions: Mapping[str, str] | None = None,
+    versioned: str = "prices",
+    version_followers: Sequence[str] = ("technicals",),
+) -> dict[str, dict[str, set[str]]]:
+    """`needed` over the stored coverage tables, in DuckDB straight from their files (on object storage,
+    local copies fetched for the query): the ~3 M rows of 6,000 tickers x 132 months x 4 assets never
+    reach pandas."""
+    # the coverage dates' day ('YYYY-MM-DD', as `read` formats them) against each stored month key, as DATEs:
+    # a key that is no ISO day equals no formatted date, so it matches no row (NULL joins nothing)
+    keys = {asset: {month: _iso_day(month) for month in months} for asset, months in stored_months.items()}
+    # the yearly files of the stored months, whole: rows of months not stored join no stored month anyway
+    # (selected by the file's `year` dimension, so no per-row partition predicate is evaluated)
+    tables = {
+        coverage_table(asset): [{"year": str(year)} for year in sorted({day.year for day in days.values() if day})]
+        for asset, days in keys.items()
+        if any(days.values())
+    }
+    if not tables:
+        with duckdb.connect() as con:
+            return _needed_sql(con, tickers, keys, {}, current_versions, versioned, version_followers, pa.date32())
+    con = warehouse.connect_partitions(tables, {table: _stored_empty() for table in tables})
+    try:
+        relations = {}
+        for asset in keys:
+            if coverage_table(asset) in tables:
+                relations[asset] = f"coverage_{len(relations)}"
+                con.execute(
+                    f"CREATE TEMP VIEW {relations[asset]} AS SELECT CAST(date AS DATE) AS month, "
+                    f"CAST(ticker AS VARCHAR) AS ticker, CAST(actions_version AS VARCHAR) AS actions_version "
+                    f"FROM {coverage_table(asset)}"
+                )
+        return _needed_sql(con, tickers, keys, relations, current_versions, versioned, version_followers, pa.date32())
+    finally:
+        con.close()
+
+
+def _stored_empty() -> pd.DataFrame:
+    """A coverage table with no rows, as stored (the view of an asset with no coverage file yet)."""
+    return pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "ticker": pd.Series(dtype="string"),
+            "actions_version": pd.Series(dtype="string"),
         }
+    )
+
+
+def _iso_day(month: str) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(month)
+    except (TypeError, ValueError):
+        return None
+    return day if day.isoformat() == month else None
+
+
+def _as_coverage_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """(month, ticker, actions_version) as strings, a missing version as NULL."""
+    if not len(rows):
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in ("month", "ticker", "actions_version")})
+    versions = rows["actions_version"] if "actions_version" in rows.columns else pd.Series(pd.NA, index=rows.index)
+    return pd.DataFrame(
+        {
+            "month": rows["month"].astype(str).astype("string"),
+            "ticker": rows["ticker"].astype(str).astype("string"),
+            "actions_version": versions.astype("string"),
+        }
+    ).reset_index(drop=True)
+
+
+def _needed_sql(
+    con: duckdb.DuckDBPyConnection,
+    tickers: Iterable[str],
+    stored_months: Mapping[str, Mapping[str, object]],
+    relations: Mapping[str, str],
+    current_versions: Mapping[str, str] | None,
+    versioned: str,
+    version_followers: Sequence[str],
+    month_type: pa.DataType,
+) -> dict[str, dict[str, set[str]]]:
+    """`needed` as set-based SQL. `stored_months`: asset -> stored month key -> the value its coverage
+    rows' `month` column equals for that month; `relations`: asset -> a relation of its coverage rows
+    (month, ticker, actions_version); an asset without one holds no ticker. `month_type`: the type of
+    those month values (strings from frames, DATEs from stored files; typed here as they may all be NULL)."""
+    tickers = list(dict.fromkeys(tickers))
+    assets = list(stored_months)
+    # assets and stored months as integers (a month's number is its rank among the asset's sorted keys, so
+    # the smallest number missing is the earliest month missing), tickers as they are
+    month_keys = {asset: sorted(stored_months[asset]) for asset in assets}
+    stored = [
+        (asset_id, month_id, stored_months[asset][key])
+        for asset_id, asset in enumerate(assets)
+        for month_id, key in enumerate(month_keys[asset])
+    ]
+    con.register(
+        "stored_months",
+        pa.table(
+            {
+                "asset_id": pa.array([row[0] for row in stored], pa.int32()),
+                "month_id": pa.array([row[1] for row in stored], pa.int32()),
+                "month": pa.array([row[2] for row in stored], month_type),
+            }
+        ),
+    )
+    con.register("wanted_tickers", pa.table({"ticker": pa.array(tickers, pa.string())}))
+    # each wanted ticker's stored months per asset, as (asset_id, month_id, ticker) rows
+    held = " UNION ALL ".join(
+        f"SELECT {assets.index(asset)} AS asset_id, month, ticker FROM {relation}"
+        for asset, relation in relations.items()
+    )
+    held = (
+        f"""SELECT s.asset_id, s.month_id, h.ticker
+        FROM ({held}) h JOIN stored_months s ON s.asset_id = h.asset_id AND s.month = h.month
+        SEMI JOIN wanted_tickers w ON w.ticker = h.ticker"""
+        if held
+        else "SELECT NULL::INTEGER AS asset_id, NULL::INTEGER AS month_id, NULL::VARCHAR AS ticker LIMIT 0"
+    )
+    # one pass over the rows: how many stored months each wanted ticker holds per asset; a ticker short of
+    # the asset's stored count has a gap (with nothing to do, none is), and only those pairs are then
+    # compared month by month: their earliest stored month not held
+    first_gaps = con.execute(
+        f"""
+        WITH held AS MATERIALIZED ({held}),
+        held_counts AS (
+            SELECT asset_id, ticker, count(DISTINCT month_id) AS n FROM held GROUP BY asset_id, ticker
+        ),
+        stored_counts AS (SELECT asset_id, count(*) AS n FROM stored_months GROUP BY asset_id),
+        short AS (
+            SELECT s.asset_id, w.ticker
+            FROM stored_counts s CROSS JOIN wanted_tickers w
+            LEFT JOIN held_counts h ON h.asset_id = s.asset_id AND h.ticker = w.ticker
+            WHERE coalesce(h.n, 0) < s.n
+        )
+        SELECT p.asset_id, p.ticker, min(s.month_id) AS first_gap
+        FROM short p JOIN stored_months s ON s.asset_id = p.asset_id
+        ANTI JOIN held h ON h.asset_id = p.asset_id AND h.ticker = p.ticker AND h.month_id = s.month_id
+        GROUP BY p.asset_id, p.ticker
+        """
+    ).fetchall()
+    out: dict[str, dict[str, set[str]]] = defaultdict(dict)
+    position = {ticker: i for i, ticker in enumerate(tickers)}
+    # in the order the per-ticker loop built them: asset by asset, then ticker by ticker
+    for asset_id, ticker, first_gap in sorted(first_gaps, key=lambda row: (row[0], position[row[1]])):
+        # and every stored month after the first gap: a later month reads earlier ones (technicals'
+        # lookback, sentiment's decay over the previous month), so one built without them is redone
+        asset = assets[asset_id]
+        out[ticker][asset] = set(month_keys[asset][first_gap:])
+    if current_versions and versioned in relations and versioned in stored_months:
+        current = [(t, current_versions[t]) for t in tickers if t in current_versions]
+        con.register("current_versions", pd.DataFrame(current, columns=["ticker", "version"], dtype="string"))
+        stale = con.execute(
+            f"""
+            SELECT DISTINCT c.ticker
+            FROM {relations[versioned]} c
+            SEMI JOIN stored_months s ON s.asset_id = {assets.index(versioned)} AND s.month = c.month
+            JOIN current_versions v ON v.ticker = c.ticker
+            WHERE c.actions_version IS NULL OR c.actions_version IS DISTINCT FROM v.version
+            """
+        ).fetchall()
         # every stored month of a stale ticker, the months already on the new actions too: the followers
         # (technicals) of those read the restated earlier months, and are recomputed in the same run
-        for ticker in stale:
+        for (ticker,) in sorted(stale, key=lambda row: position[row[0]]):
             for asset in (versioned, *version_followers):
                 if asset in stored_months:
-                    out[ticker][asset] |= stored_months[asset]
-    return {ticker: dict(assets) for ticker, assets in out.items() if assets}
+                    out[ticker].setdefault(asset, set()).update(stored_months[asset])
+    return {ticker: assets_of for ticker, assets_of in out.items() if assets_of}
 
 
 def contiguous(items: Sequence[str], order: Sequence[str]) -> list[list[str]]:

@@ -1,9 +1,13 @@
 """The market sync's arithmetic: what a stored month lacks for one ticker, packed into targeted runs."""
 
+import random
+from collections import defaultdict
+
 import pandas as pd
 
 from finance_assets.lib import coverage
 from finance_assets.lib.warehouse import Warehouse
+from finance_assets_tests.lib.test_object_store import _warehouse, bucket_url, s3_endpoint, s3_env  # noqa: F401
 
 MONTHS = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]
 ASSETS = ("prices", "technicals", "headlines", "sentiment")
@@ -93,3 +97,117 @@ def test_record_replaces_the_run_tickers_rows_and_keeps_the_others(tmp_path):
         (MONTHS[1], "BBB", "v2"),
         (MONTHS[2], "BBB", "v2"),
     ]
+
+
+# --- the set-based query against the per-ticker loop it replaced ----------------------------------------
+
+
+def _needed_reference(
+    tickers, stored_months, held, current_versions=None, versioned="prices", followers=("technicals",)
+):
+    """The per-ticker Python loop `coverage.needed` was before it became one DuckDB query (verbatim)."""
+    out = defaultdict(lambda: defaultdict(set))
+    tickers = list(tickers)
+    wanted = set(tickers)
+    for asset, months in stored_months.items():
+        rows = held.get(asset)
+        holds = defaultdict(set)
+        if rows is not None and len(rows):
+            rows = rows[rows["ticker"].isin(wanted)]
+            for ticker, month in zip(rows["ticker"], rows["month"]):
+                holds[ticker].add(month)
+        for ticker in tickers:
+            gap = months - holds[ticker]
+            if gap:
+                out[ticker][asset] |= {month for month in months if month >= min(gap)}
+    if current_versions and versioned in held and versioned in stored_months:
+        rows = held[versioned]
+        rows = rows[rows["ticker"].isin(wanted) & rows["month"].isin(stored_months[versioned])]
+        stale = {
+            ticker
+            for ticker, version in zip(rows["ticker"], rows["actions_version"])
+            if ticker in current_versions and (pd.isna(version) or version != current_versions[ticker])
+        }
+        for ticker in stale:
+            for asset in (versioned, *followers):
+                if asset in stored_months:
+                    out[ticker][asset] |= stored_months[asset]
+    return {ticker: dict(assets) for ticker, assets in out.items() if assets}
+
+
+TICKERS = ("AAA", "BBB", "CCC", "DDD", "NEW")
+YEARS_OF_MONTHS = [f"{year}-{month:02d}-01" for year in (2025, 2026) for month in (1, 2, 11, 12)]
+
+
+def _random_case(rng: random.Random, months=YEARS_OF_MONTHS, duplicates=True):
+    """Stored months per asset (some empty, some assets absent), coverage rows with gaps, rows of unwanted
+    tickers and months never stored, missing and differing versions, and the tickers and versions asked."""
+    stored = {a: {m for m in months if rng.random() < 0.7} for a in ASSETS if rng.random() < 0.9}
+    held = {}
+    for asset in ASSETS:
+        if rng.random() < 0.1:
+            continue  # no coverage table at all
+        density = rng.choice([0.5, 0.9, 1.0])
+        rows = [
+            (m, t, rng.choice(["v1", "v1", "v2", None]) if asset == "prices" else None)
+            for m in months
+            for t in TICKERS
+            if rng.random() < density
+        ]
+        if duplicates and rows and rng.random() < 0.3:
+            rows += rng.sample(rows, k=min(3, len(rows)))
+        held[asset] = pd.DataFrame(rows, columns=["month", "ticker", "actions_version"])
+    wanted = rng.sample(TICKERS, k=rng.randint(0, len(TICKERS)))
+    versions = rng.choice([None, {}, {t: rng.choice(["v1", "v2"]) for t in TICKERS if rng.random() < 0.8}])
+    return wanted, stored, held, versions
+
+
+def test_the_query_finds_exactly_what_the_per_ticker_loop_found():
+    rng = random.Random(17)
+    cases = [_random_case(rng) for _ in range(80)]
+    found_some = 0
+    for wanted, stored, held, versions in cases:
+        expected = _needed_reference(wanted, stored, held, versions)
+        assert coverage.needed(wanted, stored, held, versions) == expected, (wanted, stored, versions)
+        found_some += bool(expected)
+    assert found_some > 30  # the cases exercise gaps and stale versions, not only "nothing to do"
+
+
+def _store(wh: Warehouse, held: dict[str, pd.DataFrame]) -> None:
+    """Record the coverage rows as runs do: per month, its tickers with their versions (None: unversioned)."""
+    for asset, rows in held.items():
+        for month, in_month in rows.groupby("month"):
+            versions = {t: v for t, v in zip(in_month["ticker"], in_month["actions_version"]) if v is not None}
+            coverage.record(wh, asset, [month], sorted(set(in_month["ticker"])), versions)
+
+
+def test_the_stored_coverage_gives_what_the_frames_read_from_it_gave(tmp_path):
+    rng = random.Random(6000)
+    for case in range(5):
+        wanted, stored, held, versions = _random_case(rng, duplicates=False)
+        wh = Warehouse(tmp_path / f"case{case}")
+        _store(wh, held)
+        # what the sync computed before: every coverage table read into pandas, then the loop
+        as_read = {asset: coverage.read(wh, asset) for asset in ASSETS}
+        expected = _needed_reference(wanted, stored, as_read, versions)
+        assert coverage.needed_in_warehouse(wh, wanted, stored, versions) == expected, (wanted, stored, versions)
+
+
+def test_the_stored_coverage_query_reads_the_object_store_too(bucket_url, s3_endpoint, tmp_path):  # noqa: F811
+    wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
+    stored = {asset: set(MONTHS) for asset in ASSETS}
+    coverage.record(wh, "prices", MONTHS, ["AAA", "BBB"], {"AAA": "v1", "BBB": "v1"})
+    coverage.record(wh, "technicals", MONTHS, ["AAA", "BBB"])
+    coverage.record(wh, "headlines", [m for m in MONTHS if m != MONTHS[1]], ["AAA", "BBB"])
+    need = coverage.needed_in_warehouse(wh, ["AAA", "BBB"], stored, {"AAA": "v1", "BBB": "v2"})
+    # sentiment was never recorded: every stored month, for both; headlines lack February for both;
+    # BBB's actions changed: every stored month of its prices and technicals
+    assert need == {
+        "AAA": {"headlines": set(MONTHS[1:]), "sentiment": set(MONTHS)},
+        "BBB": {
+            "headlines": set(MONTHS[1:]),
+            "sentiment": set(MONTHS),
+            "prices": set(MONTHS),
+            "technicals": set(MONTHS),
+        },
+    }
