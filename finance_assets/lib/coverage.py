@@ -244,47 +244,41 @@ def _needed_sql(
         ),
     )
     con.register("wanted_tickers", pa.table({"ticker": pa.array(tickers, pa.string())}))
-    # each wanted ticker's stored months per asset, as (asset_id, month_id, ticker) rows
+    widest = max((len(keys) for keys in month_keys.values()), default=0)
+    if not widest:
+        return {}  # no stored month anywhere: nothing to hold, nothing stale
+    # per asset and ticker, the stored months it holds as a bit string (bit i: the asset's month i), in one
+    # pass over the rows (duplicates set a bit twice); a ticker with fewer bits set than the asset has
+    # stored months has a gap, and its first '0' is the earliest. Tickers with no row hold no month.
     held = " UNION ALL ".join(
-        f"SELECT {assets.index(asset)} AS asset_id, month, ticker FROM {relation}"
+        f"SELECT {assets.index(asset)} AS asset_id, s.month_id, c.ticker FROM {relation} c "
+        f"JOIN stored_months s ON s.asset_id = {assets.index(asset)} AND s.month = c.month"
         for asset, relation in relations.items()
     )
-    held = (
-        f"""SELECT s.asset_id, s.month_id, h.ticker
-        FROM ({held}) h JOIN stored_months s ON s.asset_id = h.asset_id AND s.month = h.month
-        SEMI JOIN wanted_tickers w ON w.ticker = h.ticker"""
+    masks = (
+        f"SELECT asset_id, ticker, bitstring_agg(month_id, 0, {widest - 1}) AS months FROM ({held}) "
+        "GROUP BY asset_id, ticker"
         if held
-        else "SELECT NULL::INTEGER AS asset_id, NULL::INTEGER AS month_id, NULL::VARCHAR AS ticker LIMIT 0"
+        else "SELECT NULL::INTEGER AS asset_id, NULL::VARCHAR AS ticker, NULL::BIT AS months LIMIT 0"
     )
-    # one pass over the rows: how many stored months each wanted ticker holds per asset; a ticker short of
-    # the asset's stored count has a gap (with nothing to do, none is), and only those pairs are then
-    # compared month by month: their earliest stored month not held
-    first_gaps = con.execute(
+    short = con.execute(
         f"""
-        WITH held AS MATERIALIZED ({held}),
-        held_counts AS (
-            SELECT asset_id, ticker, count(DISTINCT month_id) AS n FROM held GROUP BY asset_id, ticker
-        ),
-        stored_counts AS (SELECT asset_id, count(*) AS n FROM stored_months GROUP BY asset_id),
-        short AS (
-            SELECT s.asset_id, w.ticker
-            FROM stored_counts s CROSS JOIN wanted_tickers w
-            LEFT JOIN held_counts h ON h.asset_id = s.asset_id AND h.ticker = w.ticker
-            WHERE coalesce(h.n, 0) < s.n
-        )
-        SELECT p.asset_id, p.ticker, min(s.month_id) AS first_gap
-        FROM short p JOIN stored_months s ON s.asset_id = p.asset_id
-        ANTI JOIN held h ON h.asset_id = p.asset_id AND h.ticker = p.ticker AND h.month_id = s.month_id
-        GROUP BY p.asset_id, p.ticker
+        WITH masks AS ({masks}),
+        stored_counts AS (SELECT asset_id, count(*) AS n FROM stored_months GROUP BY asset_id)
+        SELECT s.asset_id, w.ticker, CAST(m.months AS VARCHAR)
+        FROM stored_counts s CROSS JOIN wanted_tickers w
+        LEFT JOIN masks m ON m.asset_id = s.asset_id AND m.ticker = w.ticker
+        WHERE m.months IS NULL OR bit_count(m.months) < s.n
         """
     ).fetchall()
     out: dict[str, dict[str, set[str]]] = defaultdict(dict)
     position = {ticker: i for i, ticker in enumerate(tickers)}
     # in the order the per-ticker loop built them: asset by asset, then ticker by ticker
-    for asset_id, ticker, first_gap in sorted(first_gaps, key=lambda row: (row[0], position[row[1]])):
-        # and every stored month after the first gap: a later month reads earlier ones (technicals'
+    for asset_id, ticker, months in sorted(short, key=lambda row: (row[0], position[row[1]])):
+        # the first gap, and every stored month after it: a later month reads earlier ones (technicals'
         # lookback, sentiment's decay over the previous month), so one built without them is redone
         asset = assets[asset_id]
+        first_gap = months.index("0") if months else 0
         out[ticker][asset] = set(month_keys[asset][first_gap:])
     if current_versions and versioned in relations and versioned in stored_months:
         current = [(t, current_versions[t]) for t in tickers if t in current_versions]
