@@ -27,9 +27,12 @@ Every measure runs in a fresh process; its wall time and peak RSS (the largest p
 from wait4) are recorded, and it is stopped at SCALE_BUDGET_S (default 600 s): then it is recorded
 as "> budget" with what it reached. Results: benchmarks/results/scale-<N>.json and scale.md.
 
-The window is 1 month unless SCALE_WINDOW_MONTHS says otherwise. The automation lookback is set to the window (FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS) so that a
-universe built over the window is "up to date" for the conditions. The full 10-year backfill runs at
-N <= SCALE_FULL_BACKFILL_MAX_N (default 100) only: beyond, it is not run (said so in the output).
+The window is 2 months (the open month and the one before) unless SCALE_WINDOW_MONTHS says otherwise. The
+automation lookback (FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS: the open month and that many full months
+before it, at least 1) is set to the window less the open month, so that a universe built over the window
+is "up to date" for the conditions (with a 1-month window, `update` builds the month before). The full
+10-year backfill runs at N <= SCALE_FULL_BACKFILL_MAX_N (default 100) only: beyond, it is not run (said
+so in the output).
 """
 
 from __future__ import annotations
@@ -119,6 +122,10 @@ def extra_ticker(n: int) -> str:
     return demo.extra_demo_companies(count)[-1].ticker
 
 
+def window_months() -> int:
+    return int(_env_float("SCALE_WINDOW_MONTHS", 2))
+
+
 def window_start(months: int) -> str:
     first = dt.date.fromisoformat(AS_OF[:10]).replace(day=1)
     for _ in range(months - 1):
@@ -128,7 +135,7 @@ def window_start(months: int) -> str:
 
 def environment(root: Path, n: int, as_of: str = AS_OF) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FINANCE_ASSETS_", "DAGSTER_"))}
-    window = int(_env_float("SCALE_WINDOW_MONTHS", 1))
+    window = window_months()
     env.update(
         PYTHONPATH=str(REPO),
         PYTHONWARNINGS="ignore",
@@ -138,7 +145,7 @@ def environment(root: Path, n: int, as_of: str = AS_OF) -> dict[str, str]:
         FINANCE_ASSETS_HISTORY_START=HISTORY_START,
         FINANCE_ASSETS_AS_OF=as_of,
         FINANCE_ASSETS_PORTFOLIO=str(root / "universe.csv"),
-        FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS=str(window),
+        FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS=str(max(window - 1, 1)),
         FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER="benchmarks.bench_scale:demo_universe_transport",
         **{EXTRA_COMPANIES_ENV: str(n + 1)},  # the universe and the one ticker add_ticker adds
     )
@@ -662,8 +669,7 @@ def graphql_per_asset(root: Path, env: dict, budget: float, log: Path) -> dict:
 
 
 def run_size(n: int, budget: float, work: Path, cheap_only: bool = False) -> dict:
-    window = int(_env_float("SCALE_WINDOW_MONTHS", 1))
-    start = window_start(window)
+    start = window_start(window_months())
     full_max_n = 0 if cheap_only else int(_env_float("SCALE_FULL_BACKFILL_MAX_N", 100))
     expensive_max_n = 0 if cheap_only else int(_env_float("SCALE_END_TO_END_MAX_N", 100))
     root = work / f"n{n}"
