@@ -6,9 +6,12 @@ skipped, so re-running a backfill repeats no work. SEC (per-ticker) partitions a
 older than `sec_max_age` (a new filing is picked up by the filings sensor in between).
 
 Work is packed into ranges: per-ticker assets in ticker ranges (registration order), month assets in
-month ranges. A month run of the daily bars processes every registered ticker, or, tagged with
-`finance_assets/tickers`, only the tickers that need it (a ticker added later, or one whose corporate
-actions changed: lib/coverage.py); `finance-assets update` runs those targeted runs too (`market_sync`).
+month ranges. A month run of the daily bars and of the panel processes every registered ticker, or, tagged
+with `finance_assets/tickers`, only the tickers that need it (a ticker added later, or one whose corporate
+actions changed: lib/coverage.py); `finance-assets update` runs those targeted runs too (`market_sync`), the
+panel's for the same tickers and months after them. Report days are refreshed from a panel month on only
+when the report reads one of the tickers rewritten there (the holdings and the benchmark): a panel run of
+other tickers alone is tagged so that automation leaves the report alone too (lib/partitions.REPORT_READS_TAG).
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from finance_assets.defs.market import sensors as market_sync
-from finance_assets.lib import config
+from finance_assets.lib import config, coverage
 from finance_assets.lib.coverage import contiguous
+from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.lib.partitions import (
     TICKER,
     month_partitions,
@@ -35,6 +39,8 @@ from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GR
 from finance_assets.lib.warehouse import Warehouse
 
 NY = "America/New_York"
+PANEL_ASSET = "market_panel"  # the panel's month runs are per ticker like the daily bars; fx_rates is not
+FX_ASSET = "fx_rates"
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,11 @@ class RunStep:
     partition_count: int
     tickers: tuple[str, ...] | None = None  # a month run for these tickers only (None: every registered one)
     assets: tuple[str, ...] | None = None  # a subset of the job's assets (None: all of them)
+    report_reads: bool | None = None  # False: a panel run of tickers the report does not read (tagged so)
 
     @property
     def tags(self) -> dict[str, str]:
-        return run_tags(self.start_key, self.end_key, self.tickers)
+        return run_tags(self.start_key, self.end_key, self.tickers, self.report_reads)
 
 
 def last_close(now: dt.datetime) -> pd.Timestamp:
@@ -230,6 +237,21 @@ def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
     """Month ranges, each run for the tickers needing the same months: one untagged run when that is every
     registered ticker and they fit one chunk, else tagged runs of `scope.chunk` tickers (a run's memory
     grows with its tickers; the coverage tables say which tickers each month holds either way)."""
+    return _ticker_month_steps(scope, needed, "market", MARKET.job, MARKET.assets, None)
+
+
+def _ticker_month_steps(
+    scope: _Scope,
+    needed: dict[str, set[str]],
+    kind: str,
+    job: str,
+    assets: tuple[str, ...],
+    read: set[str] | None,
+    targeted_assets: tuple[str, ...] | None = None,
+) -> list[RunStep]:
+    """`market_steps` for any month asset stored by ticker: an untagged run (the whole job) when every
+    registered ticker needs the same months and fits a chunk, else runs tagged with their tickers (of
+    `targeted_assets`, default the whole job), each marked with whether the report reads one of them."""
     by_months: dict[frozenset, list[str]] = defaultdict(list)
     for ticker, months in needed.items():
         by_months[frozenset(months)].append(ticker)
@@ -237,41 +259,118 @@ def market_steps(scope: _Scope, needed: dict[str, set[str]]) -> list[RunStep]:
     steps = []
     for months, group in sorted(by_months.items(), key=lambda item: sorted(item[0])):
         everyone = set(group) == set(scope.registered) and len(group) <= scope.chunk
-        parts = [None] if everyone else _chunks(sorted(group), scope.chunk)
+        # tickers the report reads and the others in separate runs: only the former's reach the report
+        parts = (
+            [None]
+            if everyone
+            else [
+                part
+                for side in (
+                    sorted(t for t in group if _reads(read, [t])),
+                    sorted(t for t in group if not _reads(read, [t])),
+                )
+                for part in _chunks(side, scope.chunk)
+                if part
+            ]
+        )
         for month_run in contiguous(sorted(months), order):
             for part in parts:
                 who = "all tickers" if part is None else (part[0] if len(part) == 1 else f"{part[0]}..{part[-1]}")
+                selected = assets if part is None else (targeted_assets or assets)
                 steps.append(
                     RunStep(
-                        f"market {who} {month_run[0][:7]}..{month_run[-1][:7]}",
-                        MARKET.job,
+                        f"{kind} {who} {month_run[0][:7]}..{month_run[-1][:7]}",
+                        job,
                         month_run[0],
                         month_run[-1],
-                        len(month_run) * len(MARKET.assets),
+                        len(month_run) * len(selected),
                         tickers=None if part is None else tuple(part),
+                        assets=None if selected == assets else selected,
+                        report_reads=None if part is None else _reads(read, part),
                     )
                 )
     return steps
 
 
-def panel_months_to_refresh(scope: _Scope, market_months: set[str]) -> list[str]:
-    """Months whose panel is missing, not final, or whose market rows were just refreshed."""
-    stamps = [_materialized_at(scope.instance, asset, scope.months) for asset in PANEL.assets]
-    return [
+def report_tickers(settings: config.Settings | None = None) -> set[str] | None:
+    """The tickers whose panel rows the report reads: the holdings file's and the benchmark (portfolio_report
+    reads nothing else of the panel). None when the holdings file cannot be read: then every panel run counts
+    as read (never a report day left stale)."""
+    settings = settings or config.settings()
+    try:
+        holdings = read_portfolio(settings.portfolio)
+    except (OSError, ValueError):
+        return None
+    return {*holdings["ticker"], settings.benchmark}
+
+
+def _reads(read: set[str] | None, tickers) -> bool:
+    return read is None or not read.isdisjoint(tickers)
+
+
+def panel_gaps(instance: dg.DagsterInstance, warehouse: Warehouse, tickers: Sequence[str]) -> dict[str, set[str]]:
+    """Ticker -> stored panel months that lack it while its prices hold it (lib/coverage.py): what a panel run
+    for it alone must fill (its follow-up run failed, or the month was stored before the panel held tickers)."""
+    months = instance.get_materialized_partitions(dg.AssetKey(PANEL_ASSET))
+    if not months:
+        return {}
+    prices = coverage.read(warehouse, "prices")
+    prices = prices[prices["month"].isin(months) & prices["ticker"].isin(set(tickers))][["month", "ticker"]]
+    if prices.empty:
+        return {}
+    panel = coverage.read(warehouse, PANEL_ASSET)[["month", "ticker"]]
+    missing = prices.merge(panel.drop_duplicates(), how="left", on=["month", "ticker"], indicator=True)
+    missing = missing[missing["_merge"] == "left_only"]
+    return {ticker: set(group) for ticker, group in missing.groupby("ticker")["month"]}
+
+
+def panel_months_to_refresh(scope: _Scope, market: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Ticker -> months of its panel rows to build: months whose panel is missing or not final (for every
+    selected ticker), the months its market rows are refreshed in, and stored months lacking it."""
+    stamps = _materialized_at(scope.instance, PANEL_ASSET, scope.months)
+    stale = {m for m in scope.months if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed)}
+    needed: dict[str, set[str]] = defaultdict(set)
+    for ticker in scope.selected:
+        needed[ticker] |= stale
+    for ticker, months in market.items():
+        needed[ticker] |= months
+    for ticker, months in panel_gaps(scope.instance, scope.warehouse, scope.selected).items():
+        needed[ticker] |= months
+    return {ticker: months for ticker, months in needed.items() if months}
+
+
+def fx_months_to_refresh(scope: _Scope) -> list[str]:
+    stamps = _materialized_at(scope.instance, FX_ASSET, scope.months)
+    return [m for m in scope.months if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed)]
+
+
+def panel_steps(
+    scope: _Scope, needed: dict[str, set[str]], fx_months: Sequence[str] = (), read: set[str] | None = None
+) -> list[RunStep]:
+    """The panel per ticker like the daily bars (market_steps), fx_rates with it in the untagged runs, and
+    alone for its other months (it is not stored by ticker)."""
+    steps = _ticker_month_steps(scope, needed, "panel", PANEL.job, PANEL.assets, read, (PANEL_ASSET,))
+    with_fx = {m for step in steps if step.tickers is None for m in scope.months if step.start_key <= m <= step.end_key}
+    steps += [
+        RunStep(f"fx {run[0][:7]}..{run[-1][:7]}", PANEL.job, run[0], run[-1], len(run), assets=(FX_ASSET,))
+        for run in contiguous([m for m in fx_months if m not in with_fx], scope.months)
+    ]
+    return steps
+
+
+def report_months(scope: _Scope, steps: Sequence[RunStep]) -> set[str]:
+    """The months of the panel steps whose rows the report reads (every run but a panel run of tickers it
+    does not read)."""
+    return {
         m
+        for step in steps
+        if step.report_reads is not False
         for m in scope.months
-        if scope.force or m in market_months or not all(_final(s, m, scope.month_end(m), scope.closed) for s in stamps)
-    ]
+        if step.start_key <= m <= step.end_key
+    }
 
 
-def panel_steps(scope: _Scope, months: Sequence[str]) -> list[RunStep]:
-    return [
-        RunStep(f"panel {run[0][:7]}..{run[-1][:7]}", PANEL.job, run[0], run[-1], len(run) * len(PANEL.assets))
-        for run in contiguous(months, scope.months)
-    ]
-
-
-def report_days_to_refresh(scope: _Scope, panel_months: Sequence[str]) -> list[str]:
+def report_days_to_refresh(scope: _Scope, panel_months: Iterable[str]) -> list[str]:
     """Weekdays up to the last completed session whose report is missing, not final, or reads a panel
     month that was refreshed: every day from that month on (a report day reads every panel month from
     the history start to its own, as automation follows it)."""
@@ -318,15 +417,15 @@ def plan_backfill(
     sec_tickers = sec_tickers_to_refresh(scope)
     actions_tickers = actions_tickers_to_refresh(scope)
     market = market_months_to_refresh(scope)
-    panel_months = panel_months_to_refresh(scope, set().union(*market.values()) if market else set())
+    panel = panel_steps(scope, panel_months_to_refresh(scope, market), fx_months_to_refresh(scope), report_tickers())
     return [
         *ticker_map_steps(scope),
         *sec_steps(scope, sec_tickers),
         *actions_steps(scope, actions_tickers),
         *snapshot_steps(scope, bool(sec_tickers or actions_tickers)),  # EPS on the basis of the splits read
         *market_steps(scope, market),
-        *panel_steps(scope, panel_months),
-        *report_steps(scope, report_days_to_refresh(scope, panel_months)),
+        *panel,
+        *report_steps(scope, report_days_to_refresh(scope, report_months(scope, panel))),
     ]
 
 
@@ -397,10 +496,11 @@ class UpdateRun:
     end_key: str | None
     partition_count: int
     tickers: tuple[str, ...] | None = None  # a targeted month run (the market sync)
+    report_reads: bool | None = None  # False: a panel run of tickers the report does not read (tagged so)
 
     @property
     def tags(self) -> dict[str, str]:
-        return run_tags(self.start_key, self.end_key, self.tickers)
+        return run_tags(self.start_key, self.end_key, self.tickers, self.report_reads)
 
     @property
     def label(self) -> str:
@@ -523,8 +623,10 @@ def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list
 
 
 def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.datetime) -> list[RunStep]:
-    """The market sync's targeted month runs (defs/market/sensors.py), as run steps."""
-    return [
+    """The market sync's targeted month runs (defs/market/sensors.py), as run steps, then the panel's for
+    the same tickers and months (it reads them) and for the stored panel months a ticker lacks."""
+    runs = market_sync.sync_runs(instance, warehouse, now)
+    steps = [
         RunStep(
             run.label,
             MARKET.job,
@@ -534,8 +636,37 @@ def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt
             tickers=run.tickers,
             assets=run.assets,
         )
-        for run in market_sync.sync_runs(instance, warehouse, now)
+        for run in runs
     ]
+    need: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        for ticker in run.tickers:
+            need[ticker] |= set(run.months)
+    for ticker, months in panel_gaps(instance, warehouse, instance.get_dynamic_partitions(TICKER)).items():
+        need[ticker] |= months
+    return steps + panel_sync_steps(need, month_partitions.get_partition_keys(current_time=now), report_tickers())
+
+
+def panel_sync_steps(need: dict[str, set[str]], month_order: Sequence[str], read: set[str] | None) -> list[RunStep]:
+    """Ticker -> panel months, packed into targeted runs (coverage.plan_sync) of the panel alone; the tickers
+    the report reads apart from the others, whose runs are tagged as unread (the report is not recomputed)."""
+    steps = []
+    for reads in (True, False):
+        side = {ticker: {PANEL_ASSET: months} for ticker, months in need.items() if _reads(read, [ticker]) == reads}
+        steps += [
+            RunStep(
+                run.label,
+                PANEL.job,
+                run.months[0],
+                run.months[-1],
+                len(run.months),
+                tickers=run.tickers,
+                assets=(PANEL_ASSET,),
+                report_reads=reads,
+            )
+            for run in coverage.plan_sync(side, [PANEL_ASSET], month_order)
+        ]
+    return steps
 
 
 def _execute(instance, job, tags, assets, run_config, label, echo) -> bool:
@@ -573,11 +704,21 @@ def update(
             runs = update_runs(requested, defs, instance, now)
         else:
             # Once the conditions are quiet: what a month lacks for single tickers (a new ticker, changed
-            # corporate actions). Not in the same round as the conditions' runs: Dagster's "since last
-            # handled" cannot tell an input updated after its reader from one updated before it when both
-            # happened since the previous evaluation, so a reader built earlier in the round would miss it.
+            # corporate actions), the daily bars' runs, then the panel's for the same tickers (updated after
+            # its inputs, the panel is not rebuilt for every ticker by the conditions' next evaluation). Not
+            # in the same round as the conditions' runs: Dagster's "since last handled" cannot tell an input
+            # updated after its reader from one updated before it when both happened since the previous
+            # evaluation, so a reader built earlier in the round would miss it.
             runs = [
-                UpdateRun(step.assets, step.job, step.start_key, step.end_key, step.partition_count, step.tickers)
+                UpdateRun(
+                    step.assets,
+                    step.job,
+                    step.start_key,
+                    step.end_key,
+                    step.partition_count,
+                    step.tickers,
+                    step.report_reads,
+                )
                 for step in market_sync_runs(instance, warehouse, now)
             ]
             if not runs:

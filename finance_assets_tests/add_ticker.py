@@ -5,9 +5,9 @@
 Builds the replay's universe from nothing as of AS_OF (planning.plan_backfill + run_plan, what
 `finance-assets backfill` runs), registers ADDED, brings the warehouse up to date (planning.update: the
 automation conditions, then the market sync's runs for ADDED alone), and prints one JSON line:
-- the runs `update` made and its seconds;
+- the runs `update` made (labels, and each run's assets and tickers / report tags) and its seconds;
 - per table, the rows of every other ticker that changed (cell by cell, exact) and ADDED's row count;
-- the daily-bar files (stored by ticker and year) of other tickers whose bytes changed;
+- the daily-bar and panel files (stored by ticker and year) of other tickers whose bytes changed;
 - the mismatches against a fresh build with ADDED registered from the start (replay.compare).
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 from finance_assets_tests import replay
 
 AS_OF = "2026-03-17T18:00"  # the day after ELQX's 3:1 split: one ticker's history restated already
-ADDED = "KLQX"
-DAILY_BARS = ("prices", "technicals", "headlines", "sentiment")
+ADDED = "KLQX"  # not in the holdings file before replay.ADDED_ON: the report reads none of its rows
+DAILY_BARS = ("prices", "technicals", "headlines", "sentiment", "market_panel")  # month assets stored by ticker
 
 
 def _rows_by_table(home: Path) -> dict:
@@ -65,6 +65,21 @@ def _changed_rows(before, after, pd) -> dict:
     return changed
 
 
+def _runs_since(instance, known: set[str]) -> list[dict]:
+    """The runs not in `known`, oldest first: their assets and the tags that say whom they are for."""
+    from finance_assets.lib.partitions import REPORT_READS_TAG, TICKERS_TAG
+
+    runs = [r for r in reversed(instance.get_runs()) if r.run_id not in known]
+    return [
+        {
+            "assets": sorted(key.to_user_string() for key in run.asset_selection or ()),
+            "tickers": run.tags.get(TICKERS_TAG),
+            "report_reads": run.tags.get(REPORT_READS_TAG),
+        }
+        for run in runs
+    ]
+
+
 def main(workdir: str) -> None:
     import dagster as dg
 
@@ -76,9 +91,11 @@ def main(workdir: str) -> None:
         replay.fresh_build(home, instance, AS_OF)
         before, files_before, pd = _rows_by_table(home)
         instance.add_dynamic_partitions(TICKER, [ADDED])
+        known = {run.run_id for run in instance.get_runs()}
         t0 = time.monotonic()
         runs = replay.build_as_of(home, instance, AS_OF)
         seconds = round(time.monotonic() - t0, 1)
+        run_records = _runs_since(instance, known)
     after, files_after, _ = _rows_by_table(home)
     fresh = root / "fresh"
     with dg.DagsterInstance.ephemeral() as instance:
@@ -89,6 +106,7 @@ def main(workdir: str) -> None:
         json.dumps(
             {
                 "update_runs": runs,
+                "update_run_records": run_records,
                 "update_seconds": seconds,
                 "changed_rows_of_other_tickers": _changed_rows(before, after, pd),
                 "added_rows": {t: int((f["ticker"] == ADDED).sum()) for t, f in after.items()},

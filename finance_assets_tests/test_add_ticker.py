@@ -43,9 +43,25 @@ def test_the_added_ticker_gets_every_month_for_itself_alone(added):
         assert added["added_rows"][f"{table}_coverage"] == 3, table  # January, February, March
 
 
+def test_the_panel_runs_for_the_added_ticker_alone_and_no_report_day_is_recomputed(added):
+    """The panel follows the ticker's daily bars in a run tagged with it alone (the conditions do not rebuild
+    it for everyone), and, since nobody holds KLQX, the run says so and no report day is recomputed for it."""
+    records = added["update_run_records"]
+    panel = [r for r in records if "market_panel" in r["assets"]]
+    assert panel == [{"assets": ["market_panel"], "tickers": "KLQX", "report_reads": "no"}]
+    assert "2026-01-01..2026-03-01 for KLQX" in next(r for r in added["update_runs"] if r.startswith("market_panel"))
+    market = [r for r in records if "prices" in r["assets"]]
+    assert [r["tickers"] for r in market] == ["KLQX"]
+    # the panel's rows of KLQX recompute no report day; its fundamentals joining the one-table snapshots
+    # refresh the latest day alone, as any new filing does (lib/automation.py, report_condition)
+    reports = [r for r in added["update_runs"] if "portfolio_report" in r]
+    assert reports == ["portfolio_holdings,portfolio_report 2026-03-16 (1 partition(s))"]
+    assert added["added_rows"]["market_panel_coverage"] == 3  # January, February, March
+
+
 def test_no_other_tickers_row_or_file_changes(added):
     assert added["changed_rows_of_other_tickers"] == {}
-    assert added["other_files"] >= 4 * 5  # four daily-bar assets x five tickers, one year
+    assert added["other_files"] >= 5 * 5  # four daily-bar assets and the panel x five tickers, one year
     assert added["other_files_changed"] == []
 
 

@@ -11,7 +11,7 @@ import pytest
 from finance_assets import planning
 from finance_assets.defs.market import corporate_actions as actions_lib
 from finance_assets.lib import coverage
-from finance_assets.lib.partitions import TICKER, TICKERS_TAG
+from finance_assets.lib.partitions import REPORT_READS_TAG, TICKER, TICKERS_TAG
 from finance_assets.lib.selections import MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
 from finance_assets.lib.warehouse import Warehouse
 
@@ -30,6 +30,16 @@ def instance():
 @pytest.fixture
 def warehouse(tmp_path):
     return Warehouse(tmp_path / "warehouse")
+
+
+@pytest.fixture(autouse=True)
+def holdings(tmp_path, monkeypatch):
+    """The report reads AAA and BBB (held) and the benchmark; CCC is held by nobody."""
+    path = tmp_path / "portfolio.csv"
+    path.write_text("ticker,shares,cost_basis,currency\nAAA,10,1.0,USD\nBBB,10,1.0,USD\n")
+    monkeypatch.setenv("FINANCE_ASSETS_PORTFOLIO", str(path))
+    monkeypatch.setenv("FINANCE_ASSETS_BENCHMARK", "IDX")
+    return path
 
 
 def plan(instance, warehouse=None, **kwargs):
@@ -68,6 +78,7 @@ def materialize_everything(instance, warehouse, skip: tuple[str, str] | None = N
         coverage.record(warehouse, asset, months, tickers, dict.fromkeys(tickers, NO_ACTIONS))
     for asset in PANEL.assets:
         materialize(instance, asset, MONTHS)
+    coverage.record(warehouse, "market_panel", MONTHS, tickers)
     for asset in REPORT.assets:
         materialize(instance, asset, report_days())
 
@@ -155,12 +166,56 @@ def test_a_corporate_action_after_a_month_was_built_refreshes_that_tickers_store
     assert [s.job for s in steps] == [MARKET.job, PANEL.job, REPORT.job]
     market, panel, report = steps
     assert (market.start_key, market.end_key, market.tickers) == ("2025-02-01", "2025-03-01", ("BBB",))
-    assert (panel.start_key, panel.end_key) == ("2025-02-01", "2025-03-01")
+    # the panel for BBB alone; BBB is held, so every report day from its first month on
+    assert (panel.start_key, panel.end_key, panel.tickers, panel.assets) == (*MONTHS, ("BBB",), ("market_panel",))
+    assert REPORT_READS_TAG not in panel.tags
     assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
     # once its months are built again with the split, nothing is left to do
     new_version = actions_lib.versions_by_ticker(split, ["BBB"])["BBB"]
     coverage.record(warehouse, "prices", MONTHS, ["BBB"], {"BBB": new_version})
     assert planning.market_months_to_refresh(scope(instance, warehouse)) == {}
+
+
+def test_a_ticker_nobody_holds_gets_its_panel_rows_alone_and_no_report_day(instance, warehouse):
+    materialize_everything(instance, warehouse, tickers=["AAA", "BBB"])
+    market, panel = plan(instance, warehouse)  # no report step: CCC's panel rows are not read by it
+    assert (market.job, market.start_key, market.end_key, market.tickers) == (MARKET.job, *MONTHS, ("CCC",))
+    assert (panel.job, panel.start_key, panel.end_key, panel.tickers) == (PANEL.job, *MONTHS, ("CCC",))
+    assert panel.assets == ("market_panel",) and panel.partition_count == 2  # fx_rates is not per ticker
+    assert panel.tags[TICKERS_TAG] == "CCC" and panel.tags[REPORT_READS_TAG] == "no"
+    # the same through `backfill --tickers CCC`
+    assert [(s.job, s.tickers) for s in plan(instance, warehouse, tickers=["CCC"])] == [
+        (MARKET.job, ("CCC",)),
+        (PANEL.job, ("CCC",)),
+    ]
+
+
+def test_a_panel_month_lacking_a_ticker_its_prices_hold_is_built_for_it_alone(instance, warehouse):
+    materialize_everything(instance, warehouse)
+    coverage.record(warehouse, "market_panel", MONTHS, ["AAA", "CCC"])
+    warehouse.write_partitions(  # BBB's February panel rows lost (a failed run of it alone, say)
+        "market_panel_coverage",
+        [({"month": MONTHS[0], "ticker": "BBB"}, coverage.coverage_rows([], []))],
+        path_dims=("month",),
+    )
+    assert planning.panel_gaps(instance, warehouse, TICKERS) == {"BBB": {MONTHS[0]}}
+    panel, report = plan(instance, warehouse)
+    assert (panel.start_key, panel.end_key, panel.tickers, panel.report_reads) == (MONTHS[0], MONTHS[0], ("BBB",), True)
+    assert (report.start_key, report.end_key) == ("2025-02-03", "2025-03-13")
+
+
+def test_the_panel_is_untagged_for_every_ticker_and_fx_runs_alone_where_the_panel_does_not(instance, warehouse):
+    materialize_everything(instance, warehouse)
+    everyone = planning.panel_steps(scope(instance, warehouse), dict.fromkeys(TICKERS, {MONTHS[1]}), [MONTHS[1]])
+    assert [(s.start_key, s.tickers, s.assets, s.partition_count) for s in everyone] == [
+        (MONTHS[1], None, None, 2)  # market_panel and fx_rates, every ticker
+    ]
+    some = planning.panel_steps(scope(instance, warehouse), {"CCC": {MONTHS[1]}}, MONTHS, {"AAA"})
+    assert [(s.start_key, s.end_key, s.tickers, s.assets, s.report_reads) for s in some] == [
+        (MONTHS[1], MONTHS[1], ("CCC",), ("market_panel",), False),
+        (MONTHS[0], MONTHS[1], None, ("fx_rates",), None),
+    ]
+    assert planning.report_months(scope(instance, warehouse), some) == set(MONTHS)  # FX is read by every day
 
 
 def test_tickers_needing_different_months_get_separate_runs(instance, warehouse):

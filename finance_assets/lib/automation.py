@@ -17,7 +17,7 @@ that read them, and never touch a partition that is already in progress or whose
 | prices, headlines, fx_rates | month | missing in the lookback (a missing headlines month waits for its ticker's filings); the open month after each close (16:30 New York); the month just closed once more after its end (so a month last built before it closed is completed) |
 | technicals, sentiment | month | missing in the lookback; the same ticker's input months updated (a stored month at any age) |
 | market_panel | month | missing in the lookback; any ticker's daily bars of a month it reads updated (at any age) |
-| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age); a new filing (filings, fundamentals or filing_text_signals updated) refreshes the latest report day only |
+| portfolio_report/holdings | weekday | missing in the lookback; a panel month it reads updated (a stored day at any age), unless only by runs for tickers it does not read (REPORT_READS_TAG); a new filing (filings, fundamentals or filing_text_signals updated) refreshes the latest report day only |
 
 The automation sensor (`automation_sensor()`) evaluates them every minute under the daemon and
 launches backfills (one run per range thanks to `BackfillPolicy.single_run()`). Month partitions of the
@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from finance_assets.lib import config
+from finance_assets.lib.partitions import REPORT_READS_TAG, REPORT_UNREAD
 
 NEW_YORK = "America/New_York"
 AUTOMATION_SENSOR_NAME = "finance_assets_automation"
@@ -203,6 +204,18 @@ def derived_condition(months: int) -> dg.AutomationCondition:
     )
 
 
+def _report_inputs_updated() -> dg.AutomationCondition:
+    """`any_deps_updated()` without the panel months rewritten only by ticker-targeted runs whose tickers the
+    report does not read (run tag REPORT_READS_TAG = REPORT_UNREAD, set by the planner: none of them is held or
+    the benchmark). The report reads the panel for the holdings and the benchmark only, so adding a ticker
+    nobody holds recomputes no report day; a held ticker's runs carry no such tag and reach every day as before."""
+    unread = AC.all_new_updates_have_run_tags(tag_values={REPORT_READS_TAG: REPORT_UNREAD})
+    updated = AC.newly_updated() & ~AC.executed_with_root_target() & ~unread
+    return AC.any_deps_match(updated.with_label("newly_updated_for_the_report") | AC.will_be_requested()).with_label(
+        "inputs the report reads updated"
+    )
+
+
 def report_condition(months: int) -> dg.AutomationCondition:
     """Report days: panel updates reach the days that read that month; a new filing the latest day only.
 
@@ -211,7 +224,7 @@ def report_condition(months: int) -> dg.AutomationCondition:
     """
     # the report reads filings through fundamental_snapshots (point in time, one row per filing date)
     # at any age for a stored day (a corporate action re-derives old panel months: see derived_condition)
-    panel_updated = ~AC.missing() & AC.any_deps_updated().ignore(FILING_INPUTS).since_last_handled()
+    panel_updated = ~AC.missing() & _report_inputs_updated().ignore(FILING_INPUTS).since_last_handled()
     # The window goes inside the SINCE on purpose: Dagster 1.13 keys a SINCE's cursor by the shape of its
     # trigger and ignores allow()/ignore() selections, so two bare any_deps_updated() triggers would share state.
     filing_arrived = (AC.in_latest_time_window() & AC.any_deps_updated().allow(FILING_INPUTS)).since_last_handled()

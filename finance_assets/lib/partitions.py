@@ -8,7 +8,8 @@
   warehouse's coverage tables (lib/coverage.py); the market sync fills the gaps.
 - SEC assets and corporate_actions: ticker (6,000 partitions at the whole SEC universe). One
   companyfacts/submissions document holds a company's whole history, so a date dimension gains nothing.
-- market_panel, fx_rates: month; portfolio_report: one partition per weekday (~2,700 in 10 years).
+- market_panel: month, like the daily bars (a run's tickers, stored by ticker, coverage recorded); fx_rates:
+  month; portfolio_report: one partition per weekday (~2,700 in 10 years).
 
 Every time dimension starts at HISTORY_START (FINANCE_ASSETS_HISTORY_START; unset: 2025-01 in demo mode,
 where `finance-assets demo` starts its backfill, so the demo fills every partition; 2016-01 in live mode).
@@ -31,6 +32,11 @@ MONTH = "month"
 TICKERS_TAG = "finance_assets/tickers"
 # Definition metadata of an asset stored by ticker inside month partitions (the IO manager reads it).
 ROWS_BY_TICKER = "finance_assets/rows_by_ticker"
+# A run tag of a ticker-targeted panel run whose tickers the report does not read (none is held, none is the
+# benchmark): REPORT_UNREAD. The report's automation ignores panel months rewritten only by such runs
+# (lib/automation.py): those rows cannot change a report day.
+REPORT_READS_TAG = "finance_assets/report_reads"
+REPORT_UNREAD = "no"
 
 ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKER)
 
@@ -76,13 +82,21 @@ def tickers_tag(tickers: Iterable[str]) -> dict[str, str]:
     return {TICKERS_TAG: ",".join(sorted(tickers))}
 
 
-def run_tags(start_key: str | None, end_key: str | None, tickers: Iterable[str] | None = None) -> dict[str, str]:
-    """A run's tags: its partition range (none: unpartitioned) and, for a month run of some tickers, them."""
+def run_tags(
+    start_key: str | None,
+    end_key: str | None,
+    tickers: Iterable[str] | None = None,
+    report_reads: bool | None = None,
+) -> dict[str, str]:
+    """A run's tags: its partition range (none: unpartitioned) and, for a month run of some tickers, them;
+    `report_reads=False` marks a targeted run none of whose tickers the report reads (REPORT_READS_TAG)."""
     tags = {}
     if start_key is not None:
         tags = {ASSET_PARTITION_RANGE_START_TAG: start_key, ASSET_PARTITION_RANGE_END_TAG: end_key}
     if tickers is not None:
         tags.update(tickers_tag(tickers))
+        if report_reads is False:
+            tags[REPORT_READS_TAG] = REPORT_UNREAD
     return tags
 
 

@@ -436,3 +436,67 @@ def test_a_corporate_action_reaches_stored_months_older_than_the_lookback(ticker
     for asset in REPORT_ASSETS:
         assert set(old_days) <= followed[asset]
     assert not {"prices", "headlines", "sentiment", "fx_rates"} & set(followed)
+
+
+def _materialize_in_run(instance: dg.DagsterInstance, requested: Requests, tags: dict[str, str]) -> None:
+    """`requested` materialized by one successful run with these tags (what `update` and the planner launch)."""
+    import time
+
+    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+    from dagster._core.utils import make_new_run_id
+
+    run = DagsterRun(job_name="panel_job", run_id=make_new_run_id(), tags=tags, status=DagsterRunStatus.SUCCESS)
+    instance.add_run(run)
+    for asset, partitions in requested.items():
+        for partition in sorted(partitions):
+            materialization = dg.AssetMaterialization(asset_key=asset, partition=partition)
+            event = DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+                job_name=run.job_name,
+                event_specific_data=StepMaterializationData(materialization),
+            )
+            instance.store_event(
+                EventLogEntry(
+                    error_info=None,
+                    level="debug",
+                    user_message="",
+                    run_id=run.run_id,
+                    timestamp=time.time(),
+                    dagster_event=event,
+                )
+            )
+
+
+def test_panel_rows_of_a_ticker_the_report_does_not_read_recompute_no_report_day(ticker: Ticker):
+    """A ticker added or restated alone: `update` runs its daily bars, then its panel rows, tagged with it (and,
+    when nobody holds it and it is not the benchmark, with REPORT_READS_TAG=no). The panel, updated after its
+    inputs, is not rebuilt for everyone; no report day follows an unread ticker's rows; a held one's reach every
+    report day from its months on, as before."""
+    from finance_assets.lib.partitions import run_tags
+
+    months = _lookback_months(START)
+    ticker.until_quiet()
+    ticker.instance.add_dynamic_partitions(TICKER, ["CRXQ"])
+    ticker.until_quiet()  # its SEC partitions and corporate actions
+    bars = {asset: set(months) for asset in DAILY_BAR_ASSETS}
+    _materialize_in_run(ticker.instance, bars, run_tags(months[0], months[-1], ["CRXQ"]))
+    _materialize_in_run(
+        ticker.instance, {"market_panel": set(months)}, run_tags(months[0], months[-1], ["CRXQ"], False)
+    )
+    assert ticker.until_quiet() == []
+
+    # the same for a held ticker (no REPORT_READS_TAG): every report day from its first month on
+    _materialize_in_run(ticker.instance, bars, run_tags(months[0], months[-1], ["ACMQ"]))
+    _materialize_in_run(ticker.instance, {"market_panel": set(months)}, run_tags(months[0], months[-1], ["ACMQ"], True))
+    followed = _union(ticker.until_quiet())
+    assert followed == {asset: set(_report_days(START, months[0])) for asset in REPORT_ASSETS}
+
+    # a panel month also rewritten by an untagged run (every ticker) reaches the report whatever else wrote it
+    _materialize_in_run(
+        ticker.instance, {"market_panel": {months[-1]}}, run_tags(months[-1], months[-1], ["CRXQ"], False)
+    )
+    _materialize_in_run(ticker.instance, {"market_panel": {months[-1]}}, run_tags(months[-1], months[-1]))
+    june_on = {d for d in _report_days(START, months[0]) if d >= "2025-05-30"}  # the days reading June's panel
+    assert _union(ticker.until_quiet()) == {asset: june_on for asset in REPORT_ASSETS}

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -27,9 +28,10 @@ from finance_assets.defs.sec.schemas import FUNDAMENTALS
 from finance_assets.defs.sec.sectors import sector_for_sic
 from finance_assets.lib import config
 from finance_assets.lib.config import HISTORY_START
+from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
-from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.partitions import month_partitions, report_day_partitions
+from finance_assets.lib.partition_mappings import md_preview, run_tickers
+from finance_assets.lib.partitions import per_month_asset, report_day_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 from finance_assets.lib.schema import TableSchema
@@ -111,25 +113,26 @@ _report_history = dg.TimeWindowPartitionMapping(
 )
 
 
-@dg.asset(
+@per_month_asset(
     group_name=GROUP,
-    partitions_def=month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version="2",
+    code_version="3",  # "3": stored by ticker, a run's tickers only (#17)
     metadata=schema_metadata(MARKET_PANEL),
     ins={
         "prices": dg.AssetIn(partition_mapping=_by_month),
         "technicals": dg.AssetIn(partition_mapping=_by_month),
         "sentiment": dg.AssetIn(partition_mapping=_by_month),
     },
-    description="All tickers' daily close, returns, key indicators and sentiment for a month: the "
-    "report's input, and a handy cross-section to query.",
+    description="Every ticker's daily close, returns, key indicators and sentiment for a month: the "
+    "report's input, and a handy cross-section to query. Like the daily bars, a run computes every "
+    "registered ticker or those its finance_assets/tickers tag names (a ticker added or restated alone), "
+    "stored by ticker; market_panel_coverage says which tickers each month holds.",
 )
 def market_panel(
     context: dg.AssetExecutionContext, prices: pd.DataFrame, technicals: pd.DataFrame, sentiment: pd.DataFrame
 ) -> pd.DataFrame:
+    tickers = run_tickers(context)  # its inputs arrive with exactly these tickers' rows (the IO manager)
     if prices.empty:
-        return MARKET_PANEL.empty()
+        return with_run_tickers(MARKET_PANEL.empty(), tickers)
     panel = prices[["date", "ticker", "close", "adj_close", "volume", "source"]].assign(
         date=lambda f: pd.to_datetime(f["date"]).dt.normalize()
     )
@@ -147,7 +150,7 @@ def market_panel(
     panel = panel.reindex(columns=MARKET_PANEL.names).sort_values(["date", "ticker"]).reset_index(drop=True)
     panel = MARKET_PANEL.conform(panel)
     attach_metadata(context, {"preview": md_preview(panel.tail(5))})
-    return panel
+    return with_run_tickers(panel, tickers)
 
 
 def _input(frame: pd.DataFrame, schema: TableSchema, columns: list[str] | None = None) -> pd.DataFrame:
@@ -302,15 +305,22 @@ def _report_tables(
     fx_rates: StoredPartitions,
     fundamental_snapshots: StoredPartitions,
     tickers: list[str],
+    benchmark: str,
 ) -> duckdb.DuckDBPyConnection:
-    """One DuckDB connection over the report's stored inputs, straight from their files: the panel and FX
-    months the day's mapping resolved, the snapshots, and the holdings' filing_text_signals and filings (every
-    stored ticker partition of theirs). A table with nothing stored is its empty declared table."""
+    """One DuckDB connection over the report's stored inputs, straight from their files: the panel months the
+    day's mapping resolved for the holdings and the benchmark only (the panel is stored by ticker: a ticker the
+    report does not read cannot change a report day, so adding one recomputes none), the FX months, the
+    snapshots, and the holdings' filing_text_signals and filings (every stored ticker partition of theirs). A
+    table with nothing stored is its empty declared table."""
     by_ticker = tuple({"ticker": ticker} for ticker in sorted(set(tickers)))
+    read = {*tickers, benchmark}
+    panel = replace(
+        market_panel, partitions=tuple(d for d in market_panel.partitions if (d or {}).get("ticker", benchmark) in read)
+    )
     signals = StoredPartitions(market_panel.warehouse, TEXT_SIGNALS, by_ticker)
     filings = StoredPartitions(market_panel.warehouse, SECTOR_SOURCE, by_ticker)
     return connect_stored(
-        [market_panel, fx_rates, fundamental_snapshots, signals, filings],
+        [panel, fx_rates, fundamental_snapshots, signals, filings],
         empty={
             "market_panel": MARKET_PANEL.empty(),
             "fx_rates": FX_RATES.empty(),
@@ -399,7 +409,8 @@ def portfolio_report(
     base = settings.base_currency.upper()
     days = sorted(pd.Timestamp(key) for key in context.partition_keys)
     # the inputs arrive unread: every query below reads the stored files in this one connection (#15)
-    with _report_tables(market_panel, fx_rates, fundamental_snapshots, holdings["ticker"].tolist()) as con:
+    tickers = holdings["ticker"].tolist()
+    with _report_tables(market_panel, fx_rates, fundamental_snapshots, tickers, settings.benchmark) as con:
         fx_quotes = _query(con, "fx_rates", FX_RATES, FX_COLUMNS)
         _check_currencies(fx_quotes, set(holdings["currency"]), base)
         rows = book.holdings_table(con, days, holdings, base)

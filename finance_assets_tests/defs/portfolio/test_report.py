@@ -25,7 +25,7 @@ import pytest
 from finance_assets.defs.portfolio import assets as report
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-from finance_assets.lib.partitions import month_partitions
+from finance_assets.lib.partitions import ROWS_BY_TICKER, TICKER, month_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import metadata_per_run
 from finance_assets.lib.warehouse import Warehouse
@@ -262,9 +262,11 @@ def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "
         "portfolio": PortfolioSettings(path=str(path), reports_dir=str(tmp_path / "reports"), benchmark="DEMOIDX"),
     }
     with dg.instance_for_test() as instance:
-        # the inputs are already in the warehouse: declare them, run only the report
+        # the inputs are already in the warehouse: declare them, run only the report (the panel is stored by
+        # ticker: the run reads the registered tickers' files, of which the report keeps its own)
+        instance.add_dynamic_partitions(TICKER, Warehouse(root / "data" / "warehouse").stored_tickers("market_panel"))
         inputs = [
-            dg.AssetSpec("market_panel", partitions_def=month_partitions),
+            dg.AssetSpec("market_panel", partitions_def=month_partitions, metadata={ROWS_BY_TICKER: True}),
             dg.AssetSpec("fx_rates", partitions_def=month_partitions),
             dg.AssetSpec("fundamental_snapshots"),
         ]

@@ -27,7 +27,7 @@ def _sectors(warehouse: Warehouse, tickers: list[str], day: pd.Timestamp) -> dic
     """The report's sectors from `warehouse`'s filings of `tickers`, read as the report reads them (its one
     connection, `_report_tables`, with empty panel, FX and snapshot inputs)."""
     inputs = [StoredPartitions(warehouse, name, ()) for name in ("market_panel", "fx_rates", "fundamental_snapshots")]
-    with portfolio._report_tables(*inputs, tickers) as con:
+    with portfolio._report_tables(*inputs, tickers, "DEMOIDX") as con:
         return portfolio._sectors(con.execute(f"SELECT * FROM {portfolio.SECTOR_SOURCE}").df(), day)
 
 

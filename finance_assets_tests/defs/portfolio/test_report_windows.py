@@ -235,3 +235,22 @@ def test_the_history_offset_reaches_the_first_month_from_any_day_up_to_a_year_pa
     assert pd.bdate_range(end="2027-12-07", periods=weekdays)[0] == pd.Timestamp("2016-01-01")
     # a shorter history costs a shorter walk (the replay's 2026-01 start: about a sixth of 2016's offset)
     assert report.history_weekdays("2026-01-01", now) == 504 < weekdays / 6
+
+
+def test_a_report_day_reads_the_panel_rows_of_its_holdings_and_benchmark_only(tmp_path):
+    """The panel is stored by ticker (#17): the report's connection holds the holdings' and the benchmark's
+    rows of the months its day resolved, nothing of a ticker nobody holds, which therefore cannot change a
+    report day (automation recomputes none when such a ticker is added or restated)."""
+    from finance_assets.lib.warehouse import StoredPartitions
+
+    wh = Warehouse(tmp_path / "warehouse")
+    month = "2025-03-01"
+    panel = _panel()
+    panel = panel[pd.to_datetime(panel["date"]).dt.strftime("%Y-%m-01") == month]
+    partitions = tuple({"ticker": ticker, "month": month} for ticker in ("AAA", "BBB", "IDX"))
+    wh.write_split("market_panel", panel, partitions)
+    empty = [StoredPartitions(wh, name, ()) for name in ("fx_rates", "fundamental_snapshots")]
+    with report._report_tables(StoredPartitions(wh, "market_panel", partitions), *empty, ["AAA"], "IDX") as con:
+        read = con.execute("SELECT ticker, count(*) AS n FROM market_panel GROUP BY ticker ORDER BY ticker").df()
+    assert read["ticker"].tolist() == ["AAA", "IDX"]
+    assert read["n"].tolist() == [int((panel["ticker"] == t).sum()) for t in ("AAA", "IDX")]
