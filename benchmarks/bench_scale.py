@@ -19,7 +19,7 @@ evaluate_automation, Dagster's GraphQL, the warehouse catalog), so it runs on an
   cross_section        every ticker's latest close, SMA-50 and P/E as of a day, in DuckDB over the catalog
   new_session          `finance-assets update` after the clock moves on by one session
   add_ticker           one more ticker registered, then `finance-assets backfill --tickers X` (10 years)
-  orchestration_ratio  prices + technicals over the whole history (over the window above
+  orchestration_ratio  corporate actions + prices + technicals over the whole history (over the window above
                        SCALE_FULL_BACKFILL_MAX_N): Dagster runs (dg.materialize, range runs as
                        planned) against the same asset functions called directly, the same IO manager
 
@@ -405,22 +405,25 @@ def inner_cross_section(root: Path, day: str) -> dict:
 
 
 def inner_orchestration_ratio(root: Path, start: str) -> dict:
-    """prices + technicals from `start`: the planned market runs, each a dg.materialize with the run's tags
-    (Dagster: runs, events, partition mapping, the tickers tag of a chunked run) against the same asset
-    functions called directly once per month range for every ticker (bare compute has no reason to
+    """corporate_actions -> prices -> technicals from `start`: the planned actions and market runs, each a
+    dg.materialize with the run's tags (Dagster: runs, events, partition mapping, the tickers tag of a
+    chunked run) against the same asset functions called directly, corporate actions once for every
+    ticker and prices + technicals once per month range for every ticker (bare compute has no reason to
     chunk), each into its own warehouse, the price source's demo rate limit lifted on both sides
-    (computation, not waiting)."""
+    (computation, not waiting). Needs nothing built: a freshly registered universe will do."""
     import dagster as dg
 
     from finance_assets import definitions
     from finance_assets.lib.io_manager import ParquetWarehouseIOManager
-    from finance_assets.lib.selections import MARKET
+    from finance_assets.lib.partitions import TICKER
+    from finance_assets.lib.selections import ACTIONS, MARKET
     from finance_assets.planning import plan_backfill
 
     settings = _settings()
     defs = definitions.defs
-    prices_def = defs.get_assets_def(dg.AssetKey("prices"))
-    technicals_def = defs.get_assets_def(dg.AssetKey("technicals"))
+    names = ("corporate_actions", "prices", "technicals")
+    asset_defs = {name: defs.get_assets_def(dg.AssetKey(name)) for name in names}
+    inputs_of = {"corporate_actions": (), "prices": ("corporate_actions",), "technicals": ("prices",)}
     resources = definitions.build_resources(settings)
     source = resources["prices_source"]
 
@@ -430,64 +433,65 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
 
     fields = {name: getattr(source, name) for name in type(source).model_fields}
     instance = _instance()
+    registered = instance.get_dynamic_partitions(TICKER)
+    every_ticker = dg.PartitionKeyRange(registered[0], registered[-1])
     plan = plan_backfill(instance, start=start, now=settings.now(), force=True)  # as a fresh build plans them
-    steps = [s for s in plan if s.job == MARKET.job]
-    month_ranges = list(dict.fromkeys((s.start_key, s.end_key) for s in steps))
+    steps = [s for s in plan if s.job in (ACTIONS.job, MARKET.job)]
+    month_ranges = list(dict.fromkeys((s.start_key, s.end_key) for s in steps if s.job == MARKET.job))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
-    def needed(asset_def) -> dict:
-        keys = set(asset_def.required_resource_keys) - {"io_manager"}
+    def needed(names_: tuple[str, ...]) -> dict:
+        keys = set().union(*(asset_defs[n].required_resource_keys for n in names_)) - {"io_manager"}
         return {k: resources[k] for k in keys}
 
     def bare(base: Path) -> float:
         io = ParquetWarehouseIOManager(base_path=str(base))
         src = UnthrottledPriceSource(**{**fields, "state_dir": str(base / "state")})
+        calls = [("corporate_actions", every_ticker)] + [
+            (name, dg.PartitionKeyRange(*months)) for months in month_ranges for name in ("prices", "technicals")
+        ]
         started = time.perf_counter()
-        for start_key, end_key in month_ranges:
-            key_range = dg.PartitionKeyRange(start_key, end_key)
-            for asset_def, inputs in ((prices_def, ()), (technicals_def, ("prices",))):
-                key = asset_def.key
-                pdef = asset_def.partitions_def
-                loaded = {
-                    name: io.load_input(
-                        dg.build_input_context(
-                            asset_key=dg.AssetKey(name),
-                            asset_partitions_def=defs.get_assets_def(dg.AssetKey(name)).partitions_def,
-                            dagster_type=dg.DagsterType(lambda _, __: True, name="Frame"),  # read, not deferred
-                            asset_partition_key_range=key_range,
-                            instance=instance,
-                        )
+        for name, key_range in calls:
+            asset_def = asset_defs[name]
+            loaded = {
+                upstream: io.load_input(
+                    dg.build_input_context(
+                        asset_key=dg.AssetKey(upstream),
+                        asset_partitions_def=asset_defs[upstream].partitions_def,
+                        dagster_type=dg.DagsterType(lambda _, __: True, name="Frame"),  # read, not deferred
+                        asset_partition_key_range=every_ticker if upstream == "corporate_actions" else key_range,
+                        instance=instance,
                     )
-                    for name in inputs
-                }
-                with dg.build_asset_context(
-                    resources={**needed(asset_def), "prices_source": src},
-                    instance=instance,
-                    partition_key_range=key_range,
-                ) as context:
-                    frame = asset_def(context, **loaded)
-                frame = frame.value if isinstance(frame, dg.Output) else frame
-                io.handle_output(
-                    dg.build_output_context(
-                        asset_key=key, asset_partitions_def=pdef, asset_partition_key_range=key_range, instance=instance
-                    ),
-                    frame,
                 )
+                for upstream in inputs_of[name]
+            }
+            with dg.build_asset_context(
+                resources={**needed((name,)), "prices_source": src}, instance=instance, partition_key_range=key_range
+            ) as context:
+                frame = asset_def(context, **loaded)
+            frame = frame.value if isinstance(frame, dg.Output) else frame
+            io.handle_output(
+                dg.build_output_context(
+                    asset_key=asset_def.key,
+                    asset_partitions_def=asset_def.partitions_def,
+                    asset_partition_key_range=key_range,
+                    instance=instance,
+                ),
+                frame,
+            )
         return time.perf_counter() - started
 
     def orchestrated(base: Path) -> float:
         src = UnthrottledPriceSource(**{**fields, "state_dir": str(base / "state")})
+        io = ParquetWarehouseIOManager(base_path=str(base))
         started = time.perf_counter()
         for step in steps:
+            selected = ("corporate_actions",) if step.job == ACTIONS.job else ("prices", "technicals")
             result = dg.materialize(
-                [prices_def, technicals_def],
+                list(asset_defs.values()),
+                selection=[dg.AssetKey(n) for n in selected],
                 instance=instance,
-                resources={
-                    **needed(prices_def),
-                    **needed(technicals_def),
-                    "prices_source": src,
-                    "io_manager": ParquetWarehouseIOManager(base_path=str(base)),
-                },
+                resources={**needed(names), "prices_source": src, "io_manager": io},
                 tags=step.tags,
                 run_config=quiet,
             )
@@ -503,8 +507,8 @@ def inner_orchestration_ratio(root: Path, start: str) -> dict:
         "ratio": round(orchestrated_s / bare_s, 2),
         "start": start,
         "runs": len(steps),
-        "bare_calls": len(month_ranges),
-        "asset_partitions": sum(s.partition_count for s in steps) // len(MARKET.assets) * 2,
+        "bare_calls": 1 + 2 * len(month_ranges),
+        "tickers": len(registered),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
     }
 
@@ -835,7 +839,7 @@ def summary_rows(result: dict) -> dict[str, str]:
             rows[label] = _cell(
                 m.get(name),
                 f"{ratio.get('ratio')}x ({ratio.get('orchestrated_seconds')} / {ratio.get('bare_seconds')} s, "
-                f"prices+technicals from {ratio.get('start')}, {ratio.get('runs')} runs)"
+                f"actions+prices+technicals from {ratio.get('start')}, {ratio.get('runs')} runs)"
                 if ratio
                 else None,
             )
