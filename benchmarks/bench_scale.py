@@ -894,18 +894,18 @@ def run() -> list[dict]:
     ]
 
 
-def ratio_over_history(n: int, budget: float) -> dict:
-    """The orchestration ratio over the whole history on a freshly registered universe of N (nothing
-    built: the ratio plans the market runs as a fresh build would and writes into its own warehouses)."""
+def ratio_alone(n: int, budget: float, start: str = HISTORY_START[:7]) -> dict:
+    """The orchestration ratio from `start` on a freshly registered universe of N (nothing built: the
+    ratio plans the runs as a fresh build would and writes into its own warehouses)."""
     with tempfile.TemporaryDirectory(prefix=f"bench_scale_ratio_{n}_") as tmp:
         root = Path(tmp)
         write_portfolio(root / "universe.csv", universe_tickers(n))
         env = environment(root, n)
-        log = Path(os.environ.get("SCALE_LOG_DIR") or tempfile.gettempdir()) / f"bench_scale_ratio-{n}.log"
+        log = Path(os.environ.get("SCALE_LOG_DIR") or tempfile.gettempdir()) / f"bench_scale_ratio-{n}-{start}.log"
         registered = run_process(cli("register", "--portfolio", str(root / "universe.csv")), env, budget, log)
         if registered["status"] != "ok":
             return registered
-        measured = run_process(measure_script("orchestration_ratio", root, HISTORY_START[:7]), env, budget, log)
+        measured = run_process(measure_script("orchestration_ratio", root, start), env, budget, log)
         measured["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         measured["loadavg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
         return measured
@@ -933,11 +933,14 @@ def main(argv: list[str]) -> int:
         return 0
     budget = _env_float("SCALE_BUDGET_S", 600)
     RESULTS.mkdir(exist_ok=True)
-    if argv and argv[0] == "--ratio-over-history":  # the 10-year ratio alone, added to scale-<N>.json
+    if argv and argv[0] == "--ratio":  # the ratio alone into scale-<N>.json: from START (YYYY-MM), else 10 y
+        start = argv[1] if len(argv) > 1 else HISTORY_START[:7]
+        name = "orchestration_ratio_history" if start == HISTORY_START[:7] else "orchestration_ratio"
         for n in sizes():
             path = RESULTS / f"scale-{n}.json"
             result = json.loads(path.read_text())
-            result["measures"]["orchestration_ratio_history"] = ratio_over_history(n, budget)
+            result["measures"][name] = ratio_alone(n, budget, start)
+            print(f"[N={n}] {name}: {json.dumps(result['measures'][name])[:600]}", file=sys.stderr, flush=True)
             path.write_text(json.dumps(result, indent=2, default=str))
         print(write_table(budget))
         return 0
