@@ -40,10 +40,11 @@ demo: install
 	$(VENV)/bin/finance-assets demo
 
 # Test files are spread over the machine's cores (pytest-xdist; a file's tests stay on one worker so
-# module fixtures are built once). TEST_WORKERS=0 runs them in one process.
+# module fixtures are built once). TEST_WORKERS=0 runs them in one process. The 25 slowest tests are
+# listed at the end: where to look when the suite outgrows its ~12-minute budget.
 TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest -q -ra -m "not replay and not replay_full" -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -ra -m "not replay and not replay_full" -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # 63 sessions of continuous operation of the market graph only (corporate actions, prices, technicals),
 # compared with fresh builds at 5 checkpoints (~5 min on 2 cores; finance_assets_tests/replay_market.py):
