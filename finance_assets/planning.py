@@ -325,11 +325,14 @@ def panel_gaps(instance: dg.DagsterInstance, warehouse: Warehouse, tickers: Sequ
 
 
 def panel_months_to_refresh(scope: _Scope, market: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Ticker -> months of its panel rows to build: months whose panel is missing or not final (for every
-    selected ticker), the months its market rows are refreshed in, and stored months lacking it."""
+    """Ticker -> months of its panel rows to build: months whose panel is missing (for every registered
+    ticker) or not final (for every selected one), the months its market rows are refreshed in, and stored
+    months lacking it."""
     stamps = _materialized_at(scope.instance, PANEL_ASSET, scope.months)
     stale = {m for m in scope.months if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed)}
     needed: dict[str, set[str]] = defaultdict(set)
+    for ticker in scope.registered:
+        needed[ticker] |= {m for m in scope.months if m not in stamps}
     for ticker in scope.selected:
         needed[ticker] |= stale
     for ticker, months in market.items():
@@ -638,10 +641,12 @@ def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt
         )
         for run in runs
     ]
+    # stored panel months only: a missing one is built for every ticker (automation, backfill), never for some
+    stored = set(instance.get_materialized_partitions(dg.AssetKey(PANEL_ASSET)))
     need: dict[str, set[str]] = defaultdict(set)
     for run in runs:
         for ticker in run.tickers:
-            need[ticker] |= set(run.months)
+            need[ticker] |= set(run.months) & stored
     for ticker, months in panel_gaps(instance, warehouse, instance.get_dynamic_partitions(TICKER)).items():
         need[ticker] |= months
     return steps + panel_sync_steps(need, month_partitions.get_partition_keys(current_time=now), report_tickers())

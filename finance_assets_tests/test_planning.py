@@ -183,6 +183,15 @@ def test_a_ticker_nobody_holds_gets_its_panel_rows_alone_and_no_report_day(insta
     assert (panel.job, panel.start_key, panel.end_key, panel.tickers) == (PANEL.job, *MONTHS, ("CCC",))
     assert panel.assets == ("market_panel",) and panel.partition_count == 2  # fx_rates is not per ticker
     assert panel.tags[TICKERS_TAG] == "CCC" and panel.tags[REPORT_READS_TAG] == "no"
+    # a panel month never stored is built for every ticker, whichever were asked for
+    missing = planning.panel_months_to_refresh(scope(instance, warehouse), {})
+    assert missing == {}
+    with dg.instance_for_test() as fresh:
+        fresh.add_dynamic_partitions(TICKER, TICKERS)
+        selected = planning._scope(
+            fresh, "2025-02", "2025-03", ["CCC"], False, 0, NOW, dt.timedelta(hours=24), warehouse
+        )
+        assert planning.panel_months_to_refresh(selected, {}) == dict.fromkeys(TICKERS, set(MONTHS))
     # the same through `backfill --tickers CCC`
     assert [(s.job, s.tickers) for s in plan(instance, warehouse, tickers=["CCC"])] == [
         (MARKET.job, ("CCC",)),
