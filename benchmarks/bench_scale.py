@@ -25,7 +25,13 @@ evaluate_automation, Dagster's GraphQL, the warehouse catalog), so it runs on an
 
 Every measure runs in a fresh process; its wall time and peak RSS (the largest process of its tree,
 from wait4) are recorded, and it is stopped at SCALE_BUDGET_S (default 600 s): then it is recorded
-as "> budget" with what it reached. Results: benchmarks/results/scale-<N>.json and scale.md.
+as "> budget" with what it reached. The end-to-end measures that launch runs (backfills, update, new
+session, add ticker) also record those runs: job, partition range, tickers tag, wall time, slowest steps.
+Results: benchmarks/results/scale-<N>.json and scale.md.
+
+`python -m benchmarks.bench_scale --ratio [START]` measures the orchestration ratio alone (from START,
+YYYY-MM, else over the whole history) on a freshly registered universe of each SCALE_N and adds it to
+scale-<N>.json.
 
 The window is 2 months (the open month and the one before) unless SCALE_WINDOW_MONTHS says otherwise. The
 automation lookback (FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS: the open month and that many full months
