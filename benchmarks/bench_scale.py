@@ -924,7 +924,9 @@ def write_table(budget: float) -> str:
     text = markdown(every)
     (RESULTS / "scale.md").write_text(
         "# Scale benchmark (issue #17), `make bench-scale`\n\n"
-        f"Measured on {os.cpu_count()} cores; every measure in a fresh process, budget {budget:.0f} s each. "
+        f"Measured on {os.cpu_count()} cores, shared with other jobs (the load average of each run is in "
+        "docs/measurements.md); every measure in a fresh process, budget "
+        f"{budget:.0f} s each. "
         "Per N: benchmarks/results/scale-<N>.json (every figure, per-asset partitions and GraphQL times).\n\n"
         + text
         + "\n"
