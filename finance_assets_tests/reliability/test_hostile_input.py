@@ -217,6 +217,35 @@ REVIEWED_DYNAMIC_SQL = {
     ("lib/warehouse.py", "self.view_sql(asset)"),
     # the object-store snapshot's views: `_view_sql` checks the asset name itself (names come from a listing)
     ("lib/warehouse.py", "_view_sql(asset, str(Path(tmp.name, asset, '**', DATA_FILE)))"),
+    # the market sync's coverage query (lib/coverage.py): relation names are coverage_<i> and <asset>_coverage of the
+    # sync's own asset names, numbers are asset and month positions; tickers, months and versions are registered tables
+    (
+        "lib/coverage.py",
+        (
+            "f'\\n        WITH masks AS ({masks}),\\n        stored_counts AS (SELECT asset_id, count(*) "
+            "AS n FROM stored_months GROUP BY asset_id)\\n        SELECT s.asset_id, w.ticker, CAST(m.mo"
+            "nths AS VARCHAR)\\n        FROM stored_counts s CROSS JOIN wanted_tickers w\\n        LEFT J"
+            "OIN masks m ON m.asset_id = s.asset_id AND m.ticker = w.ticker\\n        WHERE m.months IS "
+            "NULL OR bit_count(m.months) < s.n\\n        '"
+        ),
+    ),
+    (
+        "lib/coverage.py",
+        (
+            "f'CREATE TEMP VIEW {relations[asset]} AS SELECT CAST(date AS DATE) AS month, CAST(ticker A"
+            "S VARCHAR) AS ticker, CAST(actions_version AS VARCHAR) AS actions_version FROM {coverage_t"
+            "able(asset)}'"
+        ),
+    ),
+    (
+        "lib/coverage.py",
+        (
+            "f'\\n            SELECT DISTINCT c.ticker\\n            FROM {relations[versioned]} c\\n     "
+            "       SEMI JOIN stored_months s ON s.asset_id = {assets.index(versioned)} AND s.month = c"
+            ".month\\n            JOIN current_versions v ON v.ticker = c.ticker\\n            WHERE c.ac"
+            "tions_version IS NULL OR c.actions_version IS DISTINCT FROM v.version\\n            '"
+        ),
+    ),
 }
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 CONNECTION_NAMES = ("con", "conn", "connection", "cursor", "duckdb")
