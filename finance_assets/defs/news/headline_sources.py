@@ -91,7 +91,11 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFrame:
     """RSS/Atom bytes (Yahoo Finance headline feed) -> headlines. An unreadable feed raises."""
-    feed = feedparser.parse(body)
+    return headlines_of_feed(ticker, feedparser.parse(body), source_name)
+
+
+def headlines_of_feed(ticker: str, feed: feedparser.FeedParserDict, source_name: str) -> pd.DataFrame:
+    """A parsed RSS/Atom feed (feedparser.parse) -> headlines. An unreadable feed raises."""
     if feed.bozo and not feed.entries:
         raise HeadlineFormatError(f"{ticker}: unreadable headline feed ({feed.get('bozo_exception')})")
     rows = []

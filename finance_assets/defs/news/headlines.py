@@ -11,6 +11,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -80,11 +81,21 @@ def _session_closes(first: pd.Timestamp, last: pd.Timestamp, calendar_name: str)
     """Session -> close (UTC) from the day before ``first`` to past the session after ``last``."""
     start = (first - pd.Timedelta(days=1)).tz_convert(None).normalize()
     end = (last + _CALENDAR_PADDING).tz_convert(None).normalize()
-    calendar = exchange_calendars.get_calendar(calendar_name, start=start, end=end)
-    closes = calendar.closes.dt.tz_convert("UTC")
+    closes = _closes_of_years(calendar_name, start.year, end.year)
     if closes.empty or closes.iloc[-1] <= last:
         raise ValueError(f"{calendar_name} has no session closing after {last}")
     return closes
+
+
+@functools.lru_cache(maxsize=64)
+def _closes_of_years(calendar_name: str, first_year: int, last_year: int) -> pd.Series:
+    """Every session's close (UTC) of whole calendar years: one calendar build serves every ticker and
+    month of a run (building one per call cost seconds per month run). A session's close does not depend
+    on the range asked, so the wider range gives the same answer. Callers must not modify the result."""
+    calendar = exchange_calendars.get_calendar(
+        calendar_name, start=pd.Timestamp(first_year, 1, 1), end=pd.Timestamp(last_year, 12, 31)
+    )
+    return calendar.closes.dt.tz_convert("UTC")
 
 
 def _utc_nanos(instants: pd.Series) -> np.ndarray:

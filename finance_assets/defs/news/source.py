@@ -19,15 +19,16 @@ FINNHUB_COMPANY_NEWS = "https://finnhub.io/api/v1/company-news"
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>/]")
 
 
-def _checked_feed(ticker: str, body: bytes) -> bytes:
-    """`body` if it is a well-formed RSS/Atom document: an error page or a cut-off XML file would
-    otherwise parse as a month with fewer (or no) headlines."""
+def _checked_feed(ticker: str, body: bytes) -> feedparser.FeedParserDict:
+    """`body` parsed, if it is a well-formed RSS/Atom document: an error page or a cut-off XML file would
+    otherwise parse as a month with fewer (or no) headlines. Parsed once: a feed holding years of
+    headlines took most of a headlines run to parse twice."""
     if not _FEED_ROOT.search(body[:4096]):
         raise SourceFormatError(f"{ticker}: unreadable headline feed (not RSS or Atom; body starts {body[:40]!r})")
     parsed = feedparser.parse(body)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXParseException):
         raise SourceFormatError(f"{ticker}: unreadable headline feed (malformed XML: {parsed.bozo_exception})")
-    return body
+    return parsed
 
 
 NEWS_PROVIDERS = ("yahoo-rss", "sec-8k", "finnhub")
@@ -61,7 +62,7 @@ class NewsSource(HttpSource):
         """The `source` value recorded on each headline (demo rows say so)."""
         return f"{provider} ({self.mode})" if self.mode == "demo" else provider
 
-    def headlines_feed(self, ticker: str) -> bytes:
+    def headlines_feed(self, ticker: str) -> feedparser.FeedParserDict:
         params = {"s": checked_ticker(ticker), "region": "US", "lang": "en-US"}
         return _checked_feed(ticker, self.client.get(YAHOO_RSS, source="news", params=params).content)
 
@@ -95,7 +96,7 @@ class NewsSource(HttpSource):
         for provider in self.providers:
             label = self.label(provider)
             if provider == "yahoo-rss":
-                frames.append(headline_sources.parse_headline_feed(ticker, self.headlines_feed(ticker), label))
+                frames.append(headline_sources.headlines_of_feed(ticker, self.headlines_feed(ticker), label))
             elif provider == "sec-8k":
                 if filings is None or "form" not in filings.columns:
                     skipped[provider] = f"no filings materialized for {ticker}"
