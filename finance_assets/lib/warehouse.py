@@ -4,7 +4,7 @@ Layout under the warehouse root::
 
     prices/ticker=ACMQ/year=2025/data.parquet             month partitions stored by ticker, a file per year
     filings/ticker=ACMQ/data.parquet                      ticker partitions
-    market_panel/year=2025/data.parquet                   month partitions
+    market_panel/ticker=ACMQ/year=2025/data.parquet       the same (the panel is a daily-bar asset too)
     portfolio_report/year=2025/data.parquet               report-day partitions
     ticker_cik_map/data.parquet                           unpartitioned assets
     finance.duckdb                                        views named after the assets
