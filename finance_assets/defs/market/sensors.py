@@ -32,7 +32,7 @@ def stored_months(instance: dg.DagsterInstance, assets) -> dict[str, set[str]]:
 
 
 def sync_need(instance: dg.DagsterInstance, warehouse: Warehouse, tickers) -> dict[str, dict[str, set[str]]]:
-    """ticker -> asset -> stored months to build for that ticker alone (coverage.needed): months built
+    """ticker -> asset -> stored months to build for that ticker alone (coverage.needed_in_warehouse): months built
     before it was registered, and every stored month of its prices and technicals when its corporate
     actions changed. A ticker waits until its corporate actions and filings are stored."""
     ready = set(tickers)
