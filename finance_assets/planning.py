@@ -218,9 +218,13 @@ def actions_steps(scope: _Scope, tickers: Sequence[str]) -> list[RunStep]:
     ]
 
 
-def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
+def market_months_to_refresh(
+    scope: _Scope, stored_first: dict[str, Sequence[str]] | None = None
+) -> dict[str, set[str]]:
     """Ticker -> months to build: months whose market partitions are missing or not final (for every
-    selected ticker), and what the market sync finds for a ticker alone (lib/coverage.py)."""
+    selected ticker), and what the market sync finds for a ticker alone (lib/coverage.py), counting the
+    filings and corporate actions the plan's earlier runs store (`stored_first`: asset -> tickers) as stored:
+    a ticker registered just now gets the months already final for the others in the same backfill."""
     needed: dict[str, set[str]] = defaultdict(set)
     for asset in MARKET.assets:
         stamps = _materialized_at(scope.instance, asset, scope.months)
@@ -228,7 +232,9 @@ def market_months_to_refresh(scope: _Scope) -> dict[str, set[str]]:
             if scope.force or not _final(stamps, m, scope.month_end(m), scope.closed):
                 for t in scope.selected:
                     needed[t].add(m)
-    for ticker, by_asset in market_sync.sync_need(scope.instance, scope.warehouse, scope.selected).items():
+    for ticker, by_asset in market_sync.sync_need(
+        scope.instance, scope.warehouse, scope.selected, stored_first
+    ).items():
         needed[ticker] |= set().union(*by_asset.values())
     return needed
 
@@ -419,7 +425,10 @@ def plan_backfill(
     scope = _scope(instance, start, end, tickers, force, chunk_tickers, now, sec_max_age, warehouse)
     sec_tickers = sec_tickers_to_refresh(scope)
     actions_tickers = actions_tickers_to_refresh(scope)
-    market = market_months_to_refresh(scope)
+    # the SEC and corporate-actions runs come before the month runs: what they store counts as stored
+    market = market_months_to_refresh(
+        scope, {**{asset: sec_tickers for asset in SEC.assets}, ACTIONS.assets[0]: actions_tickers}
+    )
     panel = panel_steps(scope, panel_months_to_refresh(scope, market), fx_months_to_refresh(scope), report_tickers())
     return [
         *ticker_map_steps(scope),

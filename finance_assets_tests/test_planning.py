@@ -317,3 +317,25 @@ def test_an_evaluation_reads_each_ticker_list_once_and_leaves_the_instance_as_it
         instance.get_dynamic_partitions(TICKER)
     assert "get_dynamic_partitions" not in vars(instance)  # the class's method again
     assert instance.get_dynamic_partitions(TICKER) == TICKERS
+
+
+def test_a_ticker_registered_just_now_gets_every_month_of_its_backfill(instance, warehouse):
+    """`backfill --tickers NEW` right after NEW was registered: its SEC documents and corporate actions are
+    stored by the same plan, before its month runs, so every month of the range (final for the others) is
+    built for it alone."""
+    materialize_everything(instance, warehouse)
+    instance.add_dynamic_partitions(TICKER, ["NEW"])
+    steps = plan(instance, warehouse, tickers=["NEW"])
+    assert [(s.job, s.start_key, s.end_key, s.tickers) for s in steps] == [
+        (SEC.job, "NEW", "NEW", None),
+        ("actions_job", "NEW", "NEW", None),
+        (SNAPSHOTS.job, None, None, None),
+        (MARKET.job, *MONTHS, ("NEW",)),
+        (PANEL.job, *MONTHS, ("NEW",)),  # NEW is held by nobody: no report day reads its rows
+    ]
+    market, panel = steps[3:]
+    assert market.assets is None and market.partition_count == len(MONTHS) * len(MARKET.assets)
+    assert panel.assets == ("market_panel",) and panel.tags[REPORT_READS_TAG] == "no"
+    # only the planner's own runs store them first: without them the month runs would wait
+    ready = planning.market_months_to_refresh(scope(instance, warehouse))
+    assert ready.get("NEW", set()) == set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection, Mapping
 
 import dagster as dg
 
@@ -31,13 +32,21 @@ def stored_months(instance: dg.DagsterInstance, assets) -> dict[str, set[str]]:
     return {asset: set(instance.get_materialized_partitions(dg.AssetKey(asset))) for asset in assets}
 
 
-def sync_need(instance: dg.DagsterInstance, warehouse: Warehouse, tickers) -> dict[str, dict[str, set[str]]]:
+def sync_need(
+    instance: dg.DagsterInstance,
+    warehouse: Warehouse,
+    tickers,
+    stored_first: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, dict[str, set[str]]]:
     """ticker -> asset -> stored months to build for that ticker alone (coverage.needed_in_warehouse): months built
     before it was registered, and every stored month of its prices and technicals when its corporate
-    actions changed. A ticker waits until its corporate actions and filings are stored."""
+    actions changed. A ticker waits until its corporate actions and filings are stored, or until the
+    caller's own earlier runs store them (`stored_first`: asset -> tickers, e.g. a backfill's SEC and
+    corporate-actions runs, which come before its month runs)."""
+    stored_first = stored_first or {}
     ready = set(tickers)
     for asset in SYNC_REQUIRES:
-        ready &= set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+        ready &= set(instance.get_materialized_partitions(dg.AssetKey(asset))) | set(stored_first.get(asset, ()))
     ready_tickers = [t for t in tickers if t in ready]
     if not ready_tickers:
         return {}
