@@ -113,3 +113,13 @@ def per_month_asset(**kwargs):
     return dg.asset(
         partitions_def=month_partitions, backfill_policy=dg.BackfillPolicy.single_run(), metadata=metadata, **kwargs
     )
+
+
+def per_ticker_check(asset: dg.AssetsDefinition, description: str, **kwargs):
+    """`@dg.asset_check` of a ticker-partitioned asset, over the run's ticker partitions."""
+    return dg.asset_check(asset=asset, partitions_def=ticker_partitions, description=description, **kwargs)
+
+
+def per_month_check(asset: dg.AssetsDefinition, description: str, **kwargs):
+    """`@dg.asset_check` of a month-partitioned asset, over the run's month partitions."""
+    return dg.asset_check(asset=asset, partitions_def=month_partitions, description=description, **kwargs)

@@ -12,7 +12,10 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
+
 from finance_assets.lib import config
+from finance_assets.lib.partitions import month_partitions, per_month_check, per_ticker_check, ticker_partitions
 from finance_assets.lib.selections import MARKET, PANEL, REPORT
 
 # The demo's plan as of a clock, against a fresh instance with two registered tickers: the months and
@@ -81,3 +84,34 @@ def test_live_partitions_still_start_in_2016(tmp_path):
 def test_an_explicit_history_start_wins_in_demo_mode(tmp_path):
     first = _run(_FIRST_MONTH, tmp_path, FINANCE_ASSETS_MODE="demo", FINANCE_ASSETS_HISTORY_START="2024-06")
     assert first == ["2024-06-01", "2024-06-03"]  # 2024-06-01 is a Saturday: the first report day is Monday
+
+
+def test_per_month_and_per_ticker_checks_run_over_their_assets_partitions():
+    @dg.asset(partitions_def=month_partitions)
+    def monthly() -> None: ...
+
+    @dg.asset(partitions_def=ticker_partitions)
+    def per_ticker() -> None: ...
+
+    @per_month_check(monthly, "every month is sane", blocking=True)
+    def monthly_is_sane(monthly) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    @per_ticker_check(per_ticker, "every ticker is sane")
+    def per_ticker_is_sane(per_ticker) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    (month_spec,) = monthly_is_sane.check_specs
+    (ticker_spec,) = per_ticker_is_sane.check_specs
+    assert (month_spec.asset_key, month_spec.partitions_def, month_spec.blocking, month_spec.description) == (
+        dg.AssetKey("monthly"),
+        month_partitions,
+        True,
+        "every month is sane",
+    )
+    assert (ticker_spec.asset_key, ticker_spec.partitions_def, ticker_spec.blocking, ticker_spec.description) == (
+        dg.AssetKey("per_ticker"),
+        ticker_partitions,
+        False,
+        "every ticker is sane",
+    )

@@ -15,7 +15,7 @@ from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import in_months, md_preview, month_bounds, ticker_month_grid
-from finance_assets.lib.partitions import month_partitions, per_month_asset, per_ticker_asset
+from finance_assets.lib.partitions import per_month_asset, per_month_check, per_ticker_asset
 from finance_assets.lib.run_metadata import attach_metadata, attach_partition_metadata
 
 GROUP = "market"
@@ -204,10 +204,9 @@ def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> d
     return missing
 
 
-@dg.asset_check(
-    asset=prices,
-    partitions_def=month_partitions,
-    description="Every exchange session (XNYS calendar) of the month up to the last close has a "
+@per_month_check(
+    prices,
+    "Every exchange session (XNYS calendar) of the month up to the last close has a "
     "bar; holidays and weekends are simply absent. Warns, listing the missing days.",
 )
 def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
@@ -222,12 +221,7 @@ def prices_cover_every_session(prices: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=prices,
-    partitions_def=month_partitions,
-    blocking=True,
-    description="low <= open, close <= high; volume >= 0; prices > 0; one row per date.",
-)
+@per_month_check(prices, "low <= open, close <= high; volume >= 0; prices > 0; one row per date.", blocking=True)
 def prices_are_sane(prices: pd.DataFrame) -> dg.AssetCheckResult:
     if prices.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})

@@ -9,7 +9,7 @@ from finance_assets.defs.market.schemas import FX_RATES
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.holdings_file import PortfolioError
 from finance_assets.lib.partition_mappings import in_months, md_preview
-from finance_assets.lib.partitions import month_partitions
+from finance_assets.lib.partitions import month_partitions, per_month_check
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import attach_metadata
 
@@ -64,12 +64,7 @@ def _portfolio_currencies(context: dg.AssetExecutionContext) -> set[str]:
     return set(holdings["currency"]) | {settings.base_currency.upper()}
 
 
-@dg.asset_check(
-    asset=fx_rates,
-    partitions_def=month_partitions,
-    blocking=True,
-    description="Every rate positive and finite; one rate per day and currency.",
-)
+@per_month_check(fx_rates, "Every rate positive and finite; one rate per day and currency.", blocking=True)
 def fx_rates_are_sane(fx_rates: pd.DataFrame) -> dg.AssetCheckResult:
     if fx_rates.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0})

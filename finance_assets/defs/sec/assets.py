@@ -20,7 +20,7 @@ from finance_assets.defs.sec.source import SecEdgarSource
 from finance_assets.lib import config
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
 from finance_assets.lib.partition_mappings import md_preview
-from finance_assets.lib.partitions import TICKER, per_ticker_asset, ticker_partitions
+from finance_assets.lib.partitions import TICKER, per_ticker_asset, per_ticker_check
 from finance_assets.lib.prefetch import prefetch
 from finance_assets.lib.run_metadata import attach_metadata
 from finance_assets.lib.schema import TableSchema
@@ -340,11 +340,6 @@ def fundamentals(context: dg.AssetExecutionContext, xbrl_facts: pd.DataFrame, fi
 # ------------------------------------------------------------------------------------------ checks
 
 
-def _per_ticker_check(asset: dg.AssetsDefinition, description: str) -> Callable:
-    """`@dg.asset_check` of a per-ticker table, over the run's ticker partitions."""
-    return dg.asset_check(asset=asset, partitions_def=ticker_partitions, description=description)
-
-
 def _offending_rows(offending: pd.DataFrame, severity: dg.AssetCheckSeverity, **counts) -> dg.AssetCheckResult:
     """Passes when no row offends; else fails at `severity`. Metadata: `counts`, then the first ten rows."""
     return dg.AssetCheckResult(
@@ -401,7 +396,7 @@ def registered_tickers_resolve(
     )
 
 
-@_per_ticker_check(
+@per_ticker_check(
     xbrl_facts,
     "No two facts share accession, taxonomy, concept, unit and period with different "
     "values (exact repeats are already dropped); every fact was filed on or after its period end.",
@@ -419,7 +414,7 @@ def xbrl_facts_are_unique(xbrl_facts: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-@_per_ticker_check(
+@per_ticker_check(
     fundamentals,
     "Point in time: no standardized value was filed before its period ended. A failure "
     "lists the rows: a mislabelled period would leak future numbers into backtests.",
@@ -443,7 +438,7 @@ def fundamentals_filed_after_period_end(fundamentals: pd.DataFrame) -> dg.AssetC
     )
 
 
-@_per_ticker_check(
+@per_ticker_check(
     fundamentals,
     f"Balance sheet identity on the latest reported values: total assets within "
     f"{BALANCE_TOLERANCE:.1%} of liabilities + stockholders' equity (derived liabilities excluded, "
