@@ -15,6 +15,16 @@ TEXT, FLOAT, INT, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 DAY = pa.timestamp("ns")  # a calendar day as a timestamp at midnight
 UTC = pa.timestamp("ns", tz="UTC")
 
+# Which filing a row is about: the first columns of every table of filings, declared once (each table's
+# primary key decides which of them may be null).
+FILING_IDENTITY = [
+    column("ticker", TEXT),
+    column("cik", INT),
+    column("accession_number", TEXT),
+    column("form", TEXT),
+    column("filing_date", DAY),
+]
+
 TICKER_CIK_MAP = table(
     "ticker_cik_map",
     [
@@ -32,11 +42,7 @@ TICKER_CIK_MAP = table(
 FILINGS = table(
     "filings",
     [
-        column("ticker", TEXT),
-        column("cik", INT),
-        column("accession_number", TEXT),
-        column("form", TEXT),
-        column("filing_date", DAY),
+        *FILING_IDENTITY,
         column("report_date", DAY),
         column("acceptance_datetime", UTC, description="SEC acceptance time"),
         column("primary_document", TEXT),
@@ -103,11 +109,7 @@ FUNDAMENTALS = table(
 FILING_DOCUMENTS = table(
     "filing_documents",
     [
-        column("ticker", TEXT),
-        column("cik", INT),
-        column("accession_number", TEXT),
-        column("form", TEXT),
-        column("filing_date", DAY),
+        *FILING_IDENTITY,
         column("acceptance_datetime", pa.timestamp("ns"), description="UTC"),
         column("items", TEXT),
         column("document", TEXT),
@@ -122,11 +124,7 @@ FILING_DOCUMENTS = table(
 FILING_TEXT_SIGNALS = table(
     "filing_text_signals",
     [
-        column("ticker", TEXT),
-        column("cik", INT),
-        column("accession_number", TEXT),
-        column("form", TEXT),
-        column("filing_date", DAY),
+        *FILING_IDENTITY,
         column("known_at", UTC),
         column("document", TEXT),
         column("section", TEXT),
