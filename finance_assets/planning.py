@@ -316,18 +316,10 @@ def _reads(read: set[str] | None, tickers) -> bool:
 
 def panel_gaps(instance: dg.DagsterInstance, warehouse: Warehouse, tickers: Sequence[str]) -> dict[str, set[str]]:
     """Ticker -> stored panel months that lack it while its prices hold it (lib/coverage.py): what a panel run
-    for it alone must fill (its follow-up run failed, or the month was stored before the panel held tickers)."""
+    for it alone must fill (its follow-up run failed, or the month was stored before the panel held tickers).
+    One DuckDB query over the two coverage tables' files (it runs on every quiet round of `update`)."""
     months = instance.get_materialized_partitions(dg.AssetKey(PANEL_ASSET))
-    if not months:
-        return {}
-    prices = coverage.read(warehouse, "prices")
-    prices = prices[prices["month"].isin(months) & prices["ticker"].isin(set(tickers))][["month", "ticker"]]
-    if prices.empty:
-        return {}
-    panel = coverage.read(warehouse, PANEL_ASSET)[["month", "ticker"]]
-    missing = prices.merge(panel.drop_duplicates(), how="left", on=["month", "ticker"], indicator=True)
-    missing = missing[missing["_merge"] == "left_only"]
-    return {ticker: set(group) for ticker, group in missing.groupby("ticker")["month"]}
+    return coverage.lacking_in_warehouse(warehouse, "prices", PANEL_ASSET, months, tickers)
 
 
 def panel_months_to_refresh(scope: _Scope, market: dict[str, set[str]]) -> dict[str, set[str]]:

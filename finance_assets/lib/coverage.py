@@ -176,6 +176,46 @@ def needed_in_warehouse(
         con.close()
 
 
+def lacking_in_warehouse(
+    warehouse: Warehouse, held_by: str, lacking_in: str, months: Iterable[str], tickers: Iterable[str]
+) -> dict[str, set[str]]:
+    """ticker -> the `months` whose coverage of `held_by` holds it and whose coverage of `lacking_in` does not
+    (e.g. the panel months lacking a ticker its prices hold), in DuckDB straight from the stored files of
+    those months' years: neither coverage table is loaded into pandas."""
+    days = {month: day for month in set(months) if (day := _iso_day(month)) is not None}
+    wanted = list(dict.fromkeys(tickers))
+    if not days or not wanted:
+        return {}
+    years = [{"year": str(year)} for year in sorted({day.year for day in days.values()})]
+    tables = {coverage_table(held_by): years, coverage_table(lacking_in): years}
+    with warehouse.connect_partitions(tables, dict.fromkeys(tables, _stored_empty())) as con:
+        con.register(
+            "wanted_months",
+            pa.table({"month": pa.array(list(days), pa.string()), "day": pa.array(list(days.values()), pa.date32())}),
+        )
+        con.register("wanted_tickers", pa.table({"ticker": pa.array(wanted, pa.string())}))
+        rows = con.execute(
+            f"""
+            WITH held AS (
+                SELECT DISTINCT m.month, CAST(h.ticker AS VARCHAR) AS ticker
+                FROM {coverage_table(held_by)} h
+                JOIN wanted_months m ON m.day = CAST(h.date AS DATE)
+                SEMI JOIN wanted_tickers w ON w.ticker = CAST(h.ticker AS VARCHAR)
+            )
+            SELECT held.ticker, held.month FROM held
+            ANTI JOIN (
+                SELECT m.month, CAST(c.ticker AS VARCHAR) AS ticker
+                FROM {coverage_table(lacking_in)} c
+                JOIN wanted_months m ON m.day = CAST(c.date AS DATE)
+            ) covered ON covered.month = held.month AND covered.ticker = held.ticker
+            """
+        ).fetchall()
+    out: dict[str, set[str]] = defaultdict(set)
+    for ticker, month in rows:
+        out[ticker].add(month)
+    return dict(out)
+
+
 def _stored_empty() -> pd.DataFrame:
     """A coverage table with no rows, as stored (the view of an asset with no coverage file yet)."""
     return pd.DataFrame(

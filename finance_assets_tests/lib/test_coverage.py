@@ -211,3 +211,42 @@ def test_the_stored_coverage_query_reads_the_object_store_too(bucket_url, s3_end
             "technicals": set(MONTHS),
         },
     }
+
+
+# --- the panel's gaps: the DuckDB query against the pandas merge it replaced ----------------------------
+
+
+def _lacking_reference(wh: Warehouse, months, tickers) -> dict[str, set[str]]:
+    """planning.panel_gaps before it became one DuckDB query (verbatim, after reading the stored months)."""
+    if not months:
+        return {}
+    prices = coverage.read(wh, "prices")
+    prices = prices[prices["month"].isin(months) & prices["ticker"].isin(set(tickers))][["month", "ticker"]]
+    if prices.empty:
+        return {}
+    panel = coverage.read(wh, "market_panel")[["month", "ticker"]]
+    missing = prices.merge(panel.drop_duplicates(), how="left", on=["month", "ticker"], indicator=True)
+    missing = missing[missing["_merge"] == "left_only"]
+    return {ticker: set(group) for ticker, group in missing.groupby("ticker")["month"]}
+
+
+def test_the_panel_gaps_query_finds_what_the_pandas_merge_found(tmp_path):
+    rng = random.Random(1717)
+    found_some = 0
+    for case in range(6):
+        wh = Warehouse(tmp_path / f"case{case}")
+        held = {}
+        for asset in ("prices", "market_panel"):
+            if rng.random() < 0.15:
+                continue  # never recorded
+            density = rng.choice([0.4, 0.8, 1.0] if asset == "prices" else [0.3, 0.7, 1.0])
+            rows = [(m, t) for m in YEARS_OF_MONTHS for t in TICKERS if rng.random() < density]
+            held[asset] = _held(rows, None)
+        _store(wh, held)
+        # the panel's stored months: some recorded, some not, and a key that is no month
+        months = {m for m in YEARS_OF_MONTHS if rng.random() < 0.7} | ({"2026-13-01"} if rng.random() < 0.3 else set())
+        wanted = rng.sample(TICKERS, k=rng.choice([0, 2, 3, len(TICKERS)]))
+        expected = _lacking_reference(wh, months, wanted)
+        assert coverage.lacking_in_warehouse(wh, "prices", "market_panel", months, wanted) == expected, case
+        found_some += bool(expected)
+    assert found_some >= 3  # the cases exercise gaps, not only "nothing to do"

@@ -246,6 +246,22 @@ REVIEWED_DYNAMIC_SQL = {
             "tions_version IS NULL OR c.actions_version IS DISTINCT FROM v.version\\n            '"
         ),
     ),
+    # the panel's gaps (coverage.lacking_in_warehouse): relation names are <asset>_coverage of the caller's asset
+    # names (checked by the warehouse when it opens their files); months and tickers are registered tables
+    (
+        "lib/coverage.py",
+        (
+            "f'\\n            WITH held AS (\\n                SELECT DISTINCT m.month, CAST(h.ticker"
+            " AS VARCHAR) AS ticker\\n                FROM {coverage_table(held_by)} h\\n            "
+            "    JOIN wanted_months m ON m.day = CAST(h.date AS DATE)\\n                SEMI JOIN wan"
+            "ted_tickers w ON w.ticker = CAST(h.ticker AS VARCHAR)\\n            )\\n            SELE"
+            "CT held.ticker, held.month FROM held\\n            ANTI JOIN (\\n                SELECT "
+            "m.month, CAST(c.ticker AS VARCHAR) AS ticker\\n                FROM {coverage_table(lack"
+            "ing_in)} c\\n                JOIN wanted_months m ON m.day = CAST(c.date AS DATE)\\n    "
+            "        ) covered ON covered.month = held.month AND covered.ticker = held.ticker\\n     "
+            "       '"
+        ),
+    ),
 }
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 CONNECTION_NAMES = ("con", "conn", "connection", "cursor", "duckdb")
