@@ -27,6 +27,7 @@ import importlib
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -347,16 +348,9 @@ class Progress:
             transient=False,
         )
         self._overall = self._progress.add_task("total", total=self.total, eta=self.eta_text())
-        with self._progress:
-            # Once Ctrl-C is pressed, what the run writes to stderr is dropped: Dagster's console logger
-            # would print the interrupted run's failure with a traceback (its event keeps it in the
-            # instance: the UI shows it). Above rich's own stderr proxy, which prints to the console.
-            console_stderr = sys.stderr
-            sys.stderr = _SilencedOnce(console_stderr, self.interrupted)
-            try:
-                yield self
-            finally:
-                sys.stderr = console_stderr
+        # above rich's own stderr proxy, which prints to the console
+        with self._progress, _quiet_once_interrupted(self.interrupted):
+            yield self
 
     def run_step(self, step, run):
         """Run `step` via `run()`, moving its line as its partitions are materialized. A run that Ctrl-C
@@ -456,15 +450,41 @@ def past_runs(instance, plan) -> list:
 
 
 INTERRUPTED = "interrupted; the warehouse keeps every completed run; re-run to continue"
+TERMINATED = "terminated (SIGTERM); the warehouse keeps every completed run; re-run to continue"
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped the command: the run in progress ended as Dagster ends an interrupted
+    run (failed), no other run started. The exit code is the shell's 128 + the signal's number: 130 after
+    Ctrl-C, 143 after SIGTERM (what a job scheduler or a time budget sends)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def line(self) -> str:
+        return TERMINATED if self.signum == signal.SIGTERM else INTERRUPTED
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
 def _interrupt_watch() -> Iterator[Callable[[], bool]]:
-    """Yields `interrupted()`: whether Ctrl-C was pressed since. Dagster catches SIGINT during a run (it
-    ends the run as failed and returns), so KeyboardInterrupt never reaches the CLI from there; the
-    signal wakeup fd records every SIGINT whichever Python handler is installed."""
-    import signal
+    """Yields `interrupted()`: whether Ctrl-C or SIGTERM arrived since; the block's KeyboardInterrupt leaves it
+    as `Stopped`, naming the signal.
 
+    Dagster catches both during a run (it maps SIGTERM to its SIGINT handler, ends the run as failed and
+    returns), so no KeyboardInterrupt reaches the CLI from there: the caller asks `interrupted()` after each
+    run (the signal wakeup fd records every signal whichever Python handler is installed). Between runs
+    SIGTERM raises KeyboardInterrupt like Ctrl-C, rather than Python's default of ending the process without
+    a word; Dagster's run may leave SIGTERM ignored after it (it copies SIGINT's handler, which a background
+    process inherits ignored), so `interrupted()` restores that between runs."""
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
@@ -472,20 +492,44 @@ def _interrupt_watch() -> Iterator[Callable[[], bool]]:
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     previous = signal.set_wakeup_fd(write_end)
-    pressed = False
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    received: int | None = None
 
     def interrupted() -> bool:
-        nonlocal pressed
-        with contextlib.suppress(BlockingIOError):
-            pressed = pressed or signal.SIGINT in os.read(read_end, 1024)
-        return pressed
+        nonlocal received
+        if received is None:
+            with contextlib.suppress(BlockingIOError):
+                received = next((s for s in os.read(read_end, 1024) if s in STOP_SIGNALS), None)
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main and signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, signal.SIG_DFL):
+            signal.signal(signal.SIGTERM, signal.default_int_handler)  # between runs: see above
+        return received is not None
 
     try:
         yield interrupted
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Stopped):
+            raise
+        interrupted()
+        raise Stopped(received or signal.SIGINT) from None
     finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
         signal.set_wakeup_fd(previous)
         os.close(read_end)
         os.close(write_end)
+
+
+@contextlib.contextmanager
+def _quiet_once_interrupted(interrupted: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, what is written to stderr is dropped once `interrupted()`: Dagster's console logger
+    would print the interrupted run's failure with a traceback (its event keeps it in the instance: the UI
+    shows it), and the command ends with one line."""
+    stderr = sys.stderr
+    sys.stderr = _SilencedOnce(stderr, interrupted)
+    try:
+        yield
+    finally:
+        sys.stderr = stderr
 
 
 class _SilencedOnce:
@@ -601,14 +645,20 @@ def update(settings: Settings, verbose: bool = False) -> dict:
     print(f"update as of {now:%Y-%m-%d %H:%M} UTC" + ("" if settings.as_of else " (now)"))
     log_level = "DEBUG" if verbose else "WARNING"
     t0 = time.monotonic()
-    with dask_cluster(settings) as run_settings:
-        runs, failures = run_update(
-            instance,
-            build_definitions(run_settings),
-            now,
-            job_for=lambda name: reconstructable_job(name, run_settings),
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+    # Ctrl-C or SIGTERM: the run in progress ends (failed, as Dagster ends it), no other run starts, one line
+    with _interrupt_watch() as interrupted, _quiet_once_interrupted(interrupted):
+        with dask_cluster(settings) as run_settings:
+            runs, failures = run_update(
+                instance,
+                build_definitions(run_settings),
+                now,
+                job_for=lambda name: reconstructable_job(name, run_settings),
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                echo=lambda line: None if interrupted() else print(line),  # the interrupted run's failure too
+                stopped=interrupted,
+            )
+        if interrupted():
+            raise KeyboardInterrupt
     elapsed = time.monotonic() - t0
     partitions = sum(run.partition_count * len(run.assets) for run in runs)
     print(
@@ -795,9 +845,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, SettingsError, PortfolioError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(INTERRUPTED, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (Stopped): one line, 128 + the signal's number
+        stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        print(stopped.line, file=sys.stderr)
+        return stopped.exit_code
     return 0
 
 

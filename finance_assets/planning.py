@@ -697,10 +697,12 @@ def update(
     run_config: dict | None = None,
     max_rounds: int = 12,
     echo: Callable[[str], None] = print,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> tuple[list[UpdateRun], list[str]]:
     """Bring the warehouse up to date as of `now`: evaluate the automation conditions, run what they
     request, and again until they request nothing (each round sees the previous round's results, as
-    the daemon's next tick would). Returns the runs and the labels of failed ones."""
+    the daemon's next tick would). Returns the runs and the labels of failed ones. Once `stopped()`
+    (asked after each run: the CLI's Ctrl-C or SIGTERM), no other run starts."""
     done: list[UpdateRun] = []
     failures: list[str] = []
     warehouse = Warehouse(config.settings().warehouse_location)
@@ -733,6 +735,8 @@ def update(
             if not _execute(instance, job_for(run.job), run.tags, run.assets, run_config, run.label, echo):
                 failures.append(run.label)
             done.append(run)
+            if stopped():
+                return done, failures
         if failures:
             break  # failed partitions are retried by the conditions' daily rule, not in a loop here
     else:
