@@ -45,10 +45,92 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+# Seconds each of the longest tests took in a full `make test` (CI, 2 cores under load; setup included for
+# the files whose module fixture builds a warehouse). Only the order of the queue comes from it: longest
+# first, so that no worker is left alone with a long test at the end while the other one idles.
+LONGEST_S = {
+    "reliability/test_flaky_sources.py::test_20_tickers_backfill_through_20_percent_faults": 252,
+    "lib/test_object_store.py::test_demo_backfill_through_dask_onto_the_object_store": 212,
+    "test_cli_end_to_end.py::test_register_backfill_rerun_in_process": 170,
+    "defs/portfolio/test_report.py": 160,
+    "reliability/test_secrets.py::test_live_mode_run_leaks_no_secret_anywhere": 143,
+    "test_cli_end_to_end.py::test_backfill_through_a_real_dask_cluster": 142,
+    "test_checks_after_demo.py": 104,
+    "lib/test_automation.py::test_automation_keeps_the_universe_current": 104,
+    "test_cli_interrupt.py": 96,
+    "test_dagster_cli_and_ui.py::test_the_ui_after_a_small_demo": 93,
+    "test_schemas.py::test_a_demo_build_stores_exactly_the_declared_schemas": 90,
+    "test_add_ticker.py": 82,
+    "test_cli_end_to_end.py::test_update_runs_what_automation_requests": 80,
+    "reliability/test_flaky_sources.py::test_sec_and_yahoo_down_through_the_cli": 73,
+    "lib/test_automation.py::test_a_corporate_action_reaches_stored_months": 69,
+    "lib/test_automation.py::test_panel_rows_of_a_ticker_the_report_does_not_read": 58,
+    "test_dagster_cli_and_ui.py::test_dagster_dev_stops_on_ctrl_c": 57,
+    "test_dagster_cli_and_ui.py::test_asset_materialize_partition_and_range": 52,
+    "lib/test_object_store.py::test_a_run_killed_mid_write_leaves_readers": 43,
+    "reliability/test_crash.py": 39,
+    "reliability/test_concurrency.py": 36,
+    "test_scale_out.py": 33,
+    "test_dagster_cli_and_ui.py::test_dagster_dev_serves_the_asset_graph": 26,
+}
+# Files whose tests are independent end-to-end runs with no costly module fixture: under `--dist loadfile`
+# each of their tests is a work unit of its own (see pytest_xdist_make_scheduler), so two long tests of
+# one file run on both workers at once. Every other file stays whole on one worker.
+SPLIT_FILES = {
+    "reliability/test_flaky_sources.py",
+    "reliability/test_secrets.py",
+    "lib/test_object_store.py",
+    "lib/test_automation.py",
+    "test_cli_end_to_end.py",
+    "test_dagster_cli_and_ui.py",
+}
+_TESTS = Path(__file__).resolve().parent
+
+
+def _unit(nodeid: str) -> str:
+    """The work unit of a test: itself in a SPLIT_FILES file, else its file (paths from the repo root)."""
+    path = nodeid.split("::", 1)[0]
+    return nodeid if path.removeprefix(f"{_TESTS.name}/") in SPLIT_FILES else path
+
+
+def _expected_s(unit: str, nodeids: list[str]) -> float:
+    keys = [n.removeprefix(f"{_TESTS.name}/") for n in nodeids]
+    return max((s for name, s in LONGEST_S.items() for key in keys if key.startswith(name)), default=0)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Files holding slow tests run first, the end-to-end ones at the root and in reliability/ before the
-    rest: under `make test`'s pytest-xdist `--dist loadfile` the longest files start early instead of
-    leaving one worker alone with them at the end."""
+    """The longest work units first (LONGEST_S), then the other files holding slow tests, the end-to-end
+    ones at the root and in reliability/ before the rest: under `make test`'s pytest-xdist the longest
+    units start early instead of leaving one worker alone with them at the end. Tests of one file keep
+    their order."""
+    units: dict[str, list[str]] = {}
+    for item in items:
+        units.setdefault(_unit(item.nodeid), []).append(item.nodeid)
+    expected = {unit: _expected_s(unit, nodeids) for unit, nodeids in units.items()}
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    # stable sort: files keep their order within a group and each file's tests stay together, in order
-    items.sort(key=lambda item: (item.path not in slow_files, len(item.path.parts)))
+    position = {item.path: i for i, item in reversed(list(enumerate(items)))}
+    # stable sort: a file's tests keep their order (a split file's by their expected time)
+    items.sort(
+        key=lambda item: (
+            -expected[_unit(item.nodeid)],
+            item.path not in slow_files,
+            len(item.path.parts),
+            position[item.path],
+        )
+    )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` with SPLIT_FILES' tests as units of their own, handed out in the collection order
+    above (xdist's default would reorder the files by their number of tests, the long end-to-end files
+    holding few tests last)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SplitSlowFiles(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return SplitSlowFiles(config, log)
