@@ -54,6 +54,8 @@ def backfilled(tmp_path_factory) -> Path:
         "FINANCE_ASSETS_MODE": "demo",
         "FINANCE_ASSETS_RISK_FREE": str(RISK_FREE),
         "PYTHONWARNINGS": "ignore",
+        # the demo's own history start (the suite pins 2016): the filing documents of 2025-26, not ten years
+        "FINANCE_ASSETS_HISTORY_START": "2025-01-01",
     }
     env.pop("FINANCE_ASSETS_BASE_CURRENCY", None)
     for args in (["register"], ["backfill", "--start", "2025-02", "--end", "2025-03", "--executor", "in_process"]):
