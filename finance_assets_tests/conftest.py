@@ -59,7 +59,6 @@ LONGEST_S = {
     "lib/test_automation.py::test_automation_keeps_the_universe_current": 104,
     "test_cli_interrupt.py": 96,
     "test_dagster_cli_and_ui.py::test_the_ui_after_a_small_demo": 93,
-    "test_schemas.py::test_a_demo_build_stores_exactly_the_declared_schemas": 90,
     "test_add_ticker.py": 82,
     "test_cli_end_to_end.py::test_update_runs_what_automation_requests": 80,
     "reliability/test_flaky_sources.py::test_sec_and_yahoo_down_through_the_cli": 73,

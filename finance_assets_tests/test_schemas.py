@@ -24,6 +24,7 @@ from finance_assets.lib import config
 from finance_assets.lib.dagster_schema import COLUMN_SCHEMA_KEY, column_schema
 from finance_assets.lib.schema import TableSchema
 from finance_assets.lib.warehouse import Warehouse
+from finance_assets_tests.defs.portfolio.test_report import report_demo_build
 
 
 def declared() -> dict[str, TableSchema]:
@@ -80,13 +81,13 @@ def _file_problems(schema: TableSchema, path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_demo_build_stores_exactly_the_declared_schemas(isolated_home):
-    """A month of the demo for two holdings (one in EUR), filings, documents and the report: ~1 minute."""
-    (isolated_home / "data" / "portfolio.csv").write_text(
-        "ticker,shares,cost_basis,currency\nACMQ,100,50,USD\nBLZQ,20,300,EUR\n"
-    )
-    assert cli.main(["register"]) == 0
-    assert cli.main(["backfill", "--start", "2025-03", "--end", "2025-03", "--executor", "in_process"]) == 0
+def test_a_demo_build_stores_exactly_the_declared_schemas(tmp_path_factory, monkeypatch):
+    """The report tests' demo build, read only (defs/portfolio/test_report.py, built once per session: two
+    months of the demo for three holdings, one in EUR, filings, documents and the report)."""
+    root = report_demo_build(tmp_path_factory)
+    monkeypatch.setenv("FINANCE_ASSETS_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    monkeypatch.setenv("FINANCE_ASSETS_MODE", "demo")
 
     settings = config.settings()
     warehouse = Warehouse(settings.warehouse_location)

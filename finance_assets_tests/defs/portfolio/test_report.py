@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from finance_assets.lib.partitions import ROWS_BY_TICKER, TICKER, month_partitio
 from finance_assets.lib.portfolio_settings import PortfolioSettings
 from finance_assets.lib.run_metadata import metadata_per_run
 from finance_assets.lib.warehouse import Warehouse
+from finance_assets_tests.shared_build import build_once
 
 PORTFOLIO = (
     "ticker,shares,cost_basis,currency,account,purchase_date\n"
@@ -39,10 +41,19 @@ BEFORE_10K, TEN_K_FILED = "2025-02-28", "2025-03-03"  # the demo's FY2024 10-Ks 
 REL = 1e-9
 
 
+def report_demo_build(tmp_path_factory) -> Path:
+    """The root (data/, dagster_home/) of the report's demo build, once per test session: also read by
+    test_schemas.py. Tests that write into it work on a copy (_materialize_report)."""
+    return build_once(tmp_path_factory, "report_e2e", _register_and_backfill)
+
+
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory) -> Path:
-    """register + backfill 2025-02..2025-03 through the real CLI (in-process executor), once per module."""
-    root = tmp_path_factory.mktemp("report_e2e")
+    return report_demo_build(tmp_path_factory)
+
+
+def _register_and_backfill(root: Path) -> None:
+    """register + backfill 2025-02..2025-03 through the real CLI (in-process executor)."""
     (root / "data").mkdir()
     (root / "data" / "portfolio.csv").write_text(PORTFOLIO)
     (root / "dagster_home").mkdir()
@@ -63,7 +74,6 @@ def backfilled(tmp_path_factory) -> Path:
             [sys.executable, "-m", "finance_assets.cli", *args], env=env, capture_output=True, text=True, timeout=400
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return root
 
 
 def _warehouse(root: Path) -> Warehouse:
@@ -256,17 +266,19 @@ def test_outputs_are_queryable_and_described_in_dagster(backfilled):
 
 
 def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "2025-03-31") -> dg.ExecuteInJobResult:
-    """The report alone, in process, over the backfilled warehouse, with another holdings file."""
+    """The report alone, in process, over a copy of the backfilled warehouse (the shared build stays as the
+    backfill left it), with another holdings file."""
     path = tmp_path / "portfolio.csv"
     path.write_text(portfolio)
+    warehouse = shutil.copytree(root / "data" / "warehouse", tmp_path / "warehouse")
     resources = {
-        "io_manager": ParquetWarehouseIOManager(base_path=str(root / "data" / "warehouse")),
+        "io_manager": ParquetWarehouseIOManager(base_path=str(warehouse)),
         "portfolio": PortfolioSettings(path=str(path), reports_dir=str(tmp_path / "reports"), benchmark="DEMOIDX"),
     }
     with dg.instance_for_test() as instance:
         # the inputs are already in the warehouse: declare them, run only the report (the panel is stored by
         # ticker: the run reads the registered tickers' files, of which the report keeps its own)
-        instance.add_dynamic_partitions(TICKER, Warehouse(root / "data" / "warehouse").stored_tickers("market_panel"))
+        instance.add_dynamic_partitions(TICKER, Warehouse(warehouse).stored_tickers("market_panel"))
         inputs = [
             dg.AssetSpec("market_panel", partitions_def=month_partitions, metadata={ROWS_BY_TICKER: True}),
             dg.AssetSpec("fx_rates", partitions_def=month_partitions),
