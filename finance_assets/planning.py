@@ -27,8 +27,9 @@ import pandas as pd
 
 from finance_assets.defs.market import sensors as market_sync
 from finance_assets.lib import config, coverage
+from finance_assets.lib.automation import report_reads as _reads
+from finance_assets.lib.automation import report_tickers
 from finance_assets.lib.coverage import contiguous
-from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.lib.partitions import (
     TICKER,
     month_partitions,
@@ -296,22 +297,6 @@ def _ticker_month_steps(
                     )
                 )
     return steps
-
-
-def report_tickers(settings: config.Settings | None = None) -> set[str] | None:
-    """The tickers whose panel rows the report reads: the holdings file's and the benchmark (portfolio_report
-    reads nothing else of the panel). None when the holdings file cannot be read: then every panel run counts
-    as read (never a report day left stale)."""
-    settings = settings or config.settings()
-    try:
-        holdings = read_portfolio(settings.portfolio)
-    except (OSError, ValueError):
-        return None
-    return {*holdings["ticker"], settings.benchmark}
-
-
-def _reads(read: set[str] | None, tickers) -> bool:
-    return read is None or not read.isdisjoint(tickers)
 
 
 def panel_gaps(instance: dg.DagsterInstance, warehouse: Warehouse, tickers: Sequence[str]) -> dict[str, set[str]]:

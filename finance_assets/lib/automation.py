@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
 from finance_assets.lib import config
+from finance_assets.lib.holdings_file import read_portfolio
 from finance_assets.lib.partitions import REPORT_READS_TAG, REPORT_UNREAD
 
 NEW_YORK = "America/New_York"
@@ -202,6 +203,24 @@ def derived_condition(months: int) -> dg.AutomationCondition:
     return ((in_lookback | _stored_and_inputs_updated()) & ~_inputs_missing(months) & _not_busy()).with_label(
         f"missing or code version changed within {months} months; inputs updated"
     )
+
+
+def report_tickers(settings: config.Settings | None = None) -> set[str] | None:
+    """The tickers whose panel rows the report reads: the holdings file's and the benchmark (portfolio_report
+    reads nothing else of the panel). None when the holdings file cannot be read: then every panel run counts
+    as read (never a report day left stale)."""
+    settings = settings or config.settings()
+    try:
+        holdings = read_portfolio(settings.portfolio)
+    except (OSError, ValueError):
+        return None
+    return {*holdings["ticker"], settings.benchmark}
+
+
+def report_reads(read: set[str] | None, tickers: Iterable[str]) -> bool:
+    """Whether the report reads the panel rows of one of `tickers` (`read`: report_tickers()); a targeted panel
+    run for which this is False is tagged REPORT_READS_TAG = REPORT_UNREAD."""
+    return read is None or not read.isdisjoint(tickers)
 
 
 def _report_inputs_updated() -> dg.AutomationCondition:

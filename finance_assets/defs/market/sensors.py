@@ -4,7 +4,8 @@ Month partitions of prices, technicals, headlines and sentiment hold every ticke
 them processed (lib/coverage.py). A ticker registered after months were built, or one whose corporate
 actions changed (a split or dividend rescales all its earlier adjusted prices), needs those months again
 for itself only. `sync_runs` finds them; `finance-assets update` and `finance-assets backfill` run them
-(planning.py), and under the daemon the `market_sync` sensor launches them.
+(planning.py), and under the daemon the `market_sync` sensor launches them (`daemon_runs`): each with the
+panel rows of its tickers in the same run, after the bars they read, so the daemon is as targeted as the CLI.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
 from finance_assets.defs.market import corporate_actions as actions_lib
 from finance_assets.lib import config, coverage
-from finance_assets.lib.automation import automation_enabled
+from finance_assets.lib.automation import automation_enabled, report_reads, report_tickers
 from finance_assets.lib.partitions import TICKER, month_partitions, run_tags
 from finance_assets.lib.selections import MARKET
 from finance_assets.lib.warehouse import Warehouse
@@ -25,6 +27,11 @@ from finance_assets.lib.warehouse import Warehouse
 # what a ticker's own month runs read: its corporate actions (prices) and its filings (8-K headlines)
 SYNC_REQUIRES = ("corporate_actions", "filings")
 SYNC_SENSOR_NAME = "market_sync"
+# The portfolio's panel (named by key: this domain imports no other) is stored by ticker like the daily bars and
+# reads them: the sensor's runs rebuild their tickers' panel rows too, so automation does not rebuild those
+# panel months for every ticker (a panel partition materialized after its inputs is up to date for it)
+PANEL_ASSET = "market_panel"
+SYNC_JOB = dg.define_asset_job("market_sync_job", selection=dg.AssetSelection.assets(*MARKET.assets, PANEL_ASSET))
 
 
 def stored_months(instance: dg.DagsterInstance, assets) -> dict[str, set[str]]:
@@ -65,29 +72,77 @@ def sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.dateti
     return coverage.plan_sync(need, MARKET.assets, month_partitions.get_partition_keys(current_time=now))
 
 
+@dataclass(frozen=True)
+class DaemonRun:
+    """One run the sensor requests: these assets, for these tickers, over a contiguous range of months."""
+
+    assets: tuple[str, ...]
+    tickers: tuple[str, ...]
+    months: tuple[str, ...]
+    report_reads: bool | None = None  # False: a panel run of tickers the report does not read (tagged so)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return run_tags(self.months[0], self.months[-1], self.tickers, self.report_reads)
+
+
+def daemon_runs(
+    instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.datetime, read: set[str] | None
+) -> list[DaemonRun]:
+    """The sync's runs as the sensor launches them (`read`: the tickers the report reads, report_tickers()).
+
+    What `finance-assets update` runs one after the other (planning.market_sync_runs) goes into one run
+    here, where Dagster orders the steps (runs launched together may run at once): the daily bars, then the
+    panel rows of the same tickers and months, when every one of those months of the panel is stored (a
+    month it lacks is built for every ticker by automation, never for some; then automation also follows
+    the bars' update for every ticker). Stored panel months lacking a ticker its prices hold (a panel run
+    that failed) get a run of the panel alone for the tickers with no run above."""
+    runs = sync_runs(instance, warehouse, now)
+    panel_months = set(instance.get_materialized_partitions(dg.AssetKey(PANEL_ASSET)))
+    out = []
+    for run in runs:
+        if set(run.months) <= panel_months:
+            out.append(DaemonRun((*run.assets, PANEL_ASSET), run.tickers, run.months, report_reads(read, run.tickers)))
+        else:
+            out.append(DaemonRun(run.assets, run.tickers, run.months))
+    synced = {ticker for run in runs for ticker in run.tickers}
+    others = [t for t in sorted(instance.get_dynamic_partitions(TICKER)) if t not in synced]
+    gaps = coverage.lacking_in_warehouse(warehouse, "prices", PANEL_ASSET, panel_months, others)
+    order = month_partitions.get_partition_keys(current_time=now)
+    for reads in (True, False):  # tickers the report reads apart from the others, as the planner packs them
+        side = {
+            ticker: {PANEL_ASSET: months} for ticker, months in gaps.items() if report_reads(read, [ticker]) == reads
+        }
+        out += [
+            DaemonRun(run.assets, run.tickers, run.months, reads)
+            for run in coverage.plan_sync(side, [PANEL_ASSET], order)
+        ]
+    return out
+
+
 @dg.sensor(
     name=SYNC_SENSOR_NAME,
-    job_name=MARKET.job,
+    job=SYNC_JOB,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING if automation_enabled() else dg.DefaultSensorStatus.STOPPED,
     description="The market sync (defs/market/sensors.py): runs the daily-bar months a ticker lacks (registered "
-    "after they were built) or holds with old corporate actions, for that ticker alone. STOPPED unless "
-    "FINANCE_ASSETS_AUTOMATION=on (like the automation sensor).",
+    "after they were built) or holds with old corporate actions, for that ticker alone, with its panel rows of "
+    "those months. STOPPED unless FINANCE_ASSETS_AUTOMATION=on (like the automation sensor).",
 )
 def market_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     now = config.settings().now()
-    runs = sync_runs(context.instance, Warehouse(config.warehouse_location()), now)
+    runs = daemon_runs(context.instance, Warehouse(config.warehouse_location()), now, report_tickers())
     if not runs:
         return dg.SkipReason("every stored month holds every ready ticker with its current corporate actions")
     requests = []
     for run in runs:
         # one request per need and day: a failed run is retried the next day, not every tick
-        key = hashlib.sha256(f"{now:%Y-%m-%d}|{run.label}|{run.assets}|{run.tickers}".encode()).hexdigest()[:24]
+        need = f"{now:%Y-%m-%d}|{run.assets}|{run.tickers}|{run.months[0]}|{run.months[-1]}"
         requests.append(
             dg.RunRequest(
-                run_key=key,
+                run_key=hashlib.sha256(need.encode()).hexdigest()[:24],
                 asset_selection=[dg.AssetKey(a) for a in run.assets],
-                tags=run_tags(run.months[0], run.months[-1], run.tickers),
+                tags=run.tags,
             )
         )
     return dg.SensorResult(run_requests=requests)
