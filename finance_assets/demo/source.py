@@ -19,6 +19,7 @@ records the latest date the transport served, so tests can check that nothing af
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import hashlib
@@ -28,6 +29,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
@@ -69,40 +71,38 @@ class DemoIndustry:
     current_share: float  # current assets / total assets
     asset_turnover: float  # annual revenue / total assets
     capex_share: float  # capital expenditure / revenue
-    cyclical: float = 0.1  # amplitude of the margin cycle, as a share of the typical margin
-    seasonality: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # revenue by calendar quarter, mean 1
+    cyclical: float  # amplitude of the margin cycle, as a share of the typical margin
+    seasonality: tuple[float, float, float, float]  # revenue by calendar quarter, mean 1
 
 
-# fmt: off
-DEMO_INDUSTRIES: dict[str, DemoIndustry] = {
-    # key: sector, SIC, EDGAR's SIC description, growth, gross margin, P/E, liabilities/equity, current ratio,
-    #      current assets/assets, asset turnover, capex/revenue, margin cycle, seasonality (calendar Q1..Q4)
-    "computers": DemoIndustry("Information Technology", "3571", "ELECTRONIC COMPUTERS",
-                              0.08, 0.42, 24, 1.0, 1.6, 0.55, 0.8, 0.04, 0.1, (0.97, 0.94, 0.98, 1.11)),
-    "machinery": DemoIndustry("Industrials", "3559", "SPECIAL INDUSTRY MACHINERY, NEC",
-                              0.07, 0.36, 21, 1.2, 1.9, 0.5, 0.75, 0.04, 0.35),
-    "pharma": DemoIndustry("Health Care", "2834", "PHARMACEUTICAL PREPARATIONS",
-                           0.05, 0.72, 17, 1.3, 1.5, 0.35, 0.45, 0.05),
-    "utility": DemoIndustry("Utilities", "4911", "ELECTRIC SERVICES",
-                            0.03, 0.45, 17, 2.6, 0.8, 0.1, 0.3, 0.25, 0.05, (0.97, 0.93, 1.18, 0.92)),
-    "semis": DemoIndustry("Information Technology", "3674", "SEMICONDUCTORS & RELATED DEVICES",
-                          0.12, 0.56, 27, 0.45, 3.4, 0.5, 0.6, 0.12, 0.4),
-    "foods": DemoIndustry("Consumer Staples", "2000", "FOOD AND KINDRED PRODUCTS",
-                          0.03, 0.33, 19, 1.7, 1.0, 0.3, 0.8, 0.04, 0.05, (0.96, 0.98, 1.0, 1.06)),
-    "logistics": DemoIndustry("Industrials", "4731", "ARRANGEMENT OF TRANSPORTATION OF FREIGHT & CARGO",
-                              0.05, 0.2, 16, 1.5, 1.3, 0.45, 1.6, 0.03, 0.25, (0.94, 0.98, 1.0, 1.08)),
-    "mining": DemoIndustry("Materials", "1000", "METAL MINING",
-                           0.04, 0.3, 12, 0.9, 2.1, 0.25, 0.55, 0.15, 0.6),
-    "airline": DemoIndustry("Industrials", "4512", "AIR TRANSPORTATION, SCHEDULED",
-                            0.05, 0.25, 9, 4.0, 0.7, 0.2, 0.8, 0.1, 0.5, (0.9, 1.05, 1.1, 0.95)),
-    "software": DemoIndustry("Information Technology", "7372", "SERVICES-PREPACKAGED SOFTWARE",
-                             0.14, 0.78, 33, 0.9, 1.7, 0.45, 0.55, 0.03),
-    "retail": DemoIndustry("Consumer Discretionary", "5331", "RETAIL-VARIETY STORES",
-                           0.04, 0.3, 17, 2.3, 1.1, 0.45, 1.9, 0.03, 0.15, (0.92, 0.97, 0.96, 1.15)),
-    "insurance": DemoIndustry("Financials", "6331", "FIRE, MARINE & CASUALTY INSURANCE",
-                              0.05, None, 12, 3.6, None, 0.0, 0.3, 0.01, 0.3),
-}
-# fmt: on
+# One row per industry in industries.csv beside this module, a column per DemoIndustry field (the seasonality
+# as four, seasonality_q1..q4); an empty gross_margin or current_ratio is None.
+INDUSTRIES_FILE = Path(__file__).with_name("industries.csv")
+_INDUSTRY_TEXT = ("sector", "sic", "sic_description")
+_INDUSTRY_MAY_BE_EMPTY = ("gross_margin", "current_ratio")
+
+
+def _load_industries(path: Path) -> dict[str, DemoIndustry]:
+    industries: dict[str, DemoIndustry] = {}
+    with path.open(newline="") as rows:
+        for row in csv.DictReader(rows):
+            key = row.pop("industry")
+            seasonality = tuple(float(row.pop(f"seasonality_q{quarter}")) for quarter in range(1, 5))
+            values: dict[str, object] = {}
+            for name, text in row.items():
+                if name in _INDUSTRY_TEXT:
+                    values[name] = text
+                elif text == "" and name in _INDUSTRY_MAY_BE_EMPTY:
+                    values[name] = None
+                else:
+                    values[name] = float(text)
+            if key in industries:
+                raise ValueError(f"{path}: industry {key!r} listed twice")
+            industries[key] = DemoIndustry(**values, seasonality=seasonality)
+    return industries
+
+
+DEMO_INDUSTRIES: dict[str, DemoIndustry] = _load_industries(INDUSTRIES_FILE)
 
 
 DEMO_COMPANIES: tuple[DemoCompany, ...] = (

@@ -4,9 +4,12 @@ filing's acceptance on, splits restated the way filers restate them, and a secto
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime as dt
 import functools
 import json
+import re
 
 import duckdb
 import numpy as np
@@ -94,6 +97,26 @@ def test_every_demo_ticker_has_a_sector_from_its_sic_code():
         assert sector_for_sic(info["sic"]) == industry.sector, company.ticker
     sectors = {demo.DEMO_INDUSTRIES[c.industry].sector for c in demo.DEMO_COMPANIES}
     assert len(sectors) >= 7  # a diversified demo portfolio
+
+
+def test_the_industries_file_names_every_parameter_and_loads_typed(tmp_path):
+    """industries.csv has a column per DemoIndustry field (the seasonality as four quarters); every number
+    loads as a float, the seasonality averages 1, only an insurer lacks a gross margin and a current ratio,
+    and an industry listed twice is refused naming the file."""
+    fields = [f.name for f in dataclasses.fields(demo.DemoIndustry) if f.name != "seasonality"]
+    with demo.INDUSTRIES_FILE.open(newline="") as rows:
+        header = next(csv.reader(rows))
+    assert header == ["industry", *fields, *(f"seasonality_q{q}" for q in range(1, 5))]
+    for key, industry in demo.DEMO_INDUSTRIES.items():
+        numbers = [getattr(industry, f) for f in fields if f not in ("sector", "sic", "sic_description")]
+        assert all(type(v) is float or (v is None and key == "insurance") for v in numbers), key
+        assert len(industry.seasonality) == 4 and sum(industry.seasonality) == pytest.approx(4.0), key
+    assert {c.industry for c in demo.DEMO_COMPANIES} == set(demo.DEMO_INDUSTRIES)
+    lines = demo.INDUSTRIES_FILE.read_text().splitlines()
+    twice = tmp_path / "industries.csv"
+    twice.write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"{twice}: industry 'computers' listed twice")):
+        demo._load_industries(twice)
 
 
 def test_ratios_are_plausible_and_differ_by_company(snapshots):
