@@ -7,10 +7,12 @@ wheel, every window's figures precomputed as JSON in the page and switched by a 
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,81 +31,35 @@ from finance_assets.defs.portfolio.report_data import (
     window_views,
 )
 
-# (key, label, kind) — kinds: money, pct, num, int, text, date; holdings also marker (a new filing) and link
-SUMMARY_FIELDS = [
-    ("total_value", "Total value", "money"),
-    ("total_cost", "Cost", "money"),
-    ("unrealized_pnl", "Unrealized P&L", "money"),
-    ("unrealized_pnl_pct", "Unrealized P&L %", "pct"),
-    ("day_pnl", "Day P&L", "money"),
-    ("day_pnl_price", "Day P&L: prices", "money"),
-    ("day_pnl_fx", "Day P&L: FX", "money"),
-    ("day", "Day return", "pct"),
-    ("mtd", "MTD return", "pct"),
-    ("ytd", "YTD return", "pct"),
-]
-RISK_FIELDS = [
-    ("annualized_volatility", "Volatility (annualized)", "pct"),
-    ("var_hist_95", "VaR 95% historical (1 day)", "pct"),
-    ("var_hist_99", "VaR 99% historical (1 day)", "pct"),
-    ("var_param_95", "VaR 95% parametric Gaussian (1 day)", "pct"),
-    ("var_param_99", "VaR 99% parametric Gaussian (1 day)", "pct"),
-    ("cvar_95", "Expected shortfall (CVaR) 95% historical (1 day)", "pct"),
-    ("cvar_99", "Expected shortfall (CVaR) 99% historical (1 day)", "pct"),
-    ("beta", "Beta to benchmark", "num"),
-    ("sharpe", "Sharpe ratio", "num"),
-    ("sortino", "Sortino ratio", "num"),
-    ("max_drawdown", "Maximum drawdown", "pct"),
-    ("hhi", "Herfindahl-Hirschman index", "num"),
-    ("effective_holdings", "Effective number of holdings", "num"),
-    ("risk_free_annual", "Risk-free rate (annual)", "pct"),
-    ("observations", "Daily returns in the window", "int"),
-]
+# What the report shows, in display order: report_fields.csv beside this module, one row per field with its
+# section (summary cards, risk table, holdings table), key (a column of portfolio_report or portfolio_holdings),
+# label, kind (how `fmt` formats it) and, in the holdings table, its column group.
+FIELDS_FILE = Path(__file__).with_name("report_fields.csv")
+FIELD_KINDS = ("money", "pct", "num", "int", "text", "date", "marker", "link")  # marker: a new filing
+
+
+def _load_fields(path: Path) -> dict[str, list[tuple[str, ...]]]:
+    """The fields of each section: (key, label, kind), and the group too for the holdings."""
+    sections: dict[str, list[tuple[str, ...]]] = {"summary": [], "risk": [], "holdings": []}
+    with path.open(newline="") as rows:
+        for line, row in enumerate(csv.DictReader(rows), start=2):
+            section, kind, group = row["section"], row["kind"], row["group"]
+            if section not in sections or kind not in FIELD_KINDS or bool(group) != (section == "holdings"):
+                raise ValueError(
+                    f"{path}, line {line}: expected a section of {', '.join(sections)}, a kind of "
+                    f"{', '.join(FIELD_KINDS)} and a group for the holdings only; got {row}"
+                )
+            field = (row["key"], row["label"], kind)
+            sections[section].append((*field, group) if section == "holdings" else field)
+    return sections
+
+
+_FIELDS = _load_fields(FIELDS_FILE)
+SUMMARY_FIELDS = _FIELDS["summary"]  # (key, label, kind)
+RISK_FIELDS = _FIELDS["risk"]  # (key, label, kind)
 # How each figure of the report is formatted (a kind of `fmt`), for other views of the same figures.
 FIGURE_KINDS = {key: kind for key, _, kind in SUMMARY_FIELDS + RISK_FIELDS}
-# Holdings table: (key, label, kind, group)
-HOLDING_FIELDS = [
-    ("ticker", "Ticker", "text", "Position"),
-    ("account", "Account", "text", "Position"),
-    ("currency", "Ccy", "text", "Position"),
-    ("shares", "Shares", "num", "Position"),
-    ("price", "Price", "num", "Position"),
-    ("price_date", "Price date", "date", "Position"),
-    ("market_value", "Value", "money", "Position"),
-    ("weight", "Weight", "pct", "Position"),
-    ("unrealized_pnl", "P&L", "money", "Position"),
-    ("unrealized_pnl_pct", "P&L %", "pct", "Position"),
-    ("day_change_pct", "Day", "pct", "Position"),
-    ("day_change_value", "Day P&L", "money", "Position"),
-    ("day_change_price_value", "Day P&L: price", "money", "Position"),
-    ("day_change_fx_value", "Day P&L: FX", "money", "Position"),
-    ("new_filing", "New filing", "marker", "Position"),
-    ("rsi_14", "RSI 14", "num", "Signals"),
-    ("price_vs_sma50", "vs SMA 50", "pct", "Signals"),
-    ("price_vs_sma200", "vs SMA 200", "pct", "Signals"),
-    ("bb_pctb", "Bollinger %b", "num", "Signals"),
-    ("sentiment_7d", "Sentiment 7d", "num", "Signals"),
-    ("headlines_7d", "Headlines 7d", "int", "Signals"),
-    ("fiscal_period", "Latest period", "text", "Fundamentals (as filed by the report date)"),
-    ("fundamentals_filed", "Filed", "date", "Fundamentals (as filed by the report date)"),
-    ("pe_ttm", "P/E ttm", "num", "Fundamentals (as filed by the report date)"),
-    ("price_to_book", "P/B", "num", "Fundamentals (as filed by the report date)"),
-    ("debt_to_equity", "Debt/equity", "num", "Fundamentals (as filed by the report date)"),
-    ("current_ratio", "Current ratio", "num", "Fundamentals (as filed by the report date)"),
-    ("roa", "ROA", "pct", "Fundamentals (as filed by the report date)"),
-    ("roe", "ROE", "pct", "Fundamentals (as filed by the report date)"),
-    ("gross_margin", "Gross margin", "pct", "Fundamentals (as filed by the report date)"),
-    ("net_margin", "Net margin", "pct", "Fundamentals (as filed by the report date)"),
-    ("filing_form", "Form", "text", "Latest filing (known by the day's close)"),
-    ("filing_date", "Filing date", "date", "Latest filing (known by the day's close)"),
-    ("filing_known_at", "Known from", "date", "Latest filing (known by the day's close)"),
-    ("filing_section", "Tone section", "text", "Latest filing (known by the day's close)"),
-    ("filing_net_tone", "Net tone", "pct", "Latest filing (known by the day's close)"),
-    ("filing_change_section", "Change section", "text", "Latest filing (known by the day's close)"),
-    ("filing_change", "Change vs previous", "pct", "Latest filing (known by the day's close)"),
-    ("filing_items", "8-K items", "text", "Latest filing (known by the day's close)"),
-    ("filing_accession", "Accession", "link", "Latest filing (known by the day's close)"),
-]
+HOLDING_FIELDS = _FIELDS["holdings"]  # (key, label, kind, group)
 FILINGS_GROUP = "Latest filing (known by the day's close)"
 # Columns where a missing value means "none" (no filing, no marker): shown as a dash, never n/a or NaN.
 DASH = "\u2014"

@@ -17,13 +17,19 @@ from finance_assets.defs.portfolio import tearsheet
 from finance_assets.defs.portfolio.report_data import ReportData, window_views
 from finance_assets.defs.portfolio.report_render import (
     CHARTS,
+    FIELDS_FILE,
+    FILINGS_GROUP,
+    FUNDAMENTALS_GROUP,
     HOLDING_FIELDS,
     RISK_FIELDS,
+    SUMMARY_FIELDS,
+    _load_fields,
     fmt,
     render_html,
     render_markdown,
     weight_bars,
 )
+from finance_assets.defs.portfolio.schemas import PORTFOLIO_HOLDINGS, PORTFOLIO_REPORT
 
 
 def sample_report(n_holdings: int = 4) -> tuple[dict, pd.DataFrame, pd.Series, pd.Series]:
@@ -320,3 +326,19 @@ def test_holdings_tables_cover_every_field_once():
     rendered = [label for table in labels for label in table if label not in ("Ticker", "Weight")]
     expected = [label for _, label, _, _ in HOLDING_FIELDS if label not in ("Ticker", "Weight")]
     assert sorted(rendered) == sorted(expected)
+
+
+def test_the_fields_file_names_stored_columns_and_refuses_an_unknown_kind(tmp_path):
+    """report_fields.csv: each key once per section and a column of the table it shows (portfolio_report
+    for the summary and risk figures, portfolio_holdings for the holdings), the groups the page lays out by
+    name are among the holdings' groups, and a row of an unknown kind is refused naming the file and line."""
+    for fields, table in ((SUMMARY_FIELDS + RISK_FIELDS, PORTFOLIO_REPORT), (HOLDING_FIELDS, PORTFOLIO_HOLDINGS)):
+        keys = [field[0] for field in fields]
+        assert len(keys) == len(set(keys))
+        assert [key for key in keys if key not in table] == []
+    assert {FUNDAMENTALS_GROUP, FILINGS_GROUP} <= {group for *_, group in HOLDING_FIELDS}
+    lines = FIELDS_FILE.read_text().splitlines()
+    wrong = tmp_path / "report_fields.csv"
+    wrong.write_text("\n".join([*lines, "risk,beta,Beta,percent,"]) + "\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(wrong))}, line {len(lines) + 1}: expected"):
+        _load_fields(wrong)
