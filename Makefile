@@ -40,8 +40,10 @@ demo: install
 	$(VENV)/bin/finance-assets demo
 
 # Test files are spread over the machine's cores (pytest-xdist; a file's tests stay on one worker so
-# module fixtures are built once). TEST_WORKERS=0 runs them in one process. The 25 slowest tests are
-# listed at the end: where to look when the suite outgrows its ~12-minute budget.
+# module fixtures are built once, except a few files of independent end-to-end tests whose tests are
+# spread one by one, longest first: finance_assets_tests/conftest.py). TEST_WORKERS=0 runs them in one
+# process. The 25 slowest tests are listed at the end: where to look when the suite outgrows its
+# ~12-minute budget.
 # The tests' temporary files (Dagster instances, warehouses) go to /dev/shm where there is one: the
 # SQLite event log commits each event, ~8 ms on disk and ~1 ms in memory on the 2-core box.
 TEST_WORKERS ?= auto
