@@ -87,6 +87,7 @@ ENV_VARS = (
     "FINANCE_ASSETS_HTTP_TRANSPORT_WRAPPER",
     "FINANCE_ASSETS_REQUEST_LOG",
     "FINANCE_ASSETS_HTTP_BACKOFF",
+    "FINANCE_ASSETS_DEMO_RATES",
     "FINANCE_ASSETS_SEC_WWW",
     "FINANCE_ASSETS_SEC_DATA",
     "FINANCE_ASSETS_INDICATORS",
@@ -261,6 +262,27 @@ def load_transport_wrapper(spec: str) -> Callable[..., Any]:
     return factory
 
 
+_DEMO_RATE = re.compile(r"(\*|[a-z][a-z0-9_]{0,62})=([1-9][0-9]{0,6})")
+
+
+def _demo_rates(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """FINANCE_ASSETS_DEMO_RATES: requests per second per source in demo mode ('sec=200,yahoo=50';
+    '*' names every source). The demo answers offline, so its requests need not wait for the live
+    providers' limits; live mode ignores it."""
+    raw = env.get("FINANCE_ASSETS_DEMO_RATES", "")
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        match = _DEMO_RATE.fullmatch(item.replace(" ", ""))
+        if match is None:
+            raise _bad(
+                "FINANCE_ASSETS_DEMO_RATES",
+                raw,
+                "expected source=requests per second, comma separated, e.g. sec=200,*=50",
+            )
+        pairs.append((match[1], int(match[2])))
+    return tuple(pairs)
+
+
 def _redis_url(env: Mapping[str, str]) -> str:
     raw = env.get("FINANCE_ASSETS_LIMITER_REDIS_URL", "").strip()
     if not raw:
@@ -393,6 +415,8 @@ class Settings:
     # test seams (tests and reliability benchmarks only)
     transport: str = ""
     http_backoff: float | None = None
+    # FINANCE_ASSETS_DEMO_RATES: (source or '*', requests per second) in demo mode; () = the live limits
+    demo_rates: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -468,6 +492,7 @@ class Settings:
                 if backoff_raw
                 else None
             ),
+            demo_rates=_demo_rates(env),
         )
 
     def replace(self, **changes) -> Settings:

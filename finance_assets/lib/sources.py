@@ -14,6 +14,8 @@ the URLs, headers, limits or parsing of the mode in force:
   the process (`lib/request_log.py`), outside the wrapper.
 - FINANCE_ASSETS_TRANSPORT=demo (test seam): answer requests with `DemoTransport` even in live mode,
   so a test runs the live code path (live User-Agent, API keys in URLs) offline.
+- FINANCE_ASSETS_DEMO_RATES=source=N,...: in demo mode, N requests per second for that source ('*': every
+  source) instead of the live provider's limit (the demo answers offline; live mode keeps its limits).
 - FINANCE_ASSETS_HTTP_BACKOFF=seconds (test seam): base of the retry backoff (default 0.5); it also
   caps waits, Retry-After included, at 60x that base, so tests with injected 429s stay fast.
 """
@@ -33,7 +35,7 @@ from pydantic import PrivateAttr
 from finance_assets.demo.source import DemoTransport
 from finance_assets.lib import clock, config
 from finance_assets.lib.http import HttpClient
-from finance_assets.lib.limiter import SourceLimiter
+from finance_assets.lib.limiter import DEFAULT_RATES, SourceLimiter
 from finance_assets.lib.request_log import RequestLogTransport
 from finance_assets.lib.tickers import normalize_ticker
 
@@ -101,6 +103,18 @@ class HttpSource(dg.ConfigurableResource):
     def _secrets(self) -> list[str]:
         return []
 
+    def _limits(self) -> dict[str, list[tuple[int, float]]]:
+        """What the limiter enforces beyond its defaults: `_rates()`, and in demo mode the
+        FINANCE_ASSETS_DEMO_RATES overrides (per second) for the sources they name."""
+        rates = dict(self._rates())
+        demo_rates = dict(config.settings().demo_rates) if self.mode == "demo" else {}
+        every = demo_rates.pop("*", None)
+        for name in {*DEFAULT_RATES, *rates, *demo_rates}:
+            per_second = demo_rates.get(name, every)
+            if per_second is not None:
+                rates[name] = [(per_second, 1.0)]
+        return rates
+
     def clock(self) -> pd.Timestamp:
         """This source's "now" (UTC): the as-of instant when one is set, else the machine clock.
         Nothing known after it is fetched or stored (docs/operations.md, "Clock, corporate actions and replay")."""
@@ -141,7 +155,7 @@ class HttpSource(dg.ConfigurableResource):
     def client(self) -> HttpClient:
         if self._client is None:
             backoff_base = self._backoff_base()
-            self._limiter = SourceLimiter(self.state_dir, rates=self._rates() or None)
+            self._limiter = SourceLimiter(self.state_dir, rates=self._limits() or None)
             self._client = self.client_class(
                 user_agent=self._user_agent(),
                 limiter=self._limiter,
