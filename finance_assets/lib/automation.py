@@ -23,8 +23,9 @@ The automation sensor (`automation_sensor()`) evaluates them every minute under 
 launches backfills (one run per range thanks to `BackfillPolicy.single_run()`). Month partitions of the
 daily bars hold every ticker; what a month lacks for one ticker (a ticker registered later, a ticker whose
 corporate actions changed) is the market sync's work: `market_sync` (lib/coverage.py, planning.py), a
-sensor beside this one, launches runs for those tickers alone. Like the other sensors they are STOPPED
-unless FINANCE_ASSETS_AUTOMATION=on.
+sensor beside this one, launches runs for those tickers alone, each with their market_panel rows of the same
+months (a panel month rebuilt after its inputs is not requested again here for every ticker). Like the other
+sensors they are STOPPED unless FINANCE_ASSETS_AUTOMATION=on.
 """
 
 from __future__ import annotations
