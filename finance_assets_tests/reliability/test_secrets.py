@@ -84,6 +84,8 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
         **fault_env(fault_rate=0.2),
         SEC_USER_AGENT=SEC_USER_AGENT,
         ALPHAVANTAGE_API_KEY=API_KEY,
+        # filing documents from 2025-01 only: the suite's 2016 history start would fetch ten years of them
+        FINANCE_ASSETS_HISTORY_START="2025-01-01",
     )
     outputs = []
     for args in (
