@@ -1,6 +1,6 @@
 """One declared schema per stored table: column order, Arrow types, nullability and primary key.
 
-A domain declares each table it stores once (`defs/<domain>/schemas.py`) and derives from it:
+A domain declares each table it stores once (`defs/<domain>/tables.yaml`) and derives from it:
 
 - `empty()`: a typed empty frame (what an asset returns when it has no rows);
 - `conform(frame)`: the frame with exactly the declared columns, in order, each of the declared type (what
@@ -13,16 +13,21 @@ Types are Arrow types because the warehouse is Parquet: a frame conformed here w
 floats and timestamps as numpy dtypes, integers and booleans as numpy dtypes, or pandas' nullable `Int64` /
 `boolean` when the column may hold nulls and does.
 
-Pure: pandas and pyarrow only, no domain knowledge, no Dagster.
+A domain's tables are data: `defs/<domain>/tables.yaml`, read by `load_tables` into these objects (the
+type names of `TYPES`); its `schemas.py` gives each table its Python name.
+
+Pure: pandas, pyarrow and PyYAML only, no domain knowledge, no Dagster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import yaml
 
 
 class SchemaError(ValueError):
@@ -210,6 +215,135 @@ def table(name: str, columns: Sequence[Column], primary_key: Sequence[str] = (),
     """A `TableSchema`. A column is nullable unless declared otherwise or part of the primary key (a key
     column may still be declared nullable, e.g. the start of an instant XBRL fact)."""
     return TableSchema(name, tuple(columns), tuple(primary_key), description)
+
+
+# -------------------------------------------------------------------------------- tables files
+# The column types a tables file names, and the Arrow type each stands for.
+TYPES: dict[str, pa.DataType] = {
+    "TEXT": pa.string(),
+    "FLOAT": pa.float64(),
+    "INT": pa.int64(),
+    "BOOL": pa.bool_(),
+    "DATE": pa.date32(),
+    "MS": pa.timestamp("ms"),  # timestamps without a zone, by unit
+    "US": pa.timestamp("us"),
+    "NS": pa.timestamp("ns"),
+    "NS_UTC": pa.timestamp("ns", tz="UTC"),  # an instant
+}
+_TABLES_FILE_KEYS = {"column_groups", "tables"}
+_TABLE_KEYS = {"columns_from", "primary_key", "columns", "description"}
+_COLUMN_KEYS = {"type", "nullable", "description"}
+
+
+class DeclarationError(ValueError):
+    """A tables file that does not declare tables as `load_tables` reads them; the message names the file,
+    the table (or column group) and the column."""
+
+
+@dataclass(frozen=True)
+class DeclaredTables:
+    """What a tables file declares: its tables by name, and its column groups (columns that several tables,
+    or a pure module, share) by name, each in the file's order."""
+
+    tables: dict[str, TableSchema]
+    column_groups: dict[str, list[Column]]
+
+
+def load_tables(path: Path) -> DeclaredTables:
+    """Read a domain's tables file (`defs/<domain>/tables.yaml`).
+
+    The file holds `tables:` (required) and `column_groups:` (optional), each a mapping of names. A column
+    is `name: TYPE` (a key of `TYPES`) or `name: {type: TYPE, nullable: true|false, description: ...}`; a
+    column group is a mapping of columns; a table has `columns` (a mapping of columns), optionally
+    `columns_from` (column groups whose columns come first, in order), `primary_key` and `description`.
+    A key named twice, an unknown key or type name, or a missing one raise `DeclarationError` naming the
+    file, the table and the column.
+    """
+    try:
+        with path.open() as stream:
+            document = yaml.load(stream, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise DeclarationError(f"{path}: {exc}") from None
+    _expect_mapping(document, path, "the file", _TABLES_FILE_KEYS, required={"tables"})
+    groups = {
+        name: _columns(columns, path, f"column group {name!r}")
+        for name, columns in _expect_mapping(document.get("column_groups", {}), path, "column_groups").items()
+    }
+    tables = {}
+    for name, declaration in _expect_mapping(document["tables"], path, "tables").items():
+        where = f"table {name!r}"
+        _expect_mapping(declaration, path, where, _TABLE_KEYS)
+        from_groups = _expect_list(declaration.get("columns_from", []), path, f"{where}: columns_from")
+        unknown = [g for g in from_groups if g not in groups]
+        if unknown:
+            raise DeclarationError(f"{path}: {where}: unknown column group(s) {', '.join(map(repr, unknown))}")
+        if "columns" not in declaration and not from_groups:
+            raise DeclarationError(f"{path}: {where}: no 'columns'")
+        columns = [c for group in from_groups for c in groups[group]]
+        columns += _columns(declaration.get("columns", {}), path, where)
+        description = declaration.get("description", "")
+        if not isinstance(description, str):
+            raise DeclarationError(f"{path}: {where}: 'description' is not text")
+        try:
+            tables[name] = table(
+                name,
+                columns,
+                _expect_list(declaration.get("primary_key", []), path, f"{where}: primary_key"),
+                description,
+            )
+        except ValueError as exc:
+            raise DeclarationError(f"{path}: {where}: {str(exc).removeprefix(f'{name}: ')}") from None
+    return DeclaredTables(tables, groups)
+
+
+def _columns(declared: object, path: Path, where: str) -> list[Column]:
+    columns = []
+    for name, declaration in _expect_mapping(declared, path, f"{where}: columns").items():
+        at = f"{where}, column {name!r}"
+        if not isinstance(name, str):  # e.g. `no:` or `on:`, which YAML reads as booleans
+            raise DeclarationError(f"{path}: {where}: column name {name!r} is not text (quote it)")
+        spec = {"type": declaration} if isinstance(declaration, str) else declaration
+        _expect_mapping(spec, path, at, _COLUMN_KEYS, required={"type"})
+        type_name, nullable, description = spec["type"], spec.get("nullable"), spec.get("description", "")
+        if not isinstance(type_name, str) or type_name not in TYPES:
+            raise DeclarationError(f"{path}: {at}: unknown type {type_name!r} (known: {', '.join(TYPES)})")
+        if nullable is not None and not isinstance(nullable, bool):
+            raise DeclarationError(f"{path}: {at}: 'nullable' is {nullable!r}, not true or false")
+        if not isinstance(description, str):
+            raise DeclarationError(f"{path}: {at}: 'description' is not text")
+        columns.append(Column(name, TYPES[type_name], nullable, description))
+    return columns
+
+
+def _expect_mapping(value: object, path: Path, where: str, keys: set[str] | None = None, required=frozenset()) -> dict:
+    if not isinstance(value, dict):
+        raise DeclarationError(f"{path}: {where}: expected a mapping, found {value!r}")
+    missing = sorted(set(required) - set(value))
+    unknown = sorted(map(str, set(value) - keys)) if keys is not None else []
+    if missing or unknown:
+        found = [f"missing key(s) {', '.join(missing)}"] if missing else []
+        found += [f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(keys))})"] if unknown else []
+        raise DeclarationError(f"{path}: {where}: {'; '.join(found)}")
+    return value
+
+
+def _expect_list(value: object, path: Path, where: str) -> list:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DeclarationError(f"{path}: {where}: expected a list of names, found {value!r}")
+    return value
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader, refusing a key named twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"{key!r} is named twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 # ------------------------------------------------------------------------------------------ types

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from finance_assets.lib.schema import SchemaError, column, table
+from finance_assets.lib.schema import DeclarationError, SchemaError, column, load_tables, table
 
 BARS = table(
     "bars",
@@ -177,3 +177,65 @@ def test_problems_flags_times_of_day_in_a_date_column():
 def test_with_columns_appends():
     wide = BARS.with_columns(column("rsi_14", pa.float64()), name="wide")
     assert wide.name == "wide" and wide.names[-1] == "rsi_14" and wide.primary_key == BARS.primary_key
+
+
+BARS_FILE = """
+column_groups:
+  keys:
+    ticker: TEXT
+    date: DATE
+tables:
+  bars:
+    columns_from: [keys]
+    primary_key: [ticker, date]
+    columns:
+      close: FLOAT
+      volume: INT
+      shares: INT
+      known_at: NS_UTC
+      stamp: US
+      final: BOOL
+      source: {type: TEXT, nullable: false}
+  facts:
+    description: instant and duration facts
+    primary_key: [start]
+    columns:
+      start: {type: NS, nullable: true, description: empty for an instant}
+"""
+
+
+def test_a_tables_file_reads_into_the_same_declarations(tmp_path):
+    path = tmp_path / "tables.yaml"
+    path.write_text(BARS_FILE)
+    declared = load_tables(path)
+    assert list(declared.tables) == ["bars", "facts"]
+    assert declared.tables["bars"] == BARS and declared.tables["bars"].arrow_schema.equals(BARS.arrow_schema)
+    assert declared.column_groups["keys"] == [column("ticker", pa.string()), column("date", pa.date32())]
+    facts = declared.tables["facts"]
+    assert facts.description == "instant and duration facts"
+    assert facts["start"] == column("start", pa.timestamp("ns"), nullable=True, description="empty for an instant")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("close: FLOAT", "close: DOUBLE"), "table 'bars', column 'close': unknown type 'DOUBLE' (known: TEXT, "),
+        (("{type: TEXT, nullable: false}", "{nullable: false}"), "table 'bars', column 'source': missing key(s) type"),
+        (("{type: TEXT, nullable: false}", "{type: TEXT, nulable: false}"), "column 'source': unknown key(s) nulable"),
+        (("nullable: true", "nullable: maybe"), "table 'facts', column 'start': 'nullable' is 'maybe', not true or"),
+        (("ticker: TEXT", "ticker: [TEXT]"), "column group 'keys', column 'ticker': expected a mapping"),
+        (("columns_from: [keys]", "columns_from: [key]"), "table 'bars': unknown column group(s) 'key'"),
+        (("primary_key: [ticker, date]", "primary_key: [ticker, day]"), "table 'bars': primary key column(s) not"),
+        (("      volume: INT", "      volume: INT\n      close: INT"), "'close' is named twice"),
+        (("      volume: INT", "      no: INT"), "table 'bars': column name False is not text (quote it)"),
+        (("tables:", "table:"), "the file: missing key(s) tables; unknown key(s) table"),
+        (("    columns:\n      start", "    cols:\n      start"), "table 'facts': unknown key(s) cols"),
+    ],
+)
+def test_a_tables_file_that_does_not_declare_fails_naming_the_file_table_and_column(tmp_path, change, message):
+    path = tmp_path / "tables.yaml"
+    assert change[0] in BARS_FILE
+    path.write_text(BARS_FILE.replace(change[0], change[1], 1))
+    with pytest.raises(DeclarationError) as failure:
+        load_tables(path)
+    assert str(failure.value).startswith(f"{path}: ") and message in str(failure.value)
