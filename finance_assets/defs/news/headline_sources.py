@@ -9,7 +9,9 @@ Malformed input raises ``ValueError`` naming the source. No network, no Dagster.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import re
+import xml.etree.ElementTree as ET
 
 import feedparser
 import pandas as pd
@@ -91,7 +93,75 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFrame:
     """RSS/Atom bytes (Yahoo Finance headline feed) -> headlines. An unreadable feed raises."""
-    return headlines_of_feed(ticker, feedparser.parse(body), source_name)
+    plain = plain_rss_headlines(ticker, body, source_name)
+    return plain if plain is not None else headlines_of_feed(ticker, feedparser.parse(body), source_name)
+
+
+# What plain_rss_headlines reads itself: an item's children without a namespace, none of which gives
+# feedparser another title, link or date; RFC 822 dates in the one form feeds use, with a numeric or UTC zone.
+_PLAIN_ITEM_CHILDREN = {"title", "link", "guid", "pubDate", "description", "category", "source", "author", "comments"}
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"\d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC)"
+)
+_ABSOLUTE_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def plain_rss_headlines(ticker: str, body: bytes, source_name: str) -> pd.DataFrame | None:
+    """The headlines of a plain RSS 2.0 feed, read with ElementTree (~50x faster than feedparser, whose
+    pure-Python handlers took ~5 s for a demo feed of 1,200 items), or None when feedparser must read it:
+    not well-formed, a DOCTYPE, not RSS 2.0, or an item with markup in its title, a relative link, a
+    namespaced child, a repeated or missing field, a guid that would stand for its link, or a date in
+    another form. What it returns is what `headlines_of_feed(feedparser.parse(body))` returns."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        return None
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    channels = root.findall("channel")
+    if root.tag != "rss" or len(channels) != 1:
+        return None
+    items = channels[0].findall("item")
+    if len(items) != sum(1 for _ in root.iter("item")):
+        return None  # an item outside the channel: feedparser's business
+    titles, links, stamps = [], [], []
+    for item in items:
+        tags = [child.tag for child in item]
+        if not set(tags) <= _PLAIN_ITEM_CHILDREN or any(
+            tags.count(t) > 1 for t in ("title", "link", "pubDate", "guid")
+        ):
+            return None
+        title, link, published = item.findtext("title"), item.findtext("link"), item.findtext("pubDate")
+        if title is None or link is None or published is None or "<" in title:
+            return None
+        link = link.strip()
+        guid = item.find("guid")
+        if guid is not None and guid.get("isPermaLink", "true") != "false" and (guid.text or "").strip() != link:
+            return None
+        if not _ABSOLUTE_URL.fullmatch(link) or not _RFC822.fullmatch(published.strip()):
+            return None
+        try:
+            stamp = email.utils.parsedate_to_datetime(published.strip())
+        except ValueError:
+            return None
+        title = title.strip()
+        if title:  # an empty title: feedparser's entry is skipped alike
+            titles.append(title)
+            links.append(link)
+            stamps.append(int(stamp.timestamp()))
+    if not titles:
+        return _frame([])
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "title": titles,
+            "url": links,
+            "source": source_name,
+            "published_utc": pd.to_datetime(stamps, unit="s", utc=True),
+        },
+        columns=HEADLINE_COLUMNS,
+    )
 
 
 def headlines_of_feed(ticker: str, feed: feedparser.FeedParserDict, source_name: str) -> pd.DataFrame:

@@ -62,9 +62,21 @@ class NewsSource(HttpSource):
         """The `source` value recorded on each headline (demo rows say so)."""
         return f"{provider} ({self.mode})" if self.mode == "demo" else provider
 
-    def headlines_feed(self, ticker: str) -> feedparser.FeedParserDict:
+    def _feed_body(self, ticker: str) -> bytes:
         params = {"s": checked_ticker(ticker), "region": "US", "lang": "en-US"}
-        return _checked_feed(ticker, self.client.get(YAHOO_RSS, source="news", params=params).content)
+        return self.client.get(YAHOO_RSS, source="news", params=params).content
+
+    def headlines_feed(self, ticker: str) -> feedparser.FeedParserDict:
+        return _checked_feed(ticker, self._feed_body(ticker))
+
+    def feed_headlines(self, ticker: str, label: str) -> pd.DataFrame:
+        """The ticker's Yahoo feed as headlines: a plain RSS 2.0 feed read directly
+        (`headline_sources.plain_rss_headlines`), anything else checked and parsed by feedparser."""
+        body = self._feed_body(ticker)
+        plain = headline_sources.plain_rss_headlines(ticker, body, label) if _FEED_ROOT.search(body[:4096]) else None
+        if plain is not None:
+            return plain
+        return headline_sources.headlines_of_feed(ticker, _checked_feed(ticker, body), label)
 
     def finnhub_company_news(self, ticker: str, start: dt.date, end: dt.date) -> object:
         """Finnhub company-news JSON for `start`..`end` (inclusive). The key travels in a header,
@@ -96,7 +108,7 @@ class NewsSource(HttpSource):
         for provider in self.providers:
             label = self.label(provider)
             if provider == "yahoo-rss":
-                frames.append(headline_sources.headlines_of_feed(ticker, self.headlines_feed(ticker), label))
+                frames.append(self.feed_headlines(ticker, label))
             elif provider == "sec-8k":
                 if filings is None or "form" not in filings.columns:
                     skipped[provider] = f"no filings materialized for {ticker}"
