@@ -16,7 +16,8 @@ evaluate_automation, Dagster's GraphQL, the warehouse catalog), so it runs on an
   update_catch_up      `finance-assets update` right after it, until the conditions request nothing
   automation_noop      one automation evaluation with nothing to do
   graphql              the UI's partition-status query (partitionStats + assetPartitionStatuses), per asset
-  cross_section        every ticker's latest close, SMA-50 and P/E as of a day, in DuckDB over the catalog
+  cross_section        every ticker's latest close, SMA-50 and P/E as of a day, in DuckDB over the stored
+                       files of the 12 months up to it (Warehouse.connect_partitions); the catalog's too
   new_session          `finance-assets update` after the clock moves on by one session
   add_ticker           one more ticker registered, then `finance-assets backfill --tickers X` (10 years)
   orchestration_ratio  corporate actions + prices + technicals over the whole history (over the window above
@@ -33,7 +34,8 @@ Results: benchmarks/results/scale-<N>.json and scale.md.
 YYYY-MM, else over the whole history) on a freshly registered universe of each SCALE_N and adds it to
 scale-<N>.json.
 
-The window is 2 months (the open month and the one before) unless SCALE_WINDOW_MONTHS says otherwise. The
+The demo's requests do not wait for the providers' limits (FINANCE_ASSETS_DEMO_RATES=*=1000; SCALE_DEMO_RATES
+sets another value, '-' keeps the live limits). The window is 2 months (the open month and the one before) unless SCALE_WINDOW_MONTHS says otherwise. The
 automation lookback (FINANCE_ASSETS_AUTOMATION_LOOKBACK_MONTHS: the open month and that many full months
 before it, at least 1) is set to the window less the open month, so that a universe built over the window
 is "up to date" for the conditions (with a 1-month window, `update` builds the month before). The full
