@@ -23,6 +23,7 @@ from finance_assets_tests.fault_injection import fault_env
 
 from .conftest import (
     MARKET_ASSETS,
+    OLD_NOW,
     SEC_ASSETS,
     TWENTY_TICKERS,
     adjusted_closes,
@@ -52,15 +53,16 @@ FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "truncated"}
 def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_nothing(isolated_home, instance):
     data = isolated_home / "data"
     write_portfolio(data, TWENTY_TICKERS)
-    # filing documents from 2025-01 only: the suite's 2016 history start would fetch ten years of them
-    env = base_env(**fault_env(fault_rate=0.2), FINANCE_ASSETS_HISTORY_START="2025-01-01")
+    # filing documents of 2025-01 to mid-March 2025 (the clock) only: the suite's 2016 history start would
+    # fetch ten years of them and the machine's clock two more; February is complete by mid-March
+    env = base_env(**fault_env(fault_rate=0.2), FINANCE_ASSETS_HISTORY_START="2025-01-01", FINANCE_ASSETS_AS_OF=OLD_NOW)
     registered = cli(["register"], env)
     assert registered.returncode == 0, registered.stderr
     tickers = [*TWENTY_TICKERS, demo.DEMO_BENCHMARK]
     assert len(tickers) == 20
 
-    # ~3.5 min alone (SEC's 10 requests/s pace ~700 document and API requests plus retries); it shares the
-    # cores with another test file under make test's xdist workers
+    # SEC's 10 requests/s pace: the ticker map, each ticker's submissions and facts and its documents of
+    # 2025 to mid-March, plus retries
     run = cli(["backfill", "--start", FIRST[:7], "--end", LAST[:7], "--executor", "in_process"], env, timeout=540)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -82,7 +84,7 @@ def test_20_tickers_backfill_through_20_percent_faults_loses_and_duplicates_noth
     assert len(prices) == 20 * len(sessions)
     assert not prices.duplicated(["ticker", "date"]).any()
     for ticker in tickers:
-        expected = expected_adjusted_closes(ticker, FIRST, LAST)
+        expected = expected_adjusted_closes(ticker, FIRST, LAST, as_of=OLD_NOW)
         got = adjusted_closes(prices, ticker)
         assert list(got.index) == list(expected.index), ticker
         assert (got - expected).abs().max() < 1e-5, ticker  # the chart JSON carries 6 decimals
