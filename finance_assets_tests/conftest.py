@@ -45,32 +45,34 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-# Seconds each of the longest tests took in a full `make test` (CI, 2 cores under load; setup included for
-# the files whose module fixture builds a warehouse). Only the order of the queue comes from it: longest
-# first, so that no worker is left alone with a long test at the end while the other one idles.
+# Seconds each of the longest tests took in a full `make test` (2026-12-07, 2 cores under load 4-10; setup
+# included for the files whose module fixture builds a warehouse). Only the order of the queue comes from
+# it: longest first, so that no worker is left alone with a long test at the end while the other idles.
 LONGEST_S = {
-    "reliability/test_flaky_sources.py::test_20_tickers_backfill_through_20_percent_faults": 252,
-    "lib/test_object_store.py::test_demo_backfill_through_dask_onto_the_object_store": 212,
-    "test_cli_end_to_end.py::test_register_backfill_rerun_in_process": 170,
-    "defs/portfolio/test_report.py": 160,
-    "reliability/test_secrets.py::test_live_mode_run_leaks_no_secret_anywhere": 143,
-    "test_cli_end_to_end.py::test_backfill_through_a_real_dask_cluster": 142,
-    "test_checks_after_demo.py": 104,
-    "lib/test_automation.py::test_automation_keeps_the_universe_current": 104,
-    "test_cli_interrupt.py": 96,
-    "test_dagster_cli_and_ui.py::test_the_ui_after_a_small_demo": 93,
-    "test_add_ticker.py": 82,
-    "test_cli_end_to_end.py::test_update_runs_what_automation_requests": 80,
-    "reliability/test_flaky_sources.py::test_sec_and_yahoo_down_through_the_cli": 73,
-    "lib/test_automation.py::test_a_corporate_action_reaches_stored_months": 69,
-    "lib/test_automation.py::test_panel_rows_of_a_ticker_the_report_does_not_read": 58,
-    "test_dagster_cli_and_ui.py::test_dagster_dev_stops_on_ctrl_c": 57,
-    "test_dagster_cli_and_ui.py::test_asset_materialize_partition_and_range": 52,
-    "lib/test_object_store.py::test_a_run_killed_mid_write_leaves_readers": 43,
-    "reliability/test_crash.py": 39,
-    "reliability/test_concurrency.py": 36,
-    "test_scale_out.py": 33,
-    "test_dagster_cli_and_ui.py::test_dagster_dev_serves_the_asset_graph": 26,
+    "reliability/test_flaky_sources.py::test_20_tickers_backfill_through_20_percent_faults": 211,
+    "lib/test_object_store.py::test_demo_backfill_through_dask_onto_the_object_store": 206,
+    "reliability/test_secrets.py::test_live_mode_run_leaks_no_secret_anywhere": 139,
+    "test_cli_end_to_end.py::test_update_runs_what_automation_requests": 138,
+    "test_cli_end_to_end.py::test_register_backfill_rerun_in_process": 136,
+    "defs/portfolio/test_report.py": 135,
+    "lib/test_automation.py::test_automation_keeps_the_universe_current": 133,
+    "test_cli_end_to_end.py::test_backfill_through_a_real_dask_cluster": 132,
+    "test_cli_interrupt.py": 125,
+    "test_checks_after_demo.py": 124,
+    "test_add_ticker.py": 114,
+    "test_dagster_cli_and_ui.py::test_the_ui_after_a_small_demo": 107,
+    "lib/test_automation.py::test_a_corporate_action_reaches_stored_months": 96,
+    "lib/test_automation.py::test_panel_rows_of_a_ticker_the_report_does_not_read": 91,
+    "reliability/test_flaky_sources.py::test_sec_and_yahoo_down_through_the_cli": 74,
+    "test_cli_stop.py": 65,
+    "test_dagster_cli_and_ui.py::test_dagster_dev_stops_on_ctrl_c": 65,
+    "test_dagster_cli_and_ui.py::test_asset_materialize_partition_and_range": 65,
+    "reliability/test_crash.py": 61,
+    "test_scale_out.py": 58,
+    "reliability/test_concurrency.py": 56,
+    "lib/test_object_store.py::test_a_run_killed_mid_write_leaves_readers": 47,
+    "test_dagster_cli_and_ui.py::test_dagster_dev_serves_the_asset_graph": 46,
+    "lib/test_object_store.py::test_concurrent_writers_of_one_yearly_object": 37,
 }
 # Files whose tests are independent end-to-end runs with no costly module fixture: under `--dist loadfile`
 # each of their tests is a work unit of its own (see pytest_xdist_make_scheduler), so two long tests of
