@@ -260,16 +260,18 @@ def _partitions_connection(
     files: Mapping[str, Sequence[str | Path]],
     predicates: Mapping[str, str | None],
     empty: Mapping[str, pd.DataFrame] | None,
+    union_by_name: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with a view per asset over its files, filtered by its predicate (an asset
     without files: its `empty` frame, else no view)."""
     con = duckdb.connect()
+    union = "true" if union_by_name else "false"
     try:
         for asset, predicate in predicates.items():
             if files[asset]:
                 paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files[asset])
                 sql = (
-                    f"CREATE VIEW {asset} AS SELECT * FROM read_parquet([{paths}], union_by_name = true, "
+                    f"CREATE VIEW {asset} AS SELECT * FROM read_parquet([{paths}], union_by_name = {union}, "
                     "hive_partitioning = false)"
                 )
                 con.execute(f"{sql} WHERE {predicate}" if predicate else sql)
@@ -377,15 +379,21 @@ class Warehouse:
         self,
         tables: Mapping[str, Sequence[Mapping[str, str] | None]],
         empty: Mapping[str, pd.DataFrame] | None = None,
+        *,
+        union_by_name: bool = True,
     ) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with a view per asset over exactly the rows of its partitions in
         `tables` (asset -> partitions, `[None]` for an unpartitioned asset): what `read_partitions` returns,
         not read yet, so one connection queries several stored tables straight from their files instead of
         each being loaded into pandas and registered again. An asset with none of these partitions stored
         is its frame in `empty` (e.g. its declared empty table), else has no view. Close it (or use `with`).
+        `union_by_name=False` for files of one schema: the view takes the first file's columns (the others'
+        matched by name) instead of reading every file's footer to unify them, about half the time of a
+        query over a few hundred small files.
         """
         predicates = _partition_predicates(tables)
-        return _partitions_connection({a: self.files(a, dims) for a, dims in tables.items()}, predicates, empty)
+        files = {a: self.files(a, dims) for a, dims in tables.items()}
+        return _partitions_connection(files, predicates, empty, union_by_name)
 
     def read_latest(self, asset: str) -> pd.DataFrame | None:
         """An unpartitioned asset's stored table, or None before its first materialization."""
@@ -605,6 +613,8 @@ class ObjectStoreWarehouse(Warehouse):
         self,
         tables: Mapping[str, Sequence[Mapping[str, str] | None]],
         empty: Mapping[str, pd.DataFrame] | None = None,
+        *,
+        union_by_name: bool = True,
     ) -> duckdb.DuckDBPyConnection:
         """The same views over local copies of the partitions' objects, fetched concurrently into a
         temporary folder that is deleted when the connection is closed."""
@@ -616,7 +626,7 @@ class ObjectStoreWarehouse(Warehouse):
                 folder = Path(tmp.name, asset)
                 folder.mkdir()
                 local[asset] = self._fetched(self.files(asset, dims_list), str(folder))
-            con = _partitions_connection(local, predicates, empty)
+            con = _partitions_connection(local, predicates, empty, union_by_name)
         except BaseException:
             tmp.cleanup()
             raise
