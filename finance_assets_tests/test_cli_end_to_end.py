@@ -31,6 +31,8 @@ def cli_env(isolated_home) -> dict:
     env["PYTHONWARNINGS"] = "ignore"
     # the demo's own history start (the suite pins 2016): the filing documents of 2025-26, not ten years
     env["FINANCE_ASSETS_HISTORY_START"] = "2025-01-01"
+    # the demo answers offline: its requests need not wait for the live providers' limits
+    env["FINANCE_ASSETS_DEMO_RATES"] = "*=1000"
     return env
 
 

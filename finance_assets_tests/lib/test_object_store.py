@@ -347,6 +347,7 @@ def test_demo_backfill_through_dask_onto_the_object_store(isolated_home, bucket_
         FINANCE_ASSETS_S3_REGION=REGION,
         FINANCE_ASSETS_EXECUTOR="dask",
         FINANCE_ASSETS_HTTP_BACKOFF="0.01",
+        FINANCE_ASSETS_DEMO_RATES="*=1000",  # the demo answers offline: no wait for the live limits
         # the demo's own history start (the suite pins 2016): the filing documents of 2025-26, not ten years
         FINANCE_ASSETS_HISTORY_START="2025-01-01",
     )

@@ -55,6 +55,9 @@ def base_env(**extra: str) -> dict[str, str]:
         PYTHONWARNINGS="ignore",
         FINANCE_ASSETS_EXECUTOR="in_process",
         FINANCE_ASSETS_HTTP_BACKOFF=FAST_RETRIES,
+        # the demo answers offline: its requests need not wait for the live providers' limits (the limiter
+        # has tests of its own; test_rate_limit_under_faults builds its own SEC limiter)
+        FINANCE_ASSETS_DEMO_RATES="*=1000",
     )
     for name in (
         "FINANCE_ASSETS_FAULT_RATE",
