@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 # so this is set before any test module imports it; subprocesses inherit it. The demo default itself is
 # tested in a subprocess without it (lib/test_partitions_demo_start.py).
 os.environ.setdefault("FINANCE_ASSETS_HISTORY_START", "2016-01-01")
+# The demo answers offline, so the suite's demo requests do not wait for the live providers' limits
+# (SEC 10/s, the others 2/s). Tests of those limits clear it (`live_rates_in_demo`) or build their own limiter.
+os.environ.setdefault("FINANCE_ASSETS_DEMO_RATES", "*=1000")
 
 
 def realdata_dir() -> Path | None:
@@ -135,3 +138,9 @@ def pytest_xdist_make_scheduler(config, log):
 
     config.option.loadscopereorder = False
     return SplitSlowFiles(config, log)
+
+
+@pytest.fixture
+def live_rates_in_demo(monkeypatch) -> None:
+    """Demo sources wait for the live providers' limits, as they do unless FINANCE_ASSETS_DEMO_RATES is set."""
+    monkeypatch.delenv("FINANCE_ASSETS_DEMO_RATES", raising=False)

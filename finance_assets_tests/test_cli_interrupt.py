@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from finance_assets.cli import INTERRUPTED
+from finance_assets_tests.cli_runs import runs_of, wait_for_the_start_of
 
 pytestmark = pytest.mark.slow
 
@@ -36,28 +37,13 @@ def _cli(args: list[str], env: dict) -> subprocess.Popen:
     )
 
 
-def _runs(home) -> list[dg.DagsterRun]:
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        return list(reversed(instance.get_runs()))  # oldest first
-
-
-def _wait_for_the_start_of(job: str, process: subprocess.Popen, home, timeout: float = 300.0) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        if (home / "history" / "runs.db").exists():
-            started = [run for run in _runs(home) if run.job_name == job and run.status == dg.DagsterRunStatus.STARTED]
-            if started:
-                return started[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no {job} run started")
-
-
 @pytest.fixture
 def env(isolated_home) -> dict:
     (isolated_home / "data" / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\nACMQ,100,50,USD\n")
     # the demo's own history start (the suite pins 2016): a month of one ticker's SEC documents, not ten years
-    return {**os.environ, "PYTHONWARNINGS": "ignore", "FINANCE_ASSETS_HISTORY_START": "2025-01-01"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "FINANCE_ASSETS_HISTORY_START": "2025-01-01"}
+    env.pop("FINANCE_ASSETS_DEMO_RATES", None)  # the live limits keep the SEC run going while Ctrl-C comes
+    return env
 
 
 def test_ctrl_c_stops_the_backfill_with_one_line_and_a_rerun_finishes_it(env, isolated_home):
@@ -67,7 +53,7 @@ def test_ctrl_c_stops_the_backfill_with_one_line_and_a_rerun_finishes_it(env, is
 
     backfill = _cli(BACKFILL, env)
     # the SEC run (the first after the seconds-long ticker map): long enough to be inside it for sure
-    interrupted_run = _wait_for_the_start_of("sec_job", backfill, home)
+    interrupted_run = wait_for_the_start_of("sec_job", backfill, home)
     time.sleep(1.0)
     os.killpg(backfill.pid, signal.SIGINT)  # what Ctrl-C sends: its whole process group
     stdout, stderr = backfill.communicate(timeout=180)
@@ -76,7 +62,7 @@ def test_ctrl_c_stops_the_backfill_with_one_line_and_a_rerun_finishes_it(env, is
     assert stderr.strip().splitlines() == [INTERRUPTED], stderr
     assert "Traceback" not in stdout + stderr
     assert "done:" not in stdout  # nothing reported as done
-    runs = _runs(home)
+    runs = runs_of(home)
     assert [run.job_name for run in runs] == ["ticker_map_job", "sec_job"], "a run was launched after Ctrl-C"
     assert runs[-1].run_id == interrupted_run.run_id and runs[-1].status == dg.DagsterRunStatus.FAILURE
 
@@ -84,6 +70,6 @@ def test_ctrl_c_stops_the_backfill_with_one_line_and_a_rerun_finishes_it(env, is
     stdout, stderr = again.communicate(timeout=600)
     assert again.returncode == 0, stdout + stderr
     assert "done:" in stdout and "FAILED" not in stdout
-    rerun = _runs(home)[2:]
+    rerun = runs_of(home)[2:]
     assert "sec_job" in [run.job_name for run in rerun] and "report_job" in [run.job_name for run in rerun]
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in rerun)

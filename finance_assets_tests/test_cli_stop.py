@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from finance_assets import cli
+from finance_assets_tests.cli_runs import runs_of, wait_for_the_start_of
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -44,27 +45,11 @@ def test_sigterm_stays_caught_after_a_run_left_it_ignored():
         signal.signal(signal.SIGINT, sigint)
 
 
-def _runs(home) -> list[dg.DagsterRun]:
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        return list(reversed(instance.get_runs()))  # oldest first
-
-
-def _started(job: str, process: subprocess.Popen, home, timeout: float = 300.0) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        if (home / "history" / "runs.db").exists():
-            started = [run for run in _runs(home) if run.job_name == job and run.status == dg.DagsterRunStatus.STARTED]
-            if started:
-                return started[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no {job} run started")
-
-
 @pytest.mark.slow
 def test_sigterm_ends_update_after_the_run_in_progress_with_one_line(isolated_home):
     (isolated_home / "data" / "portfolio.csv").write_text("ticker,shares,cost_basis,currency\nACMQ,100,50,USD\n")
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "FINANCE_ASSETS_HISTORY_START": "2025-01-01"}
+    env.pop("FINANCE_ASSETS_DEMO_RATES", None)  # the live limits keep the SEC run going while the signal comes
     home = isolated_home / "dagster_home"
     command = [sys.executable, "-m", "finance_assets.cli", "--as-of", "2025-02-14T18:00"]
     register = subprocess.run([*command, "register"], env=env, capture_output=True, text=True, timeout=120)
@@ -78,7 +63,7 @@ def test_sigterm_ends_update_after_the_run_in_progress_with_one_line(isolated_ho
         text=True,
         start_new_session=True,  # its own process group, as the scale benchmark starts it
     )
-    interrupted_run = _started("sec_job", update, home)  # seconds of SEC documents: inside it for sure
+    interrupted_run = wait_for_the_start_of("sec_job", update, home)  # seconds of SEC documents: inside it for sure
     time.sleep(1.0)
     os.killpg(update.pid, signal.SIGTERM)  # what the benchmark's budget sends: the whole group
     stdout, stderr = update.communicate(timeout=180)
@@ -87,7 +72,7 @@ def test_sigterm_ends_update_after_the_run_in_progress_with_one_line(isolated_ho
     assert stderr.strip().splitlines() == [cli.TERMINATED], stderr
     assert "Traceback" not in stdout + stderr and "done:" not in stdout
     assert "FAILED" not in stdout  # the interrupted run is not reported as a failure of its own
-    runs = _runs(home)
+    runs = runs_of(home)
     assert runs[-1].run_id == interrupted_run.run_id, "a run was started after SIGTERM"
     assert runs[-1].status == dg.DagsterRunStatus.FAILURE  # as Dagster ends an interrupted run
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs[:-1])

@@ -132,7 +132,7 @@ def test_demo_publishes_after_the_afternoon_fixing_and_answers_304():
     assert again.status_code == 304
 
 
-def test_source_goes_through_the_http_client_with_its_own_budget(tmp_path):
+def test_source_goes_through_the_http_client_with_its_own_budget(tmp_path, live_rates_in_demo):
     source = FxSource(
         mode="demo",
         cache_dir=str(tmp_path / "cache"),

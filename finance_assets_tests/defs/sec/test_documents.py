@@ -83,7 +83,7 @@ def _stored(tmp_path) -> pd.DataFrame:
     return pd.read_json(tmp_path / "documents" / "manifest.jsonl", lines=True)
 
 
-def test_documents_and_signals_materialize_and_documents_are_never_fetched_twice(tmp_path):
+def test_documents_and_signals_materialize_and_documents_are_never_fetched_twice(tmp_path, live_rates_in_demo):
     transport = Recorder(NOW)
     log = tmp_path / "requests.log"
     resources = _resources(tmp_path, RequestLogTransport(transport, str(log)))
