@@ -641,23 +641,19 @@ def market_sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt
 def panel_sync_steps(need: dict[str, set[str]], month_order: Sequence[str], read: set[str] | None) -> list[RunStep]:
     """Ticker -> panel months, packed into targeted runs (coverage.plan_sync) of the panel alone; the tickers
     the report reads apart from the others, whose runs are tagged as unread (the report is not recomputed)."""
-    steps = []
-    for reads in (True, False):
-        side = {ticker: {PANEL_ASSET: months} for ticker, months in need.items() if _reads(read, [ticker]) == reads}
-        steps += [
-            RunStep(
-                run.label,
-                PANEL.job,
-                run.months[0],
-                run.months[-1],
-                len(run.months),
-                tickers=run.tickers,
-                assets=(PANEL_ASSET,),
-                report_reads=reads,
-            )
-            for run in coverage.plan_sync(side, [PANEL_ASSET], month_order)
-        ]
-    return steps
+    return [
+        RunStep(
+            run.label,
+            PANEL.job,
+            run.months[0],
+            run.months[-1],
+            len(run.months),
+            tickers=run.tickers,
+            assets=(PANEL_ASSET,),
+            report_reads=reads,
+        )
+        for run, reads in market_sync.panel_runs(need, month_order, read)
+    ]
 
 
 def _execute(instance, job, tags, assets, run_config, label, echo) -> bool:

@@ -109,14 +109,19 @@ def daemon_runs(
     others = [t for t in sorted(instance.get_dynamic_partitions(TICKER)) if t not in synced]
     gaps = coverage.lacking_in_warehouse(warehouse, "prices", PANEL_ASSET, panel_months, others)
     order = month_partitions.get_partition_keys(current_time=now)
-    for reads in (True, False):  # tickers the report reads apart from the others, as the planner packs them
+    out += [DaemonRun(run.assets, run.tickers, run.months, reads) for run, reads in panel_runs(gaps, order, read)]
+    return out
+
+
+def panel_runs(need: Mapping[str, set[str]], month_order, read: set[str] | None) -> list[tuple[coverage.SyncRun, bool]]:
+    """Ticker -> panel months, packed into runs of the panel alone (coverage.plan_sync), each with whether the
+    report reads it: the tickers the report reads apart from the others, whose runs are tagged as unread."""
+    out = []
+    for reads in (True, False):
         side = {
-            ticker: {PANEL_ASSET: months} for ticker, months in gaps.items() if report_reads(read, [ticker]) == reads
+            ticker: {PANEL_ASSET: months} for ticker, months in need.items() if report_reads(read, [ticker]) == reads
         }
-        out += [
-            DaemonRun(run.assets, run.tickers, run.months, reads)
-            for run in coverage.plan_sync(side, [PANEL_ASSET], order)
-        ]
+        out += [(run, reads) for run in coverage.plan_sync(side, [PANEL_ASSET], month_order)]
     return out
 
 
