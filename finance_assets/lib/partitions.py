@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from finance_assets.lib import weekday_offsets
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.tickers import normalize_ticker
 
@@ -43,13 +44,16 @@ ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKER)
 # end_offset=1 keeps the open (current) month addressable; it is refreshed as sessions close.
 month_partitions = dg.MonthlyPartitionsDefinition(start_date=HISTORY_START, end_offset=1, timezone="America/New_York")
 
-# One report per weekday, for completed days only (exchange holidays value at the last close).
+# One report per weekday, for completed days only (exchange holidays value at the last close). Its history
+# mapping's offset (~3,100 weekdays) is counted in constant time in every process that imports this module
+# (lib/weekday_offsets.py) instead of Dagster's walk of one cron step per weekday.
 report_day_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 * * 1-5",
+    cron_schedule=weekday_offsets.WEEKDAY_MIDNIGHTS,
     fmt="%Y-%m-%d",
     start=HISTORY_START,
     timezone="America/New_York",
 )
+weekday_offsets.install()
 
 
 class RunTickersError(ValueError):
