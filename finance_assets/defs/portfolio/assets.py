@@ -87,8 +87,9 @@ _by_month = dg.IdentityPartitionMapping()  # a panel month reads every ticker of
 # of a range; UI, CLI, automation), to [first month, its own month]: Dagster clamps the start to the first
 # partition. The reverse direction, which automation follows, is every day from a month on.
 # A built-in mapping on purpose: Dagster serializes only those (a custom PartitionMapping silently falls
-# back to the default in the daemon and the UI). Resolving it walks the weekday schedule, in time
-# proportional to the offset (a fixed 20 years cost ~1 s a call; #16), hence the offset from the history.
+# back to the default in the daemon and the UI). Dagster resolves it by walking the weekday schedule, in
+# time proportional to the offset (a fixed 20 years cost ~1 s a call; #16), hence the offset from the
+# history; lib/weekday_offsets.py makes it constant time where our code is imported.
 HISTORY_MARGIN_DAYS = 366
 
 
