@@ -63,22 +63,16 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         # Each month on its own (its window, its de-duplication): a month's rows never depend on which
         # other months share the run (a routine title in January would otherwise hide February's copy
         # in a January..February backfill but not in February's own after-close run).
-        for month in months:
-            in_window = raw[_in_window(raw["published_utc"], [month])]
-            if in_window.empty:
-                continue
-            kept = news_lib.dedupe_headlines(in_window)
-            duplicates += len(in_window) - len(kept)
-            kept["date"] = news_lib.assign_trading_day(kept["published_utc"])
-            # a copy: the score columns are added to this month's rows, not to a view of them
-            kept = kept[in_months(kept["date"], [month])].copy()
-            if kept.empty:
-                continue
-            scores = sentiment_lib.score_many(kept["title"].tolist())
-            kept["score"] = scores
-            kept["label"] = [sentiment_lib.label(s) for s in scores]
-            # the stored table (schemas.HEADLINES): a provider's raw columns, the trading day, the score
-            frames.append(kept[HEADLINES.names])
+        by_month, dropped = news_lib.dedupe_by_month(raw, months, NEWS_LEAD_DAYS)
+        duplicates += dropped
+        if not by_month:
+            continue
+        kept = pd.concat(by_month, ignore_index=True)
+        scores = sentiment_lib.score_many(kept["title"].tolist())  # per title: one call for every month
+        kept["score"] = scores
+        kept["label"] = [sentiment_lib.label(s) for s in scores]
+        # the stored table (schemas.HEADLINES): a provider's raw columns, the trading day, the score
+        frames.append(kept[HEADLINES.names])
     out = HEADLINES.conform(pd.concat(frames, ignore_index=True)) if frames else HEADLINES.empty()
     attach_metadata(
         context,

@@ -72,6 +72,56 @@ def test_dedupe_does_not_match_missing_urls_or_titles():
     assert len(news.dedupe_headlines(frame)) == 4
 
 
+def _month_by_month(raw: pd.DataFrame, months: list[str], lead_days: int) -> tuple[list[pd.DataFrame], int]:
+    """What dedupe_by_month stands for: each month's window de-duplicated and dated on its own."""
+    published = pd.to_datetime(raw["published_utc"], utc=True)
+    frames, dropped = [], 0
+    for month in months:
+        first = pd.Timestamp(month, tz="America/New_York")
+        window = raw[
+            (published >= first - pd.Timedelta(days=lead_days)) & (published < first + pd.offsets.MonthBegin(1))
+        ]
+        if window.empty:
+            continue
+        kept = news.dedupe_headlines(window)
+        dropped += len(window) - len(kept)
+        kept["date"] = news.assign_trading_day(kept["published_utc"])
+        kept = kept[pd.to_datetime(kept["date"]).dt.strftime("%Y-%m-01") == month].reset_index(drop=True)
+        if len(kept):
+            frames.append(kept)
+    return frames, dropped
+
+
+def test_dedupe_by_month_matches_each_months_own_deduplication():
+    raw = _headlines(
+        [
+            ("AAPL", "Apple beats estimates", "https://x/1", "2024-05-02 21:00"),
+            ("AAPL", "Apple beats estimates", "https://x/2", "2024-06-03 14:00"),  # next month: kept there
+            ("AAPL", "Apple to present at conference", "https://x/3", "2024-05-30 15:00"),
+            ("AAPL", "apple to present at conference!", "https://x/4", "2024-06-01 15:00"),  # Saturday
+            ("AAPL", "Apple files Q2 report", "https://x/5", "2024-05-31 20:30"),  # after Friday's close: June 3
+            ("AAPL", "Apple tops Street view", "https://x/1", "2024-05-03 13:00"),  # same URL as the first
+            ("AAPL", "", None, "2024-05-06 13:00"),  # blank title and URL: never a duplicate
+            ("AAPL", "", None, "2024-05-06 13:00"),
+            ("AAPL", "Undated story", "https://x/6", None),  # no time: in no window
+            ("MSFT", "Apple beats estimates", "https://x/1", "2024-05-02 21:30"),  # other ticker: kept
+            ("AAPL", "Apple beats estimates", "https://x/7", "2024-04-30 12:00"),  # April, in May's lead
+        ]
+    )
+    months = ["2024-04-01", "2024-05-01", "2024-06-01", "2024-07-01"]
+    frames, dropped = news.dedupe_by_month(raw, months, lead_days=4)
+    expected, expected_dropped = _month_by_month(raw, months, lead_days=4)
+    assert dropped == expected_dropped > 0
+    assert len(frames) == len(expected) == 3  # April, May and June keep rows; July's window is empty
+    for got, want in zip(frames, expected, strict=True):
+        pd.testing.assert_frame_equal(got[want.columns], want)
+    june = frames[2].set_index("url")
+    assert june.loc["https://x/5", "date"] == date(2024, 6, 3)
+    # the Saturday copy is a duplicate of May 30's inside June's lead window, and May 30 is May's
+    assert "https://x/4" not in june.index and "https://x/3" not in june.index
+    assert "https://x/3" in set(frames[1]["url"])
+
+
 def test_dedupe_rejects_naive_timestamps_and_missing_columns():
     frame = _headlines([("A", "t", "u", "2024-01-02 15:00")])
     with pytest.raises(ValueError, match="tz-aware"):
