@@ -379,6 +379,25 @@ def inner_materialized(root: Path) -> dict:
 CROSS_SECTION_MONTHS = 12  # a ticker's latest close is looked for in the 12 months up to the day
 
 
+# every ticker's latest close on or before a day, its SMA-50 that day and its P/E on the newest snapshot known
+CROSS_SECTION_SQL = """
+    WITH last_bar AS (
+        SELECT ticker, max(date) AS date FROM prices WHERE date <= CAST(? AS DATE) GROUP BY ticker
+    ), snap AS (
+        SELECT ticker, ttm_eps_diluted,
+               row_number() OVER (PARTITION BY ticker ORDER BY known_at DESC) AS newest
+        FROM fundamental_snapshots WHERE known_at <= CAST(? AS TIMESTAMP) + INTERVAL 1 DAY
+    )
+    SELECT p.ticker, p.date, p.close, t.sma_50,
+           CASE WHEN s.ttm_eps_diluted > 0 THEN p.close / s.ttm_eps_diluted END AS pe
+    FROM last_bar b
+    JOIN prices p ON p.ticker = b.ticker AND p.date = b.date
+    LEFT JOIN technicals t ON t.ticker = p.ticker AND CAST(t.date AS DATE) = p.date
+    LEFT JOIN snap s ON s.ticker = p.ticker AND s.newest = 1
+    ORDER BY p.ticker
+"""
+
+
 def inner_cross_section(root: Path, day: str) -> dict:
     """Every ticker's latest close, SMA-50 and P/E as of `day`, in DuckDB straight from the stored files:
     `Warehouse.connect_partitions` with the prices and technicals of every stored ticker in the 12 months
@@ -392,22 +411,6 @@ def inner_cross_section(root: Path, day: str) -> dict:
     wh = Warehouse(_settings().warehouse_location)
     as_of = pd.Timestamp(day)
     months = [(as_of - pd.DateOffset(months=k)).strftime("%Y-%m-01") for k in range(CROSS_SECTION_MONTHS)]
-    sql = """
-        WITH last_bar AS (
-            SELECT ticker, max(date) AS date FROM prices WHERE date <= CAST(? AS DATE) GROUP BY ticker
-        ), snap AS (
-            SELECT ticker, ttm_eps_diluted,
-                   row_number() OVER (PARTITION BY ticker ORDER BY known_at DESC) AS newest
-            FROM fundamental_snapshots WHERE known_at <= CAST(? AS TIMESTAMP) + INTERVAL 1 DAY
-        )
-        SELECT p.ticker, p.date, p.close, t.sma_50,
-               CASE WHEN s.ttm_eps_diluted > 0 THEN p.close / s.ttm_eps_diluted END AS pe
-        FROM last_bar b
-        JOIN prices p ON p.ticker = b.ticker AND p.date = b.date
-        LEFT JOIN technicals t ON t.ticker = p.ticker AND CAST(t.date AS DATE) = p.date
-        LEFT JOIN snap s ON s.ticker = p.ticker AND s.newest = 1
-        ORDER BY p.ticker
-    """
 
     started = time.perf_counter()
     tickers = wh.stored_tickers("prices")
@@ -421,7 +424,7 @@ def inner_cross_section(root: Path, day: str) -> dict:
     timings, rows = [], []
     for _ in range(5):
         started = time.perf_counter()
-        rows = con.execute(sql, [day, day]).fetchall()
+        rows = con.execute(CROSS_SECTION_SQL, [day, day]).fetchall()
         timings.append(time.perf_counter() - started)
     con.close()
     first_ms = round(1000 * timings[0], 1)
@@ -431,7 +434,7 @@ def inner_cross_section(root: Path, day: str) -> dict:
     catalog_timings = []
     for _ in range(5):
         started = time.perf_counter()
-        catalog_rows = catalog.execute(sql, [day, day]).fetchall()
+        catalog_rows = catalog.execute(CROSS_SECTION_SQL, [day, day]).fetchall()
         catalog_timings.append(time.perf_counter() - started)
     catalog.close()
     catalog_timings.sort()
