@@ -618,11 +618,22 @@ def _share_basis(ticker: str, day: dt.date) -> float:
 
 def _quarter_figures(company: DemoCompany, start: dt.date) -> dict[str, float]:
     """The quarter starting at `start` as first reported (for the filing documents' narrative)."""
-    statements = demo_statements(company.ticker)
-    quarter = statements[statements["start"] == start]
-    if quarter.empty:
+    quarter = _quarters_by_start(company.ticker).get(start)
+    if quarter is None:
         raise KeyError(f"{company.ticker}: no demo statements for the quarter starting {start}")
-    return quarter.iloc[0].to_dict()
+    return dict(quarter)
+
+
+@functools.lru_cache(maxsize=64)
+def _quarters_by_start(ticker: str) -> dict[dt.date, dict[str, float]]:
+    """`demo_statements` rows by quarter start (the first row of a start), built once per ticker: every
+    filing document and index page looks up two quarters, ~290 filings a ticker over ten years."""
+    statements = demo_statements(ticker)
+    rows: dict[dt.date, dict[str, float]] = {}
+    for position, start in enumerate(statements["start"]):
+        if start not in rows:
+            rows[start] = statements.iloc[position].to_dict()
+    return rows
 
 
 @functools.lru_cache(maxsize=64)
