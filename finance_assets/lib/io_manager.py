@@ -110,13 +110,11 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             if _rows_by_ticker(context.definition_metadata):
                 tickers = self._output_tickers(context, obj)
                 dims_list = [{TICKER: ticker, **dims} for dims in dims_list for ticker in tickers]
-            parts = wh.write_split(asset, obj, dims_list)
+            parts = wh.write_split_counts(asset, obj, dims_list)
             if tickers is not None:
                 coverage.record(wh, asset, list(keys), tickers, obj.attrs.get(coverage.ACTIONS_VERSIONS_ATTR))
                 metadata["run_tickers"] = len(tickers)
-                parts = [sum(len(p) for p in parts[i : i + len(tickers)]) for i in range(0, len(parts), len(tickers))]
-            else:
-                parts = [len(part) for part in parts]
+                parts = [sum(parts[i : i + len(tickers)]) for i in range(0, len(parts), len(tickers))]
             written = len(keys)
             if written > 1:  # a range run's one summary still shows each partition's rows (0 = a gap)
                 metadata["rows_by_partition"] = dg.MetadataValue.json(dict(zip(keys, parts)))

@@ -9,7 +9,7 @@ import tempfile
 import pandas as pd
 import pytest
 
-from finance_assets.lib.warehouse import StoredPartitions, Warehouse, WarehouseError, connect_stored
+from finance_assets.lib.warehouse import StoredPartitions, Warehouse, WarehouseError, connect_stored, split_partitions
 from finance_assets_tests.lib.test_object_store import _warehouse, bucket_url, s3_endpoint, s3_env  # noqa: F401
 from finance_assets_tests.lib.test_warehouse import _frame
 
@@ -114,3 +114,42 @@ def test_connect_takes_distinct_assets_of_one_warehouse(tmp_path):
         connect_stored([prices, StoredPartitions(other, "snapshots", (None,))])
     with pytest.raises(WarehouseError, match="each asset once"):
         connect_stored([prices, prices])
+
+
+def _assert_split_writes_the_files_of_one_frame_per_partition(one_by_one: Warehouse, at_once: Warehouse) -> None:
+    """`write_split_counts` (each file's rows taken once) against `write_partitions` with a frame per partition:
+    the same files, byte for byte in content, over existing rows (a month rewritten inside a yearly file)."""
+    months = [*MONTHS, "2025-03-01"]
+    run = pd.concat([_frame(t, m, offset=7) for m in months for t in ("BBB", "AAA")], ignore_index=True)
+    run = run[~((run["ticker"] == "BBB") & (run["date"].astype(str) < "2025-01"))]  # BBB's 2024: a gap
+    dims_list = [{"ticker": t, "month": m} for m in months for t in ("AAA", "BBB", "CCC")]
+    for wh in (one_by_one, at_once):
+        wh.write_partitions(
+            "prices", [({"ticker": t, "month": m}, _frame(t, m)) for t in ("AAA", "BBB") for m in MONTHS]
+        )
+    one_by_one.write_partitions("prices", list(zip(dims_list, split_partitions(run, dims_list), strict=True)))
+    counts = at_once.write_split_counts("prices", run, dims_list)
+    assert counts == [len(p) for p in split_partitions(run, dims_list)]
+    assert sum(counts) == len(run) and counts[2] == 0 and counts[1] == 0  # CCC has none, BBB none in 2024
+    files = sorted(str(f).rsplit("prices/", 1)[1] for f in one_by_one.all_files("prices"))
+    assert files == sorted(str(f).rsplit("prices/", 1)[1] for f in at_once.all_files("prices"))
+    assert len(files) == 6  # AAA, BBB and CCC x 2024, 2025 (an empty partition is written empty)
+    for ticker in ("AAA", "BBB", "CCC"):
+        expected = one_by_one.read("prices", where="ticker = ?", params=[ticker])
+        pd.testing.assert_frame_equal(at_once.read("prices", where="ticker = ?", params=[ticker]), expected)
+    # BBB's 2024 months were replaced by the run's (none): gone, as with a frame per partition
+    assert not len(at_once.read("prices", where="ticker = 'BBB' AND date < '2025-01-01'"))
+
+
+def test_write_split_counts_writes_what_a_frame_per_partition_writes(tmp_path):
+    one_by_one, at_once = Warehouse(tmp_path / "a"), Warehouse(tmp_path / "b")
+    _assert_split_writes_the_files_of_one_frame_per_partition(one_by_one, at_once)
+    for path in one_by_one.all_files("prices"):  # the same Parquet bytes
+        assert path.read_bytes() == (at_once.root / path.relative_to(one_by_one.root)).read_bytes()
+
+
+def test_write_split_counts_on_an_object_store(bucket_url, s3_endpoint, tmp_path):  # noqa: F811
+    _assert_split_writes_the_files_of_one_frame_per_partition(
+        _warehouse(bucket_url + "/a", s3_endpoint, tmp_path / "a"),
+        _warehouse(bucket_url + "/b", s3_endpoint, tmp_path / "b"),
+    )
