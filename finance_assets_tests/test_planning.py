@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import dagster as dg
 import pandas as pd
@@ -339,3 +340,39 @@ def test_a_ticker_registered_just_now_gets_every_month_of_its_backfill(instance,
     # only the planner's own runs store them first: without them the month runs would wait
     ready = planning.market_months_to_refresh(scope(instance, warehouse))
     assert ready.get("NEW", set()) == set()
+
+
+@dg.asset(
+    partitions_def=dg.MonthlyPartitionsDefinition(start_date="2025-01-01"),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def monthly_rows() -> None:
+    """A month asset for run_plan's runs (stores nothing)."""
+
+
+def monthly_job() -> dg.JobDefinition:
+    job = dg.define_asset_job("monthly_job", selection=[monthly_rows], executor_def=dg.in_process_executor)
+    return dg.Definitions(assets=[monthly_rows], jobs=[job]).resolve_job_def("monthly_job")
+
+
+def _planned_and_materialized(instance, step) -> tuple[int, int]:
+    job = dg.build_reconstructable_job("finance_assets_tests.test_planning", "monthly_job")
+    assert planning.run_plan(instance, [step], job_for=lambda name: job) == []
+    [run] = instance.get_runs(limit=1)
+    count = [
+        len(instance.get_records_for_run(run.run_id, of_type=kind).records)
+        for kind in (dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ]
+    return count[0], count[1]
+
+
+def test_a_targeted_month_run_plans_its_range_in_one_event_and_materializes_every_month(instance, monkeypatch):
+    monkeypatch.delenv(planning.PLANNED_AS_SUBSET_ENV, raising=False)
+    months = ("2025-01-01", "2025-03-01")
+    targeted = planning.RunStep("monthly CCC", "monthly_job", *months, 3, tickers=("CCC",))
+    assert _planned_and_materialized(instance, targeted) == (1, 3)
+    assert planning.PLANNED_AS_SUBSET_ENV not in os.environ  # set while that run was created only
+    everyone = planning.RunStep("monthly all tickers", "monthly_job", *months, 3)
+    assert _planned_and_materialized(instance, everyone) == (3, 3)  # a run of every ticker: one per month
+    key = dg.AssetKey("monthly_rows")
+    assert sorted(instance.get_materialized_partitions(key)) == ["2025-01-01", "2025-02-01", "2025-03-01"]
