@@ -9,7 +9,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 EXTRAS := test,dev,scale,lm
 LOCK := requirements.lock
 
-.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench bench-scale catalog screenshots clean-data
+.PHONY: install lock demo test test-replay test-replay-full test-fast lint dev bench bench-scale bench-scale-state catalog screenshots clean-data
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -80,6 +80,12 @@ bench: install
 # SCALE_N=100,1000 picks the sizes (default 100,1000,6000); writes benchmarks/results/scale-<N>.json and scale.md.
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale
+
+# The measures of #17 that need a built universe but not how it was built (cross-sectional query, automation with
+# nothing to do, the UI's partition status) at N = 1,000 and 6,000, on a synthetic warehouse and instance state
+# (benchmarks/bench_scale_state.py); writes benchmarks/results/scale-state-<N>.json.
+bench-scale-state: install
+	$(PY) -m benchmarks.bench_scale_state
 
 catalog: install
 	$(VENV)/bin/finance-assets catalog

@@ -1,0 +1,260 @@
+"""Issue #17 at N = 1,000 and 6,000 without building the universe: the measures that only need a built
+warehouse and instance, on a state written directly (`make bench-scale-state`).
+
+`bench_scale` builds its universe with the product's own runs, which this 2-core machine cannot do for
+1,000 or 6,000 tickers within a session. The measures below do not depend on how the state was made:
+
+  cross_section   every ticker's latest close, SMA-50 and P/E as of a day (bench_scale's query and code),
+                  over synthetic `prices` / `technicals` rows written through `Warehouse.write_split` (the
+                  product's layout: one file per ticker and year) for the 12 months up to the day, and
+                  the same rows as one file per asset and month, queried side by side
+  automation_noop one automation evaluation with nothing to do (bench_scale's), after a first one at the
+                  same clock, on an instance where every partition of every asset is materialized
+  graphql         the UI's partition-status query per asset (bench_scale's), on that instance
+
+Synthetic means: rows of the declared schemas with random values (fixed seed), and runless
+materialization events (`report_runless_asset_event`) for every partition; the registered tickers are the
+benchmark universe's (`finance-assets register`, as bench_scale does). Nothing here is a demo backfill.
+
+SCALE_N picks the sizes (default 1000,6000); writes benchmarks/results/scale-state-<N>.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import bench_scale as scale
+
+RESULTS = Path(__file__).with_name("results")
+SEED = 17
+
+
+def _frame(schema, tickers: list[str], days, rng):
+    """Rows of `schema` for every ticker and day: random numbers, the key columns set, strings 'synthetic'."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    n = len(tickers) * len(days)
+    data = {}
+    for column in schema.columns:
+        kind = column.type
+        if column.name == "ticker":
+            data[column.name] = np.repeat(tickers, len(days))
+        elif column.name == "date":
+            data[column.name] = np.tile(np.asarray(days), len(tickers))
+        elif pa.types.is_floating(kind):
+            data[column.name] = rng.random(n) * 100
+        elif pa.types.is_integer(kind):
+            data[column.name] = rng.integers(0, 1_000_000, n)
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            data[column.name] = np.tile(np.asarray(days), len(tickers))
+        else:
+            data[column.name] = "synthetic"
+    return schema.conform(pd.DataFrame(data))
+
+
+def inner_write_state(root: Path, day: str) -> dict:
+    """The synthetic warehouse (prices, technicals for CROSS_SECTION_MONTHS up to `day`, one snapshot per
+    ticker) in the product's layout, plus the same rows one file per asset and month under root/by_month."""
+    import numpy as np
+    import pandas as pd
+
+    from finance_assets.defs.market import assets as market
+    from finance_assets.defs.market import schemas as market_schemas
+    from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
+    from finance_assets.lib.warehouse import Warehouse
+
+    rng = np.random.default_rng(SEED)
+    tickers = sorted(scale._instance().get_dynamic_partitions("ticker"))
+    wh = Warehouse(scale._settings().warehouse_location)
+    last = pd.Timestamp(day)
+    first = (last - pd.DateOffset(months=scale.CROSS_SECTION_MONTHS - 1)).replace(day=1)
+    out: dict = {"tickers": len(tickers), "months": scale.CROSS_SECTION_MONTHS, "files_written": 0}
+    by_month = root / "by_month"
+    started = time.perf_counter()
+    months = pd.date_range(first, last, freq="MS")
+    month_days = {m: pd.bdate_range(m, min(m + pd.offsets.MonthEnd(0), last)) for m in months}
+    for asset, schema in (("prices", market_schemas.PRICES), ("technicals", market.TECHNICALS)):
+        by_month_frames: dict = {m: [] for m in months}
+        for chunk in range(0, len(tickers), 500):  # each ticker-year file written once, in bounded memory
+            some = tickers[chunk : chunk + 500]
+            frames = {m: _frame(schema, some, days, rng) for m, days in month_days.items()}
+            dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for m in months for t in some]
+            wh.write_split(asset, pd.concat(frames.values(), ignore_index=True), dims)
+            out["files_written"] += len({(t, m.year) for t in some for m in months})
+            for m, frame in frames.items():
+                by_month_frames[m].append(frame)
+        (by_month / asset).mkdir(parents=True, exist_ok=True)
+        for m, frames in by_month_frames.items():
+            month = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"])
+            month.to_parquet(by_month / asset / f"{m.strftime('%Y-%m-01')}.parquet", index=False)
+    snapshots = _frame(FUNDAMENTAL_SNAPSHOTS, tickers, [last - pd.Timedelta(days=40)], rng)
+    wh.write("fundamental_snapshots", None, snapshots)
+    snapshots.to_parquet(by_month / "fundamental_snapshots.parquet", index=False)
+    out["write_seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def inner_cross_section_by_month(root: Path, day: str) -> dict:
+    """bench_scale's cross-sectional SQL over the same rows kept one file per asset and month (opened as
+    views over those files; 5 runs, median), for the side-by-side ratio with the product's layout."""
+    import duckdb
+
+    by_month = root / "by_month"
+    started = time.perf_counter()
+    con = duckdb.connect()
+    for asset in ("prices", "technicals"):
+        files = sorted(str(f) for f in (by_month / asset).glob("*.parquet"))
+        con.execute(f"CREATE VIEW {asset} AS SELECT * FROM read_parquet({files!r})")
+    snapshots = by_month / "fundamental_snapshots.parquet"
+    con.execute(f"CREATE VIEW fundamental_snapshots AS SELECT * FROM read_parquet('{snapshots}')")
+    open_ms = round(1000 * (time.perf_counter() - started), 1)
+    timings, rows = [], []
+    for _ in range(5):
+        started = time.perf_counter()
+        rows = con.execute(scale.CROSS_SECTION_SQL, [day, day]).fetchall()
+        timings.append(time.perf_counter() - started)
+    timings.sort()
+    return {"median_ms": round(1000 * timings[2], 1), "open_ms": open_ms, "tickers": len(rows)}
+
+
+@contextlib.contextmanager
+def _one_sqlite_connection_per_shard(storage):
+    """Within the block, Dagster's SQLite event storage keeps one connection per shard, without fsync, instead
+    of a new engine and a durable commit per event (~10-35 ms an event here): set-up speed only, the rows
+    written are Dagster's own."""
+    import sqlalchemy
+
+    connections: dict = {}
+
+    @contextlib.contextmanager
+    def connect(shard: str):
+        if shard not in connections:
+            with original(shard):  # creates and migrates the shard's database as Dagster does
+                pass
+            engine = sqlalchemy.create_engine(storage.conn_string_for_shard(shard))
+            connection = engine.connect()
+            connection.exec_driver_sql("PRAGMA synchronous=OFF")
+            connection.commit()
+            connections[shard] = connection
+        connection = connections[shard]
+        if connection.in_transaction():  # a read inside a write of the same shard
+            yield connection
+            return
+        with connection.begin():
+            yield connection
+
+    original = storage._connect
+    storage._connect = connect
+    try:
+        yield
+    finally:
+        storage._connect = original
+        for connection in connections.values():
+            connection.close()
+
+
+def inner_materialize_everything(root: Path) -> dict:
+    """A runless materialization event for every partition of every asset of the definitions."""
+    import dagster as dg
+
+    from finance_assets import definitions
+
+    instance, now = scale._instance(), scale._settings().now()
+    graph = definitions.defs.resolve_asset_graph()
+    started, events = time.perf_counter(), 0
+    with (
+        _one_sqlite_connection_per_shard(instance.event_log_storage),
+        dg.partition_loading_context(effective_dt=now, dynamic_partitions_store=instance),
+    ):
+        for key in graph.toposorted_asset_keys:
+            node = graph.get(key)
+            if not node.is_materializable:
+                continue
+            pdef = node.partitions_def
+            for partition in [None] if pdef is None else pdef.get_partition_keys():
+                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+                events += 1
+    return {"events": events, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def inner_automation_twice(root: Path) -> dict:
+    """Two evaluations at the same clock: the first makes the cursor (after the injected events), the
+    second is the measure (nothing new happened in between)."""
+    first = scale.inner_automation(root)
+    second = scale.inner_automation(root)
+    return {**second, "first_evaluation": first}
+
+
+MEASURES = {
+    "write_state": inner_write_state,
+    "cross_section_by_month": inner_cross_section_by_month,
+    "materialize_everything": inner_materialize_everything,
+    "automation_twice": inner_automation_twice,
+}
+
+
+def _script(name: str, root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.bench_scale_state", "--measure", name, str(root), *args]
+
+
+def run_size(n: int, budget: float, work: Path) -> dict:
+    root = work / f"n{n}"
+    root.mkdir(parents=True)
+    logs = Path(os.environ.get("SCALE_LOG_DIR") or tempfile.gettempdir()) / f"bench_scale_state_logs-{n}"
+    logs.mkdir(parents=True, exist_ok=True)
+    scale.write_portfolio(root / "universe.csv", scale.universe_tickers(n))
+    env = scale.environment(root, n)
+    out: dict = {
+        "n": n,
+        "as_of": scale.AS_OF,
+        "state": "synthetic (see module docstring)",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "measures": {},
+    }
+
+    def record(name: str, cmd: list[str], allowed: float = budget) -> dict:
+        print(f"[N={n}] {name} ...", file=sys.stderr, flush=True)
+        measured = scale.run_process(cmd, env, allowed, logs / f"{name}.log")
+        out["measures"][name] = measured
+        print(f"[N={n}] {name}: {measured['status']} in {measured['seconds']} s {measured['result']}", file=sys.stderr)
+        return measured
+
+    record("register", scale.cli("register", "--portfolio", str(root / "universe.csv")))
+    record("write_state", _script("write_state", root, scale.CROSS_SECTION_DAY), allowed=3 * budget)
+    record("cross_section", scale.measure_script("cross_section", root, scale.CROSS_SECTION_DAY))
+    record("cross_section_by_month", _script("cross_section_by_month", root, scale.CROSS_SECTION_DAY))
+    record("materialize_everything", _script("materialize_everything", root), allowed=3 * budget)
+    record("automation_noop", _script("automation_twice", root))
+    print(f"[N={n}] graphql ...", file=sys.stderr, flush=True)
+    out["measures"]["graphql"] = scale.graphql_per_asset(root, env, budget, logs / "graphql.log")
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--measure":
+        name, root, *args = argv[1:]
+        result = MEASURES[name](Path(root), *args)
+        scale._emit(result)
+        return 0
+    budget = float(os.environ.get("SCALE_BUDGET_S", "600"))
+    sizes = [int(n) for n in os.environ.get("SCALE_N", "1000,6000").split(",") if n.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench_scale_state-") as tmp:
+        for n in sizes:
+            result = run_size(n, budget, Path(tmp))
+            path = RESULTS / f"scale-state-{n}.json"
+            path.write_text(json.dumps(result, indent=2) + "\n")
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
