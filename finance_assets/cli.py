@@ -11,7 +11,8 @@
 
 Every setting (environment, docs/configuration.md) and every option is checked before any work
 starts; a bad one ends the command with one line naming it, the value and what is accepted. The
-settings are then passed explicitly: the CLI never writes environment variables.
+settings are then passed explicitly: the CLI never writes the project's environment variables (planning.run_plan
+sets Dagster's own DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS while it creates a targeted month run).
 
 Backfills run as few Dagster runs as possible (one per partition scheme and range, in chunks of
 tickers for a progress line), skip partitions already materialized after their data was final,
