@@ -973,7 +973,8 @@ def ratio_alone(n: int, budget: float, start: str = HISTORY_START[:7]) -> dict:
 
 def write_table(budget: float) -> str:
     every = []
-    for path in sorted(RESULTS.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+    sized = [p for p in RESULTS.glob("scale-*.json") if p.stem.split("-", 1)[1].isdigit()]  # not scale-state-*
+    for path in sorted(sized, key=lambda p: int(p.stem.split("-")[1])):
         every.append(json.loads(path.read_text()))
     text = markdown(every)
     (RESULTS / "scale.md").write_text(
