@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -441,14 +440,11 @@ def _planned_events(tags: dict[str, str]):
     are not shown "in progress" while it runs, nor failed if it fails: they stay materialized for every other
     ticker, and what the ticker lacks is found again from the coverage tables (lib/coverage.py). Runs of every
     ticker keep one event per partition."""
-    if TICKERS_TAG not in tags or os.environ.get(PLANNED_AS_SUBSET_ENV) is not None:
+    if TICKERS_TAG not in tags:
         yield
         return
-    os.environ[PLANNED_AS_SUBSET_ENV] = "true"
-    try:
+    with config.dagster_switch(PLANNED_AS_SUBSET_ENV):
         yield
-    finally:
-        os.environ.pop(PLANNED_AS_SUBSET_ENV, None)
 
 
 def run_plan(

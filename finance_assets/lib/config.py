@@ -16,6 +16,7 @@ started from another working directory still writes to the same warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -640,3 +641,17 @@ try:
     )
 except SettingsError:
     HISTORY_START = default_history_start(_IMPORT_MODE)
+
+
+@contextlib.contextmanager
+def dagster_switch(name: str, value: str = "true"):
+    """Within the block, the process environment sets Dagster's switch `name` (read by Dagster itself, e.g. when
+    a run is created), unless the user set it; restored afterwards. The one place the project writes it."""
+    if os.environ.get(name) is not None:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
