@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,15 @@ def test_default_home_is_the_checkout_whatever_the_working_directory(monkeypatch
     checkout = Path(config.__file__).resolve().parents[2]
     assert Settings.from_env({}).home == checkout
     assert Settings.from_env({}).data_dir == checkout / "data"
+
+
+def test_dagster_switch_is_set_for_the_block_only_and_never_over_the_users(monkeypatch):
+    name = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+    monkeypatch.delenv(name, raising=False)
+    with config.dagster_switch(name):
+        assert os.environ[name] == "true"
+    assert name not in os.environ
+    monkeypatch.setenv(name, "false")  # the user's choice stands, inside and after
+    with config.dagster_switch(name):
+        assert os.environ[name] == "false"
+    assert os.environ[name] == "false"
