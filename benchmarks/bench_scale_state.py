@@ -5,7 +5,7 @@ warehouse and instance, on a state written directly (`make bench-scale-state`).
 1,000 or 6,000 tickers within a session. The measures below do not depend on how the state was made:
 
   cross_section   every ticker's latest close, SMA-50 and P/E as of a day (bench_scale's query and code),
-                  over synthetic `prices` / `technicals` rows written through `Warehouse.write_split` (the
+                  over synthetic `prices` / `technicals` rows written through `Warehouse.write_split_counts` (the
                   product's layout: one file per ticker and year) for the 12 months up to the day, and
                   the same rows as one file per asset and month, queried side by side
   automation_noop one automation evaluation with nothing to do (bench_scale's), after a first one at the
@@ -87,7 +87,7 @@ def inner_write_state(root: Path, day: str) -> dict:
             some = tickers[chunk : chunk + 500]
             frames = {m: _frame(schema, some, days, rng) for m, days in month_days.items()}
             dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for m in months for t in some]
-            wh.write_split(asset, pd.concat(frames.values(), ignore_index=True), dims)
+            wh.write_split_counts(asset, pd.concat(frames.values(), ignore_index=True), dims)
             out["files_written"] += len({(t, m.year) for t in some for m in months})
             for m, frame in frames.items():
                 by_month_frames[m].append(frame)

@@ -379,17 +379,24 @@ class Warehouse:
         self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
     ) -> list[pd.DataFrame]:
         """Split a run's frame into the given partitions and write them; returns each partition's rows."""
-        self.write_split_counts(asset, frame, dims_list)
-        return split_partitions(frame, dims_list)
+        positions = self._write_positions(asset, frame, dims_list)
+        return [frame.iloc[p] for p in positions]
 
     def write_split_counts(self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[int]:
         """`write_split`, returning each partition's row count: each file's rows are taken from the frame
         once (a 10-year run of 20 tickers writes ~2,500 month partitions per asset into ~230 ticker-year
         files; a frame per partition cost more than writing the files)."""
+        return [len(p) for p in self._write_positions(asset, frame, dims_list)]
+
+    def _write_positions(
+        self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
+    ) -> list[np.ndarray]:
+        """Write the frame's rows into the given partitions; returns each partition's row positions."""
         positions = _partition_positions(frame, dims_list)
-        parts = _file_parts(frame, dims_list, positions, lambda dims: self.partition_file(asset, dims))
-        self.write_partitions(asset, parts)
-        return [len(p) for p in positions]
+        self.write_partitions(
+            asset, _file_parts(frame, dims_list, positions, lambda dims: self.partition_file(asset, dims))
+        )
+        return positions
 
     def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[Path]:
         # 3,600 month partitions of a lookback live in ~200 ticker-year files: build each path once
