@@ -47,10 +47,7 @@ def dedupe_headlines(df: pd.DataFrame) -> pd.DataFrame:
     rows, all original columns, ordered by ``published_utc`` (ties keep input order), new index.
     """
     _require_columns(df, HEADLINE_COLUMNS)
-    ordered = df.assign(_published=_as_utc(df["published_utc"]))
-    ordered = ordered.sort_values("_published", kind="stable", na_position="last")
-    url_key = ordered["url"].where(ordered["url"].notna(), "").astype(str).str.strip()
-    title_key = ordered["title"].map(normalize_title)
+    ordered, url_key, title_key = _by_publication(df)
     repeated_url = (url_key != "") & ordered.assign(_k=url_key).duplicated(["ticker", "_k"])
     repeated_title = (title_key != "") & ordered.assign(_k=title_key).duplicated(["ticker", "_k"])
     kept = ordered.loc[~(repeated_url | repeated_title)].drop(columns="_published")
@@ -73,13 +70,10 @@ def dedupe_by_month(raw: pd.DataFrame, months: Sequence[str], lead_days: int) ->
     _require_columns(raw, HEADLINE_COLUMNS)
     if raw.empty:
         return [], 0
-    ordered = raw.assign(_published=_as_utc(raw["published_utc"]))
-    ordered = ordered.sort_values("_published", kind="stable", na_position="last").reset_index(drop=True)
+    ordered, url_key, title_key = (part.reset_index(drop=True) for part in _by_publication(raw))
     present = int(ordered["_published"].notna().sum())  # NaT sorts last: never in a window
     instants = _utc_nanos(ordered["_published"].iloc[:present])
     # duplicate keys per ticker, as integer codes (blank keys never match: code -1)
-    url_key = ordered["url"].where(ordered["url"].notna(), "").astype(str).str.strip()
-    title_key = ordered["title"].map(normalize_title)
     url_codes = _key_codes(ordered["ticker"], url_key)
     title_codes = _key_codes(ordered["ticker"], title_key)
     days = assign_trading_day(ordered["_published"].iloc[:present]).to_numpy(dtype=object)
@@ -101,6 +95,15 @@ def dedupe_by_month(raw: pd.DataFrame, months: Sequence[str], lead_days: int) ->
         frame["date"] = days[rows]
         frames.append(frame.reset_index(drop=True))
     return frames, duplicates
+
+
+def _by_publication(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """The rows by publication instant (column `_published`; stable, unknown instants last) and their two
+    duplicate keys: the URL without surrounding whitespace and the normalized title ('' for a blank one)."""
+    ordered = df.assign(_published=_as_utc(df["published_utc"]))
+    ordered = ordered.sort_values("_published", kind="stable", na_position="last")
+    url_key = ordered["url"].where(ordered["url"].notna(), "").astype(str).str.strip()
+    return ordered, url_key, ordered["title"].map(normalize_title)
 
 
 def _key_codes(tickers: pd.Series, keys: pd.Series) -> np.ndarray:
