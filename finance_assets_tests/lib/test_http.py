@@ -472,7 +472,7 @@ def test_client_errors_do_not_open_the_circuit():
 
 
 def test_secrets_never_reach_logs_or_errors(caplog):
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="finance_assets")  # the CLI tests, in-process, quiet it to WARNING
     responses = Server(
         httpx.Response(503),
         httpx.Response(200, json={"Meta Data": {}}),  # retried, then fine

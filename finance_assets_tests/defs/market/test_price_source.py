@@ -50,7 +50,7 @@ def test_garbage_from_yahoo_falls_back_to_stooq(tmp_path, caplog):
             return httpx.Response(200, json={"chart": {"result": None, "error": {"code": "Not Found"}}})
         return _demo(request)
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="finance_assets"):
         bars = _source(tmp_path, handler).daily_bars("ACMQ", dt.date(2025, 6, 1), dt.date(2025, 7, 1))
     assert set(bars["source"]) == {"stooq (demo)"} and len(bars) == 20  # June 2025: 21 weekdays, Juneteenth closed
     assert "yahoo" in caplog.text and "Not Found" in caplog.text
