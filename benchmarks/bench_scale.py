@@ -406,6 +406,7 @@ def inner_cross_section(root: Path, day: str) -> dict:
     over the catalog's views (every year of every ticker) 5 times for comparison, same rows."""
     import pandas as pd
 
+    from finance_assets.lib import coverage
     from finance_assets.lib.warehouse import Warehouse
 
     wh = Warehouse(_settings().warehouse_location)
@@ -413,7 +414,7 @@ def inner_cross_section(root: Path, day: str) -> dict:
     months = [(as_of - pd.DateOffset(months=k)).strftime("%Y-%m-01") for k in range(CROSS_SECTION_MONTHS)]
 
     started = time.perf_counter()
-    tickers = wh.stored_tickers("prices")
+    tickers = coverage.stored_tickers(wh, "prices")
     grid = [{"ticker": t, "month": m} for t in tickers for m in months]
     # one schema per asset here: the views need not read every footer to unify them (union_by_name)
     con = wh.connect_partitions(

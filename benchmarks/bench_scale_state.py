@@ -6,8 +6,12 @@ warehouse and instance, on a state written directly (`make bench-scale-state`).
 
   cross_section   every ticker's latest close, SMA-50 and P/E as of a day (bench_scale's query and code),
                   over synthetic `prices` / `technicals` rows written through `Warehouse.write_split_counts` (the
-                  product's layout: one file per ticker and year) for the 12 months up to the day, and
-                  the same rows as one file per asset and month, queried side by side
+                  product's layout: one file per month and ticker shard) for the 12 months up to the day,
+                  and the same rows as one file per asset and month, queried side by side
+  session_write   the day's month of prices and technicals for every ticker rewritten through the warehouse:
+                  what a session's market run writes (files and seconds)
+  add_ticker_write a new ticker's 12 months of prices and technicals written into that state: its shard's
+                  file of each month rewritten; every other ticker's rows compared before and after
   automation_noop one automation evaluation with nothing to do (bench_scale's), after a first one at the
                   same clock, on an instance where every partition of every asset is materialized
   graphql         the UI's partition-status query per asset (bench_scale's), on that instance
@@ -69,7 +73,7 @@ def inner_write_state(root: Path, day: str) -> dict:
     from finance_assets.defs.market import assets as market
     from finance_assets.defs.market import schemas as market_schemas
     from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
-    from finance_assets.lib.warehouse import Warehouse
+    from finance_assets.lib.warehouse import Warehouse, ticker_shard
 
     rng = np.random.default_rng(SEED)
     tickers = sorted(scale._instance().get_dynamic_partitions("ticker"))
@@ -82,23 +86,98 @@ def inner_write_state(root: Path, day: str) -> dict:
     months = pd.date_range(first, last, freq="MS")
     month_days = {m: pd.bdate_range(m, min(m + pd.offsets.MonthEnd(0), last)) for m in months}
     for asset, schema in (("prices", market_schemas.PRICES), ("technicals", market.TECHNICALS)):
-        by_month_frames: dict = {m: [] for m in months}
-        for chunk in range(0, len(tickers), 500):  # each ticker-year file written once, in bounded memory
-            some = tickers[chunk : chunk + 500]
-            frames = {m: _frame(schema, some, days, rng) for m, days in month_days.items()}
-            dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for m in months for t in some]
-            wh.write_split_counts(asset, pd.concat(frames.values(), ignore_index=True), dims)
-            out["files_written"] += len({(t, m.year) for t in some for m in months})
-            for m, frame in frames.items():
-                by_month_frames[m].append(frame)
         (by_month / asset).mkdir(parents=True, exist_ok=True)
-        for m, frames in by_month_frames.items():
-            month = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"])
+        for m, days in month_days.items():  # a month at a time: each of its shard files written once
+            frame = _frame(schema, tickers, days, rng)
+            dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for t in tickers]
+            out["files_written"] += len({ticker_shard(t) for t in tickers})
+            wh.write_split_counts(asset, frame, dims)
+            month = frame.sort_values(["date", "ticker"])
             month.to_parquet(by_month / asset / f"{m.strftime('%Y-%m-01')}.parquet", index=False)
     snapshots = _frame(FUNDAMENTAL_SNAPSHOTS, tickers, [last - pd.Timedelta(days=40)], rng)
     wh.write("fundamental_snapshots", None, snapshots)
     snapshots.to_parquet(by_month / "fundamental_snapshots.parquet", index=False)
     out["write_seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _month_frames(asset: str, schema, tickers: list[str], months, last, rng) -> tuple[list, list[dict]]:
+    import pandas as pd
+
+    frames, dims = [], []
+    for m in months:
+        days = pd.bdate_range(m, min(m + pd.offsets.MonthEnd(0), last))
+        frames.append(_frame(schema, tickers, days, rng))
+        dims += [{"ticker": t, "month": m.strftime("%Y-%m-01")} for t in tickers]
+    return frames, dims
+
+
+def _schemas():
+    from finance_assets.defs.market import assets as market
+    from finance_assets.defs.market import schemas as market_schemas
+
+    return (("prices", market_schemas.PRICES), ("technicals", market.TECHNICALS))
+
+
+def inner_session_write(root: Path, day: str) -> dict:
+    """The day's month of prices and technicals for every ticker, written through the warehouse as a
+    session's market run writes it (new random values: every row of the month replaced)."""
+    import numpy as np
+    import pandas as pd
+
+    from finance_assets.lib.warehouse import Warehouse
+
+    rng = np.random.default_rng(SEED + 1)
+    tickers = sorted(scale._instance().get_dynamic_partitions("ticker"))
+    wh = Warehouse(scale._settings().warehouse_location)
+    last = pd.Timestamp(day)
+    out: dict = {"tickers": len(tickers)}
+    for asset, schema in _schemas():
+        frames, dims = _month_frames(asset, schema, tickers, [last.replace(day=1)], last, rng)
+        frame = pd.concat(frames, ignore_index=True)
+        started = time.perf_counter()
+        wh.write_split_counts(asset, frame, dims)
+        out[asset] = {
+            "seconds": round(time.perf_counter() - started, 2),
+            "files": len(wh.files(asset, dims)),
+            "rows": len(frame),
+        }
+    return out
+
+
+def inner_add_ticker_write(root: Path, day: str) -> dict:
+    """A new ticker's CROSS_SECTION_MONTHS of prices and technicals written into the stored state (its
+    shard's file of each month rewritten), every other ticker's rows of those files read before and after."""
+    import numpy as np
+    import pandas as pd
+
+    from finance_assets.lib.warehouse import Warehouse, ticker_shard
+
+    added = "ZZADD"
+    rng = np.random.default_rng(SEED + 2)
+    wh = Warehouse(scale._settings().warehouse_location)
+    last = pd.Timestamp(day)
+    first = (last - pd.DateOffset(months=scale.CROSS_SECTION_MONTHS - 1)).replace(day=1)
+    months = pd.date_range(first, last, freq="MS")
+    out: dict = {"ticker": added, "shard": ticker_shard(added), "months": len(months)}
+    for asset, schema in _schemas():
+        frames, dims = _month_frames(asset, schema, [added], months, last, rng)
+        files = wh.files(asset, dims)
+        before = wh.read_files(files)
+        started = time.perf_counter()
+        wh.write_split_counts(asset, pd.concat(frames, ignore_index=True), dims)
+        seconds = time.perf_counter() - started
+        after = wh.read_files(files)
+        keys = ["ticker", "date"]
+        others = after[after["ticker"] != added].sort_values(keys, ignore_index=True)
+        out[asset] = {
+            "seconds": round(seconds, 2),
+            "per_month_ms": round(1000 * seconds / len(months), 1),
+            "files": len(files),
+            "other_tickers_in_those_files": int(before["ticker"].nunique()),
+            "other_rows_unchanged": bool(others.equals(before.sort_values(keys, ignore_index=True))),
+            "added_rows": int((after["ticker"] == added).sum()),
+        }
     return out
 
 
@@ -196,6 +275,8 @@ def inner_automation_twice(root: Path) -> dict:
 MEASURES = {
     "write_state": inner_write_state,
     "cross_section_by_month": inner_cross_section_by_month,
+    "session_write": inner_session_write,
+    "add_ticker_write": inner_add_ticker_write,
     "materialize_everything": inner_materialize_everything,
     "automation_twice": inner_automation_twice,
 }
@@ -231,6 +312,8 @@ def run_size(n: int, budget: float, work: Path) -> dict:
     record("write_state", _script("write_state", root, scale.CROSS_SECTION_DAY), allowed=3 * budget)
     record("cross_section", scale.measure_script("cross_section", root, scale.CROSS_SECTION_DAY))
     record("cross_section_by_month", _script("cross_section_by_month", root, scale.CROSS_SECTION_DAY))
+    record("session_write", _script("session_write", root, scale.CROSS_SECTION_DAY))
+    record("add_ticker_write", _script("add_ticker_write", root, scale.CROSS_SECTION_DAY))
     record("materialize_everything", _script("materialize_everything", root), allowed=3 * budget)
     record("automation_noop", _script("automation_twice", root))
     print(f"[N={n}] graphql ...", file=sys.stderr, flush=True)

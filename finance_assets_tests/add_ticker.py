@@ -7,7 +7,8 @@ Builds the replay's universe from nothing as of AS_OF (planning.plan_backfill + 
 automation conditions, then the market sync's runs for ADDED alone), and prints one JSON line:
 - the runs `update` made (labels, and each run's assets and tickers / report tags) and its seconds;
 - per table, the rows of every other ticker that changed (cell by cell, exact) and ADDED's row count;
-- the daily-bar and panel files (stored by ticker and year) of other tickers whose bytes changed;
+- the daily-bar and panel files (stored by month and ticker shard) of the shards without ADDED whose bytes
+  changed (ADDED's shard files hold other tickers too: their rows are compared above);
 - the mismatches against a fresh build with ADDED registered from the start (replay.compare).
 """
 
@@ -29,7 +30,7 @@ DAILY_BARS = ("prices", "technicals", "headlines", "sentiment", "market_panel") 
 def _rows_by_table(home: Path) -> dict:
     import pandas as pd
 
-    from finance_assets.lib.warehouse import Warehouse
+    from finance_assets.lib.warehouse import Warehouse, ticker_shard
 
     wh = Warehouse(home / "data" / "warehouse")
     out = {}
@@ -46,7 +47,7 @@ def _rows_by_table(home: Path) -> dict:
             str(f.relative_to(wh.root)): f.read_bytes()
             for asset in DAILY_BARS
             for f in wh.all_files(asset)
-            if f"/ticker={ADDED}/" not in str(f)
+            if f"/shard={ticker_shard(ADDED)}/" not in str(f)  # its shard's files: compared by rows
         },
         pd,
     )

@@ -46,7 +46,8 @@ def test_register_backfill_rerun_in_process(cli_env, isolated_home):
     assert "partitions" in run.stdout and "ETA" in run.stdout and "done:" in run.stdout
 
     wh = Warehouse(isolated_home / "data" / "warehouse")
-    assert len(wh.all_files("prices")) == 4  # one file per ticker-year, none per day or month
+    # one file per month and ticker shard (these 4 tickers: 4 shards), none per ticker or day
+    assert len(wh.all_files("prices")) == 3 * 4
     prices = wh.read("prices")
     assert set(prices["ticker"]) == {"ACMQ", "BLZQ", "CRXQ", "DEMOIDX"}
     sessions_q1_2025 = 60  # XNYS: 20 + 19 + 21

@@ -19,7 +19,7 @@ import pytest
 from finance_assets.lib import coverage
 from finance_assets.lib.partitions import TICKER, TICKERS_TAG
 from finance_assets.lib.selections import MARKET
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse, ticker_shard
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -69,18 +69,21 @@ def test_asset_materialize_partition_and_range(env, isolated_home):
     assert {"ACMQ", "BLZQ"} <= set(registered)  # the portfolio's tickers (and the benchmark)
     wh = Warehouse(isolated_home / "data" / "warehouse")
 
-    # one month for ACMQ alone: its files only, that month's rows only
+    # one month for ACMQ alone: its shard's file of that month only, ACMQ's rows of that month only
     one = _execute_for_tickers(env, "prices", "2025-03-01", "ACMQ")
     assert one.returncode == 0, one.stderr[-2000:]
-    assert [(p.parent.parent.name, p.parent.name) for p in wh.all_files("prices")] == [("ticker=ACMQ", "year=2025")]
+    assert [(p.parent.parent.name, p.parent.name) for p in wh.all_files("prices")] == [
+        ("month=2025-03", f"shard={ticker_shard('ACMQ')}")
+    ]
     assert {str(d)[:7] for d in wh.read("prices")["date"]} == {"2025-03"}
+    assert set(wh.read("prices")["ticker"]) == {"ACMQ"}
     held = coverage.read(wh, "prices")
     assert list(zip(held["month"], held["ticker"])) == [("2025-03-01", "ACMQ")]
 
     # a month of every registered ticker, then a range of months (one run) of every registered ticker
     every = _materialize(env, "--select", "prices", "--partition", "2025-03-01")
     assert every.returncode == 0, every.stderr[-2000:]
-    assert wh.stored_tickers("prices") == registered
+    assert coverage.stored_tickers(wh, "prices") == registered
     rng = _materialize(env, "--select", "prices,technicals", "--partition-range", "2025-01-01...2025-02-01")
     assert rng.returncode == 0, rng.stderr[-2000:]
     tech = wh.read("technicals")

@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from finance_assets.lib.warehouse import Warehouse, split_partitions
+from finance_assets.lib.warehouse import Warehouse, split_partitions, ticker_shard
 
 COVERAGE_SUFFIX = "_coverage"
 COVERAGE_COLUMNS = ("date", "ticker", "actions_version")
@@ -94,6 +94,12 @@ def read(warehouse: Warehouse, asset: str) -> pd.DataFrame:
             "actions_version": frame["actions_version"],
         }
     )
+
+
+def stored_tickers(warehouse: Warehouse, asset: str) -> list[str]:
+    """The tickers a daily-bar asset holds months of (its files are by ticker shard, not by ticker)."""
+    frame = warehouse.read(coverage_table(asset))
+    return sorted(frame["ticker"].astype(str).unique()) if len(frame) else []
 
 
 @dataclass(frozen=True)
@@ -364,7 +370,7 @@ def plan_sync(
     `chunk` tickers each), one run per contiguous month range. Within a run every asset covers all of
     the run's months (a month already held is rewritten with the same rows)."""
     by_shape: dict[tuple[tuple[str, ...], frozenset], list[str]] = defaultdict(list)
-    for ticker in sorted(need):
+    for ticker in sorted(need, key=lambda t: (ticker_shard(t), t)):  # a chunk's rows in few shard files
         assets = tuple(a for a in asset_order if a in need[ticker])
         months = frozenset().union(*need[ticker].values())
         by_shape[(assets, months)].append(ticker)

@@ -21,9 +21,14 @@ Two more changes keep a run's log free of tracebacks and warnings that report no
 - a step's events come back in the same opaque holder: dask measures every result it keeps
   (`sizeof`), which iterates the list of events, and logged "Sizeof calculation ... failed" three
   times per step.
+- a run stopped (Ctrl-C, SIGTERM) while a step's result was being fetched closes the client under that
+  fetch: tornado logged the `CommClosedError` of the abandoned fetch with its traceback at ERROR (the
+  run itself already ended, as stopped). Those records are dropped; any other tornado error is kept.
 """
 
 from __future__ import annotations
+
+import logging
 
 import dagster as dg
 import dask
@@ -38,12 +43,22 @@ from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements
 from dagster_dask.executor import (
     dask_executor as _upstream_dask_executor,
 )
+from distributed.comm.core import CommClosedError
 
 # Dask workers of the local clusters we start do not run the statistical profiler: on Python 3.11.7 its
 # sampling thread can deadlock with the garbage collector (cpython gh-106883, fixed in 3.11.9); a demo hung
 # for good in the SEC run twice in five tries here. Nothing reads the profiles. (A Nanny copies the dask
 # config it was created under to its worker process.)
 NO_WORKER_PROFILING = {"distributed.worker.profile.enabled": False}
+
+
+class _DropClosedCommErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, CommClosedError)
+
+
+logging.getLogger("tornado.application").addFilter(_DropClosedCommErrors())
 
 
 def local_cluster(**kwargs) -> dask.distributed.LocalCluster:

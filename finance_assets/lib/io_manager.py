@@ -1,14 +1,15 @@
 """Dagster IO manager over the Parquet warehouse (see warehouse.py for the layout).
 
 An asset returns one DataFrame for all the partitions of its run (a single-run backfill may hold
-hundreds); the IO manager splits it by the partition columns and rewrites each yearly file once:
+hundreds); the IO manager splits it by the partition columns and rewrites each file once (warehouse.py:
+a file per month and ticker shard, per ticker, or per year):
 
 - `ticker` dimension  -> column `ticker`
 - `month` dimension   -> month of column `date`
 - report-day assets   -> column `date`
 - month-partitioned daily bars (definition metadata `ROWS_BY_TICKER`) are also stored by ticker: a
   run writes exactly its tickers' months (the tickers the asset's frame names in its attrs, else the run's
-  tickers), leaving every other ticker's files untouched, then records them in `<asset>_coverage`
+  tickers), leaving every other ticker's rows untouched, then records them in `<asset>_coverage`
   (lib/coverage.py). An input of such an asset is read for the run's tickers only, and so is an input
   partitioned by ticker read by such an asset (headlines read their tickers' filings).
 
@@ -168,6 +169,6 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
         if _rows_by_ticker(upstream_meta):
             tickers = _run_tickers(context)
             if tickers is None:  # outside a run: every ticker stored
-                tickers = wh.stored_tickers(asset)
+                tickers = coverage.stored_tickers(wh, asset)
             dims_list = [{TICKER: ticker, **dims} for dims in dims_list for ticker in tickers]
         return StoredPartitions(wh, asset, tuple(dims_list)) if unread else wh.read_partitions(asset, dims_list)

@@ -7,7 +7,8 @@ What the warehouse needs from a bucket, and how each need is met:
   visible until CompleteMultipartUpload: a writer killed between parts leaves the previous object
   (the orphaned upload is invisible to readers; `abort_incomplete_uploads` or a bucket lifecycle
   rule deletes its parts).
-- **No lost write.** Two runs that rewrite the same yearly file read it with its ETag and write it
+- **No lost write.** Two runs that rewrite the same file (a month and ticker shard, a year of report
+  days) read it with its ETag and write it
   back with `If-Match: <etag>` (`If-None-Match: *` when it did not exist): the second writer gets
   412 Precondition Failed (`WriteConflict`), re-reads and merges again. S3 has honoured both
   conditions on PutObject since 2024 (MinIO, moto's server and Ceph RGW too); they are the
@@ -30,8 +31,8 @@ from urllib.parse import urlsplit
 
 SCHEME = "s3://"
 MIB = 1024 * 1024
-# S3's smallest part is 5 MiB (all but the last); a single PUT takes up to 5 GiB. A yearly file of one
-# ticker is a few MiB at most, so multipart only serves unusually large unpartitioned tables.
+# S3's smallest part is 5 MiB (all but the last); a single PUT takes up to 5 GiB. A month of a ticker shard
+# (~375 tickers at 6,000) is a few MiB at most, so multipart only serves unusually large unpartitioned tables.
 DEFAULT_MULTIPART_THRESHOLD = 64 * MIB
 DEFAULT_PART_SIZE = 16 * MIB
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -81,7 +82,7 @@ class Versioned:
 
 
 class ObjectStore:
-    """Keys under one s3://bucket/prefix, relative to it ('prices/ticker=ACMQ/year=2025/data.parquet')."""
+    """Keys under one s3://bucket/prefix, relative to it ('prices/month=2025-03/shard=07/data.parquet')."""
 
     def __init__(
         self,

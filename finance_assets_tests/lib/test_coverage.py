@@ -6,7 +6,7 @@ from collections import defaultdict
 import pandas as pd
 
 from finance_assets.lib import coverage
-from finance_assets.lib.warehouse import Warehouse
+from finance_assets.lib.warehouse import Warehouse, ticker_shard
 from finance_assets_tests.lib.test_object_store import _warehouse, bucket_url, s3_endpoint, s3_env  # noqa: F401
 
 MONTHS = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]
@@ -76,11 +76,13 @@ def test_runs_share_tickers_with_the_same_needs_and_split_at_gaps_and_chunks():
     }
     runs = coverage.plan_sync(need, ASSETS, MONTHS, chunk=2)
     shapes = [(r.assets, r.tickers, r.months) for r in runs]
+    # chunked in the order of their shards (B 01, C 07, A 11), so a run's rows of a month sit in few files
+    assert [ticker_shard(t) for t in "BCA"] == ["01", "07", "11"]
     assert shapes == [
-        (("prices",), ("A", "B"), tuple(MONTHS[:2])),
-        (("prices",), ("C",), tuple(MONTHS[:2])),
-        (("prices",), ("A", "B"), (MONTHS[3],)),
-        (("prices",), ("C",), (MONTHS[3],)),
+        (("prices",), ("B", "C"), tuple(MONTHS[:2])),
+        (("prices",), ("A",), tuple(MONTHS[:2])),
+        (("prices",), ("B", "C"), (MONTHS[3],)),
+        (("prices",), ("A",), (MONTHS[3],)),
         (("headlines",), ("D",), (MONTHS[2],)),
     ]
 

@@ -11,7 +11,14 @@ from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partition_mappings import run_tickers
 from finance_assets.lib.partitions import MONTH, TICKER, per_month_asset, tickers_tag
-from finance_assets.lib.warehouse import StoredPartitions, Warehouse, connect_stored, partition_rows, split_partitions
+from finance_assets.lib.warehouse import (
+    StoredPartitions,
+    Warehouse,
+    connect_stored,
+    partition_rows,
+    split_partitions,
+    ticker_shard,
+)
 
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01"]
 
@@ -63,30 +70,37 @@ def test_range_run_reports_rows_per_partition_and_round_trips(tmp_path):
         assert len(stored) == sum(by_partition.values())
         assert set(instance.get_materialized_partitions(dg.AssetKey("bars"))) == set(by_partition)
         # stored by ticker, and the coverage says which tickers each month holds (BBB's empty January too)
-        assert wh.stored_tickers("bars") == ["AAA", "BBB"]
+        assert coverage.stored_tickers(wh, "bars") == ["AAA", "BBB"]
         held = coverage.read(wh, "bars")
         assert sorted(zip(held["month"], held["ticker"])) == [(m, t) for m in MONTHS for t in ("AAA", "BBB")]
 
 
 def test_a_run_tagged_with_tickers_rewrites_only_theirs(tmp_path):
-    """Adding a ticker to stored months: its rows and coverage appear, every other ticker's files keep their bytes."""
+    """Adding a ticker to stored months: its rows and coverage appear, every other ticker's rows stay as they
+    were (in its shard's files, which it shares with AAA and BBB), and the other shards' files keep their bytes."""
     io_manager = ParquetWarehouseIOManager(base_path=str(tmp_path / "warehouse"))
     wh = Warehouse(tmp_path / "warehouse")
+    assert ticker_shard("AAA") == ticker_shard("BBB") == ticker_shard("CCC") != ticker_shard("DDD")
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(TICKER, ["AAA", "BBB"])
+        instance.add_dynamic_partitions(TICKER, ["AAA", "BBB", "DDD"])
         assert dg.materialize([bars], instance=instance, tags=RANGE, resources={"io_manager": io_manager}).success
-        before = {f: f.read_bytes() for f in wh.all_files("bars")}
+        other_shard = {f: f.read_bytes() for f in wh.all_files("bars") if f"shard={ticker_shard('DDD')}" in str(f)}
+        rows_before = wh.read("bars").sort_values(["ticker", "date"], ignore_index=True)
         instance.add_dynamic_partitions(TICKER, ["CCC"])
         result = dg.materialize(
             [bars], instance=instance, tags={**RANGE, **tickers_tag(["CCC"])}, resources={"io_manager": io_manager}
         )
         assert result.success
-        assert {f: f.read_bytes() for f in before} == before  # AAA's and BBB's files untouched
-        stored = wh.read("bars")
-        assert sorted(stored["ticker"].unique()) == ["AAA", "BBB", "CCC"]
+        assert len(other_shard) == 3 and {f: f.read_bytes() for f in other_shard} == other_shard
+        stored = wh.read("bars").sort_values(["ticker", "date"], ignore_index=True)
+        others = stored[stored["ticker"] != "CCC"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(others, rows_before, check_exact=True)
+        assert sorted(stored["ticker"].unique()) == ["AAA", "BBB", "CCC", "DDD"]
         assert len(stored[stored["ticker"] == "CCC"]) == 23 + 20 + 21
         held = coverage.read(wh, "bars")
-        assert sorted(zip(held["month"], held["ticker"])) == [(m, t) for m in MONTHS for t in ("AAA", "BBB", "CCC")]
+        assert sorted(zip(held["month"], held["ticker"])) == [
+            (m, t) for m in MONTHS for t in ("AAA", "BBB", "CCC", "DDD")
+        ]
 
         bad = dg.materialize(
             [bars],

@@ -23,8 +23,8 @@ import pytest
 from finance_assets.lib import config
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.object_store import ObjectStore, WriteConflict
-from finance_assets.lib.warehouse import ObjectStoreWarehouse, Warehouse
-from finance_assets_tests.lib.test_warehouse import _month_frame
+from finance_assets.lib.warehouse import ObjectStoreWarehouse, Warehouse, ticker_shard
+from finance_assets_tests.lib.test_warehouse import ONE_SHARD, _month_frame
 from finance_assets_tests.reliability.conftest import MATERIALIZE, NEW_NOW, OLD_NOW, cli
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret-7f3a"}
@@ -145,7 +145,10 @@ def test_round_trip_catalog_and_the_local_api(bucket_url, s3_endpoint, tmp_path)
             wh.write("prices", {"ticker": t, "month": m}, _frame(t, m))
     wh.write("ticker_cik_map", None, pd.DataFrame({"ticker": ["AAA"], "cik": [1]}))
     files = wh.all_files("prices")
-    assert files == [f"{bucket_url}/prices/ticker={t}/year=2024/data.parquet" for t in ("AAA", "BBB")]
+    assert ticker_shard("AAA") == ticker_shard("BBB")  # one file per month holds both
+    assert files == [
+        f"{bucket_url}/prices/month=2024-{m}/shard={ticker_shard('AAA')}/data.parquet" for m in ("01", "02")
+    ]
     feb = wh.read_partitions("prices", [{"ticker": "AAA", "month": "2024-02-01"}])
     assert len(feb) == 20 and {str(d)[:7] for d in feb["date"]} == {"2024-02"}
     wh.write("prices", {"ticker": "AAA", "month": "2024-02-01"}, _frame("AAA", "2024-02-01", n=5, offset=50))
@@ -153,7 +156,8 @@ def test_round_trip_catalog_and_the_local_api(bucket_url, s3_endpoint, tmp_path)
     assert len(aaa) == 25 and aaa["close"].max() == 54
     assert wh.read_latest("ticker_cik_map")["cik"].tolist() == [1]
     assert wh.read_latest("fundamental_snapshots") is None
-    assert wh.files("prices", [{"ticker": "CCC", "month": "2024-01-01"}]) == []
+    assert wh.files("prices", [{"ticker": "AAA", "month": "2024-03-01"}]) == []  # a month never written
+    assert len(wh.read_partitions("prices", [{"ticker": "CCC", "month": "2024-01-01"}])) == 0  # in AAA's file
     # the same frames as a local warehouse with the same writes: dtypes and values
     local = Warehouse(tmp_path / "local")
     for t in ("AAA", "BBB"):
@@ -186,16 +190,14 @@ def _s3_writer(url: str, endpoint: str, ticker: str, month: str, offset: float, 
 
 
 @pytest.mark.slow
-def test_concurrent_writers_of_one_yearly_object_lose_nothing(bucket_url, s3_endpoint, tmp_path):
-    """Six processes rewrite one ticker-year object at once (its months, and one month twice with
-    different content): every commit is conditional, so none overwrites a version it did not read."""
+def test_concurrent_writers_of_one_shard_object_lose_nothing(bucket_url, s3_endpoint, tmp_path):
+    """Six processes rewrite one month-and-shard object at once (four tickers of the shard, and a fifth
+    twice with different content): every commit is conditional, so none overwrites a version it did not read."""
     ctx = mp.get_context("spawn")
-    jobs = [
-        ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, "YEAR", f"2024-{m:02d}-01", 0.0, 3))
-        for m in (1, 2, 3, 4)
-    ]
+    *four, twice = ONE_SHARD
+    jobs = [ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, t, "2024-03-01", 0.0, 3)) for t in four]
     jobs += [
-        ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, "YEAR", "2024-05-01", off, 3))
+        ctx.Process(target=_s3_writer, args=(bucket_url, s3_endpoint, twice, "2024-03-01", off, 3))
         for off in (0.0, 1e6)
     ]
     for job in jobs:
@@ -204,11 +206,10 @@ def test_concurrent_writers_of_one_yearly_object_lose_nothing(bucket_url, s3_end
         job.join(120)
         assert job.exitcode == 0
     wh = _warehouse(bucket_url, s3_endpoint, tmp_path)
-    year = wh.read("prices", where="ticker = ?", params=["YEAR"])
-    assert len(year) == 5 * 2000
-    assert sorted({str(d)[:7] for d in year["date"]}) == [f"2024-{m:02d}" for m in range(1, 6)]
-    may = year[[str(d)[:7] == "2024-05" for d in year["date"]]]
-    assert (may["close"] - may["close"].iloc[0]).tolist() == list(range(2000))  # one version, not a mix
+    shared = wh.read("prices")
+    assert shared.groupby("ticker").size().to_dict() == dict.fromkeys(ONE_SHARD, 2000)
+    last = shared[shared["ticker"] == twice]
+    assert (last["close"] - last["close"].iloc[0]).tolist() == list(range(2000))  # one version, not a mix
     assert len(wh.all_files("prices")) == 1
 
 
@@ -382,7 +383,7 @@ def _demo_backfill_and_read_back(env: dict, data: Path, bucket_url: str, s3_endp
     sessions_feb_2025 = 19
     assert set(prices["ticker"]) == {"ACMQ", "BLZQ", "CRXQ", "DEMOIDX"}
     assert len(prices) == 4 * sessions_feb_2025 and not prices.duplicated(["ticker", "date"]).any()
-    assert len(wh.all_files("prices")) == 4  # one object per ticker-year
+    assert len(wh.all_files("prices")) == 4  # one object per month and ticker shard (4 shards here)
     report = wh.read("portfolio_report")
     assert len(report) == len(pd.bdate_range("2025-02-01", "2025-02-28"))
     assert not (data / "warehouse" / "prices").exists()  # the bucket is the warehouse
@@ -540,8 +541,9 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
     isolated_home, bucket_url, s3_endpoint, tmp_path
 ):
     """A range run of prices and technicals (2 tickers x Feb-Mar 2025) is re-materialized as of a later
-    day and SIGKILLed after its first prices object is committed and before its second: readers see
-    the first object's new version and the second's previous version, each whole; the re-run is exact."""
+    day and SIGKILLed after three of its four prices objects (a file per month and ticker shard) are
+    committed and before the fourth, March's second shard: readers see March's first shard in its new
+    version and its second in the previous one, each whole; the re-run is exact."""
     import dagster as dg
 
     from finance_assets.demo import source as demo
@@ -579,7 +581,7 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
     marker = tmp_path / "stopped"
     proc = subprocess.Popen(
         [sys.executable, "-c", _STOPS_AT_PUT, *MATERIALIZE],
-        env={**env, "FINANCE_ASSETS_AS_OF": NEW_NOW, "STOP_AT_PUT": "prices:2", "STOP_MARKER": str(marker)},
+        env={**env, "FINANCE_ASSETS_AS_OF": NEW_NOW, "STOP_AT_PUT": "prices:4", "STOP_MARKER": str(marker)},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -595,7 +597,8 @@ def test_a_run_killed_mid_write_leaves_readers_the_previous_complete_version(
         proc.wait(30)
     stopped = marker.read_text()
     files = wh.all_files("prices")
-    assert len(files) == 2 and stopped in files
+    assert len(files) == 4 and stopped in files and ticker_shard("ACMQ") != ticker_shard("BLZQ")
+    assert "/month=2025-03/" in stopped
     for url in files:  # each object whole: the committed one new, the one being written still the old
         counts = _months(wh.read_files([url]))
         assert counts == {k: (old if url == stopped else new)[k] for k in counts}, url

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import pytest
 
-from finance_assets.lib.warehouse import Warehouse, WarehouseError
+from finance_assets.lib.warehouse import Warehouse, WarehouseError, ticker_shard
 
 
 def _frame(ticker: str, month: str, n: int = 20, offset: float = 0.0) -> pd.DataFrame:
@@ -19,7 +19,8 @@ def test_round_trip_and_catalog_view(tmp_path):
     for t in ("AAA", "BBB"):
         for m in ("2024-01-01", "2024-02-01"):
             wh.write("prices", {"ticker": t, "month": m}, _frame(t, m))
-    assert len(wh.all_files("prices")) == 2  # one file per ticker-year
+    assert ticker_shard("AAA") == ticker_shard("BBB")
+    assert len(wh.all_files("prices")) == 2  # one file per month and ticker shard: both tickers in each
     feb = wh.read_partitions("prices", [{"ticker": "AAA", "month": "2024-02-01"}])
     assert len(feb) == 20 and {str(d)[:7] for d in feb["date"]} == {"2024-02"}
     # rewriting one month replaces exactly its rows
@@ -62,6 +63,10 @@ def test_hostile_partition_values_never_become_paths(tmp_path, value):
         Warehouse(tmp_path).partition_dir("prices", {"ticker": value})
 
 
+# five tickers whose rows share a file per month (crc32 % 16 == 3)
+ONE_SHARD = ("SHAE", "SHBB", "SHCM", "SHCT", "SHDC")
+
+
 def _month_frame(ticker: str, month: str, offset: float) -> pd.DataFrame:
     """2,000 rows inside one month (20 sessions x 100 intraday slots), so the partition owns them."""
     dates = pd.date_range(month, periods=20, freq="B").repeat(100)
@@ -86,10 +91,8 @@ def test_concurrent_writers_lose_nothing_and_never_mix(tmp_path):
     jobs = [ctx.Process(target=_writer, args=(str(tmp_path), f"T{i}", "2024-01-01", 0.0, 5)) for i in range(4)]
     # two writers of the same partition with different content
     jobs += [ctx.Process(target=_writer, args=(str(tmp_path), "SAME", "2024-01-01", off, 5)) for off in (0.0, 1e6)]
-    # different months of one ticker share a yearly file: none may lose the others' rows
-    jobs += [
-        ctx.Process(target=_writer, args=(str(tmp_path), "YEAR", f"2024-{m:02d}-01", 0.0, 3)) for m in (1, 2, 3, 4)
-    ]
+    # five tickers of one shard share its file of the month: none may lose the others' rows
+    jobs += [ctx.Process(target=_writer, args=(str(tmp_path), ticker, "2024-03-01", 0.0, 3)) for ticker in ONE_SHARD]
     for job in jobs:
         job.start()
     for job in jobs:
@@ -102,8 +105,8 @@ def test_concurrent_writers_lose_nothing_and_never_mix(tmp_path):
     assert len(same) == 2000
     assert same["close"].iloc[0] in (0.0, 1e6)
     assert (same["close"] - same["close"].iloc[0]).tolist() == list(range(2000))  # one version, not a mix
-    year = wh.read("prices", where="ticker = ?", params=["YEAR"])
-    assert len(year) == 4 * 2000
-    assert sorted({str(d)[:7] for d in year["date"]}) == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    shared = wh.read("prices", where="ticker LIKE 'SH%'")
+    assert shared.groupby("ticker").size().to_dict() == dict.fromkeys(ONE_SHARD, 2000)
+    assert len(wh.files("prices", [{"ticker": t, "month": "2024-03-01"} for t in ONE_SHARD])) == 1
     assert list(tmp_path.rglob(".tmp-*")) == []
     assert os.path.exists(tmp_path / "prices")

@@ -9,7 +9,14 @@ import tempfile
 import pandas as pd
 import pytest
 
-from finance_assets.lib.warehouse import StoredPartitions, Warehouse, WarehouseError, connect_stored, split_partitions
+from finance_assets.lib.warehouse import (
+    StoredPartitions,
+    Warehouse,
+    WarehouseError,
+    connect_stored,
+    split_partitions,
+    ticker_shard,
+)
 from finance_assets_tests.lib.test_object_store import _warehouse, bucket_url, s3_endpoint, s3_env  # noqa: F401
 from finance_assets_tests.lib.test_warehouse import _frame
 
@@ -17,7 +24,7 @@ MONTHS = ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]
 
 
 def _fill(wh: Warehouse) -> None:
-    """Tables of every partition shape: ticker x month (yearly files), month, report day, ticker, none."""
+    """Tables of every partition shape: ticker x month (month-and-shard files), month, report day, ticker, none."""
     for ticker in ("AAA", "BBB"):
         wh.write_partitions("prices", [({"ticker": ticker, "month": m}, _frame(ticker, m)) for m in MONTHS])
         wh.write("filings", {"ticker": ticker}, _frame(ticker, MONTHS[0], n=3))
@@ -118,7 +125,7 @@ def test_connect_takes_distinct_assets_of_one_warehouse(tmp_path):
 
 def _assert_split_writes_the_files_of_one_frame_per_partition(one_by_one: Warehouse, at_once: Warehouse) -> None:
     """`write_split_counts` (each file's rows taken once) against `write_partitions` with a frame per partition:
-    the same files, byte for byte in content, over existing rows (a month rewritten inside a yearly file)."""
+    the same files, byte for byte in content, over existing rows (a ticker's month rewritten inside a shared file)."""
     months = [*MONTHS, "2025-03-01"]
     run = pd.concat([_frame(t, m, offset=7) for m in months for t in ("BBB", "AAA")], ignore_index=True)
     run = run[~((run["ticker"] == "BBB") & (run["date"].astype(str) < "2025-01"))]  # BBB's 2024: a gap
@@ -133,7 +140,8 @@ def _assert_split_writes_the_files_of_one_frame_per_partition(one_by_one: Wareho
     assert sum(counts) == len(run) and counts[2] == 0 and counts[1] == 0  # CCC has none, BBB none in 2024
     files = sorted(str(f).rsplit("prices/", 1)[1] for f in one_by_one.all_files("prices"))
     assert files == sorted(str(f).rsplit("prices/", 1)[1] for f in at_once.all_files("prices"))
-    assert len(files) == 6  # AAA, BBB and CCC x 2024, 2025 (an empty partition is written empty)
+    assert {ticker_shard(t) for t in ("AAA", "BBB", "CCC")} == {"07"}
+    assert len(files) == 5  # their one shard x 5 months (an empty partition is written empty)
     for ticker in ("AAA", "BBB", "CCC"):
         expected = one_by_one.read("prices", where="ticker = ?", params=[ticker])
         pd.testing.assert_frame_equal(at_once.read("prices", where="ticker = ?", params=[ticker]), expected)

@@ -1,6 +1,7 @@
 """Concurrent Dagster runs on one asset: different partitions lose nothing, and two writers of the same
 partition leave one complete version, never a mix. Each run processes one ticker of one month (its tickers
-tag), so four runs share ACMQ's yearly file, and all six the catalog and the coverage table.
+tag): four runs write ACMQ's months, two BLZQ's March file, and all six share the catalog and the coverage
+table's yearly file. (Runs of different tickers sharing a month-and-shard file: test_warehouse.py.)
 
 (The warehouse-level version of this, without Dagster, is finance_assets_tests/lib/test_warehouse.py.)
 """
@@ -34,7 +35,7 @@ def test_concurrent_runs_on_one_asset_lose_nothing_and_never_mix(isolated_home, 
     env = base_env()
     instance.add_dynamic_partitions("ticker", ["ACMQ", "BLZQ"])  # registration is not under test here
 
-    # 6 runs at once: 4 months of ACMQ (which share files and catalog), 2 writers of BLZQ's March
+    # 6 runs at once: 4 months of ACMQ (which share the coverage file and the catalog), 2 writers of BLZQ's March
     runs = [dagster_market_run("prices", month, ["ACMQ"], env) for month in MONTHS]
     runs += [
         dagster_market_run("prices", "2025-03-01", ["BLZQ"], {**env, "FINANCE_ASSETS_DEMO_NOW": now})

@@ -172,10 +172,11 @@ def test_sigkill_mid_write_keeps_previous_versions_and_rerun_is_exact(isolated_h
     old_catalog_count = _catalog_count(root, "prices")
     assert old_catalog_count == len(old_prices)
 
-    # 1. killed half-way through writing the second prices file of a re-materialization as of April 10
+    # 1. killed half-way through writing the fourth prices file (March, the second shard) of a
+    #    re-materialization as of April 10 (files: a month x a ticker shard, February's first)
     torn = Path(
         _kill_at_write(
-            tmp_path, {**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW}, "parquet:prices:2", ["dagster", *MATERIALIZE]
+            tmp_path, {**env, "FINANCE_ASSETS_DEMO_NOW": NEW_NOW}, "parquet:prices:4", ["dagster", *MATERIALIZE]
         )
     )
     after = _snapshot(root)
@@ -185,7 +186,8 @@ def test_sigkill_mid_write_keeps_previous_versions_and_rerun_is_exact(isolated_h
     target = torn.parent / DATA_FILE
     assert after[target] == before[target]  # the one being written still holds its previous bytes
     replaced = {p for p in after if after[p] != before[p]}
-    assert [p.relative_to(root).parts[0] for p in replaced] == ["prices"]  # the file written before it
+    # the March file written before it (February's two were rewritten with the same rows, the same bytes)
+    assert [p.relative_to(root).parts[:2] for p in replaced] == [("prices", "month=2025-03")]
     # row by row: every file is either wholly the old version or wholly the new one, never a mix
     old_counts = _counts_by_month(old_prices)
     new_counts = {**old_counts, **{(t, "2025-03"): len(sessions_between("2025-03-01", "2025-03-31")) for t in TICKERS}}

@@ -102,13 +102,14 @@ def test_live_mode_run_leaks_no_secret_anywhere(isolated_home, instance):
     # the secrets were really used: live SEC requests went out with the declared User-Agent (live mode
     # refuses to build a SEC client without one), and the key travelled to Alpha Vantage
     failed_line = next((line for line in backfill.stdout.splitlines() if " FAILED: " in line), "")
-    # the month run of the chunk holding NOPEQ failed (chunks of 2 tickers, tagged, in sorted order)
-    assert backfill.returncode == 2 and "market DEMOIDX..NOPEQ 2025-03" in failed_line, backfill.stdout[-3000:]
+    # the month run of the chunk holding NOPEQ failed (chunks of 2 tickers, tagged, in the order of their
+    # shards: DEMOIDX 00, BLZQ 02, ACMQ 07, NOPEQ 12)
+    assert backfill.returncode == 2 and "market ACMQ..NOPEQ 2025-03" in failed_line, backfill.stdout[-3000:]
     assert "SourceFailed: all price providers failed for NOPEQ" in backfill.stdout
     assert "www.alphavantage.co/query?function=TIME_SERIES_DAILY_ADJUSTED&symbol=NOPEQ" in backfill.stdout
     assert "apikey=***" in backfill.stdout  # the failing URL is in the error, with the key redacted
     warehouse = Warehouse(data / "warehouse")
-    assert set(warehouse.read("prices")["ticker"]) == {"ACMQ", "BLZQ"}
+    assert set(warehouse.read("prices")["ticker"]) == {"DEMOIDX", "BLZQ"}  # the chunk without NOPEQ
     assert {"ACMQ", "BLZQ"} <= set(warehouse.read("filings")["ticker"])
     retried = [
         http.get("retries", 0)

@@ -122,7 +122,8 @@ def test_technicals_metadata_names_the_indicators_and_plots_the_latest_month(tmp
     assert "ACMQ" in chart and "2025-06-02 .. 2025-06-30" in chart and "rsi_14" in chart
     # the runs tagged ACMQ wrote ACMQ alone: BLZQ, registered too, has no files and no coverage rows
     wh = Warehouse(tmp_path / "wh")
-    assert wh.stored_tickers("prices") == wh.stored_tickers("technicals") == ["ACMQ"]
+    assert coverage.stored_tickers(wh, "prices") == coverage.stored_tickers(wh, "technicals") == ["ACMQ"]
+    assert set(wh.read("prices")["ticker"]) == set(wh.read("technicals")["ticker"]) == {"ACMQ"}
     held = coverage.read(wh, "technicals")
     assert list(zip(held["month"], held["ticker"])) == [("2025-06-01", "ACMQ")]
 

@@ -25,6 +25,7 @@ import pytest
 
 from finance_assets.defs.portfolio import assets as report
 from finance_assets.defs.sec import fundamentals as fundamentals_lib
+from finance_assets.lib import coverage
 from finance_assets.lib.io_manager import ParquetWarehouseIOManager
 from finance_assets.lib.partitions import ROWS_BY_TICKER, TICKER, month_partitions
 from finance_assets.lib.portfolio_settings import PortfolioSettings
@@ -278,7 +279,7 @@ def _materialize_report(root: Path, tmp_path: Path, portfolio: str, day: str = "
     with dg.instance_for_test() as instance:
         # the inputs are already in the warehouse: declare them, run only the report (the panel is stored by
         # ticker: the run reads the registered tickers' files, of which the report keeps its own)
-        instance.add_dynamic_partitions(TICKER, Warehouse(warehouse).stored_tickers("market_panel"))
+        instance.add_dynamic_partitions(TICKER, coverage.stored_tickers(Warehouse(warehouse), "market_panel"))
         inputs = [
             dg.AssetSpec("market_panel", partitions_def=month_partitions, metadata={ROWS_BY_TICKER: True}),
             dg.AssetSpec("fx_rates", partitions_def=month_partitions),
