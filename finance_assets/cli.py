@@ -103,7 +103,7 @@ def validate(args: argparse.Namespace, environ: dict | None = None, today: dt.da
     if getattr(args, "executor", None):
         settings = settings.replace(executor=args.executor)
     request = Request(args.command, settings, verbose=args.verbose)
-    if args.command in ("register", "backfill", "demo", "catalog", "update"):
+    if args.command in ("register", "backfill", "demo", "catalog", "update", "migrate-warehouse"):
         settings.check_writable()
     if args.command in ("register", "backfill", "demo", "update"):
         settings.check_live_credentials()
@@ -681,6 +681,19 @@ def latest_report(settings: Settings) -> Path | None:
     return path if path.exists() else None
 
 
+def migrate_warehouse(settings: Settings) -> None:
+    from finance_assets.lib.warehouse import Warehouse
+
+    wh = Warehouse(settings.warehouse_location)
+    moved = wh.migrate_legacy_layout()
+    if not moved:
+        print(f"{wh.location}: nothing to migrate (every daily-bar asset is in month-and-shard files)")
+        return
+    for asset, files in moved.items():
+        print(f"{asset}: {files} ticker-year file(s) moved into month-and-shard files")
+    wh.refresh_catalog()
+
+
 def catalog(settings: Settings) -> None:
     from finance_assets.lib.warehouse import Warehouse
 
@@ -804,6 +817,10 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("report", help="print the path of the latest portfolio report")
     sub.add_parser("catalog", help="(re)create the DuckDB views over the warehouse")
+    sub.add_parser(
+        "migrate-warehouse",
+        help="move daily-bar files of the layout before #17 (a file per ticker and year) into month-and-shard files",
+    )
     return p0
 
 
@@ -843,6 +860,8 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         elif request.command == "catalog":
             catalog(settings)
+        elif request.command == "migrate-warehouse":
+            migrate_warehouse(settings)
     except (CliError, SettingsError, PortfolioError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -109,6 +109,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             dims_list = [partition_dims(pdef, key) for key in keys]
             tickers = None
             if _rows_by_ticker(context.definition_metadata):
+                wh.check_layout(asset)
                 tickers = self._output_tickers(context, obj)
                 dims_list = [{TICKER: ticker, **dims} for dims in dims_list for ticker in tickers]
             parts = wh.write_split_counts(asset, obj, dims_list)
@@ -167,6 +168,7 @@ class ParquetWarehouseIOManager(dg.ConfigurableIOManager):
             keys = [key for key in keys if key in wanted]  # a targeted run reads its tickers' rows only
         dims_list = [partition_dims(pdef, k) for k in keys]
         if _rows_by_ticker(upstream_meta):
+            wh.check_layout(asset)
             tickers = _run_tickers(context)
             if tickers is None:  # outside a run: every ticker stored
                 tickers = coverage.stored_tickers(wh, asset)

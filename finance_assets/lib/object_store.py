@@ -207,6 +207,9 @@ class ObjectStore:
     def exists(self, rel: str) -> bool:
         return bool(self.fs.exists(self.path(rel)))
 
+    def delete(self, rel: str) -> None:
+        self.fs.rm(self.path(rel))
+
     def list(self, rel_prefix: str = "", suffix: str = "") -> list[str]:
         """Relative keys under `rel_prefix/` (sorted), optionally only those ending in `suffix`."""
         base = self.path(rel_prefix.strip("/")) if rel_prefix else self.path("").rstrip("/")

@@ -68,6 +68,16 @@ class WarehouseError(ValueError):
     pass
 
 
+# Before month-and-shard files (#17, 2026-12) a daily-bar asset kept a file per ticker and year.
+_LEGACY_FILE = re.compile(r"/ticker=([^/]+)/year=(\d{4})/data\.parquet$")
+MIGRATE_COMMAND = "finance-assets migrate-warehouse"
+_LAYOUT_CHECKED: set[tuple[str, str]] = set()  # (warehouse, asset) found free of legacy files in this process
+
+
+class LegacyLayoutError(WarehouseError):
+    pass
+
+
 def _check_asset(asset: str) -> str:
     if not _SAFE_ASSET.match(asset):
         raise WarehouseError(f"invalid asset name for the warehouse: {asset!r}")
@@ -472,6 +482,54 @@ class Warehouse:
     def all_files(self, asset: str) -> list[Path]:
         return sorted((self.root / _check_asset(asset)).rglob(DATA_FILE))
 
+    def legacy_files(self, asset: str) -> list:
+        """The asset's files in the layout before month-and-shard files (one per ticker and year)."""
+        return [f for f in self.all_files(asset) if _LEGACY_FILE.search(str(f))]
+
+    def check_layout(self, asset: str) -> None:
+        """Refuse to read or write a daily-bar asset that still holds files of the old layout: its readers
+        would miss those rows and the catalog's views would count them twice. Checked once per process."""
+        if (self.location, asset) in _LAYOUT_CHECKED:
+            return
+        legacy = self.legacy_files(asset)
+        if legacy:
+            raise LegacyLayoutError(
+                f"{asset}: {len(legacy)} file(s) in the warehouse layout before month-and-shard files (e.g. "
+                f"{legacy[0]}); run `{MIGRATE_COMMAND}` once to move their rows (nothing is lost)"
+            )
+        _LAYOUT_CHECKED.add((self.location, asset))
+
+    def migrate_legacy_layout(self) -> dict[str, int]:
+        """Move every file of the old layout into month-and-shard files, then delete it; returns the files
+        moved per asset. A crash in between leaves both copies of a ticker-year, and running it again
+        rewrites the same rows and deletes the old file."""
+        moved: dict[str, int] = {}
+        for asset in self.assets():
+            legacy = self.legacy_files(asset)
+            for old in legacy:
+                frame = self._read_exact(old)
+                if len(frame):
+                    tickers, months = _row_labels(frame, ["ticker", "month"])
+                    dims = [{"ticker": t, "month": f"{m}-01"} for t, m in sorted(set(zip(tickers, months)))]
+                    self.write_split_counts(asset, frame, dims)
+                self._delete(old)
+            if legacy:
+                moved[asset] = len(legacy)
+                _LAYOUT_CHECKED.discard((self.location, asset))
+        return moved
+
+    def assets(self) -> list[str]:
+        """The assets that have a folder in the warehouse."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SAFE_ASSET.match(p.name))
+
+    def _read_exact(self, file) -> pd.DataFrame:
+        return pd.read_parquet(file)  # pyarrow's types, as `_merged` reads a file it rewrites
+
+    def _delete(self, file) -> None:
+        Path(file).unlink()
+
     def stored_tickers(self, asset: str) -> list[str]:
         """The tickers an asset partitioned by ticker has files for (from the layout, no data read); a
         daily-bar asset's tickers are in its coverage table (`coverage.stored_tickers`)."""
@@ -663,6 +721,12 @@ class ObjectStoreWarehouse(Warehouse):
 
     def all_files(self, asset: str) -> list[str]:  # type: ignore[override]
         return [self.store.url_of(rel) for rel in self.store.list(_check_asset(asset), suffix=f"/{DATA_FILE}")]
+
+    def _read_exact(self, file) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.store.get(self.store.rel_of(str(file))).data))
+
+    def _delete(self, file) -> None:
+        self.store.delete(self.store.rel_of(str(file)))
 
     def _fetched(self, files: Sequence[str | Path], tmp: str) -> list[Path]:
         rels = [self.store.rel_of(str(f)) for f in files]
