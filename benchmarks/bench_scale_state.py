@@ -73,6 +73,7 @@ def inner_write_state(root: Path, day: str) -> dict:
     from finance_assets.defs.market import assets as market
     from finance_assets.defs.market import schemas as market_schemas
     from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
+    from finance_assets.lib import coverage
     from finance_assets.lib.warehouse import Warehouse, ticker_shard
 
     rng = np.random.default_rng(SEED)
@@ -92,6 +93,7 @@ def inner_write_state(root: Path, day: str) -> dict:
             dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for t in tickers]
             out["files_written"] += len({ticker_shard(t) for t in tickers})
             wh.write_split_counts(asset, frame, dims)
+            coverage.record(wh, asset, [m.strftime("%Y-%m-01")], tickers)  # as the IO manager records a run
             month = frame.sort_values(["date", "ticker"])
             month.to_parquet(by_month / asset / f"{m.strftime('%Y-%m-01')}.parquet", index=False)
     snapshots = _frame(FUNDAMENTAL_SNAPSHOTS, tickers, [last - pd.Timedelta(days=40)], rng)

@@ -307,14 +307,24 @@ def _partition_predicate(dims_list: Sequence[Mapping[str, str] | None]) -> str |
         return None
     terms = []
     for names, members in _by_dimension_names(bucketed).items():
+        labels = {tuple(_wanted_label(n, _check_value(n, str(bucketed[i][n]))) for n in names) for i in members}
+        tickers = {label[names.index("ticker")] for label in labels} if "ticker" in names else set()
+        months = {label[names.index("month")] for label in labels} if "month" in names else set()
+        if set(names) == {"ticker", "month"} and len(labels) == len(tickers) * len(months):
+            # every combination (a run's tickers x its months) in files of one month each (physical_dims): a
+            # selected file's rows are all of its month, so the tickers alone select (6,000 tickers x 12
+            # months of prices and technicals: 0.9 s instead of 1.3 s with the month label too). A semi-join
+            # against a table of the tickers took 0.3 s but gives the rows in no fixed order.
+            terms.append(f"{_label_sql('ticker')} IN ({_quoted(sorted(tickers))})")
+            continue
         # '|' cannot occur in a partition value (_SAFE_VALUE), so joined labels stay unambiguous
-        label = " || '|' || ".join(_label_sql(name) for name in names)
-        wanted = sorted(
-            {"|".join(_wanted_label(n, _check_value(n, str(bucketed[i][n]))) for n in names) for i in members}
-        )
-        quoted = ", ".join(f"'{value}'" for value in wanted)
-        terms.append(f"({label}) IN ({quoted})")
+        joined = " || '|' || ".join(_label_sql(name) for name in names)
+        terms.append(f"({joined}) IN ({_quoted(sorted('|'.join(label) for label in labels))})")
     return " OR ".join(terms)
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in values)  # checked partition values: no quote can occur
 
 
 def _partition_predicates(tables: Mapping[str, Sequence[Mapping[str, str] | None]]) -> dict[str, str | None]:

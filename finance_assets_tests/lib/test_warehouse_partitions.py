@@ -13,6 +13,7 @@ from finance_assets.lib.warehouse import (
     StoredPartitions,
     Warehouse,
     WarehouseError,
+    _partition_predicate,
     connect_stored,
     split_partitions,
     ticker_shard,
@@ -161,3 +162,20 @@ def test_write_split_counts_on_an_object_store(bucket_url, s3_endpoint, tmp_path
         _warehouse(bucket_url + "/a", s3_endpoint, tmp_path / "a"),
         _warehouse(bucket_url + "/b", s3_endpoint, tmp_path / "b"),
     )
+
+
+def test_a_grid_of_tickers_and_months_is_selected_by_its_tickers(tmp_path):
+    """A run's tickers x its months (every combination) is selected by its tickers alone (the files are one month
+    each); the rows are those `read_partitions` returns, in its order, and a selection with a gap still gets
+    exactly its combinations."""
+    wh = Warehouse(tmp_path / "warehouse")
+    _fill(wh)
+    grid = [{"ticker": t, "month": m} for t in ("AAA", "BBB") for m in MONTHS[1:3]]
+    assert _partition_predicate(grid) == """CAST("ticker" AS VARCHAR) IN ('AAA', 'BBB')"""
+    with wh.connect_partitions({"prices": grid}) as con:
+        pd.testing.assert_frame_equal(con.execute("SELECT * FROM prices").df(), wh.read_partitions("prices", grid))
+    gap = grid[:-1]  # BBB's January left out: not every combination
+    assert "IN ('AAA|2024-12', 'AAA|2025-01', 'BBB|2024-12')" in _partition_predicate(gap)
+    with wh.connect_partitions({"prices": gap}) as con:
+        months = con.execute("SELECT DISTINCT ticker, strftime(date, '%Y-%m') FROM prices ORDER BY ALL").fetchall()
+    assert months == [("AAA", "2024-12"), ("AAA", "2025-01"), ("BBB", "2024-12")]
