@@ -700,6 +700,13 @@ def catalog(settings: Settings) -> None:
     wh = Warehouse(settings.warehouse_location)
     assets = wh.refresh_catalog()
     print(f"DuckDB catalog: {wh.catalog_path}")
+    legacy = [asset for asset in assets if wh.legacy_files(asset)]
+    if legacy:
+        print(
+            f"warning: {', '.join(legacy)} still hold files of the layout before month-and-shard files; "
+            "run `finance-assets migrate-warehouse` (the runs refuse these assets until then)",
+            file=sys.stderr,
+        )
     print(f"views: {', '.join(assets) or 'none yet (materialize something first)'}")
     if settings.warehouse_url:
         print(

@@ -76,6 +76,9 @@ def test_legacy_files_are_refused_then_moved_with_every_row(tmp_path):
 def test_the_cli_command_migrates_the_settings_warehouse(isolated_home):
     root = isolated_home / "data" / "warehouse"
     expected = _write_legacy(root, "prices")
+    catalog = [sys.executable, "-m", "finance_assets.cli", "catalog"]
+    warned = subprocess.run(catalog, env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert warned.returncode == 0 and "warning: prices still hold files of the layout before" in warned.stderr
     command = [sys.executable, "-m", "finance_assets.cli", "migrate-warehouse"]
     done = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -87,6 +90,8 @@ def test_the_cli_command_migrates_the_settings_warehouse(isolated_home):
     )
     again = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
+    quiet = subprocess.run(catalog, env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr
 
 
 def test_an_object_store_warehouse_migrates_alike(bucket_url, s3_endpoint, tmp_path):  # noqa: F811
