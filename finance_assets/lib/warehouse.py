@@ -17,8 +17,8 @@ reads at a fixed number of files whatever the universe (16 per asset and month),
 yearly file. Writing partitions rewrites each file they live in once, under a per-file lock: read,
 replace those partitions' rows, write a temp file, fsync, rename. A killed step therefore leaves the
 previous version intact, and concurrent writers of different partitions of one file queue for a few
-milliseconds instead of losing each other's rows. DuckDB
-only holds views (no data), so readers such as notebooks never block a materialization.
+milliseconds instead of losing each other's rows. DuckDB only holds views (no data), so readers such as
+notebooks never block a materialization.
 
 `Warehouse("s3://bucket/prefix")` is the same layout on an S3-compatible object store
 (`ObjectStoreWarehouse`, lib/object_store.py, docs/object-storage.md): each file is one object
