@@ -70,8 +70,6 @@ def inner_write_state(root: Path, day: str) -> dict:
     import numpy as np
     import pandas as pd
 
-    from finance_assets.defs.market import assets as market
-    from finance_assets.defs.market import schemas as market_schemas
     from finance_assets.defs.portfolio.schemas import FUNDAMENTAL_SNAPSHOTS
     from finance_assets.lib import coverage
     from finance_assets.lib.warehouse import Warehouse, ticker_shard
@@ -80,17 +78,13 @@ def inner_write_state(root: Path, day: str) -> dict:
     tickers = sorted(scale._instance().get_dynamic_partitions("ticker"))
     wh = Warehouse(scale._settings().warehouse_location)
     last = pd.Timestamp(day)
-    first = (last - pd.DateOffset(months=scale.CROSS_SECTION_MONTHS - 1)).replace(day=1)
     out: dict = {"tickers": len(tickers), "months": scale.CROSS_SECTION_MONTHS, "files_written": 0}
     by_month = root / "by_month"
     started = time.perf_counter()
-    months = pd.date_range(first, last, freq="MS")
-    month_days = {m: pd.bdate_range(m, min(m + pd.offsets.MonthEnd(0), last)) for m in months}
-    for asset, schema in (("prices", market_schemas.PRICES), ("technicals", market.TECHNICALS)):
+    for asset, schema in _schemas():
         (by_month / asset).mkdir(parents=True, exist_ok=True)
-        for m, days in month_days.items():  # a month at a time: each of its shard files written once
-            frame = _frame(schema, tickers, days, rng)
-            dims = [{"ticker": t, "month": m.strftime("%Y-%m-01")} for t in tickers]
+        for m in _months_up_to(last):  # a month at a time: each of its shard files written once
+            [frame], dims = _month_frames(schema, tickers, [m], last, rng)
             out["files_written"] += len({ticker_shard(t) for t in tickers})
             wh.write_split_counts(asset, frame, dims)
             coverage.record(wh, asset, [m.strftime("%Y-%m-01")], tickers)  # as the IO manager records a run
@@ -103,7 +97,16 @@ def inner_write_state(root: Path, day: str) -> dict:
     return out
 
 
-def _month_frames(asset: str, schema, tickers: list[str], months, last, rng) -> tuple[list, list[dict]]:
+def _months_up_to(last):
+    """The CROSS_SECTION_MONTHS month starts up to `last` (a Timestamp)."""
+    import pandas as pd
+
+    first = (last - pd.DateOffset(months=scale.CROSS_SECTION_MONTHS - 1)).replace(day=1)
+    return pd.date_range(first, last, freq="MS")
+
+
+def _month_frames(schema, tickers: list[str], months, last, rng) -> tuple[list, list[dict]]:
+    """Each month's rows of `schema` for every ticker (its weekdays up to `last`), and their partitions."""
     import pandas as pd
 
     frames, dims = [], []
@@ -135,7 +138,7 @@ def inner_session_write(root: Path, day: str) -> dict:
     last = pd.Timestamp(day)
     out: dict = {"tickers": len(tickers)}
     for asset, schema in _schemas():
-        frames, dims = _month_frames(asset, schema, tickers, [last.replace(day=1)], last, rng)
+        frames, dims = _month_frames(schema, tickers, [last.replace(day=1)], last, rng)
         frame = pd.concat(frames, ignore_index=True)
         started = time.perf_counter()
         wh.write_split_counts(asset, frame, dims)
@@ -159,11 +162,10 @@ def inner_add_ticker_write(root: Path, day: str) -> dict:
     rng = np.random.default_rng(SEED + 2)
     wh = Warehouse(scale._settings().warehouse_location)
     last = pd.Timestamp(day)
-    first = (last - pd.DateOffset(months=scale.CROSS_SECTION_MONTHS - 1)).replace(day=1)
-    months = pd.date_range(first, last, freq="MS")
+    months = _months_up_to(last)
     out: dict = {"ticker": added, "shard": ticker_shard(added), "months": len(months)}
     for asset, schema in _schemas():
-        frames, dims = _month_frames(asset, schema, [added], months, last, rng)
+        frames, dims = _month_frames(schema, [added], months, last, rng)
         files = wh.files(asset, dims)
         before = wh.read_files(files)
         started = time.perf_counter()

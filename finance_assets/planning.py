@@ -38,7 +38,7 @@ from finance_assets.lib.partitions import (
     run_tags,
 )
 from finance_assets.lib.selections import ACTIONS, MARKET, PANEL, REPORT, RUN_GROUPS, SEC, SNAPSHOTS, TICKER_MAP
-from finance_assets.lib.warehouse import Warehouse, ticker_shard
+from finance_assets.lib.warehouse import Warehouse, shard_order
 
 NY = "America/New_York"
 PANEL_ASSET = "market_panel"  # the panel's month runs are per ticker like the daily bars; fx_rates is not
@@ -100,10 +100,6 @@ def _final(
         return False
     at = pd.Timestamp(stamp, unit="s", tz="UTC")
     return at >= final_after or (window_end is not None and at >= window_end)
-
-
-def _by_shard(ticker: str) -> tuple[str, str]:
-    return ticker_shard(ticker), ticker
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -279,8 +275,8 @@ def _ticker_month_steps(
             else [
                 part
                 for side in (
-                    sorted((t for t in group if _reads(read, [t])), key=_by_shard),
-                    sorted((t for t in group if not _reads(read, [t])), key=_by_shard),
+                    sorted((t for t in group if _reads(read, [t])), key=shard_order),
+                    sorted((t for t in group if not _reads(read, [t])), key=shard_order),
                 )
                 for part in _chunks(side, scope.chunk)
                 if part

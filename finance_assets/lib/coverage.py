@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from finance_assets.lib.warehouse import Warehouse, split_partitions, ticker_shard
+from finance_assets.lib.warehouse import Warehouse, shard_order, split_partitions
 
 COVERAGE_SUFFIX = "_coverage"
 COVERAGE_COLUMNS = ("date", "ticker", "actions_version")
@@ -370,7 +370,7 @@ def plan_sync(
     `chunk` tickers each), one run per contiguous month range. Within a run every asset covers all of
     the run's months (a month already held is rewritten with the same rows)."""
     by_shape: dict[tuple[tuple[str, ...], frozenset], list[str]] = defaultdict(list)
-    for ticker in sorted(need, key=lambda t: (ticker_shard(t), t)):  # a chunk's rows in few shard files
+    for ticker in sorted(need, key=shard_order):
         assets = tuple(a for a in asset_order if a in need[ticker])
         months = frozenset().union(*need[ticker].values())
         by_shape[(assets, months)].append(ticker)

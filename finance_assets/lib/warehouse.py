@@ -107,6 +107,11 @@ def ticker_shard(ticker: str) -> str:
     return f"{zlib.crc32(ticker.encode()) % TICKER_SHARDS:02d}"
 
 
+def shard_order(ticker: str) -> tuple[str, str]:
+    """Sort key putting tickers of one shard together: a chunk of them rewrites few shard files of a month."""
+    return ticker_shard(ticker), ticker
+
+
 def physical_dims(dims: Mapping[str, str] | None) -> dict[str, str]:
     """The dimensions naming a partition's file: ticker + month -> month + shard, a time dimension alone
     -> year, a ticker alone -> ticker."""
@@ -589,15 +594,7 @@ class Warehouse:
 
     def refresh_catalog(self) -> list[str]:
         """(Re)create a view for every asset that has data; returns the asset names."""
-        assets = (
-            sorted(
-                p.name
-                for p in self.root.iterdir()
-                if p.is_dir() and _SAFE_ASSET.match(p.name) and any(p.rglob(DATA_FILE))
-            )
-            if self.root.exists()
-            else []
-        )
+        assets = [asset for asset in self.assets() if any((self.root / asset).rglob(DATA_FILE))]
         if not assets:
             return []
         with FileLock(str(self.root / ".views.lock"), timeout=30):
