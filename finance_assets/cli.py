@@ -208,11 +208,15 @@ def _warm_workers(cluster) -> None:
     run's two fetching steps (filings, xbrl_facts) do not overlap from the start."""
     from distributed import Client
 
+    from finance_assets.lib.executor import drop_heartbeats_to_a_closed_scheduler
+
     with Client(cluster) as client:
         with contextlib.suppress(Exception):  # an optimization only
             client.run(importlib.import_module, "finance_assets.definitions")
         with contextlib.suppress(Exception):  # without it, Ctrl-C prints a traceback per worker
             client.run(_leave_terminal_process_group)
+        with contextlib.suppress(Exception):  # a heartbeat racing the scheduler's close on Ctrl-C
+            client.run(drop_heartbeats_to_a_closed_scheduler)
 
 
 def _leave_terminal_process_group() -> None:

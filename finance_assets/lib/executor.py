@@ -24,6 +24,9 @@ Two more changes keep a run's log free of tracebacks and warnings that report no
 - a run stopped (Ctrl-C, SIGTERM) while a step's result was being fetched closes the client under that
   fetch: tornado logged the `CommClosedError` of the abandoned fetch with its traceback at ERROR (the
   run itself already ended, as stopped). Those records are dropped; any other tornado error is kept.
+- on the workers of the CLI's own cluster, a heartbeat that meets the scheduler's closed connection while
+  the CLI closes that cluster (Ctrl-C) is not logged: the worker logged it at ERROR with a traceback into
+  the CLI's stderr, after its one-line "interrupted" message. Any other heartbeat failure is kept.
 """
 
 from __future__ import annotations
@@ -59,6 +62,21 @@ class _DropClosedCommErrors(logging.Filter):
 
 
 logging.getLogger("tornado.application").addFilter(_DropClosedCommErrors())
+
+HEARTBEAT_FAILURE = "Failed to communicate with scheduler during heartbeat"
+
+
+class _DropHeartbeatsToAClosedScheduler(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, CommClosedError) and record.getMessage().startswith(HEARTBEAT_FAILURE))
+
+
+def drop_heartbeats_to_a_closed_scheduler() -> None:
+    """Run on each worker of a cluster whose scheduler lives and dies with the CLI process."""
+    worker_log = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _DropHeartbeatsToAClosedScheduler) for f in worker_log.filters):
+        worker_log.addFilter(_DropHeartbeatsToAClosedScheduler())
 
 
 def local_cluster(**kwargs) -> dask.distributed.LocalCluster:
