@@ -382,19 +382,18 @@ CROSS_SECTION_MONTHS = 12  # a ticker's latest close is looked for in the 12 mon
 # every ticker's latest close on or before a day, its SMA-50 that day and its P/E on the newest snapshot known
 CROSS_SECTION_SQL = """
     WITH last_bar AS (
-        SELECT ticker, max(date) AS date FROM prices WHERE date <= CAST(? AS DATE) GROUP BY ticker
+        SELECT ticker, max(date) AS date, arg_max(close, date) AS close
+        FROM prices WHERE date <= CAST(? AS DATE) GROUP BY ticker
     ), snap AS (
-        SELECT ticker, ttm_eps_diluted,
-               row_number() OVER (PARTITION BY ticker ORDER BY known_at DESC) AS newest
-        FROM fundamental_snapshots WHERE known_at <= CAST(? AS TIMESTAMP) + INTERVAL 1 DAY
+        SELECT ticker, arg_max(ttm_eps_diluted, known_at) AS ttm_eps_diluted
+        FROM fundamental_snapshots WHERE known_at <= CAST(? AS TIMESTAMP) + INTERVAL 1 DAY GROUP BY ticker
     )
-    SELECT p.ticker, p.date, p.close, t.sma_50,
-           CASE WHEN s.ttm_eps_diluted > 0 THEN p.close / s.ttm_eps_diluted END AS pe
+    SELECT b.ticker, b.date, b.close, t.sma_50,
+           CASE WHEN s.ttm_eps_diluted > 0 THEN b.close / s.ttm_eps_diluted END AS pe
     FROM last_bar b
-    JOIN prices p ON p.ticker = b.ticker AND p.date = b.date
-    LEFT JOIN technicals t ON t.ticker = p.ticker AND CAST(t.date AS DATE) = p.date
-    LEFT JOIN snap s ON s.ticker = p.ticker AND s.newest = 1
-    ORDER BY p.ticker
+    LEFT JOIN technicals t ON t.ticker = b.ticker AND CAST(t.date AS DATE) = b.date
+    LEFT JOIN snap s ON s.ticker = b.ticker
+    ORDER BY b.ticker
 """
 
 

@@ -304,42 +304,54 @@ def _label_sql(name: str) -> str:
     return f'CAST("{name}" AS VARCHAR)'
 
 
-def _partition_predicate(dims_list: Sequence[Mapping[str, str] | None]) -> str | None:
-    """A SQL predicate selecting exactly the rows `read_partitions` keeps from these partitions' files (None:
+@dataclass(frozen=True)
+class _RowFilter:
+    """A view's row predicate and the ENUM types it casts to (type name -> its values): a value is selected
+    when it casts to the type. Casting is a hash lookup per row; `IN` with thousands of constants compared
+    each row against the list (6,000 tickers x 12 months of prices and technicals: 1.2 s against 0.2 s)."""
+
+    sql: str
+    enums: Mapping[str, Sequence[str]]
+
+
+def _partition_predicate(dims_list: Sequence[Mapping[str, str] | None], asset: str = "rows") -> _RowFilter | None:
+    """The row filter selecting exactly the rows `read_partitions` keeps from these partitions' files (None:
     every row, when no partition is a time partition sharing a file with other partitions)."""
     bucketed = [d for d in dims_list if d and any(name in _TIME_DIMENSIONS for name in d)]
     if not bucketed:
         return None
-    terms = []
+    terms, enums = [], {}
     for names, members in _by_dimension_names(bucketed).items():
         labels = {tuple(_wanted_label(n, _check_value(n, str(bucketed[i][n]))) for n in names) for i in members}
         tickers = {label[names.index("ticker")] for label in labels} if "ticker" in names else set()
         months = {label[names.index("month")] for label in labels} if "month" in names else set()
+        enum = f"{asset}_selected_{len(enums)}"
         if set(names) == {"ticker", "month"} and len(labels) == len(tickers) * len(months):
             # every combination (a run's tickers x its months) in files of one month each (physical_dims): a
-            # selected file's rows are all of its month, so the tickers alone select (6,000 tickers x 12
-            # months of prices and technicals: 0.9 s instead of 1.3 s with the month label too). A semi-join
-            # against a table of the tickers took 0.3 s but gives the rows in no fixed order.
-            terms.append(f"{_label_sql('ticker')} IN ({_quoted(sorted(tickers))})")
+            # selected file's rows are all of its month, so the tickers alone select. A semi-join against a
+            # table of the tickers gives the rows in no fixed order; a cast keeps the files' order.
+            enums[enum] = sorted(tickers)
+            terms.append(f"TRY_CAST({_label_sql('ticker')} AS {enum}) IS NOT NULL")
             continue
         # '|' cannot occur in a partition value (_SAFE_VALUE), so joined labels stay unambiguous
         joined = " || '|' || ".join(_label_sql(name) for name in names)
-        terms.append(f"({joined}) IN ({_quoted(sorted('|'.join(label) for label in labels))})")
-    return " OR ".join(terms)
+        enums[enum] = sorted("|".join(label) for label in labels)
+        terms.append(f"TRY_CAST(({joined}) AS {enum}) IS NOT NULL")
+    return _RowFilter(" OR ".join(terms), enums)
 
 
 def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)  # checked partition values: no quote can occur
 
 
-def _partition_predicates(tables: Mapping[str, Sequence[Mapping[str, str] | None]]) -> dict[str, str | None]:
-    """Each asset's row predicate (`_partition_predicate`), every name and value checked before anything is read."""
-    return {_check_asset(asset): _partition_predicate(dims_list) for asset, dims_list in tables.items()}
+def _partition_predicates(tables: Mapping[str, Sequence[Mapping[str, str] | None]]) -> dict[str, _RowFilter | None]:
+    """Each asset's row filter (`_partition_predicate`), every name and value checked before anything is read."""
+    return {_check_asset(asset): _partition_predicate(dims_list, asset) for asset, dims_list in tables.items()}
 
 
 def _partitions_connection(
     files: Mapping[str, Sequence[str | Path]],
-    predicates: Mapping[str, str | None],
+    predicates: Mapping[str, _RowFilter | None],
     empty: Mapping[str, pd.DataFrame] | None,
     union_by_name: bool = True,
 ) -> duckdb.DuckDBPyConnection:
@@ -355,7 +367,11 @@ def _partitions_connection(
                     f"CREATE VIEW {asset} AS SELECT * FROM read_parquet([{paths}], union_by_name = {union}, "
                     "hive_partitioning = false)"
                 )
-                con.execute(f"{sql} WHERE {predicate}" if predicate else sql)
+                if predicate:
+                    for enum, values in predicate.enums.items():
+                        con.execute(f"CREATE TYPE {enum} AS ENUM ({_quoted(values)})")
+                    sql += f" WHERE {predicate.sql}"
+                con.execute(sql)
             elif empty is not None and asset in empty:
                 con.register(asset, empty[asset])
     except BaseException:

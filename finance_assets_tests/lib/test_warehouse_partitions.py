@@ -171,11 +171,13 @@ def test_a_grid_of_tickers_and_months_is_selected_by_its_tickers(tmp_path):
     wh = Warehouse(tmp_path / "warehouse")
     _fill(wh)
     grid = [{"ticker": t, "month": m} for t in ("AAA", "BBB") for m in MONTHS[1:3]]
-    assert _partition_predicate(grid) == """CAST("ticker" AS VARCHAR) IN ('AAA', 'BBB')"""
+    selected = _partition_predicate(grid, "prices")
+    assert selected.sql == 'TRY_CAST(CAST("ticker" AS VARCHAR) AS prices_selected_0) IS NOT NULL'
+    assert selected.enums == {"prices_selected_0": ["AAA", "BBB"]}
     with wh.connect_partitions({"prices": grid}) as con:
         pd.testing.assert_frame_equal(con.execute("SELECT * FROM prices").df(), wh.read_partitions("prices", grid))
     gap = grid[:-1]  # BBB's January left out: not every combination
-    assert "IN ('AAA|2024-12', 'AAA|2025-01', 'BBB|2024-12')" in _partition_predicate(gap)
+    assert _partition_predicate(gap).enums == {"rows_selected_0": ["AAA|2024-12", "AAA|2025-01", "BBB|2024-12"]}
     with wh.connect_partitions({"prices": gap}) as con:
         months = con.execute("SELECT DISTINCT ticker, strftime(date, '%Y-%m') FROM prices ORDER BY ALL").fetchall()
     assert months == [("AAA", "2024-12"), ("AAA", "2025-01"), ("BBB", "2024-12")]
