@@ -4,6 +4,7 @@ as in test_object_store)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 
 import pandas as pd
@@ -13,6 +14,7 @@ from finance_assets.lib.warehouse import (
     StoredPartitions,
     Warehouse,
     WarehouseError,
+    _day_labels,
     _partition_predicate,
     connect_stored,
     split_partitions,
@@ -181,3 +183,21 @@ def test_a_grid_of_tickers_and_months_is_selected_by_its_tickers(tmp_path):
     with wh.connect_partitions({"prices": gap}) as con:
         months = con.execute("SELECT DISTINCT ticker, strftime(date, '%Y-%m') FROM prices ORDER BY ALL").fetchall()
     assert months == [("AAA", "2024-12"), ("AAA", "2025-01"), ("BBB", "2024-12")]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        [pd.Timestamp("2024-01-31"), pd.Timestamp("2025-12-01 13:00"), None],  # datetime64[ns] with NaT
+        [dt.date(2024, 1, 31), dt.date(2025, 12, 1), None],  # object dates
+        [pd.Timestamp("2024-01-31 23:00", tz="America/New_York")],  # tz-aware: its own calendar day
+        ["2024-02-03", "2024-02-29"],  # strings
+    ],
+)
+def test_day_labels_are_what_strftime_gives(dates):
+    """The fast path for naive datetime64 (numpy formats them) labels every row as to_datetime + strftime did."""
+    for column in (pd.Series(dates), pd.Series(dates, index=range(10, 10 + len(dates)))):
+        expected = pd.to_datetime(column).dt.strftime("%Y-%m-%d")
+        pd.testing.assert_series_equal(_day_labels(column), expected)
+        if column.dtype.kind == "M" and column.dt.tz is None:  # other units too
+            pd.testing.assert_series_equal(_day_labels(column.astype("datetime64[ms]")), expected)
