@@ -197,7 +197,8 @@ def test_a_grid_of_tickers_and_months_is_selected_by_its_tickers(tmp_path):
 def test_day_labels_are_what_strftime_gives(dates):
     """The fast path for naive datetime64 (numpy formats them) labels every row as to_datetime + strftime did."""
     for column in (pd.Series(dates), pd.Series(dates, index=range(10, 10 + len(dates)))):
-        expected = pd.to_datetime(column).dt.strftime("%Y-%m-%d")
-        pd.testing.assert_series_equal(_day_labels(column), expected)
-        if column.dtype.kind == "M" and column.dt.tz is None:  # other units too
-            pd.testing.assert_series_equal(_day_labels(column.astype("datetime64[ms]")), expected)
+        for width in (10, 7):  # a day's label, a month's
+            expected = pd.to_datetime(column).dt.strftime("%Y-%m-%d").str[:width]
+            pd.testing.assert_series_equal(_day_labels(column, width), expected)
+            if column.dtype.kind == "M" and column.dt.tz is None:  # other units too
+                pd.testing.assert_series_equal(_day_labels(column.astype("datetime64[ms]"), width), expected)
