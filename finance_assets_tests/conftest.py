@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# a test's Dagster instance: the product's instance class (dagster.yaml), no telemetry, Dagster's defaults else
+TEST_INSTANCE_YAML = (
+    "telemetry:\n  enabled: false\n"
+    "instance_class:\n  module: finance_assets.lib.dagster_instance\n  class: FinanceAssetsInstance\n"
+)
 
 # The suite's partitioned tests address months since 2016 (the live default); demo mode's own default
 # (config.DEMO_HISTORY_START, 2025-01) starts later. Partitions are defined when the package is imported,
@@ -41,7 +46,7 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     (data / "portfolio.csv").write_text((REPO / "data" / "portfolio.csv").read_text())
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(TEST_INSTANCE_YAML)
     monkeypatch.setenv("FINANCE_ASSETS_DATA_DIR", str(data))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("FINANCE_ASSETS_MODE", "demo")

@@ -10,6 +10,7 @@ import dagster as dg
 
 from finance_assets import definitions
 from finance_assets.lib.partitions import TICKER, month_partitions, report_day_partitions
+from finance_assets_tests.conftest import TEST_INSTANCE_YAML
 
 EXPECTED_ASSETS = {
     "ticker_cik_map",
@@ -73,7 +74,7 @@ def test_at_6000_tickers_every_asset_stays_under_25000_partitions_and_loads_quic
     792,000), and the definitions still load in under 10 s there."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(TEST_INSTANCE_YAML)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     tickers = [f"DQX{i:04d}" for i in range(6_000)]
     with dg.DagsterInstance.get() as instance:

@@ -643,10 +643,16 @@ except SettingsError:
     HISTORY_START = default_history_start(_IMPORT_MODE)
 
 
+def default_dagster_setting(name: str, value: str) -> None:
+    """Set Dagster's environment setting `name` for the rest of the process, unless the user set it (e.g.
+    DAGSTER_EVENT_BATCH_SIZE, which the instance's batched event storage turns on where it is opened)."""
+    os.environ.setdefault(name, value)
+
+
 @contextlib.contextmanager
 def dagster_switch(name: str, value: str = "true"):
     """Within the block, the process environment sets Dagster's switch `name` (read by Dagster itself, e.g. when
-    a run is created), unless the user set it; restored afterwards. The one place the project writes it."""
+    a run is created), unless the user set it; restored afterwards."""
     if os.environ.get(name) is not None:
         yield
         return

@@ -24,6 +24,8 @@ Two more changes keep a run's log free of tracebacks and warnings that report no
 - a run stopped (Ctrl-C, SIGTERM) while a step's result was being fetched closes the client under that
   fetch: tornado logged the `CommClosedError` of the abandoned fetch with its traceback at ERROR (the
   run itself already ended, as stopped). Those records are dropped; any other tornado error is kept.
+
+Steps are submitted with a priority: the number of steps downstream of each (`_downstream_counts`).
 - on the workers of the CLI's own cluster, a heartbeat that meets the scheduler's closed connection while
   the CLI closes that cluster (Ctrl-C) is not logged: the worker logged it at ERROR with a traceback into
   the CLI's stderr, after its one-line "interrupted" message. Any other heartbeat failure is kept.
@@ -129,7 +131,9 @@ class RecordSafeDaskExecutor(DaskExecutor):
         job_name = plan_context.job_name
         with dask.distributed.Client(cluster) as client:
             futures, by_step = [], {}
-            for step_level in execution_plan.get_steps_to_execute_by_level():
+            levels = execution_plan.get_steps_to_execute_by_level()
+            downstream = _downstream_counts([step for level in levels for step in level])
+            for step_level in levels:
                 for step in step_level:
                     dependencies = [
                         by_step[key] for step_input in step.step_inputs for key in step_input.dependency_keys
@@ -150,6 +154,7 @@ class RecordSafeDaskExecutor(DaskExecutor):
                         packed,
                         key=f"{job_name}.{step.key}",
                         resources=get_dask_resource_requirements(step.tags),
+                        priority=downstream[step.key],
                     )
                     futures.append(future)
                     by_step[step.key] = future
@@ -157,6 +162,27 @@ class RecordSafeDaskExecutor(DaskExecutor):
             for _future, result in iterate_with_context(raise_execution_interrupts, completed):
                 for step_event in result.value:
                     yield check.inst(step_event, DagsterEvent)
+
+
+def _downstream_counts(steps) -> dict[str, int]:
+    """Each step's number of steps downstream of it: Dask runs a ready step with more waiting on it first,
+    so an asset that others read (prices, then technicals) runs before the checks, which nothing reads
+    (they had queued ahead of technicals on a two-worker cluster: a one-ticker market run 16 s)."""
+    children: dict[str, set[str]] = {step.key: set() for step in steps}
+    for step in steps:
+        for step_input in step.step_inputs:
+            for parent in step_input.dependency_keys:
+                if parent in children:
+                    children[parent].add(step.key)
+
+    below: dict[str, set[str]] = {}
+
+    def downstream_of(key: str) -> set[str]:
+        if key not in below:
+            below[key] = set().union(*({child} | downstream_of(child) for child in children[key]))
+        return below[key]
+
+    return {key: len(downstream_of(key)) for key in children}
 
 
 @dg.executor(

@@ -212,7 +212,11 @@ REVIEWED_DYNAMIC_SQL = {
     ("defs/portfolio/assets.py", "f'SELECT * FROM {SECTOR_SOURCE}'"),
     ("defs/portfolio/assets.py", "f'SELECT * FROM {TEXT_SIGNALS}'"),
     # partition predicates: dimension names from _TIME_DIMENSIONS, values through _check_value (_SAFE_VALUE)
-    ("lib/warehouse.py", "f'{sql} WHERE {predicate}' if predicate else sql"),
+    # the selected partition labels as an ENUM type: the type name is <asset>_selected_<i> (a checked asset
+    # name), the values checked partition labels (_SAFE_VALUE: no quote can occur)
+    ("lib/warehouse.py", "f'CREATE TYPE {enum} AS ENUM ({_quoted(values)})'"),
+    # Dagster's own SQLAlchemy statement of an event batch (values bound as parameters)
+    ("lib/dagster_instance.py", "self.prepare_insert_event_batch(events)"),
     ("lib/warehouse.py", "sql"),
     ("lib/warehouse.py", "self.view_sql(asset)"),
     # the object-store snapshot's views: `_view_sql` checks the asset name itself (names come from a listing)
