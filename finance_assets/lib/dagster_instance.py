@@ -54,7 +54,10 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 with db_result(conn, self.prepare_insert_event(event)) as result:
                     event_ids.append(result.inserted_primary_key[0])
             self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids):
+            # the asset table keeps each asset's latest event: writing its last one in the batch leaves the
+            # rows each event in turn would (as Dagster's Postgres storage does)
+            last = {event.dagster_event.asset_key: (event, event_id) for event, event_id in zip(events, event_ids)}
+            for event, event_id in last.values():
                 self._store_asset_event(conn, event, event_id)
 
 

@@ -50,6 +50,15 @@ def _what_queries_see(instance: dg.DagsterInstance, run_id: str) -> dict:
             for tags in instance.event_log_storage.get_event_tags_for_asset(key)
         ),
         "latest_partition": latest.dagster_event.partition if latest else None,
+        # the asset table's row (its latest materialization and planned run), read by the UI and automation
+        "asset_record": [
+            (
+                entry.last_materialization_record.partition_key if entry.last_materialization_record else None,
+                entry.last_run_id == run_id,
+                entry.last_planned_materialization_run_id == run_id,
+            )
+            for entry in (record.asset_entry for record in instance.get_asset_records([key]))
+        ],
         "run_events": [e.dagster_event_type for e in instance.all_logs(run_id) if e.is_dagster_event],
         "last_materialization_by_partition": sorted(
             instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
@@ -93,4 +102,5 @@ def test_a_runs_partition_events_are_stored_in_one_batch_with_the_records_of_dag
     assert len(seen_batched["records"]) == days
     assert seen_batched["latest_partition"] == DAYS.get_partition_keys()[-1]
     assert len(seen_batched["tags_table"]) == days and all(seen_batched["tags_table"])
+    assert seen_batched["asset_record"][0][:2] == (DAYS.get_partition_keys()[-1], True)
     assert seen_batched == seen_default
