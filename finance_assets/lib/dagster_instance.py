@@ -5,10 +5,11 @@ A step that writes many partitions (a ticker's ten years: 126 months of prices) 
 materialization per partition. Dagster's SQLite event log stores each in its own transactions, on the
 run's database and on the index, opening both databases each time: 26 ms per partition here, 3.3 s of a
 one-ticker, ten-year prices step whose compute and writes take 2.5 s. Dagster already hands such events
-over as one batch when `DAGSTER_EVENT_BATCH_SIZE` is set (and a run's planned partitions too) (its Postgres storage writes the batch in one
-statement; the SQLite one stores them one at a time). Here the batch's rows go into each database in one
-transaction, each event indexed exactly as `SqliteEventLogStorage.store_event` indexes it, so every query
-(partition status, automation, the UI) sees the same records.
+(and a run's planned partitions) over as one batch when `DAGSTER_EVENT_BATCH_SIZE` is set; its Postgres
+storage writes a batch in one statement, its SQLite one stores the events one at a time. Here a batch goes
+into each database in one transaction, each event indexed as `SqliteEventLogStorage.store_event` indexes
+it and the asset's row written once (its last event), so every query (partition status, automation, the
+UI) sees the same records.
 
 Selected by `instance_class` in dagster.yaml; every other part of the instance is Dagster's default.
 """
