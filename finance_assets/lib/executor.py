@@ -13,7 +13,7 @@ whole asset job there, and an input from an unselected asset with other partitio
 per-ticker corporate_actions) got the run's month key on the ticker partitions. This is what Dagster's own
 step workers do (`dagster api execute_step`).
 
-Two more changes keep a run's log free of tracebacks and warnings that report nothing wrong:
+These changes keep a run's log free of tracebacks and warnings that report nothing wrong:
 - the local cluster a run starts is closed when the run ends. dagster-dask leaves it to the interpreter's
   exit, where a nanny sees its worker go, starts a replacement, and the replacement dies unpickling a
   semaphore of the parent that is already gone (`FileNotFoundError` in `SemLock._rebuild`, printed
@@ -24,11 +24,11 @@ Two more changes keep a run's log free of tracebacks and warnings that report no
 - a run stopped (Ctrl-C, SIGTERM) while a step's result was being fetched closes the client under that
   fetch: tornado logged the `CommClosedError` of the abandoned fetch with its traceback at ERROR (the
   run itself already ended, as stopped). Those records are dropped; any other tornado error is kept.
-
-Steps are submitted with a priority: the number of steps downstream of each (`_downstream_counts`).
 - on the workers of the CLI's own cluster, a heartbeat that meets the scheduler's closed connection while
   the CLI closes that cluster (Ctrl-C) is not logged: the worker logged it at ERROR with a traceback into
   the CLI's stderr, after its one-line "interrupted" message. Any other heartbeat failure is kept.
+
+Steps are submitted with a priority: the number of steps downstream of each (`_downstream_counts`).
 """
 
 from __future__ import annotations
@@ -58,9 +58,15 @@ NO_WORKER_PROFILING = {"distributed.worker.profile.enabled": False}
 
 
 class _DropClosedCommErrors(logging.Filter):
+    """Drops a record logged with a closed comm as its exception whose message starts with `message`."""
+
+    def __init__(self, message: str = ""):
+        super().__init__()
+        self.message = message
+
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, CommClosedError)
+        return not (isinstance(error, CommClosedError) and record.getMessage().startswith(self.message))
 
 
 logging.getLogger("tornado.application").addFilter(_DropClosedCommErrors())
@@ -68,17 +74,11 @@ logging.getLogger("tornado.application").addFilter(_DropClosedCommErrors())
 HEARTBEAT_FAILURE = "Failed to communicate with scheduler during heartbeat"
 
 
-class _DropHeartbeatsToAClosedScheduler(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(error, CommClosedError) and record.getMessage().startswith(HEARTBEAT_FAILURE))
-
-
 def drop_heartbeats_to_a_closed_scheduler() -> None:
     """Run on each worker of a cluster whose scheduler lives and dies with the CLI process."""
     worker_log = logging.getLogger("distributed.worker")
-    if not any(isinstance(f, _DropHeartbeatsToAClosedScheduler) for f in worker_log.filters):
-        worker_log.addFilter(_DropHeartbeatsToAClosedScheduler())
+    if not any(isinstance(f, _DropClosedCommErrors) for f in worker_log.filters):
+        worker_log.addFilter(_DropClosedCommErrors(HEARTBEAT_FAILURE))
 
 
 def local_cluster(**kwargs) -> dask.distributed.LocalCluster:

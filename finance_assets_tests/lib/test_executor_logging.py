@@ -45,9 +45,9 @@ def test_heartbeats_to_a_closed_scheduler_are_dropped_on_the_clis_workers_and_ot
         assert _heartbeat_logged(caplog, closed) == []
         [kept] = _heartbeat_logged(caplog, ConnectionRefusedError("scheduler unreachable"))
         assert kept.exc_info[0] is ConnectionRefusedError
-        assert sum(isinstance(f, executor._DropHeartbeatsToAClosedScheduler) for f in _worker_log().filters) == 1
+        assert sum(isinstance(f, executor._DropClosedCommErrors) for f in _worker_log().filters) == 1
     finally:
-        for f in [f for f in _worker_log().filters if isinstance(f, executor._DropHeartbeatsToAClosedScheduler)]:
+        for f in [f for f in _worker_log().filters if isinstance(f, executor._DropClosedCommErrors)]:
             _worker_log().removeFilter(f)
 
 
