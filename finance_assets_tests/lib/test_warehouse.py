@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import io
 import multiprocessing as mp
 import os
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from finance_assets.lib import warehouse as warehouse_module
 from finance_assets.lib.warehouse import Warehouse, WarehouseError, ticker_shard
 
 
@@ -43,12 +47,12 @@ def test_failed_write_keeps_previous_version(tmp_path, monkeypatch):
     dims = {"ticker": "AAA", "month": "2024-01-01"}
     wh.write("prices", dims, _frame("AAA", "2024-01-01"))
 
-    def crash(self, path, *args, **kwargs):
-        with open(path, "wb") as fh:
+    def crash(table, where, *args, **kwargs):
+        with open(where, "wb") as fh:
             fh.write(b"PAR1 half a file")  # a torn write into the temp file
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", crash)
+    monkeypatch.setattr(warehouse_module.pq, "write_table", crash)
     with pytest.raises(OSError):
         wh.write("prices", dims, _frame("AAA", "2024-01-01", offset=100))
     monkeypatch.undo()
@@ -110,3 +114,102 @@ def test_concurrent_writers_lose_nothing_and_never_mix(tmp_path):
     assert len(wh.files("prices", [{"ticker": t, "month": "2024-03-01"} for t in ONE_SHARD])) == 1
     assert list(tmp_path.rglob(".tmp-*")) == []
     assert os.path.exists(tmp_path / "prices")
+
+
+def _pandas_file(existing: pd.DataFrame | None, group) -> pd.DataFrame:
+    """A shared file as the warehouse wrote it before the Arrow path (`_merged` in pandas, `to_parquet`), read back."""
+    buffer = io.BytesIO()
+    warehouse_module._merged(existing, group, True).to_parquet(buffer, index=False)
+    return pd.read_parquet(buffer)
+
+
+def _shard_month(tickers, month: str, seed: int, nan_every: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(month, periods=18, freq="B")
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(days.values, len(tickers)),
+            "ticker": np.tile(list(tickers), len(days)),
+            "close": rng.normal(100, 5, len(days) * len(tickers)),
+            "volume": rng.integers(0, 10**6, len(days) * len(tickers)),
+            "note": rng.choice(["a", "b", None], len(days) * len(tickers)),
+        }
+    ).sample(frac=1.0, random_state=seed)  # rows in no order: the file sorts them
+    if nan_every:
+        frame.loc[frame.index[::nan_every], "close"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["replace one ticker", "add a ticker", "two months in one write", "new column types", "mixed object column"],
+)
+def test_shared_file_rewrite_in_arrow_equals_the_pandas_merge(tmp_path, case):
+    """A month-and-shard file rewritten through Arrow holds the rows, order and column types that `_merged`
+    (pandas) gives for the same file and write, including the cases that fall back to it."""
+    wh = Warehouse(tmp_path)
+    month = "2024-03-01"
+    base = _shard_month(ONE_SHARD[:3], month, seed=1, nan_every=7)
+    wh.write_split_counts("prices", base, [{"ticker": t, "month": month} for t in ONE_SHARD[:3]])
+    existing = {month: pd.read_parquet(wh.partition_file("prices", {"ticker": ONE_SHARD[0], "month": month}))}
+    if case == "replace one ticker":
+        new, dims = _shard_month(ONE_SHARD[1:2], month, seed=2), [{"ticker": ONE_SHARD[1], "month": month}]
+    elif case == "add a ticker":
+        new, dims = _shard_month(ONE_SHARD[3:5], month, seed=3, nan_every=3), [
+            {"ticker": t, "month": month} for t in ONE_SHARD[3:5]
+        ]
+    elif case == "two months in one write":
+        april = "2024-04-01"
+        new = pd.concat([_shard_month(ONE_SHARD[:1], month, seed=4), _shard_month(ONE_SHARD[:2], april, seed=5)])
+        dims = [{"ticker": ONE_SHARD[0], "month": month}, *({"ticker": t, "month": april} for t in ONE_SHARD[:2])]
+        existing[april] = None
+    elif case == "new column types":  # volume as float: the Arrow schemas differ, the pandas merge decides
+        new = _shard_month(ONE_SHARD[:1], month, seed=6).astype({"volume": float})
+        dims = [{"ticker": ONE_SHARD[0], "month": month}]
+    else:  # an object column pyarrow cannot convert as a whole (text in March, numbers in April): per file
+        april = "2024-04-01"
+        numbers = _shard_month(ONE_SHARD[:1], april, seed=8).astype({"note": object})
+        numbers["note"] = list(range(len(numbers)))
+        new = pd.concat([_shard_month(ONE_SHARD[:1], month, seed=7), numbers])
+        dims = [{"ticker": ONE_SHARD[0], "month": month}, {"ticker": ONE_SHARD[0], "month": april}]
+        existing[april] = None
+    wh.write_split_counts("prices", new, dims)
+    for m, before in existing.items():
+        mine = [d for d in dims if d["month"] == m]
+        rows = new[warehouse_module.partition_rows(new, mine).to_numpy()]
+        expected = _pandas_file(before, [(mine[0], rows), *((d, rows.iloc[:0]) for d in mine[1:])])
+        path = wh.partition_file("prices", mine[0])
+        stored = pd.read_parquet(path)
+        pd.testing.assert_frame_equal(stored, expected, check_dtype=True)
+        assert stored["ticker"].tolist() == expected["ticker"].tolist()
+
+
+@pytest.mark.parametrize("date_kind", ["timestamp", "date", "timestamp with a zone", "text"])
+def test_rows_of_an_arrow_table_are_partition_rows(date_kind):
+    """The rows a rewrite replaces, computed in Arrow, are `partition_rows`' for every mix of partitions a
+    shared file gets: (ticker, month), month alone, day alone, tickers alone, missing dates; other column
+    types take the pandas path and still agree."""
+    rng = np.random.default_rng(11)
+    n = 400
+    dates = pd.Series(pd.to_datetime("2024-01-25") + pd.to_timedelta(rng.integers(0, 45, n), unit="D"))
+    dates[::37] = pd.NaT
+    frame = pd.DataFrame({"date": dates, "ticker": rng.choice(["AA", "BB", "CC", None], n), "v": np.arange(n)})
+    if date_kind == "date":
+        frame["date"] = frame["date"].dt.date
+    elif date_kind == "timestamp with a zone":
+        frame["date"] = frame["date"].dt.tz_localize("America/New_York")
+    elif date_kind == "text":
+        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    selections = [
+        [{"ticker": "AA", "month": "2024-02-01"}],
+        [{"ticker": "AA", "month": "2024-01-01"}, {"ticker": "CC", "month": "2024-02-01"}],
+        [{"month": "2024-02-01"}, {"ticker": "BB", "month": "2024-01-01"}],
+        [{"date": "2024-02-03"}, {"date": "2024-01-31"}],
+        [{"ticker": "BB"}, {"ticker": "ZZ", "month": "2024-03-01"}],
+    ]
+    for dims_list in selections:
+        expected = warehouse_module.partition_rows(frame, dims_list).to_numpy()
+        got = warehouse_module._rows_of(table, dims_list)
+        assert got.dtype == bool and (got == expected).all(), dims_list
+        assert expected.any()
