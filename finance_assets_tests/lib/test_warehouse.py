@@ -155,9 +155,10 @@ def test_shared_file_rewrite_in_arrow_equals_the_pandas_merge(tmp_path, case):
     if case == "replace one ticker":
         new, dims = _shard_month(ONE_SHARD[1:2], month, seed=2), [{"ticker": ONE_SHARD[1], "month": month}]
     elif case == "add a ticker":
-        new, dims = _shard_month(ONE_SHARD[3:5], month, seed=3, nan_every=3), [
-            {"ticker": t, "month": month} for t in ONE_SHARD[3:5]
-        ]
+        new, dims = (
+            _shard_month(ONE_SHARD[3:5], month, seed=3, nan_every=3),
+            [{"ticker": t, "month": month} for t in ONE_SHARD[3:5]],
+        )
     elif case == "two months in one write":
         april = "2024-04-01"
         new = pd.concat([_shard_month(ONE_SHARD[:1], month, seed=4), _shard_month(ONE_SHARD[:2], april, seed=5)])
