@@ -33,7 +33,10 @@ Steps are submitted with a priority: the number of steps downstream of each (`_d
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
+import sys
 
 import dagster as dg
 import dask
@@ -44,11 +47,32 @@ from dagster._core.events import DagsterEvent
 from dagster._core.execution.api import create_execution_plan, execute_plan
 from dagster._core.instance import DagsterInstance
 from dagster._utils import iterate_with_context
-from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements
-from dagster_dask.executor import (
-    dask_executor as _upstream_dask_executor,
-)
 from distributed.comm.core import CommClosedError
+
+
+def _dagster_dask_executor_module():
+    """`dagster_dask.executor` without running the package's `__init__` first: it imports `dask.dataframe` and
+    `dask.array` for dagster-dask's DataFrame type, 0.9 s of every process's import of the definitions (the
+    CLI, each Dask worker, each run) for modules we never use. The package runs its `__init__` when anything
+    else is first asked of it (PEP 562 module `__getattr__`), so `from dagster_dask import ...` still works."""
+    if "dagster_dask" not in sys.modules:
+        spec = importlib.util.find_spec("dagster_dask")
+        package = importlib.util.module_from_spec(spec)
+
+        def run_the_package_init(name: str):
+            del package.__getattr__
+            spec.loader.exec_module(package)
+            return getattr(package, name)
+
+        package.__getattr__ = run_the_package_init
+        sys.modules["dagster_dask"] = package
+    return importlib.import_module("dagster_dask.executor")
+
+
+_upstream = _dagster_dask_executor_module()
+DaskExecutor = _upstream.DaskExecutor
+get_dask_resource_requirements = _upstream.get_dask_resource_requirements
+_upstream_dask_executor = _upstream.dask_executor
 
 # Dask workers of the local clusters we start do not run the statistical profiler: on Python 3.11.7 its
 # sampling thread can deadlock with the garbage collector (cpython gh-106883, fixed in 3.11.9); a demo hung
