@@ -189,46 +189,17 @@ def open_instance(settings: Settings):
 def dask_cluster(settings: Settings) -> Iterator[Settings]:
     """One warm local Dask cluster for every run of this invocation (unless one is configured).
     Yields the settings with the cluster's address."""
-    with dask_cluster_starting(settings) as ready:
-        yield ready()
-
-
-@contextlib.contextmanager
-def dask_cluster_starting(settings: Settings) -> Iterator[Callable[[], Settings]]:
-    """`dask_cluster`, started in a background thread while the caller goes on (imports the definitions,
-    plans): `ready()` waits for it and gives the settings with its address. Its workers start and import the
-    definitions on the other core while this process does the same (adding one ticker: ~7 s of cluster start
-    that came after ~9 s of imports and planning). Closed on exit, used or not."""
     if settings.executor != "dask" or settings.dask_scheduler_address:
-        yield lambda: settings
+        yield settings
         return
-    from concurrent.futures import ThreadPoolExecutor
-
     from finance_assets.lib.executor import local_cluster
 
-    def start():
-        workers = max(1, min(os.cpu_count() or 1, 8))
-        cluster = local_cluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        )
-        try:
-            _warm_workers(cluster)
-        except BaseException:
-            cluster.close()
-            raise
-        return cluster
-
-    with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster-start") as pool:
-        starting = pool.submit(start)
-        try:
-            yield lambda: settings.replace(dask_scheduler_address=starting.result().scheduler_address)
-        finally:
-            try:
-                cluster = starting.result()  # a cluster still starting is waited for, then closed
-            except Exception:
-                cluster = None
-            if cluster is not None:
-                cluster.close()
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    with local_cluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    ) as cluster:
+        _warm_workers(cluster)
+        yield settings.replace(dask_scheduler_address=cluster.scheduler_address)
 
 
 def _warm_workers(cluster) -> None:
@@ -608,11 +579,6 @@ def backfill(
     chunk_tickers: int = 0,
     verbose: bool = False,
 ) -> dict:
-    with dask_cluster_starting(settings) as cluster_settings:
-        return _backfill(settings, start, end, tickers, force, chunk_tickers, verbose, cluster_settings)
-
-
-def _backfill(settings, start, end, tickers, force, chunk_tickers, verbose, cluster_settings) -> dict:
     from finance_assets.definitions import reconstructable_job
     from finance_assets.planning import plan_backfill, run_plan
 
@@ -642,20 +608,20 @@ def _backfill(settings, start, end, tickers, force, chunk_tickers, verbose, clus
             interrupted=interrupted,
         )
         failures: list[str] = []
-        run_settings = cluster_settings()
-        if run_settings.dask_scheduler_address:
-            print(f"dask scheduler: {run_settings.dask_scheduler_address}")
-        with progress.live():
-            for step in plan:
-                failures += progress.run_step(
-                    step,
-                    lambda step=step: run_plan(
-                        instance,
-                        [step],
-                        job_for=lambda name: reconstructable_job(name, run_settings),
-                        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                    ),
-                )
+        with dask_cluster(settings) as run_settings:
+            if run_settings.dask_scheduler_address:
+                print(f"dask scheduler: {run_settings.dask_scheduler_address}")
+            with progress.live():
+                for step in plan:
+                    failures += progress.run_step(
+                        step,
+                        lambda step=step: run_plan(
+                            instance,
+                            [step],
+                            job_for=lambda name: reconstructable_job(name, run_settings),
+                            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                        ),
+                    )
     elapsed = time.monotonic() - t0
     print(
         f"done: {len(plan)} run(s), {total} asset partitions in {elapsed:.1f}s"
