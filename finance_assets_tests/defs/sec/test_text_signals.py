@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+from finance_assets.defs.sec import text_signals
 from finance_assets.defs.sec.text_signals import (
     LexiconError,
     cosine_similarity,
@@ -124,3 +126,39 @@ def test_without_the_word_list_only_the_tone_shares_are_empty():
     assert all(math.isnan(signals[c]) for c in ("negative", "positive", "uncertainty", "litigious", "constraining"))
     assert signals["word_count"] == 12 and signals["similarity_prev"] == pytest.approx(1.0)
     assert signals["fog"] == gunning_fog(TEXT, None) > 0  # syllables from vowel groups
+
+
+LM_HEADER = "Word,Negative,Positive,Uncertainty,Litigious,Constraining,Syllables\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "BAD,2009,0,0,0,0,1\nGOOD,0,2009,0,0,0,1\nDROPPED,-2020,0,0,0,0,2\n",
+        " bad ,2009,,0,0,0, 3 \nGOOD,0,2009,0,2011,0,x\n,2009,0,0,0,0,1\nGOOD,0,2009,0,0,0,4\n",  # case, blanks, repeats
+        "BAD,2009,0,0,0,0\nGOOD,0,2009,0,0,0,1,extra\nODD,1e3,0,nan,0,0,2\n",  # short and long rows, other numbers
+        'BAD,2009,0,0,0,0,1\n"QUOTED, WORD",0,2009,0,0,0,2\n',
+    ],
+)
+def test_master_dictionary_read_by_columns_equals_the_row_reader(body):
+    text = LM_HEADER + body
+    header = LM_HEADER.strip().split(",")
+    columns = {name.lower(): name for name in header}
+    assert parse_master_dictionary(text, "t.csv") == text_signals._parse_rows(text, columns, "t.csv")
+
+
+def test_master_dictionary_value_errors_name_the_word():
+    with pytest.raises(LexiconError, match="GOOD: positive is not a number"):
+        parse_master_dictionary(LM_HEADER + "BAD,2009,0,0,0,0,1\nGOOD,0,soon,0,0,0,1\n", "t.csv")
+
+
+def test_packaged_master_dictionary_read_by_columns_equals_the_row_reader():
+    try:
+        path = text_signals.lm_lexicon().source
+    except LexiconError:
+        pytest.skip("the Loughran-McDonald package is not installed")
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    header = text.splitlines()[0].split(",")
+    fast = parse_master_dictionary(text, path)
+    assert fast == text_signals._parse_rows(text, {n.lower(): n for n in header}, path)
+    assert len(fast.category("negative")) > 2000 and len(fast.syllables) > 50_000
