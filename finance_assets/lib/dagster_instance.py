@@ -16,6 +16,7 @@ Selected by `instance_class` in dagster.yaml; every other part of the instance i
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import yaml
@@ -23,10 +24,12 @@ from dagster import DagsterInstance
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 
 from finance_assets.lib import config
 
@@ -35,16 +38,26 @@ BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 EVENT_BATCH_SIZE = 1000
 
 
+def _is_asset_event(event: EventLogEntry) -> bool:
+    return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
+
+
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        batchable = (
-            len(events) > 1
-            and len({event.run_id for event in events}) == 1
-            and all(event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events)
-        )
-        if not batchable:
+        """Consecutive asset events of one run in one transaction per database; any other event (a check's
+        planned evaluation comes in the batch of a run's planned partitions) on its own, in order."""
+        if len({event.run_id for event in events}) != 1:
             super().store_event_batch(events)  # one store_event each
             return
+        for is_asset_event, group in itertools.groupby(events, key=_is_asset_event):
+            group = list(group)
+            if is_asset_event and len(group) > 1:
+                self._store_asset_events(group)
+            else:
+                for event in group:
+                    self.store_event(event)
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(self.prepare_insert_event_batch(events))
         # asset events only (materializations, planned ones, observations): store_event mirrors them in the
@@ -60,6 +73,26 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             last = {event.dagster_event.asset_key: (event, event_id) for event, event_id in zip(events, event_ids)}
             for event, event_id in last.values():
                 self._store_asset_event(conn, event, event_id)
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """Dagster's own, with the event serialized once instead of once per partition: a check planned over
+        a ticker's 126 months serialized the event (and its 126-month subset) 126 times, 0.2 s per check of
+        each run that creates it. Same rows (tested against Dagster's storage)."""
+        planned = event.dagster_event.event_specific_data  # AssetCheckEvaluationPlanned
+        partition_keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        row = dict(
+            asset_key=planned.asset_key.to_string(),
+            check_name=planned.check_name,
+            run_id=event.run_id,
+            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+            evaluation_event=serialize_value(event),
+            evaluation_event_timestamp=self._event_insert_timestamp(event),
+            evaluation_event_storage_id=event_id,
+        )
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert().values([{**row, "partition": key} for key in partition_keys])
+            )
 
 
 class BatchedSqliteStorage(DagsterSqliteStorage):

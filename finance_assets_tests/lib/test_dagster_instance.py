@@ -20,6 +20,11 @@ def daily_rows(context) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
+@dg.asset_check(asset=daily_rows, partitions_def=DAYS)
+def daily_rows_counted(context) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True, metadata={"days": len(context.partition_keys)})
+
+
 def _instance(home: Path, yaml_text: str) -> dg.DagsterInstance:
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(yaml_text)
@@ -29,7 +34,7 @@ def _instance(home: Path, yaml_text: str) -> dg.DagsterInstance:
 def _materialize_every_day(instance: dg.DagsterInstance) -> str:
     keys = DAYS.get_partition_keys()
     result = dg.materialize(
-        [daily_rows],
+        [daily_rows, daily_rows_counted],
         instance=instance,
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
     )
@@ -60,6 +65,16 @@ def _what_queries_see(instance: dg.DagsterInstance, run_id: str) -> dict:
             for entry in (record.asset_entry for record in instance.get_asset_records([key]))
         ],
         "run_events": [e.dagster_event_type for e in instance.all_logs(run_id) if e.is_dagster_event],
+        # the planned check's rows, one per partition (the UI's check history, automation)
+        "check_executions": sorted(
+            (
+                (record.partition, record.status.value, record.run_id == run_id)
+                for record in instance.event_log_storage.get_asset_check_execution_history(
+                    dg.AssetCheckKey(key, "daily_rows_counted"), limit=1000
+                )
+            ),
+            key=repr,
+        ),
         "last_materialization_by_partition": sorted(
             instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
         ),
@@ -79,13 +94,13 @@ def test_the_repos_dagster_yaml_selects_the_batched_storage(tmp_path):
 def test_a_runs_partition_events_are_stored_in_one_batch_with_the_records_of_dagsters_storage(tmp_path, monkeypatch):
     monkeypatch.delenv(dagster_instance.BATCH_SIZE_ENV, raising=False)
     batches: list[tuple[int, set]] = []
-    store_batch = BatchedSqliteEventLogStorage.store_event_batch
+    store_batch = BatchedSqliteEventLogStorage._store_asset_events
 
     def counting(self, events):
         batches.append((len(events), {e.dagster_event_type for e in events}))
         return store_batch(self, events)
 
-    monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", counting)
+    monkeypatch.setattr(BatchedSqliteEventLogStorage, "_store_asset_events", counting)
     instance_class = "instance_class:\n  module: finance_assets.lib.dagster_instance\n  class: FinanceAssetsInstance\n"
     with _instance(tmp_path / "batched", "telemetry:\n  enabled: false\n" + instance_class) as batched:
         seen_batched = _what_queries_see(batched, _materialize_every_day(batched))
@@ -103,4 +118,6 @@ def test_a_runs_partition_events_are_stored_in_one_batch_with_the_records_of_dag
     assert seen_batched["latest_partition"] == DAYS.get_partition_keys()[-1]
     assert len(seen_batched["tags_table"]) == days and all(seen_batched["tags_table"])
     assert seen_batched["asset_record"][0][:2] == (DAYS.get_partition_keys()[-1], True)
+    planned_rows = [partition for partition, status, ours in seen_batched["check_executions"] if status == "PLANNED"]
+    assert sorted(planned_rows) == DAYS.get_partition_keys()
     assert seen_batched == seen_default
