@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from finance_assets.lib.warehouse import Warehouse, shard_order, split_partitions
+from finance_assets.lib.warehouse import Warehouse, shard_order
 
 COVERAGE_SUFFIX = "_coverage"
 COVERAGE_COLUMNS = ("date", "ticker", "actions_version")
@@ -77,8 +77,7 @@ def record(
     # (month, ticker) selects the rows replaced; the file is the month's year: one read-merge-write per
     # file under the warehouse's lock (or conditional PUT), so concurrent runs never lose each other's rows
     dims = [{"month": month, "ticker": ticker} for month in sorted(months) for ticker in sorted(tickers)]
-    parts = split_partitions(rows, dims)
-    warehouse.write_partitions(table, list(zip(dims, parts)), path_dims=("month",))
+    warehouse.write_split_counts(table, rows, dims, path_dims=("month",))
     warehouse.register_view(table)
 
 

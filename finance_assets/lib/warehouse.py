@@ -544,7 +544,7 @@ class Warehouse:
         """Replace several partitions, rewriting each physical file once. `path_dims`: the dimensions that
         name the file (default all); the others only select the rows replaced inside it (a table of
         (month, ticker) rows kept in one file per year), under the same lock."""
-        by_file = _by_file(parts, lambda dims: self.partition_file(asset, _path_part(dims, path_dims)))
+        by_file = _by_file(parts, lambda dims: self._file_of(asset, _path_part(dims, path_dims)))
         self._write_groups({target: (group, None) for target, group in by_file.items()})
         return list(by_file)
 
@@ -567,19 +567,36 @@ class Warehouse:
         positions = self._write_positions(asset, frame, dims_list)
         return [frame.iloc[p] for p in positions]
 
-    def write_split_counts(self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]) -> list[int]:
+    def write_split_counts(
+        self,
+        asset: str,
+        frame: pd.DataFrame,
+        dims_list: Sequence[Mapping[str, str]],
+        path_dims: Sequence[str] | None = None,
+    ) -> list[int]:
         """`write_split`, returning each partition's row count: each file's rows are taken from the frame
         once (a 10-year run of 20 tickers writes ~2,500 (month, ticker) partitions per asset into a few hundred
-        files; a frame per partition cost more than writing the files)."""
-        return [len(p) for p in self._write_positions(asset, frame, dims_list)]
+        files; a frame per partition cost more than writing the files). `path_dims`: as in `write_partitions`."""
+        return [len(p) for p in self._write_positions(asset, frame, dims_list, path_dims)]
 
     def _write_positions(
-        self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
+        self,
+        asset: str,
+        frame: pd.DataFrame,
+        dims_list: Sequence[Mapping[str, str]],
+        path_dims: Sequence[str] | None = None,
     ) -> list[np.ndarray]:
         """Write the frame's rows into the given partitions; returns each partition's row positions."""
         positions = _partition_positions(frame, dims_list)
-        self._write_groups(_file_groups(frame, dims_list, positions, lambda dims: self.partition_file(asset, dims)))
+        groups = _file_groups(
+            frame, dims_list, positions, lambda dims: self._file_of(asset, _path_part(dims, path_dims))
+        )
+        self._write_groups(groups)
         return positions
+
+    def _file_of(self, asset: str, dims: Mapping[str, str] | None):
+        """What `_write_groups` takes as a file: its path (an object store: its key)."""
+        return self.partition_file(asset, dims)
 
     def files(self, asset: str, dims_list: Iterable[Mapping[str, str] | None]) -> list[Path]:
         unique = dict.fromkeys(self.partition_file(asset, dims) for dims in _one_per_file(dims_list))
@@ -810,16 +827,12 @@ class ObjectStoreWarehouse(Warehouse):
         parts: Sequence[tuple[Mapping[str, str] | None, pd.DataFrame]],
         path_dims: Sequence[str] | None = None,
     ) -> list[str]:
-        by_file = _by_file(parts, lambda dims: self._rel_file(asset, _path_part(dims, path_dims)))
+        by_file = _by_file(parts, lambda dims: self._file_of(asset, _path_part(dims, path_dims)))
         self._write_groups({rel: (group, None) for rel, group in by_file.items()})
         return [self.store.url_of(rel) for rel in by_file]
 
-    def _write_positions(
-        self, asset: str, frame: pd.DataFrame, dims_list: Sequence[Mapping[str, str]]
-    ) -> list[np.ndarray]:
-        positions = _partition_positions(frame, dims_list)
-        self._write_groups(_file_groups(frame, dims_list, positions, lambda dims: self._rel_file(asset, dims)))
-        return positions
+    def _file_of(self, asset: str, dims: Mapping[str, str] | None) -> str:
+        return self._rel_file(asset, dims)
 
     def _write_groups(self, groups: Mapping[str, tuple[_Group, pa.Table | None]]) -> None:  # type: ignore[override]
         for rel, (group, rows) in groups.items():
