@@ -50,24 +50,26 @@ def stop_here(what):
         time.sleep(1)
 
 if kind == "parquet":
+    import pyarrow.parquet as pq  # every warehouse file is written by pq.write_table (warehouse._write_parquet)
+
     asset, nth = rest[0], int(rest[1])
-    real_to_parquet = pd.DataFrame.to_parquet
+    real_write_table = pq.write_table
     seen = []
 
-    def to_parquet(self, path, *args, **kwargs):
-        if f"{os.sep}{asset}{os.sep}" in str(path):
-            seen.append(path)
+    def write_table(table, where, *args, **kwargs):
+        if f"{os.sep}{asset}{os.sep}" in str(where):
+            seen.append(where)
             if len(seen) == nth:
-                real_to_parquet(self, path, *args, **kwargs)
-                whole = Path(path).read_bytes()
-                with open(path, "wb") as fh:  # a torn file: the first half of the real bytes
+                real_write_table(table, where, *args, **kwargs)
+                whole = Path(where).read_bytes()
+                with open(where, "wb") as fh:  # a torn file: the first half of the real bytes
                     fh.write(whole[: len(whole) // 2])
                     fh.flush()
                     os.fsync(fh.fileno())
-                stop_here(path)
-        return real_to_parquet(self, path, *args, **kwargs)
+                stop_here(where)
+        return real_write_table(table, where, *args, **kwargs)
 
-    pd.DataFrame.to_parquet = to_parquet
+    pq.write_table = write_table
 elif kind == "duckdb":
     real_connect = duckdb.connect
 

@@ -217,6 +217,11 @@ REVIEWED_DYNAMIC_SQL = {
     ("lib/warehouse.py", "f'CREATE TYPE {enum} AS ENUM ({_quoted(values)})'"),
     # Dagster's own SQLAlchemy statement of an event batch (values bound as parameters)
     ("lib/dagster_instance.py", "self.prepare_insert_event_batch(events)"),
+    # Dagster's own statement for a check's planned rows (SQLAlchemy insert, values bound as parameters)
+    (
+        "lib/dagster_instance.py",
+        "AssetCheckExecutionsTable.insert().values([{**row, 'partition': key} for key in partition_keys])",
+    ),
     ("lib/warehouse.py", "sql"),
     ("lib/warehouse.py", "self.view_sql(asset)"),
     # the object-store snapshot's views: `_view_sql` checks the asset name itself (names come from a listing)
