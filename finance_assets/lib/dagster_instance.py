@@ -9,7 +9,9 @@ one-ticker, ten-year prices step whose compute and writes take 2.5 s. Dagster al
 storage writes a batch in one statement, its SQLite one stores the events one at a time. Here a batch goes
 into each database in one transaction, each event indexed as `SqliteEventLogStorage.store_event` indexes
 it and the asset's row written once (its last event), so every query (partition status, automation, the
-UI) sees the same records.
+UI) sees the same records. A run's planned partitions come in one batch with its checks' planned
+evaluations: the asset events of a batch are written together and the others one at a time, in order; a check
+planned over many partitions has its event serialized once (Dagster serializes it once per partition).
 
 Selected by `instance_class` in dagster.yaml; every other part of the instance is Dagster's default.
 """
