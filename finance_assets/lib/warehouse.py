@@ -324,8 +324,8 @@ def _shared_file_content(
 ) -> pa.Table | pd.DataFrame:
     """A time-bucketed file's new content: `_merged`'s rows in `_merged`'s order. In Arrow when the new rows
     have the file's column types: the file's other rows are copied without a round trip through pandas (a
-    one-ticker month of technicals in a shard file: 29 ms a file through pandas, ~6 ms so), else `_merged`
-    on the file as pandas reads it (`read_pandas`)."""
+    one-ticker month of technicals rewritten in a 6,000-ticker universe's shard file: 65-72 ms through pandas,
+    40-46 ms so; prices 37-48 ms, 15-22 ms), else `_merged` on the file as pandas reads it (`read_pandas`)."""
     if new is None or (existing is not None and not existing.schema.equals(new.schema)):
         return _merged(read_pandas() if existing is not None and read_pandas else None, group, True)
     combined = new
@@ -551,10 +551,10 @@ class Warehouse:
     def _write_groups(self, groups: Mapping[Path, tuple[_Group, pa.Table | None]]) -> None:
         """Rewrite each file once with its group's partitions replaced (`_file_groups`)."""
         for target, (group, rows) in groups.items():
-            if not _is_bucketed(group):  # the whole file is this write's
-                self._atomic_write(target, _merged(None, group, False))
-                continue
             with self._lock(target):
+                if not _is_bucketed(group):  # the whole file is this write's
+                    self._atomic_write(target, _merged(None, group, False))
+                    continue
                 existing = _read_table(target) if target.exists() else None
                 new_rows = rows if rows is not None else _group_rows(group)
                 content = _shared_file_content(existing, group, new_rows, partial(pd.read_parquet, target))

@@ -55,7 +55,7 @@ def parse_master_dictionary(text: str, source: str = "") -> Lexicon:
     """The Loughran–McDonald Master Dictionary CSV -> Lexicon. A word belongs to a category when its
     column holds a positive number (the year it was added; negative years mark removed words).
 
-    Columns at a time with pandas' C reader (86,000 rows: 0.1 s instead of 1.1 s per process that scores a
+    Columns at a time with pandas' C reader (86,000 rows: 0.28 s instead of 0.49 s per process that scores a
     filing); a file it does not read as a plain table, or a value that is not a number, goes through the
     row-by-row reader, which names the offending word."""
     header = next(csv.reader(io.StringIO(text)), [])
