@@ -376,3 +376,22 @@ def test_a_targeted_month_run_plans_its_range_in_one_event_and_materializes_ever
     assert _planned_and_materialized(instance, everyone) == (3, 3)  # a run of every ticker: one per month
     key = dg.AssetKey("monthly_rows")
     assert sorted(instance.get_materialized_partitions(key)) == ["2025-01-01", "2025-02-01", "2025-03-01"]
+
+
+@pytest.mark.parametrize("size", [1, 5, 25, 40, 0])
+def test_ticker_chunks_hold_whole_shards_in_shard_order(size):
+    """A month run's tickers are cut at shard boundaries: each shard file of a month is rewritten by one run,
+    unless the shard alone holds more tickers than a run may."""
+    from finance_assets.lib.warehouse import shard_order, ticker_shard
+
+    tickers = sorted((f"T{i:03d}" for i in range(100)), key=shard_order)
+    chunks = planning._shard_chunks(tickers, size)
+    assert [t for chunk in chunks for t in chunk] == tickers
+    assert all(0 < len(chunk) <= (size or len(tickers)) for chunk in chunks)
+    shards_of = [{ticker_shard(t) for t in chunk} for chunk in chunks]
+    sizes = {s: sum(ticker_shard(t) == s for t in tickers) for s in {ticker_shard(t) for t in tickers}}
+    for shard, count in sizes.items():
+        holding = sum(shard in shards for shards in shards_of)
+        assert holding == 1 or count > size > 0, (shard, count, holding)
+    if size >= max(sizes.values()):  # whole shards only: no two neighbours could have been one chunk
+        assert all(len(a) + len(b) > size for a, b in zip(chunks, chunks[1:]))
