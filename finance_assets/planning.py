@@ -64,9 +64,9 @@ class RunStep:
 
 def last_close(now: dt.datetime) -> pd.Timestamp:
     """The most recent XNYS close (16:00 New York, or the early close) at or before `now`, in UTC."""
-    import exchange_calendars as xcals
+    from finance_assets.lib import market_calendar
 
-    cal = xcals.get_calendar("XNYS")
+    cal = market_calendar.covering()
     stamp = pd.Timestamp(now)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     day = stamp.tz_convert(NY).normalize().tz_localize(None)

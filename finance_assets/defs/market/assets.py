@@ -10,7 +10,7 @@ from finance_assets.defs.market import corporate_actions as actions
 from finance_assets.defs.market import indicator_chart, indicators, schemas
 from finance_assets.defs.market.prices import PRICE_COLUMNS, ohlc_violations
 from finance_assets.defs.market.source import PriceSource
-from finance_assets.lib import config
+from finance_assets.lib import config, market_calendar
 from finance_assets.lib.config import HISTORY_START
 from finance_assets.lib.coverage import with_run_tickers
 from finance_assets.lib.dagster_schema import schema_checks, schema_metadata
@@ -180,11 +180,9 @@ def technicals_metadata(out: pd.DataFrame, prices: pd.DataFrame) -> dict:
 
 def missing_sessions(prices: pd.DataFrame, now: pd.Timestamp | None = None) -> dict[str, list[str]]:
     """Per ticker, XNYS sessions inside the covered months (up to the last close) with no bar."""
-    import exchange_calendars as xcals
-
     if prices.empty:
         return {}
-    cal = xcals.get_calendar("XNYS")
+    cal = market_calendar.covering()
     now = pd.Timestamp(now) if now is not None else pd.Timestamp(config.settings().now())
     dates = pd.to_datetime(prices["date"])
     first = dates.min().to_period("M").start_time

@@ -22,6 +22,7 @@ import pandas as pd
 
 from finance_assets.defs.news import sentiment
 from finance_assets.defs.news.headline_sources import HEADLINE_COLUMNS
+from finance_assets.lib import market_calendar
 
 DECAY_WINDOW_DAYS = 7
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
@@ -145,20 +146,16 @@ def _session_closes(first: pd.Timestamp, last: pd.Timestamp, calendar_name: str)
     """Session -> close (UTC) from the day before ``first`` to past the session after ``last``."""
     start = (first - pd.Timedelta(days=1)).tz_convert(None).normalize()
     end = (last + _CALENDAR_PADDING).tz_convert(None).normalize()
-    closes = _closes_of_years(calendar_name, start.year, end.year)
+    closes = _utc_closes(market_calendar.covering(calendar_name, start, end))
     if closes.empty or closes.iloc[-1] <= last:
         raise ValueError(f"{calendar_name} has no session closing after {last}")
     return closes
 
 
-@functools.lru_cache(maxsize=64)
-def _closes_of_years(calendar_name: str, first_year: int, last_year: int) -> pd.Series:
-    """Every session's close (UTC) of whole calendar years: one calendar build serves every ticker and
-    month of a run (building one per call cost seconds per month run). A session's close does not depend
-    on the range asked, so the wider range gives the same answer. Callers must not modify the result."""
-    calendar = exchange_calendars.get_calendar(
-        calendar_name, start=pd.Timestamp(first_year, 1, 1), end=pd.Timestamp(last_year, 12, 31)
-    )
+@functools.lru_cache(maxsize=8)
+def _utc_closes(calendar: exchange_calendars.ExchangeCalendar) -> pd.Series:
+    """Every session's close (UTC) of one of the process's calendars (lib/market_calendar.py), converted once.
+    A session's close does not depend on the range the calendar covers. Callers must not modify the result."""
     return calendar.closes.dt.tz_convert("UTC")
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from finance_assets.defs.sec.schemas import FUNDAMENTALS, without_ticker
+from finance_assets.lib import market_calendar
 
 UnitKind = Literal["currency", "per_share", "shares"]
 PeriodKind = Literal["duration", "instant", "cover"]
@@ -665,14 +666,16 @@ def acceptance_times(filings: pd.DataFrame) -> pd.Series:
     return pd.Series(times.to_numpy(), index=rows["accession_number"].astype(str).to_numpy(), name="accepted_at")
 
 
-CALENDAR_START = "1993-01-04"  # EDGAR's first electronic filings; earlier dates map to the first session
+def _sessions_and_closes(
+    calendar: str, first: pd.Timestamp, last: pd.Timestamp
+) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(session dates, their closes as naive UTC instants) of a calendar covering first..last (the process's
+    calendar: lib/market_calendar.py); dates before EDGAR's first electronic filings map to its first session."""
+    return _naive_sessions_and_closes(market_calendar.covering(calendar, max(first, market_calendar.EARLIEST), last))
 
 
 @cache
-def _sessions_and_closes(calendar: str, end_year: int | None = None) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    """(session dates, their closes as naive UTC instants), built once per process (and end year)."""
-    end = None if end_year is None else f"{end_year}-12-31"
-    cal = exchange_calendars.get_calendar(calendar, start=CALENDAR_START, end=end)
+def _naive_sessions_and_closes(cal: exchange_calendars.ExchangeCalendar) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     sessions = pd.DatetimeIndex(cal.sessions)
     sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
     closes = pd.DatetimeIndex(cal.closes.to_numpy())
@@ -691,9 +694,8 @@ def first_session_known(accepted_at: pd.Series, filed: pd.Series, calendar: str 
     days = pd.concat([accepted.dt.tz_convert(None).dt.normalize(), filed]).dropna()
     if days.empty:
         return out
-    sessions, closes = _sessions_and_closes(calendar)
-    if days.max() >= sessions[-1] - pd.Timedelta(days=10):  # dates past the default end (today + 1 year)
-        sessions, closes = _sessions_and_closes(calendar, days.max().year + 1)
+    # a session after the last day (its next session), within the same cached calendar for most runs
+    sessions, closes = _sessions_and_closes(calendar, days.min(), days.max() + pd.Timedelta(days=10))
     has_time = accepted.notna()
     at = closes.searchsorted(accepted[has_time].dt.tz_convert(None).to_numpy(), side="right")
     out[has_time] = sessions[at].to_numpy()
