@@ -12,14 +12,17 @@ it and the asset's row written once (its last event), so every query (partition 
 UI) sees the same records. A run's planned partitions come in one batch with its checks' planned
 evaluations: the asset events of a batch are written together and the others one at a time, in order; a check
 planned over many partitions has its event serialized once (Dagster serializes it once per partition).
+Each database's SQLAlchemy engine is kept rather than built per connection (`_connect`).
 
 Selected by `instance_class` in dagster.yaml; every other part of the instance is Dagster's default.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import yaml
 from dagster import DagsterInstance
@@ -29,15 +32,21 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlalchemy_compat import db_result
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData, serialize_value
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
 
 from finance_assets.lib import config
 
 BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 # events kept in memory before a write: a 10-year run of 20 tickers reports ~2,500 partitions per asset
 EVENT_BATCH_SIZE = 1000
+# SQLAlchemy engines kept per event log (one per database: the index and each recent run's)
+ENGINES_KEPT = 64
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:
@@ -45,6 +54,31 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
+    @contextlib.contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        """Dagster's, with each database's SQLAlchemy engine kept (the last `ENGINES_KEPT`) instead of one
+        engine per connection: an engine initializes its dialect on its first connection, which cost more than
+        the statements (one event stored: 9.5 -> 5.2 ms on disk, 4.0 -> 1.3 ms in memory). Connections are still
+        not pooled (NullPool, as Dagster): each use opens and closes its own."""
+        with self._db_lock:
+            engine = self._engines.pop(shard, None) or create_engine(
+                self.conn_string_for_shard(shard),
+                poolclass=NullPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
+            self._engines[shard] = engine  # most recently used last
+            while len(self._engines) > ENGINES_KEPT:
+                self._engines.pop(next(iter(self._engines))).dispose()
+            if shard not in self._initialized_dbs:  # emptied by wipe() and upgrade(), as Dagster's
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    @functools.cached_property
+    def _engines(self) -> dict:
+        return {}
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """Consecutive asset events of one run in one transaction per database; any other event (a check's
         planned evaluation comes in the batch of a run's planned partitions) on its own, in order."""

@@ -121,3 +121,39 @@ def test_a_runs_partition_events_are_stored_in_one_batch_with_the_records_of_dag
     planned_rows = [partition for partition, status, ours in seen_batched["check_executions"] if status == "PLANNED"]
     assert sorted(planned_rows) == DAYS.get_partition_keys()
     assert seen_batched == seen_default
+
+
+def _engine_event(run_id: str, message: str):
+    import time
+
+    from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+    from dagster._core.events.log import EventLogEntry
+
+    event = DagsterEvent(
+        DagsterEventType.ENGINE_EVENT.value, "job", message=message, event_specific_data=EngineEventData()
+    )
+    return EventLogEntry(
+        error_info=None, level=10, user_message=message, run_id=run_id, timestamp=time.time(), dagster_event=event
+    )
+
+
+def test_each_database_keeps_one_engine_a_bounded_number_of_them_and_a_wipe_initializes_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(dagster_instance, "ENGINES_KEPT", 3)
+    created = []
+    real_create = dagster_instance.create_engine
+    monkeypatch.setattr(dagster_instance, "create_engine", lambda *a, **k: created.append(a[0]) or real_create(*a, **k))
+    storage = BatchedSqliteEventLogStorage(str(tmp_path / "events"))
+    runs = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(5)]
+    for _ in range(3):
+        storage.store_event(_engine_event(runs[0], "again"))
+    assert sum(runs[0] in url for url in created) == 1  # three events, one engine for the run's database
+    for run_id in runs:
+        storage.store_event(_engine_event(run_id, "one"))
+    assert list(storage._engines) == runs[2:]  # the three most recently used
+    storage.store_event(_engine_event(runs[0], "evicted, then built again"))
+    assert sum(runs[0] in url for url in created) == 2
+    assert [len(storage.get_logs_for_run(r)) for r in runs] == [5, 1, 1, 1, 1]
+
+    storage.wipe()  # deletes the run databases: the next event creates and initializes the database again
+    storage.store_event(_engine_event(runs[1], "after the wipe"))
+    assert [e.user_message for e in storage.get_logs_for_run(runs[1])] == ["after the wipe"]
