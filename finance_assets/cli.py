@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import importlib
 import logging
 import os
@@ -183,6 +184,10 @@ def open_instance(settings: Settings):
     if not (home / "dagster.yaml").exists() and yaml_src.exists():
         (home / "dagster.yaml").write_text(yaml_src.read_text())
     return dg.DagsterInstance.from_config(str(home))
+
+
+# the commands that run steps on the CLI's own local Dask cluster (`dask_cluster`)
+CLUSTER_COMMANDS = ("backfill", "update", "demo")
 
 
 @contextlib.contextmanager
@@ -845,6 +850,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     quiet_console(request.verbose)
+    settings = request.settings
+    if request.command in CLUSTER_COMMANDS and settings.executor == "dask" and not settings.dask_scheduler_address:
+        from finance_assets.lib.executor import start_worker_forkserver
+
+        start_worker_forkserver(["finance_assets.definitions"])  # imports beside this process's planning
+    try:
+        return _run_command(request)
+    finally:
+        if argv is None:  # the command itself, whose process ends now (not a caller's main([...]))
+            # The interpreter's exit runs full collections while it clears the modules: ~2 s after a backfill
+            # (3.4 -> 1.5 s from the last line to the process's end). Frozen objects are skipped.
+            gc.freeze()
+
+
+def _run_command(request) -> int:
+    from finance_assets.lib.holdings_file import PortfolioError
+
     settings = request.settings
     try:
         if request.command == "register":

@@ -395,3 +395,29 @@ def test_ticker_chunks_hold_whole_shards_in_shard_order(size):
         assert holding == 1 or count > size > 0, (shard, count, holding)
     if size >= max(sizes.values()):  # whole shards only: no two neighbours could have been one chunk
         assert all(len(a) + len(b) > size for a, b in zip(chunks, chunks[1:]))
+
+
+def test_materialization_clocks_are_read_once_and_again_only_for_partitions_materialized_since(instance, monkeypatch):
+    days = report_days()
+    asset = REPORT.assets[0]
+    for day in days:  # built as of the evening of each day: final
+        meta = {"as_of": pd.Timestamp(f"{day}T23:00", tz="UTC").isoformat()}
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=day, metadata=meta))
+    read = []
+    fetch = instance.fetch_materializations
+    monkeypatch.setattr(
+        instance, "fetch_materializations", lambda f, **kw: read.append(len(f.storage_ids)) or fetch(f, **kw)
+    )
+
+    first = planning._materialized_at(instance, asset, days)
+    assert sorted(first) == days and read == [len(days)]
+    assert planning._materialized_at(instance, asset, days) == first and read == [len(days)]  # none read again
+
+    # one day rebuilt as of a clock before its close (not final any more): read again, alone
+    early = pd.Timestamp(f"{days[3]}T15:00", tz="UTC")
+    meta = {"as_of": early.isoformat()}
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=days[3], metadata=meta))
+    again = planning._materialized_at(instance, asset, days)
+    assert read == [len(days), 1]
+    assert again == {**first, days[3]: early.timestamp()}
+    assert planning._materialized_at(instance, asset, days[:2]) == {d: first[d] for d in days[:2]}
