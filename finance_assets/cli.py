@@ -851,13 +851,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     quiet_console(request.verbose)
     settings = request.settings
-    if request.command in CLUSTER_COMMANDS and settings.executor == "dask" and not settings.dask_scheduler_address:
+    forkserver = request.command in CLUSTER_COMMANDS and settings.executor == "dask"
+    if forkserver and not settings.dask_scheduler_address:
         from finance_assets.lib.executor import start_worker_forkserver
 
         start_worker_forkserver(["finance_assets.definitions"])  # imports beside this process's planning
     try:
         return _run_command(request)
     finally:
+        if forkserver and not settings.dask_scheduler_address:
+            from finance_assets.lib.executor import stop_worker_forkserver
+
+            stop_worker_forkserver()
         if argv is None:  # the command itself, whose process ends now (not a caller's main([...]))
             # The interpreter's exit runs full collections while it clears the modules: ~2 s after a backfill
             # (3.4 -> 1.5 s from the last line to the process's end). Frozen objects are skipped.
