@@ -851,15 +851,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     quiet_console(request.verbose)
     settings = request.settings
-    forkserver = request.command in CLUSTER_COMMANDS and settings.executor == "dask"
-    if forkserver and not settings.dask_scheduler_address:
+    # the CLI's own local cluster (`dask_cluster`) forks its workers from a server started now
+    forkserver = (
+        request.command in CLUSTER_COMMANDS and settings.executor == "dask" and not settings.dask_scheduler_address
+    )
+    if forkserver:
         from finance_assets.lib.executor import start_worker_forkserver
 
         start_worker_forkserver(["finance_assets.definitions"])  # imports beside this process's planning
     try:
         return _run_command(request)
     finally:
-        if forkserver and not settings.dask_scheduler_address:
+        if forkserver:
             from finance_assets.lib.executor import stop_worker_forkserver
 
             stop_worker_forkserver()
