@@ -15,14 +15,13 @@ import functools
 
 import exchange_calendars
 import pandas as pd
+from exchange_calendars import ExchangeCalendar
 
 NYSE = "XNYS"
 EARLIEST = pd.Timestamp("1993-01-04")  # EDGAR's first electronic filings
 
 
-def covering(
-    name: str = NYSE, first: pd.Timestamp | None = None, last: pd.Timestamp | None = None
-) -> exchange_calendars.ExchangeCalendar:
+def covering(name: str = NYSE, first: pd.Timestamp | None = None, last: pd.Timestamp | None = None) -> ExchangeCalendar:
     """`name`'s calendar with every session from `first` to `last` (dates or naive timestamps; None: the
     default calendar's bound)."""
     default = exchange_calendars.get_calendar(name)
@@ -36,6 +35,6 @@ def covering(
 
 
 @functools.cache
-def _built(name: str, start: pd.Timestamp, end_year: int | None) -> exchange_calendars.ExchangeCalendar:
+def _built(name: str, start: pd.Timestamp, end_year: int | None) -> ExchangeCalendar:
     end = None if end_year is None else pd.Timestamp(end_year, 12, 31)
     return exchange_calendars.get_calendar(name, start=start, end=end)

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-import exchange_calendars
 import numpy as np
 import pandas as pd
 
@@ -153,7 +152,7 @@ def _session_closes(first: pd.Timestamp, last: pd.Timestamp, calendar_name: str)
 
 
 @functools.lru_cache(maxsize=8)
-def _utc_closes(calendar: exchange_calendars.ExchangeCalendar) -> pd.Series:
+def _utc_closes(calendar: market_calendar.ExchangeCalendar) -> pd.Series:
     """Every session's close (UTC) of one of the process's calendars (lib/market_calendar.py), converted once.
     A session's close does not depend on the range the calendar covers. Callers must not modify the result."""
     return calendar.closes.dt.tz_convert("UTC")

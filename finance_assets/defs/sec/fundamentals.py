@@ -21,7 +21,6 @@ from datetime import date
 from functools import cache
 from typing import Literal
 
-import exchange_calendars
 import numpy as np
 import pandas as pd
 
@@ -675,7 +674,7 @@ def _sessions_and_closes(
 
 
 @cache
-def _naive_sessions_and_closes(cal: exchange_calendars.ExchangeCalendar) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+def _naive_sessions_and_closes(cal: market_calendar.ExchangeCalendar) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     sessions = pd.DatetimeIndex(cal.sessions)
     sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
     closes = pd.DatetimeIndex(cal.closes.to_numpy())
