@@ -67,3 +67,17 @@ def test_transport_serves_only_what_was_published_by_now():
     subs = client.get("https://data.sec.gov/submissions/CIK0009900001.json").json()
     assert max(subs["filings"]["recent"]["filingDate"]) <= "2025-07-07"
     assert client.get("https://data.sec.gov/submissions/CIK0000320193.json").status_code == 404
+
+
+def test_feed_dates_are_formatted_as_email_utils_formats_them():
+    from email.utils import format_datetime
+
+    instants = pd.Series(
+        pd.to_datetime(["2025-06-02 20:30:00", "2024-02-29 00:00:59", "2016-01-03 09:05:00"]).tz_localize("UTC")
+    ).dt.tz_convert("America/New_York")
+    assert demo.rfc822_utc(instants) == [format_datetime(t.tz_convert("UTC").to_pydatetime()) for t in instants]
+    until = dt.datetime(2026, 6, 11, 22, tzinfo=dt.UTC)
+    feed = demo.yahoo_rss_xml("ACMQ", until)
+    heads = demo.demo_headlines("ACMQ")
+    newest = heads[heads["published"] <= pd.Timestamp(until)].iloc[-1]
+    assert f"<pubDate>{format_datetime(newest['published'].tz_convert('UTC').to_pydatetime())}</pubDate>" in feed

@@ -18,16 +18,6 @@ from finance_assets.lib.run_metadata import attach_metadata
 GROUP = "news"
 
 
-def _in_window(published_utc: pd.Series, months: list[str]) -> pd.Series:
-    """Headlines that can fall on a trading day of `months`: from a few days before the first month
-    (a weekend story counts for its first session) to the end of the last. Filtering before the
-    de-duplication keeps a routine title from years ago from hiding this month's."""
-    start = pd.Timestamp(min(months), tz="America/New_York") - pd.Timedelta(days=NEWS_LEAD_DAYS)
-    end = pd.Timestamp(max(months), tz="America/New_York") + pd.offsets.MonthBegin(1)
-    published = pd.to_datetime(published_utc, utc=True)
-    return (published >= start) & (published < end)
-
-
 def _company_filings(filings: pd.DataFrame, ticker: str) -> pd.DataFrame | None:
     """The ticker's rows of the `filings` asset, or None when it has none (not materialized yet)."""
     if "ticker" not in filings.columns:
@@ -59,7 +49,9 @@ def headlines(context: dg.AssetExecutionContext, filings: pd.DataFrame) -> pd.Da
         for provider, reason in skipped_here.items():
             skipped.setdefault(provider, reason)
             context.log.info(f"{ticker}: headline provider {provider} skipped: {reason}")
-        fetched.update(raw.loc[_in_window(raw["published_utc"], months), "source"].str.split("/").str[0])
+        # a feed holds years of headlines; only the months' windows are read (dedupe_by_month reads no other row)
+        raw = raw.loc[news_lib.in_window(raw["published_utc"], months, NEWS_LEAD_DAYS)]
+        fetched.update(raw["source"].str.split("/").str[0])
         # Each month on its own (its window, its de-duplication): a month's rows never depend on which
         # other months share the run (a routine title in January would otherwise hide February's copy
         # in a January..February backfill but not in February's own after-close run).

@@ -9,7 +9,6 @@ Malformed input raises ``ValueError`` naming the source. No network, no Dagster.
 from __future__ import annotations
 
 import calendar
-import email.utils
 import re
 import xml.etree.ElementTree as ET
 
@@ -98,11 +97,12 @@ def parse_headline_feed(ticker: str, body: bytes, source_name: str) -> pd.DataFr
 
 
 # What plain_rss_headlines reads itself: an item's children without a namespace, none of which gives
-# feedparser another title, link or date; RFC 822 dates in the one form feeds use, with a numeric or UTC zone.
+# feedparser another title, link or date; RFC 822 dates in the one form feeds use, with a numeric or UTC zone
+# (seconds 00-59: a leap second is left to feedparser).
 _PLAIN_ITEM_CHILDREN = {"title", "link", "guid", "pubDate", "description", "category", "source", "author", "comments"}
 _RFC822 = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
-    r"\d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC)"
+    r"\d{2}:\d{2}:[0-5]\d (?:[+-]\d{4}|GMT|UTC)"
 )
 _ABSOLUTE_URL = re.compile(r"https?://[^\s<>\"]+")
 
@@ -125,7 +125,7 @@ def plain_rss_headlines(ticker: str, body: bytes, source_name: str) -> pd.DataFr
     items = channels[0].findall("item")
     if len(items) != sum(1 for _ in root.iter("item")):
         return None  # an item outside the channel: feedparser's business
-    titles, links, stamps = [], [], []
+    titles, links, dates = [], [], []
     for item in items:
         tags = [child.tag for child in item]
         if not set(tags) <= _PLAIN_ITEM_CHILDREN or any(
@@ -139,29 +139,35 @@ def plain_rss_headlines(ticker: str, body: bytes, source_name: str) -> pd.DataFr
         guid = item.find("guid")
         if guid is not None and guid.get("isPermaLink", "true") != "false" and (guid.text or "").strip() != link:
             return None
-        if not _ABSOLUTE_URL.fullmatch(link) or not _RFC822.fullmatch(published.strip()):
-            return None
-        try:
-            stamp = email.utils.parsedate_to_datetime(published.strip())
-        except ValueError:
+        published = published.strip()
+        if not _ABSOLUTE_URL.fullmatch(link) or not _RFC822.fullmatch(published):
             return None
         title = title.strip()
         if title:  # an empty title: feedparser's entry is skipped alike
             titles.append(title)
             links.append(link)
-            stamps.append(int(stamp.timestamp()))
+            dates.append(published)
     if not titles:
         return _frame([])
+    stamps = _rfc822_instants(dates)
+    if stamps is None:
+        return None
     return pd.DataFrame(
-        {
-            "ticker": ticker,
-            "title": titles,
-            "url": links,
-            "source": source_name,
-            "published_utc": pd.to_datetime(stamps, unit="s", utc=True),
-        },
+        {"ticker": ticker, "title": titles, "url": links, "source": source_name, "published_utc": stamps},
         columns=HEADLINE_COLUMNS,
     )
+
+
+def _rfc822_instants(dates: list[str]) -> pd.Series | None:
+    """UTC instants (whole seconds) of dates in `_RFC822`'s form, parsed in one pass, as
+    `email.utils.parsedate_to_datetime` reads them (the weekday is not checked; -0000, GMT and UTC are UTC);
+    None when one is not a real date or time (31 Feb, 25:00), which that function refuses too."""
+    text = pd.Series(dates, dtype=object).str.slice(5).str.replace(r" (?:GMT|UTC)$", " +0000", regex=True)
+    parsed = pd.to_datetime(text, format="%d %b %Y %H:%M:%S %z", errors="coerce", utc=True)
+    if parsed.isna().any():
+        return None
+    seconds = parsed.astype("int64").to_numpy() // 1_000_000_000
+    return pd.to_datetime(seconds, unit="s", utc=True)
 
 
 def headlines_of_feed(ticker: str, feed: feedparser.FeedParserDict, source_name: str) -> pd.DataFrame:

@@ -54,6 +54,16 @@ def dedupe_headlines(df: pd.DataFrame) -> pd.DataFrame:
     return kept.reset_index(drop=True)
 
 
+def in_window(published_utc: pd.Series, months: Sequence[str], lead_days: int) -> pd.Series:
+    """Headlines that can fall on a trading day of `months`: from `lead_days` before the first month (a weekend
+    story counts for its first session) to the end of the last: every row ``dedupe_by_month`` reads. Filtering
+    before the de-duplication keeps a routine title from years ago from hiding this month's."""
+    start = pd.Timestamp(min(months), tz="America/New_York") - pd.Timedelta(days=lead_days)
+    end = pd.Timestamp(max(months), tz="America/New_York") + pd.offsets.MonthBegin(1)
+    published = pd.to_datetime(published_utc, utc=True)
+    return (published >= start) & (published < end)
+
+
 def dedupe_by_month(raw: pd.DataFrame, months: Sequence[str], lead_days: int) -> tuple[list[pd.DataFrame], int]:
     """Each month's headlines, as ``dedupe_headlines`` and ``assign_trading_day`` give them month by month.
 

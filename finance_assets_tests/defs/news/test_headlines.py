@@ -122,6 +122,24 @@ def test_dedupe_by_month_matches_each_months_own_deduplication():
     assert "https://x/3" in set(frames[1]["url"])
 
 
+def test_dedupe_by_month_reads_only_the_months_windows():
+    """The `headlines` asset hands dedupe_by_month only the rows in the run's window (a feed holds years): the
+    same frames as with every row."""
+    rng = np.random.default_rng(7)
+    stamps = pd.Timestamp("2023-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, 3000), unit="h")
+    titles = [f"Story {i}" for i in rng.integers(0, 400, 3000)]  # repeated titles across years
+    raw = _headlines([("AAPL", t, f"https://x/{i}", str(s)) for i, (t, s) in enumerate(zip(titles, stamps))])
+    for months in (["2024-03-01"], ["2024-12-01", "2025-01-01", "2025-02-01"]):
+        frames, dropped = news.dedupe_by_month(raw, months, lead_days=4)
+        window = raw.loc[news.in_window(raw["published_utc"], months, lead_days=4)]
+        assert len(window) < len(raw) / 5
+        frames_in_window, dropped_in_window = news.dedupe_by_month(window, months, lead_days=4)
+        assert dropped == dropped_in_window > 0
+        assert len(frames) == len(frames_in_window) == len(months)
+        for got, want in zip(frames_in_window, frames, strict=True):
+            pd.testing.assert_frame_equal(got, want)
+
+
 def test_dedupe_rejects_naive_timestamps_and_missing_columns():
     frame = _headlines([("A", "t", "u", "2024-01-02 15:00")])
     with pytest.raises(ValueError, match="tz-aware"):

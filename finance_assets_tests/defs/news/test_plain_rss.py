@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+
 import feedparser
 import pandas as pd
 import pytest
@@ -86,3 +88,36 @@ def test_a_guid_that_is_the_link_or_not_a_permalink_is_fine():
     assert plain is not None and len(plain) == 2
     pd.testing.assert_frame_equal(plain, _by_feedparser(body))
     pd.testing.assert_frame_equal(parse_headline_feed("ACMQ", body, "yahoo-rss (demo)"), plain)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Mon, 02 Jun 2025 20:30:00 +0000",
+        "Sun, 02 Jun 2025 20:30:00 GMT",  # a wrong weekday is not checked (email.utils neither)
+        "Mon, 02 Jun 2025 20:30:00 UTC",
+        "Mon, 02 Jun 2025 20:30:00 -0000",
+        "Mon, 02 Jun 2025 23:30:00 -0500",  # the next day in UTC
+        "Mon, 02 Jun 2025 01:15:59 +0530",
+        "Mon, 29 Feb 2024 12:00:00 +0000",
+    ],
+)
+def test_dates_read_as_email_utils_and_feedparser_read_them(date):
+    body = _feed(_item(date=date), _item(link="https://e.invalid/2", date="Tue, 03 Jun 2025 09:00:00 GMT"))
+    plain = plain_rss_headlines("ACMQ", body, "yahoo-rss (demo)")
+    assert plain is not None
+    assert plain["published_utc"].iloc[0].timestamp() == email.utils.parsedate_to_datetime(date).timestamp()
+    pd.testing.assert_frame_equal(plain, _by_feedparser(body))
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 31 Feb 2025 10:00:00 +0000",
+        "Fri, 27 Feb 2026 24:00:00 +0000",
+        "Fri, 27 Feb 2026 10:61:00 +0000",
+        "Fri, 27 Feb 2026 10:00:60 +0000",
+    ],  # not a date or a time email.utils takes (a leap second neither)
+)
+def test_an_impossible_date_is_left_to_feedparser(date):
+    assert plain_rss_headlines("ACMQ", _feed(_item(), _item(link="https://e.invalid/2", date=date)), "x") is None
