@@ -643,14 +643,7 @@ def _upstream_first(sets: list, graph, order: dict[str, int]) -> list:
     (fx_rates shares the panel's run, which must come after the prices the panel reads; the SEC run
     before the headlines that read its filings), else by the graph's order. Running a reader before its
     input would also hide the input's update from automation's next evaluation."""
-    ancestors: dict[str, set[str]] = {}
-
-    def of(asset: str) -> set[str]:
-        if asset not in ancestors:
-            parents = {p.to_user_string() for p in graph.get(dg.AssetKey(asset)).parent_keys}
-            ancestors[asset] = parents.union(*(of(p) for p in parents)) if parents else set()
-        return ancestors[asset]
-
+    of = _ancestry(graph)
     pending = sorted(sets, key=lambda item: [order[a] for a in item[0]])
     done: list = []
     while pending:
@@ -665,6 +658,38 @@ def _upstream_first(sets: list, graph, order: dict[str, int]) -> list:
         done.append(chosen)
         pending.remove(chosen)
     return done
+
+
+def behind_upstream_runs(
+    requested: dict[str, set[str | None]], graph
+) -> tuple[dict[str, set[str | None]], dict[str, set[str | None]]]:
+    """(the requests run this round, those that wait for the next): a job's requests wait while one of its
+    assets has an ancestor requested in another job. Its run would otherwise read inputs about to change: a
+    report day built in the round that refreshes the corporate actions is built again once the snapshots follow
+    the actions (a round later), and once more for the panel. Waiting, it runs once, after all of them. A
+    waiting request is kept by `update` (the conditions count it as handled and do not ask again). A job waits
+    as a whole (fx_rates stays in the panel's run); jobs waiting on each other run in the graph's order."""
+    of = _ancestry(graph)
+    waiting_jobs = {
+        job_of(asset) for asset in requested if any(a in requested and job_of(a) != job_of(asset) for a in of(asset))
+    }
+    now = {asset: keys for asset, keys in requested.items() if job_of(asset) not in waiting_jobs}
+    if not now:
+        return requested, {}
+    return now, {asset: keys for asset, keys in requested.items() if job_of(asset) in waiting_jobs}
+
+
+def _ancestry(graph) -> Callable[[str], set[str]]:
+    """asset -> every asset upstream of it (memoized)."""
+    ancestors: dict[str, set[str]] = {}
+
+    def of(asset: str) -> set[str]:
+        if asset not in ancestors:
+            parents = {p.to_user_string() for p in graph.get(dg.AssetKey(asset)).parent_keys}
+            ancestors[asset] = parents.union(*(of(p) for p in parents)) if parents else set()
+        return ancestors[asset]
+
+    return of
 
 
 def _ranges(assets, keys, pdef, registered: list[str], now: dt.datetime) -> list[UpdateRun]:
@@ -753,8 +778,12 @@ def update(
     done: list[UpdateRun] = []
     failures: list[str] = []
     warehouse = Warehouse(config.settings().warehouse_location)
+    waiting: dict[str, set[str | None]] = {}
     for _ in range(max_rounds):
         requested = evaluate_automation(defs, instance, now)
+        for asset, keys in waiting.items():  # requested in an earlier round: the conditions count them as handled
+            requested.setdefault(asset, set()).update(keys)
+        requested, waiting = behind_upstream_runs(requested, defs.resolve_asset_graph())
         if requested:
             runs = update_runs(requested, defs, instance, now)
         else:

@@ -268,6 +268,46 @@ def test_month_range_errors_name_the_option():
         planning._month_keys("2001-01", "2001-02", NOW)
 
 
+def test_update_runs_a_job_after_the_other_jobs_it_reads_in_the_same_round():
+    """A session's round requests the corporate actions, the month's bars, the panel and a report day at once:
+    each job waits until no other job's request reads into it, so the report day is built once, after the
+    snapshots and the panel (the conditions ask for them only after the actions and the bars changed)."""
+    from finance_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    session = {
+        "corporate_actions": {"AAA", "BBB"},
+        "ticker_cik_map": {None},
+        "prices": {MONTHS[1]},
+        "headlines": {MONTHS[1]},
+        "technicals": {MONTHS[1]},
+        "sentiment": {MONTHS[1]},
+        "fx_rates": {MONTHS[1]},
+        "market_panel": {MONTHS[1]},
+        "portfolio_report": {"2025-02-27"},
+        "portfolio_holdings": {"2025-02-27"},
+    }
+    rounds, requested = [], dict(session)
+    while requested:
+        now, requested = planning.behind_upstream_runs(requested, graph)
+        rounds.append(set(now))
+    assert rounds == [
+        {"corporate_actions", "ticker_cik_map"},
+        {"prices", "headlines", "technicals", "sentiment"},  # one job: Dagster orders its steps
+        {"fx_rates", "market_panel"},  # fx_rates has no input but waits with its job's panel
+        {"portfolio_report", "portfolio_holdings"},
+    ]
+    # the headlines read the filings: a round with an SEC run holds the whole market job back
+    now, later = planning.behind_upstream_runs(
+        {"filings": {"AAA"}, "prices": {MONTHS[1]}, "headlines": {MONTHS[1]}}, graph
+    )
+    assert set(now) == {"filings"} and set(later) == {"prices", "headlines"}
+    # requests of one job alone, or of unrelated jobs, all run at once
+    alone = {"prices": {MONTHS[1]}, "technicals": {MONTHS[1]}, "corporate_actions": {"AAA"}}
+    assert planning.behind_upstream_runs({k: alone[k] for k in ("prices", "technicals")}, graph)[1] == {}
+    assert planning.behind_upstream_runs({"ticker_cik_map": {None}, "corporate_actions": {"AAA"}}, graph)[1] == {}
+
+
 def test_update_packs_what_automation_requested_into_runs_upstream_first(instance):
     """`finance-assets update` runs assets requested for the same partitions together, as ranges, upstream
     sets first (a set after every set holding an input of its assets)."""
