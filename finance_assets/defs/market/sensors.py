@@ -24,8 +24,9 @@ from finance_assets.lib.partitions import TICKER, month_partitions, run_tags
 from finance_assets.lib.selections import MARKET
 from finance_assets.lib.warehouse import Warehouse
 
-# what a ticker's own month runs read: its corporate actions (prices) and its filings (8-K headlines)
-SYNC_REQUIRES = ("corporate_actions", "filings")
+# what a ticker's own month runs read, and the month assets that wait for it: its corporate actions (prices, and
+# technicals from them) and its filings (the 8-K headlines, and sentiment from them)
+SYNC_REQUIRES = {"corporate_actions": ("prices", "technicals"), "filings": ("headlines", "sentiment")}
 SYNC_SENSOR_NAME = "market_sync"
 # The portfolio's panel (named by key: this domain imports no other) is stored by ticker like the daily bars and
 # reads them: the sensor's runs rebuild their tickers' panel rows too, so automation does not rebuild those
@@ -47,14 +48,16 @@ def sync_need(
 ) -> dict[str, dict[str, set[str]]]:
     """ticker -> asset -> stored months to build for that ticker alone (coverage.needed_in_warehouse): months built
     before it was registered, and every stored month of its prices and technicals when its corporate
-    actions changed. A ticker waits until its corporate actions and filings are stored, or until the
-    caller's own earlier runs store them (`stored_first`: asset -> tickers, e.g. a backfill's SEC and
-    corporate-actions runs, which come before its month runs)."""
+    actions changed. A month asset of a ticker waits until what it reads of the ticker is stored
+    (SYNC_REQUIRES: prices its corporate actions, headlines its filings), or until the caller's own earlier runs
+    store it (`stored_first`: asset -> tickers, e.g. a backfill's SEC and corporate-actions runs, which come
+    before its month runs). A ticker whose filings are not stored yet gets its prices and technicals."""
     stored_first = stored_first or {}
-    ready = set(tickers)
-    for asset in SYNC_REQUIRES:
-        ready &= set(instance.get_materialized_partitions(dg.AssetKey(asset))) | set(stored_first.get(asset, ()))
-    ready_tickers = [t for t in tickers if t in ready]
+    stored = {
+        required: set(instance.get_materialized_partitions(dg.AssetKey(required))) | set(stored_first.get(required, ()))
+        for required in SYNC_REQUIRES
+    }
+    ready_tickers = [t for t in tickers if any(t in tickers_stored for tickers_stored in stored.values())]
     if not ready_tickers:
         return {}
     months = stored_months(instance, MARKET.assets)
@@ -62,7 +65,18 @@ def sync_need(
         return {}
     versions = actions_lib.versions_by_ticker(warehouse.read("corporate_actions"), ready_tickers)
     # one DuckDB query over the coverage files (~3 M rows at 6,000 tickers x 132 months x 4 assets)
-    return coverage.needed_in_warehouse(warehouse, ready_tickers, months, versions)
+    need = coverage.needed_in_warehouse(warehouse, ready_tickers, months, versions)
+    waiting = {asset: required for required, assets in SYNC_REQUIRES.items() for asset in assets}
+    out = {}
+    for ticker, by_asset in need.items():
+        kept = {
+            asset: found
+            for asset, found in by_asset.items()
+            if asset not in waiting or ticker in stored[waiting[asset]]
+        }
+        if kept:
+            out[ticker] = kept
+    return out
 
 
 def sync_runs(instance: dg.DagsterInstance, warehouse: Warehouse, now: dt.datetime) -> list[coverage.SyncRun]:

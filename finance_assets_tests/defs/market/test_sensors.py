@@ -87,3 +87,29 @@ def test_a_held_ticker_reaches_the_report_and_a_panel_month_not_stored_is_left_t
         built(instance, warehouse, ["BBB"], panel_months=MONTHS[:1])
         # March's panel is built for every ticker by automation, never for some: the bars alone
         assert requested(instance) == [(MARKET.assets, {**RANGE, TICKERS_TAG: "AAA"})]
+
+
+def test_a_ticker_without_stored_filings_gets_its_prices_and_technicals_and_its_headlines_once_they_are(warehouse):
+    """Each month asset waits for what it reads of the ticker (SYNC_REQUIRES): prices and technicals its corporate
+    actions, headlines and sentiment its filings. A graph without filings (SEC down, or the market alone) still
+    brings a new ticker's bars and a split's re-adjusted history."""
+    from finance_assets.defs.market.sensors import SYNC_REQUIRES, sync_need
+
+    assert sorted(a for assets in SYNC_REQUIRES.values() for a in assets) == sorted(MARKET.assets)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TICKER, ["AAA"])
+        built(instance, warehouse, ["AAA"])
+        instance.add_dynamic_partitions(TICKER, ["NEW"])
+        instance.report_runless_asset_event(dg.AssetMaterialization("corporate_actions", partition="NEW"))
+        assert sync_need(instance, warehouse, ["AAA", "NEW"]) == {
+            "NEW": {"prices": set(MONTHS), "technicals": set(MONTHS)}
+        }
+        instance.report_runless_asset_event(dg.AssetMaterialization("filings", partition="NEW"))
+        assert sync_need(instance, warehouse, ["AAA", "NEW"]) == {"NEW": dict.fromkeys(MARKET.assets, set(MONTHS))}
+        # what the caller's earlier runs store counts as stored (a backfill's SEC run before its month runs)
+        instance.add_dynamic_partitions(TICKER, ["LATE"])
+        instance.report_runless_asset_event(dg.AssetMaterialization("corporate_actions", partition="LATE"))
+        assert sync_need(instance, warehouse, ["LATE"]) == {"LATE": {"prices": set(MONTHS), "technicals": set(MONTHS)}}
+        assert sync_need(instance, warehouse, ["LATE"], {"filings": ["LATE"]}) == {
+            "LATE": dict.fromkeys(MARKET.assets, set(MONTHS))
+        }
