@@ -770,14 +770,16 @@ def update(
     max_rounds: int = 12,
     echo: Callable[[str], None] = print,
     stopped: Callable[[], bool] = lambda: False,
+    warehouse: Warehouse | None = None,
 ) -> tuple[list[UpdateRun], list[str]]:
     """Bring the warehouse up to date as of `now`: evaluate the automation conditions, run what they
     request, and again until they request nothing (each round sees the previous round's results, as
     the daemon's next tick would). Returns the runs and the labels of failed ones. Once `stopped()`
-    (asked after each run: the CLI's Ctrl-C or SIGTERM), no other run starts."""
+    (asked after each run: the CLI's Ctrl-C or SIGTERM), no other run starts. `warehouse`: the one the market
+    sync reads (default: the settings' own; a caller whose definitions write elsewhere passes theirs)."""
     done: list[UpdateRun] = []
     failures: list[str] = []
-    warehouse = Warehouse(config.settings().warehouse_location)
+    warehouse = warehouse or Warehouse(config.settings().warehouse_location)
     waiting: dict[str, set[str | None]] = {}
     for _ in range(max_rounds):
         requested = evaluate_automation(defs, instance, now)

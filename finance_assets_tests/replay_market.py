@@ -92,6 +92,7 @@ def build_as_of(home: Path, instance, as_of: str) -> list:
     """`planning.update` on `home`'s warehouse as of `as_of` (the clock of every run)."""
     import dagster as dg
 
+    from finance_assets.lib.warehouse import Warehouse
     from finance_assets.planning import update
 
     now = _settings(home, as_of).now()
@@ -106,7 +107,11 @@ def build_as_of(home: Path, instance, as_of: str) -> list:
 
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     t0 = time.monotonic()
-    runs, failures = update(instance, defs, now, job_for=job_for, run_config=quiet, echo=lambda line: None)
+    # the market sync reads the coverage of this build's warehouse, not the environment's
+    warehouse = Warehouse(_settings(home, as_of).warehouse_location)
+    runs, failures = update(
+        instance, defs, now, job_for=job_for, run_config=quiet, echo=lambda line: None, warehouse=warehouse
+    )
     if os.environ.get("REPLAY_VERBOSE"):
         print(
             f"{as_of} {home.name}: {time.monotonic() - t0:.1f}s", *[r.label for r in runs], sep="\n  ", file=sys.stderr
