@@ -815,8 +815,10 @@ def update(
             done.append(run)
             if stopped():
                 return done, failures
-        if failures:
-            break  # failed partitions are retried by the conditions' daily rule, not in a loop here
+        if failures and not waiting:
+            # failed partitions are retried by the conditions' daily rule, not in a loop here; requests waiting
+            # behind a failed run still run, with their inputs as they are (as in the failed run's round before)
+            break
     else:
         echo(f"stopped after {max_rounds} rounds: the conditions still request work")
     return done, failures

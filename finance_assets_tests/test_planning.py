@@ -308,6 +308,26 @@ def test_update_runs_a_job_after_the_other_jobs_it_reads_in_the_same_round():
     assert planning.behind_upstream_runs({"ticker_cik_map": {None}, "corporate_actions": {"AAA"}}, graph)[1] == {}
 
 
+def test_update_runs_the_requests_waiting_behind_a_failed_run(instance, monkeypatch):
+    """The corporate actions fail: the month's bars, waiting behind them, still run in the next round (with the
+    actions as stored), as they ran beside them before; then update stops and reports the failure."""
+    from finance_assets.definitions import defs
+
+    evaluations = iter([{"corporate_actions": {"AAA"}, "prices": {MONTHS[1]}}, {}])
+    monkeypatch.setattr(planning, "evaluate_automation", lambda *_: next(evaluations, {}))
+    executed = []
+
+    def execute(instance, job, tags, assets, run_config, label, echo):
+        executed.append(assets)
+        return assets != ("corporate_actions",)
+
+    monkeypatch.setattr(planning, "_execute", execute)
+    now = dt.datetime(2025, 3, 20, 22, tzinfo=dt.UTC)
+    runs, failures = planning.update(instance, defs, now, job_for=lambda name: name, echo=lambda line: None)
+    assert executed == [("corporate_actions",), ("prices",)]
+    assert [r.assets for r in runs] == executed and len(failures) == 1
+
+
 def test_update_packs_what_automation_requested_into_runs_upstream_first(instance):
     """`finance-assets update` runs assets requested for the same partitions together, as ranges, upstream
     sets first (a set after every set holding an input of its assets)."""
