@@ -6,7 +6,7 @@ dividends (CRXQ, 02-02 and 05-01). Right after each event and at the end, every 
 warehouse built from nothing as of the same clock, cell by cell (floats within 1e-12).
 
 Replayed graph: corporate_actions -> prices -> technicals (finance_assets_tests/replay_market.py): a
-quicker developer check (make test-replay, ~5 min), not in CI. The whole graph with every event #16
+quicker check (make test-replay, ~5 min; CI runs it since it failed unnoticed outside). The whole graph with every event #16
 names is test_replay_full.py (make test-replay-full), which CI runs.
 """
 
