@@ -494,7 +494,8 @@ def _interrupt_watch() -> Iterator[Callable[[], bool]]:
     run (the signal wakeup fd records every signal whichever Python handler is installed). Between runs
     SIGTERM raises KeyboardInterrupt like Ctrl-C, rather than Python's default of ending the process without
     a word; Dagster's run may leave SIGTERM ignored after it (it copies SIGINT's handler, which a background
-    process inherits ignored), so `interrupted()` restores that between runs."""
+    process inherits ignored), so `interrupted()` restores that between runs. SIGINT is Python's
+    KeyboardInterrupt within the block even in a process started in the background."""
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
@@ -503,6 +504,9 @@ def _interrupt_watch() -> Iterator[Callable[[], bool]]:
     os.set_blocking(write_end, False)
     previous = signal.set_wakeup_fd(write_end)
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # a process started in the background inherits SIGINT ignored (Python then keeps it so): `kill -INT` stops the
+    # command all the same, as Ctrl-C does in a terminal
+    previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     received: int | None = None
 
     def interrupted() -> bool:
@@ -524,6 +528,7 @@ def _interrupt_watch() -> Iterator[Callable[[], bool]]:
         raise Stopped(received or signal.SIGINT) from None
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
+        signal.signal(signal.SIGINT, previous_sigint)
         signal.set_wakeup_fd(previous)
         os.close(read_end)
         os.close(write_end)

@@ -18,7 +18,7 @@ from finance_assets_tests.cli_runs import runs_of, wait_for_the_start_of
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_between_runs_leaves_the_watch_as_stopped_with_the_shells_exit_code(signum):
-    before = signal.getsignal(signal.SIGTERM)
+    before, sigint_before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with pytest.raises(cli.Stopped) as caught:
         with cli._interrupt_watch() as interrupted:
             assert not interrupted()
@@ -29,6 +29,23 @@ def test_a_stop_signal_between_runs_leaves_the_watch_as_stopped_with_the_shells_
     assert caught.value.exit_code == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
     assert caught.value.line == {signal.SIGINT: cli.INTERRUPTED, signal.SIGTERM: cli.TERMINATED}[signum]
     assert signal.getsignal(signal.SIGTERM) == before  # the process's own handling is back
+    assert signal.getsignal(signal.SIGINT) == sigint_before
+
+
+def test_sigint_stops_a_command_started_in_the_background():
+    """A process started in the background inherits SIGINT ignored (make test under nohup, a script's `cmd &`):
+    within the watch SIGINT stops the command all the same; the process's own handling is back after it."""
+    sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(cli.Stopped) as caught:
+            with cli._interrupt_watch():
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(500):
+                    time.sleep(0.01)
+        assert caught.value.exit_code == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, sigint)
 
 
 def test_sigterm_stays_caught_after_a_run_left_it_ignored():
