@@ -150,12 +150,17 @@ def start_worker_forkserver(preload: Sequence[str]) -> None:
 def stop_worker_forkserver() -> None:
     """End the forkserver now (once this process's clusters are closed) rather than when it notices this
     process's exit: a server still importing held the caller's output open for seconds after a command that
-    ended early (a script reading that output to its end waited for it)."""
+    ended early (a script reading that output to its end waited for it). With it goes any worker it forked that
+    outlived its cluster (a close cut short by Ctrl-C): they share its process group, and this process's exit
+    would otherwise wait for them (multiprocessing joins its children at exit)."""
     global _forkserver_started
     pid = multiprocessing.forkserver._forkserver._forkserver_pid  # CPython's one server per process
     if _forkserver_started and pid:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.killpg(pid, signal.SIGKILL)  # its own group once lib/worker_forkserver.py ran in it
+            except ProcessLookupError:
+                os.kill(pid, signal.SIGKILL)  # still importing, in this process's group
             os.waitpid(pid, 0)
     _forkserver_started = False
 

@@ -47,3 +47,33 @@ def test_workers_come_from_the_preloaded_forkserver_outside_the_callers_group(tm
         "worker_outside_the_callers_group": True,
         "server_alive_after_stop": False,
     }
+
+
+LEFTOVER = """
+import json, multiprocessing, sys, time
+from finance_assets.lib import executor
+
+def outlive_the_cluster():
+    time.sleep(600)
+
+if __name__ == "__main__":
+    executor.start_worker_forkserver([])
+    leftover = multiprocessing.get_context("forkserver").Process(target=outlive_the_cluster)
+    leftover.start()  # forked by the server, as a worker is
+    executor.stop_worker_forkserver()
+    leftover.join(timeout=30)
+    alive = leftover.is_alive()
+    if alive:
+        leftover.kill()  # else this process's exit would wait for it
+    print(json.dumps({"leftover_alive_after_stop": alive}))
+"""
+
+
+def test_stopping_the_forkserver_ends_a_worker_that_outlived_its_cluster(tmp_path):
+    """A worker still running when the command ends (its cluster's close cut short by Ctrl-C) goes with the server:
+    multiprocessing joins a process's children at its exit, and the command would wait for it."""
+    script = tmp_path / "leftover.py"
+    script.write_text(LEFTOVER)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"leftover_alive_after_stop": False}
