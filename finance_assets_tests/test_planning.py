@@ -303,8 +303,7 @@ def test_update_runs_a_job_after_the_other_jobs_it_reads_in_the_same_round():
     )
     assert set(now) == {"filings"} and set(later) == {"prices", "headlines"}
     # requests of one job alone, or of unrelated jobs, all run at once
-    alone = {"prices": {MONTHS[1]}, "technicals": {MONTHS[1]}, "corporate_actions": {"AAA"}}
-    assert planning.behind_upstream_runs({k: alone[k] for k in ("prices", "technicals")}, graph)[1] == {}
+    assert planning.behind_upstream_runs({"prices": {MONTHS[1]}, "technicals": {MONTHS[1]}}, graph)[1] == {}
     assert planning.behind_upstream_runs({"ticker_cik_map": {None}, "corporate_actions": {"AAA"}}, graph)[1] == {}
 
 

@@ -16,6 +16,14 @@ def _by_feedparser(body: bytes) -> pd.DataFrame:
     return headlines_of_feed("ACMQ", feedparser.parse(body), "yahoo-rss (demo)")
 
 
+def _read_alike(body: bytes) -> pd.DataFrame:
+    """What plain_rss_headlines reads of `body`, asserted to be what feedparser's path reads."""
+    plain = plain_rss_headlines("ACMQ", body, "yahoo-rss (demo)")
+    assert plain is not None
+    pd.testing.assert_frame_equal(plain, _by_feedparser(body))
+    return plain
+
+
 def _feed(*items: str, root: str = '<rss version="2.0">', close: str = "</rss>") -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>{root}<channel><title>t</title>{"".join(items)}</channel>{close}'
@@ -52,10 +60,7 @@ def test_the_demo_feeds_read_alike(tmp_path, ticker):
     ],
 )
 def test_plain_titles_read_alike(title):
-    body = _feed(_item(title=title), _item(title="second", date="Tue, 03 Jun 2025 09:00:00 GMT"))
-    plain = plain_rss_headlines("ACMQ", body, "yahoo-rss (demo)")
-    assert plain is not None
-    pd.testing.assert_frame_equal(plain, _by_feedparser(body))
+    _read_alike(_feed(_item(title=title), _item(title="second", date="Tue, 03 Jun 2025 09:00:00 GMT")))
 
 
 @pytest.mark.parametrize(
@@ -103,11 +108,10 @@ def test_a_guid_that_is_the_link_or_not_a_permalink_is_fine():
     ],
 )
 def test_dates_read_as_email_utils_and_feedparser_read_them(date):
-    body = _feed(_item(date=date), _item(link="https://e.invalid/2", date="Tue, 03 Jun 2025 09:00:00 GMT"))
-    plain = plain_rss_headlines("ACMQ", body, "yahoo-rss (demo)")
-    assert plain is not None
+    plain = _read_alike(
+        _feed(_item(date=date), _item(link="https://e.invalid/2", date="Tue, 03 Jun 2025 09:00:00 GMT"))
+    )
     assert plain["published_utc"].iloc[0].timestamp() == email.utils.parsedate_to_datetime(date).timestamp()
-    pd.testing.assert_frame_equal(plain, _by_feedparser(body))
 
 
 @pytest.mark.parametrize(
