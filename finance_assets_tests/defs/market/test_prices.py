@@ -107,3 +107,72 @@ def test_real_yahoo_adj_close_differs_from_close(realdata):
     bars = pp.parse_price_csv((realdata / "prices" / "SPY_2000-2012_yahoo_adjclose.csv").read_text())
     first = bars.iloc[0]
     assert first["close"] == pytest.approx(140.9375) and first["adj_close"] == pytest.approx(93.857681)
+
+
+def test_yahoo_chart_events_nulls_and_repeated_days():
+    """Events land on their exchange day (a UTC stamp after midnight is still the New York day before), an
+    event on a day without a bar is dropped, a null bar is dropped, and the repeated last bar (Yahoo's live
+    quote) keeps its day's dividend and split."""
+    day = lambda iso, hour: int(pd.Timestamp(f"{iso} {hour:02d}:00", tz="America/New_York").timestamp())  # noqa: E731
+    stamps = [
+        day("2025-03-03", 9),
+        day("2025-03-04", 9),
+        day("2025-03-05", 9),
+        day("2025-03-06", 9),
+        day("2025-03-06", 15),
+    ]
+    document = {
+        "chart": {
+            "result": [
+                {
+                    "meta": {"exchangeTimezoneName": "America/New_York"},
+                    "timestamp": stamps,
+                    "indicators": {
+                        "quote": [
+                            {
+                                "open": [10.0, None, 11.0, 12.0, 12.5],
+                                "high": [10.5, None, 11.5, 13.0, 13.0],
+                                "low": [9.5, None, 10.5, 11.5, 12.0],
+                                "close": [10.0, None, 11.0, 12.5, 12.8],
+                                "volume": [1000, None, 3000, 4000, 4500],
+                            }
+                        ],
+                        "adjclose": [{"adjclose": [9.9, None, 10.9, 12.5, 12.8]}],
+                    },
+                    "events": {
+                        # 21:00 New York on the 3rd is 02:00 UTC on the 4th
+                        "dividends": {"a": {"amount": 0.25, "date": day("2025-03-03", 21)}},
+                        "splits": {
+                            "b": {"numerator": 2, "denominator": 1, "date": day("2025-03-06", 9)},
+                            "c": {"numerator": 3, "denominator": 1, "date": day("2025-03-08", 9)},  # a Saturday
+                        },
+                    },
+                }
+            ]
+        }
+    }
+    bars = pp.parse_yahoo_chart(json.dumps(document))
+    assert bars["date"].tolist() == [dt.date(2025, 3, 3), dt.date(2025, 3, 5), dt.date(2025, 3, 6)]
+    assert bars["dividend"].tolist() == [0.25, 0.0, 0.0]
+    assert bars["split_ratio"].tolist() == [1.0, 1.0, 2.0]
+    assert bars["close"].tolist() == [10.0, 11.0, 12.8]  # the day's last bar
+    assert bars["volume"].tolist() == [1000, 3000, 4500] and bars["volume"].dtype == "int64"
+    assert bars["adj_close"].tolist() == [9.9, 10.9, 12.8]
+
+
+def test_yahoo_chart_without_adjclose_or_with_text_numbers():
+    document = {
+        "chart": {
+            "result": [
+                {
+                    "timestamp": [1741010400, 1741096800],
+                    "indicators": {
+                        "quote": [{"open": ["10", "x"], "high": [11, 12], "low": [9, 10], "close": [10, 11]}]
+                    },
+                }
+            ]
+        }
+    }
+    bars = pp.parse_yahoo_chart(document)
+    assert bars["close"].tolist() == [10.0]  # "x" is no price: the row goes
+    assert bars["adj_close"].tolist() == [10.0] and bars["volume"].tolist() == [0]
