@@ -44,6 +44,7 @@ import importlib.util
 import logging
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.popen_forkserver
 import os
 import signal
 import sys
@@ -151,10 +152,16 @@ def stop_worker_forkserver() -> None:
     """End the forkserver now (once this process's clusters are closed) rather than when it notices this
     process's exit: a server still importing held the caller's output open for seconds after a command that
     ended early (a script reading that output to its end waited for it). With it goes any worker it forked that
-    outlived its cluster (a close cut short by Ctrl-C): they share its process group, and this process's exit
-    would otherwise wait for them (multiprocessing joins its children at exit)."""
+    outlived its cluster (a close cut short by Ctrl-C), which this process's exit would otherwise wait for
+    (multiprocessing joins its children at exit): killed by pid (the CLI's warmed workers are in process groups of
+    their own, `_warm_workers`), then the server's group (a process it forked that kept the group)."""
     global _forkserver_started
     pid = multiprocessing.forkserver._forkserver._forkserver_pid  # CPython's one server per process
+    if _forkserver_started:
+        for child in multiprocessing.active_children():
+            if isinstance(getattr(child, "_popen", None), multiprocessing.popen_forkserver.Popen):
+                child.kill()
+                child.join(timeout=10)  # the server reports its exit status
     if _forkserver_started and pid:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             try:
