@@ -228,22 +228,24 @@ def _warm_workers(cluster) -> None:
     run's two fetching steps (filings, xbrl_facts) do not overlap from the start."""
     from distributed import Client
 
-    from finance_assets.lib.executor import drop_heartbeats_to_a_closed_scheduler
+    from finance_assets.lib.executor import drop_heartbeats_to_a_closed_scheduler, remember_worker_group
 
     with Client(cluster) as client:
         with contextlib.suppress(Exception):  # an optimization only
             client.run(importlib.import_module, "finance_assets.definitions")
         with contextlib.suppress(Exception):  # without it, Ctrl-C prints a traceback per worker
-            client.run(_leave_terminal_process_group)
+            for group in client.run(_leave_terminal_process_group).values():
+                remember_worker_group(group)  # ended with the forkserver, whatever the steps left in it
         with contextlib.suppress(Exception):  # a heartbeat racing the scheduler's close on Ctrl-C
             client.run(drop_heartbeats_to_a_closed_scheduler)
 
 
-def _leave_terminal_process_group() -> None:
+def _leave_terminal_process_group() -> int:
     """On each Dask worker: a process group of its own (and of the processes its steps start), so Ctrl-C
     at the terminal, which signals the whole foreground group, reaches only the CLI; the CLI stops and
-    closes the cluster. Otherwise every worker dies of its own KeyboardInterrupt and prints it."""
+    closes the cluster. Otherwise every worker dies of its own KeyboardInterrupt and prints it. Returns the group."""
     os.setpgid(0, 0)
+    return os.getpgid(0)
 
 
 # ---------------------------------------------------------------------------------------------

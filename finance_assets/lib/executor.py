@@ -130,6 +130,13 @@ def local_cluster(**kwargs) -> dask.distributed.LocalCluster:
 
 
 _forkserver_started = False
+# process groups of this process's workers that left the server's group (the CLI's warmed workers): ended with it
+_worker_groups: set[int] = set()
+
+
+def remember_worker_group(pgid: int) -> None:
+    """A worker's own process group, killed by `stop_worker_forkserver` with everything in it."""
+    _worker_groups.add(pgid)
 
 
 def start_worker_forkserver(preload: Sequence[str]) -> None:
@@ -153,8 +160,10 @@ def stop_worker_forkserver() -> None:
     process's exit: a server still importing held the caller's output open for seconds after a command that
     ended early (a script reading that output to its end waited for it). With it goes any worker it forked that
     outlived its cluster (a close cut short by Ctrl-C), which this process's exit would otherwise wait for
-    (multiprocessing joins its children at exit): killed by pid (the CLI's warmed workers are in process groups of
-    their own, `_warm_workers`), then the server's group (a process it forked that kept the group)."""
+    (multiprocessing joins its children at exit): killed by pid, and so is every process in the groups of the
+    workers that left the server's (`remember_worker_group`): Dagster's `tail -F` mirrors of a step's captured
+    output, orphaned when their worker dies, kept the command's stdout and stderr open forever (a pipe reading
+    the command's output never ended). Then the server's group (processes it forked that kept its group)."""
     global _forkserver_started
     pid = multiprocessing.forkserver._forkserver._forkserver_pid  # CPython's one server per process
     if _forkserver_started:
@@ -162,6 +171,10 @@ def stop_worker_forkserver() -> None:
             if isinstance(getattr(child, "_popen", None), multiprocessing.popen_forkserver.Popen):
                 child.kill()
                 child.join(timeout=10)  # the server reports its exit status
+    for group in sorted(_worker_groups):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    _worker_groups.clear()
     if _forkserver_started and pid:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             try:

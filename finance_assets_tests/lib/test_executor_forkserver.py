@@ -50,7 +50,7 @@ def test_workers_come_from_the_preloaded_forkserver_outside_the_callers_group(tm
 
 
 LEFTOVER = """
-import json, multiprocessing, multiprocessing.forkserver, os, signal, sys, time
+import json, multiprocessing, multiprocessing.forkserver, os, signal, subprocess, sys, time
 from finance_assets.lib import executor
 
 def running(pid):
@@ -61,9 +61,17 @@ def running(pid):
     except FileNotFoundError:
         return False
 
+def pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
 def outlive_the_cluster(own_group):
     if own_group:  # as the CLI's warmed workers do (cli._leave_terminal_process_group)
         os.setpgid(0, 0)
+        # as Dagster's `tail -F` mirror of a step's output: holds the caller's stdout, outlives its worker
+        subprocess.Popen(["sleep", "600"])
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a step that defers signals: multiprocessing's exit terminate() waits
     time.sleep(600)
 
@@ -78,19 +86,25 @@ if __name__ == "__main__":
     deadline = time.monotonic() + 60
     while os.getpgid(leftovers[1].pid) == os.getpgid(server) and time.monotonic() < deadline:
         time.sleep(0.1)  # until the second has left the server's group (its target imports this script first)
+    executor.remember_worker_group(os.getpgid(leftovers[1].pid))  # as cli._warm_workers does
     time.sleep(0.5)
     executor.stop_worker_forkserver()
     time.sleep(1)
-    print(json.dumps({"leftovers_alive_after_stop": [running(leftover.pid) for leftover in leftovers]}))
+    group = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and running(int(pid)) and pgid(int(pid)) == leftovers[1].pid]
+    print(json.dumps({"leftovers_alive_after_stop": [running(leftover.pid) for leftover in leftovers], "left_in_its_group": group}))
 """
 
 
 def test_stopping_the_forkserver_ends_a_worker_that_outlived_its_cluster(tmp_path):
     """A worker still running when the command ends (its cluster's close cut short by Ctrl-C) goes with the server,
     in the server's process group or in one of its own: multiprocessing joins a process's children at its exit,
-    and the command would wait for it."""
+    and the command would wait for it. What a step started in the worker's own group goes too: orphaned, it kept
+    the command's output open (the probe's `subprocess.run` below would wait for it to its timeout)."""
     script = tmp_path / "leftover.py"
     script.write_text(LEFTOVER)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"leftovers_alive_after_stop": [False, False]}
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "leftovers_alive_after_stop": [False, False],
+        "left_in_its_group": [],
+    }
