@@ -139,6 +139,25 @@ def remember_worker_group(pgid: int) -> None:
     _worker_groups.add(pgid)
 
 
+def _members_of(group: int) -> list[int]:
+    """The processes of a process group (from /proc; none found where there is no /proc)."""
+    members = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.getpgid(int(entry)) == group:
+                        members.append(int(entry))
+    return members
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:  # gone meanwhile
+        return None
+
+
 def start_worker_forkserver(preload: Sequence[str]) -> None:
     """Start now, beside the caller, the process that this process's local Dask workers will be forked from,
     importing `preload` there first. A spawned worker imports the definitions itself (~3.5 s, two workers
@@ -171,7 +190,11 @@ def stop_worker_forkserver() -> None:
             if isinstance(getattr(child, "_popen", None), multiprocessing.popen_forkserver.Popen):
                 child.kill()
                 child.join(timeout=10)  # the server reports its exit status
+    session = os.getsid(0)
     for group in sorted(_worker_groups):
+        # a group is formed within one session: members of another mean its id (a dead worker's pid) was reused
+        if any(_session_of(member) not in (session, None) for member in _members_of(group)):
+            continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
     _worker_groups.clear()

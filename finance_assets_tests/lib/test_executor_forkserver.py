@@ -108,3 +108,24 @@ def test_stopping_the_forkserver_ends_a_worker_that_outlived_its_cluster(tmp_pat
         "leftovers_alive_after_stop": [False, False],
         "left_in_its_group": [],
     }
+
+
+def test_a_remembered_group_is_killed_only_within_this_session():
+    """A worker's group id is its pid; once the worker is gone the id may be reused by another command's group,
+    which is in another session: that one is left alone."""
+    import signal
+
+    from finance_assets.lib import executor
+
+    ours = subprocess.Popen(["sleep", "60"], process_group=0)  # a group of its own in this session, as a worker's
+    theirs = subprocess.Popen(["sleep", "60"], start_new_session=True)  # another session (a reused pid)
+    try:
+        executor.remember_worker_group(ours.pid)
+        executor.remember_worker_group(theirs.pid)
+        executor.stop_worker_forkserver()
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+        assert theirs.poll() is None
+    finally:
+        for process in (ours, theirs):
+            process.kill()
+            process.wait()

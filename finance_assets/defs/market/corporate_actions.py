@@ -31,7 +31,7 @@ def actions_from_bars(ticker: str, bars: pd.DataFrame, source: str) -> pd.DataFr
         return empty_actions()
     ratio = bars["split_ratio"].to_numpy(dtype=np.float64)
     dividend = bars["dividend"].to_numpy(dtype=np.float64)
-    # only the event rows' days converted: ten years of date objects cost more than the rest
+    # converted for the event rows only (a few), not for ten years of days
     dates = pd.to_datetime(bars["date"][(ratio != 1.0) | (dividend > 0)]).dt.normalize().reindex(bars.index)
     splits = pd.DataFrame(
         {
