@@ -139,23 +139,15 @@ def remember_worker_group(pgid: int) -> None:
     _worker_groups.add(pgid)
 
 
-def _members_of(group: int) -> list[int]:
-    """The processes of a process group (from /proc; none found where there is no /proc)."""
-    members = []
+def _sessions_by_group() -> dict[int, set[int]]:
+    """Process group -> the sessions of its processes, in one pass over /proc (empty where there is no /proc)."""
+    groups: dict[int, set[int]] = {}
     with contextlib.suppress(OSError):
         for entry in os.listdir("/proc"):
             if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.getpgid(int(entry)) == group:
-                        members.append(int(entry))
-    return members
-
-
-def _session_of(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except OSError:  # gone meanwhile
-        return None
+                with contextlib.suppress(OSError):  # a process gone meanwhile
+                    groups.setdefault(os.getpgid(int(entry)), set()).add(os.getsid(int(entry)))
+    return groups
 
 
 def start_worker_forkserver(preload: Sequence[str]) -> None:
@@ -190,10 +182,10 @@ def stop_worker_forkserver() -> None:
             if isinstance(getattr(child, "_popen", None), multiprocessing.popen_forkserver.Popen):
                 child.kill()
                 child.join(timeout=10)  # the server reports its exit status
-    session = os.getsid(0)
+    session, sessions = os.getsid(0), (_sessions_by_group() if _worker_groups else {})
     for group in sorted(_worker_groups):
         # a group is formed within one session: members of another mean its id (a dead worker's pid) was reused
-        if any(_session_of(member) not in (session, None) for member in _members_of(group)):
+        if sessions.get(group, set()) - {session}:
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
